@@ -1,0 +1,48 @@
+/**
+ * The contract between the browser and the relay (not part of VSCard itself):
+ * the WebSocket path, subprotocols and the close codes the relay uses, so the page
+ * can explain every refusal. Codes 4000–4999 are application codes (RFC 6455 §7.4.2).
+ */
+
+/** Path of the relay's WebSocket endpoint. */
+export const RELAY_PATH = '/vscard';
+
+/** Subprotocol the relay selects; one VSCard message per binary frame, both ways. */
+export const RELAY_SUBPROTOCOL = 'cardlend.vscard.v1';
+
+/** Prefix of the subprotocol that carries the session token: `cardlend.token.<base64url>`. */
+export const RELAY_TOKEN_SUBPROTOCOL_PREFIX = 'cardlend.token.';
+
+/** Close codes; reasons are short English sentences (≤ 123 bytes). */
+export const RelayClose = {
+  /** Normal end (the browser stopped lending). */
+  NORMAL: 1000,
+  /** The relay is shutting down. */
+  GOING_AWAY: 1001,
+  /** A frame was larger than the largest VSCard message. */
+  MESSAGE_TOO_BIG: 1009,
+  /** The browser sent something that is not one valid VSCard message. */
+  BAD_FRAME: 4000,
+  /** No token, or a token that is malformed, forged or expired. */
+  UNAUTHORIZED: 4001,
+  /** The token was already used. */
+  TOKEN_USED: 4002,
+  /** The page's origin is not allowed. */
+  ORIGIN_REFUSED: 4003,
+  /** Too many sessions, or messages too fast. */
+  RATE_LIMITED: 4008,
+  /** Another browser already lends a card to this VM. */
+  VM_IN_USE: 4009,
+  /** The relay could not reach the VM. */
+  VM_UNREACHABLE: 4010,
+  /** The VM closed its side. */
+  VM_CLOSED: 4011,
+  /** The VM sent bytes that are not VSCard, or stopped answering. */
+  VM_PROTOCOL: 4012,
+  /** The session was idle for too long. */
+  IDLE_TIMEOUT: 4013,
+  /** The browser did not authenticate in time. */
+  AUTH_TIMEOUT: 4014,
+} as const;
+
+export type RelayCloseCode = (typeof RelayClose)[keyof typeof RelayClose];
