@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// Installs what the test suite needs beyond npm packages: Debian's Chromium (Playwright drives it;
+// its own browser download cannot work here), QEMU 7.2 (real VSCard peer) and xz-utils (guest image).
+// QEMU 10.0 is fetched into .cache by the tests' own setup. Idempotent: does nothing when all is there.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const needed = [
+  { pkg: 'chromium', file: '/usr/bin/chromium' },
+  { pkg: 'qemu-system-x86', file: '/usr/bin/qemu-system-x86_64' },
+  { pkg: 'xz-utils', file: '/usr/bin/xz' },
+];
+const missing = needed.filter((n) => !existsSync(n.file)).map((n) => n.pkg);
+
+if (missing.length === 0) {
+  console.log('test dependencies: all present');
+} else if (typeof process.getuid === 'function' && process.getuid() === 0) {
+  console.log(`test dependencies: installing ${missing.join(' ')} with apt-get`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'inherit', env });
+} else {
+  const sudo = spawnSync('sudo', ['-n', 'true']).status === 0;
+  if (!sudo) {
+    console.error(
+      `test dependencies missing: ${missing.join(' ')}.\n` +
+        `Install them with: sudo apt-get install -y ${missing.join(' ')}`,
+    );
+    process.exit(1);
+  }
+  execFileSync('sudo', ['apt-get', 'update', '-qq'], { stdio: 'inherit' });
+  execFileSync('sudo', ['apt-get', 'install', '-y', '-qq', ...missing], { stdio: 'inherit' });
+}
