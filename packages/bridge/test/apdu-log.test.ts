@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { createLogEntry, toExportableLog } from '../src/apdu-log.ts';
+
+const h = (hex: string): Uint8Array =>
+  Uint8Array.from(hex.replace(/\s+/g, '').match(/../g) ?? [], (x) => parseInt(x, 16));
+const PIN = '313233343536FFFF';
+
+describe('APDU log', () => {
+  it('never keeps PIN data of VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER', () => {
+    const entries = [
+      createLogEntry({
+        id: 1,
+        atMs: 1,
+        command: h(`00 20 00 80 08 ${PIN}`),
+        response: h('9000'),
+        latencyMs: 3,
+        answeredBy: 'card',
+      }),
+      createLogEntry({
+        id: 2,
+        atMs: 2,
+        command: h(`00 24 00 80 10 ${PIN} ${PIN}`),
+        response: h('63C2'),
+        latencyMs: 3,
+        answeredBy: 'card',
+      }),
+      createLogEntry({
+        id: 3,
+        atMs: 3,
+        command: h(`00 2C 00 80 10 ${PIN} ${PIN}`),
+        response: h('9000'),
+        latencyMs: 3,
+        answeredBy: 'card',
+      }),
+    ];
+    for (const e of entries) {
+      expect(e.isRedacted).toBe(true);
+      expect(e.command).toBeNull();
+      expect(e.header.length).toBe(4);
+    }
+    expect(entries[1]?.swText).toBe('Verification failed, 2 tries left');
+    const json = JSON.stringify(toExportableLog(entries));
+    expect(json).not.toContain('31323334');
+    expect(json).not.toContain('313233343536');
+    expect(json).toContain('"name":"VERIFY"');
+  });
+
+  it('keeps ordinary commands and describes the answer', () => {
+    const e = createLogEntry({
+      id: 7,
+      atMs: 1_700_000_000_000,
+      command: h('00 A4 04 00 02 3F 00 00'),
+      response: h('6A82'),
+      latencyMs: 12,
+      answeredBy: 'card',
+    });
+    expect(e).toMatchObject({
+      name: 'SELECT',
+      lc: 2,
+      le: 256,
+      sw: 0x6a82,
+      swText: 'File or application not found',
+      isRedacted: false,
+      responseDataLength: 0,
+    });
+    const [x] = toExportableLog([e]);
+    expect(x).toMatchObject({
+      command: '00A40400023F0000',
+      response: '6A82',
+      sw: '6A82',
+      at: '2023-11-14T22:13:20.000Z',
+      errorCode: null,
+    });
+  });
+
+  it('re-redacts a hand-made entry that carries PIN data', () => {
+    const e = createLogEntry({
+      id: 1,
+      atMs: 0,
+      command: h('00 A4 04 00 01 00'),
+      response: h('9000'),
+      latencyMs: 0,
+      answeredBy: 'card',
+    });
+    const forged = { ...e, header: h('00 20 00 80'), command: h(`00 20 00 80 08 ${PIN}`) };
+    const [x] = toExportableLog([forged]);
+    expect(x?.command).toBeNull();
+    expect(x?.isRedacted).toBe(true);
+  });
+
+  it('records when no answer could be sent', () => {
+    const e = createLogEntry({
+      id: 1,
+      atMs: 0,
+      command: h('00 B0 00 00 00'),
+      response: null,
+      latencyMs: 5,
+      answeredBy: 'bridge-error',
+      errorCode: 'BRIDGE_CARD_ABSENT',
+    });
+    expect(e).toMatchObject({
+      sw: null,
+      swText: 'No answer sent (connection gone)',
+      errorCode: 'BRIDGE_CARD_ABSENT',
+    });
+  });
+
+  it('copies bytes so later changes to the buffers do not alter the log', () => {
+    const cmd = h('00 B0 00 00 02');
+    const rsp = h('AABB9000');
+    const e = createLogEntry({
+      id: 1,
+      atMs: 0,
+      command: cmd,
+      response: rsp,
+      latencyMs: 0,
+      answeredBy: 'card',
+    });
+    cmd.fill(0);
+    rsp.fill(0);
+    expect([...(e.command ?? [])]).toEqual([0, 0xb0, 0, 0, 2]);
+    expect([...(e.response ?? [])]).toEqual([0xaa, 0xbb, 0x90, 0]);
+  });
+});
