@@ -1,0 +1,164 @@
+/**
+ * Heartbeat and idle timeout for every session on one shared timer (issue 6, "Limits":
+ * idle timeout and ping/pong heartbeat per session). A timer wheel: sessions are spread
+ * round-robin over `slots` buckets and one interval timer visits one bucket every
+ * `pingIntervalMs / slots`, so each session is visited once per `pingIntervalMs` at O(1)
+ * cost, with no timer per session (9 000 idle sessions cost one timer and 9 000 small
+ * objects). Activity is noted by copying a tick counter (no clock read per message).
+ *
+ * On a visit: a session idle for ≥ `idleTimeoutMs` expires with 'idle-timeout'; one that
+ * has not answered the previous ping expires with 'heartbeat-timeout' (a dead peer, or a
+ * browser that never reads: its TCP window fills and the pong never comes); otherwise it
+ * is pinged. Precision: expiry happens up to one `pingIntervalMs` late.
+ *
+ * Integration (relay.ts/server.ts): one `new HeartbeatManager(config.heartbeat)` per
+ * process. Per session after it is admitted:
+ * `const hb = heartbeat.add({ ping: () => ws.ping(), expire: (kind) => session.close(refusalClose(kind)) })`,
+ * `ws.on('pong', () => hb.notePong())`, `hb.noteActivity()` on each VSCard message either way
+ * (or only on browser messages, as the relay decides), `hb.remove()` when the session ends.
+ * On shutdown: `heartbeat.close()`.
+ */
+
+/** Default interval between pings, ms (a dead peer is detected in ≤ 2 intervals). */
+export const DEFAULT_PING_INTERVAL_MS = 30_000;
+
+/** Default idle timeout, ms (30 min: a lent card may sit unused while the user works). 0 disables. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
+
+/** Default number of wheel slots. */
+export const DEFAULT_HEARTBEAT_SLOTS = 16;
+
+/** Why the manager ends a session; also a refusal kind (limits/refusals.ts). */
+export type HeartbeatExpiry = 'idle-timeout' | 'heartbeat-timeout';
+
+/** What the manager needs from a session. */
+export interface HeartbeatPeer {
+  /** Sends a WebSocket ping (RFC 6455 §5.5.2). Must not throw; errors are reported to `onError`. */
+  ping(): void;
+  /** The session must end with this reason; the entry is already removed. Called at most once. */
+  expire(kind: HeartbeatExpiry): void;
+}
+
+/** The session's side of the manager. */
+export interface HeartbeatHandle {
+  /** A message passed: the idle clock restarts. O(1), no clock read. */
+  noteActivity(): void;
+  /** A pong arrived (any pong counts, RFC 6455 §5.5.3 allows unsolicited ones). */
+  notePong(): void;
+  /** Stops watching the session; idempotent. */
+  remove(): void;
+}
+
+/** Options of {@link HeartbeatManager}. */
+export interface HeartbeatOptions {
+  /** Interval between pings of one session, ms (≥ 10); default {@link DEFAULT_PING_INTERVAL_MS}. */
+  readonly pingIntervalMs?: number;
+  /** Idle timeout, ms; 0 disables; default {@link DEFAULT_IDLE_TIMEOUT_MS}. */
+  readonly idleTimeoutMs?: number;
+  /** Wheel slots (1..1024); default {@link DEFAULT_HEARTBEAT_SLOTS}. */
+  readonly slots?: number;
+  /** Receives errors thrown by a peer's callbacks (the wheel keeps running). */
+  readonly onError?: (error: unknown) => void;
+}
+
+interface Entry {
+  readonly peer: HeartbeatPeer;
+  readonly slot: Set<Entry>;
+  lastActivityTick: number;
+  isAwaitingPong: boolean;
+}
+
+/** The shared heartbeat wheel. The timer runs only while sessions are watched, and is unref'd. */
+export class HeartbeatManager {
+  readonly #slots: Set<Entry>[];
+  readonly #tickMs: number;
+  readonly #idleTicks: number;
+  readonly #onError: (error: unknown) => void;
+  #tick = 0;
+  #cursor = 0;
+  #next = 0;
+  #size = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(opts: HeartbeatOptions = {}) {
+    const pingIntervalMs = opts.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
+    const idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    const slots = opts.slots ?? DEFAULT_HEARTBEAT_SLOTS;
+    if (!Number.isFinite(pingIntervalMs) || pingIntervalMs < 10)
+      throw new RangeError('pingIntervalMs must be ≥ 10');
+    if (!Number.isFinite(idleTimeoutMs) || idleTimeoutMs < 0)
+      throw new RangeError('idleTimeoutMs must be ≥ 0');
+    if (!Number.isInteger(slots) || slots < 1 || slots > 1024)
+      throw new RangeError('slots must be an integer in 1..1024');
+    this.#slots = Array.from({ length: slots }, () => new Set<Entry>());
+    this.#tickMs = pingIntervalMs / slots;
+    this.#idleTicks = idleTimeoutMs === 0 ? Infinity : Math.ceil(idleTimeoutMs / this.#tickMs);
+    this.#onError = opts.onError ?? (() => {});
+  }
+
+  /** Watched sessions. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Starts watching a session. */
+  add(peer: HeartbeatPeer): HeartbeatHandle {
+    const slot = this.#slots[this.#next++ % this.#slots.length] as Set<Entry>;
+    const entry: Entry = { peer, slot, lastActivityTick: this.#tick, isAwaitingPong: false };
+    slot.add(entry);
+    this.#size++;
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => this.#advance(), this.#tickMs);
+      this.#timer.unref();
+    }
+    return {
+      noteActivity: () => {
+        entry.lastActivityTick = this.#tick;
+      },
+      notePong: () => {
+        entry.isAwaitingPong = false;
+      },
+      remove: () => this.#remove(entry),
+    };
+  }
+
+  /** Stops the timer and forgets every session (none is expired). */
+  close(): void {
+    for (const slot of this.#slots) slot.clear();
+    this.#size = 0;
+    this.#stop();
+  }
+
+  #remove(entry: Entry): void {
+    if (!entry.slot.delete(entry)) return;
+    this.#size--;
+    if (this.#size === 0) this.#stop();
+  }
+
+  #stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #advance(): void {
+    this.#tick++;
+    const slot = this.#slots[this.#cursor] as Set<Entry>;
+    this.#cursor = (this.#cursor + 1) % this.#slots.length;
+    for (const entry of slot) {
+      let expiry: HeartbeatExpiry | undefined;
+      if (this.#tick - entry.lastActivityTick >= this.#idleTicks) expiry = 'idle-timeout';
+      else if (entry.isAwaitingPong) expiry = 'heartbeat-timeout';
+      try {
+        if (expiry !== undefined) {
+          this.#remove(entry);
+          entry.peer.expire(expiry);
+        } else {
+          entry.isAwaitingPong = true;
+          entry.peer.ping();
+        }
+      } catch (e) {
+        this.#onError(e);
+      }
+    }
+  }
+}
