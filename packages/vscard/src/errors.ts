@@ -12,6 +12,8 @@
  * - `VSCARD_UNEXPECTED_TYPE` — a known type that may not travel in that direction (relay check).
  * - `VSCARD_DECODER_FAILED` — a streaming framer/decoder was used after it failed; `cause` holds
  *   the original error. A byte stream cannot resynchronise: close the connection.
+ * - `VSCARD_BAD_ATR` — an ATR too short or cut inside its interface bytes to be parsed
+ *   (ISO 7816-3 §8.2); the card or reader returned garbage: do not lend it.
  */
 export type VscardErrorCode =
   | 'VSCARD_PAYLOAD_TOO_LARGE'
@@ -20,7 +22,8 @@ export type VscardErrorCode =
   | 'VSCARD_BAD_PAYLOAD'
   | 'VSCARD_UNKNOWN_TYPE'
   | 'VSCARD_UNEXPECTED_TYPE'
-  | 'VSCARD_DECODER_FAILED';
+  | 'VSCARD_DECODER_FAILED'
+  | 'VSCARD_BAD_ATR';
 
 const BRAND = Symbol.for('cardlend.vscard.error');
 

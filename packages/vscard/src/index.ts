@@ -36,3 +36,5 @@ export type {
 export { VscardFramer, VscardDecoder } from './framer.ts';
 export type { VscardFrame, FramerState, FramerOptions, DecoderOptions } from './framer.ts';
 export { validateClientFrame, CLIENT_TO_HOST_TYPES } from './validate.ts';
+export { parseAtr, qemu72AcceptsAtr, toQemuT0CompatibleAtr, QEMU_MAX_ATR_BYTES } from './atr.ts';
+export type { ParsedAtr, AtrInterfaceLevel, QemuAtrVerdict } from './atr.ts';
