@@ -1,0 +1,177 @@
+import { RelayClose } from '@cardlend/vscard';
+import { describe, expect, it } from 'vitest';
+import {
+  classifyError,
+  detectOs,
+  explainFailure,
+  failureFromLinkError,
+  type Failure,
+} from './explain.ts';
+
+const allFailures: Failure[] = [
+  { kind: 'no-webusb', isSecureContext: true },
+  { kind: 'no-webusb', isSecureContext: false },
+  { kind: 'usb-not-allowed' },
+  { kind: 'chooser-cancelled' },
+  ...[
+    'CCID_PROTECTED_CLASS',
+    'CCID_DEVICE_BUSY',
+    'CCID_NOT_CCID',
+    'CCID_TIMEOUT',
+    'CCID_CARD_MUTE',
+    'CCID_CARD_ABSENT',
+    'CCID_READER_GONE',
+    'CCID_BUSY',
+    'CCID_BAD_SEQUENCE',
+    'CCID_PROTOCOL',
+    'CCID_HARDWARE_ERROR',
+  ].map((code): Failure => ({ kind: 'reader', code })),
+  ...[...Object.values(RelayClose), 1006, 4999].map((closeCode): Failure => ({
+    kind: 'relay-closed',
+    closeCode,
+  })),
+  { kind: 'relay-unreachable' },
+  { kind: 'atr-refused' },
+  { kind: 'vm-not-answering' },
+  { kind: 'no-websocket' },
+  { kind: 'relay-url-invalid', reason: 'The relay address has no host name.' },
+  { kind: 'token-invalid', reason: 'bad token' },
+  { kind: 'unexpected' },
+];
+
+describe('explainFailure', () => {
+  it.each(allFailures.map((f) => [JSON.stringify(f), f] as const))(
+    '%s has a title, a cause and at least one fix',
+    (_, f) => {
+      const e = explainFailure(f);
+      expect(e.title.length).toBeGreaterThan(5);
+      expect(e.cause.length).toBeGreaterThan(5);
+      expect(e.fixes.length).toBeGreaterThan(0);
+      expect(e.reference.length).toBeGreaterThan(0);
+      for (const fix of e.fixes) expect(fix.text.length).toBeGreaterThan(5);
+    },
+  );
+
+  it('explains the browser block of class-0x0B readers with the options', () => {
+    const e = explainFailure({ kind: 'reader', code: 'CCID_PROTECTED_CLASS' });
+    expect(e.id).toBe('protected-class');
+    expect(e.cause).toContain('0x0B');
+    const fixes = e.fixes.map((f) => f.text).join('\n');
+    expect(fixes).toMatch(/vendor-specific.*0xFF/);
+    expect(fixes).toMatch(/Isolated Web App/);
+    expect(fixes).toMatch(/Try a virtual card/);
+  });
+
+  it('gives the command or step per OS for a busy reader, detected OS first', () => {
+    const linux = explainFailure(
+      { kind: 'reader', code: 'CCID_DEVICE_BUSY', vendorId: 0x04e6, productId: 0x5116 },
+      'linux',
+    );
+    expect(linux.id).toBe('device-busy');
+    expect(linux.fixes[0]?.command).toBe('sudo systemctl stop pcscd.socket pcscd.service');
+    expect(linux.fixes[1]?.command).toContain('ATTRS{idVendor}=="04e6", ATTRS{idProduct}=="5116"');
+    const win = explainFailure({ kind: 'reader', code: 'CCID_DEVICE_BUSY' }, 'windows');
+    expect(win.fixes[0]?.os).toBe('windows');
+    expect(win.fixes[0]?.text).toMatch(/Zadig.*List All Devices.*WinUSB.*Replace Driver/s);
+    const mac = explainFailure({ kind: 'reader', code: 'CCID_DEVICE_BUSY' }, 'macos');
+    expect(mac.fixes[0]?.command).toContain('com.apple.ifdreader');
+    // Other systems' steps are still there, after the generic ones.
+    expect(mac.fixes.map((f) => f.os)).toEqual(['macos', undefined, 'linux', 'linux', 'windows']);
+  });
+
+  it('maps relay close codes to what the person can do', () => {
+    expect(explainFailure({ kind: 'relay-closed', closeCode: RelayClose.VM_IN_USE }).id).toBe(
+      'vm-in-use',
+    );
+    expect(explainFailure({ kind: 'relay-closed', closeCode: RelayClose.UNAUTHORIZED }).id).toBe(
+      'token-refused',
+    );
+    expect(explainFailure({ kind: 'relay-closed', closeCode: RelayClose.AUTH_TIMEOUT }).id).toBe(
+      'token-refused',
+    );
+    expect(explainFailure({ kind: 'relay-closed', closeCode: RelayClose.TOKEN_USED }).id).toBe(
+      'token-used',
+    );
+    expect(explainFailure({ kind: 'relay-closed', closeCode: RelayClose.VM_UNREACHABLE }).id).toBe(
+      'vm-unreachable',
+    );
+    expect(explainFailure({ kind: 'relay-closed', closeCode: 1006 }).id).toBe('relay-unreachable');
+    const unknown = explainFailure({ kind: 'relay-closed', closeCode: 4999 });
+    expect(unknown.id).toBe('unexpected');
+    expect(unknown.reference).toBe('relay close 4999');
+  });
+
+  it('marks a closed chooser as information, not an error', () => {
+    expect(explainFailure({ kind: 'chooser-cancelled' }).severity).toBe('info');
+  });
+});
+
+describe('classifyError', () => {
+  it('uses CcidError codes and keeps the device ids', () => {
+    expect(
+      classifyError({ code: 'CCID_DEVICE_BUSY', message: 'x' }, { vendorId: 1, productId: 2 }),
+    ).toEqual({
+      kind: 'reader',
+      code: 'CCID_DEVICE_BUSY',
+      vendorId: 1,
+      productId: 2,
+    });
+  });
+  it('maps the chooser closing (NotFoundError) and policy blocks (SecurityError)', () => {
+    expect(classifyError(new DOMException('No device selected.', 'NotFoundError'))).toEqual({
+      kind: 'chooser-cancelled',
+    });
+    expect(classifyError(new DOMException('Access denied', 'SecurityError'))).toEqual({
+      kind: 'usb-not-allowed',
+    });
+  });
+  it('never passes message text through', () => {
+    const f = classifyError(new Error('secret raw text'));
+    expect(f).toEqual({ kind: 'unexpected' });
+    expect(JSON.stringify(explainFailure(f))).not.toContain('secret raw text');
+    expect(classifyError('string')).toEqual({ kind: 'unexpected' });
+    expect(classifyError(null)).toEqual({ kind: 'unexpected' });
+    expect(classifyError({ code: 'OTHER_X' })).toEqual({ kind: 'unexpected', code: 'OTHER_X' });
+  });
+});
+
+describe('detectOs', () => {
+  it.each([
+    ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131 Safari/537.36', 'linux'],
+    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131', 'windows'],
+    ['Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Chrome/131', 'macos'],
+    ['Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) Chrome/131', 'chromeos'],
+    ['curl/8', 'other'],
+  ])('%s → %s', (ua, os) => {
+    expect(detectOs(ua)).toBe(os);
+  });
+});
+
+describe('failureFromLinkError', () => {
+  it.each([
+    ['BRIDGE_VM_IN_USE', undefined, 'vm-in-use'],
+    ['BRIDGE_UNAUTHORIZED', undefined, 'token-refused'],
+    ['BRIDGE_TOKEN_USED', undefined, 'token-used'],
+    ['BRIDGE_RELAY_UNREACHABLE', undefined, 'relay-unreachable'],
+    ['BRIDGE_ATR_REFUSED', undefined, 'atr-refused'],
+    ['BRIDGE_CARD_MUTE', undefined, 'card-mute'],
+    ['BRIDGE_CARD_ABSENT', undefined, 'card-absent'],
+    ['BRIDGE_READER_GONE', undefined, 'reader-gone'],
+    ['BRIDGE_READER_BUSY', undefined, 'device-busy'],
+    ['BRIDGE_VM_NOT_ANSWERING', undefined, 'vm-not-answering'],
+    ['BRIDGE_NO_WEBSOCKET', undefined, 'no-websocket'],
+    ['CCID_PROTECTED_CLASS', undefined, 'protected-class'],
+    ['BRIDGE_RELAY_CLOSED', 4009, 'vm-in-use'],
+    ['SOMETHING_NEW', undefined, 'unexpected'],
+    ['toString', undefined, 'unexpected'],
+  ] as const)('%s (close %s) → %s', (code, closeCode, id) => {
+    expect(explainFailure(failureFromLinkError(code, closeCode)).id).toBe(id);
+  });
+
+  it('classifies a thrown bridge error by code', () => {
+    expect(classifyError({ code: 'BRIDGE_TOKEN_USED', closeCode: 4002 })).toEqual({
+      kind: 'relay-closed',
+      closeCode: 4002,
+    });
+  });
+});

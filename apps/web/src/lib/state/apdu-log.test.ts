@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { ApduLog } from './apdu-log.svelte.ts';
+import { exportLog, isPinCommand, toLogRow } from './apdu-log.ts';
+import type { ApduRecord } from './ports.ts';
+
+const hex = (s: string): Uint8Array =>
+  Uint8Array.from(s.match(/../g) ?? [], (b) => parseInt(b, 16));
+
+function record(over: Partial<ApduRecord> & { command: Uint8Array | null }): ApduRecord {
+  return {
+    id: 1,
+    atMs: 0,
+    name: 'SELECT',
+    lc: 0,
+    le: null,
+    response: hex('9000'),
+    sw: 0x9000,
+    swText: 'Success',
+    latencyMs: 3.25,
+    isRedacted: false,
+    ...over,
+  };
+}
+
+describe('PIN data', () => {
+  it('recognises VERIFY, CHANGE REFERENCE DATA and RESET RETRY COUNTER', () => {
+    expect(isPinCommand(hex('00200080083132333435360000'))).toBe(true);
+    expect(isPinCommand(hex('0024008010'))).toBe(true);
+    expect(isPinCommand(hex('002c008010'))).toBe(true);
+    expect(isPinCommand(hex('00a4040009a00000030800001000'))).toBe(false);
+    expect(isPinCommand(hex('00'))).toBe(false);
+    expect(isPinCommand(null)).toBe(false);
+  });
+
+  it('drops PIN bytes even when the bridge did not redact them', () => {
+    const row = toLogRow(
+      record({ name: 'VERIFY', command: hex('00200080083132333435363738'), lc: 8 }),
+      1000,
+    );
+    expect(row.isRedacted).toBe(true);
+    expect(row.commandHex).toBeNull();
+    expect(row.responseHex).toBeNull();
+    const json = exportLog([row], { exportedAtEpochMs: 0, reader: 'r', atr: null, dropped: 0 });
+    expect(json).not.toContain('3132333435');
+    expect(JSON.parse(json).entries[0]).toMatchObject({
+      command: 'VERIFY',
+      lc: 8,
+      redacted: true,
+      commandHex: null,
+    });
+  });
+
+  it('keeps bytes of other commands for the export', () => {
+    const row = toLogRow(
+      record({ command: hex('00a4040002aabb'), lc: 2, response: hex('6f009000') }),
+      1000,
+    );
+    expect(row).toMatchObject({
+      isRedacted: false,
+      commandHex: '00a4040002aabb',
+      responseHex: '6f009000',
+      answerBytes: 2,
+    });
+  });
+});
+
+describe('exportLog', () => {
+  it('writes a versioned JSON document with readable fields', () => {
+    const row = toLogRow(
+      record({
+        command: hex('00ca7f6800'),
+        name: 'GET DATA',
+        le: 256,
+        sw: 0x6a82,
+        swText: 'File not found',
+        response: hex('6a82'),
+      }),
+      Date.UTC(2026, 0, 2, 3, 4, 5, 678),
+    );
+    const doc = JSON.parse(
+      exportLog([row], {
+        exportedAtEpochMs: Date.UTC(2026, 0, 2),
+        reader: 'Virtual reader',
+        atr: '3B 00',
+        dropped: 3,
+      }),
+    );
+    expect(doc).toMatchObject({
+      format: 'cardlend-apdu-log/1',
+      reader: 'Virtual reader',
+      atr: '3B 00',
+      droppedOlderEntries: 3,
+    });
+    expect(doc.entries[0]).toEqual({
+      id: 1,
+      at: '2026-01-02T03:04:05.678Z',
+      command: 'GET DATA',
+      lc: 0,
+      le: 256,
+      answerBytes: 0,
+      sw: '6a82',
+      meaning: 'File not found',
+      latencyMs: 3.3,
+      redacted: false,
+      commandHex: '00ca7f6800',
+      responseHex: '6a82',
+    });
+  });
+});
+
+describe('ApduLog', () => {
+  it('keeps the newest entries up to the limit and counts the dropped ones', () => {
+    const log = new ApduLog({ maxEntries: 3 });
+    for (let id = 1; id <= 5; id++) log.add(record({ id, command: hex('00b0000000') }), id);
+    expect(log.rows.map((r) => r.id)).toEqual([3, 4, 5]);
+    expect(log.dropped).toBe(2);
+    log.clear();
+    expect(log.rows).toEqual([]);
+    expect(log.dropped).toBe(0);
+  });
+});

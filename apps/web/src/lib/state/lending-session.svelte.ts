@@ -1,0 +1,323 @@
+/**
+ * The page's one piece of application state: which reader is open, whether it is lent to
+ * the VM, what went wrong and how to fix it. All I/O comes in through a {@link Platform}.
+ */
+import {
+  classifyError,
+  explainFailure,
+  failureFromLinkError,
+  type Explanation,
+  type Failure,
+} from '../errors/explain.ts';
+import { ApduLog } from './apdu-log.svelte.ts';
+import { normalizeRelayUrl, normalizeToken, type LaunchParams } from './launch-params.ts';
+import type {
+  LendingLink,
+  LinkSnapshot,
+  OpenedReader,
+  Platform,
+  ReaderSummary,
+  VirtualCardControls,
+} from './ports.ts';
+
+/** What the page is doing right now (independent of the VM link). */
+export type Activity = 'idle' | 'choosing' | 'opening' | 'lending' | 'stopping';
+
+const IDLE_SNAPSHOT: LinkSnapshot = { link: 'idle', card: null, error: null };
+
+const toHex = (b: Uint8Array): string =>
+  Array.from(b, (x) => x.toString(16).padStart(2, '0').toUpperCase()).join(' ');
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+export interface CardView {
+  atrHex: string;
+  protocol: 0 | 1;
+  /** The card was announced to the VM with a T=0 compatibility ATR. */
+  isT0Compat: boolean;
+  presentedAtrHex: string;
+}
+
+export class LendingSession {
+  readonly #platform: Platform;
+  readonly #pageUrl: string;
+  readonly #now: () => number;
+
+  /** Relay address as typed in the form. */
+  relayInput = $state('');
+  /** Token as typed in the form. */
+  tokenInput = $state('');
+  readonly demoProfile: string;
+
+  #activity = $state<Activity>('idle');
+  #reader = $state<ReaderSummary | null>(null);
+  #snapshot = $state<LinkSnapshot>(IDLE_SNAPSHOT);
+  #problem = $state<Explanation | null>(null);
+  #isProblemFromLink = false;
+  #virtualCard = $state<VirtualCardControls | null>(null);
+  #isVirtualCardIn = $state(false);
+
+  #openReader: OpenedReader | null = null;
+  #link: LendingLink | null = null;
+  #unsubscribe: (() => void)[] = [];
+
+  readonly log = new ApduLog();
+
+  constructor(opts: {
+    platform: Platform;
+    launch: LaunchParams;
+    pageUrl: string;
+    now?: () => number;
+  }) {
+    this.#platform = opts.platform;
+    this.#pageUrl = opts.pageUrl;
+    this.#now = opts.now ?? (() => Date.now());
+    this.relayInput = opts.launch.relayUrl;
+    this.tokenInput = opts.launch.token;
+    this.demoProfile = opts.launch.demo;
+    if (opts.launch.relayProblem !== null) {
+      this.#setProblem(
+        this.#explain({ kind: 'relay-url-invalid', reason: opts.launch.relayProblem }),
+      );
+    }
+  }
+
+  get activity(): Activity {
+    return this.#activity;
+  }
+  get reader(): ReaderSummary | null {
+    return this.#reader;
+  }
+  get link(): LinkSnapshot {
+    return this.#snapshot;
+  }
+  get problem(): Explanation | null {
+    return this.#problem;
+  }
+  get hasWebUsb(): boolean {
+    return this.#platform.hasWebUsb;
+  }
+  /** Set in demo mode: pull/insert the virtual card. */
+  get virtualCard(): { isInserted: boolean } | null {
+    return this.#virtualCard === null ? null : { isInserted: this.#isVirtualCardIn };
+  }
+  /** True while a reader is open and lent (Stop lending is offered). */
+  get isLending(): boolean {
+    return this.#activity === 'lending' || this.#activity === 'stopping';
+  }
+  /** True while the page waits for the chooser or the reader. */
+  get isBusy(): boolean {
+    return (
+      this.#activity === 'choosing' || this.#activity === 'opening' || this.#activity === 'stopping'
+    );
+  }
+
+  get card(): CardView | null {
+    const card = this.#snapshot.card;
+    if (card === null) return null;
+    return {
+      atrHex: toHex(card.atr),
+      protocol: card.protocol,
+      isT0Compat: !sameBytes(card.atr, card.presentedAtr),
+      presentedAtrHex: toHex(card.presentedAtr),
+    };
+  }
+
+  #explain(f: Failure): Explanation {
+    return explainFailure(f, this.#platform.os);
+  }
+
+  dismissProblem(): void {
+    this.#problem = null;
+    this.#isProblemFromLink = false;
+  }
+
+  #setProblem(problem: Explanation): void {
+    this.#problem = problem;
+    this.#isProblemFromLink = false;
+  }
+
+  /** Validate the form; sets the problem and returns null when invalid. */
+  #target(): { relayUrl: string; token: string } | null {
+    const relay = normalizeRelayUrl(this.relayInput, this.#pageUrl);
+    if (!relay.ok) {
+      this.#setProblem(this.#explain({ kind: 'relay-url-invalid', reason: relay.reason }));
+      return null;
+    }
+    const token = normalizeToken(this.tokenInput);
+    if (!token.ok) {
+      this.#setProblem(this.#explain({ kind: 'token-invalid', reason: token.reason }));
+      return null;
+    }
+    return { relayUrl: relay.url, token: token.token };
+  }
+
+  /** "Choose reader": Chrome's chooser, then open the reader and lend it. */
+  async chooseReader(): Promise<void> {
+    if (this.isLending || this.isBusy) return;
+    this.#problem = null;
+    if (!this.#platform.hasWebUsb) {
+      this.#setProblem(
+        this.#explain({ kind: 'no-webusb', isSecureContext: this.#platform.isSecureContext }),
+      );
+      return;
+    }
+    const target = this.#target();
+    if (target === null) return;
+    this.#activity = 'choosing';
+    let device: { vendorId: number; productId: number } | undefined;
+    let reader: OpenedReader;
+    try {
+      reader = await this.#platform.chooseReader((d) => {
+        device = d;
+        this.#activity = 'opening';
+      });
+    } catch (e) {
+      this.#activity = 'idle';
+      this.#setProblem(this.#explain(classifyError(e, device)));
+      return;
+    }
+    await this.#lend(reader, null, target);
+  }
+
+  /** "Try a virtual card": the simulated reader and demo card, through the same driver. */
+  async tryVirtualCard(): Promise<void> {
+    if (this.isLending || this.isBusy) return;
+    this.#problem = null;
+    const target = this.#target();
+    if (target === null) return;
+    this.#activity = 'opening';
+    let opened: { reader: OpenedReader; card: VirtualCardControls };
+    try {
+      opened = await this.#platform.openVirtualReader(this.demoProfile);
+    } catch (e) {
+      this.#activity = 'idle';
+      this.#setProblem(this.#explain(classifyError(e)));
+      return;
+    }
+    await this.#lend(opened.reader, opened.card, target);
+  }
+
+  async #lend(
+    reader: OpenedReader,
+    card: VirtualCardControls | null,
+    target: { relayUrl: string; token: string },
+  ): Promise<void> {
+    this.#openReader = reader;
+    this.#reader = reader.summary;
+    this.#virtualCard = card;
+    this.#isVirtualCardIn = card?.isInserted ?? false;
+    this.log.clear();
+    let link: LendingLink;
+    try {
+      link = reader.lend(target);
+    } catch (e) {
+      this.#setProblem(this.#explain(classifyError(e)));
+      await this.#teardown();
+      return;
+    }
+    this.#link = link;
+    this.#activity = 'lending';
+    this.#snapshot = link.state;
+    this.#unsubscribe.push(
+      link.onState((s) => this.#onLinkState(s)),
+      link.onApdu((e) => this.log.add(e, this.#now())),
+      reader.onNotice((n) => {
+        if (n.type === 'reader-gone')
+          this.#setProblem(this.#explain({ kind: 'reader', code: 'CCID_READER_GONE' }));
+      }),
+    );
+    try {
+      await link.start();
+    } catch (e) {
+      if (this.#problem === null) this.#setProblem(this.#explain(classifyError(e)));
+    }
+    this.#onLinkState(link.state);
+  }
+
+  #onLinkState(s: LinkSnapshot): void {
+    this.#snapshot = s;
+    const problem = this.#problemFor(s);
+    if (problem !== null) {
+      this.#problem = problem;
+      this.#isProblemFromLink = true;
+    } else if (this.#isProblemFromLink && (s.link === 'lent' || s.link === 'connecting')) {
+      // The bridge recovered (reconnected, or a new card was accepted).
+      this.#problem = null;
+      this.#isProblemFromLink = false;
+    }
+    if (
+      (s.link === 'stopped' || s.link === 'failed' || (s.link === 'refused' && s.card === null)) &&
+      this.#activity === 'lending'
+    ) {
+      void this.#teardown();
+    }
+  }
+
+  #problemFor(s: LinkSnapshot): Explanation | null {
+    if (s.error !== null) {
+      const isNormalStop =
+        s.link === 'stopped' && (s.closeCode === undefined || s.closeCode === 1000);
+      if (isNormalStop && (s.error.code === 'BRIDGE_RELAY_CLOSED' || this.#activity === 'stopping'))
+        return null;
+      return this.#explain(failureFromLinkError(s.error.code, s.closeCode));
+    }
+    if (s.link === 'refused')
+      return this.#explain(
+        s.card === null ? { kind: 'unexpected', code: 'refused' } : { kind: 'atr-refused' },
+      );
+    if (
+      (s.link === 'failed' || s.link === 'stopped') &&
+      s.closeCode !== undefined &&
+      s.closeCode !== 1000
+    ) {
+      return this.#explain({ kind: 'relay-closed', closeCode: s.closeCode });
+    }
+    return null;
+  }
+
+  /** Pull the virtual card out of the simulated reader (demo mode). */
+  pullVirtualCard(): void {
+    if (this.#virtualCard === null || !this.#isVirtualCardIn) return;
+    this.#virtualCard.remove();
+    this.#isVirtualCardIn = false;
+  }
+
+  /** Put the virtual card back in (demo mode). */
+  insertVirtualCard(): void {
+    if (this.#virtualCard === null || this.#isVirtualCardIn) return;
+    this.#virtualCard.insert();
+    this.#isVirtualCardIn = true;
+  }
+
+  /** "Stop lending": the bridge removes card and reader from the VM, then closes. */
+  async stop(): Promise<void> {
+    if (this.#activity !== 'lending') return;
+    this.#activity = 'stopping';
+    try {
+      await this.#link?.stop();
+    } catch {
+      // The bridge reports failures through its state; the reader is released below anyway.
+    }
+    if (this.#link !== null) this.#snapshot = this.#link.state;
+    await this.#teardown();
+  }
+
+  async #teardown(): Promise<void> {
+    for (const off of this.#unsubscribe.splice(0)) off();
+    const reader = this.#openReader;
+    this.#openReader = null;
+    this.#link = null;
+    this.#virtualCard = null;
+    this.#activity = 'idle';
+    if (reader !== null) {
+      try {
+        await reader.close();
+      } catch {
+        // Closing an unplugged reader fails; nothing left to release.
+      }
+    }
+  }
+}
