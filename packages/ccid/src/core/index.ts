@@ -1,1 +1,70 @@
-export {};
+/**
+ * @cardlend/ccid core: USB CCID (rev 1.1) and ISO/IEC 7816-3 without I/O. Bytes and events in,
+ * values and actions out; the WebUSB adapter lives in "@cardlend/ccid/webusb".
+ */
+export { CcidError, isCcidError } from './errors.ts';
+export type { CcidErrorCode, CcidErrorOptions } from './errors.ts';
+export {
+  PC_to_RDR,
+  RDR_to_PC,
+  RDR_to_PC_Interrupt,
+  CcidRequest,
+  CcidFeature,
+  CcidBError,
+  IccStatus,
+  CommandStatus,
+  CCID_HEADER_BYTES,
+  CCID_CLASS_DESCRIPTOR_BYTES,
+  USB_CLASS_SMART_CARD,
+  USB_CLASS_VENDOR,
+} from './constants.ts';
+export type { PcToRdrType, RdrToPcType } from './constants.ts';
+export { toHex, fromHex, concatBytes } from './bytes.ts';
+export {
+  parseCcidClassDescriptor,
+  encodeCcidClassDescriptor,
+  parseConfigurationDescriptor,
+  describeCcidInterface,
+  exchangeLevelOf,
+  effectiveIfsd,
+} from './descriptors.ts';
+export type {
+  CcidClassDescriptor,
+  UsbEndpointDescriptor,
+  UsbInterfaceDescriptor,
+  UsbConfigurationDescriptor,
+  ExchangeLevel,
+  CcidInterfaceInfo,
+} from './descriptors.ts';
+export {
+  encodeCommand,
+  decodeCommand,
+  decodeResponse,
+  encodeResponse,
+  peekHeader,
+  isResponseType,
+  responseTypeFor,
+  decodeInterrupt,
+  encodeNotifySlotChange,
+  CcidMessageAssembler,
+} from './messages.ts';
+export type {
+  CcidCommand,
+  CcidCommandType,
+  CcidResponse,
+  CcidResponseType,
+  CcidInterruptMessage,
+  CcidMessageAssemblerOptions,
+} from './messages.ts';
+export { parseAtr, FI_TABLE, DI_TABLE, FMAX_KHZ_TABLE, ATR_MAX_BYTES } from './atr.ts';
+export type { ParsedAtr, AtrGroup, AtrT1Parameters } from './atr.ts';
+export { buildPps, parsePps, verifyPpsResponse } from './pps.ts';
+export type { Pps } from './pps.ts';
+export { planProtocol, bitRateBps } from './protocol-plan.ts';
+export type { ProtocolPlan, PlanProtocolOptions } from './protocol-plan.ts';
+export { parseApdu, encodeApdu } from './apdu.ts';
+export type { ParsedApdu } from './apdu.ts';
+export { T0Exchange } from './t0.ts';
+export type { T0Action, T0ExchangeOptions } from './t0.ts';
+export { T1Session, T1Pcb, buildT1Block, decodeT1Block, lrc, crc16, t1Edc } from './t1.ts';
+export type { T1Action, T1Block, T1SessionOptions, T1CrcVariant } from './t1.ts';

@@ -1,0 +1,79 @@
+/**
+ * The single error class of @cardlend/ccid. Callers branch on {@link CcidError.code}, never on
+ * the message text. Card status words (SW1SW2) and reader results are data, not errors.
+ *
+ * Catalog (code — meaning — what the user can do):
+ * - CCID_PROTECTED_CLASS — interface class 0x0B and the browser refuses to claim it — use a vendor-class
+ *   reader, an Isolated Web App with `usb-unrestricted`, or the Node CLI.
+ * - CCID_DEVICE_BUSY — open()/claimInterface() failed: pcscd or the OS driver holds the reader — stop it.
+ * - CCID_NOT_CCID — no CCID interface (class 0x0B, or 0xFF with a 54-byte class descriptor).
+ * - CCID_BAD_DESCRIPTOR — a USB descriptor is truncated or malformed.
+ * - CCID_TIMEOUT — the reader did not answer in time (the command was aborted).
+ * - CCID_ABORTED — the caller's AbortSignal fired (the command was aborted).
+ * - CCID_CARD_MUTE — the card does not answer (bError ICC_MUTE with a card present).
+ * - CCID_CARD_ABSENT — no card in the slot (or it was pulled during the command).
+ * - CCID_READER_GONE — the reader was unplugged; reported once, every later call fails with it.
+ * - CCID_BUSY — a command is already in flight on this slot (one exchange at a time, no hidden queue).
+ * - CCID_BAD_SEQUENCE — a reader answer carries an unexpected bSeq/bSlot too often.
+ * - CCID_BAD_MESSAGE — a reader message is malformed (bad header, dwLength mismatch, wrong type).
+ * - CCID_PROTOCOL — T=0/T=1/PPS/chaining failed unrecoverably, or the reader answered nonsense.
+ * - CCID_HARDWARE_ERROR — the reader reported a hardware error (bError HW_ERROR, interrupt 0x51).
+ * - CCID_COMMAND_FAILED — the reader refused a command (bError carried in `bError`).
+ * - CCID_BAD_ATR — the ATR is malformed (TS, truncated interface bytes, > 33 bytes).
+ * - CCID_BAD_APDU — the APDU is not a valid ISO 7816-4 command APDU.
+ * - CCID_APDU_TOO_LONG — the APDU does not fit what the reader/protocol allows.
+ * - CCID_UNSUPPORTED — the reader/card needs something this driver does not implement (character level, ICCD).
+ * - CCID_NOT_POWERED — transmit() before powerOn() (or after the card was reset/removed) — power the slot on.
+ * - CCID_CLOSED — the reader object was closed.
+ * - CCID_TRANSFER_FAILED — a USB transfer failed (stall that did not clear, babble, platform error).
+ */
+export type CcidErrorCode =
+  | 'CCID_PROTECTED_CLASS'
+  | 'CCID_DEVICE_BUSY'
+  | 'CCID_NOT_CCID'
+  | 'CCID_BAD_DESCRIPTOR'
+  | 'CCID_TIMEOUT'
+  | 'CCID_ABORTED'
+  | 'CCID_CARD_MUTE'
+  | 'CCID_CARD_ABSENT'
+  | 'CCID_READER_GONE'
+  | 'CCID_BUSY'
+  | 'CCID_BAD_SEQUENCE'
+  | 'CCID_BAD_MESSAGE'
+  | 'CCID_PROTOCOL'
+  | 'CCID_HARDWARE_ERROR'
+  | 'CCID_COMMAND_FAILED'
+  | 'CCID_BAD_ATR'
+  | 'CCID_BAD_APDU'
+  | 'CCID_APDU_TOO_LONG'
+  | 'CCID_UNSUPPORTED'
+  | 'CCID_NOT_POWERED'
+  | 'CCID_CLOSED'
+  | 'CCID_TRANSFER_FAILED';
+
+const brand = Symbol.for('@cardlend/ccid.CcidError');
+
+/** Options of {@link CcidError}: the platform failure as `cause`, and the CCID bError when there is one. */
+export interface CcidErrorOptions {
+  cause?: unknown;
+  /** CCID bError (CCID rev 1.1 §6.2.6) of the failed command, when the reader gave one. */
+  bError?: number;
+}
+
+/** Error raised by every part of @cardlend/ccid. Use {@link isCcidError} rather than `instanceof`. */
+export class CcidError extends Error {
+  readonly code: CcidErrorCode;
+  readonly bError: number | undefined;
+  readonly [brand] = true;
+  constructor(code: CcidErrorCode, message: string, options: CcidErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CcidError';
+    this.code = code;
+    this.bError = options.bError;
+  }
+}
+
+/** Brand check that works across duplicated bundles (style.md §3). */
+export function isCcidError(e: unknown): e is CcidError {
+  return typeof e === 'object' && e !== null && (e as { [brand]?: unknown })[brand] === true;
+}

@@ -1,0 +1,163 @@
+import type { ParsedAtr } from './atr.ts';
+import { DI_TABLE, FI_TABLE } from './atr.ts';
+import { CcidFeature } from './constants.ts';
+import type { CcidClassDescriptor, ExchangeLevel } from './descriptors.ts';
+import { effectiveIfsd, exchangeLevelOf } from './descriptors.ts';
+import { CcidError } from './errors.ts';
+import { buildPps } from './pps.ts';
+
+/** What the host must do after the ATR, per CCID rev 1.1 §5.1 dwFeatures and ccid.md §11 / §15.4. */
+export interface ProtocolPlan {
+  /** Transmission protocol chosen. */
+  protocol: 0 | 1;
+  /** PPS request the host must send itself in an XfrBlock (TPDU reader without 0x80/0x40, negotiable card). */
+  pps: Uint8Array | undefined;
+  /** SetParameters to send (absent with feature 0x40, which forbids it). */
+  setParameters: { protocolNum: 0 | 1; data: Uint8Array } | undefined;
+  /** S(IFS request) value when the host must negotiate IFSD (T=1, TPDU level, no feature 0x400). */
+  negotiateIfsd: number | undefined;
+  /** FI/DI byte that will be in force (TA1/PPS1 coding). */
+  fiDi: number;
+  level: ExchangeLevel;
+}
+
+/** Options of {@link planProtocol}. */
+export interface PlanProtocolOptions {
+  atr: ParsedAtr;
+  descriptor: CcidClassDescriptor;
+  /** Protocol the caller prefers when the card offers several (default: the card's default protocol). */
+  preferredProtocol?: 0 | 1;
+  /** Reader data-rate table (GET_DATA_RATES), bps; undefined = no table. */
+  dataRates?: readonly number[];
+  /** Skip PPS (e.g. after a failed PPS, retry at default parameters). */
+  isPpsDisabled?: boolean;
+}
+
+/**
+ * Decides protocol, PPS, SetParameters and IFSD negotiation for a freshly reset card
+ * (libccid `IFDHSetProtocolParameters()`, ccid.md §15.4):
+ * - TA2 (specific mode) fixes the protocol; implicit parameters (TA2 b5) are refused (CCID_UNSUPPORTED).
+ * - feature 0x40 (automatic negotiation): no PPS and no SetParameters.
+ * - PPS1 = TA1 when the card's rate at dwDefaultClock beats dwDataRate and fits dwMaxDataRate (DI lowered until it fits).
+ * - the host sends the PPS itself only on TPDU/character readers lacking 0x80, card in negotiable mode,
+ *   and only when the protocol differs from the card's default or PPS1 is wanted.
+ * - IFSD negotiation for T=1 on TPDU/character readers without 0x400, with IFSD = dwMaxIFSD clamped to 1..254.
+ * Throws CcidError CCID_UNSUPPORTED when no protocol is shared by card and reader.
+ */
+export function planProtocol(opts: PlanProtocolOptions): ProtocolPlan {
+  const { atr, descriptor: d } = opts;
+  const level = exchangeLevelOf(d.dwFeatures);
+  const readerHas = (t: number): boolean =>
+    (t === 0 || t === 1) && (d.dwProtocols & (1 << t)) !== 0;
+  let protocol: number;
+  if (atr.specificMode) {
+    protocol = atr.specificMode.protocol;
+    if (!readerHas(protocol))
+      throw new CcidError(
+        'CCID_UNSUPPORTED',
+        `card is in specific mode T=${protocol}, not supported by the reader`,
+      );
+    if (atr.specificMode.isImplicit)
+      throw new CcidError(
+        'CCID_UNSUPPORTED',
+        'card in specific mode with implicit parameters (TA2 b5)',
+      );
+  } else {
+    const shared = atr.protocols.filter(readerHas);
+    if (shared.length === 0)
+      throw new CcidError(
+        'CCID_UNSUPPORTED',
+        `card offers T=${atr.protocols.join('/')}, reader supports dwProtocols 0x${d.dwProtocols.toString(16)}`,
+      );
+    const pref = opts.preferredProtocol;
+    protocol =
+      pref !== undefined && shared.includes(pref)
+        ? pref
+        : shared.includes(atr.defaultProtocol)
+          ? atr.defaultProtocol
+          : shared[0]!;
+  }
+  const p = protocol as 0 | 1;
+  const isAutoNegotiation = (d.dwFeatures & CcidFeature.AutoParameterNegotiation) !== 0;
+  const isHostTpdu = level === 'tpdu' || level === 'character';
+
+  let pps1: number | undefined;
+  if (
+    !isAutoNegotiation &&
+    !atr.specificMode &&
+    atr.groups[0]?.ta !== undefined &&
+    !opts.isPpsDisabled
+  )
+    pps1 = choosePps1(atr.ta1, d, opts.dataRates);
+  let pps: Uint8Array | undefined;
+  const isPpsByHost =
+    isHostTpdu &&
+    !isAutoNegotiation &&
+    !(d.dwFeatures & CcidFeature.AutoPps) &&
+    !atr.specificMode &&
+    !opts.isPpsDisabled;
+  if (isPpsByHost && (p !== atr.defaultProtocol || pps1 !== undefined))
+    pps = buildPps(pps1 === undefined ? { protocol: p } : { protocol: p, pps1 });
+  // Host that could not send a PPS (no PPS by host, no 0x80) must stay at Fd/Dd.
+  const canChangeSpeed = (d.dwFeatures & CcidFeature.AutoPps) !== 0 || pps !== undefined;
+  const fiDi = atr.specificMode ? atr.ta1 : canChangeSpeed && pps1 !== undefined ? pps1 : 0x11;
+
+  let setParameters: ProtocolPlan['setParameters'];
+  if (!isAutoNegotiation) {
+    const conv = atr.convention === 'inverse' ? 0x02 : 0;
+    if (p === 0) {
+      setParameters = {
+        protocolNum: 0,
+        data: Uint8Array.from([fiDi, conv, atr.extraGuardTime, atr.wi, 0]),
+      };
+    } else {
+      const t1 = atr.t1;
+      setParameters = {
+        protocolNum: 1,
+        data: Uint8Array.from([
+          fiDi,
+          0x10 | conv | (t1.edc === 'crc' ? 1 : 0),
+          atr.extraGuardTime,
+          ((t1.bwi & 0x0f) << 4) | (t1.cwi & 0x0f),
+          0,
+          t1.ifsc,
+          0,
+        ]),
+      };
+    }
+  }
+  const negotiateIfsd =
+    p === 1 && isHostTpdu && !(d.dwFeatures & CcidFeature.AutoIfsd)
+      ? effectiveIfsd(d.dwMaxIFSD)
+      : undefined;
+  return { protocol: p, pps, setParameters, negotiateIfsd, fiDi, level };
+}
+
+/** Bit rate of a FI/DI byte at a clock, bps (ISO 7816-3 §7.1: f x Di / Fi); undefined for RFU values. */
+export function bitRateBps(fiDi: number, clockKhz: number): number | undefined {
+  const fi = FI_TABLE[fiDi >> 4];
+  const di = DI_TABLE[fiDi & 0x0f];
+  if (fi === undefined || di === undefined) return undefined;
+  return (clockKhz * 1000 * di) / fi;
+}
+
+function choosePps1(
+  ta1: number,
+  d: CcidClassDescriptor,
+  rates: readonly number[] | undefined,
+): number | undefined {
+  const fits = (rate: number): boolean =>
+    rate <= d.dwMaxDataRate &&
+    (!rates || rates.length === 0 || rates.some((r) => Math.abs(r - rate) <= 2));
+  const defaultRate = bitRateBps(0x11, d.dwDefaultClock) ?? 0;
+  let candidate = ta1;
+  for (;;) {
+    const rate = bitRateBps(candidate, d.dwDefaultClock);
+    if (rate === undefined) return undefined;
+    if (rate <= defaultRate + 2) return undefined; // not faster than the default: no PPS1
+    if (fits(rate)) return candidate;
+    // Lower DI only (libccid tries TA1-1 ... while the card is faster than the reader).
+    if ((candidate & 0x0f) <= 1) return undefined;
+    candidate -= 1;
+  }
+}
