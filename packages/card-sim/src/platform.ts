@@ -1,0 +1,25 @@
+/**
+ * The two scheduling primitives the simulator uses, present in browsers and Node alike. Typed here
+ * because the package compiles without DOM or Node type libraries.
+ */
+const g = globalThis as unknown as {
+  setTimeout(fn: () => void, ms: number): unknown;
+  queueMicrotask(fn: () => void): void;
+};
+
+/** Resolves after `ms` milliseconds (0 = after the current microtasks). */
+export function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => g.setTimeout(resolve, ms)) : Promise.resolve();
+}
+
+/** Runs `fn` on the microtask queue. */
+export function runSoon(fn: () => void): void {
+  g.queueMicrotask(fn);
+}
+
+/** ASCII text to bytes (no TextEncoder in the ES lib). */
+export function ascii(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i) & 0x7f;
+  return out;
+}
