@@ -1,1 +1,26 @@
-export {};
+export { RelaySession, clampReason } from './relay.ts';
+export type {
+  RelaySessionOptions,
+  SessionEnd,
+  SessionEndReason,
+  SessionEvent,
+  SessionPhase,
+  SessionStats,
+} from './relay.ts';
+export { startRelayServer, MAX_FRAME_BYTES } from './server.ts';
+export type { RelayServer, RelayServerOptions, ServerEvent } from './server.ts';
+export {
+  parseArgs,
+  parseHostPort,
+  applyConfigFile,
+  validateConfig,
+  defaultConfig,
+  defaultStaticDir,
+  HELP_TEXT,
+  DEFAULT_LISTEN,
+  DEFAULT_TARGET,
+} from './config.ts';
+export type { RelayConfig, HostPort, ParsedArgs } from './config.ts';
+export { createStaticHandler, resolveUnderRoot, MIME_TYPES, notBuiltPage } from './static-files.ts';
+export { RelayError, isRelayError } from './errors.ts';
+export type { RelayErrorCode } from './errors.ts';

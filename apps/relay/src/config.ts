@@ -1,0 +1,271 @@
+/**
+ * Relay configuration: command-line flags and an optional JSON file, validated up front with
+ * messages that name the offending flag or key. Flags override the file.
+ *
+ * The VM a session reaches is always chosen here, never by the browser: `targets` maps a
+ * target id to host:port; without tokens (issue 6) every session goes to `defaultTarget`.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RelayError } from './errors.ts';
+
+/** A TCP endpoint. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** The validated configuration. */
+export interface RelayConfig {
+  /** Where the HTTP + WebSocket listener binds. Default 127.0.0.1:8080. */
+  listen: HostPort;
+  /** VM VSCard endpoints by id. Default `{ default: 127.0.0.1:35963 }`. */
+  targets: Record<string, HostPort>;
+  /** The target id used for sessions (must be a key of `targets`). Default `'default'`. */
+  defaultTarget: string;
+  /** Directory of the built web app. Default `apps/web/dist`. */
+  staticDir: string;
+  /** How long to wait for a VM TCP connection, ms. Default 5000. */
+  connectTimeoutMs: number;
+  /** After the browser leaves: how long to wait for QEMU's acks of CardRemove/ReaderRemove, ms. Default 1000. */
+  cleanupAckTimeoutMs: number;
+  /** Pause reading the VM while more than this many bytes wait for the browser. Default 262144. */
+  maxBufferedToBrowserBytes: number;
+}
+
+export const DEFAULT_LISTEN: HostPort = { host: '127.0.0.1', port: 8080 };
+export const DEFAULT_TARGET: HostPort = { host: '127.0.0.1', port: 35963 };
+
+/** apps/web/dist, found relative to this file. */
+export function defaultStaticDir(): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/dist');
+}
+
+export function defaultConfig(): RelayConfig {
+  return {
+    listen: { ...DEFAULT_LISTEN },
+    targets: { default: { ...DEFAULT_TARGET } },
+    defaultTarget: 'default',
+    staticDir: defaultStaticDir(),
+    connectTimeoutMs: 5000,
+    cleanupAckTimeoutMs: 1000,
+    maxBufferedToBrowserBytes: 256 * 1024,
+  };
+}
+
+export const HELP_TEXT = `cardlend relay — lends a smart card from a web page to a QEMU VM.
+
+It serves the cardlend web page and a WebSocket endpoint (/vscard). Each browser
+session gets one TCP connection to the VM's VSCard port (QEMU's ccid-card-passthru
+chardev). Only one browser at a time may lend a card to a VM.
+
+Usage:
+  pnpm relay -- [options]
+
+Options:
+  --listen HOST:PORT    where the page and WebSocket are served
+                        (default 127.0.0.1:8080; use [::1]:8080 for IPv6)
+  --target HOST:PORT    the VM's VSCard chardev (default 127.0.0.1:35963)
+  --static DIR          the built web app (default apps/web/dist)
+  --config FILE         JSON file with the same settings, e.g.
+                          { "listen": "127.0.0.1:8080",
+                            "targets": { "default": "127.0.0.1:35963" },
+                            "static": "apps/web/dist" }
+                        flags given on the command line win over the file
+  -h, --help            show this text
+
+Start QEMU with (port = the --target port):
+  -device qemu-xhci -device usb-ccid
+  -chardev socket,id=vscard,host=127.0.0.1,port=35963,server=on,wait=off,nodelay=on
+  -device ccid-card-passthru,chardev=vscard
+nodelay=on matters: QEMU writes each VSCard header and payload separately, and
+without it every APDU waits ~40 ms for a delayed ACK.
+`;
+
+/** Result of parsing the command line. */
+export type ParsedArgs = { kind: 'help' } | { kind: 'run'; config: RelayConfig };
+
+function invalid(message: string): RelayError {
+  return new RelayError('RELAY_CONFIG_INVALID', message);
+}
+
+/**
+ * Parses `HOST:PORT` (IPv6 as `[addr]:PORT`). `what` names the flag or key in errors.
+ */
+export function parseHostPort(value: unknown, what: string): HostPort {
+  if (typeof value !== 'string')
+    throw invalid(`${what} must be a string "HOST:PORT", got ${JSON.stringify(value)}`);
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value.trim());
+  if (!m)
+    throw invalid(
+      `${what} must look like HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080), got "${value}"`,
+    );
+  const host = (m[1] ?? m[2]) as string;
+  const port = Number(m[3]);
+  if (port < 0 || port > 65535) throw invalid(`${what}: port ${port} is out of range 0–65535`);
+  return { host, port };
+}
+
+function positiveInt(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw invalid(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+const FILE_KEYS = [
+  'listen',
+  'target',
+  'targets',
+  'defaultTarget',
+  'static',
+  'connectTimeoutMs',
+  'cleanupAckTimeoutMs',
+  'maxBufferedToBrowserBytes',
+] as const;
+
+/** Applies a parsed JSON config file onto `config`. `source` names the file in errors. */
+export function applyConfigFile(
+  config: RelayConfig,
+  json: unknown,
+  source: string,
+  baseDir: string,
+): void {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw invalid(`${source}: the top level must be a JSON object`);
+  }
+  const obj = json as Record<string, unknown>;
+  for (const key of Object.keys(obj)) {
+    if (!(FILE_KEYS as readonly string[]).includes(key)) {
+      throw invalid(`${source}: unknown key "${key}" (allowed: ${FILE_KEYS.join(', ')})`);
+    }
+  }
+  if ('listen' in obj) config.listen = parseHostPort(obj['listen'], `${source}: "listen"`);
+  if ('target' in obj && 'targets' in obj)
+    throw invalid(`${source}: give either "target" or "targets", not both`);
+  if ('target' in obj)
+    config.targets = { default: parseHostPort(obj['target'], `${source}: "target"`) };
+  if ('targets' in obj) {
+    const t = obj['targets'];
+    if (typeof t !== 'object' || t === null || Array.isArray(t)) {
+      throw invalid(`${source}: "targets" must be an object mapping target ids to "HOST:PORT"`);
+    }
+    const targets: Record<string, HostPort> = {};
+    for (const [id, v] of Object.entries(t as Record<string, unknown>)) {
+      if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) {
+        throw invalid(
+          `${source}: target id "${id}" may only use letters, digits, '.', '_' and '-' (1–64 chars)`,
+        );
+      }
+      targets[id] = parseHostPort(v, `${source}: "targets.${id}"`);
+    }
+    if (Object.keys(targets).length === 0) throw invalid(`${source}: "targets" is empty`);
+    config.targets = targets;
+    if (!('defaultTarget' in obj) && !('default' in targets)) {
+      config.defaultTarget = Object.keys(targets)[0] as string;
+    }
+  }
+  if ('defaultTarget' in obj) {
+    if (typeof obj['defaultTarget'] !== 'string')
+      throw invalid(`${source}: "defaultTarget" must be a string`);
+    config.defaultTarget = obj['defaultTarget'];
+  }
+  if ('static' in obj) {
+    if (typeof obj['static'] !== 'string' || obj['static'] === '') {
+      throw invalid(`${source}: "static" must be a directory path`);
+    }
+    config.staticDir = path.resolve(baseDir, obj['static']);
+  }
+  for (const key of [
+    'connectTimeoutMs',
+    'cleanupAckTimeoutMs',
+    'maxBufferedToBrowserBytes',
+  ] as const) {
+    if (key in obj) config[key] = positiveInt(obj[key], `${source}: "${key}"`);
+  }
+}
+
+/**
+ * Parses the relay's argv (without `node script`). A bare `--` (pnpm passes it through) is
+ * ignored. Throws {@link RelayError} `RELAY_CONFIG_INVALID` with a precise message.
+ */
+export function parseArgs(
+  argv: readonly string[],
+  io: { readFile?: (file: string) => string; cwd?: string } = {},
+): ParsedArgs {
+  const readFile = io.readFile ?? ((file: string) => readFileSync(file, 'utf8'));
+  const cwd = io.cwd ?? process.cwd();
+  const flags = new Map<string, string>();
+  const valued = ['--listen', '--target', '--static', '--config'];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') continue;
+    if (arg === '-h' || arg === '--help') return { kind: 'help' };
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    if (!valued.includes(name)) {
+      throw invalid(`unknown option "${arg}" (see --help; options: ${valued.join(', ')}, --help)`);
+    }
+    let value: string | undefined;
+    if (name !== arg) value = arg.slice(eq + 1);
+    else {
+      value = argv[i + 1];
+      i++;
+      if (value === undefined || (value.startsWith('--') && value.length > 2)) {
+        throw invalid(`${name} needs a value`);
+      }
+    }
+    if (flags.has(name)) throw invalid(`${name} was given twice`);
+    flags.set(name, value);
+  }
+  const config = defaultConfig();
+  const file = flags.get('--config');
+  if (file !== undefined) {
+    const full = path.resolve(cwd, file);
+    let text: string;
+    try {
+      text = readFile(full);
+    } catch (e) {
+      throw new RelayError(
+        'RELAY_CONFIG_INVALID',
+        `--config: cannot read ${full}: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      throw new RelayError(
+        'RELAY_CONFIG_INVALID',
+        `${full}: not valid JSON: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+    applyConfigFile(config, json, full, path.dirname(full));
+  }
+  const listen = flags.get('--listen');
+  if (listen !== undefined) config.listen = parseHostPort(listen, '--listen');
+  const target = flags.get('--target');
+  if (target !== undefined)
+    config.targets[config.defaultTarget] = parseHostPort(target, '--target');
+  const staticDir = flags.get('--static');
+  if (staticDir !== undefined) config.staticDir = path.resolve(cwd, staticDir);
+  validateConfig(config);
+  return { kind: 'run', config };
+}
+
+/** Cross-field checks. */
+export function validateConfig(config: RelayConfig): void {
+  if (!(config.defaultTarget in config.targets)) {
+    throw invalid(
+      `defaultTarget "${config.defaultTarget}" is not one of the targets (${Object.keys(config.targets).join(', ')})`,
+    );
+  }
+  for (const [id, t] of Object.entries(config.targets)) {
+    if (t.port === 0) throw invalid(`target "${id}": port 0 is not a VM port`);
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The relay's one error class. Catalog (code — meaning — what to do):
+ * - `RELAY_CONFIG_INVALID` — a flag or config-file value is wrong; the message names it and
+ *   the accepted form. Fix the command line or the file.
+ * - `RELAY_UPSTREAM_UNREACHABLE` — the VM's VSCard port refused or timed out. Start the VM
+ *   with the printed QEMU options, check `--target`.
+ * - `RELAY_UPSTREAM_CLOSED` — the VM's side closed or failed during a session.
+ * - `RELAY_UPSTREAM_PROTOCOL` — the VM sent bytes that are not VSCard.
+ * - `RELAY_BAD_FRAME` — the browser sent something that is not one valid VSCard message.
+ * - `RELAY_LISTEN_FAILED` — the listener could not bind (port in use, no permission).
+ */
+export type RelayErrorCode =
+  | 'RELAY_CONFIG_INVALID'
+  | 'RELAY_UPSTREAM_UNREACHABLE'
+  | 'RELAY_UPSTREAM_CLOSED'
+  | 'RELAY_UPSTREAM_PROTOCOL'
+  | 'RELAY_BAD_FRAME'
+  | 'RELAY_LISTEN_FAILED';
+
+const BRAND = Symbol.for('cardlend.relay.error');
+
+export class RelayError extends Error {
+  readonly code: RelayErrorCode;
+  readonly [BRAND] = true;
+  constructor(code: RelayErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RelayError';
+    this.code = code;
+  }
+}
+
+/** Brand check (works across duplicated module instances). */
+export function isRelayError(e: unknown): e is RelayError {
+  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[BRAND] === true;
+}

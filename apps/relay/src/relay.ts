@@ -1,0 +1,435 @@
+/**
+ * One relay session: pumps VSCard messages between an already-open browser WebSocket and an
+ * already-open TCP connection to QEMU's `ccid-card-passthru` chardev (style.md, "Relay").
+ *
+ * - Browser → VM: each binary frame must be exactly one valid client message
+ *   (`validateClientFrame`); only whole, checked messages are written to TCP. Anything else
+ *   closes the session with `RelayClose.BAD_FRAME` and none of it reaches QEMU.
+ * - VM → browser: QEMU's byte stream is cut into whole messages (`VscardFramer`), one per
+ *   binary frame. Bytes that are not VSCard close with `RelayClose.VM_PROTOCOL`.
+ * - Browser gone (any reason): every guest command still outstanding is answered with
+ *   `VSC_Error`, then `CardRemove` and `ReaderRemove` are sent, their acks awaited (bounded),
+ *   and TCP is closed with a FIN — so the guest never waits forever and QEMU's 128-command
+ *   FIFO is never approached (vscard-protocol.md §4, §5, §6 rules 7–8).
+ * - VM gone: the browser gets `RelayClose.VM_CLOSED` with a reason it can show.
+ * - Backpressure both ways: `socket.write() === false` pauses the WebSocket; more than
+ *   `maxBufferedToBrowserBytes` queued towards the browser pauses the TCP socket.
+ */
+import type { Socket } from 'node:net';
+import {
+  encodeMessage,
+  isVscardError,
+  RelayClose,
+  validateClientFrame,
+  VSC,
+  VSC_ERROR_CODE,
+  VscardFramer,
+} from '@cardlend/vscard';
+import type { RawData, WebSocket } from 'ws';
+
+/** Session lifecycle: relaying; removing the card from the VM after the browser left; done. */
+export type SessionPhase = 'open' | 'cleanup' | 'closed';
+
+/** Why a session ended. */
+export type SessionEndReason =
+  'browser-closed' | 'bad-frame' | 'vm-closed' | 'vm-error' | 'vm-protocol' | 'relay-closed';
+
+/** Counters (bytes include the 12-byte headers). */
+export interface SessionStats {
+  messagesFromBrowser: number;
+  bytesFromBrowser: number;
+  messagesToBrowser: number;
+  bytesToBrowser: number;
+  /** APDUs from QEMU (guest commands). */
+  guestCommands: number;
+}
+
+/** Summary when a session is over. */
+export interface SessionEnd {
+  reason: SessionEndReason;
+  /** The close code the relay sent to the browser, if it initiated the close. */
+  closeCode: number | undefined;
+  closeReason: string;
+  /** Guest commands the relay answered with VSC_Error during cleanup. */
+  answeredOnCleanup: number;
+  /** Whether QEMU acknowledged every control message before TCP was closed. */
+  isCleanupAcked: boolean;
+  stats: SessionStats;
+}
+
+/** Structured events for logs and metrics (never payload bytes). */
+export type SessionEvent =
+  | { kind: 'bad-frame'; code: string; message: string }
+  | { kind: 'vm-protocol'; code: string; message: string }
+  | { kind: 'vm-error'; code: string; message: string }
+  | { kind: 'browser-error'; message: string }
+  | { kind: 'cleanup'; answered: number }
+  | { kind: 'backpressure'; side: 'vm' | 'browser'; isPaused: boolean };
+
+export interface RelaySessionOptions {
+  /** An open WebSocket (subprotocol already negotiated). */
+  ws: WebSocket;
+  /** An open TCP connection to the VM's VSCard chardev. */
+  tcp: Socket;
+  /** Wait at most this long for QEMU's acks during cleanup, ms. Default 1000. */
+  cleanupAckTimeoutMs?: number;
+  /** After sending FIN, wait at most this long for QEMU's close before destroying, ms. Default 1000. */
+  tcpCloseTimeoutMs?: number;
+  /** Wait at most this long for the browser's close handshake before terminating, ms. Default 2000. */
+  wsCloseTimeoutMs?: number;
+  /** Pause reading TCP above this many bytes queued to the browser. Default 262144. */
+  maxBufferedToBrowserBytes?: number;
+  onEvent?: (e: SessionEvent) => void;
+}
+
+/** Close reasons are limited to 123 bytes (RFC 6455 §5.5.1). */
+export function clampReason(reason: string): string {
+  let out = reason;
+  while (Buffer.byteLength(out, 'utf8') > 123) out = out.slice(0, -1);
+  return out;
+}
+
+function toBytes(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+const CONTROL_EXPECTING_REPLY: ReadonlySet<number> = new Set([
+  VSC.Init,
+  VSC.ReaderAdd,
+  VSC.ReaderRemove,
+  VSC.ATR,
+  VSC.CardRemove,
+]);
+
+/** Types after which QEMU has answered or dropped every outstanding guest command (§6 rule 5). */
+const FLUSHES_GUEST_COMMANDS: ReadonlySet<number> = new Set([
+  VSC.ATR,
+  VSC.CardRemove,
+  VSC.ReaderRemove,
+]);
+
+export class RelaySession {
+  readonly #ws: WebSocket;
+  readonly #tcp: Socket;
+  readonly #framer = new VscardFramer();
+  readonly #cleanupAckTimeoutMs: number;
+  readonly #tcpCloseTimeoutMs: number;
+  readonly #wsCloseTimeoutMs: number;
+  readonly #maxBufferedToBrowserBytes: number;
+  readonly #onEvent: (e: SessionEvent) => void;
+  readonly #stats: SessionStats = {
+    messagesFromBrowser: 0,
+    bytesFromBrowser: 0,
+    messagesToBrowser: 0,
+    bytesToBrowser: 0,
+    guestCommands: 0,
+  };
+  #phase: SessionPhase = 'open';
+  #outstanding = 0;
+  #pendingReplies = 0;
+  #isVmOpen = true;
+  #isBrowserOpen = true;
+  #isVmPaused = false;
+  #isBrowserPaused = false;
+  #endReason: SessionEndReason = 'browser-closed';
+  #closeCode: number | undefined;
+  #closeReason = '';
+  #answeredOnCleanup = 0;
+  #isCleanupAcked = false;
+  #cleanupTimer: NodeJS.Timeout | undefined;
+  #tcpCloseTimer: NodeJS.Timeout | undefined;
+  #wsCloseTimer: NodeJS.Timeout | undefined;
+  #isFinFlushed = false;
+  #resolveDone: (end: SessionEnd) => void = () => {};
+  /** Resolves once both sides are closed. Never rejects. */
+  readonly done: Promise<SessionEnd>;
+
+  constructor(opts: RelaySessionOptions) {
+    this.#ws = opts.ws;
+    this.#tcp = opts.tcp;
+    this.#cleanupAckTimeoutMs = opts.cleanupAckTimeoutMs ?? 1000;
+    this.#tcpCloseTimeoutMs = opts.tcpCloseTimeoutMs ?? 1000;
+    this.#wsCloseTimeoutMs = opts.wsCloseTimeoutMs ?? 2000;
+    this.#maxBufferedToBrowserBytes = opts.maxBufferedToBrowserBytes ?? 256 * 1024;
+    this.#onEvent = opts.onEvent ?? (() => {});
+    this.done = new Promise((resolve) => (this.#resolveDone = resolve));
+
+    const tcp = this.#tcp;
+    tcp.setNoDelay(true);
+    tcp.on('data', (chunk: Buffer) => this.#onVmData(chunk));
+    tcp.on('drain', () => this.#onVmDrain());
+    tcp.on('error', (e: NodeJS.ErrnoException) => {
+      this.#onEvent({ kind: 'vm-error', code: e.code ?? 'EUNKNOWN', message: e.message });
+      this.#onVmGone('vm-error', `The connection to the VM failed (${e.code ?? e.message}).`);
+    });
+    tcp.on('end', () =>
+      this.#onVmGone('vm-closed', 'The VM closed the connection (QEMU stopped or restarted).'),
+    );
+    tcp.on('close', () => {
+      this.#onVmGone('vm-closed', 'The VM closed the connection (QEMU stopped or restarted).');
+      this.#isVmOpen = false;
+      this.#maybeFinish();
+    });
+
+    const ws = this.#ws;
+    ws.on('message', (data: RawData, isBinary: boolean) => this.#onBrowserMessage(data, isBinary));
+    ws.on('error', (e: Error) => this.#onEvent({ kind: 'browser-error', message: e.message }));
+    ws.on('close', () => {
+      this.#isBrowserOpen = false;
+      if (this.#wsCloseTimer) clearTimeout(this.#wsCloseTimer);
+      this.#startCleanup('browser-closed', true);
+      this.#maybeFinish();
+    });
+
+    if (tcp.destroyed || tcp.readyState !== 'open') {
+      queueMicrotask(() => this.#onVmGone('vm-closed', 'The VM connection was already closed.'));
+    }
+    if (ws.readyState !== ws.OPEN) {
+      this.#isBrowserOpen = ws.readyState !== ws.CLOSED;
+      queueMicrotask(() => this.#startCleanup('browser-closed', true));
+    }
+  }
+
+  /** Current phase. */
+  get phase(): SessionPhase {
+    return this.#phase;
+  }
+
+  /** Guest commands QEMU sent that the browser has not answered yet. */
+  get outstandingGuestCommands(): number {
+    return this.#outstanding;
+  }
+
+  /** Bytes queued towards the browser (`ws.bufferedAmount`). */
+  get bufferedToBrowserBytes(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  /** Bytes queued towards the VM in this process (`socket.writableLength`). */
+  get bufferedToVmBytes(): number {
+    return this.#tcp.writableLength;
+  }
+
+  /** Whether reading from the VM is paused for backpressure. */
+  get isVmPaused(): boolean {
+    return this.#isVmPaused;
+  }
+
+  /** Whether reading from the browser is paused for backpressure. */
+  get isBrowserPaused(): boolean {
+    return this.#isBrowserPaused;
+  }
+
+  get stats(): Readonly<SessionStats> {
+    return this.#stats;
+  }
+
+  /**
+   * Ends the session from the relay's side (shutdown, idle timeout, ...): the browser gets
+   * `code`/`reason`, the VM gets the usual cleanup.
+   */
+  close(code: number, reason: string): void {
+    if (this.#phase !== 'open') return;
+    this.#closeBrowser(code, reason);
+    this.#startCleanup('relay-closed', true);
+  }
+
+  // Browser → VM
+
+  #onBrowserMessage(data: RawData, isBinary: boolean): void {
+    if (this.#phase !== 'open') return;
+    if (!isBinary) {
+      this.#badFrame(
+        'TEXT_FRAME',
+        'Text frames are not allowed: send one binary VSCard message per frame.',
+      );
+      return;
+    }
+    const bytes = toBytes(data);
+    let type: number;
+    try {
+      type = validateClientFrame(bytes).type;
+    } catch (e) {
+      if (!isVscardError(e)) throw e;
+      this.#badFrame(e.code, `Bad VSCard frame (${e.code}): ${e.message}`);
+      return;
+    }
+    this.#stats.messagesFromBrowser++;
+    this.#stats.bytesFromBrowser += bytes.length;
+    if (type === VSC.APDU || type === VSC.Error) {
+      if (this.#outstanding > 0) this.#outstanding--;
+    } else if (FLUSHES_GUEST_COMMANDS.has(type)) {
+      this.#outstanding = 0;
+    }
+    if (CONTROL_EXPECTING_REPLY.has(type)) this.#pendingReplies++;
+    if (!this.#tcp.write(bytes) && !this.#isBrowserPaused) {
+      this.#isBrowserPaused = true;
+      this.#ws.pause();
+      this.#onEvent({ kind: 'backpressure', side: 'browser', isPaused: true });
+    }
+  }
+
+  #onVmDrain(): void {
+    if (this.#isBrowserPaused) {
+      this.#isBrowserPaused = false;
+      if (this.#isBrowserOpen) this.#ws.resume();
+      this.#onEvent({ kind: 'backpressure', side: 'browser', isPaused: false });
+    }
+  }
+
+  #badFrame(code: string, message: string): void {
+    this.#onEvent({ kind: 'bad-frame', code, message });
+    this.#closeBrowser(RelayClose.BAD_FRAME, message);
+    this.#startCleanup('bad-frame', true);
+  }
+
+  // VM → browser
+
+  #onVmData(chunk: Buffer): void {
+    let frames;
+    try {
+      frames = this.#framer.push(chunk);
+    } catch (e) {
+      if (!isVscardError(e)) throw e;
+      this.#onEvent({ kind: 'vm-protocol', code: e.code, message: e.message });
+      if (this.#phase === 'open') {
+        this.#closeBrowser(
+          RelayClose.VM_PROTOCOL,
+          `The VM sent bytes that are not VSCard (${e.code}).`,
+        );
+        this.#startCleanup('vm-protocol', false);
+      } else if (this.#phase === 'cleanup') {
+        this.#finishCleanup(false);
+      }
+      return;
+    }
+    for (const f of frames) {
+      if (f.type === VSC.APDU) {
+        this.#stats.guestCommands++;
+        if (this.#phase === 'open') this.#outstanding++;
+      } else if ((f.type === VSC.Error || f.type === VSC.Init) && this.#pendingReplies > 0) {
+        this.#pendingReplies--;
+      }
+      if (this.#phase === 'open' && this.#isBrowserOpen) {
+        this.#stats.messagesToBrowser++;
+        this.#stats.bytesToBrowser += f.bytes.length;
+        this.#ws.send(f.bytes, { binary: true }, () => this.#onBrowserSent());
+      }
+    }
+    if (this.#phase === 'cleanup' && this.#pendingReplies === 0 && this.#cleanupTimer) {
+      this.#finishCleanup(true);
+      return;
+    }
+    if (
+      this.#phase === 'open' &&
+      !this.#isVmPaused &&
+      this.#ws.bufferedAmount > this.#maxBufferedToBrowserBytes
+    ) {
+      this.#isVmPaused = true;
+      this.#tcp.pause();
+      this.#onEvent({ kind: 'backpressure', side: 'vm', isPaused: true });
+    }
+  }
+
+  #onBrowserSent(): void {
+    if (this.#isVmPaused && this.#ws.bufferedAmount <= this.#maxBufferedToBrowserBytes / 2) {
+      this.#isVmPaused = false;
+      this.#tcp.resume();
+      this.#onEvent({ kind: 'backpressure', side: 'vm', isPaused: false });
+    }
+  }
+
+  #onVmGone(reason: SessionEndReason, message: string): void {
+    if (this.#phase === 'open') {
+      this.#endReason = reason;
+      this.#phase = 'closed';
+      this.#isVmOpen = !this.#tcp.destroyed;
+      this.#tcp.destroy();
+      this.#closeBrowser(RelayClose.VM_CLOSED, message);
+    } else if (this.#phase === 'cleanup') {
+      this.#clearCleanupTimer();
+      this.#tcp.destroy();
+    }
+    this.#maybeFinish();
+  }
+
+  // Cleanup towards the VM
+
+  /**
+   * The browser side is gone (or being closed): answer outstanding guest commands with
+   * VSC_Error, then CardRemove + ReaderRemove; wait (bounded) for acks when `isWaitingForAcks`.
+   */
+  #startCleanup(reason: SessionEndReason, isWaitingForAcks: boolean): void {
+    if (this.#phase !== 'open') return;
+    this.#phase = 'cleanup';
+    this.#endReason = reason;
+    if (this.#isVmPaused) this.#tcp.resume();
+    if (this.#tcp.destroyed || !this.#tcp.writable) {
+      this.#isVmOpen = false;
+      this.#maybeFinish();
+      return;
+    }
+    const answered = this.#outstanding;
+    this.#answeredOnCleanup = answered;
+    this.#onEvent({ kind: 'cleanup', answered });
+    // §2.5: the client's Error code is read in host order (little-endian on x86); QEMU only logs it.
+    const error = encodeMessage(
+      { type: 'Error', readerId: 0, code: VSC_ERROR_CODE.VSC_GENERAL_ERROR },
+      { errorCodeByteOrder: 'le' },
+    );
+    for (let i = 0; i < answered; i++) this.#tcp.write(error);
+    this.#outstanding = 0;
+    this.#tcp.write(encodeMessage({ type: 'CardRemove', readerId: 0 }));
+    this.#tcp.write(encodeMessage({ type: 'ReaderRemove', readerId: 0 }));
+    this.#pendingReplies += 2;
+    if (isWaitingForAcks && this.#framer.state !== 'failed') {
+      this.#cleanupTimer = setTimeout(() => this.#finishCleanup(false), this.#cleanupAckTimeoutMs);
+    } else {
+      this.#finishCleanup(false);
+    }
+  }
+
+  #clearCleanupTimer(): void {
+    if (this.#cleanupTimer) clearTimeout(this.#cleanupTimer);
+    this.#cleanupTimer = undefined;
+  }
+
+  #finishCleanup(isAcked: boolean): void {
+    if (this.#isFinFlushed) return;
+    this.#isFinFlushed = true;
+    this.#isCleanupAcked = isAcked;
+    this.#clearCleanupTimer();
+    // FIN after every queued write; keep reading until QEMU closes (an RST caused by unread
+    // data could cut a message and leave a partial one in QEMU's buffer, §5).
+    this.#tcp.end();
+    this.#tcpCloseTimer = setTimeout(() => this.#tcp.destroy(), this.#tcpCloseTimeoutMs);
+  }
+
+  #closeBrowser(code: number, reason: string): void {
+    if (this.#closeCode !== undefined) return;
+    this.#closeCode = code;
+    this.#closeReason = clampReason(reason);
+    if (this.#ws.readyState === this.#ws.OPEN || this.#ws.readyState === this.#ws.CONNECTING) {
+      this.#ws.close(code, this.#closeReason);
+      this.#wsCloseTimer = setTimeout(() => this.#ws.terminate(), this.#wsCloseTimeoutMs);
+    }
+  }
+
+  #maybeFinish(): void {
+    if (this.#phase === 'cleanup' && !this.#isVmOpen) this.#phase = 'closed';
+    if (this.#phase !== 'closed' || this.#isVmOpen || this.#isBrowserOpen) return;
+    this.#clearCleanupTimer();
+    if (this.#tcpCloseTimer) clearTimeout(this.#tcpCloseTimer);
+    if (this.#wsCloseTimer) clearTimeout(this.#wsCloseTimer);
+    this.#resolveDone({
+      reason: this.#endReason,
+      closeCode: this.#closeCode,
+      closeReason: this.#closeReason,
+      answeredOnCleanup: this.#answeredOnCleanup,
+      isCleanupAcked: this.#isCleanupAcked,
+      stats: { ...this.#stats },
+    });
+  }
+}
