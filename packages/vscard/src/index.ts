@@ -38,3 +38,12 @@ export type { VscardFrame, FramerState, FramerOptions, DecoderOptions } from './
 export { validateClientFrame, CLIENT_TO_HOST_TYPES } from './validate.ts';
 export { parseAtr, qemu72AcceptsAtr, toQemuT0CompatibleAtr, QEMU_MAX_ATR_BYTES } from './atr.ts';
 export type { ParsedAtr, AtrInterfaceLevel, QemuAtrVerdict } from './atr.ts';
+export { VscardClientSession } from './session.ts';
+export type {
+  SessionAction,
+  SessionEvent,
+  SessionState,
+  SessionOptions,
+  ControlRequestKind,
+  ApduAnswer,
+} from './session.ts';

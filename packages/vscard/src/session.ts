@@ -1,0 +1,448 @@
+/**
+ * The client side of a VSCard session as a pure state machine (vscard-protocol.md §6):
+ * host messages, card events and time go in; messages to send, guest commands to answer,
+ * events and timer requests come out. No I/O and no clock: every method takes `nowMs`.
+ */
+import { clientInit, encodeMessage, type VscardMessage } from './codec.ts';
+import {
+  VSC_ERROR_CODE,
+  VSC_UNDEFINED_READER_ID,
+  VSCARD_MAX_GUEST_ANSWER_BYTES,
+} from './constants.ts';
+
+/** What the owner of a session must do. */
+export type SessionAction =
+  /** Write `bytes` (the encoding of `message`) to the host, in action order. */
+  | { type: 'send'; message: VscardMessage; bytes: Uint8Array }
+  /** A guest command to run on the card and answer with `answerApdu(id, …)`. */
+  | { type: 'apdu'; id: number; apdu: Uint8Array }
+  | { type: 'event'; event: SessionEvent }
+  /** Call `tick()` at `atMs` (replaces any earlier timer). */
+  | { type: 'arm-timer'; atMs: number }
+  /** Close the connection; the session is over. */
+  | { type: 'close'; reason: string };
+
+/** Control requests that expect a reply from the host (§6 rule 1). */
+export type ControlRequestKind = 'Init' | 'ReaderAdd' | 'ATR' | 'CardRemove' | 'ReaderRemove';
+
+/** Things the owner may want to show or log. */
+export type SessionEvent =
+  | { kind: 'reader-added' }
+  /** ReaderAdd refused (QEMU never does; spice-server may send code 2); the session closes. */
+  | { kind: 'reader-refused'; code: number }
+  | { kind: 'atr-accepted' }
+  /** The host refused the ATR (QEMU: Error 1, §3.1); the session then sends CardRemove (§6 rule 6). The user must be told. */
+  | { kind: 'atr-refused'; code: number }
+  | { kind: 'card-removed' }
+  | { kind: 'reader-removed' }
+  /** CardRemove or ReaderRemove answered with a non-zero code; treated as done. */
+  | { kind: 'request-refused'; request: ControlRequestKind; code: number }
+  /** An Init from the host (a reply, or unsolicited at device creation, §5); needs no answer. */
+  | { kind: 'host-init'; version: number }
+  | { kind: 'ack-timeout'; waitingFor: string }
+  | { kind: 'closed' }
+  /** An answer for a guest command that the host already flushed (§6 rule 5) was not sent. */
+  | { kind: 'stale-answer-dropped'; id: number }
+  /** A guest command arrived while an ATR/CardRemove/ReaderRemove was on its way: the host flushes it itself, so it is not surfaced. */
+  | { kind: 'guest-command-flushed' }
+  /** A guest command arrived while no card of ours is inserted (QEMU still shows an earlier session's card): answered with VSC_Error. */
+  | { kind: 'guest-command-refused' }
+  /** A message a host should not send here (e.g. an Error with no request in flight); ignored. */
+  | { kind: 'unexpected-message'; message: VscardMessage }
+  /** 2010 draft hosts only: the host asks the client to reconnect (§2.6). Not acted upon. */
+  | { kind: 'reconnect-requested'; ip: number; port: number };
+
+/** Session state as the owner sees it; changes on the host's acknowledgements. */
+export type SessionState = 'idle' | 'connected' | 'reader' | 'card' | 'closing' | 'closed';
+
+/** Options of {@link VscardClientSession}. */
+export interface SessionOptions {
+  /** Reader name sent in ReaderAdd (UTF-8, ignored by QEMU); default `''` (no payload). */
+  readerName?: string;
+  /** How long to wait for a control reply before giving up, in ms; default 2000 (§6: replies take milliseconds). */
+  ackTimeoutMs?: number;
+  /** Send Init first (never waiting for the host's); default true. */
+  sendInit?: boolean;
+}
+
+/** An answer to a guest command: response bytes (data + SW1 SW2, ≤ 374) or a failure. */
+export type ApduAnswer = Uint8Array | { errorCode: number };
+
+interface ControlRequest {
+  kind: ControlRequestKind;
+  atr?: Uint8Array;
+  /** CardRemove sent after a refused ATR (§6 rule 6): no card-removed event. */
+  isCleanup?: boolean;
+}
+
+interface LiveCommand {
+  id: number;
+  answer?: ApduAnswer;
+}
+
+const FLUSHING: ReadonlySet<ControlRequestKind> = new Set(['ATR', 'CardRemove', 'ReaderRemove']);
+
+/**
+ * Client session (vscard-protocol.md §6).
+ *
+ * - `start()` sends Init (unless `sendInit: false`) and ReaderAdd; it never waits for an
+ *   unsolicited host Init (QEMU sends one only at device creation, §5).
+ * - Control messages (Init, ReaderAdd, ATR, CardRemove, ReaderRemove) go one at a time: the
+ *   next leaves when the host answers the one in flight (Init → Init; others → Error, or the
+ *   draft ReaderAddResponse). A missing answer after `ackTimeoutMs` ⇒ `ack-timeout` + close.
+ * - Guest commands come out as `apdu` actions with increasing ids; answers are sent strictly in
+ *   arrival order (an early answer waits for the ones before it) and bypass the control queue.
+ * - Sending ATR, CardRemove or ReaderRemove makes the host flush every command outstanding at
+ *   that point (§3, g04); their later answers are dropped (`stale-answer-dropped`, rule 5).
+ *   Commands that arrive while such a message is unacknowledged were flushed too and are not
+ *   surfaced.
+ * - `close()` sends CardRemove then ReaderRemove, waits for both acks (or the timeout), then
+ *   emits `closed` and a `close` action.
+ */
+export class VscardClientSession {
+  readonly #readerName: string;
+  readonly #ackTimeoutMs: number;
+  readonly #sendInit: boolean;
+  #state: SessionState = 'idle';
+  #readerId = 0;
+  #queue: ControlRequest[] = [];
+  #inFlight: { req: ControlRequest; deadlineMs: number } | undefined;
+  #live: LiveCommand[] = [];
+  #nextId = 1;
+  #isFlushRequested = false;
+  /** Reader announced or about to be (ReaderAdd queued/in flight, not removed since). */
+  #isReaderWanted = false;
+
+  constructor(opts: SessionOptions = {}) {
+    const timeout = opts.ackTimeoutMs ?? 2000;
+    if (!Number.isFinite(timeout) || timeout <= 0) {
+      throw new RangeError('ackTimeoutMs must be a positive number');
+    }
+    this.#readerName = opts.readerName ?? '';
+    this.#ackTimeoutMs = timeout;
+    this.#sendInit = opts.sendInit ?? true;
+  }
+
+  /** Current state; see {@link SessionState}. */
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** Ids of guest commands waiting for an answer, oldest first. */
+  get outstandingIds(): number[] {
+    return this.#live.map((c) => c.id);
+  }
+
+  /** Open the session: Init (optional) and ReaderAdd. Call once, when the connection is up. */
+  start(nowMs: number): SessionAction[] {
+    if (this.#state !== 'idle') throw new Error(`start() called in state ${this.#state}`);
+    this.#state = 'connected';
+    if (this.#sendInit) this.#queue.push({ kind: 'Init' });
+    this.#queue.push({ kind: 'ReaderAdd' });
+    this.#isReaderWanted = true;
+    const out: SessionAction[] = [];
+    this.#pump(nowMs, out);
+    return out;
+  }
+
+  /** Handle one message from the host. */
+  receive(msg: VscardMessage, nowMs: number): SessionAction[] {
+    const out: SessionAction[] = [];
+    if (this.#state === 'closed') return out;
+    switch (msg.type) {
+      case 'Init':
+        out.push(ev({ kind: 'host-init', version: msg.version }));
+        if (this.#inFlight?.req.kind === 'Init') this.#acked(0, msg.readerId, nowMs, out);
+        break;
+      case 'Error':
+      case 'ReaderAddResponse': {
+        const req = this.#inFlight?.req;
+        const code = msg.type === 'Error' ? msg.code : VSC_ERROR_CODE.VSC_SUCCESS;
+        if (
+          !req ||
+          req.kind === 'Init' ||
+          (msg.type === 'ReaderAddResponse' && req.kind !== 'ReaderAdd')
+        ) {
+          out.push(ev({ kind: 'unexpected-message', message: msg }));
+        } else {
+          this.#acked(code, msg.readerId, nowMs, out);
+        }
+        break;
+      }
+      case 'APDU':
+        this.#guestCommand(msg.apdu, out);
+        break;
+      case 'Flush':
+        this.#isFlushRequested = true;
+        this.#drainAnswers(out);
+        break;
+      case 'Reconnect':
+        out.push(ev({ kind: 'reconnect-requested', ip: msg.ip, port: msg.port }));
+        break;
+      default:
+        out.push(ev({ kind: 'unexpected-message', message: msg }));
+    }
+    return out;
+  }
+
+  /** The card was inserted or reset: announce its ATR (queued behind ReaderAdd if needed). */
+  insertCard(atr: Uint8Array, nowMs: number): SessionAction[] {
+    const out: SessionAction[] = [];
+    if (!this.#isOpen('insertCard')) return out;
+    if (!this.#isReaderWanted) {
+      this.#queue.push({ kind: 'ReaderAdd' });
+      this.#isReaderWanted = true;
+    }
+    this.#queue.push({ kind: 'ATR', atr: atr.slice() });
+    this.#pump(nowMs, out);
+    return out;
+  }
+
+  /** The card was pulled: CardRemove. */
+  removeCard(nowMs: number): SessionAction[] {
+    const out: SessionAction[] = [];
+    if (!this.#isOpen('removeCard')) return out;
+    this.#queue.push({ kind: 'CardRemove' });
+    this.#pump(nowMs, out);
+    return out;
+  }
+
+  /** The reader went away: CardRemove (if a card is or may be in) and ReaderRemove (§6 table). */
+  removeReader(nowMs: number): SessionAction[] {
+    const out: SessionAction[] = [];
+    if (!this.#isOpen('removeReader')) return out;
+    if (
+      this.#state === 'card' ||
+      this.#queue.some((r) => r.kind === 'ATR') ||
+      this.#inFlight?.req.kind === 'ATR'
+    ) {
+      this.#queue.push({ kind: 'CardRemove' });
+    }
+    this.#queue.push({ kind: 'ReaderRemove' });
+    this.#isReaderWanted = false;
+    this.#pump(nowMs, out);
+    return out;
+  }
+
+  /**
+   * Answer guest command `id`: response bytes (data + SW1 SW2) or `{ errorCode }` (sent as
+   * VSC_Error; the guest gets a failed empty response, §3). Answers leave strictly in command
+   * order. An id the host already flushed (or already answered) is dropped with
+   * `stale-answer-dropped`. Throws `RangeError` for an id never issued, a second answer to a
+   * waiting id, or response bytes longer than {@link VSCARD_MAX_GUEST_ANSWER_BYTES} (374:
+   * QEMU 7.2 silently discards longer answers, §4 — split with 61xx first, or answer with an
+   * error); nothing changes then, the command still waits for an answer.
+   */
+  answerApdu(id: number, answer: ApduAnswer, _nowMs: number): SessionAction[] {
+    if (!Number.isInteger(id) || id < 1 || id >= this.#nextId) {
+      throw new RangeError(`no guest command with id ${id}`);
+    }
+    if (answer instanceof Uint8Array) {
+      if (answer.length > VSCARD_MAX_GUEST_ANSWER_BYTES) {
+        throw new RangeError(
+          `answer of ${answer.length} bytes exceeds ${VSCARD_MAX_GUEST_ANSWER_BYTES} (QEMU would drop it)`,
+        );
+      }
+    } else if (
+      !Number.isInteger(answer.errorCode) ||
+      answer.errorCode < 0 ||
+      answer.errorCode > 0xffffffff
+    ) {
+      throw new RangeError('errorCode must be a uint32');
+    }
+    const out: SessionAction[] = [];
+    const cmd = this.#live.find((c) => c.id === id);
+    if (!cmd) {
+      out.push(ev({ kind: 'stale-answer-dropped', id }));
+      return out;
+    }
+    if (cmd.answer !== undefined) throw new RangeError(`guest command ${id} is already answered`);
+    cmd.answer = answer instanceof Uint8Array ? answer.slice() : { errorCode: answer.errorCode };
+    this.#drainAnswers(out);
+    return out;
+  }
+
+  /** Orderly shutdown: CardRemove, ReaderRemove, wait for both acks (or timeout), then close. */
+  close(nowMs: number): SessionAction[] {
+    const out: SessionAction[] = [];
+    if (this.#state === 'closing' || this.#state === 'closed') return out;
+    if (this.#state === 'idle') {
+      this.#finish('closed before start', out);
+      return out;
+    }
+    this.#state = 'closing';
+    this.#queue = [{ kind: 'CardRemove' }, { kind: 'ReaderRemove' }];
+    this.#isReaderWanted = false;
+    this.#pump(nowMs, out);
+    return out;
+  }
+
+  /** Timers: if the control message in flight is overdue, report and close. */
+  tick(nowMs: number): SessionAction[] {
+    const out: SessionAction[] = [];
+    const f = this.#inFlight;
+    if (this.#state === 'closed' || !f || nowMs < f.deadlineMs) return out;
+    out.push(ev({ kind: 'ack-timeout', waitingFor: f.req.kind }));
+    this.#finish(`no reply to ${f.req.kind} within ${this.#ackTimeoutMs} ms`, out);
+    return out;
+  }
+
+  #isOpen(what: string): boolean {
+    if (this.#state === 'idle') throw new Error(`${what}() before start()`);
+    return this.#state !== 'closing' && this.#state !== 'closed';
+  }
+
+  /** Send the next control message if none is in flight. */
+  #pump(nowMs: number, out: SessionAction[]): void {
+    if (this.#inFlight || this.#state === 'closed') return;
+    const req = this.#queue.shift();
+    if (!req) return;
+    let message: VscardMessage;
+    switch (req.kind) {
+      case 'Init':
+        message = clientInit();
+        break;
+      case 'ReaderAdd':
+        // spice-gtk style: no id yet; the reply's header carries it (§6 rule 3).
+        message = { type: 'ReaderAdd', readerId: VSC_UNDEFINED_READER_ID, name: this.#readerName };
+        break;
+      case 'ATR':
+        message = { type: 'ATR', readerId: this.#readerId, atr: req.atr ?? new Uint8Array() };
+        break;
+      case 'CardRemove':
+        message = { type: 'CardRemove', readerId: this.#readerId };
+        break;
+      case 'ReaderRemove':
+        message = { type: 'ReaderRemove', readerId: this.#readerId };
+        break;
+    }
+    if (FLUSHING.has(req.kind)) this.#flushLive(out);
+    out.push({ type: 'send', message, bytes: encodeMessage(message) });
+    const deadlineMs = nowMs + this.#ackTimeoutMs;
+    this.#inFlight = { req, deadlineMs };
+    out.push({ type: 'arm-timer', atMs: deadlineMs });
+  }
+
+  /** The reply to the request in flight arrived. */
+  #acked(code: number, replyReaderId: number, nowMs: number, out: SessionAction[]): void {
+    const f = this.#inFlight;
+    if (!f) return;
+    this.#inFlight = undefined;
+    const { req } = f;
+    const closing = this.#state === 'closing';
+    switch (req.kind) {
+      case 'Init':
+        break;
+      case 'ReaderAdd':
+        if (code !== VSC_ERROR_CODE.VSC_SUCCESS) {
+          out.push(ev({ kind: 'reader-refused', code }));
+          this.#finish(`reader refused by the host (code ${code})`, out);
+          return;
+        }
+        this.#readerId = replyReaderId;
+        if (!closing && this.#state === 'connected') this.#state = 'reader';
+        out.push(ev({ kind: 'reader-added' }));
+        break;
+      case 'ATR':
+        if (code === VSC_ERROR_CODE.VSC_SUCCESS) {
+          if (!closing) this.#state = 'card';
+          out.push(ev({ kind: 'atr-accepted' }));
+        } else {
+          if (!closing) this.#state = this.#isReaderWanted ? 'reader' : 'connected';
+          out.push(ev({ kind: 'atr-refused', code }));
+          // §6 rule 6: clear whatever card the host still shows.
+          if (this.#queue[0]?.kind !== 'CardRemove') {
+            this.#queue.unshift({ kind: 'CardRemove', isCleanup: true });
+          }
+        }
+        break;
+      case 'CardRemove':
+        if (code !== VSC_ERROR_CODE.VSC_SUCCESS) {
+          out.push(ev({ kind: 'request-refused', request: 'CardRemove', code }));
+        }
+        if (!closing && this.#state === 'card') this.#state = 'reader';
+        if (!req.isCleanup) out.push(ev({ kind: 'card-removed' }));
+        break;
+      case 'ReaderRemove':
+        if (code !== VSC_ERROR_CODE.VSC_SUCCESS) {
+          out.push(ev({ kind: 'request-refused', request: 'ReaderRemove', code }));
+        }
+        if (!closing && (this.#state === 'reader' || this.#state === 'card')) {
+          this.#state = 'connected';
+        }
+        out.push(ev({ kind: 'reader-removed' }));
+        if (closing && this.#queue.length === 0) {
+          this.#finish('closed', out);
+          return;
+        }
+        break;
+    }
+    this.#pump(nowMs, out);
+  }
+
+  #guestCommand(apdu: Uint8Array, out: SessionAction[]): void {
+    const f = this.#inFlight;
+    if (f && FLUSHING.has(f.req.kind)) {
+      // Sent by the host before it processed our flushing message, so already flushed (§3, g04).
+      out.push(ev({ kind: 'guest-command-flushed' }));
+      return;
+    }
+    if (this.#state !== 'card' && this.#live.length === 0) {
+      // The host still shows an earlier card; we cannot run the command (§6: "a guest APDU may
+      // arrive ... right after connecting"). Answer with an error so the guest never waits.
+      const message: VscardMessage = {
+        type: 'Error',
+        readerId: this.#readerId,
+        code: VSC_ERROR_CODE.VSC_GENERAL_ERROR,
+      };
+      out.push(ev({ kind: 'guest-command-refused' }));
+      out.push({ type: 'send', message, bytes: encodeMessage(message) });
+      return;
+    }
+    const id = this.#nextId++;
+    this.#live.push({ id });
+    out.push({ type: 'apdu', id, apdu });
+  }
+
+  /** Send answers that are next in line; then FlushComplete if a Flush waits for them. */
+  #drainAnswers(out: SessionAction[]): void {
+    while (this.#live[0]?.answer !== undefined) {
+      const cmd = this.#live.shift() as LiveCommand;
+      const a = cmd.answer as ApduAnswer;
+      const message: VscardMessage =
+        a instanceof Uint8Array
+          ? { type: 'APDU', readerId: this.#readerId, apdu: a }
+          : { type: 'Error', readerId: this.#readerId, code: a.errorCode };
+      out.push({ type: 'send', message, bytes: encodeMessage(message) });
+    }
+    this.#completeFlushIfDue(out);
+  }
+
+  /** The host flushes every outstanding command when it processes ATR/CardRemove/ReaderRemove. */
+  #flushLive(out: SessionAction[]): void {
+    for (const cmd of this.#live) {
+      if (cmd.answer !== undefined) out.push(ev({ kind: 'stale-answer-dropped', id: cmd.id }));
+    }
+    this.#live = [];
+    this.#completeFlushIfDue(out);
+  }
+
+  #completeFlushIfDue(out: SessionAction[]): void {
+    if (!this.#isFlushRequested || this.#live.length > 0) return;
+    this.#isFlushRequested = false;
+    const message: VscardMessage = { type: 'FlushComplete', readerId: this.#readerId };
+    out.push({ type: 'send', message, bytes: encodeMessage(message) });
+  }
+
+  #finish(reason: string, out: SessionAction[]): void {
+    this.#state = 'closed';
+    this.#inFlight = undefined;
+    this.#queue = [];
+    this.#live = [];
+    out.push(ev({ kind: 'closed' }), { type: 'close', reason });
+  }
+}
+
+function ev(event: SessionEvent): SessionAction {
+  return { type: 'event', event };
+}
