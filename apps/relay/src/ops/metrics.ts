@@ -1,0 +1,127 @@
+/**
+ * Prometheus metrics (prom-client; issue 6, "Operations": sessions, APDUs, APDU latency
+ * histogram, refusals by reason, bytes). The per-message path only adds to plain numbers;
+ * prom-client reads them at scrape time (`collect`), so a relayed message costs a few
+ * additions, and an APDU one histogram observation.
+ *
+ * Integration (server.ts/relay.ts): one `createRelayMetrics()` per process; serve
+ * `metrics.registry` with `createOpsHandler` (ops/http.ts). Per session:
+ * `metrics.sessionStarted()` when admitted, `metrics.sessionEnded()` when closed;
+ * `metrics.addBytes('to_vm', n)` / `metrics.addBytes('to_browser', n)` per message;
+ * `metrics.observeApdu(seconds)` when the browser's answer to a guest APDU arrives,
+ * with seconds measured from the guest command (`performance.now()` difference / 1000);
+ * `metrics.refused(kind)` for every refusal (limits/refusals.ts).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { REFUSAL_KINDS, type RefusalKind } from '../limits/refusals.ts';
+
+/** Bucket upper bounds of the APDU latency histogram, seconds (100 µs … 10 s). */
+export const APDU_LATENCY_BUCKETS_SECONDS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+/** Direction label of the bytes counter. */
+export type ByteDirection = 'to_vm' | 'to_browser';
+
+/** The relay's metrics. */
+export interface RelayMetrics {
+  /** The registry to expose (not prom-client's global one). */
+  readonly registry: Registry;
+  sessionStarted(): void;
+  sessionEnded(): void;
+  /** One APDU exchange done; `latencySeconds` from guest command to browser answer. */
+  observeApdu(latencySeconds: number): void;
+  refused(kind: RefusalKind): void;
+  addBytes(direction: ByteDirection, bytes: number): void;
+}
+
+/** Options of {@link createRelayMetrics}. */
+export interface RelayMetricsOptions {
+  /** Metric name prefix; default 'cardlend_relay_'. */
+  readonly prefix?: string;
+  /** Also export Node process metrics (CPU, memory, event-loop lag, fds); default true. */
+  readonly hasProcessMetrics?: boolean;
+}
+
+/** Creates the metrics in a fresh registry. */
+export function createRelayMetrics(opts: RelayMetricsOptions = {}): RelayMetrics {
+  const prefix = opts.prefix ?? 'cardlend_relay_';
+  const registry = new Registry();
+  if (opts.hasProcessMetrics ?? true) collectDefaultMetrics({ register: registry, prefix });
+  const state = { active: 0, total: 0, apdus: 0, toVm: 0, toBrowser: 0 };
+  const refusals = new Map<RefusalKind, number>(REFUSAL_KINDS.map((k) => [k, 0]));
+  new Gauge({
+    name: `${prefix}sessions_active`,
+    help: 'Browser sessions currently open.',
+    registers: [registry],
+    collect() {
+      this.set(state.active);
+    },
+  });
+  new Counter({
+    name: `${prefix}sessions_total`,
+    help: 'Browser sessions admitted since start.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(state.total);
+    },
+  });
+  new Counter({
+    name: `${prefix}apdus_total`,
+    help: 'Guest APDU commands answered by browsers.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(state.apdus);
+    },
+  });
+  const latency = new Histogram({
+    name: `${prefix}apdu_latency_seconds`,
+    help: 'Time from a guest APDU command to the browser answer, seconds.',
+    buckets: APDU_LATENCY_BUCKETS_SECONDS,
+    registers: [registry],
+  });
+  new Counter({
+    name: `${prefix}refusals_total`,
+    help: 'Refused or ended sessions, by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of refusals) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
+    name: `${prefix}bytes_total`,
+    help: 'VSCard bytes relayed, by direction.',
+    labelNames: ['direction'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ direction: 'to_vm' }, state.toVm);
+      this.inc({ direction: 'to_browser' }, state.toBrowser);
+    },
+  });
+  return {
+    registry,
+    sessionStarted() {
+      state.active++;
+      state.total++;
+    },
+    sessionEnded() {
+      if (state.active > 0) state.active--;
+    },
+    observeApdu(latencySeconds) {
+      state.apdus++;
+      if (Number.isFinite(latencySeconds) && latencySeconds >= 0) latency.observe(latencySeconds);
+    },
+    refused(kind) {
+      refusals.set(kind, (refusals.get(kind) ?? 0) + 1);
+    },
+    addBytes(direction, bytes) {
+      if (direction === 'to_vm') state.toVm += bytes;
+      else state.toBrowser += bytes;
+    },
+  };
+}
