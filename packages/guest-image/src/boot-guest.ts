@@ -1,0 +1,325 @@
+/**
+ * Boots the guest under QEMU (TCG) with `usb-ccid` + `ccid-card-passthru` and reads its
+ * serial console. Command line: shared/docs/qemu-guest.md ("QEMU command line that worked").
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { GuestImageError } from './errors.ts';
+import { parseMarkerLine, type GuestMarker } from './markers.ts';
+
+/** Guest programs selectable on the kernel command line (see init-script.ts). */
+export const GuestScenario = {
+  /** `opensc-tool -a`: RESULT name=atr atr=<hex>. */
+  Atr: 'atr',
+  /** `opensc-tool -c default -s …` with `args.apdus` = comma-separated hex APDUs: RESULT name=apdu i sw data per APDU. */
+  Apdu: 'apdu',
+  /** `pkcs11-tool -L` and `-O` with OpenSC's module: RESULT slotshex objectshex (hex of the tool output). */
+  Pkcs11List: 'pkcs11-list',
+  /** `pkcs11-tool --login --sign --mechanism RSA-PKCS` + `--read-object --type cert`: RESULT data sig cert (hex). */
+  Pkcs11Sign: 'pkcs11-sign',
+  /** `pcsc_scan -n`: EVENT state=present|empty atr per card state change; `args.seconds`, `args.events`. */
+  Watch: 'watch',
+  /** `args.count` × `args.apdu` through opensc-tool; round trips timed by pcscd: RESULT count p50us p99us. */
+  Bench: 'bench',
+} as const;
+export type GuestScenario = (typeof GuestScenario)[keyof typeof GuestScenario];
+
+/** Options of {@link startGuest} / {@link bootGuest}. */
+export interface BootGuestOptions {
+  /** From buildGuest(). */
+  image: { kernelPath: string; initrdPath: string };
+  scenario: GuestScenario;
+  /**
+   * Scenario parameters, passed as `cl_<key>=<value>` on the kernel command line.
+   * Keys `[a-z0-9_]+`; values `[A-Za-z0-9._,:+/-]*` (no spaces or quotes); whole command line ≤ 2048 bytes.
+   * Common: `cardwait` (s to wait for a card, default 60).
+   */
+  args?: Readonly<Record<string, string | number>>;
+  /** TCP port of the VSCard chardev. */
+  vscardPort: number;
+  /** Only `'server'`: QEMU listens on 127.0.0.1:vscardPort (`server=on,wait=off,nodelay=on`) and a client (direct card or relay) connects. */
+  chardevMode?: 'server';
+  /** QEMU binary (default `/usr/bin/qemu-system-x86_64`, Debian's 7.2). */
+  qemuBinary?: string;
+  /** Extra environment for QEMU (e.g. `QEMU_MODULE_DIR` of an unpacked QEMU 10). */
+  qemuEnv?: Readonly<Record<string, string>>;
+  /** Appended to the QEMU command line (e.g. `['-L', '<root>/usr/share/qemu']`). */
+  qemuArgsExtra?: readonly string[];
+  /** Kill QEMU and fail when the guest has not printed DONE by then, ms (default 120000). */
+  timeoutMs?: number;
+  /** Every serial line, with ms since spawn. */
+  onLine?: (line: string, atMs: number) => void;
+}
+
+/** One entry of a run's timeline. */
+export interface TimelineEntry {
+  /** ms since QEMU was spawned (host clock). */
+  atMs: number;
+  /** `spawn`, `first-serial-byte`, or the marker `KIND:name` (e.g. `STAGE:pcscd`, `RESULT:apdu`). */
+  what: string;
+  marker?: GuestMarker;
+}
+
+/** What a finished run yields. */
+export interface GuestRunResult {
+  /** All markers in order. */
+  markers: GuestMarker[];
+  /** RESULT markers only. */
+  results: GuestMarker[];
+  /** EVENT markers only. */
+  events: GuestMarker[];
+  timeline: TimelineEntry[];
+  /** The whole serial output. */
+  serial: string;
+  /** QEMU's stderr. */
+  stderr: string;
+  exitCode: number | null;
+  /** Wall time from spawn to QEMU exit, ms. */
+  durationMs: number;
+}
+
+/** A running guest. */
+export interface GuestHandle {
+  readonly pid: number;
+  /** `performance.now()` at spawn (same clock as the direct card's timestamps). */
+  readonly startedAtMs: number;
+  /** Markers so far (live). */
+  readonly markers: readonly GuestMarker[];
+  /** Resolves with the first marker (past or future) matching `predicate`; rejects on exit/timeout. */
+  waitForMarker(predicate: (m: GuestMarker) => boolean, timeoutMs?: number): Promise<GuestMarker>;
+  /** Resolves when QEMU exits after the guest printed DONE; rejects (GuestImageError) otherwise. */
+  readonly result: Promise<GuestRunResult>;
+  /** Kills this QEMU (by its PID only) and waits for it to exit. */
+  kill(): Promise<void>;
+}
+
+const KEY = /^[a-z0-9_]+$/;
+const VALUE = /^[A-Za-z0-9._,:+/-]*$/;
+
+/** Kernel command line for a scenario. */
+export function kernelCommandLine(
+  scenario: GuestScenario,
+  args: Readonly<Record<string, string | number>> = {},
+): string {
+  const words = [
+    'console=ttyS0',
+    'quiet',
+    'loglevel=3',
+    'panic=-1',
+    'rdinit=/init',
+    '8250.nr_uarts=1',
+    'mitigations=off',
+    `cl_scenario=${scenario}`,
+  ];
+  for (const [k, v] of Object.entries(args)) {
+    const value = String(v);
+    if (!KEY.test(k)) throw new RangeError(`guest arg name ${k} must match ${KEY}`);
+    if (!VALUE.test(value))
+      throw new RangeError(`guest arg ${k} has characters the kernel command line cannot carry`);
+    words.push(`cl_${k}=${value}`);
+  }
+  const line = words.join(' ');
+  // arch/x86/include/asm/setup.h: COMMAND_LINE_SIZE 2048 (including the NUL).
+  if (line.length > 2047) throw new RangeError('kernel command line longer than 2047 bytes');
+  return line;
+}
+
+/** The QEMU arguments used by {@link startGuest} (exported for tools and docs). */
+export function qemuArguments(opts: BootGuestOptions): string[] {
+  return [
+    '-nodefaults',
+    '-no-user-config',
+    '-no-reboot',
+    '-machine',
+    'pc,accel=tcg',
+    '-cpu',
+    'max',
+    '-smp',
+    '1',
+    '-m',
+    '512M',
+    '-display',
+    'none',
+    '-serial',
+    'stdio',
+    '-kernel',
+    opts.image.kernelPath,
+    '-initrd',
+    opts.image.initrdPath,
+    '-append',
+    kernelCommandLine(opts.scenario, opts.args),
+    '-device',
+    'qemu-xhci,id=usb',
+    '-device',
+    'usb-ccid,id=ccid0,bus=usb.0',
+    // nodelay=on: QEMU writes header and payload separately; without it every APDU waits for a delayed ACK (qemu-guest.md "Nagle").
+    '-chardev',
+    `socket,id=vscard,host=127.0.0.1,port=${opts.vscardPort},server=on,wait=off,nodelay=on`,
+    '-device',
+    'ccid-card-passthru,chardev=vscard,id=card0',
+    ...(opts.qemuArgsExtra ?? []),
+  ];
+}
+
+/** A TCP port that was free on 127.0.0.1 a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Spawns QEMU for one scenario and returns at once; the guest powers off when the scenario
+ * is done. Start the VSCard client (direct card or relay) after this: QEMU listens on the
+ * port before the guest boots and keeps waiting (`wait=off`) while nobody is connected.
+ * @throws RangeError on bad args (synchronously).
+ */
+export function startGuest(opts: BootGuestOptions): GuestHandle {
+  const args = qemuArguments(opts);
+  const startedAtMs = performance.now();
+  const child: ChildProcess = spawn(opts.qemuBinary ?? '/usr/bin/qemu-system-x86_64', args, {
+    env: { ...process.env, ...opts.qemuEnv },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const markers: GuestMarker[] = [];
+  const timeline: TimelineEntry[] = [{ atMs: 0, what: 'spawn' }];
+  const waiters = new Set<{
+    predicate: (m: GuestMarker) => boolean;
+    resolve: (m: GuestMarker) => void;
+    reject: (e: Error) => void;
+  }>();
+  let serial = '';
+  let stderr = '';
+  let pending = '';
+  let exited = false;
+  let exitError: GuestImageError | undefined;
+  const now = (): number => performance.now() - startedAtMs;
+
+  child.stdout?.setEncoding('latin1');
+  child.stdout?.on('data', (chunk: string) => {
+    if (serial === '') timeline.push({ atMs: now(), what: 'first-serial-byte' });
+    serial += chunk;
+    pending += chunk;
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl).replace(/\r$/, '');
+      pending = pending.slice(nl + 1);
+      const at = now();
+      opts.onLine?.(line, at);
+      const m = parseMarkerLine(line);
+      if (!m) continue;
+      markers.push(m);
+      timeline.push({
+        atMs: at,
+        what: m.fields['name'] ? `${m.kind}:${m.fields['name']}` : m.kind,
+        marker: m,
+      });
+      for (const w of waiters) {
+        if (w.predicate(m)) {
+          waiters.delete(w);
+          w.resolve(m);
+        }
+      }
+    }
+  });
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (c: string) => (stderr += c));
+
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const timer = setTimeout(() => {
+    exitError = new GuestImageError(
+      'GUEST_TIMEOUT',
+      `guest did not finish within ${timeoutMs} ms (scenario ${opts.scenario})`,
+    );
+    child.kill('SIGKILL');
+  }, timeoutMs);
+
+  const result = new Promise<GuestRunResult>((resolve, reject) => {
+    child.on('error', (cause) => {
+      exitError ??= new GuestImageError(
+        'GUEST_QEMU_FAILED',
+        `cannot start ${opts.qemuBinary ?? 'qemu-system-x86_64'}`,
+        { cause },
+      );
+    });
+    child.on('close', (code) => {
+      exited = true;
+      clearTimeout(timer);
+      const done = markers.some((m) => m.kind === 'DONE');
+      if (!done && !exitError) {
+        exitError = new GuestImageError(
+          'GUEST_QEMU_FAILED',
+          `QEMU exited (${code}) before the guest finished: ${stderr.trim().slice(-1000)}`,
+        );
+      }
+      for (const w of waiters)
+        w.reject(
+          exitError ??
+            new GuestImageError('GUEST_QEMU_FAILED', 'guest finished without the awaited marker'),
+        );
+      waiters.clear();
+      if (exitError) {
+        reject(exitError);
+        return;
+      }
+      resolve({
+        markers,
+        results: markers.filter((m) => m.kind === 'RESULT'),
+        events: markers.filter((m) => m.kind === 'EVENT'),
+        timeline,
+        serial,
+        stderr,
+        exitCode: code,
+        durationMs: now(),
+      });
+    });
+  });
+  result.catch(() => undefined); // callers that only use waitForMarker must not see an unhandled rejection
+
+  return {
+    get pid() {
+      return child.pid ?? -1;
+    },
+    startedAtMs,
+    markers,
+    result,
+    waitForMarker(predicate, waitMs = timeoutMs) {
+      const found = markers.find(predicate);
+      if (found) return Promise.resolve(found);
+      if (exited)
+        return Promise.reject(
+          exitError ?? new GuestImageError('GUEST_QEMU_FAILED', 'guest already exited'),
+        );
+      return new Promise((resolve, reject) => {
+        const w = { predicate, resolve, reject };
+        const t = setTimeout(() => {
+          waiters.delete(w);
+          reject(new GuestImageError('GUEST_TIMEOUT', `marker not seen within ${waitMs} ms`));
+        }, waitMs);
+        w.resolve = (m) => (clearTimeout(t), resolve(m));
+        w.reject = (e) => (clearTimeout(t), reject(e));
+        waiters.add(w);
+      });
+    },
+    kill() {
+      if (exited) return Promise.resolve();
+      exitError ??= new GuestImageError('GUEST_QEMU_FAILED', 'QEMU was killed by the host');
+      return new Promise((resolve) => {
+        child.once('close', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+      });
+    },
+  };
+}
+
+/** Boots the guest for one scenario and resolves when it has powered off. */
+export function bootGuest(opts: BootGuestOptions): Promise<GuestRunResult> {
+  return startGuest(opts).result;
+}
