@@ -76,11 +76,13 @@ export function encodeApdu(a: {
   p2: number;
   data?: Uint8Array;
   ne?: number;
+  /** Force extended length fields even when short ones would do. */
+  isExtended?: boolean;
 }): Uint8Array {
   const data = a.data ?? new Uint8Array(0);
   const ne = a.ne ?? 0;
   if (data.length > 65535 || ne > 65536 || ne < 0) throw new RangeError('APDU field out of range');
-  const isShort = data.length <= 255 && ne <= 256;
+  const isShort = !a.isExtended && data.length <= 255 && ne <= 256;
   const parts: number[] = [a.cla, a.ins, a.p1, a.p2];
   if (isShort) {
     if (data.length) parts.push(data.length);

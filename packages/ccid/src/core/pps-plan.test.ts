@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { parseAtr } from './atr.ts';
+import { fromHex, toHex } from './bytes.ts';
+import type { CcidClassDescriptor } from './descriptors.ts';
+import { buildPps, parsePps, verifyPpsResponse } from './pps.ts';
+import { planProtocol } from './protocol-plan.ts';
+
+describe('PPS (ISO/IEC 7816-3:2006 §9)', () => {
+  it('builds PPSS PPS0 PPS1 PCK', () => {
+    expect(toHex(buildPps({ protocol: 1, pps1: 0x96 }))).toBe('FF 11 96 78');
+    expect(toHex(buildPps({ protocol: 0 }))).toBe('FF 00 FF');
+    expect(toHex(buildPps({ protocol: 1, pps1: 0x13, pps2: 0x01 }))).toBe('FF 31 13 01 DC');
+  });
+  it('round-trips', () => {
+    expect(parsePps(buildPps({ protocol: 1, pps1: 0x18, pps3: 0 }))).toEqual({
+      protocol: 1,
+      pps1: 0x18,
+      pps3: 0,
+    });
+  });
+  it('accepts an echo', () => {
+    const req = buildPps({ protocol: 1, pps1: 0x96 });
+    expect(verifyPpsResponse(req, req)).toEqual({ ok: true, fiDi: 0x96 });
+  });
+  it('accepts an answer without PPS1 (Fd/Dd stay)', () => {
+    expect(verifyPpsResponse(buildPps({ protocol: 1, pps1: 0x96 }), fromHex('FF 01 FE'))).toEqual({
+      ok: true,
+      fiDi: 0x11,
+    });
+  });
+  it.each([
+    ['other protocol', 'FF 10 96 79'],
+    ['other PPS1', 'FF 11 95 7B'],
+    ['bad PCK', 'FF 11 96 00'],
+    ['too long', 'FF 11 96 78 00'],
+    ['empty', ''],
+  ])('refuses %s', (_n, hex) => {
+    expect(verifyPpsResponse(buildPps({ protocol: 1, pps1: 0x96 }), fromHex(hex)).ok).toBe(false);
+  });
+});
+
+const base: CcidClassDescriptor = {
+  bLength: 54,
+  bDescriptorType: 0x21,
+  bcdCCID: 0x0110,
+  bMaxSlotIndex: 0,
+  bVoltageSupport: 7,
+  dwProtocols: 3,
+  dwDefaultClock: 4000,
+  dwMaximumClock: 4000,
+  bNumClockSupported: 0,
+  dwDataRate: 10752,
+  dwMaxDataRate: 344086,
+  bNumDataRatesSupported: 0,
+  dwMaxIFSD: 254,
+  dwSynchProtocols: 0,
+  dwMechanical: 0,
+  dwFeatures: 0x00010030,
+  dwMaxCCIDMessageLength: 271,
+  bClassGetResponse: 0,
+  bClassEnvelope: 0,
+  wLcdLayout: 0,
+  bPINSupport: 0,
+  bMaxCCIDBusySlots: 1,
+};
+const yubikey = parseAtr(fromHex('3BFD1300008131FE158073C021C057597562694B657940'));
+const esteid = parseAtr(fromHex('3BDB960080B1FE451F830012233F536549440F9000F1'));
+
+describe('planProtocol (ccid.md §11, §15.4)', () => {
+  it('TPDU reader without 0x80/0x40/0x400: host PPS, SetParameters, IFSD', () => {
+    const p = planProtocol({ atr: yubikey, descriptor: base });
+    expect(p.protocol).toBe(1);
+    expect(toHex(p.pps!)).toBe('FF 11 13 FD');
+    expect(p.setParameters?.protocolNum).toBe(1);
+    expect(toHex(p.setParameters!.data)).toBe('13 10 00 15 00 FE 00');
+    expect(p.negotiateIfsd).toBe(254);
+  });
+  it('auto PPS (0x80): no host PPS, SetParameters carries the speed', () => {
+    const p = planProtocol({ atr: yubikey, descriptor: { ...base, dwFeatures: 0x000100b0 } });
+    expect(p.pps).toBeUndefined();
+    expect(p.setParameters!.data[0]).toBe(0x13);
+  });
+  it('auto negotiation (0x40): neither PPS nor SetParameters; 0x40 wins over 0x80', () => {
+    const p = planProtocol({ atr: yubikey, descriptor: { ...base, dwFeatures: 0x000104f0 } });
+    expect(p.pps).toBeUndefined();
+    expect(p.setParameters).toBeUndefined();
+    expect(p.negotiateIfsd).toBeUndefined();
+  });
+  it('auto IFSD (0x400): no S(IFS request)', () => {
+    expect(
+      planProtocol({ atr: yubikey, descriptor: { ...base, dwFeatures: 0x000104b0 } }).negotiateIfsd,
+    ).toBeUndefined();
+  });
+  it('APDU-level reader: never a host PPS or IFSD', () => {
+    const p = planProtocol({ atr: yubikey, descriptor: { ...base, dwFeatures: 0x00040030 } });
+    expect(p.pps).toBeUndefined();
+    expect(p.negotiateIfsd).toBeUndefined();
+    expect(p.setParameters).toBeDefined();
+  });
+  it('speed too high for the reader: DI lowered until it fits', () => {
+    const p = planProtocol({ atr: yubikey, descriptor: { ...base, dwMaxDataRate: 25000 } });
+    expect(toHex(p.pps!)).toBe('FF 11 12 FC');
+  });
+  it('no faster speed: no PPS for the default protocol', () => {
+    const p = planProtocol({
+      atr: parseAtr(fromHex('3B890056434152445F4E5353')),
+      descriptor: base,
+    });
+    expect(p.pps).toBeUndefined();
+    expect(toHex(p.setParameters!.data)).toBe('11 00 00 0A 00');
+  });
+  it('T=0 + T=1 card, reader T=1 only: PPS selects T=1', () => {
+    const p = planProtocol({
+      atr: esteid,
+      descriptor: { ...base, dwProtocols: 2, dwMaxDataRate: 9600 },
+    });
+    expect(p.protocol).toBe(1);
+    expect(toHex(p.pps!)).toBe('FF 01 FE');
+  });
+  it('preferred protocol', () => {
+    expect(planProtocol({ atr: esteid, descriptor: base, preferredProtocol: 1 }).protocol).toBe(1);
+    expect(planProtocol({ atr: esteid, descriptor: base }).protocol).toBe(0);
+  });
+  it('no shared protocol: CCID_UNSUPPORTED', () => {
+    expect(() => planProtocol({ atr: yubikey, descriptor: { ...base, dwProtocols: 1 } })).toThrow(
+      expect.objectContaining({ code: 'CCID_UNSUPPORTED' }),
+    );
+  });
+  it('specific mode: no PPS, TA1 in SetParameters', () => {
+    const p = planProtocol({ atr: parseAtr(fromHex('3B 90 96 10 01')), descriptor: base });
+    expect(p.protocol).toBe(1);
+    expect(p.pps).toBeUndefined();
+    expect(p.setParameters!.data[0]).toBe(0x96);
+    expect(() =>
+      planProtocol({ atr: parseAtr(fromHex('3B 90 96 10 91')), descriptor: base }),
+    ).toThrow(expect.objectContaining({ code: 'CCID_UNSUPPORTED' }));
+  });
+});
