@@ -25,6 +25,10 @@ const allFailures: Failure[] = [
     'CCID_BAD_SEQUENCE',
     'CCID_PROTOCOL',
     'CCID_HARDWARE_ERROR',
+    'CCID_BAD_DESCRIPTOR',
+    'CCID_UNSUPPORTED',
+    'CCID_BAD_ATR',
+    'CCID_TRANSFER_FAILED',
   ].map((code): Failure => ({ kind: 'reader', code })),
   ...[...Object.values(RelayClose), 1006, 4999].map((closeCode): Failure => ({
     kind: 'relay-closed',
@@ -75,8 +79,19 @@ describe('explainFailure', () => {
     expect(win.fixes[0]?.text).toMatch(/Zadig.*List All Devices.*WinUSB.*Replace Driver/s);
     const mac = explainFailure({ kind: 'reader', code: 'CCID_DEVICE_BUSY' }, 'macos');
     expect(mac.fixes[0]?.command).toContain('com.apple.ifdreader');
-    // Other systems' steps are still there, after the generic ones.
-    expect(mac.fixes.map((f) => f.os)).toEqual(['macos', undefined, 'linux', 'linux', 'windows']);
+    // Other systems' steps are kept apart, not dropped.
+    expect(mac.fixes.map((f) => f.os)).toEqual(['macos', undefined]);
+    expect(mac.otherSystemFixes.map((f) => f.os)).toEqual(['linux', 'linux', 'windows']);
+    // Unknown OS: general steps first, then every system's.
+    const unknown = explainFailure({ kind: 'reader', code: 'CCID_DEVICE_BUSY' });
+    expect(unknown.fixes.map((f) => f.os)).toEqual([
+      undefined,
+      'linux',
+      'linux',
+      'windows',
+      'macos',
+    ]);
+    expect(unknown.otherSystemFixes).toEqual([]);
   });
 
   it('maps relay close codes to what the person can do', () => {

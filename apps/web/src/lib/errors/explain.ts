@@ -43,6 +43,8 @@ export type ProblemId =
   | 'device-busy'
   | 'not-ccid'
   | 'reader-gone'
+  | 'reader-unsupported'
+  | 'card-unreadable'
   | 'card-absent'
   | 'card-mute'
   | 'reader-error'
@@ -64,7 +66,7 @@ export type ProblemId =
   | 'token-invalid'
   | 'unexpected';
 
-export interface Explanation {
+interface ExplanationBody {
   id: ProblemId;
   /** `info` for things the person did on purpose (closing the chooser). */
   severity: 'error' | 'info';
@@ -72,10 +74,15 @@ export interface Explanation {
   title: string;
   /** What happened and what it means, one or two sentences. */
   cause: string;
-  /** What to do, most likely first; steps for the detected OS come before the others. */
+  /** What to do, most likely first: steps for the detected OS, then steps for everyone. */
   fixes: Fix[];
   /** A stable code for the helpdesk (e.g. `CCID_DEVICE_BUSY`, `relay close 4009`), never a message. */
   reference: string;
+}
+
+export interface Explanation extends ExplanationBody {
+  /** Steps for other operating systems (all OS-specific steps when the OS is unknown). */
+  otherSystemFixes: Fix[];
 }
 
 const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
@@ -111,7 +118,7 @@ function busyFixes(f: { vendorId?: number; productId?: number }): Fix[] {
   ];
 }
 
-function relayClosed(closeCode: number): Explanation {
+function relayClosed(closeCode: number): ExplanationBody {
   const reference = `relay close ${closeCode}`;
   switch (closeCode) {
     case RelayClose.UNAUTHORIZED:
@@ -266,7 +273,7 @@ function relayClosed(closeCode: number): Explanation {
   }
 }
 
-function relayUnreachable(reference: string): Explanation {
+function relayUnreachable(reference: string): ExplanationBody {
   return {
     id: 'relay-unreachable',
     severity: 'error',
@@ -285,7 +292,7 @@ function relayUnreachable(reference: string): Explanation {
   };
 }
 
-function readerFailure(f: Extract<Failure, { kind: 'reader' }>): Explanation {
+function readerFailure(f: Extract<Failure, { kind: 'reader' }>): ExplanationBody {
   const reference = f.code;
   switch (f.code) {
     case 'CCID_PROTECTED_CLASS':
@@ -317,6 +324,7 @@ function readerFailure(f: Extract<Failure, { kind: 'reader' }>): Explanation {
         reference,
       };
     case 'CCID_NOT_CCID':
+    case 'CCID_BAD_DESCRIPTOR':
       return {
         id: 'not-ccid',
         severity: 'error',
@@ -326,6 +334,30 @@ function readerFailure(f: Extract<Failure, { kind: 'reader' }>): Explanation {
         fixes: [
           { text: 'Choose the reader again and pick your smart card reader from the list.' },
           { text: 'If your reader has a vendor-specific protocol, it cannot be used here.' },
+        ],
+        reference,
+      };
+    case 'CCID_UNSUPPORTED':
+      return {
+        id: 'reader-unsupported',
+        severity: 'error',
+        title: 'This reader is not supported yet',
+        cause:
+          'The reader works in a mode this page cannot drive (for example character-level exchange).',
+        fixes: [{ text: 'Use another smart card reader; most current USB readers work.' }],
+        reference,
+      };
+    case 'CCID_BAD_ATR':
+      return {
+        id: 'card-unreadable',
+        severity: 'error',
+        title: 'The card could not be identified',
+        cause: "The card's first answer (its ATR) is not in a form this page understands.",
+        fixes: [
+          { text: 'Take the card out and insert it again.' },
+          {
+            text: 'If it happens again, try another card and tell your helpdesk which card fails.',
+          },
         ],
         reference,
       };
@@ -383,7 +415,7 @@ function readerFailure(f: Extract<Failure, { kind: 'reader' }>): Explanation {
   }
 }
 
-function explainFailureRaw(f: Failure): Explanation {
+function explainFailureRaw(f: Failure): ExplanationBody {
   switch (f.kind) {
     case 'no-webusb':
       if (!f.isSecureContext) {
@@ -524,15 +556,20 @@ function explainFailureRaw(f: Failure): Explanation {
   }
 }
 
-/** Explain a failure; steps for `os` (when given) come first and other systems' steps after. */
+/**
+ * Explain a failure. Steps for `os` come first, then steps for everyone; steps for other
+ * systems are kept apart (the page shows them folded). With `os` unknown, every OS-specific
+ * step is listed after the general ones.
+ */
 export function explainFailure(f: Failure, os: OsFamily = 'other'): Explanation {
   const e = explainFailureRaw(f);
-  const rank = (fix: Fix): number => (fix.os === undefined ? 1 : fix.os === os ? 0 : 2);
-  const fixes = e.fixes
-    .map((fix, index) => ({ fix, index }))
-    .sort((a, b) => rank(a.fix) - rank(b.fix) || a.index - b.index)
-    .map((x) => x.fix);
-  return { ...e, fixes };
+  const isKnownOs = os === 'linux' || os === 'windows' || os === 'macos';
+  const mine = e.fixes.filter((fix) => fix.os === os);
+  const general = e.fixes.filter((fix) => fix.os === undefined);
+  const others = e.fixes.filter((fix) => fix.os !== undefined && fix.os !== os);
+  return isKnownOs
+    ? { ...e, fixes: [...mine, ...general], otherSystemFixes: others }
+    : { ...e, fixes: [...general, ...others], otherSystemFixes: [] };
 }
 
 /** Guess the OS from a user-agent string (only to order the fixes; never to hide any). */

@@ -102,6 +102,7 @@ describe('exportLog', () => {
       meaning: 'File not found',
       latencyMs: 3.3,
       redacted: false,
+      answeredBy: 'card',
       commandHex: '00ca7f6800',
       responseHex: '6a82',
     });

@@ -27,6 +27,8 @@ export interface LogRow {
   latencyMs: number;
   /** True when the command carried PIN data: no bytes kept. */
   isRedacted: boolean;
+  /** Who answered (the card, the bridge's buffer of a long answer, or the bridge on an error). */
+  answeredBy: 'card' | 'bridge-buffer' | 'bridge-error';
   commandHex: string | null;
   responseHex: string | null;
 }
@@ -54,6 +56,7 @@ export function toLogRow(e: ApduRecord, atEpochMs: number): LogRow {
     swText: e.swText,
     latencyMs: e.latencyMs,
     isRedacted,
+    answeredBy: e.answeredBy ?? 'card',
     commandHex: isRedacted || e.command === null ? null : toHex(e.command),
     responseHex: isRedacted || e.response === null ? null : toHex(e.response),
   };
@@ -83,6 +86,7 @@ export function exportLog(
         meaning: r.swText,
         latencyMs: Math.round(r.latencyMs * 10) / 10,
         redacted: r.isRedacted,
+        answeredBy: r.answeredBy,
         commandHex: r.commandHex,
         responseHex: r.responseHex,
       })),

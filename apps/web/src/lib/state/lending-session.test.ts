@@ -212,7 +212,7 @@ describe('LendingSession', () => {
     });
     await session.chooseReader();
     expect(session.problem?.id).toBe('device-busy');
-    expect(session.problem?.fixes[1]?.command).toContain('04e6');
+    expect(session.problem?.fixes[1]?.command).toContain('04e6'); // os: 'linux' in this platform double
   });
 
   it('explains a browser without WebUSB and does not open a chooser', async () => {
