@@ -1,0 +1,288 @@
+import {
+  loopbackAnswer,
+  createT0Card,
+  createT1Card,
+  SimulatedReader,
+  readerProfiles,
+} from '@cardlend/card-sim';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeApdu, fromHex, isCcidError } from '../src/core/index.ts';
+import type { CcidReader, ReaderEvent } from '../src/webusb/index.ts';
+import { inspectDevice, openReader } from '../src/webusb/index.ts';
+import { cardsFor, hex, profiles, setup } from './helpers.ts';
+
+const open: CcidReader[] = [];
+afterEach(async () => {
+  for (const r of open.splice(0)) await r.close();
+});
+
+describe('driver × every reader profile × T=0/T=1 card (card-sim)', () => {
+  for (const profile of profiles) {
+    for (const c of cardsFor(profile)) {
+      it(`${profile.id} ${c.name}`, async () => {
+        const { reader } = await setup(profile, c.make());
+        open.push(reader);
+        expect(reader.interfaceInfo.interfaceClass).toBe(profile.interfaceClass);
+        expect(reader.slotCount).toBe(profile.maxSlotIndex + 1);
+        const p = await reader.powerOn();
+        expect(p.protocol).toBe(c.protocol);
+        const cmds = [
+          encodeApdu({ cla: 0, ins: 0xa4, p1: 4, p2: 0, data: fromHex('A000000308') }),
+          encodeApdu({ cla: 0, ins: 0x20, p1: 0, p2: 200, ne: 256 }),
+          encodeApdu({ cla: 0, ins: 0x20, p1: 1, p2: 0, ne: 256 }),
+          encodeApdu({
+            cla: 0,
+            ins: 0x30,
+            p1: 0,
+            p2: 0,
+            data: new Uint8Array(100).fill(0x5a),
+            ne: 256,
+          }),
+          encodeApdu({ cla: 0, ins: 0x40, p1: 0x6a, p2: 0x82 }),
+          encodeApdu({ cla: 0, ins: 0x10, p1: 0, p2: 0 }),
+        ];
+        for (const cmd of cmds)
+          expect(hex(await reader.transmit(cmd)), hex(cmd)).toBe(hex(loopbackAnswer(cmd)));
+        expect(await reader.getSlotStatus()).toBe('active');
+        await reader.powerOff();
+        expect(await reader.getSlotStatus()).toBe('inactive');
+      });
+    }
+  }
+});
+
+describe('power-up: PPS, SetParameters, IFSD as the features require (ccid.md §11)', () => {
+  it('TPDU reader without 0x80/0x40/0x400: host PPS to TA1, SetParameters, S(IFS request)', async () => {
+    const profile = readerProfiles.tpduT1NoAuto;
+    const { sim, reader } = await setup(profile, createT1Card({ ta1: 0x13, ifsc: 20 }));
+    open.push(reader);
+    const p = await reader.powerOn();
+    expect(p.protocol).toBe(1);
+    const st = sim.slotState();
+    expect(st.ppsDone).toBe(true);
+    expect(st.cardFidi).toBe(0x13);
+    expect(st.readerParameters[0]).toBe(0x13);
+    expect(st.t1?.ifsdNegotiated).toBe(true);
+    expect(st.t1?.ifsd).toBe(
+      profile.maxIfsd === 0 || profile.maxIfsd > 254 ? 254 : profile.maxIfsd,
+    );
+    // 300-byte command with IFSC 20: 15 host I-blocks; 400-byte answer.
+    const cmd = encodeApdu({
+      cla: 0,
+      ins: 0x30,
+      p1: 0,
+      p2: 0,
+      data: new Uint8Array(300).map((_, i) => i),
+      ne: 65536,
+    });
+    expect(hex(await reader.transmit(cmd))).toBe(hex(loopbackAnswer(cmd)));
+  });
+  it('T=0+T=1 card, reader prefers nothing: card default protocol, no PPS when speed is default', async () => {
+    const { sim, reader } = await setup(
+      readerProfiles.tpduT1NoAuto,
+      createT1Card({ alsoT0: true, t0First: true }),
+    );
+    open.push(reader);
+    expect((await reader.powerOn()).protocol).toBe(0);
+    expect(sim.slotState().cardProtocol).toBe(0);
+  });
+  it('auto-PPS reader (0x80): the reader does the PPS on SetParameters', async () => {
+    const { sim, reader } = await setup(readerProfiles.tpduT0, createT0Card({ ta1: 0x13 }));
+    open.push(reader);
+    await reader.powerOn();
+    expect(sim.slotState().readerParameters[0]).toBe(0x13);
+    expect(hex(await reader.transmit(fromHex('0020 0010 10')))).toBe(
+      hex(loopbackAnswer(fromHex('0020 0010 10'))),
+    );
+  });
+  it('T=1 card with WTX requests, card S(IFS request), CRC', async () => {
+    const { reader } = await setup(
+      readerProfiles.tpduT1NoAuto,
+      createT1Card({ wtxEvery: 2, requestIfsc: 16, edc: 'crc', ifsc: 40 }),
+    );
+    open.push(reader);
+    await reader.powerOn();
+    for (let i = 0; i < 4; i++) {
+      const cmd = encodeApdu({
+        cla: 0,
+        ins: 0x30,
+        p1: 0,
+        p2: 0,
+        data: new Uint8Array(90).fill(i),
+        ne: 256,
+      });
+      expect(hex(await reader.transmit(cmd))).toBe(hex(loopbackAnswer(cmd)));
+    }
+  });
+  it('slow card: time extensions keep the command alive', async () => {
+    const { reader } = await setup(readerProfiles.shortApdu, createT0Card({ timeExtensions: 5 }), {
+      timeoutMs: 200,
+    });
+    open.push(reader);
+    await reader.powerOn();
+    expect(hex(await reader.transmit(fromHex('00A4040000')))).toBe('9000');
+  });
+});
+
+describe('open / claim errors', () => {
+  it('class 0x0B in a blocking context ⇒ CCID_PROTECTED_CLASS without claiming', async () => {
+    const sim = new SimulatedReader({ profile: readerProfiles.shortApdu, emulateChrome: true });
+    await expect(openReader(sim.device)).rejects.toMatchObject({ code: 'CCID_PROTECTED_CLASS' });
+    expect(sim.device.opened).toBe(false);
+  });
+  it('Chrome refusing the claim ⇒ CCID_PROTECTED_CLASS with the SecurityError as cause', async () => {
+    const sim = new SimulatedReader({ profile: readerProfiles.shortApdu, emulateChrome: true });
+    const e = await openReader(sim.device, { isBrowserBlockingProtectedClasses: false }).catch(
+      (x: unknown) => x,
+    );
+    expect(isCcidError(e) && e.code).toBe('CCID_PROTECTED_CLASS');
+    expect((e as Error).cause).toMatchObject({ name: 'SecurityError' });
+  });
+  it('vendor class 0xFF opens in a blocking context', async () => {
+    const sim = new SimulatedReader({ profile: readerProfiles.vendorClass, emulateChrome: true });
+    sim.insertCard(createT0Card());
+    const r = await openReader(sim.device, { timeoutMs: 300 });
+    open.push(r);
+    expect(r.info.isProtectedClass).toBe(false);
+    await r.powerOn();
+  });
+  it('held by pcscd ⇒ CCID_DEVICE_BUSY with cause', async () => {
+    const sim = new SimulatedReader({ profile: readerProfiles.vendorClass });
+    sim.setHeldByOtherProgram(true);
+    const e = await openReader(sim.device, { isBrowserBlockingProtectedClasses: false }).catch(
+      (x: unknown) => x,
+    );
+    expect(isCcidError(e) && e.code).toBe('CCID_DEVICE_BUSY');
+    expect((e as Error).cause).toBeDefined();
+  });
+  it('inspectDevice reads the descriptors without claiming', async () => {
+    const sim = new SimulatedReader({
+      profile: readerProfiles.vendorClassAfterEndpoints,
+      emulateChrome: true,
+    });
+    const info = await inspectDevice(sim.device);
+    expect(info.interfaces).toHaveLength(1);
+    expect(info.interfaces[0]).toMatchObject({
+      interfaceClass: 0xff,
+      exchangeLevel: 'tpdu',
+      maxMessageLength: 270,
+    });
+    expect(info.isProtectedClass).toBe(false);
+    expect(sim.device.opened).toBe(false);
+  });
+});
+
+describe('transport behaviour', () => {
+  it('a second call on a busy slot rejects CCID_BUSY (no hidden queue)', async () => {
+    const { reader } = await setup(readerProfiles.shortApdu, createT0Card());
+    open.push(reader);
+    await reader.powerOn();
+    const a = reader.transmit(fromHex('00A4040000'));
+    await expect(reader.transmit(fromHex('00A4040000'))).rejects.toMatchObject({
+      code: 'CCID_BUSY',
+    });
+    expect(hex(await a)).toBe('9000');
+  });
+  it('transmit before powerOn ⇒ CCID_NOT_POWERED', async () => {
+    const { reader } = await setup(readerProfiles.shortApdu, createT0Card());
+    open.push(reader);
+    await expect(reader.transmit(fromHex('00A4040000'))).rejects.toMatchObject({
+      code: 'CCID_NOT_POWERED',
+    });
+  });
+  it('no card ⇒ CCID_CARD_ABSENT; absent slot status', async () => {
+    const { reader } = await setup(readerProfiles.tpduT0, undefined);
+    open.push(reader);
+    expect(await reader.getSlotStatus()).toBe('absent');
+    await expect(reader.powerOn()).rejects.toMatchObject({ code: 'CCID_CARD_ABSENT' });
+  });
+  it('card events from the interrupt endpoint', async () => {
+    const { sim, reader } = await setup(readerProfiles.tpduT0, undefined);
+    open.push(reader);
+    const events: ReaderEvent[] = [];
+    reader.onEvent((e) => events.push(e));
+    sim.insertCard(createT0Card());
+    await waitFor(() => events.length >= 1);
+    sim.removeCard();
+    await waitFor(() => events.length >= 2);
+    expect(events).toEqual([
+      { type: 'card-inserted', slot: 0 },
+      { type: 'card-removed', slot: 0 },
+    ]);
+  });
+  it('card events by polling when there is no interrupt endpoint', async () => {
+    const { sim, reader } = await setup(readerProfiles.noInterrupt, undefined);
+    open.push(reader);
+    const events: ReaderEvent[] = [];
+    reader.onEvent((e) => events.push(e));
+    sim.insertCard(createT1Card());
+    await waitFor(() => events.length >= 1);
+    await reader.powerOn();
+    expect(hex(await reader.transmit(fromHex('00A4040000')))).toBe('9000');
+    sim.removeCard();
+    await waitFor(() => events.length >= 2);
+    expect(events.map((e) => e.type)).toEqual(['card-inserted', 'card-removed']);
+  });
+  it('unplug ⇒ CCID_READER_GONE once and a reader-gone event', async () => {
+    const { sim, reader } = await setup(readerProfiles.shortApdu, createT0Card());
+    const events: ReaderEvent[] = [];
+    reader.onEvent((e) => events.push(e));
+    await reader.powerOn();
+    sim.unplug();
+    await expect(reader.transmit(fromHex('00A4040000'))).rejects.toMatchObject({
+      code: 'CCID_READER_GONE',
+    });
+    await expect(reader.getSlotStatus()).rejects.toMatchObject({ code: 'CCID_READER_GONE' });
+    expect(events.filter((e) => e.type === 'reader-gone')).toHaveLength(1);
+    await reader.close();
+  });
+  it('multi-slot: each slot independent', async () => {
+    const { sim, reader } = await setup(readerProfiles.multiSlot, createT0Card(), { slot: 2 });
+    open.push(reader);
+    sim.insertCard(createT1Card(), 4);
+    expect(await reader.getSlotStatus(0)).toBe('absent');
+    expect((await reader.powerOn(2)).protocol).toBe(0);
+    expect((await reader.powerOn(4)).protocol).toBe(1);
+    expect(hex(await reader.transmit(fromHex('0040 9000'), { slot: 2 }))).toBe('9000');
+    expect(hex(await reader.transmit(fromHex('0040 6283'), { slot: 4 }))).toBe('6283');
+    await expect(reader.transmit(fromHex('00A4040000'), { slot: 9 })).rejects.toBeInstanceOf(
+      RangeError,
+    );
+  });
+  it('abort signal ⇒ CCID_ABORTED', async () => {
+    const { reader } = await setup(
+      readerProfiles.shortApdu,
+      createT0Card({ process: () => new Promise(() => undefined) }),
+      { timeoutMs: 2000 },
+    );
+    open.push(reader);
+    await reader.powerOn();
+    const ac = new AbortController();
+    const p = reader.transmit(fromHex('00A4040000'), { signal: ac.signal });
+    setTimeout(() => ac.abort(), 20);
+    await expect(p).rejects.toMatchObject({ code: 'CCID_ABORTED' });
+  });
+  it('card that never answers ⇒ CCID_TIMEOUT, reader still usable', async () => {
+    let hang = true;
+    const { reader } = await setup(
+      readerProfiles.shortApdu,
+      createT0Card({ process: (a) => (hang ? new Promise(() => undefined) : loopbackAnswer(a)) }),
+      { timeoutMs: 100 },
+    );
+    open.push(reader);
+    await reader.powerOn();
+    await expect(reader.transmit(fromHex('00A4040000'))).rejects.toMatchObject({
+      code: 'CCID_TIMEOUT',
+    });
+    hang = false;
+    expect(await reader.getSlotStatus()).toMatch(/active|inactive/);
+  });
+});
+
+async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

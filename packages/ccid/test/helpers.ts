@@ -1,0 +1,36 @@
+import type { ReaderProfile, VirtualCard } from '@cardlend/card-sim';
+import { SimulatedReader, createT0Card, createT1Card, readerProfiles } from '@cardlend/card-sim';
+import type { FaultPlan } from '@cardlend/card-sim';
+import type { CcidReader } from '../src/webusb/index.ts';
+import { openReader } from '../src/webusb/index.ts';
+
+export const profiles: ReaderProfile[] = Object.values(readerProfiles) as ReaderProfile[];
+
+export function cardsFor(
+  profile: ReaderProfile,
+): { name: string; protocol: 0 | 1; make: () => VirtualCard }[] {
+  const out: { name: string; protocol: 0 | 1; make: () => VirtualCard }[] = [];
+  if (profile.protocols & 1) out.push({ name: 'T=0', protocol: 0, make: () => createT0Card() });
+  if (profile.protocols & 2)
+    out.push({ name: 'T=1', protocol: 1, make: () => createT1Card({ ifsc: 32 }) });
+  return out;
+}
+
+export async function setup(
+  profile: ReaderProfile,
+  card: VirtualCard | undefined,
+  opts: { faults?: FaultPlan; timeoutMs?: number; slot?: number } = {},
+): Promise<{ sim: SimulatedReader; reader: CcidReader }> {
+  const sim = new SimulatedReader({ profile, ...(opts.faults ? { faults: opts.faults } : {}) });
+  if (card) sim.insertCard(card, opts.slot ?? 0);
+  const reader = await openReader(sim.device, {
+    isBrowserBlockingProtectedClasses: false,
+    timeoutMs: opts.timeoutMs ?? 300,
+    powerOnTimeoutMs: opts.timeoutMs ?? 300,
+    pollIntervalMs: 20,
+  });
+  return { sim, reader };
+}
+
+/** Hex for readable failures. */
+export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
