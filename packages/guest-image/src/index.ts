@@ -25,3 +25,5 @@ export { GetResponseSplitter } from './get-response.ts';
 export type { GetResponseSplitterOptions } from './get-response.ts';
 export { GUEST_PKCS11_MODULE } from './init-script.ts';
 export { GuestImageError, isGuestImageError, GuestImageErrorCode } from './errors.ts';
+export { benchResult } from './bench-result.ts';
+export type { GuestBenchResult } from './bench-result.ts';

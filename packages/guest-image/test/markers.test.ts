@@ -47,3 +47,22 @@ describe('kernelCommandLine', () => {
     expect(() => kernelCommandLine('apdu', { apdus: '00'.repeat(1100) })).toThrow(RangeError);
   });
 });
+
+describe('benchResult', () => {
+  it('reads the bench RESULT marker', async () => {
+    const { benchResult } = await import('../src/bench-result.ts');
+    const m = parseMarkerLine(
+      'CARDLEND-RESULT t=8.01 name=bench ok=1 count=200 p50us=1012 p99us=9484 minus=463 maxus=24287',
+    );
+    expect(benchResult({ results: m ? [m] : [] })).toEqual({
+      count: 200,
+      p50Us: 1012,
+      p99Us: 9484,
+      minUs: 463,
+      maxUs: 24287,
+    });
+    expect(() => benchResult({ results: [] })).toThrow(
+      expect.objectContaining({ code: 'GUEST_QEMU_FAILED' }),
+    );
+  });
+});
