@@ -71,12 +71,13 @@ export interface DecodeOptions {
 
 type KnownName = Exclude<VscardMessageType, 'Unknown'>;
 
-const CURRENT_NAMES: ReadonlyMap<number, KnownName> = new Map(
-  Object.entries(VSC).map(([name, n]) => [n, name as KnownName]),
-);
-const DRAFT_NAMES: ReadonlyMap<number, KnownName> = new Map(
-  Object.entries(VSC_DRAFT2010).map(([name, n]) => [n, name as KnownName]),
-);
+function byNumber(table: Record<string, number>): readonly (KnownName | undefined)[] {
+  const out: (KnownName | undefined)[] = new Array<KnownName | undefined>(16).fill(undefined);
+  for (const [name, n] of Object.entries(table)) out[n] = name as KnownName;
+  return out;
+}
+const CURRENT_BY_NUMBER = byNumber(VSC);
+const DRAFT_BY_NUMBER = byNumber(VSC_DRAFT2010);
 const CURRENT_NUMBERS: ReadonlyMap<KnownName, number> = new Map(
   Object.entries(VSC).map(([name, n]) => [name as KnownName, n]),
 );
@@ -86,7 +87,10 @@ const DRAFT_NUMBERS: ReadonlyMap<KnownName, number> = new Map(
 
 /** Name of a type number in a dialect, or `undefined` when the dialect does not define it. */
 export function typeName(type: number, dialect: Dialect = 'current'): KnownName | undefined {
-  return (dialect === 'draft2010' ? DRAFT_NAMES : CURRENT_NAMES).get(type);
+  // Both dialects use 0–9 only: an array lookup keeps the decode hot path cheap.
+  return type < 16
+    ? (dialect === 'draft2010' ? DRAFT_BY_NUMBER : CURRENT_BY_NUMBER)[type]
+    : undefined;
 }
 
 /** Type number of a message name in a dialect, or `undefined` if the dialect lacks it. */
@@ -318,9 +322,6 @@ export function decodePayload(
   const dialect = opts.dialect ?? 'current';
   const name = typeName(type, dialect);
   const len = payload.length;
-  const empty = (): void => {
-    if (len !== 0) throw badPayload(name ?? 'message', `expected no payload, got ${len} bytes`);
-  };
   switch (name) {
     case undefined:
       return { type: 'Unknown', code: type, readerId, payload };
@@ -382,7 +383,7 @@ export function decodePayload(
     case 'Flush':
     case 'FlushComplete':
     case 'ReaderAddResponse':
-      empty();
+      if (len !== 0) throw badPayload(name, `expected no payload, got ${len} bytes`);
       return { type: name, readerId };
   }
 }
