@@ -51,6 +51,13 @@ describe('T=0 over TPDUs (ISO/IEC 7816-3:2006 §12.2)', () => {
     ).toBe('11 22 90 00'));
   it('6Cxx on a case-3 command is data', () =>
     expect(run('00 D6 00 00 01 AA', 'tpdu', [['00 D6 00 00 01 AA', '6C 01']])).toBe('6C 01'));
+  it('case 4: GET RESPONSE asks min(xx, Le); once Ne bytes are in, 61xx goes to the caller', () =>
+    expect(
+      run('00 CA 01 00 01 AA 04', 'tpdu', [
+        ['00 CA 01 00 01 AA', '61 10'],
+        ['00 C0 00 00 04', '01 02 03 04 61 0C'],
+      ]),
+    ).toBe('01 02 03 04 61 0C'));
   it('GET RESPONSE keeps the logical channel bits', () =>
     expect(
       run('03 A4 04 00 01 AA 00', 'tpdu', [

@@ -23,7 +23,8 @@ export interface T0ExchangeOptions {
 
 /**
  * T=0 APDU exchange on top of TPDUs (ISO/IEC 7816-3:2006 §12.2, ISO/IEC 7816-4 §5.3.4): 61xx ⇒
- * GET RESPONSE with Le = xx, repeated while 61xx, data concatenated; 6Cxx ⇒ the same command
+ * GET RESPONSE with Le = min(xx, Ne still expected), repeated while 61xx, data concatenated
+ * (once Ne bytes are in, the 61xx is returned to the caller); 6Cxx ⇒ the same command
  * re-sent with Le = xx. Pure: `start()` then `onResponse()` per reader answer until 'done'.
  * Extended APDUs at TPDU level need ENVELOPE and are refused (CCID_APDU_TOO_LONG) unless Lc ≤ 255
  * (then sent as short with P3 = min(Ne, 256) mod 256).
@@ -92,7 +93,12 @@ export class T0Exchange {
     if (this.#commands >= this.#opts.maxCommands)
       return this.#finish(resp.subarray(resp.length - 2));
     if (sw1 === 0x61) {
-      // ISO 7816-4 §5.3.4: SW2 bytes (00 = 256) are available through GET RESPONSE.
+      // ISO 7816-4 §5.3.4: SW2 bytes (00 = 256) are available through GET RESPONSE; never ask for
+      // more than the command's Ne still allows (ccid.md §13.2: min(xx, Le)).
+      const available = sw2 === 0 ? 256 : sw2;
+      const remaining = this.#apdu.ne > 0 ? this.#apdu.ne - this.#dataBytes : available;
+      if (remaining <= 0) return this.#finish(resp.subarray(resp.length - 2));
+      const le = Math.min(available, remaining);
       const cla =
         this.#opts.getResponseCla === 'channel'
           ? this.#apdu.cla & 0x80
@@ -100,7 +106,7 @@ export class T0Exchange {
             : this.#apdu.cla & 0x03
           : this.#opts.getResponseCla;
       this.#reissues = 0;
-      return this.#send(Uint8Array.from([cla, 0xc0, 0x00, 0x00, sw2]), true);
+      return this.#send(Uint8Array.from([cla, 0xc0, 0x00, 0x00, le & 0xff]), true);
     }
     if (sw1 === 0x6c && body.length === 0 && this.#isLastCase2 && this.#reissues < 3) {
       // ISO 7816-3 §12.2.2: wrong length, re-issue the same command with P3/Le = SW2.

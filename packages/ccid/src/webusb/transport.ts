@@ -61,6 +61,8 @@ export interface ExchangeOptions {
 }
 
 const MAX_WRONG_FRAMES = 10;
+/** clearHalt + retry rounds for a stalled bulk-OUT before giving up. */
+const MAX_STALL_RETRIES = 3;
 
 /**
  * CCID bulk transport over a claimed WebUSB interface: bSeq assignment (one counter per device,
@@ -222,8 +224,8 @@ export class CcidTransport {
         throw this.#platformFailure('bulk-OUT transfer', e);
       }
       if (r.status === 'ok' && r.bytesWritten === bytes.length) return;
-      if (r.status === 'stall' && attempt === 0) {
-        // style.md §2: a stall is a result: clear the halt, then retry once.
+      if (r.status === 'stall' && attempt < MAX_STALL_RETRIES) {
+        // style.md §2: a stall is a result: clear the halt, then retry (bounded).
         this.#opts.onLog?.({ kind: 'stall', direction: 'out' });
         try {
           this.stats.control++;
