@@ -27,6 +27,13 @@ export {
 } from './descriptors.ts';
 export { CHROME_USB_MESSAGES } from './dom-exception.ts';
 export { CardSimError, isCardSimError, type CardSimErrorCode } from './errors.ts';
+export {
+  createFakeUsb,
+  matchesFilter,
+  type FakeUsb,
+  type FakeUsbConnectionEvent,
+  type FakeUsbOptions,
+} from './fake-usb.ts';
 export { FaultInjector, type FaultName, type FaultPlan, type FaultRule } from './faults.ts';
 export {
   CCID_FEATURE,
@@ -36,6 +43,20 @@ export {
   type ReaderProfile,
   type ReaderProfileId,
 } from './profiles.ts';
+export {
+  generatePivCredentials,
+  getDefaultPivCredentials,
+  type GeneratePivCredentialsOptions,
+  type PivCredentials,
+} from './piv/credentials.ts';
+export {
+  createPivDemoCard,
+  PIV_AID,
+  PIV_OBJECT,
+  PIV_SW,
+  type PivDemoCard,
+  type PivDemoCardOptions,
+} from './piv/piv-card.ts';
 export { createRng, type Rng } from './rng.ts';
 export {
   SimulatedReader,

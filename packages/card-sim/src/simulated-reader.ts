@@ -476,11 +476,14 @@ export class SimulatedReader {
     if (interfaceNumber !== 0) throw domException('NotFoundError', M.interfaceNotFound);
   }
 
-  /** Runs `fn` asynchronously; rejects with NotFoundError if the device goes away meanwhile. */
-  #async<T>(fn: () => T | Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` asynchronously. Transfers (`isTransfer`) also reject when the device goes away or is
+   * closed meanwhile, like Chrome's pending requests.
+   */
+  #async<T>(fn: () => T | Promise<T>, isTransfer = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const rejecter = (e: Error): void => reject(e);
-      this.#rejecters.add(rejecter);
+      if (isTransfer) this.#rejecters.add(rejecter);
       runSoon(() => {
         Promise.resolve()
           .then(fn)
@@ -592,7 +595,7 @@ export class SimulatedReader {
           }
           this.stats.control++;
           return this.#controlIn(setup, length);
-        }),
+        }, true),
       controlTransferOut: (
         setup: USBControlTransferParameters,
         data?: ArrayBuffer | ArrayBufferView,
@@ -605,7 +608,7 @@ export class SimulatedReader {
           }
           this.stats.control++;
           return this.#controlOut(setup, data ? toBytes(data) : new Uint8Array(0));
-        }),
+        }, true),
       clearHalt: (direction: 'in' | 'out', endpointNumber: number) =>
         this.#async(() => {
           this.#assertEndpoint(direction, endpointNumber);
@@ -624,13 +627,13 @@ export class SimulatedReader {
           const run = this.#inChain.then(() => this.#bulkTransferIn(length));
           this.#inChain = run.catch(() => undefined);
           return run;
-        }),
+        }, true),
       transferOut: (endpointNumber: number, data: ArrayBuffer | ArrayBufferView) =>
         this.#async(() => {
           this.#assertEndpoint('out', endpointNumber);
           this.stats.bulkOut++;
           return this.#bulkTransferOut(toBytes(data));
-        }),
+        }, true),
       isochronousTransferIn: () =>
         this.#async(() => {
           this.#assertConfigured();

@@ -12,6 +12,8 @@ export type T0Outcome = { kind: 'ok'; response: Uint8Array } | { kind: 'bad-tpdu
 export class T0CardEngine {
   readonly #app: (apdu: Uint8Array) => Promise<Uint8Array> | Uint8Array;
   #pending: { data: Uint8Array; sw: Uint8Array } | null = null;
+  /** Answer held back after a 6Cxx, returned when the same command is re-issued with P3 = xx. */
+  #reissue: { header: Uint8Array; answer: Uint8Array } | null = null;
 
   constructor(app: (apdu: Uint8Array) => Promise<Uint8Array> | Uint8Array) {
     this.#app = app;
@@ -20,6 +22,7 @@ export class T0CardEngine {
   /** Forgets GET RESPONSE data (reset). */
   reset(): void {
     this.#pending = null;
+    this.#reissue = null;
   }
 
   /** Handles one TPDU `CLA INS P1 P2 P3 [data]`. */
@@ -34,8 +37,14 @@ export class T0CardEngine {
       this.#pending = null;
       return { kind: 'ok', response: swBytes(0x6d00) };
     }
+    const reissue = this.#reissue;
+    this.#reissue = null;
     if (data.length === 0 && ins === 0xc0 && this.#pending) return this.#getResponse(p3);
     this.#pending = null;
+    if (reissue && data.length === 0 && reissue.header.every((b, i) => tpdu[i] === b)) {
+      const n = reissue.answer.length - 2;
+      if ((n >= 256 ? 0 : n) === p3) return { kind: 'ok', response: reissue.answer };
+    }
     if (data.length > 0) {
       // case 3 (or case 4 sent as case 3): data goes to the card; any response data waits.
       const answer = await this.#app(tpdu.slice());
@@ -53,6 +62,7 @@ export class T0CardEngine {
       return { kind: 'ok', response: concatBytes(resp.subarray(0, 256), this.#moreSw()) };
     }
     // ISO 7816-4 §5.1.3: wrong length Le; SW2 = exact available length (00 = 256 or more).
+    if (resp.length <= 256) this.#reissue = { header: tpdu.slice(0, 4), answer: answer.slice() };
     return { kind: 'ok', response: swBytes(0x6c00 | (resp.length >= 256 ? 0 : resp.length)) };
   }
 
