@@ -79,6 +79,10 @@ export const BRIDGE_ERRORS = {
     message: 'The VM did not acknowledge a message in time.',
     action: 'Ask the VM operator to re-plug the virtual card device or restart the VM.',
   },
+  BRIDGE_READER_REFUSED: {
+    message: 'The VM refused the reader (no free smart card slot).',
+    action: 'Ask the VM operator to add a passthrough smart card device.',
+  },
   BRIDGE_IDLE_TIMEOUT: {
     message: 'The session was closed after being idle too long.',
     action: 'Start lending again when you need the card.',

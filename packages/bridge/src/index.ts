@@ -19,3 +19,15 @@ export {
 export type { BridgeErrorCode, CloseClassification } from './errors.ts';
 export { toExportableLog, toHex } from './apdu-log.ts';
 export type { ApduAnswerSource, ApduLogEntry, ExportedApduLogEntry } from './apdu-log.ts';
+export { CardBridge } from './card-bridge.ts';
+export type {
+  BridgeCardState,
+  BridgeLogEvent,
+  BridgeOptions,
+  BridgeReader,
+  BridgeReaderEvent,
+  BridgeState,
+  LinkState,
+} from './card-bridge.ts';
+export { relayWebSocketUrl } from './platform.ts';
+export type { BridgeTimers, BridgeWebSocket, CreateWebSocket } from './platform.ts';

@@ -24,7 +24,9 @@ function collect(
   for (;;) {
     expect(piece.length).toBeLessThanOrEqual(374);
     data.push(...piece.subarray(0, piece.length - 2));
-    if (piece[piece.length - 2] !== 0x61) return { data, sw: sw(piece), pieces };
+    // Done when the buffer is empty: a final 61xx then is the card's own status word.
+    if (piece[piece.length - 2] !== 0x61 || s.bufferedBytes === 0)
+      return { data, sw: sw(piece), pieces };
     const d = s.handleCommand(GET_RESPONSE(piece[piece.length - 1] ?? 0));
     if (d.kind !== 'serve') throw new Error('GET RESPONSE not served from the buffer');
     piece = d.answer;
@@ -97,9 +99,14 @@ describe('LongAnswerSplitter', () => {
         (n, status) => {
           const s = new LongAnswerSplitter();
           const a = answerOf(n, status);
-          const r = collect(s, s.handleAnswer(a));
+          const first = s.handleAnswer(a);
+          if (a.length <= 374) {
+            expect(first).toBe(a); // passes through unchanged, whatever its status word
+            return;
+          }
+          const r = collect(s, first);
           expect(r.data).toEqual([...a.subarray(0, n)]);
-          if (n + 2 > 374 || status >> 8 !== 0x61) expect(r.sw).toBe(status);
+          expect(r.sw).toBe(status);
         },
       ),
       { numRuns: 100 },

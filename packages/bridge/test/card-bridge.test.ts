@@ -1,0 +1,554 @@
+/**
+ * CardBridge against a scripted reader (exact control over timing: holds transmit open so a
+ * removal or unplug lands mid-APDU) and the QEMU-like VSCard host double over a real `ws`
+ * server. The same paths against the card simulator and the real CCID driver are in
+ * card-bridge-sim.test.ts.
+ */
+import { RelayClose, toQemuT0CompatibleAtr } from '@cardlend/vscard';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { WebSocket } from 'ws';
+import type { ApduLogEntry } from '../src/apdu-log.ts';
+import { toExportableLog } from '../src/apdu-log.ts';
+import { CardBridge } from '../src/card-bridge.ts';
+import type { BridgeOptions, BridgeState } from '../src/card-bridge.ts';
+import { relayWebSocketUrl } from '../src/platform.ts';
+import { CAC_T0_ATR, makeCard, QEMU_REFUSED_ATR, YUBIKEY_ATR } from './helpers/cards.ts';
+import { ScriptedReader } from './helpers/scripted-reader.ts';
+import { toHexString, VscardHostDouble } from './helpers/vscard-host.ts';
+import type { GuestResult } from './helpers/vscard-host.ts';
+
+let host: VscardHostDouble;
+let reader: ScriptedReader;
+const bridges: CardBridge[] = [];
+
+beforeEach(async () => {
+  host = await VscardHostDouble.start();
+  reader = new ScriptedReader();
+});
+
+afterEach(async () => {
+  reader.release();
+  for (const b of bridges.splice(0)) await b.stop();
+  await host.close();
+});
+
+function makeBridge(extra: Partial<BridgeOptions> = {}): {
+  bridge: CardBridge;
+  states: BridgeState[];
+  apdus: ApduLogEntry[];
+} {
+  const bridge = new CardBridge({
+    reader,
+    relayUrl: extra.relayUrl ?? host.url,
+    createWebSocket: (url, protocols) => new WebSocket(url, protocols),
+    reconnect: { initialDelayMs: 20, maxDelayMs: 40, maxAttempts: 5 },
+    random: () => 0,
+    ackTimeoutMs: 500,
+    stopTimeoutMs: 1000,
+    ...extra,
+  });
+  bridges.push(bridge);
+  const states: BridgeState[] = [];
+  const apdus: ApduLogEntry[] = [];
+  bridge.onState((s) => states.push(s));
+  bridge.onApdu((e) => apdus.push(e));
+  return { bridge, states, apdus };
+}
+
+function untilState(
+  bridge: CardBridge,
+  check: (s: BridgeState) => boolean,
+  what: string,
+  timeoutMs = 3000,
+): Promise<BridgeState> {
+  if (check(bridge.state)) return Promise.resolve(bridge.state);
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      off();
+      reject(new Error(`timed out waiting for ${what}; state ${JSON.stringify(bridge.state)}`));
+    }, timeoutMs);
+    const off = bridge.onState((s) => {
+      if (check(s)) {
+        clearTimeout(t);
+        off();
+        resolve(s);
+      }
+    });
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const answerHex = (r: GuestResult): string => (r.kind === 'answer' ? toHexString(r.bytes) : r.kind);
+
+describe('announcing', () => {
+  it('sends Init + ReaderAdd, then the ATR of a present card, and is lent once acked', async () => {
+    reader.card = makeCard({ atr: CAC_T0_ATR, protocol: 0 });
+    const { bridge } = makeBridge({ token: 'abc_DEF-123' });
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'ATR accepted');
+    expect(host.types()).toEqual(['Init', 'ReaderAdd', 'ATR']);
+    expect(host.connections[0]?.protocols).toEqual([
+      'cardlend.vscard.v1',
+      'cardlend.token.abc_DEF-123',
+    ]);
+    expect(bridge.state.link).toBe('lent');
+    expect(bridge.state.card).toMatchObject({
+      protocol: 0,
+      isT0Compat: false,
+      predictedRefusal: null,
+    });
+    expect(toHexString(host.atr ?? new Uint8Array())).toBe(toHexString(CAC_T0_ATR));
+    const readerAdd = host.received('ReaderAdd')[0];
+    expect(readerAdd).toMatchObject({ name: 'Scripted Reader' });
+  });
+
+  it('announces a T=1-only card with the T=0-compatible ATR (auto), its own ATR with never', async () => {
+    reader.card = makeCard({ atr: YUBIKEY_ATR });
+    const { bridge } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'ATR accepted');
+    const presented = toQemuT0CompatibleAtr(YUBIKEY_ATR);
+    expect(toHexString(host.atr ?? new Uint8Array())).toBe(toHexString(presented));
+    expect(toHexString(presented)).toBe('3B0D8073C021C057597562694B6579'); // vector g11
+    expect(bridge.state.card).toMatchObject({
+      isT0Compat: true,
+      atr: YUBIKEY_ATR,
+      presentedAtr: presented,
+    });
+    await bridge.stop();
+
+    const second = makeBridge({ t0Compat: 'never' }).bridge;
+    await second.start();
+    await untilState(second, (s) => s.card?.vmStatus === 'accepted', 'ATR accepted');
+    expect(toHexString(host.atr ?? new Uint8Array())).toBe(toHexString(YUBIKEY_ATR));
+  });
+
+  it('waits for a card, then powers it on and announces it', async () => {
+    const { bridge } = makeBridge();
+    await bridge.start();
+    expect(host.types()).toEqual(['Init', 'ReaderAdd']);
+    expect(bridge.state.card).toBeNull();
+    reader.insert(makeCard({ atr: CAC_T0_ATR, protocol: 0 }));
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'ATR accepted');
+    expect(host.types()).toEqual(['Init', 'ReaderAdd', 'ATR']);
+  });
+
+  it('reports an ATR the VM refused, with the predicted cause, and recovers on the next card', async () => {
+    reader.card = makeCard({ atr: QEMU_REFUSED_ATR });
+    const { bridge } = makeBridge({ t0Compat: 'never' });
+    await bridge.start();
+    const s = await untilState(bridge, (x) => x.link === 'refused', 'refused');
+    expect(s.error?.code).toBe('BRIDGE_ATR_REFUSED');
+    expect(s.error?.message).toMatch(/Likely cause: .+/);
+    expect(s.card).toMatchObject({ vmStatus: 'refused' });
+    expect(s.card?.predictedRefusal).not.toBeNull();
+    expect(host.atr).toBeNull();
+
+    reader.remove();
+    await untilState(bridge, (x) => x.link === 'lent' && x.card === null, 'lent without card');
+    expect(bridge.state.error).toBeNull();
+    reader.insert(makeCard({ atr: CAC_T0_ATR, protocol: 0 }));
+    await untilState(bridge, (x) => x.card?.vmStatus === 'accepted', 'accepted');
+    expect(bridge.state.link).toBe('lent');
+  });
+
+  it('keeps lending the reader when the card is mute, and says so', async () => {
+    reader.card = makeCard();
+    reader.isMute = true;
+    const { bridge } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.error?.code === 'BRIDGE_CARD_MUTE', 'mute error');
+    expect(bridge.state.link).toBe('lent');
+    expect(bridge.state.card).toBeNull();
+    expect(host.received('ATR')).toHaveLength(0);
+  });
+});
+
+describe('guest commands', () => {
+  beforeEach(() => {
+    reader.card = makeCard({ atr: CAC_T0_ATR, protocol: 0 });
+  });
+
+  it('answers strictly in order, one exchange at a time, and logs each', async () => {
+    const { bridge, apdus } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    reader.isHolding = true;
+    const results = [
+      host.guestCommand('00A4040005A000000308'),
+      host.guestCommand('00CA7F6800'),
+      host.guestCommand('0001020300'),
+    ];
+    await vi.waitFor(() => expect(reader.heldCount).toBe(1));
+    await sleep(20);
+    expect(reader.heldCount).toBe(1); // the others wait in the bridge's queue, no CCID_BUSY
+    reader.release();
+    expect((await Promise.all(results)).map(answerHex)).toEqual(['9000', '01029000', '6D00']);
+    expect(reader.transmitted.map(toHexString)).toEqual([
+      '00A4040005A000000308',
+      '00CA7F6800',
+      '0001020300',
+    ]);
+    expect(apdus.map((e) => [e.name, e.sw, e.answeredBy])).toEqual([
+      ['SELECT', 0x9000, 'card'],
+      ['GET DATA', 0x9000, 'card'],
+      ['INS 01', 0x6d00, 'card'],
+    ]);
+    expect(apdus[0]).toMatchObject({
+      lc: 5,
+      le: null,
+      swText: 'Success',
+      direction: 'vm-to-card',
+      isRedacted: false,
+    });
+    expect(apdus[1]).toMatchObject({ le: 256, responseDataLength: 2 });
+    expect(apdus.every((e) => e.latencyMs >= 0)).toBe(true);
+  });
+
+  it('never keeps PIN data in the log, nor in the export', async () => {
+    const { bridge, apdus } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const pin = '313233343536FFFF';
+    expect(answerHex(await host.guestCommand(`0020008008${pin}`))).toBe('9000');
+    expect(answerHex(await host.guestCommand('00200080083939393939FFFFFF'))).toBe('63C2');
+    expect(answerHex(await host.guestCommand(`0024008010${pin}${pin}`))).toBe('6D00');
+    expect(answerHex(await host.guestCommand(`002C008010${pin}${pin}`))).toBe('6D00');
+    expect(toHexString(reader.transmitted[0] ?? new Uint8Array())).toBe(`0020008008${pin}`); // the card did get the PIN
+    expect(apdus.map((e) => [e.name, e.isRedacted, e.command])).toEqual([
+      ['VERIFY', true, null],
+      ['VERIFY', true, null],
+      ['CHANGE REFERENCE DATA', true, null],
+      ['RESET RETRY COUNTER', true, null],
+    ]);
+    expect(apdus[1]?.swText).toBe('Verification failed, 2 tries left');
+    const exported = JSON.stringify(toExportableLog(apdus));
+    expect(exported).not.toContain('313233343536');
+    expect(exported).not.toContain('3939393939');
+    expect(
+      JSON.stringify(apdus, (_k, v: unknown) => (v instanceof Uint8Array ? toHexString(v) : v)),
+    ).not.toContain('313233343536');
+  });
+
+  it('splits answers over 374 bytes into 61xx pieces and serves GET RESPONSE from its buffer', async () => {
+    reader.card = makeCard({ atr: CAC_T0_ATR, protocol: 0, fileLength: 1000 });
+    const { bridge, apdus } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const data: number[] = [];
+    let r = await host.guestCommand('00B00000000000');
+    let pieces = 0;
+    for (;;) {
+      if (r.kind !== 'answer') throw new Error(`guest got ${r.kind}`);
+      pieces++;
+      expect(r.bytes.length).toBeLessThanOrEqual(374);
+      data.push(...r.bytes.subarray(0, r.bytes.length - 2));
+      const sw1 = r.bytes[r.bytes.length - 2];
+      const sw2 = r.bytes[r.bytes.length - 1] ?? 0;
+      if (sw1 !== 0x61) {
+        expect(sw1 === 0x90 && sw2 === 0).toBe(true);
+        break;
+      }
+      r = await host.guestCommand(Uint8Array.of(0x00, 0xc0, 0x00, 0x00, sw2));
+    }
+    expect(pieces).toBe(4);
+    expect(data).toEqual(Array.from({ length: 1000 }, (_, i) => i & 0xff));
+    expect(reader.transmitted).toHaveLength(1); // GET RESPONSE never reached the card
+    expect(apdus.map((e) => e.answeredBy)).toEqual([
+      'card',
+      'bridge-buffer',
+      'bridge-buffer',
+      'bridge-buffer',
+    ]);
+    expect(apdus[0]?.swText).toMatch(/256 or more bytes/);
+  });
+
+  it('discards the buffer when another command comes', async () => {
+    reader.card = makeCard({ atr: CAC_T0_ATR, protocol: 0, fileLength: 600 });
+    const { bridge } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    expect(answerHex(await host.guestCommand('00B00000000000')).endsWith('6100')).toBe(true);
+    expect(answerHex(await host.guestCommand('00A4040005A000000308'))).toBe('9000');
+    // No buffer any more: this GET RESPONSE goes to the card, which does not know it.
+    expect(answerHex(await host.guestCommand('00C0000010'))).toBe('6D00');
+    expect(reader.transmitted).toHaveLength(3);
+    expect(host.received('APDU').every((m) => m.type === 'APDU' && m.apdu.length <= 374)).toBe(
+      true,
+    );
+  });
+
+  it('never leaves a guest command unanswered when the card is gone', async () => {
+    const { bridge, apdus } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    // The card vanished but the reader has not reported it yet: transmit fails, the bridge answers 6F00.
+    reader.card = null;
+    expect(answerHex(await host.guestCommand('00A4040005A000000308'))).toBe('6F00');
+    expect(apdus.at(-1)).toMatchObject({
+      answeredBy: 'bridge-error',
+      errorCode: 'BRIDGE_CARD_ABSENT',
+      swText: 'No precise diagnosis',
+    });
+    // Once the removal is reported (CardRemove acked), a command QEMU still sends gets VSC_Error.
+    reader.remove();
+    await host.until(() => host.received('CardRemove').length === 1, 'CardRemove');
+    await untilState(bridge, (s) => s.card === null, 'card gone');
+    await sleep(20);
+    expect(await host.guestCommand('00A4040005A000000308')).toEqual({ kind: 'failed' });
+  });
+
+  it('answers 6F00 when transmit fails, and reports the card error', async () => {
+    const { bridge, apdus } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    reader.isMute = true;
+    expect(answerHex(await host.guestCommand('00CA7F6800'))).toBe('6F00');
+    expect(apdus.at(-1)).toMatchObject({
+      errorCode: 'BRIDGE_CARD_MUTE',
+      answeredBy: 'bridge-error',
+    });
+    expect(bridge.state.error?.code).toBe('BRIDGE_CARD_MUTE');
+  });
+
+  it('drops the answer of a command the card was removed under, and works with the next card', async () => {
+    const { bridge, apdus } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    reader.isHolding = true;
+    const pending = host.guestCommand('00CA7F6800');
+    const queued = host.guestCommand('00A4040005A000000308');
+    await vi.waitFor(() => expect(reader.heldCount).toBe(1));
+    reader.remove();
+    // QEMU answers outstanding commands empty on CardRemove (§3); the bridge's late answers must not follow.
+    expect(await pending).toEqual({ kind: 'flushed' });
+    expect(await queued).toEqual({ kind: 'flushed' });
+    reader.release();
+    await untilState(bridge, (s) => s.card === null, 'card gone');
+    await sleep(30);
+    expect(host.received('APDU')).toHaveLength(0); // nothing stale reached the VM
+    expect(apdus.map((e) => e.answeredBy)).toEqual(['bridge-error', 'bridge-error']);
+    expect(reader.transmitted).toHaveLength(1); // the queued one never went to a card
+
+    reader.insert(makeCard({ atr: CAC_T0_ATR, protocol: 0 }));
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted again');
+    expect(answerHex(await host.guestCommand('00CA7F6800'))).toBe('01029000');
+  });
+});
+
+describe('ending', () => {
+  beforeEach(() => {
+    reader.card = makeCard({ atr: CAC_T0_ATR, protocol: 0 });
+  });
+
+  it('stop(): CardRemove, ReaderRemove, acks, then close 1000, then power off', async () => {
+    const { bridge } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const closed = new Promise<number>((resolve) =>
+      host.connections[0]?.socket.on('close', (code: number) => resolve(code)),
+    );
+    await bridge.stop();
+    expect(host.types()).toEqual(['Init', 'ReaderAdd', 'ATR', 'CardRemove', 'ReaderRemove']);
+    expect(await closed).toBe(1000);
+    expect(bridge.state).toMatchObject({ link: 'stopped', error: null, card: null });
+    expect(reader.calls.at(-1)).toBe('powerOff');
+    expect(reader.listenerCount).toBe(0);
+    await bridge.stop(); // idempotent
+  });
+
+  it('stop() is bounded when the VM does not ack', async () => {
+    const { bridge } = makeBridge({ stopTimeoutMs: 150, ackTimeoutMs: 5000 });
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    host.isSilent = true;
+    const t0 = Date.now();
+    await bridge.stop();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(bridge.state.link).toBe('stopped');
+    await host.until(() => !host.isConnected, 'socket closed');
+  });
+
+  it('reader unplugged: CardRemove + ReaderRemove, close, link stopped with the reason', async () => {
+    const { bridge } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    reader.unplug();
+    const s = await untilState(bridge, (x) => x.link === 'stopped', 'stopped');
+    expect(s.error?.code).toBe('BRIDGE_READER_GONE');
+    expect(host.types()).toEqual(['Init', 'ReaderAdd', 'ATR', 'CardRemove', 'ReaderRemove']);
+    await host.until(() => !host.isConnected, 'socket closed');
+    expect(reader.calls).not.toContain('powerOff');
+  });
+
+  it('reader unplugged mid-APDU: the guest command is answered or flushed, never left hanging', async () => {
+    const { bridge } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    reader.isHolding = true;
+    const pending = host.guestCommand('00CA7F6800');
+    await vi.waitFor(() => expect(reader.heldCount).toBe(1));
+    reader.unplug();
+    reader.release();
+    expect((await pending).kind).toMatch(/^(flushed|answer)$/);
+    await untilState(bridge, (x) => x.link === 'stopped', 'stopped');
+  });
+
+  it('stop() while connecting closes without announcing', async () => {
+    const { bridge } = makeBridge();
+    const started = bridge.start();
+    await bridge.stop();
+    await expect(started).rejects.toMatchObject({ code: expect.any(String) });
+    expect(bridge.state.link).toBe('stopped');
+    await sleep(30);
+    expect(host.log).toHaveLength(0);
+  });
+});
+
+describe('relay connection', () => {
+  beforeEach(() => {
+    reader.card = makeCard({ atr: CAC_T0_ATR, protocol: 0 });
+  });
+
+  it('reconnects after a drop and announces reader and card again', async () => {
+    const { bridge, states } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    host.terminateClient();
+    const r = await untilState(bridge, (s) => s.link === 'reconnecting', 'reconnecting');
+    expect(r).toMatchObject({
+      error: { code: 'BRIDGE_CONNECTION_LOST' },
+      reconnectAttempt: 1,
+      closeCode: 1006,
+    });
+    await host.until(
+      () => host.connections.length === 2 && host.types(1).length === 3,
+      'second connection announced',
+    );
+    expect(host.types(1)).toEqual(['Init', 'ReaderAdd', 'ATR']);
+    await untilState(
+      bridge,
+      (s) => s.link === 'lent' && s.card?.vmStatus === 'accepted' && s.error === null,
+      'lent again',
+    );
+    expect(answerHex(await host.guestCommand('00CA7F6800'))).toBe('01029000');
+    expect(states.map((s) => s.link)).toContain('reconnecting');
+  });
+
+  it('reconnects after the relay goes away (1001) and after the VM side closed (4011)', async () => {
+    const { bridge } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    host.closeClient(RelayClose.GOING_AWAY, 'restart');
+    await host.until(
+      () => host.connections.length === 2 && host.types(1).length === 3,
+      'reconnected',
+    );
+    host.closeClient(RelayClose.VM_CLOSED, 'vm closed');
+    await host.until(
+      () => host.connections.length === 3 && host.types(2).length === 3,
+      'reconnected twice',
+    );
+    await untilState(bridge, (s) => s.link === 'lent' && s.card?.vmStatus === 'accepted', 'lent');
+  });
+
+  it.each([
+    [RelayClose.VM_IN_USE, 'BRIDGE_VM_IN_USE', 'refused'],
+    [RelayClose.UNAUTHORIZED, 'BRIDGE_UNAUTHORIZED', 'refused'],
+    [RelayClose.TOKEN_USED, 'BRIDGE_TOKEN_USED', 'refused'],
+    [RelayClose.BAD_FRAME, 'BRIDGE_BAD_FRAME', 'failed'],
+    [RelayClose.VM_PROTOCOL, 'BRIDGE_VM_PROTOCOL', 'failed'],
+  ])('close %i is final: %s, link %s, no reconnect', async (code, errorCode, link) => {
+    host.opts.refuseWith = { code, reason: 'no' };
+    const { bridge } = makeBridge();
+    await expect(bridge.start()).rejects.toMatchObject({ code: errorCode });
+    expect(bridge.state).toMatchObject({ link, error: { code: errorCode }, closeCode: code });
+    await sleep(100); // several backoff periods
+    expect(host.connections).toHaveLength(1);
+    expect(reader.listenerCount).toBe(0);
+  });
+
+  it('a wrong token is refused by the relay and not retried', async () => {
+    host.opts.token = 'right';
+    const { bridge } = makeBridge({ token: 'wrong' });
+    await expect(bridge.start()).rejects.toMatchObject({ code: 'BRIDGE_UNAUTHORIZED' });
+    expect(bridge.state.link).toBe('refused');
+  });
+
+  it('a second tab for the same VM gets "in use"', async () => {
+    const first = makeBridge().bridge;
+    await first.start();
+    const secondReader = new ScriptedReader();
+    const second = makeBridge({ reader: secondReader }).bridge;
+    await expect(second.start()).rejects.toMatchObject({ code: 'BRIDGE_VM_IN_USE' });
+    expect(second.state).toMatchObject({ link: 'refused', closeCode: RelayClose.VM_IN_USE });
+    expect(first.state.link).toBe('lent');
+  });
+
+  it('gives up after maxAttempts when the relay stays unreachable', async () => {
+    const relayUrl = host.url;
+    await host.close();
+    const { bridge, states } = makeBridge({
+      relayUrl,
+      reconnect: { initialDelayMs: 5, maxDelayMs: 10, maxAttempts: 3 },
+    });
+    await expect(bridge.start()).rejects.toMatchObject({ code: 'BRIDGE_RELAY_UNREACHABLE' });
+    expect(bridge.state.link).toBe('failed');
+    expect(states.filter((s) => s.link === 'reconnecting').map((s) => s.reconnectAttempt)).toEqual([
+      1, 2, 3,
+    ]);
+    host = await VscardHostDouble.start(); // for afterEach
+  });
+
+  it('fails with a clear error when the VM never acknowledges', async () => {
+    host.isSilent = true;
+    const { bridge } = makeBridge({ ackTimeoutMs: 100 });
+    await expect(bridge.start()).rejects.toMatchObject({ code: 'BRIDGE_VM_NOT_ANSWERING' });
+    expect(bridge.state.link).toBe('failed');
+  });
+
+  it('fails on a frame that is not VSCard', async () => {
+    const { bridge } = makeBridge();
+    await bridge.start();
+    host.connections[0]?.socket.send(Buffer.from('00000007000000', 'hex'));
+    const s = await untilState(bridge, (x) => x.link === 'failed', 'failed');
+    expect(s.error?.code).toBe('BRIDGE_RELAY_PROTOCOL');
+  });
+
+  it('fails when there is no WebSocket at all', async () => {
+    vi.stubGlobal('WebSocket', undefined);
+    try {
+      const bridge = new CardBridge({ reader, relayUrl: host.url });
+      bridges.push(bridge);
+      await expect(bridge.start()).rejects.toMatchObject({ code: 'BRIDGE_NO_WEBSOCKET' });
+      expect(bridge.state).toMatchObject({
+        link: 'failed',
+        error: { code: 'BRIDGE_NO_WEBSOCKET' },
+      });
+      expect(host.connections).toHaveLength(0);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+});
+
+describe('relayWebSocketUrl', () => {
+  it.each([
+    ['ws://127.0.0.1:8080', 'ws://127.0.0.1:8080/vscard'],
+    ['ws://127.0.0.1:8080/', 'ws://127.0.0.1:8080/vscard'],
+    ['https://relay.example/', 'wss://relay.example/vscard'],
+    ['http://relay.example/base/vscard?x=1#y', 'ws://relay.example/base/vscard'],
+    ['  wss://relay.example/base  ', 'wss://relay.example/base/vscard'],
+  ])('%s → %s', (input, url) => {
+    expect(relayWebSocketUrl(input)).toBe(url);
+  });
+
+  it('rejects addresses that are not URLs', () => {
+    expect(() => relayWebSocketUrl('relay.example')).toThrow(TypeError);
+    expect(() => new CardBridge({ reader, relayUrl: 'ftp://x' })).toThrow(TypeError);
+    expect(() => new CardBridge({ reader, relayUrl: 'ws://x', token: 'a b' })).toThrow(TypeError);
+    expect(() => new CardBridge({ reader, relayUrl: 'ws://x', maxAnswerBytes: 375 })).toThrow(
+      RangeError,
+    );
+  });
+});
