@@ -109,6 +109,8 @@ export function kernelCommandLine(
     'rdinit=/init',
     '8250.nr_uarts=1',
     'mitigations=off',
+    // No ACPI: saves ~0.5 s of table parsing under TCG; the guest leaves with reboot -f (QEMU -no-reboot exits).
+    'acpi=off',
     `cl_scenario=${scenario}`,
   ];
   for (const [k, v] of Object.entries(args)) {

@@ -31,7 +31,7 @@ P11=${GUEST_PKCS11_MODULE}
 up() { read -r u _ < /proc/uptime; echo "$u"; }
 mark() { kind=$1; shift; echo "CARDLEND-$kind t=$(up) $*"; }
 tohex() { hexdump -v -e '/1 "%02x"' "$@"; }
-finish() { mark DONE "scenario=$cl_scenario"; sync; poweroff -f; }
+finish() { mark DONE "scenario=$cl_scenario"; sync; reboot -f; }
 fail() { mark RESULT "name=$cl_scenario ok=0 reason=$1 out=$(cat /tmp/out /tmp/err 2>/dev/null | tohex)"; finish; }
 
 mark BOOT "scenario=$cl_scenario"
