@@ -44,6 +44,13 @@ export const VSCARD_HEADER_BYTES = 12;
 export const VSCARD_MAX_PAYLOAD_BYTES = 65524;
 /** Largest client APDU answer QEMU 7.2 delivers to the guest: 384-byte bulk-in buffer − 10 (§4, g02). */
 export const VSCARD_MAX_GUEST_ANSWER_BYTES = 374;
+/**
+ * Largest guest command QEMU can forward (host→client APDU payload): usb-ccid's 64 KiB bulk-out
+ * buffer (`BULK_OUT_DATA_SIZE` 65536 in `qemu/qemu:hw/usb/dev-smartcard-reader.c`) minus the
+ * 10-byte XfrBlock header. It exceeds {@link VSCARD_MAX_PAYLOAD_BYTES} by 2: a framer reading
+ * QEMU's stream may use it as `maxPayloadBytes` to accept even the largest guest command.
+ */
+export const VSCARD_MAX_GUEST_COMMAND_BYTES = 65526;
 /** The only reader id QEMU uses (§2.2). */
 export const VSC_MINIMAL_READER_ID = 0;
 /** "No reader yet" id, used by QEMU's Init and spice-gtk's ReaderAdd (§2.2). */
