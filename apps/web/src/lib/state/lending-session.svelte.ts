@@ -38,6 +38,8 @@ export interface CardView {
   /** The card was announced to the VM with a T=0 compatibility ATR. */
   isT0Compat: boolean;
   presentedAtrHex: string;
+  /** The VM refused this card's ATR. */
+  isRefusedByVm: boolean;
 }
 
 export class LendingSession {
@@ -122,6 +124,7 @@ export class LendingSession {
       protocol: card.protocol,
       isT0Compat: !sameBytes(card.atr, card.presentedAtr),
       presentedAtrHex: toHex(card.presentedAtr),
+      isRefusedByVm: card.vmStatus === 'refused',
     };
   }
 

@@ -146,6 +146,7 @@ describe('LendingSession', () => {
       protocol: 1,
       isT0Compat: true,
       presentedAtrHex: '3B 08 01 02 03 04 05 06 07 08',
+      isRefusedByVm: false,
     });
     expect(session.problem).toBeNull();
   });

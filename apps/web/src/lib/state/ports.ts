@@ -11,7 +11,13 @@ export type LinkState =
 /** A snapshot of the bridge (same fields as `BridgeState` in @cardlend/bridge). */
 export interface LinkSnapshot {
   link: LinkState;
-  card: { atr: Uint8Array; protocol: 0 | 1; presentedAtr: Uint8Array } | null;
+  card: {
+    atr: Uint8Array;
+    protocol: 0 | 1;
+    presentedAtr: Uint8Array;
+    /** Whether the VM acknowledged the ATR ('accepted') or refused it. */
+    vmStatus?: 'not-sent' | 'pending' | 'accepted' | 'refused';
+  } | null;
   error: { code: string; message: string } | null;
   closeCode?: number;
 }

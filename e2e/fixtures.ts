@@ -1,0 +1,129 @@
+/**
+ * Playwright fixtures: a real QEMU 7.2 (usb-ccid + ccid-card-passthru, debug logging on), the
+ * cardlend relay in front of it serving the built page (apps/web/dist), and helpers to open
+ * the page and keep screenshots of each state as test artifacts (test-results/, not in git).
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test as base, expect, type Page, type TestInfo } from '@playwright/test';
+import { findFreePort, startQemu, type QemuHandle } from '../packages/qemu-testbed/src/index.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tsxBin = path.join(repoRoot, 'apps/relay/node_modules/.bin/tsx');
+
+export interface RelayHandle {
+  /** http://127.0.0.1:<port>/ — the page, served by the relay. */
+  url: string;
+  port: number;
+  /** Everything the relay printed (stdout + stderr). */
+  output: string[];
+}
+
+async function startRelay(
+  targetPort: number,
+): Promise<{ handle: RelayHandle; child: ChildProcessWithoutNullStreams }> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await findFreePort();
+    const child = spawn(
+      tsxBin,
+      [
+        'apps/relay/src/main.ts',
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--target',
+        `127.0.0.1:${targetPort}`,
+      ],
+      { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    const output: string[] = [];
+    const ready = new Promise<boolean>((resolve) => {
+      const onData = (chunk: Buffer): void => {
+        output.push(
+          ...chunk
+            .toString('utf8')
+            .split(/\r?\n/)
+            .filter((l) => l !== ''),
+        );
+        if (output.some((l) => /Open in Chrome:/.test(l))) resolve(true);
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.once('exit', () => resolve(false));
+      setTimeout(() => resolve(false), 30_000).unref();
+    });
+    if (await ready) return { handle: { url: `http://127.0.0.1:${port}/`, port, output }, child };
+    child.kill('SIGKILL');
+    if (attempt >= 2) throw new Error(`relay did not start:\n${output.join('\n')}`);
+  }
+}
+
+async function stopChild(child: ChildProcessWithoutNullStreams): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+interface Fixtures {
+  /** QEMU 7.2 with usb-ccid/ccid-card-passthru at debug level 4 (logs VSC_ATR, CardRemove, Detach). */
+  qemu: QemuHandle;
+  relay: RelayHandle;
+  /** Opens the page with the given query (e.g. `{ demo: 'protectedClass' }`). */
+  openApp: (page: Page, query?: Record<string, string>) => Promise<void>;
+  /** Saves a full-page screenshot as test-results/<test>/<n>-<name>.png (kept on success too). */
+  snap: (page: Page, name: string) => Promise<void>;
+}
+
+export const test = base.extend<Fixtures>({
+  // Playwright requires an object pattern as the first argument, even when empty.
+  // eslint-disable-next-line no-empty-pattern
+  qemu: async ({}, use) => {
+    const qemu = await startQemu({ version: '7.2', debug: 4 });
+    try {
+      await use(qemu);
+    } finally {
+      await qemu.stop();
+    }
+  },
+
+  relay: async ({ qemu }, use, testInfo) => {
+    const { handle, child } = await startRelay(qemu.port);
+    try {
+      await use(handle);
+    } finally {
+      await stopChild(child);
+      await testInfo.attach('relay.log', {
+        body: handle.output.join('\n'),
+        contentType: 'text/plain',
+      });
+      await testInfo.attach('qemu.log', {
+        body: qemu.output.join('\n'),
+        contentType: 'text/plain',
+      });
+    }
+  },
+
+  openApp: async ({ relay }, use) => {
+    await use(async (page, query = {}) => {
+      const url = new URL(relay.url);
+      for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+      await page.goto(url.toString());
+      await expect(page.getByRole('heading', { name: 'cardlend' })).toBeVisible();
+    });
+  },
+
+  // eslint-disable-next-line no-empty-pattern
+  snap: async ({}, use, testInfo: TestInfo) => {
+    let n = 0;
+    await use(async (page, name) => {
+      n += 1;
+      const file = testInfo.outputPath(`${String(n).padStart(2, '0')}-${name}.png`);
+      await page.screenshot({ path: file, fullPage: true });
+    });
+  },
+});
+
+export { expect };
