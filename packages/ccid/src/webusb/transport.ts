@@ -95,7 +95,9 @@ export class CcidTransport {
     });
     const pkt = info.bulkIn?.packetSize || 64;
     // A multiple of wMaxPacketSize (ccid.md §1): otherwise a full packet into a short buffer overflows.
-    this.#readBytes = Math.ceil(maxMsg / pkt) * pkt;
+    // One packet more than the largest message, so a message that is an exact multiple of the packet
+    // size completes with its ZLP in the same read instead of leaving the ZLP for an extra read.
+    this.#readBytes = (Math.floor(maxMsg / pkt) + 1) * pkt;
   }
 
   get isGone(): boolean {
