@@ -5,7 +5,13 @@
  */
 import { openReader } from '@cardlend/ccid/webusb';
 import type { CcidReader } from '@cardlend/ccid/webusb';
-import { createT0Card, createT1Card, readerProfiles, SimulatedReader } from '@cardlend/card-sim';
+import {
+  createPivDemoCard,
+  createT0Card,
+  createT1Card,
+  readerProfiles,
+  SimulatedReader,
+} from '@cardlend/card-sim';
 import { toQemuT0CompatibleAtr } from '@cardlend/vscard';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -164,5 +170,55 @@ describe('CardBridge on the card simulator and the CCID driver', () => {
     await bridge.stop();
     expect(host.types(1)).toEqual(['Init', 'ReaderAdd', 'ATR', 'CardRemove', 'ReaderRemove']);
     expect(bridge.state.link).toBe('stopped');
+  });
+
+  it('lends the PIV demo card: PIN redacted, the certificate through both 61xx paths', async () => {
+    // T=1 only (like a YubiKey): extended APDUs reach the card; the VM sees the T=0-compatible ATR.
+    const piv = await createPivDemoCard({ protocols: [1] });
+    sim.insertCard(piv);
+    const { bridge, apdus } = await lend();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    expect(answerHex(await host.guestCommand('00A4040009A00000030800001000'))).toMatch(/9000$/);
+    expect(answerHex(await host.guestCommand('0020008008313233343536FFFF'))).toBe('9000');
+    expect(piv.isPinVerified).toBe(true);
+
+    /** Reads a whole answer the way OpenSC does: follow 61xx with GET RESPONSE. */
+    const readAll = async (cmd: string): Promise<{ data: string; sw: string }> => {
+      let data = '';
+      let r = await host.guestCommand(cmd);
+      for (;;) {
+        if (r.kind !== 'answer') throw new Error(r.kind);
+        const hex = toHexString(r.bytes);
+        data += hex.slice(0, -4);
+        if (!hex.slice(-4).startsWith('61')) return { data, sw: hex.slice(-4) };
+        r = await host.guestCommand(`00C00000${hex.slice(-2)}`);
+      }
+    };
+    const certHex = toHexString(piv.certificateDer);
+    expect(piv.certificateDer.length).toBeGreaterThan(374);
+
+    // Extended Le: the card answers everything at once; the bridge splits it for QEMU 7.2.
+    const before = apdus.length;
+    const ext = await readAll('00CB3FFF0000055C035FC1050000');
+    expect(ext.sw).toBe('9000');
+    expect(ext.data).toContain(certHex);
+    const extEntries = apdus.slice(before);
+    expect(extEntries[0]?.answeredBy).toBe('card');
+    expect(
+      extEntries
+        .slice(1)
+        .every((e) => e.name === 'GET RESPONSE' && e.answeredBy === 'bridge-buffer'),
+    ).toBe(true);
+
+    // Short Le: the card chains with its own 61xx; GET RESPONSE goes to the card.
+    const mid = apdus.length;
+    const short = await readAll('00CB3FFF055C035FC10500');
+    expect(short).toEqual(ext);
+    expect(apdus.slice(mid).every((e) => e.answeredBy === 'card')).toBe(true);
+
+    expect(host.received('APDU').every((m) => m.type === 'APDU' && m.apdu.length <= 374)).toBe(
+      true,
+    );
+    expect(JSON.stringify(toExportableLog(apdus))).not.toContain('313233343536');
   });
 });

@@ -298,6 +298,19 @@ describe('guest commands', () => {
     expect(await host.guestCommand('00A4040005A000000308')).toEqual({ kind: 'failed' });
   });
 
+  it('a reader hardware error on the slot removes the card and says why', async () => {
+    const { bridge } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    reader.emit({ type: 'hardware-error', slot: 0, code: 0xfb });
+    const s = await untilState(bridge, (x) => x.card === null, 'card gone');
+    expect(s.error?.code).toBe('BRIDGE_READER_ERROR');
+    await host.until(() => host.received('CardRemove').length === 1, 'CardRemove');
+    reader.emit({ type: 'card-removed', slot: 1 }); // other slots are not ours
+    await sleep(20);
+    expect(host.received('CardRemove')).toHaveLength(1);
+  });
+
   it('answers 6F00 when transmit fails, and reports the card error', async () => {
     const { bridge, apdus } = makeBridge();
     await bridge.start();
@@ -498,6 +511,33 @@ describe('relay connection', () => {
       1, 2, 3,
     ]);
     host = await VscardHostDouble.start(); // for afterEach
+  });
+
+  it('spaces retries by exponential backoff with jitter (injected timers and random)', async () => {
+    const relayUrl = host.url;
+    await host.close();
+    const delays: number[] = [];
+    const timers = {
+      setTimeout: (cb: () => void, ms: number): unknown => {
+        delays.push(ms);
+        return setTimeout(cb, 1); // run at once: the test checks the schedule, not the wall clock
+      },
+      clearTimeout: (h: unknown): void => clearTimeout(h as ReturnType<typeof setTimeout>),
+    };
+    const { bridge, states } = makeBridge({
+      relayUrl,
+      timers,
+      random: () => 0.5,
+      now: () => 1_000,
+      reconnect: { initialDelayMs: 1000, maxDelayMs: 5000, maxAttempts: 5 },
+    });
+    await expect(bridge.start()).rejects.toMatchObject({ code: 'BRIDGE_RELAY_UNREACHABLE' });
+    // ceiling 1000·2^(n-1) capped at 5000, jittered to 75 % with random 0.5
+    expect(delays).toEqual([750, 1500, 3000, 3750, 3750]);
+    expect(states.filter((s) => s.link === 'reconnecting').map((s) => s.nextRetryAtMs)).toEqual([
+      1750, 2500, 4000, 4750, 4750,
+    ]);
+    host = await VscardHostDouble.start();
   });
 
   it('fails with a clear error when the VM never acknowledges', async () => {

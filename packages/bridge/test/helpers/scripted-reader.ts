@@ -114,6 +114,10 @@ export class ScriptedReader implements BridgeReader {
     this.#inFlight = true;
   }
 
+  emit(e: BridgeReaderEvent): void {
+    this.#emit(e);
+  }
+
   #emit(e: BridgeReaderEvent): void {
     for (const l of [...this.#listeners]) l(e);
   }
