@@ -105,11 +105,11 @@ case "$cl_scenario" in
   pkcs11-sign)
     wait_card
     printf '%s' "\${cl_data:-cardlend}" > /tmp/data
-    pkcs11-tool --module $P11 --login --pin "\${cl_pin:-123456}" --sign --mechanism RSA-PKCS --id "\${cl_id:-01}" \\
+    pkcs11-tool --module $P11 --login --pin "\${cl_pin:-123456}" --sign --mechanism "\${cl_mechanism:-RSA-PKCS}" --id "\${cl_id:-01}" \\
       -i /tmp/data -o /tmp/sig >/tmp/out 2>/tmp/err || fail sign-failed
     pkcs11-tool --module $P11 --read-object --type cert --id "\${cl_id:-01}" -o /tmp/cert.der >/tmp/out 2>/tmp/err \\
       || fail read-cert-failed
-    mark RESULT "name=pkcs11-sign ok=1 data=$(tohex /tmp/data) sig=$(tohex /tmp/sig) cert=$(tohex /tmp/cert.der)"
+    mark RESULT "name=pkcs11-sign ok=1 mechanism=\${cl_mechanism:-RSA-PKCS} data=$(tohex /tmp/data) sig=$(tohex /tmp/sig) cert=$(tohex /tmp/cert.der)"
     ;;
   watch)
     # pcsc_scan reports every reader/card state change (SCardGetStatusChange, no APDUs).
