@@ -361,13 +361,17 @@ export class SimulatedReader {
       if (dwLength > this.profile.maxMessageLength - 10) {
         // CCID §6.2.6: bad dwLength (offset 1); the rest of this transfer is discarded.
         this.#outBuffer = new Uint8Array(0);
-        this.#firmware.rejectBadLength(buf.subarray(0, 10));
+        const header = buf.slice(0, 10);
+        runSoon(() => this.#firmware.rejectBadLength(header));
         break;
       }
       if (buf.length < 10 + dwLength) break;
       const msg = buf.slice(0, 10 + dwLength);
       this.#outBuffer = buf.slice(10 + dwLength);
-      this.#firmware.handleMessage(msg);
+      // The reader starts on the command after the OUT transfer has completed.
+      runSoon(() => {
+        if (!this.#isGone) this.#firmware.handleMessage(msg);
+      });
     }
     return { status: 'ok', bytesWritten: bytes.length };
   }
