@@ -34,7 +34,7 @@ async function run(
   const port = await freePort();
   const guest = startGuest({ image, vscardPort: port, timeoutMs: BOOT_TIMEOUT_MS, ...opts });
   cleanups.push(() => guest.kill());
-  piv.reset();
+  piv.reset?.();
   const card = await startDirectCard({ port, card: piv });
   cleanups.push(async () => card.destroy());
   return { result: await guest.result, card };
