@@ -8,6 +8,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createOriginPolicy, isLoopbackHost } from './auth/origin.ts';
+import { parseSecret } from './auth/tokens.ts';
 import { RelayError } from './errors.ts';
 
 /** A TCP endpoint. */
@@ -32,6 +34,26 @@ export interface RelayConfig {
   cleanupAckTimeoutMs: number;
   /** Pause reading the VM while more than this many bytes wait for the browser. Default 262144. */
   maxBufferedToBrowserBytes: number;
+  /**
+   * HMAC keys for session tokens (auth/tokens.ts), current first, then the previous one during
+   * a rotation. Empty: no tokens; every session goes to `defaultTarget` (only allowed on a
+   * loopback listener unless `isAnonymousAllowed`).
+   */
+  tokenSecrets: Uint8Array[];
+  /** Sessions without a token on a non-loopback listener. Default false. */
+  isAnonymousAllowed: boolean;
+  /** Page origins allowed to open sessions besides the relay's own page (auth/origin.ts). */
+  allowedOrigins: string[];
+  /** Time to present a token after the WebSocket opens, ms. Default 5000. */
+  authTimeoutMs: number;
+  /** A session with no message either way for this long is closed, ms (0 = never). Default 1 800 000. */
+  idleTimeoutMs: number;
+  /** WebSocket ping interval; a missing pong by the next ping ends the session, ms. Default 30 000. */
+  pingIntervalMs: number;
+  /** Most concurrent sessions. Default 10 000. */
+  maxSessions: number;
+  /** Most concurrent sessions per client address (IPv6 by /64). Default 16. */
+  maxSessionsPerAddress: number;
 }
 
 export const DEFAULT_LISTEN: HostPort = { host: '127.0.0.1', port: 8080 };
@@ -51,6 +73,14 @@ export function defaultConfig(): RelayConfig {
     connectTimeoutMs: 5000,
     cleanupAckTimeoutMs: 1000,
     maxBufferedToBrowserBytes: 256 * 1024,
+    tokenSecrets: [],
+    isAnonymousAllowed: false,
+    allowedOrigins: [],
+    authTimeoutMs: 5000,
+    idleTimeoutMs: 30 * 60_000,
+    pingIntervalMs: 30_000,
+    maxSessions: 10_000,
+    maxSessionsPerAddress: 16,
   };
 }
 
@@ -68,6 +98,14 @@ Options:
                         (default 127.0.0.1:8080; use [::1]:8080 for IPv6)
   --target HOST:PORT    the VM's VSCard chardev (default 127.0.0.1:35963)
   --static DIR          the built web app (default apps/web/dist)
+  --token-secret-file FILE[,PREVIOUS]
+                        require signed session tokens (HMAC key files, at least
+                        32 bytes each; mint links with the mint-token script);
+                        required unless --listen is a loopback address
+  --allow-origin LIST   comma-separated page origins that may connect besides
+                        the relay's own page, e.g. https://help.example.com
+  --allow-anonymous     accept sessions without tokens on a public listener
+                        (only for a trusted network)
   --config FILE         JSON file with the same settings, e.g.
                           { "listen": "127.0.0.1:8080",
                             "targets": { "default": "127.0.0.1:35963" },
@@ -115,6 +153,14 @@ function positiveInt(value: unknown, what: string): number {
 }
 
 const FILE_KEYS = [
+  'tokenSecretFiles',
+  'allowAnonymous',
+  'allowedOrigins',
+  'authTimeoutMs',
+  'idleTimeoutMs',
+  'pingIntervalMs',
+  'maxSessions',
+  'maxSessionsPerAddress',
   'listen',
   'target',
   'targets',
@@ -125,12 +171,49 @@ const FILE_KEYS = [
   'maxBufferedToBrowserBytes',
 ] as const;
 
+function stringList(value: unknown, what: string): string[] {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v !== '')) {
+    throw invalid(`${what} must be an array of non-empty strings`);
+  }
+  return value as string[];
+}
+
+/** Reads token secret files (current first). */
+export function loadSecrets(
+  files: readonly string[],
+  readBytes: (file: string) => Uint8Array,
+  what: string,
+): Uint8Array[] {
+  if (files.length === 0 || files.length > 2)
+    throw invalid(`${what}: give one or two secret files (current, previous)`);
+  return files.map((file) => {
+    let bytes: Uint8Array;
+    try {
+      bytes = readBytes(file);
+    } catch (e) {
+      throw new RelayError(
+        'RELAY_CONFIG_INVALID',
+        `${what}: cannot read ${file}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+    try {
+      return parseSecret(bytes);
+    } catch (e) {
+      throw new RelayError('RELAY_CONFIG_INVALID', `${what}: ${file}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  });
+}
+
 /** Applies a parsed JSON config file onto `config`. `source` names the file in errors. */
 export function applyConfigFile(
   config: RelayConfig,
   json: unknown,
   source: string,
   baseDir: string,
+  readBytes: (file: string) => Uint8Array = (f) => readFileSync(f),
 ): void {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw invalid(`${source}: the top level must be a JSON object`);
@@ -181,8 +264,29 @@ export function applyConfigFile(
     'connectTimeoutMs',
     'cleanupAckTimeoutMs',
     'maxBufferedToBrowserBytes',
+    'authTimeoutMs',
+    'pingIntervalMs',
+    'maxSessions',
+    'maxSessionsPerAddress',
   ] as const) {
     if (key in obj) config[key] = positiveInt(obj[key], `${source}: "${key}"`);
+  }
+  if ('idleTimeoutMs' in obj) {
+    const v = obj['idleTimeoutMs'];
+    config.idleTimeoutMs = v === 0 ? 0 : positiveInt(v, `${source}: "idleTimeoutMs" (0 = never)`);
+  }
+  if ('allowAnonymous' in obj) {
+    if (typeof obj['allowAnonymous'] !== 'boolean')
+      throw invalid(`${source}: "allowAnonymous" must be true or false`);
+    config.isAnonymousAllowed = obj['allowAnonymous'];
+  }
+  if ('allowedOrigins' in obj)
+    config.allowedOrigins = stringList(obj['allowedOrigins'], `${source}: "allowedOrigins"`);
+  if ('tokenSecretFiles' in obj) {
+    const files = stringList(obj['tokenSecretFiles'], `${source}: "tokenSecretFiles"`).map((f) =>
+      path.resolve(baseDir, f),
+    );
+    config.tokenSecrets = loadSecrets(files, readBytes, `${source}: "tokenSecretFiles"`);
   }
 }
 
@@ -192,20 +296,39 @@ export function applyConfigFile(
  */
 export function parseArgs(
   argv: readonly string[],
-  io: { readFile?: (file: string) => string; cwd?: string } = {},
+  io: {
+    readFile?: (file: string) => string;
+    readBytes?: (file: string) => Uint8Array;
+    cwd?: string;
+  } = {},
 ): ParsedArgs {
   const readFile = io.readFile ?? ((file: string) => readFileSync(file, 'utf8'));
+  const readBytes = io.readBytes ?? ((file: string) => readFileSync(file));
   const cwd = io.cwd ?? process.cwd();
   const flags = new Map<string, string>();
-  const valued = ['--listen', '--target', '--static', '--config'];
+  const valued = [
+    '--listen',
+    '--target',
+    '--static',
+    '--config',
+    '--token-secret-file',
+    '--allow-origin',
+  ];
+  let isAnonymousFlag = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--') continue;
     if (arg === '-h' || arg === '--help') return { kind: 'help' };
+    if (arg === '--allow-anonymous') {
+      isAnonymousFlag = true;
+      continue;
+    }
     const eq = arg.indexOf('=');
     const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
     if (!valued.includes(name)) {
-      throw invalid(`unknown option "${arg}" (see --help; options: ${valued.join(', ')}, --help)`);
+      throw invalid(
+        `unknown option "${arg}" (see --help; options: ${valued.join(', ')}, --allow-anonymous, --help)`,
+      );
     }
     let value: string | undefined;
     if (name !== arg) value = arg.slice(eq + 1);
@@ -245,7 +368,7 @@ export function parseArgs(
         { cause: e },
       );
     }
-    applyConfigFile(config, json, full, path.dirname(full));
+    applyConfigFile(config, json, full, path.dirname(full), readBytes);
   }
   const listen = flags.get('--listen');
   if (listen !== undefined) config.listen = parseHostPort(listen, '--listen');
@@ -254,6 +377,22 @@ export function parseArgs(
     config.targets[config.defaultTarget] = parseHostPort(target, '--target');
   const staticDir = flags.get('--static');
   if (staticDir !== undefined) config.staticDir = path.resolve(cwd, staticDir);
+  const secretFiles = flags.get('--token-secret-file');
+  if (secretFiles !== undefined) {
+    config.tokenSecrets = loadSecrets(
+      secretFiles.split(',').map((f) => path.resolve(cwd, f.trim())),
+      readBytes,
+      '--token-secret-file',
+    );
+  }
+  const origins = flags.get('--allow-origin');
+  if (origins !== undefined) {
+    config.allowedOrigins = origins
+      .split(',')
+      .map((o) => o.trim())
+      .filter((o) => o !== '');
+  }
+  if (isAnonymousFlag) config.isAnonymousAllowed = true;
   validateConfig(config);
   return { kind: 'run', config };
 }
@@ -267,5 +406,22 @@ export function validateConfig(config: RelayConfig): void {
   }
   for (const [id, t] of Object.entries(config.targets)) {
     if (t.port === 0) throw invalid(`target "${id}": port 0 is not a VM port`);
+  }
+  try {
+    createOriginPolicy({ allowedOrigins: config.allowedOrigins, isLoopbackListener: true });
+  } catch (e) {
+    throw new RelayError('RELAY_CONFIG_INVALID', `allowed origins: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  if (
+    config.tokenSecrets.length === 0 &&
+    !config.isAnonymousAllowed &&
+    !isLoopbackHost(config.listen.host)
+  ) {
+    throw invalid(
+      `listening on ${config.listen.host} (not loopback) without session tokens would let anyone on the network ` +
+        `reach the VM: add --token-secret-file FILE, or --allow-anonymous on a trusted network`,
+    );
   }
 }

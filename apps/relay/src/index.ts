@@ -6,6 +6,7 @@ export type {
   SessionEvent,
   SessionPhase,
   SessionStats,
+  SessionObserver,
 } from './relay.ts';
 export { startRelayServer, MAX_FRAME_BYTES } from './server.ts';
 export type { RelayServer, RelayServerOptions, ServerEvent } from './server.ts';
@@ -19,6 +20,7 @@ export {
   HELP_TEXT,
   DEFAULT_LISTEN,
   DEFAULT_TARGET,
+  loadSecrets,
 } from './config.ts';
 export type { RelayConfig, HostPort, ParsedArgs } from './config.ts';
 export { createStaticHandler, resolveUnderRoot, MIME_TYPES, notBuiltPage } from './static-files.ts';

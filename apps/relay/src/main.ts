@@ -1,17 +1,14 @@
 /**
  * `pnpm relay -- --listen 127.0.0.1:8080 --target 127.0.0.1:35963`: reads the arguments,
- * starts the relay, prints the URL to open and the QEMU options to use.
+ * starts the relay with JSON logs (pino, stdout) and metrics, prints the URL to open and the
+ * QEMU options to use (stderr), and on SIGTERM/SIGINT ends every session gracefully
+ * (browsers get 1001, VMs get outstanding commands answered, CardRemove and ReaderRemove).
  */
-import { RelayClose } from '@cardlend/vscard';
 import { HELP_TEXT, parseArgs } from './config.ts';
 import { isRelayError } from './errors.ts';
-import { startRelayServer, type ServerEvent } from './server.ts';
-
-function log(e: ServerEvent): void {
-  // One JSON line per event, never payload bytes.
-  const line = e.kind === 'session-end' ? { ...e, end: { ...e.end } } : e;
-  process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...line }) + '\n');
-}
+import { createAuditLog, createLogger } from './ops/logger.ts';
+import { createRelayMetrics } from './ops/metrics.ts';
+import { startRelayServer, type RelayServer, type ServerEvent } from './server.ts';
 
 async function main(): Promise<void> {
   let parsed;
@@ -29,9 +26,26 @@ async function main(): Promise<void> {
     return;
   }
   const { config } = parsed;
-  let server;
+  const logger = createLogger();
+  const onEvent = (e: ServerEvent): void => {
+    // Audit events (session start/end, refusals) come from the audit log; here only problems.
+    if (e.kind === 'server-error') logger.error({ event: e.kind }, e.message);
+    else if (
+      e.kind === 'session-event' &&
+      e.event.kind !== 'backpressure' &&
+      e.event.kind !== 'cleanup'
+    ) {
+      logger.warn({ event: e.event.kind, sessionId: e.sessionId }, 'session problem');
+    }
+  };
+  let server: RelayServer;
   try {
-    server = await startRelayServer({ config, onEvent: log });
+    server = await startRelayServer({
+      config,
+      onEvent,
+      audit: createAuditLog(logger),
+      metrics: createRelayMetrics(),
+    });
   } catch (e) {
     process.stderr.write(`cardlend relay: ${(e as Error).message}\n`);
     process.exit(1);
@@ -39,30 +53,33 @@ async function main(): Promise<void> {
   const target = config.targets[config.defaultTarget];
   const host = target?.host ?? '127.0.0.1';
   const port = target?.port ?? 35963;
-  process.stdout.write(
+  process.stderr.write(
     [
       `cardlend relay listening.`,
       ``,
       `  Open in Chrome:  ${server.url}`,
-      `  VM target:       ${host}:${port}`,
+      `  VM target:       ${host}:${port}${config.tokenSecrets.length > 0 ? ' (and the targets tokens name)' : ''}`,
       ``,
       `Start the VM (QEMU) with these options:`,
       `  -device qemu-xhci -device usb-ccid \\`,
       `  -chardev socket,id=vscard,host=${host},port=${port},server=on,wait=off,nodelay=on \\`,
       `  -device ccid-card-passthru,chardev=vscard`,
       ``,
+      ``,
     ].join('\n'),
   );
   let isStopping = false;
   const stop = (signal: string) => {
-    if (isStopping) process.exit(1);
+    if (isStopping) return;
     isStopping = true;
-    process.stderr.write(
-      `cardlend relay: ${signal}, closing sessions (${RelayClose.GOING_AWAY})...\n`,
-    );
-    const force = setTimeout(() => process.exit(1), 5000);
+    logger.info({ event: 'shutdown', signal }, 'closing every session');
+    // Sessions end within their cleanup bounds; this is only a backstop.
+    const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
-    void server.close().then(() => process.exit(0));
+    void server.close().then(() => {
+      logger.flush();
+      process.exit(0);
+    });
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

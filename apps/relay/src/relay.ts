@@ -50,6 +50,10 @@ export interface SessionEnd {
   /** The close code the relay sent to the browser, if it initiated the close. */
   closeCode: number | undefined;
   closeReason: string;
+  /** The close code the browser's close frame carried (1005 none, 1006 connection lost). */
+  browserCloseCode: number | undefined;
+  /** Who ended the session. */
+  endedBy: 'browser' | 'vm' | 'relay';
   /** Guest commands the relay answered with VSC_Error during cleanup. */
   answeredOnCleanup: number;
   /** Whether QEMU acknowledged every control message before TCP was closed. */
@@ -80,7 +84,27 @@ export interface RelaySessionOptions {
   /** Pause reading TCP above this many bytes queued to the browser. Default 262144. */
   maxBufferedToBrowserBytes?: number;
   onEvent?: (e: SessionEvent) => void;
+  /** Hot-path counters (metrics); called synchronously, must not throw. */
+  observer?: SessionObserver;
+  /**
+   * Frames the server received before the session existed (e.g. right after first-message
+   * authentication); validated and forwarded first, in order.
+   */
+  initialMessages?: readonly { data: RawData; isBinary: boolean }[];
+  /** Clock for APDU latency, ms. Default `performance.now()`. */
+  now?: () => number;
 }
+
+/** Counters for metrics. */
+export interface SessionObserver {
+  /** Bytes of whole VSCard messages passed on (`to_vm`: written to TCP; `to_browser`: sent on the WebSocket). */
+  bytes(direction: 'to_vm' | 'to_browser', count: number): void;
+  /** A guest command was answered by the browser (APDU or Error) after `latencyMs`. */
+  apduAnswered(latencyMs: number): void;
+}
+
+/** Guest-command timestamps kept for latency; QEMU itself holds at most 128 (§4). */
+const MAX_TRACKED_COMMANDS = 1024;
 
 /** Close reasons are limited to 123 bytes (RFC 6455 §5.5.1). */
 export function clampReason(reason: string): string {
@@ -136,6 +160,11 @@ export class RelaySession {
   #endReason: SessionEndReason = 'browser-closed';
   #closeCode: number | undefined;
   #closeReason = '';
+  #browserCloseCode: number | undefined;
+  readonly #observer: SessionObserver | undefined;
+  readonly #now: () => number;
+  /** Arrival times of outstanding guest commands (oldest first). */
+  #commandTimes: number[] = [];
   #answeredOnCleanup = 0;
   #isCleanupAcked = false;
   #cleanupTimer: NodeJS.Timeout | undefined;
@@ -154,6 +183,8 @@ export class RelaySession {
     this.#wsCloseTimeoutMs = opts.wsCloseTimeoutMs ?? 2000;
     this.#maxBufferedToBrowserBytes = opts.maxBufferedToBrowserBytes ?? 256 * 1024;
     this.#onEvent = opts.onEvent ?? (() => {});
+    this.#observer = opts.observer;
+    this.#now = opts.now ?? (() => performance.now());
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
 
     const tcp = this.#tcp;
@@ -176,7 +207,8 @@ export class RelaySession {
     const ws = this.#ws;
     ws.on('message', (data: RawData, isBinary: boolean) => this.#onBrowserMessage(data, isBinary));
     ws.on('error', (e: Error) => this.#onEvent({ kind: 'browser-error', message: e.message }));
-    ws.on('close', () => {
+    ws.on('close', (code: number) => {
+      this.#browserCloseCode = code;
       this.#isBrowserOpen = false;
       if (this.#wsCloseTimer) clearTimeout(this.#wsCloseTimer);
       this.#startCleanup('browser-closed', true);
@@ -190,6 +222,7 @@ export class RelaySession {
       this.#isBrowserOpen = ws.readyState !== ws.CLOSED;
       queueMicrotask(() => this.#startCleanup('browser-closed', true));
     }
+    for (const m of opts.initialMessages ?? []) this.#onBrowserMessage(m.data, m.isBinary);
   }
 
   /** Current phase. */
@@ -236,6 +269,21 @@ export class RelaySession {
     this.#startCleanup('relay-closed', true);
   }
 
+  /**
+   * Graceful end for a shutdown (ops/shutdown.ts `Drainable`): the browser gets 1001, the VM
+   * its cleanup; resolves when both sides are closed.
+   */
+  async drain(): Promise<void> {
+    this.close(RelayClose.GOING_AWAY, 'The relay is shutting down.');
+    await this.done;
+  }
+
+  /** Ends both sides at once (a shutdown deadline passed). */
+  abort(): void {
+    this.#tcp.destroy();
+    this.#ws.terminate();
+  }
+
   // Browser → VM
 
   #onBrowserMessage(data: RawData, isBinary: boolean): void {
@@ -260,9 +308,13 @@ export class RelaySession {
     this.#stats.bytesFromBrowser += bytes.length;
     if (type === VSC.APDU || type === VSC.Error) {
       if (this.#outstanding > 0) this.#outstanding--;
+      const issuedAt = this.#commandTimes.shift();
+      if (issuedAt !== undefined) this.#observer?.apduAnswered(this.#now() - issuedAt);
     } else if (FLUSHES_GUEST_COMMANDS.has(type)) {
       this.#outstanding = 0;
+      this.#commandTimes = [];
     }
+    this.#observer?.bytes('to_vm', bytes.length);
     if (CONTROL_EXPECTING_REPLY.has(type)) this.#pendingReplies++;
     if (!this.#tcp.write(bytes) && !this.#isBrowserPaused) {
       this.#isBrowserPaused = true;
@@ -308,7 +360,13 @@ export class RelaySession {
     for (const f of frames) {
       if (f.type === VSC.APDU) {
         this.#stats.guestCommands++;
-        if (this.#phase === 'open') this.#outstanding++;
+        if (this.#phase === 'open') {
+          this.#outstanding++;
+          if (this.#observer) {
+            if (this.#commandTimes.length >= MAX_TRACKED_COMMANDS) this.#commandTimes.shift();
+            this.#commandTimes.push(this.#now());
+          }
+        }
       } else if ((f.type === VSC.Error || f.type === VSC.Init) && this.#pendingReplies > 0) {
         this.#pendingReplies--;
       }
@@ -316,6 +374,7 @@ export class RelaySession {
         this.#stats.messagesToBrowser++;
         this.#stats.bytesToBrowser += f.bytes.length;
         this.#ws.send(f.bytes, { binary: true }, () => this.#onBrowserSent());
+        this.#observer?.bytes('to_browser', f.bytes.length);
       }
     }
     if (this.#phase === 'cleanup' && this.#pendingReplies === 0 && this.#cleanupTimer) {
@@ -427,6 +486,13 @@ export class RelaySession {
       reason: this.#endReason,
       closeCode: this.#closeCode,
       closeReason: this.#closeReason,
+      browserCloseCode: this.#browserCloseCode,
+      endedBy:
+        this.#endReason === 'relay-closed'
+          ? 'relay'
+          : this.#endReason.startsWith('vm-')
+            ? 'vm'
+            : 'browser',
       answeredOnCleanup: this.#answeredOnCleanup,
       isCleanupAcked: this.#isCleanupAcked,
       stats: { ...this.#stats },

@@ -1,8 +1,15 @@
 /**
- * The relay's HTTP server: the built web app on every path but one, and the VSCard WebSocket
- * endpoint at `RELAY_PATH` (browser ⇄ relay contract, notes/contracts.md). Each WebSocket
- * gets one TCP connection to the target chosen by the configuration — never by the browser —
- * and at most one browser session exists per target (QEMU serves one client at a time, §1).
+ * The relay's HTTP server: the built web app on every path but a few, the operations
+ * endpoints (`/healthz`, `/readyz`, `/metrics`), and the VSCard WebSocket endpoint at
+ * `RELAY_PATH` (browser ⇄ relay contract, notes/contracts.md).
+ *
+ * Admission of a WebSocket, in order: path and subprotocol (HTTP 404/400), then — with the
+ * upgrade done so the page gets a close code it can show — Origin allowlist, session caps
+ * (global, per address), the session token (subprotocol `cardlend.token.<t>` or a first text
+ * message `{"token": ...}` within `authTimeoutMs`; only when secrets are configured), the
+ * token ledger (single use / one live session), and finally one browser per VM target. The
+ * target always comes from the configuration (the token names a target id), never from the
+ * browser. Each admitted session gets one TCP connection to that target.
  */
 import http from 'node:http';
 import net from 'node:net';
@@ -14,24 +21,52 @@ import {
   VSCARD_HEADER_BYTES,
   VSCARD_MAX_PAYLOAD_BYTES,
 } from '@cardlend/vscard';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import {
+  armAuthDeadline,
+  createOriginPolicy,
+  extractTokenFromProtocols,
+  isLoopbackHost,
+  parseAuthMessage,
+} from './auth/origin.ts';
+import { TokenLedger, verifyToken, type TokenLease } from './auth/tokens.ts';
 import type { HostPort, RelayConfig } from './config.ts';
 import { RelayError } from './errors.ts';
-import { clampReason, RelaySession, type SessionEnd, type SessionEvent } from './relay.ts';
+import { HeartbeatManager, type HeartbeatHandle } from './limits/heartbeat.ts';
+import { refusalClose, refusalForToken, type RefusalKind } from './limits/refusals.ts';
+import { SessionCaps, type SessionSlot } from './limits/session-caps.ts';
+import { createOpsHandler, Readiness } from './ops/http.ts';
+import type { AuditLog } from './ops/logger.ts';
+import type { RelayMetrics } from './ops/metrics.ts';
+import { RelaySession, type SessionEnd, type SessionEvent } from './relay.ts';
 import { createStaticHandler } from './static-files.ts';
 
-/** Events for logs (main.ts prints them; tests may collect them). */
+/** Events for logs (main.ts prints them; tests may collect them). Never payloads or tokens. */
 export type ServerEvent =
   | { kind: 'session-start'; sessionId: number; target: string; remote: string }
   | { kind: 'session-end'; sessionId: number; target: string; end: SessionEnd }
   | { kind: 'session-event'; sessionId: number; event: SessionEvent }
-  | { kind: 'refused'; target: string; remote: string; closeCode: number; reason: string }
+  | {
+      kind: 'refused';
+      target: string;
+      remote: string;
+      closeCode: number;
+      reason: string;
+      /** The refusal kind (limits/refusals.ts), when it is one of them. */
+      refusal?: RefusalKind;
+    }
   | { kind: 'upgrade-refused'; status: number; reason: string; remote: string }
   | { kind: 'server-error'; message: string };
 
 export interface RelayServerOptions {
   config: RelayConfig;
   onEvent?: (e: ServerEvent) => void;
+  /** Prometheus metrics (ops/metrics.ts); `/metrics` is served when given. */
+  metrics?: RelayMetrics;
+  /** JSON audit trail (ops/logger.ts). */
+  audit?: AuditLog;
+  /** Wall clock for token expiry, unix ms. Default `Date.now`. */
+  now?: () => number;
 }
 
 /** A running relay. */
@@ -42,23 +77,23 @@ export interface RelayServer {
   readonly url: string;
   /** Live sessions by target id. */
   readonly sessions: ReadonlyMap<string, RelaySession>;
-  /** Stops listening, ends every session (browser gets 1001, VM gets its cleanup), resolves when all are done. */
+  /** `/readyz` state. */
+  readonly readiness: Readiness;
+  /** Stops accepting, ends every session (browser gets 1001, VM gets its cleanup), resolves when all are done. */
   close(): Promise<void>;
 }
 
 /** Largest WebSocket message: one whole VSCard message (12 + 65524 bytes). */
 export const MAX_FRAME_BYTES = VSCARD_HEADER_BYTES + VSCARD_MAX_PAYLOAD_BYTES;
 
+/** Frames held while a session is being admitted (auth, VM connect): at most this many. */
+const MAX_EARLY_FRAMES = 32;
+
 interface TargetSlot {
   state: 'connecting' | 'active';
   session: RelaySession | undefined;
   done: Promise<void>;
   hasWaiter: boolean;
-}
-
-function remoteOf(req: http.IncomingMessage): string {
-  const s = req.socket;
-  return `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
 }
 
 function refuseUpgrade(socket: Duplex, status: number, message: string): void {
@@ -68,36 +103,77 @@ function refuseUpgrade(socket: Duplex, status: number, message: string): void {
       'Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
-  socket.on('error', () => {});
 }
 
 function formatUrl({ host, port }: HostPort): string {
-  const h = host.includes(':')
-    ? `[${host}]`
-    : host === '0.0.0.0'
+  const h =
+    host === '0.0.0.0'
       ? '127.0.0.1'
       : host === '::'
         ? '[::1]'
-        : host;
+        : host.includes(':')
+          ? `[${host}]`
+          : host;
   return `http://${h}:${port}/`;
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+function frameBytes(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
+  return data.byteLength;
 }
 
 /** Starts listening; rejects with `RELAY_LISTEN_FAILED` if the address cannot be bound. */
 export async function startRelayServer(opts: RelayServerOptions): Promise<RelayServer> {
-  const { config } = opts;
+  const { config, metrics, audit } = opts;
   const emit = opts.onEvent ?? (() => {});
+  const now = opts.now ?? Date.now;
   const serveStatic = createStaticHandler(config.staticDir);
+  const readiness = new Readiness();
+  const ops = metrics ? createOpsHandler({ registry: metrics.registry, readiness }) : undefined;
+  const originPolicy = createOriginPolicy({
+    allowedOrigins: config.allowedOrigins,
+    isLoopbackListener: isLoopbackHost(config.listen.host),
+  });
+  const caps = new SessionCaps({
+    maxSessions: config.maxSessions,
+    maxSessionsPerAddress: config.maxSessionsPerAddress,
+  });
+  const ledger = new TokenLedger();
+  const heartbeat = new HeartbeatManager({
+    pingIntervalMs: config.pingIntervalMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+    onError: (e) => emit({ kind: 'server-error', message: `heartbeat: ${(e as Error).message}` }),
+  });
   const slots = new Map<string, TargetSlot>();
   const sessions = new Map<string, RelaySession>();
   let nextSessionId = 1;
   let isClosing = false;
 
   const httpServer = http.createServer((req, res) => {
-    serveStatic(req, res).catch((e: unknown) => {
-      emit({ kind: 'server-error', message: `static: ${(e as Error).message}` });
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
+    if (!ops || !ops(req, res)) {
+      // Without metrics, /healthz and /readyz are still answered.
+      const path = (req.url ?? '/').split('?', 1)[0];
+      if (path === '/healthz' || path === '/readyz') {
+        const isOk = path === '/healthz' || readiness.isReady;
+        res.writeHead(isOk ? 200 : 503, {
+          'Content-Type': 'text/plain; charset=utf-8',
+          'Cache-Control': 'no-store',
+        });
+        res.end(isOk ? 'ok\n' : `${readiness.state}\n`);
+        return;
+      }
+      serveStatic(req, res).catch((e: unknown) => {
+        emit({ kind: 'server-error', message: `static: ${(e as Error).message}` });
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
+    }
   });
   httpServer.on('clientError', (_e, socket) => socket.destroy());
 
@@ -106,13 +182,14 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     perMessageDeflate: false,
     maxPayload: MAX_FRAME_BYTES,
     clientTracking: true,
+    // Select cardlend.vscard.v1; a token subprotocol is never echoed (auth/origin.ts).
     handleProtocols: (protocols) => (protocols.has(RELAY_SUBPROTOCOL) ? RELAY_SUBPROTOCOL : false),
   });
   wss.on('error', (e) => emit({ kind: 'server-error', message: e.message }));
 
   httpServer.on('upgrade', (req, socket, head) => {
     socket.on('error', () => {});
-    const remote = remoteOf(req);
+    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     const pathname = (req.url ?? '').split('?')[0];
     if (pathname !== RELAY_PATH) {
       emit({ kind: 'upgrade-refused', status: 404, reason: 'wrong path', remote });
@@ -123,95 +200,252 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
       refuseUpgrade(socket, 503, 'The relay is shutting down.');
       return;
     }
-    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-    if (!offered.includes(RELAY_SUBPROTOCOL)) {
+    if (!extractTokenFromProtocols(req.headers['sec-websocket-protocol']).hasVscardProtocol) {
       emit({ kind: 'upgrade-refused', status: 400, reason: 'missing subprotocol', remote });
       refuseUpgrade(socket, 400, `Request the WebSocket subprotocol "${RELAY_SUBPROTOCOL}".`);
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      void onConnection(ws, req).catch((e: unknown) => {
+      void admit(ws, req).catch((e: unknown) => {
         emit({ kind: 'server-error', message: `session: ${(e as Error).message}` });
         ws.terminate();
       });
     });
   });
 
-  async function onConnection(ws: WebSocket, req: http.IncomingMessage): Promise<void> {
-    const remote = remoteOf(req);
-    // Hold the browser's frames until the VM connection exists.
-    ws.pause();
+  async function admit(ws: WebSocket, req: http.IncomingMessage): Promise<void> {
+    const clientAddress = req.socket.remoteAddress ?? 'unknown';
+    const remote = `${clientAddress}:${req.socket.remotePort ?? '?'}`;
+    const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined;
     ws.on('error', () => {});
-    const targetId = config.defaultTarget;
-    const target = config.targets[targetId] as HostPort;
-    const refuse = (code: number, reason: string) => {
-      emit({ kind: 'refused', target: targetId, remote, closeCode: code, reason });
+    // Hold frames that arrive while the session is admitted; they are replayed in order.
+    const early: { data: RawData; isBinary: boolean }[] = [];
+    let onAuthFrame: ((data: RawData, isBinary: boolean) => void) | undefined;
+    let targetId = config.defaultTarget;
+    const releases: (() => void)[] = [];
+    const releaseAll = () => {
+      for (const r of releases.splice(0)) r();
+    };
+    let isRefused = false;
+    const refuse = (kind: RefusalKind, detail?: string) => {
+      if (isRefused) return;
+      isRefused = true;
+      releaseAll();
+      const { code, reason } = refusalClose(kind, detail);
+      emit({ kind: 'refused', target: targetId, remote, closeCode: code, reason, refusal: kind });
+      metrics?.refused(kind);
+      audit?.refusal({
+        kind,
+        clientAddress,
+        targetId,
+        ...(origin !== undefined ? { origin } : {}),
+      });
       // Read again so the close handshake can complete; frames of a refused session are ignored.
+      ws.off('message', onEarly);
       ws.resume();
-      ws.close(code, clampReason(reason));
+      ws.close(code, reason);
       setTimeout(() => ws.terminate(), 2000).unref();
     };
+    const onEarly = (data: RawData, isBinary: boolean) => {
+      if (onAuthFrame) {
+        onAuthFrame(data, isBinary);
+        return;
+      }
+      early.push({ data, isBinary });
+      if (
+        early.length > MAX_EARLY_FRAMES ||
+        early.reduce((n, f) => n + frameBytes(f.data), 0) > 2 * MAX_FRAME_BYTES
+      ) {
+        refuse('message-rate');
+      }
+    };
+    ws.on('message', onEarly);
+    ws.once('close', releaseAll);
+
+    const originDecision = originPolicy.check({ origin, host: req.headers.host });
+    if (!originDecision.ok) return refuse(originDecision.reason);
+    const cap = caps.tryAcquire(clientAddress);
+    if (!cap.ok) return refuse(cap.reason);
+    const capSlot: SessionSlot = cap.slot;
+    releases.push(() => capSlot.release());
+
+    let lease: TokenLease | undefined;
+    if (config.tokenSecrets.length > 0) {
+      const offered = extractTokenFromProtocols(req.headers['sec-websocket-protocol']);
+      let token: string | null = offered.token;
+      if (offered.hasSeveralTokens) return refuse('token-malformed');
+      if (token === null) {
+        // First-message authentication: one text frame {"token": "..."} before the deadline.
+        const got = await new Promise<string | RefusalKind>((resolve) => {
+          const deadline = armAuthDeadline({
+            timeoutMs: config.authTimeoutMs,
+            onExpire: () => resolve('auth-timeout'),
+          });
+          onAuthFrame = (data, isBinary) => {
+            onAuthFrame = undefined;
+            if (!deadline.settle()) return;
+            const parsed = parseAuthMessage(toBuffer(data), isBinary);
+            resolve(parsed.ok ? parsed.token : 'token-missing');
+          };
+          ws.once('close', () => {
+            deadline.settle();
+            resolve('token-missing');
+          });
+        });
+        if (ws.readyState !== ws.OPEN) return releaseAll();
+        if (got === 'auth-timeout' || got === 'token-missing') return refuse(got);
+        token = got;
+      }
+      const verdict = verifyToken({
+        token,
+        secrets: config.tokenSecrets,
+        nowMs: now(),
+        isKnownTarget: (id) => Object.hasOwn(config.targets, id),
+      });
+      if (!verdict.ok) return refuse(refusalForToken(verdict.reason));
+      targetId = verdict.claims.tid;
+      const claim = ledger.claim({ claims: verdict.claims, nowMs: now() });
+      if (!claim.ok) return refuse(refusalForToken(claim.reason));
+      lease = claim.lease;
+      releases.push(() => lease?.release());
+    }
+    // Hold the browser's frames until the VM connection exists.
+    ws.pause();
+    await runSession(
+      ws,
+      targetId,
+      remote,
+      clientAddress,
+      origin,
+      early,
+      refuse,
+      releaseAll,
+      onEarly,
+    );
+  }
+
+  async function runSession(
+    ws: WebSocket,
+    targetId: string,
+    remote: string,
+    clientAddress: string,
+    origin: string | undefined,
+    early: { data: RawData; isBinary: boolean }[],
+    refuse: (kind: RefusalKind, detail?: string) => void,
+    releaseAll: () => void,
+    onEarly: (data: RawData, isBinary: boolean) => void,
+  ): Promise<void> {
+    const target = config.targets[targetId] as HostPort;
     const existing = slots.get(targetId);
     if (existing) {
       // A session that is only removing the card from the VM ends within the cleanup bounds:
       // let one newcomer (a reload, a reconnect) wait for it instead of refusing.
       const isEnding = existing.state === 'active' && existing.session?.phase !== 'open';
-      if (!isEnding || existing.hasWaiter) {
-        refuse(RelayClose.VM_IN_USE, 'Another browser is already lending a card to this VM.');
-        return;
-      }
+      if (!isEnding || existing.hasWaiter) return refuse('vm-in-use');
       existing.hasWaiter = true;
       await existing.done;
-      if (slots.has(targetId) || ws.readyState !== ws.OPEN) {
-        refuse(RelayClose.VM_IN_USE, 'Another browser is already lending a card to this VM.');
-        return;
-      }
+      if (slots.has(targetId)) return refuse('vm-in-use');
+      if (ws.readyState !== ws.OPEN) return releaseAll();
     }
-    let release: () => void = () => {};
+    let releaseSlot: () => void = () => {};
     const slot: TargetSlot = {
       state: 'connecting',
       session: undefined,
-      done: new Promise<void>((resolve) => (release = resolve)),
+      done: new Promise<void>((resolve) => (releaseSlot = resolve)),
       hasWaiter: false,
     };
     slots.set(targetId, slot);
     const free = () => {
       if (slots.get(targetId) === slot) slots.delete(targetId);
-      release();
+      releaseSlot();
     };
     let tcp: net.Socket;
     try {
       tcp = await connectTcp(target, config.connectTimeoutMs, ws);
     } catch (e) {
       free();
+      if (ws.readyState !== ws.OPEN) return releaseAll();
       const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-      refuse(
-        RelayClose.VM_UNREACHABLE,
-        `The relay cannot reach the VM (${why}). Is the VM running?`,
-      );
+      const reason = `The relay cannot reach the VM (${why}). Is the VM running?`;
+      refuseWith(ws, RelayClose.VM_UNREACHABLE, reason);
+      emit({
+        kind: 'refused',
+        target: targetId,
+        remote,
+        closeCode: RelayClose.VM_UNREACHABLE,
+        reason,
+      });
+      releaseAll();
       return;
     }
     if (ws.readyState !== ws.OPEN) {
       tcp.destroy();
       free();
+      releaseAll();
       return;
     }
     const sessionId = nextSessionId++;
+    ws.off('message', onEarly);
     const session = new RelaySession({
       ws,
       tcp,
       cleanupAckTimeoutMs: config.cleanupAckTimeoutMs,
       maxBufferedToBrowserBytes: config.maxBufferedToBrowserBytes,
       onEvent: (event) => emit({ kind: 'session-event', sessionId, event }),
+      initialMessages: early,
+      ...(metrics
+        ? {
+            observer: {
+              bytes: (direction, count) => metrics.addBytes(direction, count),
+              apduAnswered: (latencyMs) => metrics.observeApdu(latencyMs / 1000),
+            },
+          }
+        : {}),
     });
     slot.state = 'active';
     slot.session = session;
     sessions.set(targetId, session);
+    const heartbeatHandle: HeartbeatHandle = heartbeat.add({
+      ping: () => {
+        if (ws.readyState === ws.OPEN) ws.ping();
+      },
+      expire: (kind) => {
+        const { code, reason } = refusalClose(kind);
+        metrics?.refused(kind);
+        session.close(code, reason);
+      },
+    });
+    ws.on('pong', () => heartbeatHandle.notePong());
+    ws.on('message', () => heartbeatHandle.noteActivity());
+    tcp.on('data', () => heartbeatHandle.noteActivity());
+    const startedAt = Date.now();
+    const auditBase = {
+      sessionId: String(sessionId),
+      targetId,
+      target: `${target.host}:${target.port}`,
+      clientAddress,
+      ...(origin !== undefined ? { origin } : {}),
+    };
+    metrics?.sessionStarted();
+    audit?.sessionStart(auditBase);
     emit({ kind: 'session-start', sessionId, target: targetId, remote });
     ws.resume();
     const end = await session.done;
+    heartbeatHandle.remove();
     if (sessions.get(targetId) === session) sessions.delete(targetId);
     free();
+    releaseAll();
+    metrics?.sessionEnded();
+    audit?.sessionEnd({
+      ...auditBase,
+      apduCount: end.stats.guestCommands,
+      bytesToVm: end.stats.bytesFromBrowser,
+      bytesToBrowser: end.stats.bytesToBrowser,
+      durationMs: Date.now() - startedAt,
+      closeCode: end.closeCode ?? end.browserCloseCode ?? 1005,
+      closeReason: end.closeReason,
+      endedBy: end.endedBy,
+    });
     emit({ kind: 'session-end', sessionId, target: targetId, end });
   }
 
@@ -232,6 +466,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
       resolve();
     });
   });
+  readiness.markListening();
   const bound = httpServer.address() as net.AddressInfo;
   const address = { host: config.listen.host, port: bound.port };
 
@@ -239,16 +474,16 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     address,
     url: formatUrl(address),
     sessions,
+    readiness,
     async close(): Promise<void> {
       isClosing = true;
+      readiness.markDraining();
       const pending = [...slots.values()].map((s) => s.done);
       for (const s of sessions.values())
         s.close(RelayClose.GOING_AWAY, 'The relay is shutting down.');
       for (const ws of wss.clients) {
-        if (ws.readyState === ws.OPEN) {
-          ws.resume();
-          ws.close(RelayClose.GOING_AWAY, 'The relay is shutting down.');
-        }
+        if (ws.readyState === ws.OPEN)
+          refuseWith(ws, RelayClose.GOING_AWAY, 'The relay is shutting down.');
       }
       await Promise.all(pending);
       // Browsers that do not finish the close handshake in time are cut off.
@@ -263,6 +498,13 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
       wss.close();
     },
   };
+}
+
+/** Closes a WebSocket that is not (yet) a session, reading on so the handshake completes. */
+function refuseWith(ws: WebSocket, code: number, reason: string): void {
+  ws.resume();
+  ws.close(code, reason);
+  setTimeout(() => ws.terminate(), 2000).unref();
 }
 
 /** Connects to the VM; fails on error, timeout, or the browser leaving first. */

@@ -38,7 +38,15 @@ describe('config', () => {
   });
 
   it('takes flags in both forms and ignores the -- pnpm passes through', () => {
-    const c = run(['--', '--listen', '0.0.0.0:9000', '--target=10.0.0.5:4000', '--static', 'dist']);
+    const c = run([
+      '--',
+      '--listen',
+      '0.0.0.0:9000',
+      '--target=10.0.0.5:4000',
+      '--static',
+      'dist',
+      '--allow-anonymous',
+    ]);
     expect(c.listen).toEqual({ host: '0.0.0.0', port: 9000 });
     expect(c.targets['default']).toEqual({ host: '10.0.0.5', port: 4000 });
     expect(c.staticDir).toBe('/work/dist');

@@ -6,7 +6,12 @@ import path from 'node:path';
 import { RELAY_PATH, RELAY_SUBPROTOCOL } from '@cardlend/vscard';
 import { WebSocket } from 'ws';
 import { defaultConfig, type RelayConfig } from '../src/config.ts';
-import { startRelayServer, type RelayServer, type ServerEvent } from '../src/server.ts';
+import {
+  startRelayServer,
+  type RelayServer,
+  type RelayServerOptions,
+  type ServerEvent,
+} from '../src/server.ts';
 
 /** One VSCard message seen by the fake host. */
 export interface HostMessage {
@@ -167,6 +172,7 @@ export function makeStaticDir(): string {
 export async function startTestRelay(
   targetPort: number,
   overrides: Partial<RelayConfig> = {},
+  extra: Omit<RelayServerOptions, 'config' | 'onEvent'> = {},
 ): Promise<{ relay: RelayServer; events: ServerEvent[] }> {
   const config: RelayConfig = {
     ...defaultConfig(),
@@ -177,7 +183,7 @@ export async function startTestRelay(
     ...overrides,
   };
   const events: ServerEvent[] = [];
-  const relay = await startRelayServer({ config, onEvent: (e) => events.push(e) });
+  const relay = await startRelayServer({ ...extra, config, onEvent: (e) => events.push(e) });
   return { relay, events };
 }
 
@@ -192,9 +198,12 @@ export class Browser {
   constructor(
     url: string,
     protocols: string[] = [RELAY_SUBPROTOCOL],
-    opts: { perMessageDeflate?: boolean } = {},
+    opts: { perMessageDeflate?: boolean; origin?: string } = {},
   ) {
-    this.ws = new WebSocket(url, protocols, { perMessageDeflate: opts.perMessageDeflate ?? false });
+    this.ws = new WebSocket(url, protocols, {
+      perMessageDeflate: opts.perMessageDeflate ?? false,
+      ...(opts.origin !== undefined ? { origin: opts.origin } : {}),
+    });
     this.ws.on('message', (data: Buffer, isBinary: boolean) => {
       this.frames.push({ data, isBinary });
       for (const l of [...this.#listeners]) l();

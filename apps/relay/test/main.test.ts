@@ -1,0 +1,97 @@
+/** The relay as a process: `tsx src/main.ts`, the banner, SIGTERM. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RelayClose, RELAY_PATH } from '@cardlend/vscard';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Browser, FakeVmHost, msg } from './helpers.ts';
+
+const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+let child: ChildProcess | undefined;
+let host: FakeVmHost | undefined;
+
+afterEach(async () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  child = undefined;
+  await host?.close();
+  host = undefined;
+});
+
+function startMain(args: string[]): {
+  proc: ChildProcess;
+  stderr: () => string;
+  stdout: () => string;
+  exited: Promise<number | null>;
+} {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+    cwd: appDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child = proc;
+  let out = '';
+  let err = '';
+  proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => resolve(code)),
+  );
+  return { proc, stderr: () => err, stdout: () => out, exited };
+}
+
+async function waitFor(
+  get: () => string,
+  re: RegExp,
+  timeoutMs = 20_000,
+): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = get().match(re);
+    if (m) return m;
+    if (Date.now() > deadline) throw new Error(`no ${String(re)} in: ${get()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('main.ts', () => {
+  it('prints the URL and QEMU options, relays, and on SIGTERM closes browsers with 1001 after cleaning up the VM', async () => {
+    host = await FakeVmHost.start();
+    // pnpm passes a literal `--` through: it must be ignored.
+    const relay = startMain([
+      '--',
+      '--listen',
+      '127.0.0.1:0',
+      '--target',
+      `127.0.0.1:${host.port}`,
+    ]);
+    const [, url] = await waitFor(relay.stderr, /Open in Chrome:\s+(http:\/\/\S+)/);
+    expect(relay.stderr()).toContain(
+      `-chardev socket,id=vscard,host=127.0.0.1,port=${host.port},server=on,wait=off,nodelay=on`,
+    );
+    expect(relay.stderr()).toContain('-device ccid-card-passthru,chardev=vscard');
+    const b = new Browser((url as string).replace(/^http/, 'ws').replace(/\/$/, RELAY_PATH));
+    await b.opened;
+    b.send(msg(1, 0, '56534344 00000002 00000000'));
+    await b.frame(0);
+    const conn = await host.nextConnection(0);
+    relay.proc.kill('SIGTERM');
+    const closed = await b.closed;
+    expect(closed.code).toBe(RelayClose.GOING_AWAY);
+    await conn.waitFor(() => conn.isEnded, 5000, 'FIN');
+    expect(conn.messages.map((m) => m.type)).toEqual([1, 6, 4]);
+    expect(await relay.exited).toBe(0);
+    // JSON audit lines on stdout.
+    const events = relay
+      .stdout()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => (JSON.parse(l) as { event?: string }).event);
+    expect(events).toContain('session-start');
+    expect(events).toContain('session-end');
+  }, 40_000);
+
+  it('exits 2 with a precise message for a bad flag', async () => {
+    const relay = startMain(['--listen', 'nope']);
+    expect(await relay.exited).toBe(2);
+    expect(relay.stderr()).toMatch(/--listen must look like HOST:PORT/);
+  }, 30_000);
+});
