@@ -20,7 +20,7 @@ export interface FaultPlan {
   readonly seed?: number;
   /** The card is pulled while an XfrBlock is being processed (answer bError 0xFE, bmICCStatus 2). */
   readonly cardPulledMidApdu?: FaultRule;
-  /** The reader is unplugged while a bulk transfer is pending (counted per bulk-OUT command). */
+  /** The reader is unplugged while an XfrBlock is being processed (counted per XfrBlock). */
   readonly unplugMidTransfer?: FaultRule;
   /** One byte of a card T=1 block is flipped once (TPDU readers with T=1 cards). */
   readonly corruptT1Block?: FaultRule;

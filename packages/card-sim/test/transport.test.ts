@@ -226,7 +226,7 @@ describe('TPDU level, T=1 card (host speaks blocks)', () => {
     expect([again.pcb, hex(again.inf)]).toEqual([0x00, '9000']);
     // corrupted host block → R(N(R) = 1, EDC error)
     const bad = iBlock(1, false, apdu);
-    bad[bad.length - 1] ^= 0xff;
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 0xff;
     expect(decodeBlock((await host.xfr(bad)).data).pcb).toBe(0x91);
     // resynch
     expect(decodeBlock((await host.xfr(sBlock(0xc0))).data).pcb).toBe(0xe0);
