@@ -20,6 +20,7 @@ import {
   RELAY_SUBPROTOCOL,
   RELAY_TOKEN_SUBPROTOCOL_PREFIX,
   toQemuT0CompatibleAtr,
+  validateClientFrame,
   VSCARD_MAX_GUEST_ANSWER_BYTES,
   VscardClientSession,
 } from '@cardlend/vscard';
@@ -166,6 +167,12 @@ interface StatePatch {
 }
 
 type Status = 'idle' | 'running' | 'stopping' | 'done';
+
+/**
+ * Most guest commands waiting for the card. QEMU keeps at most 128 outstanding (its 129th
+ * aborts the VM, vscard-protocol.md §4), so a peer sending more is not a QEMU.
+ */
+const MAX_QUEUED_GUEST_COMMANDS = 256;
 
 /** 6F00, ISO 7816-4 §5.6 "no precise diagnosis": the answer when the card cannot answer. */
 const SW_NO_PRECISE_DIAGNOSIS = Uint8Array.of(0x6f, 0x00);
@@ -471,10 +478,30 @@ export class CardBridge {
     switch (action.type) {
       case 'send': {
         const ws = this.#ws;
-        if (ws !== null && ws.readyState === WS_OPEN) ws.send(action.bytes);
+        if (ws === null || ws.readyState !== WS_OPEN) return;
+        try {
+          // The relay closes with BAD_FRAME on anything QEMU would not take (e.g. the
+          // FlushComplete the session sends if a non-QEMU host sends Flush, §2.3): never send it.
+          validateClientFrame(action.bytes);
+        } catch (e) {
+          this.#log('warn', `not sending ${action.message.type}: the relay would refuse it`, {
+            error: String(e),
+          });
+          return;
+        }
+        ws.send(action.bytes);
         return;
       }
       case 'apdu':
+        if (this.#queue.length >= MAX_QUEUED_GUEST_COMMANDS) {
+          // QEMU never has more than 128 commands outstanding (§4, g10): this is not a VM.
+          this.#failConnection(
+            new BridgeError('BRIDGE_RELAY_PROTOCOL', {
+              message: `More than ${MAX_QUEUED_GUEST_COMMANDS} guest commands were waiting.`,
+            }),
+          );
+          return;
+        }
         this.#queue.push({ session, id: action.id, apdu: action.apdu, atMs: this.#now() });
         void this.#pump();
         return;
