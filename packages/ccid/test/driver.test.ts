@@ -279,6 +279,170 @@ describe('transport behaviour', () => {
   });
 });
 
+describe('more reader behaviour', () => {
+  it('slots run concurrently up to bMaxCCIDBusySlots, beyond that CCID_BUSY', async () => {
+    const conc = await setup(readerProfiles.multiSlotConcurrent, createT0Card(), { slot: 1 });
+    open.push(conc.reader);
+    conc.sim.insertCard(createT0Card(), 6);
+    await conc.reader.powerOn(1);
+    await conc.reader.powerOn(6);
+    const cmd = fromHex('0020 0080 80');
+    const [a, b] = await Promise.all([
+      conc.reader.transmit(cmd, { slot: 1 }),
+      conc.reader.transmit(cmd, { slot: 6 }),
+    ]);
+    expect([hex(a), hex(b)]).toEqual([hex(loopbackAnswer(cmd)), hex(loopbackAnswer(cmd))]);
+
+    const one = await setup(readerProfiles.multiSlot, createT0Card(), { slot: 0 });
+    open.push(one.reader);
+    one.sim.insertCard(createT0Card(), 1);
+    await one.reader.powerOn(0);
+    await one.reader.powerOn(1);
+    const first = one.reader.transmit(cmd, { slot: 0 });
+    await expect(one.reader.transmit(cmd, { slot: 1 })).rejects.toMatchObject({
+      code: 'CCID_BUSY',
+    });
+    expect(hex(await first)).toBe(hex(loopbackAnswer(cmd)));
+  });
+  it('HardwareError interrupt ⇒ hardware-error event', async () => {
+    const { sim, reader } = await setup(readerProfiles.tpduT0, createT0Card());
+    open.push(reader);
+    const events: ReaderEvent[] = [];
+    reader.onEvent((e) => events.push(e));
+    sim.injectHardwareError(0, 1);
+    await waitFor(() => events.some((e) => e.type === 'hardware-error'));
+    expect(events.find((e) => e.type === 'hardware-error')).toEqual({
+      type: 'hardware-error',
+      slot: 0,
+      code: 1,
+    });
+  });
+  it('unsubscribe stops events', async () => {
+    const { sim, reader } = await setup(readerProfiles.tpduT0, undefined);
+    open.push(reader);
+    const events: ReaderEvent[] = [];
+    const off = reader.onEvent((e) => events.push(e));
+    off();
+    sim.insertCard(createT0Card());
+    await new Promise((r) => setTimeout(r, 30));
+    expect(events).toEqual([]);
+  });
+  it('APDU longer than a short-APDU reader takes ⇒ CCID_APDU_TOO_LONG (nothing sent)', async () => {
+    const { sim, reader } = await setup(readerProfiles.shortApdu, createT1Card());
+    open.push(reader);
+    await reader.powerOn();
+    const before = sim.stats.bulkOut;
+    const big = encodeApdu({
+      cla: 0,
+      ins: 0x30,
+      p1: 0,
+      p2: 0,
+      data: new Uint8Array(600),
+      ne: 65536,
+    });
+    await expect(reader.transmit(big)).rejects.toMatchObject({ code: 'CCID_APDU_TOO_LONG' });
+    expect(sim.stats.bulkOut).toBe(before);
+    expect(hex(await reader.transmit(fromHex('00A4040000')))).toBe('9000');
+  });
+  it('extended APDUs both ways on an extended-APDU reader with a 271-byte message limit', async () => {
+    const { reader } = await setup(readerProfiles.extendedApdu, createT1Card());
+    open.push(reader);
+    await reader.powerOn();
+    const cmd = encodeApdu({
+      cla: 0,
+      ins: 0x30,
+      p1: 0,
+      p2: 0,
+      data: new Uint8Array(5000).map((_, i) => i * 3),
+      ne: 65536,
+    });
+    expect(hex(await reader.transmit(cmd))).toBe(hex(loopbackAnswer(cmd)));
+    const get = encodeApdu({ cla: 0, ins: 0x20, p1: 0xff, p2: 0xff, ne: 65536 });
+    expect(hex(await reader.transmit(get))).toBe(hex(loopbackAnswer(get)));
+  });
+  it('CRC T=1 card, ISO 13239 variant when configured', async () => {
+    const sim = new SimulatedReader({ profile: readerProfiles.tpduT1NoAuto });
+    sim.insertCard(createT1Card({ edc: 'crc', crcVariant: 'iso13239' }));
+    const reader = await openReader(sim.device, {
+      isBrowserBlockingProtectedClasses: false,
+      timeoutMs: 300,
+      t1CrcVariant: 'iso13239',
+    });
+    open.push(reader);
+    await reader.powerOn();
+    expect(hex(await reader.transmit(fromHex('0020 0040 40')))).toBe(
+      hex(loopbackAnswer(fromHex('0020 0040 40'))),
+    );
+  });
+  it('a reader that only sends time extensions ends in CCID_TIMEOUT', async () => {
+    const sim = new SimulatedReader({ profile: readerProfiles.shortApdu });
+    sim.insertCard(createT0Card({ timeExtensions: 50 }));
+    const reader = await openReader(sim.device, {
+      isBrowserBlockingProtectedClasses: false,
+      timeoutMs: 300,
+      maxTimeExtensions: 5,
+    });
+    open.push(reader);
+    await reader.powerOn();
+    await expect(reader.transmit(fromHex('00A4040000'))).rejects.toMatchObject({
+      code: 'CCID_TIMEOUT',
+    });
+  });
+  it('not a CCID device ⇒ CCID_NOT_CCID; the device is closed again', async () => {
+    let isOpen = false;
+    // Configuration with one HID interface carrying a 9-byte type-0x21 descriptor.
+    const cfg = Uint8Array.of(
+      9,
+      2,
+      34,
+      0,
+      1,
+      1,
+      0,
+      0x80,
+      50,
+      9,
+      4,
+      0,
+      0,
+      1,
+      3,
+      0,
+      0,
+      0,
+      9,
+      0x21,
+      0x11,
+      1,
+      0,
+      1,
+      0x22,
+      0x20,
+      0,
+      7,
+      5,
+      0x81,
+      3,
+      8,
+      0,
+      10,
+    );
+    const dev = {
+      get opened() {
+        return isOpen;
+      },
+      open: async () => void (isOpen = true),
+      close: async () => void (isOpen = false),
+      controlTransferIn: async (_s: unknown, len: number) => ({
+        status: 'ok',
+        data: new DataView(cfg.buffer, 0, Math.min(len, cfg.length)),
+      }),
+    } as unknown as USBDevice;
+    await expect(openReader(dev)).rejects.toMatchObject({ code: 'CCID_NOT_CCID' });
+    expect(isOpen).toBe(false);
+  });
+});
+
 async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {

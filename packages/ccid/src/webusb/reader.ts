@@ -58,6 +58,10 @@ export interface OpenReaderOptions {
   pollIntervalMs?: number;
   /** Protocol to prefer when the card offers both T=0 and T=1 (default: the card's default). */
   preferredProtocol?: 0 | 1;
+  /** T=1 CRC flavour for cards whose ATR selects CRC (ccid.md §14.1; default 'libccid'). */
+  t1CrcVariant?: 'libccid' | 'iso13239';
+  /** Time-extension frames accepted per command before CCID_TIMEOUT. Default 1000. */
+  maxTimeExtensions?: number;
 }
 
 interface SlotState {
@@ -83,8 +87,11 @@ export async function openReader(
     throw e;
   };
   let interfaces: CcidInterfaceInfo[];
+  let configurationValue: number;
   try {
-    interfaces = ccidInterfacesOf(await readConfigurationDescriptor(device, 0));
+    const cfg = await readConfigurationDescriptor(device, 0);
+    configurationValue = cfg.configurationValue;
+    interfaces = ccidInterfacesOf(cfg);
   } catch (e) {
     return fail(e);
   }
@@ -111,7 +118,7 @@ export async function openReader(
   }
   try {
     if (device.configuration === null || device.configuration === undefined)
-      await device.selectConfiguration(1);
+      await device.selectConfiguration(configurationValue);
     await device.claimInterface(chosen.interfaceNumber);
     if (chosen.alternateSetting !== 0)
       await device.selectAlternateInterface(chosen.interfaceNumber, chosen.alternateSetting);
@@ -274,6 +281,7 @@ export class CcidReader {
           ifsc: atr.t1.ifsc,
           ifsd: isAutoIfsd ? effectiveIfsd(d.dwMaxIFSD) : 32,
           edc: atr.t1.edc,
+          crcVariant: this.#opts.t1CrcVariant ?? 'libccid',
         });
         if (plan.negotiateIfsd !== undefined) {
           try {
@@ -392,7 +400,11 @@ export class CcidReader {
     signal?: AbortSignal,
     timeoutMs = this.#timeoutMs,
   ): Promise<CcidResponse> {
-    return this.#transport.exchange(cmd, { timeoutMs, signal });
+    return this.#transport.exchange(cmd, {
+      timeoutMs,
+      signal,
+      maxTimeExtensions: this.#opts.maxTimeExtensions,
+    });
   }
 
   async #iccPowerOn(slot: number, signal: AbortSignal | undefined): Promise<Uint8Array> {

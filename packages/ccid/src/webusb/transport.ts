@@ -58,7 +58,11 @@ export interface ExchangeOptions {
   /** Time to wait for the answer, ms; restarted (× bError) on each time-extension frame. */
   timeoutMs: number;
   signal?: AbortSignal | undefined;
+  /** Time-extension frames accepted for one command before giving up with CCID_TIMEOUT. Default 1000. */
+  maxTimeExtensions?: number | undefined;
 }
+
+const DEFAULT_MAX_TIME_EXTENSIONS = 1000;
 
 const MAX_WRONG_FRAMES = 10;
 /** clearHalt + retry rounds for a stalled bulk-OUT before giving up. */
@@ -143,6 +147,7 @@ export class CcidTransport {
     const slot = full.slot;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onAbort: (() => void) | undefined;
+    let extensions = 0;
     const answer = new Promise<CcidResponse>((resolve, reject) => {
       const arm = (ms: number): void => {
         if (timer !== undefined) clearTimeout(timer);
@@ -157,7 +162,18 @@ export class CcidTransport {
         resolve,
         reject,
         wrongFrames: 0,
-        onTimeExtension: (m) => arm(opts.timeoutMs * Math.max(1, m)),
+        onTimeExtension: (m) => {
+          // CCID rev 1.1 §6.2.7: restart the wait, scaled by the multiplier; bounded so a reader that
+          // only ever sends time extensions can't hold the caller forever.
+          if (++extensions > (opts.maxTimeExtensions ?? DEFAULT_MAX_TIME_EXTENSIONS))
+            reject(
+              new CcidError(
+                'CCID_TIMEOUT',
+                `${full.type}: more than ${opts.maxTimeExtensions ?? DEFAULT_MAX_TIME_EXTENSIONS} time extensions`,
+              ),
+            );
+          else arm(opts.timeoutMs * Math.max(1, m));
+        },
       });
       arm(opts.timeoutMs);
       if (opts.signal) {
