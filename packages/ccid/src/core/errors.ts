@@ -77,3 +77,85 @@ export class CcidError extends Error {
 export function isCcidError(e: unknown): e is CcidError {
   return typeof e === 'object' && e !== null && (e as { [brand]?: unknown })[brand] === true;
 }
+
+/**
+ * Per-code catalog (style.md §3): a one-line meaning and what the user can do. The web app maps
+ * codes to UI text from here; messages of thrown errors carry details.
+ */
+export const CCID_ERROR_CATALOG: Readonly<
+  Record<CcidErrorCode, { message: string; action: string }>
+> = {
+  CCID_PROTECTED_CLASS: {
+    message: 'The browser does not let web pages use smart-card class (0x0B) readers.',
+    action: 'Use a vendor-class reader, the installed (Isolated Web App) version, or the Node CLI.',
+  },
+  CCID_DEVICE_BUSY: {
+    message: 'Another program or the operating system holds the reader.',
+    action: 'Stop pcscd / the OS smart-card service for this reader, then retry.',
+  },
+  CCID_NOT_CCID: {
+    message: 'This USB device is not a CCID smart-card reader.',
+    action: 'Pick another device.',
+  },
+  CCID_BAD_DESCRIPTOR: {
+    message: 'The reader sent malformed USB descriptors.',
+    action: 'Re-plug the reader; if it persists the reader is not supported.',
+  },
+  CCID_TIMEOUT: {
+    message: 'The reader did not answer in time.',
+    action: 'Retry; re-insert the card or re-plug the reader if it keeps happening.',
+  },
+  CCID_ABORTED: { message: 'The operation was cancelled.', action: 'None.' },
+  CCID_CARD_MUTE: {
+    message: 'The card does not answer.',
+    action: 'Re-insert the card (check its orientation).',
+  },
+  CCID_CARD_ABSENT: { message: 'No card in the reader.', action: 'Insert a card.' },
+  CCID_READER_GONE: {
+    message: 'The reader was unplugged.',
+    action: 'Plug it in again and reconnect.',
+  },
+  CCID_BUSY: {
+    message: 'The reader is busy with another command.',
+    action: 'Wait for the current command to finish.',
+  },
+  CCID_BAD_SEQUENCE: {
+    message: 'The reader answered out of sequence.',
+    action: 'Re-plug the reader.',
+  },
+  CCID_BAD_MESSAGE: {
+    message: 'The reader sent a malformed message.',
+    action: 'Re-plug the reader.',
+  },
+  CCID_PROTOCOL: {
+    message: 'Communication with the card failed (protocol error).',
+    action: 'Remove and re-insert the card.',
+  },
+  CCID_HARDWARE_ERROR: {
+    message: 'The reader reported a hardware error.',
+    action: 'Re-plug the reader; try another card.',
+  },
+  CCID_COMMAND_FAILED: {
+    message: 'The reader refused a command.',
+    action: 'Retry; the reader or card may not support the operation.',
+  },
+  CCID_BAD_ATR: {
+    message: 'The card sent an invalid answer-to-reset.',
+    action: 'Re-insert the card; it may be damaged or unsupported.',
+  },
+  CCID_BAD_APDU: { message: 'The command is not a valid APDU.', action: 'Fix the command.' },
+  CCID_APDU_TOO_LONG: {
+    message: 'The command is too long for this reader or card protocol.',
+    action: 'Use a reader with extended-APDU support.',
+  },
+  CCID_UNSUPPORTED: {
+    message: 'The reader or card needs a feature this driver does not support.',
+    action: 'Use another reader or card.',
+  },
+  CCID_NOT_POWERED: {
+    message: 'The card is not powered.',
+    action: 'Power the card on (reconnect).',
+  },
+  CCID_CLOSED: { message: 'The reader connection was closed.', action: 'Reconnect.' },
+  CCID_TRANSFER_FAILED: { message: 'A USB transfer failed.', action: 'Re-plug the reader.' },
+};

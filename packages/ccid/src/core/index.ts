@@ -2,7 +2,7 @@
  * @cardlend/ccid core: USB CCID (rev 1.1) and ISO/IEC 7816-3 without I/O. Bytes and events in,
  * values and actions out; the WebUSB adapter lives in "@cardlend/ccid/webusb".
  */
-export { CcidError, isCcidError } from './errors.ts';
+export { CcidError, isCcidError, CCID_ERROR_CATALOG } from './errors.ts';
 export type { CcidErrorCode, CcidErrorOptions } from './errors.ts';
 export {
   PC_to_RDR,

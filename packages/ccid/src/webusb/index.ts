@@ -5,5 +5,5 @@ export { inspectDevice, readConfigurationDescriptor } from './descriptors.ts';
 export type { ReaderInfo } from './descriptors.ts';
 export { CCID_USB_FILTERS, requestCcidDevice } from './filters.ts';
 export type { CcidLogEntry } from './transport.ts';
-export { CcidError, isCcidError } from '../core/index.ts';
+export { CcidError, isCcidError, CCID_ERROR_CATALOG } from '../core/index.ts';
 export type { CcidErrorCode, CcidInterfaceInfo, ParsedAtr, ExchangeLevel } from '../core/index.ts';
