@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { createOriginPolicy, isLoopbackHost } from './auth/origin.ts';
 import { parseSecret } from './auth/tokens.ts';
 import { RelayError } from './errors.ts';
+import { DEFAULT_MESSAGE_RATE, type TokenBucketOptions } from './limits/rate-limit.ts';
 
 /** A TCP endpoint. */
 export interface HostPort {
@@ -54,6 +55,10 @@ export interface RelayConfig {
   maxSessions: number;
   /** Most concurrent sessions per client address (IPv6 by /64). Default 16. */
   maxSessionsPerAddress: number;
+  /** Browser message rate limit per session (limits/rate-limit.ts); `null` disables. Default 5000/s, burst 10 000. */
+  messageRate: TokenBucketOptions | null;
+  /** Close a session whose browser leaves the VM paused this long, ms. Default 10 000. */
+  slowReaderTimeoutMs: number;
 }
 
 export const DEFAULT_LISTEN: HostPort = { host: '127.0.0.1', port: 8080 };
@@ -81,6 +86,8 @@ export function defaultConfig(): RelayConfig {
     pingIntervalMs: 30_000,
     maxSessions: 10_000,
     maxSessionsPerAddress: 16,
+    messageRate: { ...DEFAULT_MESSAGE_RATE },
+    slowReaderTimeoutMs: 10_000,
   };
 }
 
@@ -153,6 +160,9 @@ function positiveInt(value: unknown, what: string): number {
 }
 
 const FILE_KEYS = [
+  'messageRatePerSecond',
+  'messageBurst',
+  'slowReaderTimeoutMs',
   'tokenSecretFiles',
   'allowAnonymous',
   'allowedOrigins',
@@ -268,12 +278,26 @@ export function applyConfigFile(
     'pingIntervalMs',
     'maxSessions',
     'maxSessionsPerAddress',
+    'slowReaderTimeoutMs',
   ] as const) {
     if (key in obj) config[key] = positiveInt(obj[key], `${source}: "${key}"`);
   }
   if ('idleTimeoutMs' in obj) {
     const v = obj['idleTimeoutMs'];
     config.idleTimeoutMs = v === 0 ? 0 : positiveInt(v, `${source}: "idleTimeoutMs" (0 = never)`);
+  }
+  if ('messageRatePerSecond' in obj || 'messageBurst' in obj) {
+    const rate = config.messageRate ?? { ...DEFAULT_MESSAGE_RATE };
+    config.messageRate = {
+      ratePerSecond:
+        'messageRatePerSecond' in obj
+          ? positiveInt(obj['messageRatePerSecond'], `${source}: "messageRatePerSecond"`)
+          : rate.ratePerSecond,
+      burst:
+        'messageBurst' in obj
+          ? positiveInt(obj['messageBurst'], `${source}: "messageBurst"`)
+          : rate.burst,
+    };
   }
   if ('allowAnonymous' in obj) {
     if (typeof obj['allowAnonymous'] !== 'boolean')

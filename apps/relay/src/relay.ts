@@ -26,6 +26,8 @@ import {
   VscardFramer,
 } from '@cardlend/vscard';
 import type { RawData, WebSocket } from 'ws';
+import { DEFAULT_MESSAGE_RATE, TokenBucket, type TokenBucketOptions } from './limits/rate-limit.ts';
+import { refusalClose } from './limits/refusals.ts';
 
 /** Session lifecycle: relaying; removing the card from the VM after the browser left; done. */
 export type SessionPhase = 'open' | 'cleanup' | 'closed';
@@ -68,7 +70,9 @@ export type SessionEvent =
   | { kind: 'vm-error'; code: string; message: string }
   | { kind: 'browser-error'; message: string }
   | { kind: 'cleanup'; answered: number }
-  | { kind: 'backpressure'; side: 'vm' | 'browser'; isPaused: boolean };
+  | { kind: 'backpressure'; side: 'vm' | 'browser'; isPaused: boolean }
+  /** The session hit a limit and is being closed with that refusal (limits/refusals.ts). */
+  | { kind: 'limit'; refusal: 'message-rate' | 'slow-reader' };
 
 export interface RelaySessionOptions {
   /** An open WebSocket (subprotocol already negotiated). */
@@ -91,8 +95,19 @@ export interface RelaySessionOptions {
    * authentication); validated and forwarded first, in order.
    */
   initialMessages?: readonly { data: RawData; isBinary: boolean }[];
-  /** Clock for APDU latency, ms. Default `performance.now()`. */
+  /** Clock for APDU latency and the rate limit, ms. Default `performance.now()`. */
   now?: () => number;
+  /**
+   * Messages from the browser: sustained rate and burst; beyond it the session closes with
+   * RATE_LIMITED. Default {@link DEFAULT_MESSAGE_RATE}; `null` disables.
+   */
+  messageRate?: TokenBucketOptions | null;
+  /**
+   * A browser that leaves the VM paused (not reading its messages) for this long is closed
+   * with RATE_LIMITED: while paused, QEMU's own writes stall its emulation thread
+   * (vscard-protocol.md §5). Default 10 000 ms.
+   */
+  slowReaderTimeoutMs?: number;
 }
 
 /** Counters for metrics. */
@@ -165,6 +180,9 @@ export class RelaySession {
   readonly #now: () => number;
   /** Arrival times of outstanding guest commands (oldest first). */
   #commandTimes: number[] = [];
+  readonly #bucket: TokenBucket | undefined;
+  readonly #slowReaderTimeoutMs: number;
+  #slowReaderTimer: NodeJS.Timeout | undefined;
   #answeredOnCleanup = 0;
   #isCleanupAcked = false;
   #cleanupTimer: NodeJS.Timeout | undefined;
@@ -185,6 +203,9 @@ export class RelaySession {
     this.#onEvent = opts.onEvent ?? (() => {});
     this.#observer = opts.observer;
     this.#now = opts.now ?? (() => performance.now());
+    const rate = opts.messageRate === undefined ? DEFAULT_MESSAGE_RATE : opts.messageRate;
+    this.#bucket = rate === null ? undefined : new TokenBucket(rate);
+    this.#slowReaderTimeoutMs = opts.slowReaderTimeoutMs ?? 10_000;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
 
     const tcp = this.#tcp;
@@ -295,6 +316,10 @@ export class RelaySession {
       );
       return;
     }
+    if (this.#bucket && !this.#bucket.take(this.#now())) {
+      this.#limit('message-rate');
+      return;
+    }
     const bytes = toBytes(data);
     let type: number;
     try {
@@ -329,6 +354,13 @@ export class RelaySession {
       if (this.#isBrowserOpen) this.#ws.resume();
       this.#onEvent({ kind: 'backpressure', side: 'browser', isPaused: false });
     }
+  }
+
+  #limit(refusal: 'message-rate' | 'slow-reader'): void {
+    if (this.#phase !== 'open') return;
+    this.#onEvent({ kind: 'limit', refusal });
+    const { code, reason } = refusalClose(refusal);
+    this.close(code, reason);
   }
 
   #badFrame(code: string, message: string): void {
@@ -389,6 +421,10 @@ export class RelaySession {
       this.#isVmPaused = true;
       this.#tcp.pause();
       this.#onEvent({ kind: 'backpressure', side: 'vm', isPaused: true });
+      this.#slowReaderTimer = setTimeout(
+        () => this.#limit('slow-reader'),
+        this.#slowReaderTimeoutMs,
+      );
     }
   }
 
@@ -396,6 +432,7 @@ export class RelaySession {
     if (this.#isVmPaused && this.#ws.bufferedAmount <= this.#maxBufferedToBrowserBytes / 2) {
       this.#isVmPaused = false;
       this.#tcp.resume();
+      if (this.#slowReaderTimer) clearTimeout(this.#slowReaderTimer);
       this.#onEvent({ kind: 'backpressure', side: 'vm', isPaused: false });
     }
   }
@@ -424,6 +461,7 @@ export class RelaySession {
     if (this.#phase !== 'open') return;
     this.#phase = 'cleanup';
     this.#endReason = reason;
+    if (this.#slowReaderTimer) clearTimeout(this.#slowReaderTimer);
     if (this.#isVmPaused) this.#tcp.resume();
     if (this.#tcp.destroyed || !this.#tcp.writable) {
       this.#isVmOpen = false;

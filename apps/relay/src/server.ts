@@ -391,7 +391,12 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
       tcp,
       cleanupAckTimeoutMs: config.cleanupAckTimeoutMs,
       maxBufferedToBrowserBytes: config.maxBufferedToBrowserBytes,
-      onEvent: (event) => emit({ kind: 'session-event', sessionId, event }),
+      onEvent: (event) => {
+        if (event.kind === 'limit') metrics?.refused(event.refusal);
+        emit({ kind: 'session-event', sessionId, event });
+      },
+      messageRate: config.messageRate,
+      slowReaderTimeoutMs: config.slowReaderTimeoutMs,
       initialMessages: early,
       ...(metrics
         ? {

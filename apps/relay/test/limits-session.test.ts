@@ -1,0 +1,72 @@
+/** Per-session limits of RelaySession: message rate and slow readers (issue 6, "Limits"). */
+import { RelayClose } from '@cardlend/vscard';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { RelayServer, ServerEvent } from '../src/server.ts';
+import { Browser, FakeVmHost, msg, sleep, startTestRelay, until, wsUrl } from './helpers.ts';
+
+let host: FakeVmHost;
+let relay: RelayServer | undefined;
+let browser: Browser | undefined;
+
+beforeEach(async () => {
+  host = await FakeVmHost.start();
+});
+
+afterEach(async () => {
+  browser?.ws.terminate();
+  await relay?.close();
+  await host.close();
+});
+
+it('a browser flooding messages is closed with RATE_LIMITED; the excess never reaches the VM', async () => {
+  let events: ServerEvent[];
+  ({ relay, events } = await startTestRelay(host.port, {
+    messageRate: { ratePerSecond: 10, burst: 5 },
+  }));
+  browser = new Browser(wsUrl(relay));
+  await browser.opened;
+  const conn = await host.nextConnection(0);
+  for (let i = 0; i < 50; i++) browser.send(msg(7, 0, '9000'));
+  const closed = await browser.closed;
+  expect(closed.code).toBe(RelayClose.RATE_LIMITED);
+  expect(closed.reason).toMatch(/too fast/);
+  await conn.waitFor(() => conn.isEnded, 3000, 'FIN');
+  const types = conn.messages.map((m) => m.type);
+  expect(types.filter((t) => t === 7).length).toBeLessThanOrEqual(6);
+  expect(types.slice(-2)).toEqual([6, 4]);
+  expect(events.some((e) => e.kind === 'session-event' && e.event.kind === 'limit')).toBe(true);
+});
+
+it('a browser that stops reading is closed after slowReaderTimeoutMs and the VM is released', async () => {
+  let events: ServerEvent[];
+  ({ relay, events } = await startTestRelay(host.port, { slowReaderTimeoutMs: 300 }));
+  browser = new Browser(wsUrl(relay));
+  await browser.opened;
+  const conn = await host.nextConnection(0);
+  browser.ws.pause();
+  const big = msg(7, 0, 'ab'.repeat(32 * 1024));
+  // Flood until the relay stops reading the VM.
+  for (let i = 0; i < 2000 && relay.sessions.get('default')?.isVmPaused !== true; i++) {
+    if (!conn.socket.write(big)) await sleep(5);
+  }
+  expect(relay.sessions.get('default')?.isVmPaused).toBe(true);
+  await until(
+    () =>
+      events.some(
+        (e) =>
+          e.kind === 'session-event' &&
+          e.event.kind === 'limit' &&
+          e.event.refusal === 'slow-reader',
+      ),
+    3000,
+    'slow-reader limit',
+  );
+  // The relay reads the VM again (discarding), so QEMU's writes never stall, and removes the card.
+  await conn.waitFor(() => conn.isEnded, 5000, 'FIN');
+  // Every guest command the relay passed on is answered with VSC_Error, then CardRemove, ReaderRemove.
+  const types = conn.messages.map((m) => m.type);
+  expect(types.slice(-2)).toEqual([6, 4]);
+  expect(types.slice(0, -2).every((t) => t === 2)).toBe(true);
+  expect(types.length - 2).toBeGreaterThan(0);
+  await until(() => relay?.sessions.size === 0, 5000, 'session end');
+});
