@@ -207,6 +207,10 @@ export class CardBridge {
   #sessionTimer: unknown = null;
   #isReaderAnnounced = false;
   #isCardAnnounced = false;
+  /** The VM has been told there is no card on this connection (CardRemove sent). */
+  #isVmCardCleared = false;
+  /** Reader calls in progress that may find a card (slot status, power on). */
+  #probing = 0;
   /** Set when the bridge closes the socket itself for an error (no reconnect). */
   #ownCloseError: BridgeError | null = null;
 
@@ -355,6 +359,7 @@ export class CardBridge {
     this.#session = session;
     this.#isReaderAnnounced = false;
     this.#isCardAnnounced = false;
+    this.#isVmCardCleared = false;
     this.#splitter.reset();
     this.#run(session, () => session.start(this.#now()));
   }
@@ -447,6 +452,7 @@ export class CardBridge {
     this.#session = null;
     this.#isReaderAnnounced = false;
     this.#isCardAnnounced = false;
+    this.#isVmCardCleared = false;
     this.#splitter.reset();
     // Commands of a closed connection can no longer be answered (QEMU flushes them on our next ATR).
     for (const item of this.#queue.splice(0)) this.#logUnanswered(item);
@@ -552,7 +558,7 @@ export class CardBridge {
         });
         this.#startWaiters?.resolve();
         this.#startWaiters = null;
-        this.#announceCard(session);
+        this.#syncCard(session);
         return;
       }
       case 'atr-accepted': {
@@ -567,6 +573,7 @@ export class CardBridge {
       case 'atr-refused': {
         // The session follows up with a CardRemove (§6 rule 6): the VM shows no card now.
         this.#isCardAnnounced = false;
+        this.#isVmCardCleared = true;
         const card = this.#state.card;
         const reason = card?.predictedRefusal;
         const message =
@@ -623,19 +630,27 @@ export class CardBridge {
       : null;
   }
 
-  /** Sends the ATR if the reader is announced on the current session and a card is powered. */
-  #announceCard(session: VscardClientSession): void {
+  /**
+   * Makes the VM's view of the card match the reader once the reader is announced: the ATR
+   * of a powered card, or a CardRemove when there is none — QEMU may still show a card from
+   * before a reconnect or from an earlier session (vscard-protocol.md §6 rule 7). Waits while
+   * a slot status or power-on is in progress, so a present card is not first removed.
+   */
+  #syncCard(session: VscardClientSession | null): void {
+    if (session === null || session !== this.#session || !this.#isReaderAnnounced) return;
+    if (this.#status !== 'running') return;
     const card = this.#state.card;
-    if (
-      card === null ||
-      !this.#isReaderAnnounced ||
-      this.#isCardAnnounced ||
-      session !== this.#session
-    )
+    if (card !== null) {
+      if (this.#isCardAnnounced || card.vmStatus === 'refused') return;
+      this.#isCardAnnounced = true;
+      this.#isVmCardCleared = false;
+      this.#setState({ card: { ...card, vmStatus: 'pending' } });
+      this.#run(session, () => session.insertCard(card.presentedAtr, this.#now()));
       return;
-    this.#isCardAnnounced = true;
-    this.#setState({ card: { ...card, vmStatus: 'pending' } });
-    this.#run(session, () => session.insertCard(card.presentedAtr, this.#now()));
+    }
+    if (this.#probing > 0 || this.#isCardAnnounced || this.#isVmCardCleared) return;
+    this.#isVmCardCleared = true;
+    this.#run(session, () => session.removeCard(this.#now()));
   }
 
   // ── reader ──────────────────────────────────────────────────────────────────
@@ -651,17 +666,33 @@ export class CardBridge {
   }
 
   async #initialCard(): Promise<void> {
-    let status: 'active' | 'inactive' | 'absent';
+    this.#probing++;
     try {
-      status = await this.#readerOp(() => this.#reader.getSlotStatus(this.#slot));
-    } catch (e) {
-      this.#onReaderFailure(bridgeErrorFromReader(e));
-      return;
+      let status: 'active' | 'inactive' | 'absent';
+      try {
+        status = await this.#readerOp(() => this.#reader.getSlotStatus(this.#slot));
+      } catch (e) {
+        this.#onReaderFailure(bridgeErrorFromReader(e));
+        return;
+      }
+      if (status !== 'absent') await this.#powerOnCard();
+    } finally {
+      this.#probing--;
+      this.#syncCard(this.#session);
     }
-    if (status !== 'absent') await this.#powerOnCard();
   }
 
   async #powerOnCard(): Promise<void> {
+    this.#probing++;
+    try {
+      await this.#powerOnCardUnguarded();
+    } finally {
+      this.#probing--;
+      this.#syncCard(this.#session);
+    }
+  }
+
+  async #powerOnCardUnguarded(): Promise<void> {
     const generation = ++this.#cardGeneration;
     let result: { atr: Uint8Array; protocol: 0 | 1 };
     try {
@@ -702,7 +733,7 @@ export class CardBridge {
     });
     this.#splitter.reset();
     const session = this.#session;
-    if (session !== null) this.#announceCard(session);
+    this.#syncCard(session);
   }
 
   #presentedAtr(atr: Uint8Array): { presentedAtr: Uint8Array; isT0Compat: boolean } {
@@ -766,6 +797,7 @@ export class CardBridge {
     });
     const session = this.#session;
     if (session !== null && wasAnnounced && this.#status === 'running') {
+      this.#isVmCardCleared = true;
       this.#run(session, () => session.removeCard(this.#now()));
     }
   }

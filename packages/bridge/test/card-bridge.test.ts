@@ -126,11 +126,13 @@ describe('announcing', () => {
   it('waits for a card, then powers it on and announces it', async () => {
     const { bridge } = makeBridge();
     await bridge.start();
-    expect(host.types()).toEqual(['Init', 'ReaderAdd']);
+    // No card: clear whatever card QEMU may still show from an earlier session (§6 rule 7).
+    await host.until(() => host.types().length === 3, 'CardRemove');
+    expect(host.types()).toEqual(['Init', 'ReaderAdd', 'CardRemove']);
     expect(bridge.state.card).toBeNull();
     reader.insert(makeCard({ atr: CAC_T0_ATR, protocol: 0 }));
     await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'ATR accepted');
-    expect(host.types()).toEqual(['Init', 'ReaderAdd', 'ATR']);
+    expect(host.types()).toEqual(['Init', 'ReaderAdd', 'CardRemove', 'ATR']);
   });
 
   it('reports an ATR the VM refused, with the predicted cause, and recovers on the next card', async () => {
@@ -161,6 +163,7 @@ describe('announcing', () => {
     expect(bridge.state.link).toBe('lent');
     expect(bridge.state.card).toBeNull();
     expect(host.received('ATR')).toHaveLength(0);
+    await host.until(() => host.received('CardRemove').length === 1, 'stale card cleared');
   });
 });
 
@@ -446,6 +449,25 @@ describe('relay connection', () => {
     );
     expect(answerHex(await host.guestCommand('00CA7F6800'))).toBe('01029000');
     expect(states.map((s) => s.link)).toContain('reconnecting');
+  });
+
+  it('clears the VM card on reconnect when the card was pulled while disconnected', async () => {
+    const { bridge } = makeBridge({
+      reconnect: { initialDelayMs: 200, maxDelayMs: 400, maxAttempts: 3 },
+    });
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    host.terminateClient();
+    await untilState(bridge, (s) => s.link === 'reconnecting', 'reconnecting');
+    reader.remove(); // nobody to tell yet: QEMU keeps showing the card (§5)
+    expect(host.atr).not.toBeNull();
+    await host.until(
+      () => host.connections.length === 2 && host.types(1).length === 3,
+      'reconnected',
+    );
+    expect(host.types(1)).toEqual(['Init', 'ReaderAdd', 'CardRemove']);
+    expect(host.atr).toBeNull();
+    await untilState(bridge, (s) => s.link === 'lent' && s.card === null, 'lent without card');
   });
 
   it('reconnects after the relay goes away (1001) and after the VM side closed (4011)', async () => {
