@@ -28,7 +28,8 @@ export type GuestScenario = (typeof GuestScenario)[keyof typeof GuestScenario];
 export interface BootGuestOptions {
   /** From buildGuest(). */
   image: { kernelPath: string; initrdPath: string };
-  scenario: GuestScenario;
+  /** One scenario, or several run one after the other in the same boot (each prints its own results). */
+  scenario: GuestScenario | readonly GuestScenario[];
   /**
    * Scenario parameters, passed as `cl_<key>=<value>` on the kernel command line.
    * Keys `[a-z0-9_]+`; values `[A-Za-z0-9._,:+/-]*` (no spaces or quotes); whole command line ≤ 2048 bytes.
@@ -96,9 +97,9 @@ export interface GuestHandle {
 const KEY = /^[a-z0-9_]+$/;
 const VALUE = /^[A-Za-z0-9._,:+/-]*$/;
 
-/** Kernel command line for a scenario. */
+/** Kernel command line for a scenario (or a chain of scenarios, joined with `+`). */
 export function kernelCommandLine(
-  scenario: GuestScenario,
+  scenario: GuestScenario | readonly GuestScenario[],
   args: Readonly<Record<string, string | number>> = {},
 ): string {
   const words = [
@@ -111,7 +112,7 @@ export function kernelCommandLine(
     'mitigations=off',
     // No ACPI: saves ~0.5 s of table parsing under TCG; the guest leaves with reboot -f (QEMU -no-reboot exits).
     'acpi=off',
-    `cl_scenario=${scenario}`,
+    `cl_scenario=${typeof scenario === 'string' ? scenario : scenario.join('+')}`,
   ];
   for (const [k, v] of Object.entries(args)) {
     const value = String(v);
@@ -237,7 +238,7 @@ export function startGuest(opts: BootGuestOptions): GuestHandle {
   const timer = setTimeout(() => {
     exitError = new GuestImageError(
       'GUEST_TIMEOUT',
-      `guest did not finish within ${timeoutMs} ms (scenario ${opts.scenario})`,
+      `guest did not finish within ${timeoutMs} ms (scenario ${String(opts.scenario)})`,
     );
     child.kill('SIGKILL');
   }, timeoutMs);

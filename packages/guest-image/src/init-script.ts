@@ -32,7 +32,7 @@ up() { read -r u _ < /proc/uptime; echo "$u"; }
 mark() { kind=$1; shift; echo "CARDLEND-$kind t=$(up) $*"; }
 tohex() { hexdump -v -e '/1 "%02x"' "$@"; }
 finish() { mark DONE "scenario=$cl_scenario"; sync; reboot -f; }
-fail() { mark RESULT "name=$cl_scenario ok=0 reason=$1 out=$(cat /tmp/out /tmp/err 2>/dev/null | tohex)"; finish; }
+fail() { mark RESULT "name=\${sc:-boot} ok=0 reason=$1 out=$(cat /tmp/out /tmp/err 2>/dev/null | tohex)"; finish; }
 
 mark BOOT "scenario=$cl_scenario"
 for m in ${modules.join(' ')}; do insmod /lib/modules/$m.ko || mark STAGE "name=insmod-failed module=$m"; done
@@ -45,7 +45,7 @@ done
 mark STAGE name=reader
 
 PCSCD_OPTS=-f
-[ "$cl_scenario" = bench ] && PCSCD_OPTS="-f -a -i"
+case "+$cl_scenario+" in *+bench+*) PCSCD_OPTS="-f -a -i" ;; esac
 pcscd $PCSCD_OPTS >/tmp/pcscd.log 2>&1 &
 n=0
 until [ -S /run/pcscd/pcscd.comm ]; do
@@ -55,6 +55,7 @@ mark STAGE name=pcscd
 
 # Waits (up to cl_cardwait seconds, default 60) until pcscd reports a card; prints its ATR.
 wait_card() {
+  [ -n "$atr" ] && return
   n=0
   until opensc-tool -c default -a >/tmp/out 2>/tmp/err; do
     n=$((n + 1)); [ $n -gt $((\${cl_cardwait:-60} * 10)) ] && fail no-card; sleep 0.1
@@ -78,7 +79,8 @@ apdu_results() {
     END { flush() }'
 }
 
-case "$cl_scenario" in
+run_scenario() {
+case "$sc" in
   atr)
     wait_card
     mark RESULT "name=atr ok=1 atr=$atr"
@@ -105,11 +107,13 @@ case "$cl_scenario" in
   pkcs11-sign)
     wait_card
     printf '%s' "\${cl_data:-cardlend}" > /tmp/data
-    pkcs11-tool --module $P11 --login --pin "\${cl_pin:-123456}" --sign --mechanism "\${cl_mechanism:-RSA-PKCS}" --id "\${cl_id:-01}" \\
+    pkcs11-tool --module $P11 --login --pin "\${cl_pin:-123456}" --sign --mechanism RSA-PKCS --id "\${cl_id:-01}" \\
       -i /tmp/data -o /tmp/sig >/tmp/out 2>/tmp/err || fail sign-failed
+    pkcs11-tool --module $P11 --login --pin "\${cl_pin:-123456}" --sign --mechanism SHA256-RSA-PKCS --id "\${cl_id:-01}" \\
+      -i /tmp/data -o /tmp/sig256 >/tmp/out 2>/tmp/err || fail sign-sha256-failed
     pkcs11-tool --module $P11 --read-object --type cert --id "\${cl_id:-01}" -o /tmp/cert.der >/tmp/out 2>/tmp/err \\
       || fail read-cert-failed
-    mark RESULT "name=pkcs11-sign ok=1 mechanism=\${cl_mechanism:-RSA-PKCS} data=$(tohex /tmp/data) sig=$(tohex /tmp/sig) cert=$(tohex /tmp/cert.der)"
+    mark RESULT "name=pkcs11-sign ok=1 data=$(tohex /tmp/data) sig=$(tohex /tmp/sig) sha256sig=$(tohex /tmp/sig256) cert=$(tohex /tmp/cert.der)"
     ;;
   watch)
     # pcsc_scan reports every reader/card state change (SCardGetStatusChange, no APDUs).
@@ -127,13 +131,15 @@ case "$cl_scenario" in
     ;;
   bench)
     wait_card
+    skip=$(wc -l < /tmp/pcscd.log)
     set --
     i=0
-    while [ $i -lt "\${cl_count:-200}" ]; do set -- "$@" -s "\${cl_apdu:-00CA010000}"; i=$((i + 1)); done
+    while [ $i -lt "\${cl_count:-200}" ]; do set -- "$@" -s "\${cl_apdu:-80300000}"; i=$((i + 1)); done
     opensc-tool -c default "$@" >/tmp/out 2>/tmp/err || fail opensc-tool-failed
     # pcscd -a logs "APDU: " before and "SW: " after IFDTransmit; each log line starts with
     # the microseconds elapsed since the previous line (pcsc-lite debuglog.c).
-    awk '
+    awk -v skip="$skip" '
+      NR <= skip { next }
       / APDU: / { inflight = 1; acc = 0; next }
       inflight { acc += $1 + 0 }
       inflight && / SW: / { print acc; inflight = 0 }' /tmp/pcscd.log | sort -n > /tmp/samples
@@ -150,6 +156,14 @@ case "$cl_scenario" in
     fail unknown-scenario
     ;;
 esac
+}
+
+# cl_scenario may chain scenarios with "+" (e.g. atr+apdu): one boot, several programs.
+for sc in $(echo "$cl_scenario" | tr + ' '); do
+  mark STAGE "name=run scenario=$sc"
+  run_scenario
+done
+sc=
 finish
 `;
 }
