@@ -73,6 +73,15 @@ async function generalAuthenticate(card: PivDemoCard, block: Uint8Array): Promis
   return concatBytes(...parts, r);
 }
 
+const parseLike = (apdu: Uint8Array) => ({
+  cla: apdu[0]!,
+  ins: apdu[1]!,
+  p1: apdu[2]!,
+  p2: apdu[3]!,
+  data: apdu.subarray(5, 5 + apdu[4]!),
+  ne: 256,
+});
+
 async function pkcs1Sha256(message: Uint8Array): Promise<Uint8Array> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', message));
   const info = concatBytes(hexToBytes('3031300d060960864801650304020105000420'), digest);
@@ -187,6 +196,46 @@ describe('PIV demo card', () => {
       crypto,
     );
     expect(await crypto.subtle.verify('RSASSA-PKCS1-v1_5', key, sig, message)).toBe(true);
+  });
+
+  it('GENERAL AUTHENTICATE with the P-256 key 9E (no PIN) verifies against the 9E certificate', async () => {
+    const card = await createPivDemoCard({ credentials });
+    const obj = await send(card, getData([0x5f, 0xc1, 0x01]));
+    expect(sw(obj)).toBe(0x9000);
+    const der = findTlv(findTlv(body(obj), 0x53)!, 0x70)!;
+    expect(bytesToHex(der)).toBe(bytesToHex(credentials.ecCertificateDer!));
+    const message = new TextEncoder().encode('card authentication');
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', message));
+    const apdu = buildCommandApdu({
+      cla: 0,
+      ins: 0x87,
+      p1: 0x11,
+      p2: 0x9e,
+      data: concatBytes(hexToBytes('7C 24 82 00 81 20'), digest),
+      ne: 256,
+    });
+    const r = await card.process(apdu);
+    expect(sw(r)).toBe(0x9000);
+    const sigDer = findTlv(findTlv(body(r), 0x7c)!, 0x82)!;
+    // DER SEQUENCE { INTEGER r, INTEGER s } → raw r || s for WebCrypto
+    const ints = parseTlvs(findTlv(sigDer, 0x30)!)!.map((t) => t.value);
+    const fix = (v: Uint8Array) => {
+      const x = v[0] === 0 ? v.subarray(1) : v;
+      const out = new Uint8Array(32);
+      out.set(x, 32 - x.length);
+      return out;
+    };
+    const raw = concatBytes(fix(ints[0]!), fix(ints[1]!));
+    const cert = new x509.X509Certificate(der);
+    const key = await cert.publicKey.export(
+      { name: 'ECDSA', namedCurve: 'P-256' },
+      ['verify'],
+      crypto,
+    );
+    expect(await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, raw, message)).toBe(
+      true,
+    );
+    expect(sw(await card.process(buildCommandApdu({ ...parseLike(apdu), p1: 0x07 })))).toBe(0x6a86);
   });
 
   it('works end to end through a TPDU T=0 reader (61xx / GET RESPONSE by the host)', async () => {

@@ -1,7 +1,7 @@
 /**
  * Keys and certificates for the PIV demo card: an RSA 2048 key made with WebCrypto
  * (globalThis.crypto.subtle, browsers and Node alike), exported as JWK, and a self-signed X.509
- * certificate made with @peculiar/x509. Generation takes a few hundred ms, so results are cached
+ * certificate made with @peculiar/x509, plus (by default) a P-256 key and certificate for slot 9E. Generation takes a few hundred ms, so results are cached
  * per process and can be passed in pre-generated (they are plain JSON-able data).
  */
 import 'reflect-metadata'; // @peculiar/x509 uses tsyringe, which needs the Reflect metadata API
@@ -14,6 +14,10 @@ export interface PivCredentials {
   readonly rsaPrivateJwk: RsaJwk;
   /** DER X.509 certificate for slot 9A (self-signed with that key, SHA-256 with RSA). */
   readonly certificateDer: Uint8Array;
+  /** Private P-256 key of slot 9E (Card Authentication, PIV algorithm 11) as a JWK with d, x, y. */
+  readonly ecPrivateJwk?: { readonly d?: string; readonly x?: string; readonly y?: string };
+  /** DER X.509 certificate for slot 9E (self-signed, ECDSA with SHA-256). */
+  readonly ecCertificateDer?: Uint8Array;
 }
 
 /** Options of generatePivCredentials. */
@@ -22,6 +26,8 @@ export interface GeneratePivCredentialsOptions {
   readonly commonName?: string;
   /** RSA modulus length in bits: 2048 (PIV alg 07, default) or 1024 (alg 06). */
   readonly modulusBits?: 1024 | 2048;
+  /** Also make the P-256 card-authentication key and certificate (default true). */
+  readonly withEcc?: boolean;
 }
 
 interface SubtleLike {
@@ -30,7 +36,7 @@ interface SubtleLike {
     extractable: boolean,
     usages: string[],
   ): Promise<{ privateKey: unknown; publicKey: unknown }>;
-  exportKey(format: 'jwk', key: unknown): Promise<RsaJwk>;
+  exportKey(format: 'jwk', key: unknown): Promise<RsaJwk & { x?: string; y?: string }>;
 }
 
 function webCrypto(): { subtle: SubtleLike } {
@@ -70,7 +76,32 @@ export async function generatePivCredentials(
     crypto as never,
   );
   const rsaPrivateJwk = await crypto.subtle.exportKey('jwk', keys.privateKey);
-  return { rsaPrivateJwk, certificateDer: new Uint8Array(cert.rawData) };
+  const base = { rsaPrivateJwk, certificateDer: new Uint8Array(cert.rawData) };
+  if (opts.withEcc === false) return base;
+  const ecAlg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const ecKeys = await crypto.subtle.generateKey(ecAlg, true, ['sign', 'verify']);
+  const ecCert = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: '0c4d1e2f3a5b6c7e',
+      name: `CN=${opts.commonName ?? 'cardlend demo PIV'} card authentication, O=cardlend`,
+      notBefore: new Date(Date.UTC(2024, 0, 1)),
+      notAfter: new Date(Date.UTC(2049, 11, 31)),
+      signingAlgorithm: ecAlg,
+      keys: ecKeys as never,
+      extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
+    },
+    crypto as never,
+  );
+  const ec = await crypto.subtle.exportKey('jwk', ecKeys.privateKey);
+  return {
+    ...base,
+    ecPrivateJwk: {
+      ...(ec.d ? { d: ec.d } : {}),
+      ...(ec.x ? { x: ec.x } : {}),
+      ...(ec.y ? { y: ec.y } : {}),
+    },
+    ecCertificateDer: new Uint8Array(ecCert.rawData),
+  };
 }
 
 let cached: Promise<PivCredentials> | undefined;

@@ -3,16 +3,18 @@
  * 800-73-4 Part 2) that OpenSC's PIV driver (card-piv.c, pkcs15-piv.c) recognises: SELECT by
  * (partial) AID with the application property template, GET DATA of the discovery, CHUID, key
  * history and X.509 certificate objects, VERIFY with a retry counter, CHANGE REFERENCE DATA,
- * RESET RETRY COUNTER, GENERAL AUTHENTICATE with RSA 2048 (raw, the host pads), command chaining
+ * RESET RETRY COUNTER, GENERAL AUTHENTICATE with RSA 2048 on key 9A (raw, the host pads) and ECDSA
+ * P-256 on key 9E (the host sends the digest), command chaining
  * (CLA bit 0x10, ISO 7816-4 §5.1.1.1) and response chaining with 61xx / GET RESPONSE.
  */
 import { parseCommandApdu, type CommandApdu } from '../apdu.ts';
 import { buildAtr } from '../atr.ts';
-import { concatBytes, swBytes } from '../bytes.ts';
+import { concatBytes, hexToBytes, swBytes } from '../bytes.ts';
 import { ascii } from '../platform.ts';
 import type { VirtualCard } from '../virtual-card.ts';
 import { getDefaultPivCredentials, type PivCredentials } from './credentials.ts';
-import { rsaKeyFromJwk, rsaPrivate, type RsaPrivateKey } from './rsa.ts';
+import { p256 } from '@noble/curves/nist.js';
+import { base64UrlToBytes, rsaKeyFromJwk, rsaPrivate, type RsaPrivateKey } from './rsa.ts';
 import { findTlv, parseTlvs, tlv } from './tlv.ts';
 
 /** PIV application identifier with version (SP 800-73-4 Part 1 §2.2). */
@@ -114,6 +116,7 @@ class PivApplet implements PivDemoCard {
   readonly credentials: PivCredentials;
   readonly certificateDer: Uint8Array;
   readonly #key: RsaPrivateKey;
+  readonly #ecKey: Uint8Array | null;
   readonly #maxTries: number;
   #pin: Uint8Array;
   readonly #puk: Uint8Array;
@@ -133,6 +136,8 @@ class PivApplet implements PivDemoCard {
     this.credentials = o.credentials;
     this.certificateDer = o.credentials.certificateDer;
     this.#key = rsaKeyFromJwk(o.credentials.rsaPrivateJwk);
+    const d = o.credentials.ecPrivateJwk?.d;
+    this.#ecKey = d && o.credentials.ecCertificateDer ? base64UrlToBytes(d) : null;
     this.#pin = padPin(o.pin);
     this.#puk = padPin(o.puk);
     this.#maxTries = o.maxTries;
@@ -151,7 +156,8 @@ class PivApplet implements PivDemoCard {
       PIV_OBJECT.chuid,
       tlv(
         0x53,
-        tlv(0x30, new Uint8Array(25).fill(0xd4)),
+        // FASC-N of a non-federal issuer (agency code 9999): OpenSC then takes the GUID as serial.
+        tlv(0x30, hexToBytes('d4e739da739ced39ce739d836858210842108421c84210c3eb')),
         tlv(0x34, guid),
         tlv(0x35, ascii('20491231')),
         tlv(0x3e, new Uint8Array(0)),
@@ -178,6 +184,18 @@ class PivApplet implements PivDemoCard {
         tlv(0xfe, new Uint8Array(0)),
       ),
     );
+    if (this.#ecKey && o.credentials.ecCertificateDer) {
+      // Card Authentication certificate (key 9E, ECC P-256), readable without PIN.
+      this.#objects.set(
+        PIV_OBJECT.certCardAuth,
+        tlv(
+          0x53,
+          tlv(0x70, o.credentials.ecCertificateDer),
+          tlv(0x71, Uint8Array.of(0x00)),
+          tlv(0xfe, new Uint8Array(0)),
+        ),
+      );
+    }
   }
 
   get pinTriesRemaining(): number {
@@ -340,9 +358,12 @@ class PivApplet implements PivDemoCard {
   }
 
   #generalAuthenticate(cmd: CommandApdu, data: Uint8Array): Uint8Array {
-    // SP 800-73-4 Part 2 §3.2.4: P1 = algorithm, P2 = key reference; data = 7C dynamic auth template.
-    if (cmd.p2 !== 0x9a) return swBytes(PIV_SW.notFound);
-    const expectedAlg = this.#key.size === 256 ? 0x07 : 0x06;
+    // SP 800-73-4 Part 2 §3.2.4: P1 = algorithm, P2 = key reference; data = 7C dynamic auth template
+    // with 82 (empty: response requested) and 81 (challenge: padded block for RSA, hash for ECC).
+    const isRsa = cmd.p2 === 0x9a;
+    const isEcc = cmd.p2 === 0x9e && this.#ecKey !== null;
+    if (!isRsa && !isEcc) return swBytes(PIV_SW.notFound);
+    const expectedAlg = isEcc ? 0x11 : this.#key.size === 256 ? 0x07 : 0x06;
     if (cmd.p1 !== expectedAlg) return swBytes(PIV_SW.incorrectP1P2);
     const template = findTlv(data, 0x7c);
     if (!template) return swBytes(PIV_SW.incorrectData);
@@ -351,6 +372,17 @@ class PivApplet implements PivDemoCard {
     const challenge = items?.find((t) => t.tag === 0x81);
     if (!response || response.value.length !== 0 || !challenge)
       return swBytes(PIV_SW.incorrectData);
+    if (isEcc) {
+      // Key 9E needs no PIN (SP 800-73-4 Part 1 §3.2); the host sends the digest, we sign it as is.
+      if (challenge.value.length < 16 || challenge.value.length > 64)
+        return swBytes(PIV_SW.incorrectData);
+      const sig = p256.sign(challenge.value, this.#ecKey!, {
+        prehash: false,
+        format: 'der',
+        lowS: false,
+      });
+      return this.#finish(cmd, tlv(0x7c, tlv(0x82, sig)));
+    }
     if (!this.#isVerified) return swBytes(PIV_SW.securityNotSatisfied);
     if (challenge.value.length !== this.#key.size) return swBytes(PIV_SW.incorrectData);
     const signature = rsaPrivate(this.#key, challenge.value);
