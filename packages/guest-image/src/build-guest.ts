@@ -157,6 +157,51 @@ async function doBuild(cacheDir: string, log: (line: string) => void): Promise<G
     };
   }
   await mkdir(cacheDir, { recursive: true });
+  const release = await acquireLock(join(cacheDir, '.build-lock'), log);
+  try {
+    if (existsSync(manifestPath)) return await doBuild(cacheDir, log); // another process built it meanwhile
+    return await buildUnlocked(cacheDir, key, outDir, manifestPath, started, log);
+  } finally {
+    await release();
+  }
+}
+
+/** Stale locks (a crashed build) are broken after this long, ms. */
+const LOCK_STALE_MS = 10 * 60_000;
+
+/** Cross-process mutex: mkdir is atomic. Returns the release function. */
+async function acquireLock(dir: string, log: (line: string) => void): Promise<() => Promise<void>> {
+  let announced = false;
+  for (;;) {
+    try {
+      await mkdir(dir);
+      return () => rm(dir, { recursive: true, force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new GuestImageError('GUEST_TOOL_FAILED', 'cannot create the build lock', {
+          cause: e,
+        });
+      }
+      const st = await stat(dir).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > LOCK_STALE_MS) {
+        await rm(dir, { recursive: true, force: true });
+        continue;
+      }
+      if (!announced) log('waiting for another guest build to finish');
+      announced = true;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+async function buildUnlocked(
+  cacheDir: string,
+  key: string,
+  outDir: string,
+  manifestPath: string,
+  started: number,
+  log: (line: string) => void,
+): Promise<GuestImage> {
   const debs = await downloadPackages(join(cacheDir, 'debs'), log);
   const kernelDeb = debs.find((d) => /^linux-image-\d/.test(d.name));
   if (!kernelDeb)
