@@ -71,7 +71,7 @@ export interface BridgeOptions {
   slot?: number;
   /** Relay address: `ws(s)://host[:port][/base]` or `http(s)://…`; `/vscard` is appended when missing. */
   relayUrl: string;
-  /** Session token (base64url), sent as the subprotocol `cardlend.token.<token>`. */
+  /** Session token (the relay's `v1.<payload>.<signature>`, base64url parts), sent as the subprotocol `cardlend.token.<token>`; empty = none. */
   token?: string;
   /** WebSocket factory; default the global `WebSocket` (tests pass `ws`). */
   createWebSocket?: CreateWebSocket;
@@ -233,8 +233,11 @@ export class CardBridge {
     this.#reader = opts.reader;
     this.#slot = opts.slot ?? 0;
     this.#url = relayWebSocketUrl(opts.relayUrl);
-    if (opts.token !== undefined && !/^[A-Za-z0-9_-]+$/.test(opts.token)) {
-      throw new TypeError('token must be base64url (A–Z, a–z, 0–9, "-", "_")');
+    // A subprotocol must be an RFC 7230 §3.2.6 token (relay tokens look like `v1.<b64url>.<b64url>`).
+    if (opts.token !== undefined && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]*$/.test(opts.token)) {
+      throw new TypeError(
+        'token must consist of URL-safe token characters (letters, digits, "-", "_", ".")',
+      );
     }
     this.#protocols = [RELAY_SUBPROTOCOL];
     if (opts.token !== undefined && opts.token !== '')

@@ -83,13 +83,13 @@ const answerHex = (r: GuestResult): string => (r.kind === 'answer' ? toHexString
 describe('announcing', () => {
   it('sends Init + ReaderAdd, then the ATR of a present card, and is lent once acked', async () => {
     reader.card = makeCard({ atr: CAC_T0_ATR, protocol: 0 });
-    const { bridge } = makeBridge({ token: 'abc_DEF-123' });
+    const { bridge } = makeBridge({ token: 'v1.eyJ0aWQiOiJ2bSJ9.abc_DEF-123' });
     await bridge.start();
     await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'ATR accepted');
     expect(host.types()).toEqual(['Init', 'ReaderAdd', 'ATR']);
     expect(host.connections[0]?.protocols).toEqual([
       'cardlend.vscard.v1',
-      'cardlend.token.abc_DEF-123',
+      'cardlend.token.v1.eyJ0aWQiOiJ2bSJ9.abc_DEF-123',
     ]);
     expect(bridge.state.link).toBe('lent');
     expect(bridge.state.card).toMatchObject({
@@ -609,6 +609,7 @@ describe('relayWebSocketUrl', () => {
     expect(() => relayWebSocketUrl('relay.example')).toThrow(TypeError);
     expect(() => new CardBridge({ reader, relayUrl: 'ftp://x' })).toThrow(TypeError);
     expect(() => new CardBridge({ reader, relayUrl: 'ws://x', token: 'a b' })).toThrow(TypeError);
+    expect(() => new CardBridge({ reader, relayUrl: 'ws://x', token: 'a,b' })).toThrow(TypeError);
     expect(() => new CardBridge({ reader, relayUrl: 'ws://x', maxAnswerBytes: 375 })).toThrow(
       RangeError,
     );
