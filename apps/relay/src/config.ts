@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseTrustedProxies } from './auth/forwarded.ts';
 import { createOriginPolicy, isLoopbackHost } from './auth/origin.ts';
 import { parseSecret } from './auth/tokens.ts';
 import { RelayError } from './errors.ts';
@@ -59,6 +60,13 @@ export interface RelayConfig {
   messageRate: TokenBucketOptions | null;
   /** Close a session whose browser leaves the VM paused this long, ms. Default 10 000. */
   slowReaderTimeoutMs: number;
+  /** TLS on the listener: PEM files, re-read on SIGHUP. Default none (plain HTTP). */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /**
+   * Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are believed for the client
+   * address (IPs, CIDR blocks, or `loopback`). Default none: headers are ignored.
+   */
+  trustedProxies: string[];
 }
 
 export const DEFAULT_LISTEN: HostPort = { host: '127.0.0.1', port: 8080 };
@@ -88,6 +96,8 @@ export function defaultConfig(): RelayConfig {
     maxSessionsPerAddress: 16,
     messageRate: { ...DEFAULT_MESSAGE_RATE },
     slowReaderTimeoutMs: 10_000,
+    tls: undefined,
+    trustedProxies: [],
   };
 }
 
@@ -113,6 +123,12 @@ Options:
                         the relay's own page, e.g. https://help.example.com
   --allow-anonymous     accept sessions without tokens on a public listener
                         (only for a trusted network)
+  --cert FILE --key FILE
+                        serve HTTPS/WSS with this PEM certificate and key
+                        (re-read on SIGHUP, e.g. after a renewal)
+  --trust-proxy LIST    behind a reverse proxy: comma-separated proxy addresses
+                        or CIDR blocks (or "loopback") whose X-Forwarded-For /
+                        Forwarded headers name the client; ignored otherwise
   --config FILE         JSON file with the same settings, e.g.
                           { "listen": "127.0.0.1:8080",
                             "targets": { "default": "127.0.0.1:35963" },
@@ -160,6 +176,9 @@ function positiveInt(value: unknown, what: string): number {
 }
 
 const FILE_KEYS = [
+  'cert',
+  'key',
+  'trustedProxies',
   'messageRatePerSecond',
   'messageBurst',
   'slowReaderTimeoutMs',
@@ -299,6 +318,17 @@ export function applyConfigFile(
           : rate.burst,
     };
   }
+  if ('cert' in obj || 'key' in obj) {
+    const cert = obj['cert'];
+    const key = obj['key'];
+    if (typeof cert !== 'string' || typeof key !== 'string' || cert === '' || key === '') {
+      throw invalid(`${source}: "cert" and "key" must both be given as PEM file paths`);
+    }
+    config.tls = { certFile: path.resolve(baseDir, cert), keyFile: path.resolve(baseDir, key) };
+  }
+  if ('trustedProxies' in obj) {
+    config.trustedProxies = stringList(obj['trustedProxies'], `${source}: "trustedProxies"`);
+  }
   if ('allowAnonymous' in obj) {
     if (typeof obj['allowAnonymous'] !== 'boolean')
       throw invalid(`${source}: "allowAnonymous" must be true or false`);
@@ -331,6 +361,9 @@ export function parseArgs(
   const cwd = io.cwd ?? process.cwd();
   const flags = new Map<string, string>();
   const valued = [
+    '--cert',
+    '--key',
+    '--trust-proxy',
     '--listen',
     '--target',
     '--static',
@@ -417,6 +450,38 @@ export function parseArgs(
       .filter((o) => o !== '');
   }
   if (isAnonymousFlag) config.isAnonymousAllowed = true;
+  const cert = flags.get('--cert');
+  const key = flags.get('--key');
+  if ((cert === undefined) !== (key === undefined))
+    throw invalid('--cert and --key go together: give both or neither');
+  if (cert !== undefined && key !== undefined) {
+    config.tls = { certFile: path.resolve(cwd, cert), keyFile: path.resolve(cwd, key) };
+  }
+  const proxies = flags.get('--trust-proxy');
+  if (proxies !== undefined) {
+    config.trustedProxies = proxies
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '');
+  }
+  if (config.tls) {
+    for (const [what, file] of [
+      ['certificate', config.tls.certFile],
+      ['key', config.tls.keyFile],
+    ] as const) {
+      try {
+        readBytes(file);
+      } catch (e) {
+        throw new RelayError(
+          'RELAY_CONFIG_INVALID',
+          `TLS ${what}: cannot read ${file}: ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
+      }
+    }
+  }
   validateConfig(config);
   return { kind: 'run', config };
 }
@@ -430,6 +495,13 @@ export function validateConfig(config: RelayConfig): void {
   }
   for (const [id, t] of Object.entries(config.targets)) {
     if (t.port === 0) throw invalid(`target "${id}": port 0 is not a VM port`);
+  }
+  try {
+    parseTrustedProxies(config.trustedProxies);
+  } catch (e) {
+    throw new RelayError('RELAY_CONFIG_INVALID', `trusted proxies: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   try {
     createOriginPolicy({ allowedOrigins: config.allowedOrigins, isLoopbackListener: true });

@@ -81,6 +81,17 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
+  process.on('SIGHUP', () => {
+    try {
+      server.reloadTls();
+      logger.info(
+        { event: 'tls-reload' },
+        config.tls ? 'TLS certificate reloaded' : 'no TLS configured',
+      );
+    } catch (e) {
+      logger.error({ event: 'tls-reload' }, (e as Error).message);
+    }
+  });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }

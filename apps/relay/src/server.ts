@@ -11,7 +11,9 @@
  * target always comes from the configuration (the token names a target id), never from the
  * browser. Each admitted session gets one TCP connection to that target.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
@@ -22,6 +24,7 @@ import {
   VSCARD_MAX_PAYLOAD_BYTES,
 } from '@cardlend/vscard';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { parseTrustedProxies, resolveClientAddress } from './auth/forwarded.ts';
 import {
   armAuthDeadline,
   createOriginPolicy,
@@ -79,6 +82,12 @@ export interface RelayServer {
   readonly sessions: ReadonlyMap<string, RelaySession>;
   /** `/readyz` state. */
   readonly readiness: Readiness;
+  /**
+   * Re-reads the TLS certificate and key (SIGHUP); new connections use them, live ones keep
+   * theirs. Throws `RELAY_CONFIG_INVALID` (and keeps the old ones) if they cannot be loaded.
+   * No-op without TLS.
+   */
+  reloadTls(): void;
   /** Stops accepting, ends every session (browser gets 1001, VM gets its cleanup), resolves when all are done. */
   close(): Promise<void>;
 }
@@ -105,7 +114,7 @@ function refuseUpgrade(socket: Duplex, status: number, message: string): void {
   );
 }
 
-function formatUrl({ host, port }: HostPort): string {
+function formatUrl({ host, port }: HostPort, isTls: boolean): string {
   const h =
     host === '0.0.0.0'
       ? '127.0.0.1'
@@ -114,7 +123,7 @@ function formatUrl({ host, port }: HostPort): string {
         : host.includes(':')
           ? `[${host}]`
           : host;
-  return `http://${h}:${port}/`;
+  return `${isTls ? 'https' : 'http'}://${h}:${port}/`;
 }
 
 function toBuffer(data: RawData): Buffer {
@@ -155,7 +164,20 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
   let nextSessionId = 1;
   let isClosing = false;
 
-  const httpServer = http.createServer((req, res) => {
+  const trustedProxies = parseTrustedProxies(config.trustedProxies);
+  const loadTls = (): { cert: Buffer; key: Buffer } => {
+    const tls = config.tls as { certFile: string; keyFile: string };
+    try {
+      return { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) };
+    } catch (e) {
+      throw new RelayError(
+        'RELAY_CONFIG_INVALID',
+        `cannot load TLS files: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  };
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (!ops || !ops(req, res)) {
       // Without metrics, /healthz and /readyz are still answered.
       const path = (req.url ?? '/').split('?', 1)[0];
@@ -174,7 +196,10 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
         res.end();
       });
     }
-  });
+  };
+  const httpServer: http.Server = config.tls
+    ? https.createServer({ ...loadTls() }, onRequest)
+    : http.createServer(onRequest);
   httpServer.on('clientError', (_e, socket) => socket.destroy());
 
   const wss = new WebSocketServer({
@@ -214,7 +239,12 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
   });
 
   async function admit(ws: WebSocket, req: http.IncomingMessage): Promise<void> {
-    const clientAddress = req.socket.remoteAddress ?? 'unknown';
+    // The peer, or — only behind a configured trusted proxy — the forwarded client.
+    const clientAddress = resolveClientAddress({
+      peerAddress: req.socket.remoteAddress,
+      headers: req.headers,
+      trustedProxies,
+    });
     const remote = `${clientAddress}:${req.socket.remotePort ?? '?'}`;
     const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined;
     ws.on('error', () => {});
@@ -477,9 +507,13 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
 
   return {
     address,
-    url: formatUrl(address),
+    url: formatUrl(address, config.tls !== undefined),
     sessions,
     readiness,
+    reloadTls(): void {
+      if (!config.tls) return;
+      (httpServer as https.Server).setSecureContext(loadTls());
+    },
     async close(): Promise<void> {
       isClosing = true;
       readiness.markDraining();

@@ -109,6 +109,29 @@ describe('config', () => {
     );
   });
 
+  it('validates TLS, proxy, token and origin settings', () => {
+    expect(error(['--cert', 'c.pem'])).toMatch(/--cert and --key go together/);
+    expect(error(['--cert', '/c.pem', '--key', '/k.pem'])).toMatch(
+      /TLS certificate: cannot read \/c\.pem/,
+    );
+    expect(error(['--trust-proxy', 'not-an-ip'])).toMatch(/trusted proxies: .*not-an-ip/);
+    expect(error(['--token-secret-file', '/s'], { '/s': 'short' })).toMatch(
+      /--token-secret-file: cannot read \/s/,
+    );
+    expect(error(['--listen', '0.0.0.0:8080'])).toMatch(/without session tokens would let anyone/);
+    expect(error(['--allow-origin', 'ftp://x'])).toMatch(/allowed origins/);
+    const c = parseArgs(
+      ['--listen', '0.0.0.0:8080', '--token-secret-file', '/s', '--cert', '/c', '--key', '/k'],
+      {
+        readFile: () => '',
+        readBytes: (f) => Uint8Array.from(Buffer.from(f === '/s' ? 'x'.repeat(40) + '\n' : 'PEM')),
+        cwd: '/',
+      },
+    );
+    expect(c.kind === 'run' && c.config.tokenSecrets[0]?.length).toBe(40);
+    expect(c.kind === 'run' && c.config.tls).toEqual({ certFile: '/c', keyFile: '/k' });
+  });
+
   it('--help explains usage and the QEMU options', () => {
     expect(parseArgs(['--help'])).toEqual({ kind: 'help' });
     expect(parseArgs(['--', '-h'])).toEqual({ kind: 'help' });
