@@ -68,6 +68,8 @@ async function stopChild(child: ChildProcessWithoutNullStreams): Promise<void> {
 }
 
 interface Fixtures {
+  /** Starts a relay in front of any VSCard port (stopped after the test). */
+  launchRelay: (targetPort: number) => Promise<RelayHandle>;
   /** QEMU 7.2 with usb-ccid/ccid-card-passthru at debug level 4 (logs VSC_ATR, CardRemove, Detach). */
   qemu: QemuHandle;
   relay: RelayHandle;
@@ -89,16 +91,30 @@ export const test = base.extend<Fixtures>({
     }
   },
 
-  relay: async ({ qemu }, use, testInfo) => {
-    const { handle, child } = await startRelay(qemu.port);
+  // eslint-disable-next-line no-empty-pattern
+  launchRelay: async ({}, use, testInfo) => {
+    const started: { handle: RelayHandle; child: ChildProcessWithoutNullStreams }[] = [];
     try {
-      await use(handle);
-    } finally {
-      await stopChild(child);
-      await testInfo.attach('relay.log', {
-        body: handle.output.join('\n'),
-        contentType: 'text/plain',
+      await use(async (targetPort) => {
+        const relay = await startRelay(targetPort);
+        started.push(relay);
+        return relay.handle;
       });
+    } finally {
+      for (const { handle, child } of started) {
+        await stopChild(child);
+        await testInfo.attach('relay.log', {
+          body: handle.output.join('\n'),
+          contentType: 'text/plain',
+        });
+      }
+    }
+  },
+
+  relay: async ({ qemu, launchRelay }, use, testInfo) => {
+    try {
+      await use(await launchRelay(qemu.port));
+    } finally {
       await testInfo.attach('qemu.log', {
         body: qemu.output.join('\n'),
         contentType: 'text/plain',

@@ -64,7 +64,10 @@ export function createBrowserPlatform(): Platform {
       if (profile === undefined) throw new TypeError('simulator profile missing');
       const sim = new SimulatedReader({ profile, emulateChrome: true });
       if (demo.isHeld) sim.setHeldByOtherProgram(true);
-      const card = await createPivDemoCard();
+      // T=1 only, like most PIV tokens: the VM then gets the T=0 compatibility ATR, and long
+      // commands (a 256-byte GENERAL AUTHENTICATE) are chained in T=1 blocks. Over T=0 at TPDU
+      // level the SCR331-DI's 263-byte message limit cannot carry a 260-byte command TPDU.
+      const card = await createPivDemoCard({ protocols: [1] });
       sim.insertCard(card);
       let isInserted = true;
       const controls: VirtualCardControls = {
