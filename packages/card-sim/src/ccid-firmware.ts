@@ -696,8 +696,13 @@ export class CcidFirmware {
       }
       if (sw1 === 0x61 && (cmd.ne !== null || parts.length > 0 || cmd.case === 2)) {
         parts.push(r.subarray(0, r.length - 2));
+        if (cmd.ne !== null && remainingNe <= 0) {
+          // Ne satisfied: the host gets the data and the card's 61xx (more available).
+          parts.push(r.subarray(r.length - 2));
+          break;
+        }
         const avail = sw2 === 0 ? 256 : sw2;
-        const want = cmd.ne === null ? avail : Math.min(avail, Math.max(remainingNe, 1));
+        const want = cmd.ne === null ? avail : Math.min(avail, remainingNe);
         const cla = s.classGetResponse === 0xff ? cmd.cla : s.classGetResponse;
         out = await t0.exchange(Uint8Array.of(cla, 0xc0, 0x00, 0x00, want === 256 ? 0 : want));
         if (out.kind !== 'ok') return Uint8Array.of(0x67, 0x00);

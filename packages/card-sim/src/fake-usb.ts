@@ -77,8 +77,11 @@ export function matchesFilter(reader: SimulatedReader, filter: USBDeviceFilter):
   );
 }
 
-/** Creates a fake `navigator.usb`. Cast with `as unknown as USB` where a real USB is typed. */
-export function createFakeUsb(opts: FakeUsbOptions = {}): FakeUsb {
+/**
+ * Creates a fake `navigator.usb`. The result is typed as both the W3C `USB` interface (so it can
+ * stand in for `navigator.usb`) and `FakeUsb` (test controls).
+ */
+export function createFakeUsb(opts: FakeUsbOptions = {}): FakeUsb & USB {
   const plugged: SimulatedReader[] = [];
   const granted = new Set<SimulatedReader>(opts.granted ?? []);
   const listeners = new Map<string, Set<Listener>>();
@@ -158,5 +161,5 @@ export function createFakeUsb(opts: FakeUsbOptions = {}): FakeUsb {
   }
   // Readers present at page load: no 'connect' event (Chrome only reports later arrivals).
   for (const r of opts.readers ?? []) attach(r, false);
-  return usb;
+  return usb as FakeUsb & USB;
 }

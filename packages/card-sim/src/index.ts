@@ -12,13 +12,19 @@
  * Card factories: `createT0Card()`, `createT1Card()` (loopback applet `loopbackAnswer` by default),
  * `createPivDemoCard()` (PIV application recognised by OpenSC).
  *
- * Browser/USB: `new SimulatedReader({ profile })`, `createFakeUsb()`.
+ * Browser/USB: `new SimulatedReader({ profile })`, `createFakeUsb()`, and `createDemoEnvironment()`
+ * (vendor-class reader + PIV demo card + fake `navigator.usb`, for demo mode and Playwright).
  */
 export { buildCommandApdu, parseCommandApdu, type CommandApdu } from './apdu.ts';
 export { buildAtr, parseSimAtr, type BuildAtrOptions, type SimAtrInfo } from './atr.ts';
 export { bytesToHex, concatBytes, hexToBytes } from './bytes.ts';
 export { CCID_ERROR, PC_to_RDR, RDR_to_PC, RDR_to_PC_Interrupt } from './ccid-constants.ts';
 export type { SlotSnapshot } from './ccid-firmware.ts';
+export {
+  createDemoEnvironment,
+  type DemoEnvironment,
+  type DemoEnvironmentOptions,
+} from './demo.ts';
 export {
   buildCcidClassDescriptor,
   buildConfigurationDescriptor,
