@@ -4,10 +4,12 @@
  *
  * Every target `vm-<i>` points at the stand-in host; the bench's session i asks for
  * `vm-<i>` with a token in the subprotocol (BENCH_TOKEN_SECRET, hex, is the HMAC secret).
- * The relay admits one session per target (issue 2), so the multi-session measurements
- * need the relay to take the target from the token (issue 6; see `tokenConfig`).
+ * The relay admits one session per target (issue 2), so each session gets its own target.
  */
+import { pino } from 'pino';
 import { defaultConfig, type RelayConfig } from '../src/config.ts';
+import { createAuditLog, createLogger } from '../src/ops/logger.ts';
+import { createRelayMetrics } from '../src/ops/metrics.ts';
 import { startRelayServer } from '../src/server.ts';
 import { serveChildIpc } from './bench-common.ts';
 
@@ -16,18 +18,26 @@ const targetCount = Number(process.argv[3] ?? 1);
 const targets: RelayConfig['targets'] = {};
 for (let i = 0; i < targetCount; i++) targets[`vm-${i}`] = { host: '127.0.0.1', port: hostPort };
 
-/**
- * Token settings for the relay's config: the plug point for issue 6's integration (the
- * config has no token field yet; when it has, set it here from BENCH_TOKEN_SECRET).
- */
-const tokenConfig: Partial<RelayConfig> = {};
-
+const secretHex = process.env['BENCH_TOKEN_SECRET'] ?? '';
 const config: RelayConfig = {
   ...defaultConfig(),
   listen: { host: '127.0.0.1', port: 0 },
   targets,
   defaultTarget: 'vm-0',
-  ...tokenConfig,
+  tokenSecrets: [Uint8Array.from(Buffer.from(secretHex, 'hex'))],
+  // Every bench session comes from 127.0.0.1; the caps themselves still run.
+  maxSessions: 100_000,
+  maxSessionsPerAddress: 100_000,
 };
-const server = await startRelayServer({ config });
+// The bench's browser answers at once, far faster than any card: lift the message-rate
+// limit (the limiter still runs) when the config has one.
+if ('messageRate' in config)
+  Object.assign(config, { messageRate: { ratePerSecond: 1e9, burst: 1e9 } });
+// As deployed (main.ts): metrics on, audit log on (to /dev/null here).
+const logger = createLogger({ destination: pino.destination({ dest: '/dev/null', sync: false }) });
+const server = await startRelayServer({
+  config,
+  metrics: createRelayMetrics(),
+  audit: createAuditLog(logger),
+});
 serveChildIpc(server.address.port, () => server.close());

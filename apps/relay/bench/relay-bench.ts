@@ -16,6 +16,7 @@
  * Usage: pnpm --filter @cardlend/relay bench [-- --quick] [-- --strict]
  *   --quick   smoke run (few exchanges, 300 idle sessions)
  *   --strict  exit 1 when a target is missed
+ *   --only=b,d  run only these variants
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,6 +46,11 @@ import {
 const args = new Set(process.argv.slice(2));
 const isQuick = args.has('--quick');
 const isStrict = args.has('--strict');
+/** `--only=b,d`: run only these variants (letters). */
+const only = (() => {
+  const a = process.argv.find((x) => x.startsWith('--only='));
+  return a === undefined ? undefined : new Set(a.slice('--only='.length).split(','));
+})();
 const PARAMS = isQuick
   ? { warmup: 200, exchanges: 1000, sessions: 64, throughputMs: 500, idle: 300, websockifyIdle: 50 }
   : {
@@ -55,6 +61,8 @@ const PARAMS = isQuick
       idle: 9000,
       websockifyIdle: 300,
     };
+/** First session index of the idle phase (the latency and throughput phases use the ones before). */
+const IDLE_BASE = 8 * (1 + PARAMS.sessions);
 const LATENCY_ROUNDS = 5;
 const THROUGHPUT_ROUNDS = isQuick ? 1 : 3;
 const WATCHDOG_MS = isQuick ? 150_000 : 400_000;
@@ -451,7 +459,8 @@ const VARIANTS: Variant[] = [
   {
     name: '(d) cardlend relay',
     async start(hostPort) {
-      const targets = Math.max(PARAMS.idle, PARAMS.sessions) + 1;
+      // One target per session the whole run opens (the relay admits one browser per VM).
+      const targets = IDLE_BASE + PARAMS.idle;
       const c = await spawnNodeChild('child-relay.ts', [String(hostPort), String(targets)], {
         BENCH_TOKEN_SECRET: tokenSecret.toString('hex'),
       });
@@ -710,8 +719,8 @@ async function idlePhase(s: Started, host: StandInHost, hostPort: number): Promi
   s.run = run;
   await new Promise((r) => setTimeout(r, 300));
   const base = await run.stats();
-  const idle = await openSessions(run, host, nextSession, nextSession + count, 250);
-  nextSession += count;
+  // Every variant's idle sessions use the same indices, after those of the earlier phases.
+  const idle = await openSessions(run, host, IDLE_BASE, IDLE_BASE + count, 250);
   await new Promise((r) => setTimeout(r, 1000));
   const loaded = await run.stats();
   let alive = 0;
@@ -880,6 +889,7 @@ async function main(): Promise<void> {
   const started: Started[] = [];
   const done = phase('starting the relays');
   for (const variant of VARIANTS) {
+    if (only !== undefined && !only.has(variant.name.slice(1, 2))) continue;
     const result: Result = { name: variant.name, errors: [] };
     results.push(result);
     const run = await startVariant(variant, hostPort, result);

@@ -242,6 +242,29 @@ interface LedgerEntry {
   isPastExpiry: boolean;
 }
 
+/** A session's hold on a ledger entry (one small object per session). */
+class Lease implements TokenLease {
+  readonly #entries: Map<string, LedgerEntry>;
+  readonly #jti: string;
+  readonly #entry: LedgerEntry;
+  #isReleased = false;
+
+  constructor(entries: Map<string, LedgerEntry>, jti: string, entry: LedgerEntry) {
+    this.#entries = entries;
+    this.#jti = jti;
+    this.#entry = entry;
+  }
+
+  release(): void {
+    if (this.#isReleased) return;
+    this.#isReleased = true;
+    this.#entry.isLive = false;
+    // Its expiry passed while the session lived: nothing else will forget it.
+    if (this.#entry.isPastExpiry && this.#entries.get(this.#jti) === this.#entry)
+      this.#entries.delete(this.#jti);
+  }
+}
+
 /**
  * Remembers used token ids until they expire, so a one-time token opens one session
  * ever and a session-bound token one live session at a time. Memory is bounded:
@@ -308,17 +331,7 @@ export class TokenLedger {
   }
 
   #lease(jti: string, entry: LedgerEntry): TokenLease {
-    let isReleased = false;
-    return {
-      release: () => {
-        if (isReleased) return;
-        isReleased = true;
-        entry.isLive = false;
-        if (entry.isPastExpiry && this.#entries.get(jti) === entry) {
-          this.#entries.delete(jti);
-        }
-      },
-    };
+    return new Lease(this.#entries, jti, entry);
   }
 
   #push(item: { forgetAtS: number; jti: string }): void {

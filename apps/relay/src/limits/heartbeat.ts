@@ -61,11 +61,32 @@ export interface HeartbeatOptions {
   readonly onError?: (error: unknown) => void;
 }
 
-interface Entry {
+/** One watched session; it is also the session's handle (one small object per session). */
+class Entry implements HeartbeatHandle {
   readonly peer: HeartbeatPeer;
   readonly slot: Set<Entry>;
+  readonly manager: HeartbeatManager;
   lastActivityTick: number;
-  isAwaitingPong: boolean;
+  isAwaitingPong = false;
+
+  constructor(manager: HeartbeatManager, peer: HeartbeatPeer, slot: Set<Entry>, tick: number) {
+    this.manager = manager;
+    this.peer = peer;
+    this.slot = slot;
+    this.lastActivityTick = tick;
+  }
+
+  noteActivity(): void {
+    this.lastActivityTick = this.manager.tick;
+  }
+
+  notePong(): void {
+    this.isAwaitingPong = false;
+  }
+
+  remove(): void {
+    this.manager.removeEntry(this);
+  }
 }
 
 /** The shared heartbeat wheel. The timer runs only while sessions are watched, and is unref'd. */
@@ -96,6 +117,11 @@ export class HeartbeatManager {
     this.#onError = opts.onError ?? (() => {});
   }
 
+  /** Wheel ticks since creation. */
+  get tick(): number {
+    return this.#tick;
+  }
+
   /** Watched sessions. */
   get size(): number {
     return this.#size;
@@ -104,22 +130,14 @@ export class HeartbeatManager {
   /** Starts watching a session. */
   add(peer: HeartbeatPeer): HeartbeatHandle {
     const slot = this.#slots[this.#next++ % this.#slots.length] as Set<Entry>;
-    const entry: Entry = { peer, slot, lastActivityTick: this.#tick, isAwaitingPong: false };
+    const entry = new Entry(this, peer, slot, this.#tick);
     slot.add(entry);
     this.#size++;
     if (this.#timer === undefined) {
       this.#timer = setInterval(() => this.#advance(), this.#tickMs);
       this.#timer.unref();
     }
-    return {
-      noteActivity: () => {
-        entry.lastActivityTick = this.#tick;
-      },
-      notePong: () => {
-        entry.isAwaitingPong = false;
-      },
-      remove: () => this.#remove(entry),
-    };
+    return entry;
   }
 
   /** Stops the timer and forgets every session (none is expired). */
@@ -129,7 +147,8 @@ export class HeartbeatManager {
     this.#stop();
   }
 
-  #remove(entry: Entry): void {
+  /** Forgets an entry (its `remove()`); idempotent. */
+  removeEntry(entry: Entry): void {
     if (!entry.slot.delete(entry)) return;
     this.#size--;
     if (this.#size === 0) this.#stop();
@@ -150,7 +169,7 @@ export class HeartbeatManager {
       else if (entry.isAwaitingPong) expiry = 'heartbeat-timeout';
       try {
         if (expiry !== undefined) {
-          this.#remove(entry);
+          this.removeEntry(entry);
           entry.peer.expire(expiry);
         } else {
           entry.isAwaitingPong = true;
