@@ -354,6 +354,15 @@ export class CardBridge {
       ws.close(1000, 'Lending stopped');
       return;
     }
+    if (ws.protocol !== RELAY_SUBPROTOCOL) {
+      // Not a cardlend relay (or an incompatible version): do not speak VSCard to it.
+      this.#failConnection(
+        new BridgeError('BRIDGE_RELAY_PROTOCOL', {
+          message: `The server did not agree to the ${RELAY_SUBPROTOCOL} protocol; is this a cardlend relay?`,
+        }),
+      );
+      return;
+    }
     const sessionOpts: { readerName: string; ackTimeoutMs?: number } = {
       readerName: this.#readerName,
     };

@@ -13,6 +13,7 @@ import { CardBridge } from '../src/card-bridge.ts';
 import type { BridgeOptions, BridgeState } from '../src/card-bridge.ts';
 import { relayWebSocketUrl } from '../src/platform.ts';
 import { CAC_T0_ATR, makeCard, QEMU_REFUSED_ATR, YUBIKEY_ATR } from './helpers/cards.ts';
+import { MemorySocket } from './helpers/memory-socket.ts';
 import { ScriptedReader } from './helpers/scripted-reader.ts';
 import { toHexString, VscardHostDouble } from './helpers/vscard-host.ts';
 import type { GuestResult } from './helpers/vscard-host.ts';
@@ -567,6 +568,22 @@ describe('relay connection', () => {
     const { bridge } = makeBridge({ ackTimeoutMs: 100 });
     await expect(bridge.start()).rejects.toMatchObject({ code: 'BRIDGE_VM_NOT_ANSWERING' });
     expect(bridge.state.link).toBe('failed');
+  });
+
+  it('refuses to speak VSCard to a server that does not select the cardlend subprotocol', async () => {
+    // Browsers open such a connection with protocol '' (ws refuses the handshake itself).
+    const socket = new MemorySocket();
+    socket.protocol = '';
+    const { bridge } = makeBridge({
+      createWebSocket: () => {
+        queueMicrotask(() => socket.open());
+        return socket;
+      },
+    });
+    await expect(bridge.start()).rejects.toMatchObject({ code: 'BRIDGE_RELAY_PROTOCOL' });
+    expect(bridge.state.link).toBe('failed');
+    expect(socket.sent).toHaveLength(0);
+    expect(socket.closeCode).toBe(1002);
   });
 
   it('fails on a frame that is not VSCard', async () => {

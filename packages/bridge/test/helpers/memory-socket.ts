@@ -10,7 +10,8 @@ type Listener = (event: never) => void;
 export class MemorySocket implements BridgeWebSocket {
   binaryType = 'blob';
   readyState = 0;
-  readonly protocol = 'cardlend.vscard.v1';
+  /** Subprotocol the server selected; browsers allow '' (none). */
+  protocol = 'cardlend.vscard.v1';
   /** Frames the bridge sent. */
   readonly sent: Uint8Array[] = [];
   closeCode: number | null = null;
