@@ -36,6 +36,11 @@ export interface StartQemuOptions {
   guest?: QemuGuest;
   /** How long to wait for QEMU to be ready; default 20 000 ms. */
   startTimeoutMs?: number;
+  /**
+   * Dial-in (client) mode: QEMU connects to 127.0.0.1:`port` itself and retries every second
+   * (`reconnect=1`, vscard-protocol.md §1) instead of listening. `port` is then that port.
+   */
+  dialIn?: { port: number };
 }
 
 /** A running QEMU. */
@@ -81,14 +86,20 @@ process.once('exit', () => {
 export async function startQemu(opts: StartQemuOptions): Promise<QemuHandle> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = opts.port ?? (await findFreePort());
+    const port = opts.dialIn?.port ?? opts.port ?? (await findFreePort());
     try {
       return await startOnce(opts, port);
     } catch (e) {
       lastError = e;
       // Retry only a lost race for a picked port.
       const text = e instanceof Error ? e.message : '';
-      if (opts.port !== undefined || !/Address already in use|Failed to bind/i.test(text)) throw e;
+      if (
+        opts.port !== undefined ||
+        opts.dialIn ||
+        !/Address already in use|Failed to bind/i.test(text)
+      ) {
+        throw e;
+      }
     }
   }
   throw lastError;
@@ -118,7 +129,9 @@ export function qemuArgs(opts: StartQemuOptions, port: number, monitorPath: stri
     '-device',
     `usb-ccid,id=${ccid},bus=${xhci}.0${dbg}`,
     '-chardev',
-    `socket,id=${chardev},host=127.0.0.1,port=${port},server=on,wait=off,nodelay=on`,
+    opts.dialIn
+      ? `socket,id=${chardev},host=127.0.0.1,port=${opts.dialIn.port},reconnect=1,nodelay=on`
+      : `socket,id=${chardev},host=127.0.0.1,port=${port},server=on,wait=off,nodelay=on`,
     '-device',
     `ccid-card-passthru,chardev=${chardev},id=${card}${dbg}`,
     '-chardev',

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   ensureQemu10,
@@ -87,5 +88,36 @@ describe.each<QemuVersion>(['7.2', '10.0'])('QEMU %s', (version) => {
     await expect(startQemu({ version, port: qemu.port })).rejects.toMatchObject({
       code: 'TESTBED_QEMU_START_FAILED',
     });
+  });
+});
+
+describe.each<QemuVersion>(['7.2', '10.0'])('QEMU %s in dial-in mode', (version) => {
+  it('connects to a listener and reconnects after a close', async () => {
+    if (version === '10.0') await ensureQemu10();
+    const accepted: net.Socket[] = [];
+    const server = net.createServer((s) => accepted.push(s));
+    await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, r));
+    const port = (server.address() as net.AddressInfo).port;
+    const qemu = await startQemu({ version, dialIn: { port } });
+    try {
+      expect(qemu.port).toBe(port);
+      const deadline = Date.now() + 5000;
+      while (accepted.length === 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(accepted).toHaveLength(1);
+      // Init ↔ Init over QEMU's own connection.
+      const first = accepted[0] as net.Socket;
+      const reply = new Promise<Buffer>((resolve) => first.once('data', resolve));
+      first.write(Buffer.from('00000001000000000000000c565343440000000200000000', 'hex'));
+      expect((await reply).readUInt32BE(0)).toBe(1);
+      first.destroy();
+      while (accepted.length < 2 && Date.now() < deadline + 5000)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(accepted).toHaveLength(2);
+    } finally {
+      await qemu.stop();
+      for (const s of accepted) s.destroy();
+      server.close();
+    }
   });
 });
