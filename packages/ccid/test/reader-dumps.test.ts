@@ -148,14 +148,33 @@ describe(`reader dumps in ${dumpDir}`, () => {
             // The driver's view vs the dump's stated values.
             expect(view.interfaceClass, where).toBe(d.interfaceClass);
             expect([0x0b, 0xff]).toContain(view.interfaceClass);
+            // Level: the dump's dwFeatures value is the source of truth (dump README); the decoded
+            // "XX.... … level exchange" lines only settle a value with several level bits.
+            const mask = d.fields['dwFeatures']! & 0x00070000;
+            const levelByValue = (
+              {
+                0: 'character',
+                0x10000: 'tpdu',
+                0x20000: 'short-apdu',
+                0x40000: 'extended-apdu',
+              } as Record<number, string>
+            )[mask];
             expect(view.exchangeLevel, `${where} level`).toBe(
-              statedExchangeLevel(d.decoded['dwFeatures'] ?? []),
+              levelByValue ?? statedExchangeLevel(d.decoded['dwFeatures'] ?? []),
             );
+            // Protocols: the dwProtocols bits, and the decoded "T=0"/"T=1" lines the tool prints per bit.
             const protoLines = d.decoded['dwProtocols'] ?? [];
+            const p = d.fields['dwProtocols']!;
             expect(view.protocols, `${where} protocols`).toEqual({
-              t0: protoLines.includes('T=0'),
-              t1: protoLines.includes('T=1'),
+              t0: (p & 1) !== 0,
+              t1: (p & 2) !== 0,
             });
+            if (protoLines.some((l) => /^T=\d/.test(l))) {
+              expect(view.protocols, `${where} protocol lines`).toEqual({
+                t0: protoLines.includes('T=0'),
+                t1: protoLines.includes('T=1'),
+              });
+            }
             expect(view.features, `${where} features`).toBe(d.fields['dwFeatures']);
             expect(view.maxMessageLength, `${where} max message`).toBe(
               d.fields['dwMaxCCIDMessageLength'],

@@ -388,7 +388,12 @@ export class CcidReader {
       );
     s.isBusy = true;
     try {
-      if (s.internal) await s.internal.catch(() => undefined); // a background GetSlotStatus poll finishes first
+      // A background GetSlotStatus poll on this slot, or one that would exceed bMaxCCIDBusySlots, finishes first.
+      const max = this.interfaceInfo.maxBusySlots;
+      const internals = this.#slots
+        .filter((x, i) => x.internal && (i === slot || busySlots + 2 > max))
+        .map((x) => x.internal);
+      if (internals.length) await Promise.allSettled(internals);
       return await fn();
     } finally {
       s.isBusy = false;
@@ -483,6 +488,10 @@ export class CcidReader {
       return new CcidError('CCID_CARD_MUTE', 'the card does not answer', { bError: r.bError });
     if (r.bError === CcidBError.HW_ERROR)
       return new CcidError('CCID_HARDWARE_ERROR', 'reader hardware error', { bError: r.bError });
+    if (r.bError === CcidBError.CMD_SLOT_BUSY)
+      return new CcidError('CCID_BUSY', 'the reader reports the slot busy (CMD_SLOT_BUSY)', {
+        bError: r.bError,
+      });
     return new CcidError(
       'CCID_COMMAND_FAILED',
       `XfrBlock failed, bError 0x${r.bError.toString(16)}`,
@@ -642,6 +651,8 @@ export class CcidReader {
     for (let slot = 0; slot < this.slotCount; slot++) {
       const s = this.#slots[slot]!;
       if (s.isBusy || s.internal) continue;
+      // CCID rev 1.1 §5.1 bMaxCCIDBusySlots: never poll beside a running command beyond the limit.
+      if (this.#slots.filter((x) => x.isBusy).length >= this.interfaceInfo.maxBusySlots) break;
       const p = this.#transport.exchange(
         { type: 'GetSlotStatus', slot },
         { timeoutMs: Math.min(this.#timeoutMs, 3000) },
