@@ -684,7 +684,7 @@ export class CcidFirmware {
     if (out.kind !== 'ok') return Uint8Array.of(0x67, 0x00);
     if (this.profile.apduT0Handling === 'passthrough') return out.response;
     const parts: Uint8Array[] = [];
-    let remainingNe = cmd.ne ?? 0;
+    let collected = 0;
     for (let guard = 0; guard < 600; guard++) {
       const r = out.response;
       const sw1 = r[r.length - 2] ?? 0;
@@ -695,18 +695,19 @@ export class CcidFirmware {
         continue;
       }
       if (sw1 === 0x61 && (cmd.ne !== null || parts.length > 0 || cmd.case === 2)) {
-        parts.push(r.subarray(0, r.length - 2));
-        if (cmd.ne !== null && remainingNe <= 0) {
+        const data = r.subarray(0, r.length - 2);
+        parts.push(data);
+        collected += data.length;
+        if (cmd.ne !== null && collected >= cmd.ne) {
           // Ne satisfied: the host gets the data and the card's 61xx (more available).
           parts.push(r.subarray(r.length - 2));
           break;
         }
         const avail = sw2 === 0 ? 256 : sw2;
-        const want = cmd.ne === null ? avail : Math.min(avail, remainingNe);
+        const want = cmd.ne === null ? avail : Math.min(avail, cmd.ne - collected);
         const cla = s.classGetResponse === 0xff ? cmd.cla : s.classGetResponse;
         out = await t0.exchange(Uint8Array.of(cla, 0xc0, 0x00, 0x00, want === 256 ? 0 : want));
         if (out.kind !== 'ok') return Uint8Array.of(0x67, 0x00);
-        remainingNe -= want;
         continue;
       }
       parts.push(r);

@@ -80,6 +80,11 @@ export interface ReaderProfile {
   readonly features: number;
   /** dwMaxCCIDMessageLength, bytes (10-byte header included). */
   readonly maxMessageLength: number;
+  /**
+   * What the firmware really accepts (default maxMessageLength). SCM readers announce 263 but
+   * take 271 (libccid BOGUS_SCM_FIRMWARE_FOR_dwMaxCCIDMessageLength, ccid.md §7).
+   */
+  readonly firmwareMaxMessageLength?: number;
   readonly classGetResponse: number;
   readonly classEnvelope: number;
   readonly lcdLayout: number;
@@ -441,6 +446,7 @@ export const readerProfiles = {
     maxIfsd: 252,
     features: 0x000100ba,
     maxMessageLength: 263,
+    firmwareMaxMessageLength: 271, // SCM firmware quirk, see ReaderProfile.firmwareMaxMessageLength
     classGetResponse: 0xff,
     classEnvelope: 0xff,
     pinSupport: 0,

@@ -358,7 +358,10 @@ export class SimulatedReader {
       const buf = this.#outBuffer;
       if (buf.length < 10) break;
       const dwLength = readLe16(buf, 1) + readLe16(buf, 3) * 65536;
-      if (dwLength > this.profile.maxMessageLength - 10) {
+      if (
+        dwLength >
+        (this.profile.firmwareMaxMessageLength ?? this.profile.maxMessageLength) - 10
+      ) {
         // CCID §6.2.6: bad dwLength (offset 1); the rest of this transfer is discarded.
         this.#outBuffer = new Uint8Array(0);
         const header = buf.slice(0, 10);

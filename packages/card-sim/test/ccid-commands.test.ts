@@ -121,6 +121,17 @@ describe('power and slot status', () => {
   });
 });
 
+describe('SCM dwMaxCCIDMessageLength quirk', () => {
+  it('vendorClass (SCR331-DI) announces 263 but accepts 271-byte messages; 272 is refused', async () => {
+    const { host } = await setup(readerProfiles.vendorClass);
+    await host.powerOn();
+    const tpdu = Uint8Array.of(0x00, 0x30, 0x00, 0x00, 0xff, ...new Uint8Array(255).fill(7)); // 260 bytes
+    const ok = await host.xfr(tpdu);
+    expect([ok.status, Array.from(ok.data)]).toEqual([0, [0x61, 0xff]]);
+    expect(await host.xfr(new Uint8Array(262))).toMatchObject({ error: 1 });
+  });
+});
+
 describe('interrupt endpoint', () => {
   it('NotifySlotChange on insert and remove, HardwareError', async () => {
     const { reader } = await setup(readerProfiles.tpduT0, null);
