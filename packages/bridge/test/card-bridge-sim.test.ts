@@ -13,7 +13,7 @@ import {
   SimulatedReader,
 } from '@cardlend/card-sim';
 import { toQemuT0CompatibleAtr } from '@cardlend/vscard';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import type { ApduLogEntry } from '../src/apdu-log.ts';
 import { toExportableLog } from '../src/apdu-log.ts';
@@ -220,5 +220,35 @@ describe('CardBridge on the card simulator and the CCID driver', () => {
       true,
     );
     expect(JSON.stringify(toExportableLog(apdus))).not.toContain('313233343536');
+  });
+
+  it('card pulled while the card is working on a command: the VM gets the removal, no stale answer', async () => {
+    let release: () => void = () => undefined;
+    let isWorking = false;
+    const app = makeCard();
+    const card = createT1Card({
+      process: async (apdu) => {
+        if (apdu[1] === 0xca) {
+          isWorking = true;
+          await new Promise<void>((r) => (release = r));
+        }
+        return app.process(apdu);
+      },
+    });
+    sim.insertCard(card);
+    const { bridge, apdus } = await lend();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const pending = host.guestCommand('00CA7F6800');
+    await vi.waitFor(() => expect(isWorking).toBe(true));
+    sim.removeCard();
+    expect(await pending).toEqual({ kind: 'flushed' });
+    release();
+    await untilState(bridge, (s) => s.card === null, 'card gone');
+    await vi.waitFor(() => expect(apdus).toHaveLength(1));
+    expect(apdus[0]).toMatchObject({ name: 'GET DATA', answeredBy: 'bridge-error' });
+    expect(host.received('APDU')).toHaveLength(0);
+    sim.insertCard(createT0Card());
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted again');
+    expect(answerHex(await host.guestCommand('00A4040000'))).toBe('9000');
   });
 });
