@@ -50,6 +50,20 @@ describe('PIN data', () => {
     });
   });
 
+  it("marks answers the bridge gave in the card's place", () => {
+    const row = toLogRow(
+      record({
+        command: hex('00b0000000'),
+        answeredBy: 'bridge-error',
+        response: hex('6f00'),
+        sw: 0x6f00,
+      }),
+      1,
+    );
+    expect(row.answeredBy).toBe('bridge-error');
+    expect(toLogRow(record({ command: hex('00b0000000') }), 1).answeredBy).toBe('card');
+  });
+
   it('keeps bytes of other commands for the export', () => {
     const row = toLogRow(
       record({ command: hex('00a4040002aabb'), lc: 2, response: hex('6f009000') }),
