@@ -238,6 +238,30 @@ describe('PIV demo card', () => {
     expect(sw(await card.process(buildCommandApdu({ ...parseLike(apdu), p1: 0x07 })))).toBe(0x6a86);
   });
 
+  it('short-APDU reader with automatic GET RESPONSE: long answers never exceed the message size', async () => {
+    const card = await createPivDemoCard({ credentials });
+    const reader = new SimulatedReader({ profile: readerProfiles.shortApdu });
+    reader.insertCard(card);
+    const host = new MiniHost(reader);
+    await host.open();
+    await host.powerOn();
+    const apduLoop = async (apdu: Uint8Array) => {
+      let r = await host.xfr(apdu);
+      expect(r.status).toBe(0);
+      const parts: Uint8Array[] = [];
+      while (r.data[r.data.length - 2] === 0x61) {
+        parts.push(body(r.data));
+        r = await host.xfr(Uint8Array.of(0, 0xc0, 0, 0, r.data[r.data.length - 1]!));
+        expect(r.status).toBe(0);
+      }
+      return concatBytes(...parts, r.data);
+    };
+    const obj = await apduLoop(getData([0x5f, 0xc1, 0x05]));
+    expect(bytesToHex(findTlv(findTlv(body(obj), 0x53)!, 0x70)!)).toBe(
+      bytesToHex(credentials.certificateDer),
+    );
+  });
+
   it('works end to end through a TPDU T=0 reader (61xx / GET RESPONSE by the host)', async () => {
     const card = await createPivDemoCard({ credentials });
     const reader = new SimulatedReader({ profile: readerProfiles.tpduT0 });
