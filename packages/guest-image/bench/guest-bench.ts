@@ -40,7 +40,10 @@ try {
     run.timeline.find((t) => t.what === what)?.atMs.toFixed(0) ?? '?';
   const hostCardUs = card.exchanges.map((e) => e.cardMs * 1000).sort((a, b) => a - b);
   out(`QEMU: ${qemu ? qemu.binary : '/usr/bin/qemu-system-x86_64 (7.2)'}; direct-TCP card`);
-  out(`guest APDU round trip (inside the guest, pcscd), ${bench.count} × 80 30 00 00:`);
+  const clock = run.markers.find((m) => m.kind === 'BOOT')?.fields['clocksource'] ?? '?';
+  out(
+    `guest APDU round trip (inside the guest, pcscd, clocksource ${clock}), ${bench.count} × 80 30 00 00:`,
+  );
   out(
     `  p50 ${bench.p50Us} µs   p99 ${bench.p99Us} µs   min ${bench.minUs} µs   max ${bench.maxUs} µs`,
   );

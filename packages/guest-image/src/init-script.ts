@@ -34,7 +34,7 @@ tohex() { hexdump -v -e '/1 "%02x"' "$@"; }
 finish() { mark DONE "scenario=$cl_scenario"; sync; reboot -f; }
 fail() { mark RESULT "name=\${sc:-boot} ok=0 reason=$1 out=$(cat /tmp/out /tmp/err 2>/dev/null | tohex)"; finish; }
 
-mark BOOT "scenario=$cl_scenario"
+mark BOOT "scenario=$cl_scenario clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 for m in ${modules.join(' ')}; do insmod /lib/modules/$m.ko || mark STAGE "name=insmod-failed module=$m"; done
 
 # There is no udevd: pcscd must start after the reader exists.
