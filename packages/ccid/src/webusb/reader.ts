@@ -232,6 +232,8 @@ export class CcidReader {
       let plan = planProtocol({
         atr,
         descriptor: d,
+        // Character level would need byte-by-byte PPS (wLevelParameter = answer length): not done; the card stays at Fd/Dd.
+        isPpsDisabled: this.interfaceInfo.exchangeLevel === 'character',
         ...(this.#opts.preferredProtocol === undefined
           ? {}
           : { preferredProtocol: this.#opts.preferredProtocol }),
