@@ -174,6 +174,9 @@ type Status = 'idle' | 'running' | 'stopping' | 'done';
  */
 const MAX_QUEUED_GUEST_COMMANDS = 256;
 
+/** A connection lent for this long (ms) counts as stable: the next drop starts the backoff afresh. */
+const STABLE_CONNECTION_MS = 10_000;
+
 /** 6F00, ISO 7816-4 §5.6 "no precise diagnosis": the answer when the card cannot answer. */
 const SW_NO_PRECISE_DIAGNOSIS = Uint8Array.of(0x6f, 0x00);
 
@@ -215,6 +218,8 @@ export class CardBridge {
   #ownCloseError: BridgeError | null = null;
 
   #attempt = 0;
+  /** When the current connection's reader was acknowledged (bridge clock), or null. */
+  #lentAtMs: number | null = null;
   #reconnectTimer: unknown = null;
   #unsubscribeReader: (() => void) | null = null;
   #isReaderGone = false;
@@ -426,6 +431,11 @@ export class CardBridge {
     }
     const c = classifyClose(code, wasOpen);
     const error = new BridgeError(c.code, { closeCode: code });
+    // Only a connection that stayed up a while resets the backoff: a relay or VM that accepts
+    // and drops at once must not be hammered forever.
+    if (this.#lentAtMs !== null && this.#now() - this.#lentAtMs >= STABLE_CONNECTION_MS)
+      this.#attempt = 0;
+    this.#lentAtMs = null;
     if (c.outcome === 'refused') {
       this.#end('refused', error, code);
     } else if (c.outcome === 'final') {
@@ -559,7 +569,7 @@ export class CardBridge {
     switch (event.kind) {
       case 'reader-added': {
         this.#isReaderAnnounced = true;
-        this.#attempt = 0;
+        this.#lentAtMs = this.#now();
         if (this.#status !== 'running') return;
         this.#setState({
           link: 'lent',

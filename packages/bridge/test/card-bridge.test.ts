@@ -488,6 +488,35 @@ describe('relay connection', () => {
     await untilState(bridge, (s) => s.link === 'lent' && s.card?.vmStatus === 'accepted', 'lent');
   });
 
+  it('backs off across connections dropped right after being lent, afresh after a stable one', async () => {
+    let clock = 0;
+    const { bridge, states } = makeBridge({
+      now: () => clock,
+      reconnect: { initialDelayMs: 5, maxDelayMs: 10, maxAttempts: 3 },
+    });
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const dropAndWait = async (n: number): Promise<void> => {
+      host.closeClient(RelayClose.VM_CLOSED, 'vm closed');
+      await host.until(
+        () => host.connections.length === n && host.types(n - 1).length === 3,
+        `connection ${n}`,
+      );
+      await untilState(bridge, (s) => s.link === 'lent' && s.card?.vmStatus === 'accepted', 'lent');
+    };
+    await dropAndWait(2);
+    await dropAndWait(3);
+    clock += 10_000; // the third connection stays up 10 s
+    await dropAndWait(4);
+    await dropAndWait(5);
+    await dropAndWait(6);
+    host.closeClient(RelayClose.VM_CLOSED, 'vm closed');
+    await untilState(bridge, (s) => s.link === 'failed', 'failed');
+    const attempts = states.filter((s) => s.link === 'reconnecting').map((s) => s.reconnectAttempt);
+    expect(attempts).toEqual([1, 2, 1, 2, 3]);
+    expect(bridge.state.error?.code).toBe('BRIDGE_VM_CLOSED');
+  });
+
   it.each([
     [RelayClose.VM_IN_USE, 'BRIDGE_VM_IN_USE', 'refused'],
     [RelayClose.UNAUTHORIZED, 'BRIDGE_UNAUTHORIZED', 'refused'],
