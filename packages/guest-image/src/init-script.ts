@@ -149,9 +149,6 @@ case "$sc" in
     p99=$(sed -n "$(( (count * 99 + 99) / 100 ))p" /tmp/samples)
     mark RESULT "name=bench ok=1 count=$count p50us=$p50 p99us=$p99 minus=$(head -n 1 /tmp/samples) maxus=$(tail -n 1 /tmp/samples)"
     ;;
-  shell)
-    sh
-    ;;
   *)
     fail unknown-scenario
     ;;
