@@ -22,6 +22,7 @@ export interface RelayHandle {
 
 async function startRelay(
   targetPort: number,
+  extraArgs: readonly string[] = [],
 ): Promise<{ handle: RelayHandle; child: ChildProcessWithoutNullStreams }> {
   for (let attempt = 0; ; attempt++) {
     const port = await findFreePort();
@@ -33,6 +34,7 @@ async function startRelay(
         `127.0.0.1:${port}`,
         '--target',
         `127.0.0.1:${targetPort}`,
+        ...extraArgs,
       ],
       { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] },
     );
@@ -69,7 +71,7 @@ async function stopChild(child: ChildProcessWithoutNullStreams): Promise<void> {
 
 interface Fixtures {
   /** Starts a relay in front of any VSCard port (stopped after the test). */
-  launchRelay: (targetPort: number) => Promise<RelayHandle>;
+  launchRelay: (targetPort: number, extraArgs?: readonly string[]) => Promise<RelayHandle>;
   /** QEMU 7.2 with usb-ccid/ccid-card-passthru at debug level 4 (logs VSC_ATR, CardRemove, Detach). */
   qemu: QemuHandle;
   relay: RelayHandle;
@@ -95,8 +97,8 @@ export const test = base.extend<Fixtures>({
   launchRelay: async ({}, use, testInfo) => {
     const started: { handle: RelayHandle; child: ChildProcessWithoutNullStreams }[] = [];
     try {
-      await use(async (targetPort) => {
-        const relay = await startRelay(targetPort);
+      await use(async (targetPort, extraArgs) => {
+        const relay = await startRelay(targetPort, extraArgs);
         started.push(relay);
         return relay.handle;
       });
@@ -141,5 +143,35 @@ export const test = base.extend<Fixtures>({
     });
   },
 });
+
+/** Runs the relay's mint-token CLI; returns the token and the link a helpdesk would send. */
+export async function mintToken(opts: {
+  secretFile: string;
+  baseUrl: string;
+  target?: string;
+}): Promise<{ token: string; link: string }> {
+  const child = spawn(
+    tsxBin,
+    [
+      'apps/relay/src/cli/mint-token.ts',
+      '--secret-file',
+      opts.secretFile,
+      '--target',
+      opts.target ?? 'default',
+      '--base-url',
+      opts.baseUrl,
+    ],
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const [token, link] = out.trim().split(/\r?\n/);
+  if (code !== 0 || token === undefined || link === undefined)
+    throw new Error(`mint-token failed (${code}): ${err}`);
+  return { token: token.trim(), link: link.trim() };
+}
 
 export { expect };
