@@ -469,10 +469,9 @@ export class CcidFirmware {
   /** Reader parameters after reset: from the ATR with 0x02 (or 0x40), else the CCID defaults. */
   #defaultReaderParams(s: Slot): void {
     const atr = s.atr;
-    if (
-      atr &&
-      (this.#has(CCID_FEATURE.autoConfigFromAtr) || this.#has(CCID_FEATURE.autoParamNegotiation))
-    ) {
+    const isAuto =
+      this.#has(CCID_FEATURE.autoConfigFromAtr) || this.#has(CCID_FEATURE.autoParamNegotiation);
+    if (atr && isAuto && this.#readerSupports(s.cardProtocol)) {
       s.readerProtocol = s.cardProtocol;
       if (s.cardProtocol === 1) {
         s.readerParams = Uint8Array.of(

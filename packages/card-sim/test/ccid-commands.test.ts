@@ -39,6 +39,19 @@ describe('power and slot status', () => {
     expect([off.type, off.status]).toEqual([0x81, 0x01]);
   });
 
+  it('a card pulled and re-inserted between two polls shows as present but inactive', async () => {
+    const { host, reader } = await setup(readerProfiles.noInterrupt, createT1Card());
+    await host.powerOn();
+    expect((await host.command(0x65)).status).toBe(0x00);
+    reader.removeCard();
+    reader.insertCard(createT1Card());
+    expect((await host.command(0x65)).status).toBe(0x01);
+    expect(await host.xfr(Uint8Array.of(0, 0x40, 0x90, 0))).toMatchObject({
+      status: 0x41,
+      error: CCID_ERROR.ICC_MUTE,
+    });
+  });
+
   it('empty slot: PowerOn fails with ICC_MUTE and bmICCStatus 2; GetSlotStatus per profile', async () => {
     const ok = await setup(readerProfiles.shortApdu, null);
     expect(await ok.host.powerOn()).toMatchObject({ status: 0x42, error: CCID_ERROR.ICC_MUTE });
