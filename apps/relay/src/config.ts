@@ -20,12 +20,20 @@ export interface HostPort {
   port: number;
 }
 
+/**
+ * A VM's VSCard endpoint: the relay connects to QEMU's listening chardev, or — `isDialIn` —
+ * listens on host:port for QEMU's client chardev (`reconnect=1`) to connect (dial-in.ts).
+ */
+export interface TargetConfig extends HostPort {
+  isDialIn?: boolean;
+}
+
 /** The validated configuration. */
 export interface RelayConfig {
   /** Where the HTTP + WebSocket listener binds. Default 127.0.0.1:8080. */
   listen: HostPort;
   /** VM VSCard endpoints by id. Default `{ default: 127.0.0.1:35963 }`. */
-  targets: Record<string, HostPort>;
+  targets: Record<string, TargetConfig>;
   /** The target id used for sessions (must be a key of `targets`). Default `'default'`. */
   defaultTarget: string;
   /** Directory of the built web app. Default `apps/web/dist`. */
@@ -114,6 +122,9 @@ Options:
   --listen HOST:PORT    where the page and WebSocket are served
                         (default 127.0.0.1:8080; use [::1]:8080 for IPv6)
   --target HOST:PORT    the VM's VSCard chardev (default 127.0.0.1:35963)
+  --dial-in HOST:PORT   instead of --target: listen here for the VM, whose chardev
+                        is a client: -chardev socket,id=vscard,host=HOST,port=PORT,
+                        reconnect=1,nodelay=on (bind an address only the VM reaches)
   --static DIR          the built web app (default apps/web/dist)
   --token-secret-file FILE[,PREVIOUS]
                         require signed session tokens (HMAC key files, at least
@@ -166,6 +177,21 @@ export function parseHostPort(value: unknown, what: string): HostPort {
   const port = Number(m[3]);
   if (port < 0 || port > 65535) throw invalid(`${what}: port ${port} is out of range 0–65535`);
   return { host, port };
+}
+
+/** `"HOST:PORT"` (the relay connects) or `{ "dialIn": "HOST:PORT" }` (QEMU connects to the relay). */
+function parseTarget(value: unknown, what: string): TargetConfig {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    if (keys.length !== 1 || keys[0] !== 'dialIn') {
+      throw invalid(`${what} must be "HOST:PORT" or { "dialIn": "HOST:PORT" }`);
+    }
+    return {
+      ...parseHostPort((value as Record<string, unknown>)['dialIn'], `${what}.dialIn`),
+      isDialIn: true,
+    };
+  }
+  return parseHostPort(value, what);
 }
 
 function positiveInt(value: unknown, what: string): number {
@@ -263,14 +289,14 @@ export function applyConfigFile(
     if (typeof t !== 'object' || t === null || Array.isArray(t)) {
       throw invalid(`${source}: "targets" must be an object mapping target ids to "HOST:PORT"`);
     }
-    const targets: Record<string, HostPort> = {};
+    const targets: Record<string, TargetConfig> = {};
     for (const [id, v] of Object.entries(t as Record<string, unknown>)) {
       if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) {
         throw invalid(
           `${source}: target id "${id}" may only use letters, digits, '.', '_' and '-' (1–64 chars)`,
         );
       }
-      targets[id] = parseHostPort(v, `${source}: "targets.${id}"`);
+      targets[id] = parseTarget(v, `${source}: "targets.${id}"`);
     }
     if (Object.keys(targets).length === 0) throw invalid(`${source}: "targets" is empty`);
     config.targets = targets;
@@ -367,6 +393,7 @@ export function parseArgs(
     '--listen',
     '--target',
     '--static',
+    '--dial-in',
     '--config',
     '--token-secret-file',
     '--allow-origin',
@@ -430,8 +457,20 @@ export function parseArgs(
   const listen = flags.get('--listen');
   if (listen !== undefined) config.listen = parseHostPort(listen, '--listen');
   const target = flags.get('--target');
+  const dialIn = flags.get('--dial-in');
+  if (target !== undefined && dialIn !== undefined) {
+    throw invalid(
+      '--target (the relay connects to QEMU) and --dial-in (QEMU connects to the relay) exclude each other',
+    );
+  }
   if (target !== undefined)
     config.targets[config.defaultTarget] = parseHostPort(target, '--target');
+  if (dialIn !== undefined) {
+    config.targets[config.defaultTarget] = {
+      ...parseHostPort(dialIn, '--dial-in'),
+      isDialIn: true,
+    };
+  }
   const staticDir = flags.get('--static');
   if (staticDir !== undefined) config.staticDir = path.resolve(cwd, staticDir);
   const secretFiles = flags.get('--token-secret-file');
@@ -493,8 +532,15 @@ export function validateConfig(config: RelayConfig): void {
       `defaultTarget "${config.defaultTarget}" is not one of the targets (${Object.keys(config.targets).join(', ')})`,
     );
   }
+  const dialInPorts = new Set<string>();
   for (const [id, t] of Object.entries(config.targets)) {
-    if (t.port === 0) throw invalid(`target "${id}": port 0 is not a VM port`);
+    if (t.port === 0 && !t.isDialIn) throw invalid(`target "${id}": port 0 is not a VM port`);
+    if (t.isDialIn && t.port !== 0) {
+      const key = `${t.host}:${t.port}`;
+      if (dialInPorts.has(key))
+        throw invalid(`target "${id}": dial-in address ${key} is used by two targets`);
+      dialInPorts.add(key);
+    }
   }
   try {
     parseTrustedProxies(config.trustedProxies);

@@ -62,7 +62,9 @@ async function main(): Promise<void> {
       ``,
       `Start the VM (QEMU) with these options:`,
       `  -device qemu-xhci -device usb-ccid \\`,
-      `  -chardev socket,id=vscard,host=${host},port=${port},server=on,wait=off,nodelay=on \\`,
+      target?.isDialIn
+        ? `  -chardev socket,id=vscard,host=${host},port=${server.dialInPorts.get(config.defaultTarget) ?? port},reconnect=1,nodelay=on \\`
+        : `  -chardev socket,id=vscard,host=${host},port=${port},server=on,wait=off,nodelay=on \\`,
       `  -device ccid-card-passthru,chardev=vscard`,
       ``,
       ``,

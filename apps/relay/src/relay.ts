@@ -95,6 +95,8 @@ export interface RelaySessionOptions {
    * authentication); validated and forwarded first, in order.
    */
   initialMessages?: readonly { data: RawData; isBinary: boolean }[];
+  /** Bytes the VM sent before the session existed (dial-in handover); framed first. */
+  initialVmBytes?: Uint8Array;
   /** Clock for APDU latency and the rate limit, ms. Default `performance.now()`. */
   now?: () => number;
   /**
@@ -243,6 +245,8 @@ export class RelaySession {
       this.#isBrowserOpen = ws.readyState !== ws.CLOSED;
       queueMicrotask(() => this.#startCleanup('browser-closed', true));
     }
+    if (opts.initialVmBytes && opts.initialVmBytes.length > 0)
+      this.#onVmData(Buffer.from(opts.initialVmBytes));
     for (const m of opts.initialMessages ?? []) this.#onBrowserMessage(m.data, m.isBinary);
   }
 

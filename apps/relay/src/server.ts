@@ -33,7 +33,8 @@ import {
   parseAuthMessage,
 } from './auth/origin.ts';
 import { TokenLedger, verifyToken, type TokenLease } from './auth/tokens.ts';
-import type { HostPort, RelayConfig } from './config.ts';
+import type { HostPort, RelayConfig, TargetConfig } from './config.ts';
+import { DialInPort, type DialInEvent } from './dial-in.ts';
 import { RelayError } from './errors.ts';
 import { HeartbeatManager, type HeartbeatHandle } from './limits/heartbeat.ts';
 import { refusalClose, refusalForToken, type RefusalKind } from './limits/refusals.ts';
@@ -59,7 +60,8 @@ export type ServerEvent =
       refusal?: RefusalKind;
     }
   | { kind: 'upgrade-refused'; status: number; reason: string; remote: string }
-  | { kind: 'server-error'; message: string };
+  | { kind: 'server-error'; message: string }
+  | { kind: 'dial-in'; target: string; event: DialInEvent };
 
 export interface RelayServerOptions {
   config: RelayConfig;
@@ -82,6 +84,8 @@ export interface RelayServer {
   readonly sessions: ReadonlyMap<string, RelaySession>;
   /** `/readyz` state. */
   readonly readiness: Readiness;
+  /** Bound dial-in ports by target id (for dial-in targets). */
+  readonly dialInPorts: ReadonlyMap<string, number>;
   /**
    * Re-reads the TLS certificate and key (SIGHUP); new connections use them, live ones keep
    * theirs. Throws `RELAY_CONFIG_INVALID` (and keeps the old ones) if they cannot be loaded.
@@ -159,6 +163,16 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     idleTimeoutMs: config.idleTimeoutMs,
     onError: (e) => emit({ kind: 'server-error', message: `heartbeat: ${(e as Error).message}` }),
   });
+  const dialIns = new Map<string, DialInPort>();
+  for (const [id, t] of Object.entries(config.targets)) {
+    if (!t.isDialIn) continue;
+    const port = new DialInPort({
+      listen: t,
+      onEvent: (event) => emit({ kind: 'dial-in', target: id, event }),
+    });
+    await port.start();
+    dialIns.set(id, port);
+  }
   const slots = new Map<string, TargetSlot>();
   const sessions = new Map<string, RelaySession>();
   let nextSessionId = 1;
@@ -365,7 +379,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     releaseAll: () => void,
     onEarly: (data: RawData, isBinary: boolean) => void,
   ): Promise<void> {
-    const target = config.targets[targetId] as HostPort;
+    const target = config.targets[targetId] as TargetConfig;
     const existing = slots.get(targetId);
     if (existing) {
       // A session that is only removing the card from the VM ends within the cleanup bounds:
@@ -390,13 +404,31 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
       releaseSlot();
     };
     let tcp: net.Socket;
+    let initialVmBytes: Uint8Array | undefined;
     try {
-      tcp = await connectTcp(target, config.connectTimeoutMs, ws);
+      const dialIn = dialIns.get(targetId);
+      if (dialIn) {
+        const abort = new AbortController();
+        const onClose = () => abort.abort();
+        ws.once('close', onClose);
+        try {
+          ({ socket: tcp, pending: initialVmBytes } = await dialIn.take(
+            config.connectTimeoutMs,
+            abort.signal,
+          ));
+        } finally {
+          ws.off('close', onClose);
+        }
+      } else {
+        tcp = await connectTcp(target, config.connectTimeoutMs, ws);
+      }
     } catch (e) {
       free();
       if (ws.readyState !== ws.OPEN) return releaseAll();
       const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-      const reason = `The relay cannot reach the VM (${why}). Is the VM running?`;
+      const reason = target.isDialIn
+        ? `The VM is not connected to the relay (${why}). Is the VM running?`
+        : `The relay cannot reach the VM (${why}). Is the VM running?`;
       refuseWith(ws, RelayClose.VM_UNREACHABLE, reason);
       emit({
         kind: 'refused',
@@ -428,6 +460,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
       messageRate: config.messageRate,
       slowReaderTimeoutMs: config.slowReaderTimeoutMs,
       initialMessages: early,
+      ...(initialVmBytes ? { initialVmBytes } : {}),
       ...(metrics
         ? {
             observer: {
@@ -510,6 +543,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     url: formatUrl(address, config.tls !== undefined),
     sessions,
     readiness,
+    dialInPorts: new Map([...dialIns].map(([id, p]) => [id, p.port])),
     reloadTls(): void {
       if (!config.tls) return;
       (httpServer as https.Server).setSecureContext(loadTls());
@@ -535,6 +569,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
         httpServer.closeAllConnections();
       });
       wss.close();
+      await Promise.all([...dialIns.values()].map((p) => p.close()));
     },
   };
 }

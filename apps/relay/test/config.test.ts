@@ -132,6 +132,36 @@ describe('config', () => {
     expect(c.kind === 'run' && c.config.tls).toEqual({ certFile: '/c', keyFile: '/k' });
   });
 
+  it('dial-in targets', () => {
+    expect(run(['--dial-in', '127.0.0.1:7000']).targets['default']).toEqual({
+      host: '127.0.0.1',
+      port: 7000,
+      isDialIn: true,
+    });
+    const c = run(['--config', '/c.json'], {
+      '/c.json': JSON.stringify({
+        targets: { a: { dialIn: '127.0.0.1:7001' }, b: '10.0.0.2:35963' },
+      }),
+    });
+    expect(c.targets['a']).toEqual({ host: '127.0.0.1', port: 7001, isDialIn: true });
+    expect(c.targets['b']).toEqual({ host: '10.0.0.2', port: 35963 });
+    expect(error(['--dial-in', '127.0.0.1:7000', '--target', '127.0.0.1:1'])).toMatch(
+      /exclude each other/,
+    );
+    expect(
+      error(['--config', '/c.json'], {
+        '/c.json': JSON.stringify({ targets: { a: { listen: '1.2.3.4:5' } } }),
+      }),
+    ).toMatch(/"targets\.a" must be "HOST:PORT" or \{ "dialIn"/);
+    expect(
+      error(['--config', '/c.json'], {
+        '/c.json': JSON.stringify({
+          targets: { a: { dialIn: '127.0.0.1:7' }, b: { dialIn: '127.0.0.1:7' } },
+        }),
+      }),
+    ).toMatch(/used by two targets/);
+  });
+
   it('--help explains usage and the QEMU options', () => {
     expect(parseArgs(['--help'])).toEqual({ kind: 'help' });
     expect(parseArgs(['--', '-h'])).toEqual({ kind: 'help' });
