@@ -341,7 +341,10 @@ function spawnNodeChild(
   children.add(child);
   child.on('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${script} did not start in 30 s`)), 30_000);
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${script} did not start in 90 s`));
+    }, 90_000);
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
     child.once('message', (m: ChildMessage) => {
       if (m.type !== 'ready') return;
@@ -711,8 +714,10 @@ async function idlePhase(s: Started, host: StandInHost, hostPort: number): Promi
   const count = s.run.idleSessions;
   const done = phase(`${s.variant.name}: ${count} idle sessions (fresh process)`);
   await s.run.stop();
-  const run = await startVariant(s.variant, hostPort, s.result);
+  const restart: Result = { name: s.variant.name, errors: [] };
+  const run = await startVariant(s.variant, hostPort, restart);
   if (run === undefined) {
+    s.result.errors.push(`idle phase: ${restart.skipped ?? 'could not restart'}`);
     done();
     return;
   }
@@ -885,6 +890,11 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(1))
       .join(' ')} on ${cpus().length} CPUs`,
   );
+  if (loadavg()[0] > cpus().length) {
+    console.log(
+      'warning: the machine is busy (load average above the CPU count): numbers are noisy and the targets indicative only',
+    );
+  }
   const results: Result[] = [];
   const started: Started[] = [];
   const done = phase('starting the relays');
