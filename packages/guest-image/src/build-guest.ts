@@ -245,6 +245,7 @@ async function buildUnlocked(
       throw new GuestImageError('GUEST_TOOL_FAILED', 'cannot store the image', { cause: e });
   }
   log(`guest image ${key}: ${cpio.length} bytes initramfs, kernel ${kernel.version}`);
+  await pruneOldImages(cacheDir, outDir);
   return {
     kernelPath: join(outDir, 'vmlinux'),
     initrdPath: join(outDir, 'initramfs.cpio'),
@@ -253,6 +254,17 @@ async function buildUnlocked(
     isCacheHit: false,
     buildMs: performance.now() - started,
   };
+}
+
+/** Images built by other init scripts/builders are ~90 MB each: drop those unused for an hour. */
+async function pruneOldImages(cacheDir: string, keep: string): Promise<void> {
+  const hourAgo = Date.now() - 3_600_000;
+  for (const name of await readdir(cacheDir)) {
+    const dir = join(cacheDir, name);
+    if (!name.startsWith('image-') || dir === keep) continue;
+    const st = await stat(dir).catch(() => undefined);
+    if (st && st.mtimeMs < hourAgo) await rm(dir, { recursive: true, force: true });
+  }
 }
 
 interface Deb {
