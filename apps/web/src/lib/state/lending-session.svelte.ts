@@ -235,9 +235,11 @@ export class LendingSession {
     try {
       await link.start();
     } catch (e) {
-      if (this.#problem === null) this.#setProblem(this.#explain(classifyError(e)));
+      // A start cut short by "Stop lending" (or an ended link) is not a new problem.
+      if (this.#link === link && this.#problem === null)
+        this.#setProblem(this.#explain(classifyError(e)));
     }
-    this.#onLinkState(link.state);
+    if (this.#link === link) this.#onLinkState(link.state);
   }
 
   #onLinkState(s: LinkSnapshot): void {

@@ -357,6 +357,36 @@ describe('LendingSession', () => {
     expect(calls).toBe(1);
   });
 
+  it('shows no problem when Stop lending cuts a pending start short', async () => {
+    const reader = new FakeReader();
+    let rejectStart: (e: unknown) => void = () => undefined;
+    const lend = reader.lend.bind(reader);
+    reader.lend = (opts) => {
+      const link = lend(opts) as FakeLink;
+      link.start = () =>
+        new Promise<void>((_, reject) => {
+          rejectStart = reject;
+        });
+      return link;
+    };
+    const { session } = setup({
+      openVirtualReader: async () => ({
+        reader,
+        card: { isInserted: true, insert() {}, remove() {} },
+      }),
+    });
+    const starting = session.tryVirtualCard();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(session.isLending).toBe(true);
+    await session.stop();
+    rejectStart(Object.assign(new Error('x'), { code: 'BRIDGE_RELAY_CLOSED' }));
+    await starting;
+    expect(session.problem).toBeNull();
+    expect(session.isLending).toBe(false);
+    expect(reader.closed).toBe(1);
+  });
+
   it('explains a start failure thrown by the bridge', async () => {
     const reader = new FakeReader();
     const lend = reader.lend.bind(reader);
