@@ -200,6 +200,46 @@ describe.each<QemuVersion>(['7.2', '10.0'])('relay ⇄ real QEMU %s', (version) 
     },
   );
 
+  it('oversized frames and floods are refused; QEMU is never wedged', async () => {
+    const big = await openBrowser();
+    await big.request(clientInit());
+    big.browser.send(Buffer.alloc(12 + 65525 + 100)); // larger than any VSCard message
+    expect((await big.browser.closed).code).toBe(RelayClose.MESSAGE_TOO_BIG);
+    await until(() => relay.sessions.size === 0, 3000, 'session end');
+    await relay.close();
+    ({ relay } = await startTestRelay(qemu.port, {
+      messageRate: { ratePerSecond: 50, burst: 20 },
+    }));
+    const flood = await openBrowser();
+    const init = encodeMessage(clientInit());
+    for (let i = 0; i < 500; i++) flood.browser.send(init);
+    expect((await flood.browser.closed).code).toBe(RelayClose.RATE_LIMITED);
+    await until(() => relay.sessions.size === 0, 3000, 'session end');
+    const fresh = await openBrowser();
+    expect(await fresh.request({ type: 'ReaderAdd', readerId: 0, name: '' })).toMatchObject({
+      type: 'Error',
+      code: 0,
+    });
+    expect(await fresh.request({ type: 'ATR', readerId: 0, atr: CAC_ATR })).toMatchObject({
+      code: 0,
+    });
+  });
+
+  it('QEMU restart: the relay stays up and serves the new QEMU on the same port', async () => {
+    const b = await openBrowser();
+    await b.request(clientInit());
+    const port = qemu.port;
+    await qemu.stop();
+    expect((await b.browser.closed).code).toBe(RelayClose.VM_CLOSED);
+    qemu = await startQemu({ version, port });
+    await until(() => relay.sessions.size === 0, 3000, 'session end');
+    const again = await openBrowser();
+    expect(await again.request(clientInit())).toMatchObject({ type: 'Init', version: 2 });
+    expect(await again.request({ type: 'ReaderAdd', readerId: 0, name: '' })).toMatchObject({
+      code: 0,
+    });
+  });
+
   it('QEMU stops → the browser gets VM_CLOSED', async () => {
     const b = await openBrowser();
     await b.request(clientInit());
