@@ -890,7 +890,7 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(1))
       .join(' ')} on ${cpus().length} CPUs`,
   );
-  if (loadavg()[0] > cpus().length) {
+  if ((loadavg()[0] ?? 0) > cpus().length) {
     console.log(
       'warning: the machine is busy (load average above the CPU count): numbers are noisy and the targets indicative only',
     );
