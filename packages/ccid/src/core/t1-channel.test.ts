@@ -19,7 +19,10 @@ class CardModel {
   lastChunk = 0;
   last: Uint8Array = buildT1Block(0, 0x80, new Uint8Array(0), 'lrc');
   processed = 0;
-  constructor(readonly answer: (cmd: Uint8Array) => Uint8Array) {}
+  readonly answer: (cmd: Uint8Array) => Uint8Array;
+  constructor(answer: (cmd: Uint8Array) => Uint8Array) {
+    this.answer = answer;
+  }
 
   #send(b: Uint8Array): Uint8Array {
     this.last = b;
