@@ -7,7 +7,7 @@ import {
 } from '@cardlend/card-sim';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeApdu, fromHex, isCcidError } from '../src/core/index.ts';
-import type { CcidReader, ReaderEvent } from '../src/webusb/index.ts';
+import type { CcidLogEntry, CcidReader, ReaderEvent } from '../src/webusb/index.ts';
 import { inspectDevice, openReader } from '../src/webusb/index.ts';
 import { cardsFor, hex, profiles, setup } from './helpers.ts';
 
@@ -440,6 +440,63 @@ describe('more reader behaviour', () => {
     } as unknown as USBDevice;
     await expect(openReader(dev)).rejects.toMatchObject({ code: 'CCID_NOT_CCID' });
     expect(isOpen).toBe(false);
+  });
+});
+
+describe('power-on details', () => {
+  it('voltage fallback 5 V → 1.8 V → 3 V on a reader without automatic voltage (ccid.md §6.3)', async () => {
+    const logs: CcidLogEntry[] = [];
+    const sim = new SimulatedReader({ profile: readerProfiles.tpduT1NoAuto });
+    sim.insertCard(createT0Card({ voltageClasses: 0x02 })); // class B (3 V) only
+    const reader = await openReader(sim.device, {
+      isBrowserBlockingProtectedClasses: false,
+      timeoutMs: 300,
+      onLog: (e) => logs.push(e),
+    });
+    open.push(reader);
+    await reader.powerOn();
+    const selects = logs
+      .filter((e) => e.kind === 'out' && e.bytes[0] === 0x62)
+      .map((e) => (e.kind === 'out' ? e.bytes[7] : -1));
+    expect(selects).toEqual([1, 3, 2]);
+    expect(hex(await reader.transmit(fromHex('00A4040000')))).toBe('9000');
+  });
+  it('automatic voltage (0x08): one IccPowerOn with bPowerSelect 0', async () => {
+    const logs: CcidLogEntry[] = [];
+    const sim = new SimulatedReader({ profile: readerProfiles.shortApdu });
+    sim.insertCard(createT0Card());
+    const reader = await openReader(sim.device, {
+      isBrowserBlockingProtectedClasses: false,
+      timeoutMs: 300,
+      onLog: (e) => logs.push(e),
+    });
+    open.push(reader);
+    await reader.powerOn();
+    expect(
+      logs
+        .filter((e) => e.kind === 'out' && e.bytes[0] === 0x62)
+        .map((e) => (e.kind === 'out' ? e.bytes[7] : -1)),
+    ).toEqual([0]);
+  });
+  it('card pulled and re-inserted between polls: "inactive" after our power-on ⇒ removed + inserted, then CCID_NOT_POWERED', async () => {
+    const { sim, reader } = await setup(readerProfiles.noInterrupt, createT1Card());
+    open.push(reader);
+    await reader.powerOn();
+    const events: ReaderEvent[] = [];
+    reader.onEvent((e) => events.push(e));
+    sim.removeCard();
+    sim.insertCard(createT1Card());
+    expect(await reader.getSlotStatus()).toBe('inactive'); // a running poll finishes first, no CCID_BUSY
+    await waitFor(() => events.length >= 2);
+    expect(events).toEqual([
+      { type: 'card-removed', slot: 0 },
+      { type: 'card-inserted', slot: 0 },
+    ]);
+    await expect(reader.transmit(fromHex('00A4040000'))).rejects.toMatchObject({
+      code: 'CCID_NOT_POWERED',
+    });
+    expect((await reader.powerOn()).protocol).toBe(1);
+    expect(hex(await reader.transmit(fromHex('00A4040000')))).toBe('9000');
   });
 });
 
