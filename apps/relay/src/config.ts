@@ -12,6 +12,7 @@ import { parseTrustedProxies } from './auth/forwarded.ts';
 import { createOriginPolicy, isLoopbackHost } from './auth/origin.ts';
 import { parseSecret } from './auth/tokens.ts';
 import { RelayError } from './errors.ts';
+import type { HttpLimitsOptions } from './limits/http-limits.ts';
 import { DEFAULT_MESSAGE_RATE, type TokenBucketOptions } from './limits/rate-limit.ts';
 
 /** A TCP endpoint. */
@@ -75,6 +76,8 @@ export interface RelayConfig {
    * address (IPs, CIDR blocks, or `loopback`). Default none: headers are ignored.
    */
   trustedProxies: string[];
+  /** Limits of the HTTP side before a session exists (slowloris, header sizes; limits/http-limits.ts). */
+  http: HttpLimitsOptions;
 }
 
 export const DEFAULT_LISTEN: HostPort = { host: '127.0.0.1', port: 8080 };
@@ -106,6 +109,7 @@ export function defaultConfig(): RelayConfig {
     slowReaderTimeoutMs: 10_000,
     tls: undefined,
     trustedProxies: [],
+    http: {},
   };
 }
 

@@ -37,6 +37,7 @@ import type { HostPort, RelayConfig, TargetConfig } from './config.ts';
 import { DialInPort, type DialInEvent } from './dial-in.ts';
 import { RelayError } from './errors.ts';
 import { HeartbeatManager, type HeartbeatHandle } from './limits/heartbeat.ts';
+import { applyHttpLimits, httpServerOptions } from './limits/http-limits.ts';
 import { refusalClose, refusalForToken, type RefusalKind } from './limits/refusals.ts';
 import { SessionCaps, type SessionSlot } from './limits/session-caps.ts';
 import { createOpsHandler, Readiness } from './ops/http.ts';
@@ -212,8 +213,9 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     }
   };
   const httpServer: http.Server = config.tls
-    ? https.createServer({ ...loadTls() }, onRequest)
-    : http.createServer(onRequest);
+    ? https.createServer({ ...httpServerOptions(config.http), ...loadTls() }, onRequest)
+    : http.createServer(httpServerOptions(config.http), onRequest);
+  applyHttpLimits(httpServer, config.http);
   httpServer.on('clientError', (_e, socket) => socket.destroy());
 
   const wss = new WebSocketServer({
