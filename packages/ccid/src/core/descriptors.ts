@@ -230,6 +230,37 @@ export function effectiveIfsd(dwMaxIFSD: number): number {
   return dwMaxIFSD === 0 || dwMaxIFSD > 254 ? 254 : dwMaxIFSD;
 }
 
+/**
+ * dwMaxCCIDMessageLength announced by SCM Microsystems firmware (vendor 0x04E6, e.g. SCR331-DI)
+ * that really takes a full short APDU. libccid (`src/commands.c`,
+ * `BOGUS_SCM_FIRMWARE_FOR_dwMaxCCIDMessageLength` in `CmdXfrBlockTPDU_T0()`; ccid.md §7) keys the
+ * quirk on this value alone, without checking the vendor, and we do the same.
+ */
+export const SCM_BOGUS_MAX_MESSAGE_LENGTH = 263;
+
+/**
+ * Message length those readers accept, bytes: 10-byte header + 261 (a case 4 short APDU,
+ * 5 + 255 + Le, or a maximal T=0 TPDU of 5 + 255), ccid.md §2.2.
+ */
+export const SCM_REAL_MAX_MESSAGE_LENGTH = 271;
+
+/** Kind of XfrBlock payload, for {@link maxXfrBlockDataBytes}. */
+export type XfrPayloadKind = 't0-tpdu-or-short-apdu' | 'other';
+
+/**
+ * Largest abData the driver puts in one XfrBlock, bytes: `dwMaxCCIDMessageLength - 10`
+ * (CCID rev 1.1 §5.1), except the libccid SCM quirk: a reader announcing exactly 263 is given up
+ * to 271 - 10 = 261 bytes for T=0 TPDUs and short-APDU-level commands — the only paths where
+ * libccid applies it (`CmdXfrBlockTPDU_T0()`, used for TPDU T=0 and short-APDU readers). T=1
+ * blocks, extended-APDU chunks, PPS and escape data keep the announced limit (`'other'`).
+ */
+export function maxXfrBlockDataBytes(dwMaxCCIDMessageLength: number, kind: XfrPayloadKind): number {
+  const announced = dwMaxCCIDMessageLength - 10;
+  if (kind === 't0-tpdu-or-short-apdu' && dwMaxCCIDMessageLength === SCM_BOGUS_MAX_MESSAGE_LENGTH)
+    return SCM_REAL_MAX_MESSAGE_LENGTH - 10;
+  return announced;
+}
+
 /** The driver's view of one CCID interface. */
 export interface CcidInterfaceInfo {
   interfaceNumber: number;

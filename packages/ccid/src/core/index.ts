@@ -27,6 +27,9 @@ export {
   describeCcidInterface,
   exchangeLevelOf,
   effectiveIfsd,
+  maxXfrBlockDataBytes,
+  SCM_BOGUS_MAX_MESSAGE_LENGTH,
+  SCM_REAL_MAX_MESSAGE_LENGTH,
 } from './descriptors.ts';
 export type {
   CcidClassDescriptor,
@@ -35,6 +38,7 @@ export type {
   UsbConfigurationDescriptor,
   ExchangeLevel,
   CcidInterfaceInfo,
+  XfrPayloadKind,
 } from './descriptors.ts';
 export {
   encodeCommand,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAtr } from './atr.ts';
 import { fromHex, toHex } from './bytes.ts';
 import type { CcidClassDescriptor } from './descriptors.ts';
+import { maxXfrBlockDataBytes } from './descriptors.ts';
 import { buildPps, parsePps, verifyPpsResponse } from './pps.ts';
 import { planProtocol } from './protocol-plan.ts';
 
@@ -134,5 +135,44 @@ describe('planProtocol (ccid.md §11, §15.4)', () => {
     expect(() =>
       planProtocol({ atr: parseAtr(fromHex('3B 90 96 10 91')), descriptor: base }),
     ).toThrow(expect.objectContaining({ code: 'CCID_UNSUPPORTED' }));
+  });
+});
+
+describe('maxXfrBlockDataBytes (libccid BOGUS_SCM_FIRMWARE_FOR_dwMaxCCIDMessageLength)', () => {
+  it('263 takes 261 bytes for T=0 TPDUs and short APDUs, 253 for anything else', () => {
+    expect(maxXfrBlockDataBytes(263, 't0-tpdu-or-short-apdu')).toBe(261);
+    expect(maxXfrBlockDataBytes(263, 'other')).toBe(253);
+  });
+  it('other values are taken as announced', () => {
+    expect(maxXfrBlockDataBytes(262, 't0-tpdu-or-short-apdu')).toBe(252);
+    expect(maxXfrBlockDataBytes(264, 't0-tpdu-or-short-apdu')).toBe(254);
+    expect(maxXfrBlockDataBytes(271, 't0-tpdu-or-short-apdu')).toBe(261);
+  });
+});
+
+describe('planProtocol: T=0 or T=1 on a small TPDU reader', () => {
+  // esteid offers T=0 (default) and T=1.
+  it('prefers T=1 when a maximal T=0 TPDU (5 + 255 + 10-byte header) does not fit', () => {
+    for (const max of [64, 200, 264, 269]) {
+      const d = { ...base, dwMaxCCIDMessageLength: max };
+      expect(planProtocol({ atr: esteid, descriptor: d }).protocol).toBe(1);
+    }
+  });
+  it('keeps the default T=0 when it fits, and on the SCM 263 quirk reader', () => {
+    for (const max of [263, 270, 271, 65546]) {
+      const d = { ...base, dwMaxCCIDMessageLength: max };
+      expect(planProtocol({ atr: esteid, descriptor: d }).protocol).toBe(0);
+    }
+  });
+  it('the caller’s preferredProtocol wins', () => {
+    const d = { ...base, dwMaxCCIDMessageLength: 264 };
+    expect(planProtocol({ atr: esteid, descriptor: d, preferredProtocol: 0 }).protocol).toBe(0);
+  });
+  it('APDU-level readers and T=0-only cards are not concerned', () => {
+    const apdu = { ...base, dwFeatures: 0x00020030, dwMaxCCIDMessageLength: 264 };
+    expect(planProtocol({ atr: esteid, descriptor: apdu }).protocol).toBe(0);
+    const t0Only = parseAtr(fromHex('3B890056434152445F4E5353'));
+    const d = { ...base, dwMaxCCIDMessageLength: 264 };
+    expect(planProtocol({ atr: t0Only, descriptor: d }).protocol).toBe(0);
   });
 });

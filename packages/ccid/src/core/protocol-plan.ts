@@ -2,7 +2,7 @@ import type { ParsedAtr } from './atr.ts';
 import { DI_TABLE, FI_TABLE } from './atr.ts';
 import { CcidFeature } from './constants.ts';
 import type { CcidClassDescriptor, ExchangeLevel } from './descriptors.ts';
-import { effectiveIfsd, exchangeLevelOf } from './descriptors.ts';
+import { effectiveIfsd, exchangeLevelOf, maxXfrBlockDataBytes } from './descriptors.ts';
 import { CcidError } from './errors.ts';
 import { buildPps } from './pps.ts';
 
@@ -37,6 +37,10 @@ export interface PlanProtocolOptions {
  * Decides protocol, PPS, SetParameters and IFSD negotiation for a freshly reset card
  * (libccid `IFDHSetProtocolParameters()`, ccid.md §15.4):
  * - TA2 (specific mode) fixes the protocol; implicit parameters (TA2 b5) are refused (CCID_UNSUPPORTED).
+ * - otherwise `preferredProtocol` when the card and reader share it; else T=1 when the card offers
+ *   T=0 and T=1 and the reader is TPDU-level with a message limit too small for a maximal short T=0
+ *   TPDU (T=0 cannot split a command, T=1 chains by IFSC; see `canCarryMaximalT0Tpdu`); else the
+ *   card's default protocol (first offered).
  * - feature 0x40 (automatic negotiation): no PPS and no SetParameters.
  * - PPS1 = TA1 when the card's rate at dwDefaultClock beats dwDataRate and fits dwMaxDataRate (DI lowered until it fits).
  * - the host sends the PPS itself only on TPDU/character readers lacking 0x80, card in negotiable mode,
@@ -73,9 +77,14 @@ export function planProtocol(opts: PlanProtocolOptions): ProtocolPlan {
     protocol =
       pref !== undefined && shared.includes(pref)
         ? pref
-        : shared.includes(atr.defaultProtocol)
-          ? atr.defaultProtocol
-          : shared[0]!;
+        : pref === undefined &&
+            shared.includes(0) &&
+            shared.includes(1) &&
+            !canCarryMaximalT0Tpdu(d)
+          ? 1
+          : shared.includes(atr.defaultProtocol)
+            ? atr.defaultProtocol
+            : shared[0]!;
   }
   const p = protocol as 0 | 1;
   const isAutoNegotiation = (d.dwFeatures & CcidFeature.AutoParameterNegotiation) !== 0;
@@ -131,6 +140,26 @@ export function planProtocol(opts: PlanProtocolOptions): ProtocolPlan {
       ? effectiveIfsd(d.dwMaxIFSD)
       : undefined;
   return { protocol: p, pps, setParameters, negotiateIfsd, fiDi, level };
+}
+
+/** Largest short T=0 TPDU, bytes: CLA INS P1 P2 P3 + 255 data (ISO/IEC 7816-3:2006 §10.3.2). */
+const MAX_SHORT_T0_TPDU_BYTES = 5 + 255;
+
+/**
+ * Whether a TPDU-level reader can carry a maximal short T=0 TPDU (5 + 255 data, plus the 10-byte
+ * CCID header) in one XfrBlock. T=0 has no transport-level chaining: a command TPDU must go to the
+ * reader whole, so a reader with a smaller dwMaxCCIDMessageLength refuses every Lc > max - 15
+ * (e.g. OpenSC's 255-byte GENERAL AUTHENTICATE chunks). T=1 instead chains I-blocks of at most
+ * IFSC bytes (ISO/IEC 7816-3:2006 §11.6.2), so any APDU gets through. Other levels are not
+ * concerned: APDU-level readers do their own TPDU work. The libccid SCM 263 quirk counts
+ * ({@link maxXfrBlockDataBytes}): those readers take a maximal TPDU.
+ */
+function canCarryMaximalT0Tpdu(d: CcidClassDescriptor): boolean {
+  if (exchangeLevelOf(d.dwFeatures) !== 'tpdu') return true;
+  return (
+    maxXfrBlockDataBytes(d.dwMaxCCIDMessageLength, 't0-tpdu-or-short-apdu') >=
+    MAX_SHORT_T0_TPDU_BYTES
+  );
 }
 
 /** Bit rate of a FI/DI byte at a clock, bps (ISO 7816-3 §7.1: f x Di / Fi); undefined for RFU values. */

@@ -1,4 +1,4 @@
-import type { CcidInterfaceInfo, CcidResponse, ParsedAtr } from '../core/index.ts';
+import type { CcidInterfaceInfo, CcidResponse, ParsedAtr, XfrPayloadKind } from '../core/index.ts';
 import {
   CcidBError,
   CcidError,
@@ -8,6 +8,7 @@ import {
   concatBytes,
   effectiveIfsd,
   isCcidError,
+  maxXfrBlockDataBytes,
   parseAtr,
   planProtocol,
   verifyPpsResponse,
@@ -345,7 +346,7 @@ export class CcidReader {
         level === 'extended-apdu'
           ? (c: Uint8Array): Promise<Uint8Array> => this.#xfrExtended(slot, c, signal)
           : async (c: Uint8Array): Promise<Uint8Array> =>
-              (await this.#xfrData(slot, c, signal)).data.slice();
+              (await this.#xfrData(slot, c, signal, 0, 't0-tpdu-or-short-apdu')).data.slice();
       if (power.protocol === 1) return send(apdu);
       const t0 = new T0Exchange(apdu, { mode: level === 'tpdu' ? 'tpdu' : 'apdu' });
       let action = t0.start();
@@ -462,8 +463,10 @@ export class CcidReader {
     levelParameter: number,
     signal: AbortSignal | undefined,
     timeoutMs = this.#timeoutMs,
+    kind: XfrPayloadKind = 'other',
   ): Promise<CcidResponse> {
-    const max = this.interfaceInfo.maxMessageLength - 10;
+    // libccid's SCM quirk (announced 263, takes 271) applies to T=0 TPDUs and short APDUs only.
+    const max = maxXfrBlockDataBytes(this.interfaceInfo.maxMessageLength, kind);
     if (data.length > max)
       throw new CcidError(
         'CCID_APDU_TOO_LONG',
@@ -478,8 +481,9 @@ export class CcidReader {
     data: Uint8Array,
     signal: AbortSignal | undefined,
     levelParameter = 0,
+    kind: XfrPayloadKind = 'other',
   ): Promise<CcidResponse & { data: Uint8Array }> {
-    const r = await this.#xfr(slot, data, 0, levelParameter, signal);
+    const r = await this.#xfr(slot, data, 0, levelParameter, signal, this.#timeoutMs, kind);
     if (r.commandStatus !== 0) throw this.#xfrFailure(slot, r);
     return r;
   }
