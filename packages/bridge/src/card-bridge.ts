@@ -30,7 +30,13 @@ import type { ApduAnswerSource, ApduLogEntry } from './apdu-log.ts';
 import { describeApdu } from './apdu-describe.ts';
 import { backoffDelayMs, resolveReconnectPolicy } from './backoff.ts';
 import type { ReconnectPolicy } from './backoff.ts';
-import { BRIDGE_ERRORS, BridgeError, bridgeErrorFromReader, classifyClose } from './errors.ts';
+import {
+  BRIDGE_ERRORS,
+  BridgeError,
+  bridgeErrorFromReader,
+  classifyClose,
+  isReaderLost,
+} from './errors.ts';
 import type { BridgeErrorCode } from './errors.ts';
 import { DEFAULT_MAX_ANSWER_BYTES, LongAnswerSplitter } from './long-answer.ts';
 import {
@@ -722,8 +728,8 @@ export class CardBridge {
     } catch (e) {
       if (generation !== this.#cardGeneration) return;
       const err = bridgeErrorFromReader(e);
-      if (err.code === 'BRIDGE_READER_GONE') {
-        this.#onReaderGone();
+      if (isReaderLost(err.code)) {
+        this.#onReaderGone(err.code);
         return;
       }
       if (err.code !== 'BRIDGE_CARD_ABSENT')
@@ -824,19 +830,20 @@ export class CardBridge {
     }
   }
 
-  #onReaderGone(): void {
+  /** The reader is unusable for good (unplugged, or its handle closed): lending stops with `code`. */
+  #onReaderGone(code: 'BRIDGE_READER_GONE' | 'BRIDGE_READER_CLOSED' = 'BRIDGE_READER_GONE'): void {
     if (this.#isReaderGone) return;
     this.#isReaderGone = true;
     this.#cardGeneration++;
-    this.#log('info', 'reader gone');
+    this.#log('info', code === 'BRIDGE_READER_GONE' ? 'reader gone' : 'reader closed');
     if (this.#status === 'running') {
-      this.#stopPromise = this.#stop(new BridgeError('BRIDGE_READER_GONE'));
+      this.#stopPromise = this.#stop(new BridgeError(code));
       void this.#stopPromise;
     }
   }
 
   #onReaderFailure(err: BridgeError): void {
-    if (err.code === 'BRIDGE_READER_GONE') this.#onReaderGone();
+    if (isReaderLost(err.code)) this.#onReaderGone(err.code);
     else this.#setState({ error: { code: err.code, message: err.message } });
   }
 
@@ -891,7 +898,7 @@ export class CardBridge {
         answeredBy = 'bridge-error';
         errorCode = err.code;
         this.#log('warn', 'transmit failed', { code: err.code });
-        if (err.code === 'BRIDGE_READER_GONE') this.#onReaderGone();
+        if (isReaderLost(err.code)) this.#onReaderGone(err.code);
         else if (
           err.code === 'BRIDGE_CARD_MUTE' ||
           err.code === 'BRIDGE_CARD_PROTOCOL' ||

@@ -3,6 +3,7 @@
  * to plain-language text, and the mapping of relay close codes (RelayClose, from
  * @cardlend/vscard) and CCID driver errors (CcidError codes) onto it.
  */
+import type { CcidErrorCode } from '@cardlend/ccid';
 import { RelayClose } from '@cardlend/vscard';
 
 /**
@@ -116,8 +117,32 @@ export const BRIDGE_ERRORS = {
     action: 'Close other smart-card software (pcscd, the OS smart card service) and try again.',
   },
   BRIDGE_READER_ERROR: {
-    message: 'The reader reported a hardware error.',
+    message: 'The reader reported a hardware error, or a USB transfer to it failed.',
     action: 'Unplug and replug the reader; try another reader if it persists.',
+  },
+  BRIDGE_READER_CLOSED: {
+    message: 'The connection to the reader was closed.',
+    action: 'Choose the reader again and start lending.',
+  },
+  BRIDGE_UNSUPPORTED: {
+    message: 'This reader or card needs something the browser driver does not support.',
+    action: 'Use another reader (a vendor-class one in a normal browser page) or another card.',
+  },
+  BRIDGE_CARD_RESET: {
+    message: 'The card was removed or reset while the VM was using it.',
+    action: 'Nothing to do: the card is announced to the VM again once it is powered.',
+  },
+  BRIDGE_APDU_TOO_LONG: {
+    message: 'A command from the VM is too long for this reader or card protocol.',
+    action: 'Use a reader with extended-APDU support.',
+  },
+  BRIDGE_BAD_APDU: {
+    message: 'A command from the VM is not a valid APDU.',
+    action: 'Nothing to do here: the VM application gets an error status for it.',
+  },
+  BRIDGE_CANCELLED: {
+    message: 'A reader operation was cancelled.',
+    action: 'None: this happens when lending stops during a command.',
   },
   BRIDGE_NO_WEBSOCKET: {
     message: 'This environment has no WebSocket support.',
@@ -213,18 +238,54 @@ export function classifyClose(closeCode: number, wasOpen: boolean): CloseClassif
   }
 }
 
-/** CCID driver codes (CcidError.code in @cardlend/ccid) → bridge codes. */
-const CCID_TO_BRIDGE: Readonly<Record<string, BridgeErrorCode>> = {
+/**
+ * Every CCID driver code (CcidError.code in @cardlend/ccid) → bridge code. A Record over the
+ * driver's union, so a code added to the driver fails to compile here until it is mapped.
+ */
+export const CCID_TO_BRIDGE = {
+  // Card
   CCID_CARD_MUTE: 'BRIDGE_CARD_MUTE',
   CCID_CARD_ABSENT: 'BRIDGE_CARD_ABSENT',
+  // transmit() after the card was pulled or reset (slot no longer powered).
+  CCID_NOT_POWERED: 'BRIDGE_CARD_RESET',
+  CCID_BAD_ATR: 'BRIDGE_CARD_PROTOCOL',
+  CCID_PROTOCOL: 'BRIDGE_CARD_PROTOCOL',
+  // The reader answered out of sequence, malformed, or refused the command: a broken exchange
+  // with the card; re-inserting / re-plugging is the remedy for all of them.
+  CCID_BAD_SEQUENCE: 'BRIDGE_CARD_PROTOCOL',
+  CCID_BAD_MESSAGE: 'BRIDGE_CARD_PROTOCOL',
+  CCID_COMMAND_FAILED: 'BRIDGE_CARD_PROTOCOL',
+  // Guest command
+  CCID_APDU_TOO_LONG: 'BRIDGE_APDU_TOO_LONG',
+  CCID_BAD_APDU: 'BRIDGE_BAD_APDU',
+  // Reader
   CCID_READER_GONE: 'BRIDGE_READER_GONE',
+  CCID_CLOSED: 'BRIDGE_READER_CLOSED',
   CCID_TIMEOUT: 'BRIDGE_READER_TIMEOUT',
   CCID_BUSY: 'BRIDGE_READER_BUSY',
   CCID_DEVICE_BUSY: 'BRIDGE_READER_BUSY',
-  CCID_PROTOCOL: 'BRIDGE_CARD_PROTOCOL',
-  CCID_BAD_SEQUENCE: 'BRIDGE_CARD_PROTOCOL',
   CCID_HARDWARE_ERROR: 'BRIDGE_READER_ERROR',
-};
+  CCID_TRANSFER_FAILED: 'BRIDGE_READER_ERROR',
+  CCID_PROTECTED_CLASS: 'BRIDGE_UNSUPPORTED',
+  CCID_NOT_CCID: 'BRIDGE_UNSUPPORTED',
+  CCID_BAD_DESCRIPTOR: 'BRIDGE_UNSUPPORTED',
+  CCID_UNSUPPORTED: 'BRIDGE_UNSUPPORTED',
+  CCID_ABORTED: 'BRIDGE_CANCELLED',
+} as const satisfies Readonly<Record<CcidErrorCode, BridgeErrorCode>>;
+
+function isCcidCode(code: string): code is CcidErrorCode {
+  return Object.hasOwn(CCID_TO_BRIDGE, code);
+}
+
+/**
+ * Bridge codes after which the reader object can no longer be used (unplugged, or closed
+ * under the bridge): lending stops.
+ */
+export function isReaderLost(
+  code: BridgeErrorCode,
+): code is 'BRIDGE_READER_GONE' | 'BRIDGE_READER_CLOSED' {
+  return code === 'BRIDGE_READER_GONE' || code === 'BRIDGE_READER_CLOSED';
+}
 
 /**
  * Wraps anything a reader call threw into a BridgeError (the original as `cause`). Reads
@@ -233,8 +294,10 @@ const CCID_TO_BRIDGE: Readonly<Record<string, BridgeErrorCode>> = {
 export function bridgeErrorFromReader(e: unknown): BridgeError {
   if (isBridgeError(e)) return e;
   const ccidCode = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
-  const code =
-    (typeof ccidCode === 'string' ? CCID_TO_BRIDGE[ccidCode] : undefined) ?? 'BRIDGE_UNKNOWN';
+  const code: BridgeErrorCode =
+    typeof ccidCode === 'string' && isCcidCode(ccidCode)
+      ? CCID_TO_BRIDGE[ccidCode]
+      : 'BRIDGE_UNKNOWN';
   return new BridgeError(code, { cause: e });
 }
 

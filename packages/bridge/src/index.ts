@@ -13,8 +13,10 @@ export {
   BRIDGE_ERRORS,
   BridgeError,
   bridgeErrorFromReader,
+  CCID_TO_BRIDGE,
   classifyClose,
   isBridgeError,
+  isReaderLost,
 } from './errors.ts';
 export type { BridgeErrorCode, CloseClassification } from './errors.ts';
 export { toExportableLog, toHex } from './apdu-log.ts';

@@ -328,6 +328,37 @@ describe('guest commands', () => {
     expect(bridge.state.error?.code).toBe('BRIDGE_CARD_MUTE');
   });
 
+  it.each([
+    ['CCID_NOT_POWERED', 'BRIDGE_CARD_RESET'],
+    ['CCID_APDU_TOO_LONG', 'BRIDGE_APDU_TOO_LONG'],
+    ['CCID_BAD_APDU', 'BRIDGE_BAD_APDU'],
+    ['CCID_COMMAND_FAILED', 'BRIDGE_CARD_PROTOCOL'],
+    ['CCID_TRANSFER_FAILED', 'BRIDGE_READER_ERROR'],
+    ['CCID_ABORTED', 'BRIDGE_CANCELLED'],
+  ])('transmit failing with %s: 6F00 logged as %s, and lending goes on', async (ccid, code) => {
+    const { bridge, apdus } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    reader.transmitFailure = ccid;
+    expect(answerHex(await host.guestCommand('00CA7F6800'))).toBe('6F00');
+    expect(apdus.at(-1)).toMatchObject({ errorCode: code, answeredBy: 'bridge-error' });
+    reader.transmitFailure = null;
+    expect(answerHex(await host.guestCommand('00CA7F6800'))).toBe('01029000');
+    expect(bridge.state.link).toBe('lent');
+  });
+
+  it('transmit failing with CCID_CLOSED (reader handle closed): lending stops with the reason', async () => {
+    const { bridge, apdus } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    reader.transmitFailure = 'CCID_CLOSED';
+    expect((await host.guestCommand('00CA7F6800')).kind).toMatch(/^(flushed|answer)$/);
+    const s = await untilState(bridge, (x) => x.link === 'stopped', 'stopped');
+    expect(s.error?.code).toBe('BRIDGE_READER_CLOSED');
+    expect(apdus.at(-1)?.errorCode).toBe('BRIDGE_READER_CLOSED');
+    await host.until(() => host.received('ReaderRemove').length === 1, 'ReaderRemove');
+  });
+
   it('drops the answer of a command the card was removed under, and works with the next card', async () => {
     const { bridge, apdus } = makeBridge();
     await bridge.start();

@@ -1,12 +1,17 @@
+import type { CcidErrorCode } from '@cardlend/ccid';
+import { CCID_ERROR_CATALOG, CcidError } from '@cardlend/ccid';
 import { RelayClose } from '@cardlend/vscard';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { backoffDelayMs, resolveReconnectPolicy } from '../src/backoff.ts';
+import type { BridgeErrorCode } from '../src/errors.ts';
 import {
   BRIDGE_ERRORS,
   BridgeError,
   bridgeErrorFromReader,
+  CCID_TO_BRIDGE,
   classifyClose,
   isBridgeError,
+  isReaderLost,
 } from '../src/errors.ts';
 
 describe('backoff', () => {
@@ -100,6 +105,40 @@ describe('BridgeError', () => {
       bridgeErrorFromReader(Object.assign(new Error(), { code: 'CCID_DEVICE_BUSY' })).code,
     ).toBe('BRIDGE_READER_BUSY');
     expect(bridgeErrorFromReader('weird').code).toBe('BRIDGE_UNKNOWN');
+  });
+
+  it('maps every CCID driver code to a catalogued bridge code (never BRIDGE_UNKNOWN)', () => {
+    const codes = Object.keys(CCID_ERROR_CATALOG) as CcidErrorCode[];
+    expect(codes.length).toBeGreaterThanOrEqual(22);
+    for (const c of codes) {
+      const e = bridgeErrorFromReader(new CcidError(c, 'x'));
+      expect(e.code, c).not.toBe('BRIDGE_UNKNOWN');
+      expect(BRIDGE_ERRORS[e.code].message.length).toBeGreaterThan(0);
+      expect(e.code).toBe(CCID_TO_BRIDGE[c]);
+    }
+  });
+
+  it('maps the codes found in integration sensibly', () => {
+    const map = (c: CcidErrorCode): string => bridgeErrorFromReader(new CcidError(c, 'x')).code;
+    expect(map('CCID_NOT_POWERED')).toBe('BRIDGE_CARD_RESET');
+    expect(map('CCID_APDU_TOO_LONG')).toBe('BRIDGE_APDU_TOO_LONG');
+    expect(map('CCID_ABORTED')).toBe('BRIDGE_CANCELLED');
+    expect(map('CCID_COMMAND_FAILED')).toBe('BRIDGE_CARD_PROTOCOL');
+    expect(map('CCID_TRANSFER_FAILED')).toBe('BRIDGE_READER_ERROR');
+    expect(map('CCID_CLOSED')).toBe('BRIDGE_READER_CLOSED');
+    expect(map('CCID_BAD_MESSAGE')).toBe('BRIDGE_CARD_PROTOCOL');
+    expect(map('CCID_BAD_ATR')).toBe('BRIDGE_CARD_PROTOCOL');
+    expect(map('CCID_UNSUPPORTED')).toBe('BRIDGE_UNSUPPORTED');
+    expect(map('CCID_PROTECTED_CLASS')).toBe('BRIDGE_UNSUPPORTED');
+    expect(isReaderLost('BRIDGE_READER_CLOSED')).toBe(true);
+    expect(isReaderLost('BRIDGE_READER_GONE')).toBe(true);
+    expect(isReaderLost('BRIDGE_CARD_RESET')).toBe(false);
+  });
+
+  it('the mapping is exhaustive at the type level (checked by tsc)', () => {
+    expectTypeOf<keyof typeof CCID_TO_BRIDGE>().toEqualTypeOf<CcidErrorCode>();
+    expectTypeOf(CCID_TO_BRIDGE).toExtend<Readonly<Record<CcidErrorCode, BridgeErrorCode>>>();
+    expect(Object.keys(CCID_TO_BRIDGE).sort()).toEqual(Object.keys(CCID_ERROR_CATALOG).sort());
   });
 
   it('is recognised by brand, and keeps catalog messages', () => {

@@ -24,6 +24,8 @@ export class ScriptedReader implements BridgeReader {
   card: ScriptedCard | null = null;
   isGone = false;
   isMute = false;
+  /** When set, transmit rejects with a CcidError-shaped error of this code. */
+  transmitFailure: string | null = null;
   /** When set, transmit waits until `release()` is called. */
   isHolding = false;
   readonly transmitted: Uint8Array[] = [];
@@ -67,6 +69,7 @@ export class ScriptedReader implements BridgeReader {
       if (this.isGone) throw new FakeCcidError('CCID_READER_GONE');
       if (this.card === null) throw new FakeCcidError('CCID_CARD_ABSENT');
       if (this.isMute) throw new FakeCcidError('CCID_CARD_MUTE');
+      if (this.transmitFailure !== null) throw new FakeCcidError(this.transmitFailure);
       return this.card.process(apdu);
     } finally {
       this.#inFlight = false;
