@@ -17,7 +17,7 @@ import {
   VSC,
   VSC_ERROR_CODE,
   VSCARD_HEADER_BYTES,
-  VSCARD_MAX_PAYLOAD_BYTES,
+  VSCARD_MAX_GUEST_COMMAND_BYTES,
 } from '@cardlend/vscard';
 import type { HostPort } from './config.ts';
 import { RelayError } from './errors.ts';
@@ -128,7 +128,7 @@ export class DialInPort {
         parked.buffer = Buffer.concat([parked.buffer, chunk]);
         while (parked.buffer.length >= VSCARD_HEADER_BYTES) {
           const length = parked.buffer.readUInt32BE(8);
-          if (length > VSCARD_MAX_PAYLOAD_BYTES) {
+          if (length > VSCARD_MAX_GUEST_COMMAND_BYTES) {
             this.#onEvent({ kind: 'vm-refused', remote, reason: 'not VSCard' });
             socket.destroy();
             return;

@@ -6,7 +6,9 @@
  *   (`validateClientFrame`); only whole, checked messages are written to TCP. Anything else
  *   closes the session with `RelayClose.BAD_FRAME` and none of it reaches QEMU.
  * - VM → browser: QEMU's byte stream is cut into whole messages (`VscardFramer`), one per
- *   binary frame. Bytes that are not VSCard close with `RelayClose.VM_PROTOCOL`.
+ *   binary frame. A guest command may carry up to `VSCARD_MAX_GUEST_COMMAND_BYTES` (65 526)
+ *   payload bytes, so a frame to the browser is at most 12 + 65 526 bytes (the browser → VM
+ *   direction stays at 65 524). Bytes that are not VSCard close with `RelayClose.VM_PROTOCOL`.
  * - Browser gone (any reason): every guest command still outstanding is answered with
  *   `VSC_Error`, then `CardRemove` and `ReaderRemove` are sent, their acks awaited (bounded),
  *   and TCP is closed with a FIN — so the guest never waits forever and QEMU's 128-command
@@ -14,6 +16,9 @@
  * - VM gone: the browser gets `RelayClose.VM_CLOSED` with a reason it can show.
  * - Backpressure both ways: `socket.write() === false` pauses the WebSocket; more than
  *   `maxBufferedToBrowserBytes` queued towards the browser pauses the TCP socket.
+ * - Memory: an idle session is this object, its framer and counters; the socket and WebSocket
+ *   listeners are functions shared by every session (they find the session through a symbol
+ *   on the emitter), and no promise is pending unless someone reads {@link RelaySession.done}.
  */
 import type { Socket } from 'node:net';
 import {
@@ -23,6 +28,7 @@ import {
   validateClientFrame,
   VSC,
   VSC_ERROR_CODE,
+  VSCARD_MAX_GUEST_COMMAND_BYTES,
   VscardFramer,
 } from '@cardlend/vscard';
 import type { RawData, WebSocket } from 'ws';
@@ -101,7 +107,9 @@ export interface RelaySessionOptions {
   now?: () => number;
   /**
    * Messages from the browser: sustained rate and burst; beyond it the session closes with
-   * RATE_LIMITED. Default {@link DEFAULT_MESSAGE_RATE}; `null` disables.
+   * RATE_LIMITED. Answers (APDU or Error) to outstanding guest commands are exempt: QEMU
+   * already paces those, one per guest command. Default {@link DEFAULT_MESSAGE_RATE}; `null`
+   * disables.
    */
   messageRate?: TokenBucketOptions | null;
   /**
@@ -110,6 +118,26 @@ export interface RelaySessionOptions {
    * (vscard-protocol.md §5). Default 10 000 ms.
    */
   slowReaderTimeoutMs?: number;
+  /**
+   * Receives the session's events and its end, as methods of one object shared for the
+   * session's life (cheaper than closures when thousands of sessions are idle).
+   */
+  handler?: SessionHandler;
+  /** Told of traffic (any message either way) and of the browser's pongs (heartbeat). */
+  activity?: SessionActivity;
+}
+
+/** Per-session callbacks, as methods (see {@link RelaySessionOptions.handler}). */
+export interface SessionHandler {
+  onSessionEvent?(e: SessionEvent): void;
+  /** Called once, when both sides are closed (the same value {@link RelaySession.done} resolves to). */
+  onSessionEnd?(end: SessionEnd): void;
+}
+
+/** Heartbeat hooks (limits/heartbeat.ts `HeartbeatHandle` fits). */
+export interface SessionActivity {
+  noteActivity(): void;
+  notePong(): void;
 }
 
 /** Counters for metrics. */
@@ -123,6 +151,8 @@ export interface SessionObserver {
 /** Guest-command timestamps kept for latency; QEMU itself holds at most 128 (§4). */
 const MAX_TRACKED_COMMANDS = 1024;
 
+const VM_CLOSED_MESSAGE = 'The VM closed the connection (QEMU stopped or restarted).';
+
 /** Close reasons are limited to 123 bytes (RFC 6455 §5.5.1). */
 export function clampReason(reason: string): string {
   let out = reason;
@@ -134,6 +164,18 @@ function toBytes(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
   return Buffer.from(data);
+}
+
+function noop(): void {}
+
+function defaultNow(): number {
+  return performance.now();
+}
+
+/** The session an emitter (socket or WebSocket) belongs to. */
+const kSession = Symbol('cardlend.relaySession');
+interface Carrier {
+  [kSession]?: RelaySession;
 }
 
 const CONTROL_EXPECTING_REPLY: ReadonlySet<number> = new Set([
@@ -154,7 +196,8 @@ const FLUSHES_GUEST_COMMANDS: ReadonlySet<number> = new Set([
 export class RelaySession {
   readonly #ws: WebSocket;
   readonly #tcp: Socket;
-  readonly #framer = new VscardFramer();
+  /** QEMU's stream: a guest command may be 2 bytes longer than any client message. */
+  readonly #framer = new VscardFramer({ maxPayloadBytes: VSCARD_MAX_GUEST_COMMAND_BYTES });
   readonly #cleanupAckTimeoutMs: number;
   readonly #tcpCloseTimeoutMs: number;
   readonly #wsCloseTimeoutMs: number;
@@ -180,8 +223,8 @@ export class RelaySession {
   #browserCloseCode: number | undefined;
   readonly #observer: SessionObserver | undefined;
   readonly #now: () => number;
-  /** Arrival times of outstanding guest commands (oldest first). */
-  #commandTimes: number[] = [];
+  /** Arrival times of outstanding guest commands (oldest first); only with an observer. */
+  #commandTimes: number[] | undefined;
   readonly #bucket: TokenBucket | undefined;
   readonly #slowReaderTimeoutMs: number;
   #slowReaderTimer: NodeJS.Timeout | undefined;
@@ -191,9 +234,11 @@ export class RelaySession {
   #tcpCloseTimer: NodeJS.Timeout | undefined;
   #wsCloseTimer: NodeJS.Timeout | undefined;
   #isFinFlushed = false;
-  #resolveDone: (end: SessionEnd) => void = () => {};
-  /** Resolves once both sides are closed. Never rejects. */
-  readonly done: Promise<SessionEnd>;
+  readonly #handler: SessionHandler | undefined;
+  readonly #activity: SessionActivity | undefined;
+  #end: SessionEnd | undefined;
+  #done: Promise<SessionEnd> | undefined;
+  #resolveDone: ((end: SessionEnd) => void) | undefined;
 
   constructor(opts: RelaySessionOptions) {
     this.#ws = opts.ws;
@@ -202,41 +247,30 @@ export class RelaySession {
     this.#tcpCloseTimeoutMs = opts.tcpCloseTimeoutMs ?? 1000;
     this.#wsCloseTimeoutMs = opts.wsCloseTimeoutMs ?? 2000;
     this.#maxBufferedToBrowserBytes = opts.maxBufferedToBrowserBytes ?? 256 * 1024;
-    this.#onEvent = opts.onEvent ?? (() => {});
+    this.#onEvent = opts.onEvent ?? noop;
+    this.#handler = opts.handler;
+    this.#activity = opts.activity;
     this.#observer = opts.observer;
-    this.#now = opts.now ?? (() => performance.now());
+    this.#now = opts.now ?? defaultNow;
     const rate = opts.messageRate === undefined ? DEFAULT_MESSAGE_RATE : opts.messageRate;
     this.#bucket = rate === null ? undefined : new TokenBucket(rate);
     this.#slowReaderTimeoutMs = opts.slowReaderTimeoutMs ?? 10_000;
-    this.done = new Promise((resolve) => (this.#resolveDone = resolve));
 
     const tcp = this.#tcp;
     tcp.setNoDelay(true);
-    tcp.on('data', (chunk: Buffer) => this.#onVmData(chunk));
-    tcp.on('drain', () => this.#onVmDrain());
-    tcp.on('error', (e: NodeJS.ErrnoException) => {
-      this.#onEvent({ kind: 'vm-error', code: e.code ?? 'EUNKNOWN', message: e.message });
-      this.#onVmGone('vm-error', `The connection to the VM failed (${e.code ?? e.message}).`);
-    });
-    tcp.on('end', () =>
-      this.#onVmGone('vm-closed', 'The VM closed the connection (QEMU stopped or restarted).'),
-    );
-    tcp.on('close', () => {
-      this.#onVmGone('vm-closed', 'The VM closed the connection (QEMU stopped or restarted).');
-      this.#isVmOpen = false;
-      this.#maybeFinish();
-    });
+    (tcp as Carrier)[kSession] = this;
+    tcp.on('data', RelaySession.#tcpData);
+    tcp.on('drain', RelaySession.#tcpDrain);
+    tcp.on('error', RelaySession.#tcpError);
+    tcp.on('end', RelaySession.#tcpEnd);
+    tcp.on('close', RelaySession.#tcpClose);
 
     const ws = this.#ws;
-    ws.on('message', (data: RawData, isBinary: boolean) => this.#onBrowserMessage(data, isBinary));
-    ws.on('error', (e: Error) => this.#onEvent({ kind: 'browser-error', message: e.message }));
-    ws.on('close', (code: number) => {
-      this.#browserCloseCode = code;
-      this.#isBrowserOpen = false;
-      if (this.#wsCloseTimer) clearTimeout(this.#wsCloseTimer);
-      this.#startCleanup('browser-closed', true);
-      this.#maybeFinish();
-    });
+    (ws as Carrier)[kSession] = this;
+    ws.on('message', RelaySession.#wsMessage);
+    ws.on('error', RelaySession.#wsError);
+    ws.on('close', RelaySession.#wsClose);
+    if (this.#activity) ws.on('pong', RelaySession.#wsPong);
 
     if (tcp.destroyed || tcp.readyState !== 'open') {
       queueMicrotask(() => this.#onVmGone('vm-closed', 'The VM connection was already closed.'));
@@ -248,6 +282,95 @@ export class RelaySession {
     if (opts.initialVmBytes && opts.initialVmBytes.length > 0)
       this.#onVmData(Buffer.from(opts.initialVmBytes));
     for (const m of opts.initialMessages ?? []) this.#onBrowserMessage(m.data, m.isBinary);
+  }
+
+  // Listeners shared by every session; `this` is the emitter.
+
+  static #tcpData(this: Socket, chunk: Buffer): void {
+    const s = (this as Carrier)[kSession];
+    if (s) s.#onVmData(chunk);
+  }
+
+  static #tcpDrain(this: Socket): void {
+    const s = (this as Carrier)[kSession];
+    if (s) s.#onVmDrain();
+  }
+
+  static #tcpError(this: Socket, e: NodeJS.ErrnoException): void {
+    const s = (this as Carrier)[kSession];
+    if (!s) return;
+    s.#emit({ kind: 'vm-error', code: e.code ?? 'EUNKNOWN', message: e.message });
+    s.#onVmGone('vm-error', `The connection to the VM failed (${e.code ?? e.message}).`);
+  }
+
+  static #tcpEnd(this: Socket): void {
+    const s = (this as Carrier)[kSession];
+    if (s) s.#onVmGone('vm-closed', VM_CLOSED_MESSAGE);
+  }
+
+  static #tcpClose(this: Socket): void {
+    const s = (this as Carrier)[kSession];
+    if (!s) return;
+    s.#onVmGone('vm-closed', VM_CLOSED_MESSAGE);
+    s.#isVmOpen = false;
+    s.#maybeFinish();
+  }
+
+  static #wsMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    const s = (this as Carrier)[kSession];
+    if (s) s.#onBrowserMessage(data, isBinary);
+  }
+
+  static #wsError(this: WebSocket, e: Error): void {
+    const s = (this as Carrier)[kSession];
+    if (s) s.#emit({ kind: 'browser-error', message: e.message });
+  }
+
+  static #wsClose(this: WebSocket, code: number): void {
+    const s = (this as Carrier)[kSession];
+    if (!s) return;
+    s.#browserCloseCode = code;
+    s.#isBrowserOpen = false;
+    if (s.#wsCloseTimer) clearTimeout(s.#wsCloseTimer);
+    s.#startCleanup('browser-closed', true);
+    s.#maybeFinish();
+  }
+
+  static #wsPong(this: WebSocket): void {
+    const s = (this as Carrier)[kSession];
+    if (s) s.#activity?.notePong();
+  }
+
+  static #terminateWs(s: RelaySession): void {
+    s.#ws.terminate();
+  }
+
+  static #destroyTcp(s: RelaySession): void {
+    s.#tcp.destroy();
+  }
+
+  static #cleanupTimeout(s: RelaySession): void {
+    s.#finishCleanup(false);
+  }
+
+  static #slowReader(s: RelaySession): void {
+    s.#limit('slow-reader');
+  }
+
+  /** Resolves once both sides are closed. Never rejects. Created on first use. */
+  get done(): Promise<SessionEnd> {
+    if (!this.#done) {
+      const end = this.#end;
+      this.#done = end
+        ? Promise.resolve(end)
+        : new Promise<SessionEnd>((resolve) => (this.#resolveDone = resolve));
+    }
+    return this.#done;
+  }
+
+  #emit(e: SessionEvent): void {
+    this.#onEvent(e);
+    this.#handler?.onSessionEvent?.(e);
   }
 
   /** Current phase. */
@@ -320,10 +443,6 @@ export class RelaySession {
       );
       return;
     }
-    if (this.#bucket && !this.#bucket.take(this.#now())) {
-      this.#limit('message-rate');
-      return;
-    }
     const bytes = toBytes(data);
     let type: number;
     try {
@@ -333,22 +452,29 @@ export class RelaySession {
       this.#badFrame(e.code, `Bad VSCard frame (${e.code}): ${e.message}`);
       return;
     }
+    const isAnswer = (type === VSC.APDU || type === VSC.Error) && this.#outstanding > 0;
+    // Answers to outstanding guest commands are paced by QEMU (one per command): not limited.
+    if (!isAnswer && this.#bucket && !this.#bucket.take(this.#now())) {
+      this.#limit('message-rate');
+      return;
+    }
+    this.#activity?.noteActivity();
     this.#stats.messagesFromBrowser++;
     this.#stats.bytesFromBrowser += bytes.length;
-    if (type === VSC.APDU || type === VSC.Error) {
-      if (this.#outstanding > 0) this.#outstanding--;
-      const issuedAt = this.#commandTimes.shift();
+    if (isAnswer) {
+      this.#outstanding--;
+      const issuedAt = this.#commandTimes?.shift();
       if (issuedAt !== undefined) this.#observer?.apduAnswered(this.#now() - issuedAt);
     } else if (FLUSHES_GUEST_COMMANDS.has(type)) {
       this.#outstanding = 0;
-      this.#commandTimes = [];
+      if (this.#commandTimes) this.#commandTimes.length = 0;
     }
     this.#observer?.bytes('to_vm', bytes.length);
     if (CONTROL_EXPECTING_REPLY.has(type)) this.#pendingReplies++;
     if (!this.#tcp.write(bytes) && !this.#isBrowserPaused) {
       this.#isBrowserPaused = true;
       this.#ws.pause();
-      this.#onEvent({ kind: 'backpressure', side: 'browser', isPaused: true });
+      this.#emit({ kind: 'backpressure', side: 'browser', isPaused: true });
     }
   }
 
@@ -356,19 +482,19 @@ export class RelaySession {
     if (this.#isBrowserPaused) {
       this.#isBrowserPaused = false;
       if (this.#isBrowserOpen) this.#ws.resume();
-      this.#onEvent({ kind: 'backpressure', side: 'browser', isPaused: false });
+      this.#emit({ kind: 'backpressure', side: 'browser', isPaused: false });
     }
   }
 
   #limit(refusal: 'message-rate' | 'slow-reader'): void {
     if (this.#phase !== 'open') return;
-    this.#onEvent({ kind: 'limit', refusal });
+    this.#emit({ kind: 'limit', refusal });
     const { code, reason } = refusalClose(refusal);
     this.close(code, reason);
   }
 
   #badFrame(code: string, message: string): void {
-    this.#onEvent({ kind: 'bad-frame', code, message });
+    this.#emit({ kind: 'bad-frame', code, message });
     this.#closeBrowser(RelayClose.BAD_FRAME, message);
     this.#startCleanup('bad-frame', true);
   }
@@ -376,12 +502,13 @@ export class RelaySession {
   // VM → browser
 
   #onVmData(chunk: Buffer): void {
+    this.#activity?.noteActivity();
     let frames;
     try {
       frames = this.#framer.push(chunk);
     } catch (e) {
       if (!isVscardError(e)) throw e;
-      this.#onEvent({ kind: 'vm-protocol', code: e.code, message: e.message });
+      this.#emit({ kind: 'vm-protocol', code: e.code, message: e.message });
       if (this.#phase === 'open') {
         this.#closeBrowser(
           RelayClose.VM_PROTOCOL,
@@ -399,8 +526,9 @@ export class RelaySession {
         if (this.#phase === 'open') {
           this.#outstanding++;
           if (this.#observer) {
-            if (this.#commandTimes.length >= MAX_TRACKED_COMMANDS) this.#commandTimes.shift();
-            this.#commandTimes.push(this.#now());
+            const times = (this.#commandTimes ??= []);
+            if (times.length >= MAX_TRACKED_COMMANDS) times.shift();
+            times.push(this.#now());
           }
         }
       } else if ((f.type === VSC.Error || f.type === VSC.Init) && this.#pendingReplies > 0) {
@@ -424,11 +552,8 @@ export class RelaySession {
     ) {
       this.#isVmPaused = true;
       this.#tcp.pause();
-      this.#onEvent({ kind: 'backpressure', side: 'vm', isPaused: true });
-      this.#slowReaderTimer = setTimeout(
-        () => this.#limit('slow-reader'),
-        this.#slowReaderTimeoutMs,
-      );
+      this.#emit({ kind: 'backpressure', side: 'vm', isPaused: true });
+      this.#slowReaderTimer = setTimeout(RelaySession.#slowReader, this.#slowReaderTimeoutMs, this);
     }
   }
 
@@ -437,7 +562,7 @@ export class RelaySession {
       this.#isVmPaused = false;
       this.#tcp.resume();
       if (this.#slowReaderTimer) clearTimeout(this.#slowReaderTimer);
-      this.#onEvent({ kind: 'backpressure', side: 'vm', isPaused: false });
+      this.#emit({ kind: 'backpressure', side: 'vm', isPaused: false });
     }
   }
 
@@ -474,7 +599,7 @@ export class RelaySession {
     }
     const answered = this.#outstanding;
     this.#answeredOnCleanup = answered;
-    this.#onEvent({ kind: 'cleanup', answered });
+    this.#emit({ kind: 'cleanup', answered });
     // §2.5: the client's Error code is read in host order (little-endian on x86); QEMU only logs it.
     const error = encodeMessage(
       { type: 'Error', readerId: 0, code: VSC_ERROR_CODE.VSC_GENERAL_ERROR },
@@ -486,7 +611,11 @@ export class RelaySession {
     this.#tcp.write(encodeMessage({ type: 'ReaderRemove', readerId: 0 }));
     this.#pendingReplies += 2;
     if (isWaitingForAcks && this.#framer.state !== 'failed') {
-      this.#cleanupTimer = setTimeout(() => this.#finishCleanup(false), this.#cleanupAckTimeoutMs);
+      this.#cleanupTimer = setTimeout(
+        RelaySession.#cleanupTimeout,
+        this.#cleanupAckTimeoutMs,
+        this,
+      );
     } else {
       this.#finishCleanup(false);
     }
@@ -505,7 +634,7 @@ export class RelaySession {
     // FIN after every queued write; keep reading until QEMU closes (an RST caused by unread
     // data could cut a message and leave a partial one in QEMU's buffer, §5).
     this.#tcp.end();
-    this.#tcpCloseTimer = setTimeout(() => this.#tcp.destroy(), this.#tcpCloseTimeoutMs);
+    this.#tcpCloseTimer = setTimeout(RelaySession.#destroyTcp, this.#tcpCloseTimeoutMs, this);
   }
 
   #closeBrowser(code: number, reason: string): void {
@@ -514,7 +643,7 @@ export class RelaySession {
     this.#closeReason = clampReason(reason);
     if (this.#ws.readyState === this.#ws.OPEN || this.#ws.readyState === this.#ws.CONNECTING) {
       this.#ws.close(code, this.#closeReason);
-      this.#wsCloseTimer = setTimeout(() => this.#ws.terminate(), this.#wsCloseTimeoutMs);
+      this.#wsCloseTimer = setTimeout(RelaySession.#terminateWs, this.#wsCloseTimeoutMs, this);
     }
   }
 
@@ -524,7 +653,8 @@ export class RelaySession {
     this.#clearCleanupTimer();
     if (this.#tcpCloseTimer) clearTimeout(this.#tcpCloseTimer);
     if (this.#wsCloseTimer) clearTimeout(this.#wsCloseTimer);
-    this.#resolveDone({
+    if (this.#end) return;
+    const end: SessionEnd = {
       reason: this.#endReason,
       closeCode: this.#closeCode,
       closeReason: this.#closeReason,
@@ -538,6 +668,10 @@ export class RelaySession {
       answeredOnCleanup: this.#answeredOnCleanup,
       isCleanupAcked: this.#isCleanupAcked,
       stats: { ...this.#stats },
-    });
+    };
+    this.#end = end;
+    this.#commandTimes = undefined;
+    this.#resolveDone?.(end);
+    this.#handler?.onSessionEnd?.(end);
   }
 }

@@ -21,6 +21,7 @@ import {
   RELAY_SUBPROTOCOL,
   RelayClose,
   VSCARD_HEADER_BYTES,
+  VSCARD_MAX_GUEST_COMMAND_BYTES,
   VSCARD_MAX_PAYLOAD_BYTES,
 } from '@cardlend/vscard';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -36,14 +37,25 @@ import { TokenLedger, verifyToken, type TokenLease } from './auth/tokens.ts';
 import type { HostPort, RelayConfig, TargetConfig } from './config.ts';
 import { DialInPort, type DialInEvent } from './dial-in.ts';
 import { RelayError } from './errors.ts';
-import { HeartbeatManager, type HeartbeatHandle } from './limits/heartbeat.ts';
+import {
+  HeartbeatManager,
+  type HeartbeatExpiry,
+  type HeartbeatHandle,
+  type HeartbeatPeer,
+} from './limits/heartbeat.ts';
 import { applyHttpLimits, httpServerOptions } from './limits/http-limits.ts';
 import { refusalClose, refusalForToken, type RefusalKind } from './limits/refusals.ts';
 import { SessionCaps, type SessionSlot } from './limits/session-caps.ts';
 import { createOpsHandler, Readiness } from './ops/http.ts';
-import type { AuditLog } from './ops/logger.ts';
+import type { AuditLog, SessionStartAudit } from './ops/logger.ts';
 import type { RelayMetrics } from './ops/metrics.ts';
-import { RelaySession, type SessionEnd, type SessionEvent } from './relay.ts';
+import {
+  RelaySession,
+  type SessionEnd,
+  type SessionEvent,
+  type SessionHandler,
+  type SessionObserver,
+} from './relay.ts';
 import { createStaticHandler } from './static-files.ts';
 
 /** Events for logs (main.ts prints them; tests may collect them). Never payloads or tokens. */
@@ -97,18 +109,43 @@ export interface RelayServer {
   close(): Promise<void>;
 }
 
-/** Largest WebSocket message: one whole VSCard message (12 + 65524 bytes). */
+/** Largest WebSocket message from the browser: one whole client message (12 + 65524 bytes). */
 export const MAX_FRAME_BYTES = VSCARD_HEADER_BYTES + VSCARD_MAX_PAYLOAD_BYTES;
+
+/**
+ * Largest WebSocket message to the browser: one whole guest command (12 + 65526 bytes,
+ * `VSCARD_MAX_GUEST_COMMAND_BYTES`), 2 bytes more than {@link MAX_FRAME_BYTES}.
+ */
+export const MAX_FRAME_TO_BROWSER_BYTES = VSCARD_HEADER_BYTES + VSCARD_MAX_GUEST_COMMAND_BYTES;
 
 /** Frames held while a session is being admitted (auth, VM connect): at most this many. */
 const MAX_EARLY_FRAMES = 32;
 
+/** One VM target in use. Waiters (a newcomer, shutdown) are callbacks, made only when needed. */
 interface TargetSlot {
   state: 'connecting' | 'active';
   session: RelaySession | undefined;
-  done: Promise<void>;
+  waiters: (() => void)[] | undefined;
+  isFree: boolean;
   hasWaiter: boolean;
 }
+
+/** Resolves when the slot is freed. */
+function slotFreed(slot: TargetSlot): Promise<void> {
+  if (slot.isFree) return Promise.resolve();
+  return new Promise((resolve) => (slot.waiters ??= []).push(resolve));
+}
+
+/** What admission needs of the upgrade request; the request itself is not kept. */
+interface UpgradeInfo {
+  clientAddress: string;
+  remote: string;
+  origin: string | undefined;
+  host: string | undefined;
+  protocols: string | undefined;
+}
+
+function noop(): void {}
 
 function refuseUpgrade(socket: Duplex, status: number, message: string): void {
   const body = message + '\n';
@@ -229,7 +266,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
   wss.on('error', (e) => emit({ kind: 'server-error', message: e.message }));
 
   httpServer.on('upgrade', (req, socket, head) => {
-    socket.on('error', () => {});
+    socket.on('error', noop);
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     const pathname = (req.url ?? '').split('?')[0];
     if (pathname !== RELAY_PATH) {
@@ -246,24 +283,30 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
       refuseUpgrade(socket, 400, `Request the WebSocket subprotocol "${RELAY_SUBPROTOCOL}".`);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      void admit(ws, req).catch((e: unknown) => {
-        emit({ kind: 'server-error', message: `session: ${(e as Error).message}` });
-        ws.terminate();
-      });
-    });
-  });
-
-  async function admit(ws: WebSocket, req: http.IncomingMessage): Promise<void> {
     // The peer, or — only behind a configured trusted proxy — the forwarded client.
     const clientAddress = resolveClientAddress({
       peerAddress: req.socket.remoteAddress,
       headers: req.headers,
       trustedProxies,
     });
-    const remote = `${clientAddress}:${req.socket.remotePort ?? '?'}`;
-    const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined;
-    ws.on('error', () => {});
+    const info: UpgradeInfo = {
+      clientAddress,
+      remote: `${clientAddress}:${req.socket.remotePort ?? '?'}`,
+      origin: typeof req.headers.origin === 'string' ? req.headers.origin : undefined,
+      host: req.headers.host,
+      protocols: req.headers['sec-websocket-protocol'],
+    };
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      void admit(ws, info).catch((e: unknown) => {
+        emit({ kind: 'server-error', message: `session: ${(e as Error).message}` });
+        ws.terminate();
+      });
+    });
+  });
+
+  async function admit(ws: WebSocket, info: UpgradeInfo): Promise<void> {
+    const { clientAddress, remote, origin } = info;
+    ws.on('error', noop);
     // Hold frames that arrive while the session is admitted; they are replayed in order.
     const early: { data: RawData; isBinary: boolean }[] = [];
     let onAuthFrame: ((data: RawData, isBinary: boolean) => void) | undefined;
@@ -308,7 +351,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     ws.on('message', onEarly);
     ws.once('close', releaseAll);
 
-    const originDecision = originPolicy.check({ origin, host: req.headers.host });
+    const originDecision = originPolicy.check({ origin, host: info.host });
     if (!originDecision.ok) return refuse(originDecision.reason);
     const cap = caps.tryAcquire(clientAddress);
     if (!cap.ok) return refuse(cap.reason);
@@ -317,11 +360,12 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
 
     let lease: TokenLease | undefined;
     if (config.tokenSecrets.length > 0) {
-      const offered = extractTokenFromProtocols(req.headers['sec-websocket-protocol']);
+      const offered = extractTokenFromProtocols(info.protocols);
       let token: string | null = offered.token;
       if (offered.hasSeveralTokens) return refuse('token-malformed');
       if (token === null) {
         // First-message authentication: one text frame {"token": "..."} before the deadline.
+        let onAuthClose: (() => void) | undefined;
         const got = await new Promise<string | RefusalKind>((resolve) => {
           const deadline = armAuthDeadline({
             timeoutMs: config.authTimeoutMs,
@@ -333,11 +377,13 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
             const parsed = parseAuthMessage(toBuffer(data), isBinary);
             resolve(parsed.ok ? parsed.token : 'token-missing');
           };
-          ws.once('close', () => {
+          onAuthClose = () => {
             deadline.settle();
             resolve('token-missing');
-          });
+          };
+          ws.once('close', onAuthClose);
         });
+        if (onAuthClose) ws.off('close', onAuthClose);
         if (ws.readyState !== ws.OPEN) return releaseAll();
         if (got === 'auth-timeout' || got === 'token-missing') return refuse(got);
         token = got;
@@ -367,6 +413,8 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
       refuse,
       releaseAll,
       onEarly,
+      capSlot,
+      lease,
     );
   }
 
@@ -380,6 +428,8 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     refuse: (kind: RefusalKind, detail?: string) => void,
     releaseAll: () => void,
     onEarly: (data: RawData, isBinary: boolean) => void,
+    capSlot: SessionSlot,
+    lease: TokenLease | undefined,
   ): Promise<void> {
     const target = config.targets[targetId] as TargetConfig;
     const existing = slots.get(targetId);
@@ -389,22 +439,19 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
       const isEnding = existing.state === 'active' && existing.session?.phase !== 'open';
       if (!isEnding || existing.hasWaiter) return refuse('vm-in-use');
       existing.hasWaiter = true;
-      await existing.done;
+      await slotFreed(existing);
       if (slots.has(targetId)) return refuse('vm-in-use');
       if (ws.readyState !== ws.OPEN) return releaseAll();
     }
-    let releaseSlot: () => void = () => {};
     const slot: TargetSlot = {
       state: 'connecting',
       session: undefined,
-      done: new Promise<void>((resolve) => (releaseSlot = resolve)),
+      waiters: undefined,
+      isFree: false,
       hasWaiter: false,
     };
     slots.set(targetId, slot);
-    const free = () => {
-      if (slots.get(targetId) === slot) slots.delete(targetId);
-      releaseSlot();
-    };
+    const free = () => freeSlot(targetId, slot);
     let tcp: net.Socket;
     let initialVmBytes: Uint8Array | undefined;
     try {
@@ -450,74 +497,66 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     }
     const sessionId = nextSessionId++;
     ws.off('message', onEarly);
+    // From here the session's state lives in one LiveSession object; admission's closures
+    // (and with them everything they captured) are let go.
+    ws.off('close', releaseAll);
+    const live = new LiveSession(ctx, {
+      ws,
+      tcp,
+      sessionId,
+      targetId,
+      remote,
+      slot,
+      capSlot,
+      lease,
+      audit: {
+        sessionId: String(sessionId),
+        targetId,
+        target: `${target.host}:${target.port}`,
+        clientAddress,
+        ...(origin !== undefined ? { origin } : {}),
+      },
+    });
     const session = new RelaySession({
       ws,
       tcp,
       cleanupAckTimeoutMs: config.cleanupAckTimeoutMs,
       maxBufferedToBrowserBytes: config.maxBufferedToBrowserBytes,
-      onEvent: (event) => {
-        if (event.kind === 'limit') metrics?.refused(event.refusal);
-        emit({ kind: 'session-event', sessionId, event });
-      },
+      handler: live,
+      activity: live.heartbeat,
       messageRate: config.messageRate,
       slowReaderTimeoutMs: config.slowReaderTimeoutMs,
       initialMessages: early,
       ...(initialVmBytes ? { initialVmBytes } : {}),
-      ...(metrics
-        ? {
-            observer: {
-              bytes: (direction, count) => metrics.addBytes(direction, count),
-              apduAnswered: (latencyMs) => metrics.observeApdu(latencyMs / 1000),
-            },
-          }
-        : {}),
+      ...(observer ? { observer } : {}),
     });
+    live.session = session;
     slot.state = 'active';
     slot.session = session;
     sessions.set(targetId, session);
-    const heartbeatHandle: HeartbeatHandle = heartbeat.add({
-      ping: () => {
-        if (ws.readyState === ws.OPEN) ws.ping();
-      },
-      expire: (kind) => {
-        const { code, reason } = refusalClose(kind);
-        metrics?.refused(kind);
-        session.close(code, reason);
-      },
-    });
-    ws.on('pong', () => heartbeatHandle.notePong());
-    ws.on('message', () => heartbeatHandle.noteActivity());
-    tcp.on('data', () => heartbeatHandle.noteActivity());
-    const startedAt = Date.now();
-    const auditBase = {
-      sessionId: String(sessionId),
-      targetId,
-      target: `${target.host}:${target.port}`,
-      clientAddress,
-      ...(origin !== undefined ? { origin } : {}),
-    };
     metrics?.sessionStarted();
-    audit?.sessionStart(auditBase);
+    audit?.sessionStart(live.audit);
     emit({ kind: 'session-start', sessionId, target: targetId, remote });
     ws.resume();
-    const end = await session.done;
-    heartbeatHandle.remove();
-    if (sessions.get(targetId) === session) sessions.delete(targetId);
-    free();
-    releaseAll();
-    metrics?.sessionEnded();
-    audit?.sessionEnd({
-      ...auditBase,
-      apduCount: end.stats.guestCommands,
-      bytesToVm: end.stats.bytesFromBrowser,
-      bytesToBrowser: end.stats.bytesToBrowser,
-      durationMs: Date.now() - startedAt,
-      closeCode: end.closeCode ?? end.browserCloseCode ?? 1005,
-      closeReason: end.closeReason,
-      endedBy: end.endedBy,
-    });
-    emit({ kind: 'session-end', sessionId, target: targetId, end });
   }
+
+  function freeSlot(targetId: string, slot: TargetSlot): void {
+    if (slots.get(targetId) === slot) slots.delete(targetId);
+    if (slot.isFree) return;
+    slot.isFree = true;
+    const waiters = slot.waiters;
+    slot.waiters = undefined;
+    for (const w of waiters ?? []) w();
+  }
+
+  /** Metrics hooks shared by every session. */
+  const observer: SessionObserver | undefined = metrics
+    ? {
+        bytes: (direction, count) => metrics.addBytes(direction, count),
+        apduAnswered: (latencyMs) => metrics.observeApdu(latencyMs / 1000),
+      }
+    : undefined;
+  const ctx: ServerContext = { emit, metrics, audit, heartbeat, sessions, freeSlot };
 
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException) => {
@@ -553,7 +592,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     async close(): Promise<void> {
       isClosing = true;
       readiness.markDraining();
-      const pending = [...slots.values()].map((s) => s.done);
+      const pending = [...slots.values()].map(slotFreed);
       for (const s of sessions.values())
         s.close(RelayClose.GOING_AWAY, 'The relay is shutting down.');
       for (const ws of wss.clients) {
@@ -608,4 +647,95 @@ function connectTcp(target: HostPort, timeoutMs: number, ws: WebSocket): Promise
       resolve(tcp);
     });
   });
+}
+
+/** What a {@link LiveSession} needs of its server (one object per server). */
+interface ServerContext {
+  emit: (e: ServerEvent) => void;
+  metrics: RelayMetrics | undefined;
+  audit: AuditLog | undefined;
+  heartbeat: HeartbeatManager;
+  sessions: Map<string, RelaySession>;
+  freeSlot: (targetId: string, slot: TargetSlot) => void;
+}
+
+/**
+ * An admitted session's server-side state: heartbeat peer and RelaySession handler in one
+ * object, so an idle session holds no closures and no pending promise of its own.
+ */
+class LiveSession implements HeartbeatPeer, SessionHandler {
+  readonly ctx: ServerContext;
+  readonly ws: WebSocket;
+  readonly sessionId: number;
+  readonly targetId: string;
+  readonly remote: string;
+  readonly slot: TargetSlot;
+  readonly capSlot: SessionSlot;
+  readonly lease: TokenLease | undefined;
+  readonly audit: SessionStartAudit;
+  readonly startedAt = Date.now();
+  readonly heartbeat: HeartbeatHandle;
+  session: RelaySession | undefined;
+
+  constructor(
+    ctx: ServerContext,
+    o: {
+      ws: WebSocket;
+      tcp: net.Socket;
+      sessionId: number;
+      targetId: string;
+      remote: string;
+      slot: TargetSlot;
+      capSlot: SessionSlot;
+      lease: TokenLease | undefined;
+      audit: SessionStartAudit;
+    },
+  ) {
+    this.ctx = ctx;
+    this.ws = o.ws;
+    this.sessionId = o.sessionId;
+    this.targetId = o.targetId;
+    this.remote = o.remote;
+    this.slot = o.slot;
+    this.capSlot = o.capSlot;
+    this.lease = o.lease;
+    this.audit = o.audit;
+    this.heartbeat = ctx.heartbeat.add(this);
+  }
+
+  ping(): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
+  }
+
+  expire(kind: HeartbeatExpiry): void {
+    const { code, reason } = refusalClose(kind);
+    this.ctx.metrics?.refused(kind);
+    this.session?.close(code, reason);
+  }
+
+  onSessionEvent(event: SessionEvent): void {
+    if (event.kind === 'limit') this.ctx.metrics?.refused(event.refusal);
+    this.ctx.emit({ kind: 'session-event', sessionId: this.sessionId, event });
+  }
+
+  onSessionEnd(end: SessionEnd): void {
+    const { ctx } = this;
+    this.heartbeat.remove();
+    if (ctx.sessions.get(this.targetId) === this.session) ctx.sessions.delete(this.targetId);
+    ctx.freeSlot(this.targetId, this.slot);
+    this.capSlot.release();
+    this.lease?.release();
+    ctx.metrics?.sessionEnded();
+    ctx.audit?.sessionEnd({
+      ...this.audit,
+      apduCount: end.stats.guestCommands,
+      bytesToVm: end.stats.bytesFromBrowser,
+      bytesToBrowser: end.stats.bytesToBrowser,
+      durationMs: Date.now() - this.startedAt,
+      closeCode: end.closeCode ?? end.browserCloseCode ?? 1005,
+      closeReason: end.closeReason,
+      endedBy: end.endedBy,
+    });
+    ctx.emit({ kind: 'session-end', sessionId: this.sessionId, target: this.targetId, end });
+  }
 }

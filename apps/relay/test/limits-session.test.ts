@@ -70,3 +70,52 @@ it('a browser that stops reading is closed after slowReaderTimeoutMs and the VM 
   expect(types.length - 2).toBeGreaterThan(0);
   await until(() => relay?.sessions.size === 0, 5000, 'session end');
 });
+
+it('answers to outstanding guest commands are exempt from the message rate; anything else is not', async () => {
+  ({ relay } = await startTestRelay(host.port, {
+    messageRate: { ratePerSecond: 10, burst: 5 },
+  }));
+  const b = new Browser(wsUrl(relay));
+  browser = b;
+  await b.opened;
+  const conn = await host.nextConnection(0);
+  // The browser answers every guest command at once, as the page does.
+  b.ws.on('message', (data: Buffer) => {
+    if (data.readUInt32BE(0) === 7) b.send(msg(7, 0, '9000'));
+  });
+  // 60 guest commands, far above 5 + 10/s: every answer gets through.
+  for (let i = 0; i < 60; i++) conn.socket.write(msg(7, 0, '00b00000 00'));
+  await conn.waitFor(
+    () => conn.messages.filter((m) => m.type === 7).length === 60,
+    5000,
+    '60 answers',
+  );
+  expect(relay.sessions.get('default')?.phase).toBe('open');
+  expect(relay.sessions.get('default')?.outstandingGuestCommands).toBe(0);
+  // An answer with no guest command outstanding is an ordinary message: the limiter applies.
+  for (let i = 0; i < 20; i++) b.send(msg(7, 0, '9000'));
+  const closed = await b.closed;
+  expect(closed.code).toBe(RelayClose.RATE_LIMITED);
+  await conn.waitFor(() => conn.isEnded, 3000, 'FIN');
+  const answers = conn.messages.filter((m) => m.type === 7).length;
+  expect(answers).toBeGreaterThanOrEqual(60);
+  expect(answers).toBeLessThanOrEqual(66);
+});
+
+it('more answers than guest commands: only as many as were outstanding are exempt', async () => {
+  ({ relay } = await startTestRelay(host.port, {
+    messageRate: { ratePerSecond: 1, burst: 2 },
+  }));
+  const b = new Browser(wsUrl(relay));
+  browser = b;
+  await b.opened;
+  const conn = await host.nextConnection(0);
+  for (let i = 0; i < 3; i++) conn.socket.write(msg(7, 0, '00b00000 00'));
+  await b.frame(2);
+  // 3 exempt answers + a burst of 2, then the limit.
+  for (let i = 0; i < 10; i++) b.send(msg(7, 0, '9000'));
+  const closed = await b.closed;
+  expect(closed.code).toBe(RelayClose.RATE_LIMITED);
+  await conn.waitFor(() => conn.isEnded, 3000, 'FIN');
+  expect(conn.messages.filter((m) => m.type === 7).length).toBe(5);
+});

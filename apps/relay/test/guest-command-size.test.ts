@@ -1,0 +1,102 @@
+/**
+ * The largest guest command QEMU can send (VSCARD_MAX_GUEST_COMMAND_BYTES = 65 526 payload
+ * bytes, 2 more than any client message) reaches the browser whole; the browser → VM
+ * direction stays limited to 65 524.
+ */
+import {
+  RelayClose,
+  VSCARD_HEADER_BYTES,
+  VSCARD_MAX_GUEST_COMMAND_BYTES,
+  VSCARD_MAX_PAYLOAD_BYTES,
+} from '@cardlend/vscard';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { MAX_FRAME_BYTES, MAX_FRAME_TO_BROWSER_BYTES, type RelayServer } from '../src/server.ts';
+import { Browser, FakeVmHost, msg, sleep, startTestRelay, wsUrl } from './helpers.ts';
+
+const INIT = msg(1, 0, '56534344 00000002 00000000');
+
+let host: FakeVmHost;
+let relay: RelayServer;
+let browser: Browser | undefined;
+
+beforeEach(async () => {
+  host = await FakeVmHost.start();
+  ({ relay } = await startTestRelay(host.port));
+});
+
+afterEach(async () => {
+  browser?.ws.terminate();
+  await relay.close();
+  await host.close();
+});
+
+/** A guest command (VSC_APDU) with `n` payload bytes: a recognisable pattern. */
+function guestCommand(n: number): Buffer {
+  const b = Buffer.alloc(VSCARD_HEADER_BYTES + n);
+  b.writeUInt32BE(7, 0);
+  b.writeUInt32BE(0, 4);
+  b.writeUInt32BE(n, 8);
+  for (let i = 0; i < n; i++) b[VSCARD_HEADER_BYTES + i] = (i * 31 + 7) & 0xff;
+  return b;
+}
+
+async function openSession() {
+  browser = new Browser(wsUrl(relay));
+  await browser.opened;
+  const conn = await host.nextConnection(0);
+  browser.send(INIT);
+  await browser.frame(0); // the host's Init ack
+  await conn.waitFor(() => conn.messages.length === 1);
+  return { b: browser, conn };
+}
+
+it('exports the two frame limits', () => {
+  expect(MAX_FRAME_BYTES).toBe(12 + VSCARD_MAX_PAYLOAD_BYTES);
+  expect(MAX_FRAME_TO_BROWSER_BYTES).toBe(12 + VSCARD_MAX_GUEST_COMMAND_BYTES);
+  expect(MAX_FRAME_TO_BROWSER_BYTES - MAX_FRAME_BYTES).toBe(2);
+});
+
+it('relays a 65 526-byte guest command whole, in one frame, sent in pieces by the VM', async () => {
+  const { b, conn } = await openSession();
+  const cmd = guestCommand(VSCARD_MAX_GUEST_COMMAND_BYTES);
+  // QEMU's writes arrive in pieces: split at awkward places.
+  conn.socket.write(cmd.subarray(0, 5));
+  await sleep(20);
+  conn.socket.write(cmd.subarray(5, 40_000));
+  await sleep(20);
+  conn.socket.write(cmd.subarray(40_000));
+  const frame = await b.frame(1);
+  expect(frame.length).toBe(12 + 65_526);
+  expect(Buffer.compare(frame, cmd)).toBe(0);
+  // The browser's answer reaches the VM and the session stays up.
+  b.send(msg(7, 0, '9000'));
+  await conn.waitFor(() => conn.messages.length === 2);
+  expect(conn.messages[1]?.payload.toString('hex')).toBe('9000');
+  expect(relay.sessions.get('default')?.phase).toBe('open');
+  expect(relay.sessions.get('default')?.outstandingGuestCommands).toBe(0);
+});
+
+it('still closes with VM_PROTOCOL one byte beyond the largest guest command', async () => {
+  const { b, conn } = await openSession();
+  const header = Buffer.alloc(12);
+  header.writeUInt32BE(7, 0);
+  header.writeUInt32BE(VSCARD_MAX_GUEST_COMMAND_BYTES + 1, 8);
+  conn.socket.write(header);
+  const closed = await b.closed;
+  expect(closed.code).toBe(RelayClose.VM_PROTOCOL);
+  expect(b.frames.length).toBe(1);
+});
+
+it('keeps the browser → VM direction at 65 524 payload bytes', async () => {
+  const { b, conn } = await openSession();
+  // 65 524 passes…
+  b.send(guestCommand(VSCARD_MAX_PAYLOAD_BYTES));
+  await conn.waitFor(() => conn.messages.length === 2);
+  expect(conn.messages[1]?.payload.length).toBe(VSCARD_MAX_PAYLOAD_BYTES);
+  // …65 526 (what QEMU may send the other way) does not, and none of it reaches the VM.
+  b.send(guestCommand(VSCARD_MAX_GUEST_COMMAND_BYTES));
+  const closed = await b.closed;
+  expect([RelayClose.MESSAGE_TOO_BIG, RelayClose.BAD_FRAME]).toContain(closed.code);
+  await conn.waitFor(() => conn.isEnded, 3000, 'FIN');
+  expect(conn.messages.map((m) => m.type)).toEqual([1, 7, 6, 4]);
+});
