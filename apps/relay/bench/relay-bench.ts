@@ -17,6 +17,7 @@
  *   --quick   smoke run (few exchanges, 300 idle sessions)
  *   --strict  exit 1 when a target is missed
  *   --only=b,d  run only these variants
+ *   --idle=N    idle sessions for the memory phase (default 9 000, 300 with --quick)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -61,6 +62,18 @@ const PARAMS = isQuick
       idle: 9000,
       websockifyIdle: 300,
     };
+/** `--idle=N` overrides the idle session count (e.g. a quick run with a steadier memory figure). */
+{
+  const a = process.argv.find((x) => x.startsWith('--idle='));
+  const n = a === undefined ? undefined : Number(a.slice('--idle='.length));
+  if (n !== undefined) {
+    if (!Number.isInteger(n) || n < 1 || n > 20_000) {
+      console.error('relay-bench: --idle=N needs an integer in 1..20000');
+      process.exit(2);
+    }
+    PARAMS.idle = n;
+  }
+}
 /** First session index of the idle phase (the latency and throughput phases use the ones before). */
 const IDLE_BASE = 8 * (1 + PARAMS.sessions);
 const LATENCY_ROUNDS = 5;
