@@ -87,6 +87,18 @@ describe('protocol choice on a TPDU reader too small for a maximal T=0 TPDU', ()
     expect(app.seen.map(hex)).toEqual([hex(cmd)]);
   });
 
+  it('with IFSC 254, host I-blocks stay within the reader limit (shorter chained blocks)', async () => {
+    const app = recorder();
+    const card = createT1Card({ alsoT0: true, t0First: true, ifsc: 254, process: app.process });
+    const { sim, reader } = await openSim(small, card);
+    expect((await reader.powerOn()).protocol).toBe(1);
+    const before = sim.stats.bulkOut;
+    const cmd = generalAuthenticateChunk();
+    expect(hex(await reader.transmit(cmd))).toBe('9000');
+    expect(app.seen.map(hex)).toEqual([hex(cmd)]);
+    expect(sim.stats.bulkOut - before).toBeGreaterThanOrEqual(2); // chained: 2 I-blocks at least
+  });
+
   it('keeps the caller’s preferredProtocol', async () => {
     const card = createT1Card({ alsoT0: true, t0First: true });
     const { reader } = await openSim(small, card, { preferredProtocol: 0 });

@@ -209,3 +209,20 @@ describe('T1Session (ISO/IEC 7816-3:2006 §11)', () => {
     );
   });
 });
+
+describe('T1Session maxSendInf', () => {
+  it('chains host I-blocks at min(IFSC, maxSendInf)', () => {
+    const t1 = new T1Session({ ifsc: 254, maxSendInf: 250 });
+    const apdu = new Uint8Array(260).fill(0x5a);
+    const a = t1.transmit(apdu);
+    expect(a.type).toBe('send');
+    if (a.type !== 'send') return;
+    expect(a.block[2]).toBe(250); // LEN
+    expect(a.block[1]! & 0x20).toBe(0x20); // M bit: more to come
+  });
+  it('defaults to IFSC alone', () => {
+    const t1 = new T1Session({ ifsc: 254 });
+    const a = t1.transmit(new Uint8Array(260));
+    expect(a.type === 'send' && a.block[2]).toBe(254);
+  });
+});

@@ -131,6 +131,12 @@ export interface T1SessionOptions {
   maxRetries?: number;
   /** RESYNCH attempts before the card is declared dead (rule 6.4). Default 3. */
   maxResynchs?: number;
+  /**
+   * Largest INF the host puts in one I-block, bytes, on top of IFSC (a sender may always send
+   * less than IFSC, ISO/IEC 7816-3:2006 §11.4.2): set it when the reader's
+   * dwMaxCCIDMessageLength cannot carry a block of IFSC bytes. Default 254.
+   */
+  maxSendInf?: number;
   /** Response APDU limit, bytes. Default 65538 (65536 data + SW). */
   maxResponseBytes?: number;
   /** Blocks handled per APDU before giving up (bounds endless WTX/chains). Default 4096. */
@@ -154,6 +160,7 @@ export class T1Session {
   readonly #maxRetries: number;
   readonly #maxResynchs: number;
   readonly #maxResponse: number;
+  readonly #maxSendInf: number;
   readonly #maxBlocks: number;
   #state: State = 'idle';
   #ns = 0;
@@ -180,6 +187,7 @@ export class T1Session {
     this.#maxRetries = opts.maxRetries ?? 3;
     this.#maxResynchs = opts.maxResynchs ?? 3;
     this.#maxResponse = opts.maxResponseBytes ?? 65538;
+    this.#maxSendInf = clampIfs(opts.maxSendInf ?? 254);
     this.#maxBlocks = opts.maxBlocksPerApdu ?? 4096;
   }
 
@@ -335,7 +343,7 @@ export class T1Session {
 
   #sendNextI(): T1Action {
     const remaining = this.#tx.length - this.#txOffset;
-    this.#txChunk = Math.min(remaining, this.ifsc);
+    this.#txChunk = Math.min(remaining, this.ifsc, this.#maxSendInf);
     const isMore = this.#txChunk < remaining;
     const pcb = (this.#ns << 6) | (isMore ? 0x20 : 0);
     return this.#send(

@@ -280,11 +280,16 @@ export class CcidReader {
       let t1: T1Session | undefined;
       if (plan.protocol === 1 && plan.level === 'tpdu') {
         const isAutoIfsd = (d.dwFeatures & CcidFeature.AutoIfsd) !== 0;
+        // A block is NAD PCB LEN + INF + EDC: keep it within the reader's XfrBlock limit even
+        // when IFSC is larger (chaining then uses shorter I-blocks).
+        const blockOverhead = 3 + (atr.t1.edc === 'crc' ? 2 : 1);
+        const maxSendInf = maxXfrBlockDataBytes(d.dwMaxCCIDMessageLength, 'other') - blockOverhead;
         t1 = new T1Session({
           ifsc: atr.t1.ifsc,
           ifsd: isAutoIfsd ? effectiveIfsd(d.dwMaxIFSD) : 32,
           edc: atr.t1.edc,
           crcVariant: this.#opts.t1CrcVariant ?? 'libccid',
+          ...(maxSendInf < 254 ? { maxSendInf: Math.max(1, maxSendInf) } : {}),
         });
         if (plan.negotiateIfsd !== undefined) {
           try {
