@@ -12,7 +12,7 @@ import { parseTrustedProxies } from './auth/forwarded.ts';
 import { createOriginPolicy, isLoopbackHost } from './auth/origin.ts';
 import { parseSecret } from './auth/tokens.ts';
 import { RelayError } from './errors.ts';
-import type { HttpLimitsOptions } from './limits/http-limits.ts';
+import { httpServerOptions, type HttpLimitsOptions } from './limits/http-limits.ts';
 import { DEFAULT_MESSAGE_RATE, type TokenBucketOptions } from './limits/rate-limit.ts';
 
 /** A TCP endpoint. */
@@ -228,6 +228,15 @@ const FILE_KEYS = [
   'connectTimeoutMs',
   'cleanupAckTimeoutMs',
   'maxBufferedToBrowserBytes',
+  'http',
+] as const;
+
+/** Keys of the config file's `"http"` object (limits/http-limits.ts). */
+const HTTP_KEYS = [
+  'headersTimeoutMs',
+  'requestTimeoutMs',
+  'keepAliveTimeoutMs',
+  'maxHeaderBytes',
 ] as const;
 
 function stringList(value: unknown, what: string): string[] {
@@ -366,6 +375,22 @@ export function applyConfigFile(
   }
   if ('allowedOrigins' in obj)
     config.allowedOrigins = stringList(obj['allowedOrigins'], `${source}: "allowedOrigins"`);
+  if ('http' in obj) {
+    const h = obj['http'];
+    if (typeof h !== 'object' || h === null || Array.isArray(h)) {
+      throw invalid(`${source}: "http" must be an object (keys: ${HTTP_KEYS.join(', ')})`);
+    }
+    const http: { -readonly [K in keyof HttpLimitsOptions]: HttpLimitsOptions[K] } = {
+      ...config.http,
+    };
+    for (const [key, v] of Object.entries(h as Record<string, unknown>)) {
+      if (!(HTTP_KEYS as readonly string[]).includes(key)) {
+        throw invalid(`${source}: unknown key "http.${key}" (allowed: ${HTTP_KEYS.join(', ')})`);
+      }
+      http[key as (typeof HTTP_KEYS)[number]] = positiveInt(v, `${source}: "http.${key}"`);
+    }
+    config.http = http;
+  }
   if ('tokenSecretFiles' in obj) {
     const files = stringList(obj['tokenSecretFiles'], `${source}: "tokenSecretFiles"`).map((f) =>
       path.resolve(baseDir, f),
@@ -545,6 +570,13 @@ export function validateConfig(config: RelayConfig): void {
         throw invalid(`target "${id}": dial-in address ${key} is used by two targets`);
       dialInPorts.add(key);
     }
+  }
+  try {
+    httpServerOptions(config.http);
+  } catch (e) {
+    throw new RelayError('RELAY_CONFIG_INVALID', `http limits: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   try {
     parseTrustedProxies(config.trustedProxies);

@@ -109,6 +109,33 @@ describe('config', () => {
     );
   });
 
+  it('reads the HTTP (slowloris) limits from the "http" key and checks them', () => {
+    const f = (obj: unknown) => ({ '/c.json': JSON.stringify(obj) });
+    expect(run([]).http).toEqual({});
+    const c = run(
+      ['--config', '/c.json'],
+      f({ http: { headersTimeoutMs: 2000, requestTimeoutMs: 5000, maxHeaderBytes: 4096 } }),
+    );
+    expect(c.http).toEqual({
+      headersTimeoutMs: 2000,
+      requestTimeoutMs: 5000,
+      maxHeaderBytes: 4096,
+    });
+    expect(error(['--config', '/c.json'], f({ http: 5 }))).toMatch(/"http" must be an object/);
+    expect(error(['--config', '/c.json'], f({ http: { headerTimeout: 1 } }))).toMatch(
+      /unknown key "http\.headerTimeout"/,
+    );
+    expect(error(['--config', '/c.json'], f({ http: { keepAliveTimeoutMs: 0 } }))).toMatch(
+      /"http\.keepAliveTimeoutMs" must be a positive integer/,
+    );
+    expect(
+      error(
+        ['--config', '/c.json'],
+        f({ http: { headersTimeoutMs: 9000, requestTimeoutMs: 1000 } }),
+      ),
+    ).toMatch(/http limits: requestTimeoutMs must be ≥ headersTimeoutMs/);
+  });
+
   it('validates TLS, proxy, token and origin settings', () => {
     expect(error(['--cert', 'c.pem'])).toMatch(/--cert and --key go together/);
     expect(error(['--cert', '/c.pem', '--key', '/k.pem'])).toMatch(

@@ -37,3 +37,39 @@ it('drops a slowloris client after headersTimeoutMs while a live session outlive
   b.ws.close(1000);
   await b.closed;
 });
+
+it('cuts off a client sending its headers byte by byte while another client is served', async () => {
+  host = await FakeVmHost.start();
+  ({ relay } = await startTestRelay(host.port, {
+    http: { headersTimeoutMs: 400, requestTimeoutMs: 500, checkIntervalMs: 50 },
+  }));
+  const slow = net.connect({ host: '127.0.0.1', port: relay.address.port });
+  slow.on('error', () => {});
+  let isClosed = false;
+  const slowClosed = new Promise<number>((resolve) => {
+    const t0 = Date.now();
+    slow.once('close', () => {
+      isClosed = true;
+      resolve(Date.now() - t0);
+    });
+  });
+  const request = 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: ' + 'a'.repeat(200) + '\r\n\r\n';
+  let sent = 0;
+  const drip = setInterval(() => {
+    if (sent < request.length && !isClosed) slow.write(request[sent++] as string);
+  }, 20);
+  // Meanwhile a normal client is served, more than once.
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`http://127.0.0.1:${relay.address.port}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('ok\n');
+    await sleep(100);
+  }
+  const elapsed = await slowClosed;
+  clearInterval(drip);
+  // Cut off by the header deadline, long before it could finish (≈ 5 s at this pace).
+  expect(sent).toBeLessThan(request.length);
+  expect(elapsed).toBeLessThan(3000);
+  // And the relay still serves after it.
+  expect((await fetch(`http://127.0.0.1:${relay.address.port}/healthz`)).status).toBe(200);
+});
