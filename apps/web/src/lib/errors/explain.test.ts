@@ -1,3 +1,4 @@
+import { BRIDGE_ERRORS } from '@cardlend/bridge';
 import { RelayClose } from '@cardlend/vscard';
 import { describe, expect, it } from 'vitest';
 import {
@@ -177,10 +178,22 @@ describe('failureFromLinkError', () => {
     ['BRIDGE_NO_WEBSOCKET', undefined, 'no-websocket'],
     ['CCID_PROTECTED_CLASS', undefined, 'protected-class'],
     ['BRIDGE_RELAY_CLOSED', 4009, 'vm-in-use'],
+    ['BRIDGE_CARD_RESET', undefined, 'card-absent'],
+    ['BRIDGE_READER_CLOSED', undefined, 'reader-gone'],
+    ['BRIDGE_UNSUPPORTED', undefined, 'reader-unsupported'],
+    ['BRIDGE_APDU_TOO_LONG', undefined, 'reader-unsupported'],
     ['SOMETHING_NEW', undefined, 'unexpected'],
     ['toString', undefined, 'unexpected'],
   ] as const)('%s (close %s) → %s', (code, closeCode, id) => {
     expect(explainFailure(failureFromLinkError(code, closeCode)).id).toBe(id);
+  });
+
+  it('explains every bridge error code with a title, a cause and a fix', () => {
+    for (const code of Object.keys(BRIDGE_ERRORS)) {
+      const explanation = explainFailure(failureFromLinkError(code));
+      expect(explanation.title.length, code).toBeGreaterThan(0);
+      expect(explanation.fixes.length, code).toBeGreaterThan(0);
+    }
   });
 
   it('classifies a thrown bridge error by code', () => {

@@ -3,6 +3,7 @@
  * (never by an exception's message text). The page shows only these texts, never a raw
  * exception. Pure: no DOM, no I/O; the caller passes the OS it detected.
  */
+import type { BridgeErrorCode } from '@cardlend/bridge';
 import { RelayClose } from '@cardlend/vscard';
 
 /** Operating system families the fixes are written for. */
@@ -627,8 +628,22 @@ export function classifyError(
   }
 }
 
-/** Bridge error codes (`BridgeErrorCode` in @cardlend/bridge) → what the page explains. */
-const BRIDGE_FAILURES: Record<string, Failure> = {
+/**
+ * Bridge error codes → what the page explains. `null`: the relay's close code (when there is
+ * one) says more than the bridge code. Typed over every `BridgeErrorCode`, so a new bridge
+ * code does not compile until the page can explain it.
+ */
+const BRIDGE_FAILURES: Readonly<Record<BridgeErrorCode, Failure | null>> = {
+  BRIDGE_RELAY_CLOSED: null,
+  BRIDGE_RELAY_PROTOCOL: { kind: 'relay-closed', closeCode: RelayClose.VM_PROTOCOL },
+  BRIDGE_READER_REFUSED: { kind: 'unexpected', code: 'BRIDGE_READER_REFUSED' },
+  BRIDGE_READER_CLOSED: { kind: 'reader', code: 'CCID_READER_GONE' },
+  BRIDGE_UNSUPPORTED: { kind: 'reader', code: 'CCID_UNSUPPORTED' },
+  BRIDGE_CARD_RESET: { kind: 'reader', code: 'CCID_CARD_ABSENT' },
+  BRIDGE_APDU_TOO_LONG: { kind: 'reader', code: 'CCID_UNSUPPORTED' },
+  BRIDGE_BAD_APDU: { kind: 'unexpected', code: 'BRIDGE_BAD_APDU' },
+  BRIDGE_CANCELLED: { kind: 'unexpected', code: 'BRIDGE_CANCELLED' },
+  BRIDGE_UNKNOWN: null,
   BRIDGE_RELAY_UNREACHABLE: { kind: 'relay-unreachable' },
   BRIDGE_CONNECTION_LOST: { kind: 'relay-unreachable' },
   BRIDGE_RELAY_GOING_AWAY: { kind: 'relay-closed', closeCode: RelayClose.GOING_AWAY },
@@ -662,8 +677,10 @@ const BRIDGE_FAILURES: Record<string, Failure> = {
  * bridge code; CCID codes pass through.
  */
 export function failureFromLinkError(code: string, closeCode?: number): Failure {
-  const known = Object.hasOwn(BRIDGE_FAILURES, code) ? BRIDGE_FAILURES[code] : undefined;
-  if (known !== undefined) return known;
+  const known = Object.hasOwn(BRIDGE_FAILURES, code)
+    ? BRIDGE_FAILURES[code as BridgeErrorCode]
+    : undefined;
+  if (known !== undefined && known !== null) return known;
   if (code.startsWith('CCID_')) return { kind: 'reader', code };
   if (closeCode !== undefined && closeCode !== RelayClose.NORMAL)
     return { kind: 'relay-closed', closeCode };
