@@ -4,8 +4,9 @@
  * page in Chromium → CCID driver → simulated reader → PIV demo card, and back.
  *
  * Scenario chain in the guest: `atr` → `apdu` → `watch` (9 card events) → `apdu` again.
- * While `watch` runs, the test drives the page: pull, insert, Stop lending, lend again, close
- * the tab, lend from a new tab, restart the relay on the same port. One boot keeps the suite
+ * While `watch` runs, the test drives the page: pull, insert, crash and restart the relay,
+ * Stop lending, lend again, close the tab, lend from a new tab, restart the relay gracefully
+ * (all relays on the same port). One boot keeps the suite
  * short on a 2-core machine (a boot costs 10–25 s there).
  */
 import { X509Certificate } from 'node:crypto';
@@ -136,9 +137,14 @@ export async function runGuestChain(opts: {
     ...(qemu.qemuArgsExtra === undefined ? {} : { qemuArgsExtra: qemu.qemuArgsExtra }),
   });
   const relays: RelayProcess[] = [];
+  const relay = (i: number): RelayProcess => {
+    const r = relays[i];
+    if (r === undefined) throw new Error(`relay ${i} was not started`);
+    return r;
+  };
   try {
     relays.push(await startRelayProcess({ port: relayPort, targetPort: vscardPort }));
-    await page.goto(relays[0]?.url ?? '');
+    await page.goto(relay(0).url);
     await lend(page);
 
     // (1)+(2) ATR: the demo card offers T=1 only; QEMU's reader speaks T=0 only, so the page
@@ -190,6 +196,23 @@ export async function runGuestChain(opts: {
       atr: presentedAtr,
     });
 
+    // (5a) The relay crashes (SIGKILL: nothing reaches QEMU, which keeps the card) and comes
+    // back on the same address: the page reconnects by itself and announces reader and card
+    // again, which the guest does not see as a change (no event). The Stop below, sent through
+    // the new relay, proves that new link works end to end.
+    await relay(0).stop('SIGKILL');
+    await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'reconnecting', {
+      timeout: STEP_MS,
+    });
+    relays.push(await startRelayProcess({ port: relayPort, targetPort: vscardPort }));
+    await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'lent', {
+      timeout: STEP_MS * 1.5,
+    });
+    await expect(page.getByTestId('status-card')).toContainText('Present');
+    await page.waitForTimeout(2000); // a spurious removal would show up as an event by now
+    expect(guest.markers.filter((m) => m.kind === 'EVENT')).toHaveLength(3);
+    await snap(page, `${qemu.label}-relay-crashed-back`);
+
     // (4a) Stop lending: the guest's pcscd has no card left.
     await page.getByRole('button', { name: 'Stop lending' }).click();
     await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'stopped', {
@@ -211,17 +234,17 @@ export async function runGuestChain(opts: {
 
     // A new tab lends again.
     page = await context.newPage();
-    await page.goto(relays[0]?.url ?? '');
+    await page.goto(relay(1).url);
     await lend(page);
     expect((await nthEvent(guest, 7)).fields).toMatchObject({
       state: 'present',
       atr: presentedAtr,
     });
 
-    // (5) The relay restarts on the same address: its graceful shutdown removes the card
+    // (5b) The relay restarts on the same address: its graceful shutdown removes the card
     // from the VM (close 1001 to the page, CardRemove + ReaderRemove to QEMU), the page's
     // bridge reconnects with backoff to the new process and the card comes back.
-    await relays[0]?.stop('SIGTERM');
+    await relay(1).stop('SIGTERM');
     await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'reconnecting', {
       timeout: STEP_MS,
     });

@@ -2,7 +2,7 @@
  * Issue 5 end to end, on QEMU 7.2 (Debian) and QEMU 10.0 (bookworm-backports): a Linux guest
  * reads the ATR and a ~1 KB object through the page's lent card, sees the card pulled and
  * reinserted, keeps no stale card after Stop lending or a closed tab, and gets the card back
- * when the page reconnects to a restarted relay. Walk-through in chain.ts.
+ * when the page reconnects to a relay restarted after a crash or a graceful shutdown. Walk-through in chain.ts.
  */
 import { ensureQemu10 } from '../../packages/qemu-testbed/src/index.ts';
 import { test } from '../fixtures.ts';
@@ -12,7 +12,7 @@ import { runGuestChain } from './chain.ts';
 const CHAIN_TIMEOUT_MS = 480_000;
 
 test.describe('a Linux guest uses the card lent by the page', () => {
-  test('QEMU 7.2: ATR (T=0 compatibility for a T=1-only card), long answer, pull/insert, Stop, closed tab, relay restart', async ({
+  test('QEMU 7.2: ATR (T=0 compatibility for a T=1-only card), long answer, pull/insert, relay crash, Stop, closed tab, relay restart', async ({
     context,
     page,
     snap,
