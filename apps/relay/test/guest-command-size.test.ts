@@ -3,6 +3,7 @@
  * bytes, 2 more than any client message) reaches the browser whole; the browser → VM
  * direction stays limited to 65 524.
  */
+import net from 'node:net';
 import {
   RelayClose,
   VSCARD_HEADER_BYTES,
@@ -10,8 +11,9 @@ import {
   VSCARD_MAX_PAYLOAD_BYTES,
 } from '@cardlend/vscard';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { DialInPort, type DialInEvent } from '../src/dial-in.ts';
 import { MAX_FRAME_BYTES, MAX_FRAME_TO_BROWSER_BYTES, type RelayServer } from '../src/server.ts';
-import { Browser, FakeVmHost, msg, sleep, startTestRelay, wsUrl } from './helpers.ts';
+import { Browser, FakeVmHost, msg, sleep, startTestRelay, until, wsUrl } from './helpers.ts';
 
 const INIT = msg(1, 0, '56534344 00000002 00000000');
 
@@ -99,4 +101,36 @@ it('keeps the browser → VM direction at 65 524 payload bytes', async () => {
   expect([RelayClose.MESSAGE_TOO_BIG, RelayClose.BAD_FRAME]).toContain(closed.code);
   await conn.waitFor(() => conn.isEnded, 3000, 'FIN');
   expect(conn.messages.map((m) => m.type)).toEqual([1, 7, 6, 4]);
+});
+
+it('a parked dial-in VM connection answers a 65 526-byte guest command and refuses a larger one', async () => {
+  const events: DialInEvent[] = [];
+  const port = new DialInPort({
+    listen: { host: '127.0.0.1', port: 0 },
+    onEvent: (e) => events.push(e),
+  });
+  await port.start();
+  try {
+    const vm = net.connect({ host: '127.0.0.1', port: port.port });
+    vm.on('error', () => {});
+    let received = Buffer.alloc(0);
+    vm.on('data', (c: Buffer) => (received = Buffer.concat([received, c])));
+    const closed = new Promise<void>((resolve) => vm.once('close', () => resolve()));
+    // The arrival cleanup: CardRemove + ReaderRemove (2 × 12 bytes).
+    await until(() => received.length >= 24, 3000, 'arrival cleanup');
+    expect([received.readUInt32BE(0), received.readUInt32BE(12)]).toEqual([6, 4]);
+    vm.write(guestCommand(VSCARD_MAX_GUEST_COMMAND_BYTES));
+    await until(() => received.length >= 24 + 16, 3000, 'Error answer');
+    expect(received.readUInt32BE(24)).toBe(2); // VSC_Error
+    expect(events.filter((e) => e.kind === 'parked-guest-command-answered')).toHaveLength(1);
+    expect(port.isVmWaiting).toBe(true);
+    const header = Buffer.alloc(12);
+    header.writeUInt32BE(7, 0);
+    header.writeUInt32BE(VSCARD_MAX_GUEST_COMMAND_BYTES + 1, 8);
+    vm.write(header);
+    await closed;
+    expect(events.some((e) => e.kind === 'vm-refused' && e.reason === 'not VSCard')).toBe(true);
+  } finally {
+    await port.close();
+  }
 });
