@@ -259,11 +259,17 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     noServer: true,
     perMessageDeflate: false,
     maxPayload: MAX_FRAME_BYTES,
-    clientTracking: true,
+    // Tracked below with one shared listener instead of ws's closure per connection.
+    clientTracking: false,
     // Select cardlend.vscard.v1; a token subprotocol is never echoed (auth/origin.ts).
     handleProtocols: (protocols) => (protocols.has(RELAY_SUBPROTOCOL) ? RELAY_SUBPROTOCOL : false),
   });
   wss.on('error', (e) => emit({ kind: 'server-error', message: e.message }));
+  /** Every upgraded WebSocket until it closes (sessions, and those being admitted or refused). */
+  const clients = new Set<WebSocket>();
+  function untrackClient(this: WebSocket): void {
+    clients.delete(this);
+  }
 
   httpServer.on('upgrade', (req, socket, head) => {
     socket.on('error', noop);
@@ -297,6 +303,10 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
       protocols: req.headers['sec-websocket-protocol'],
     };
     wss.handleUpgrade(req, socket, head, (ws) => {
+      // ws handles the socket's errors from here on.
+      socket.off('error', noop);
+      clients.add(ws);
+      ws.once('close', untrackClient);
       void admit(ws, info).catch((e: unknown) => {
         emit({ kind: 'server-error', message: `session: ${(e as Error).message}` });
         ws.terminate();
@@ -595,16 +605,15 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
       const pending = [...slots.values()].map(slotFreed);
       for (const s of sessions.values())
         s.close(RelayClose.GOING_AWAY, 'The relay is shutting down.');
-      for (const ws of wss.clients) {
+      for (const ws of clients) {
         if (ws.readyState === ws.OPEN)
           refuseWith(ws, RelayClose.GOING_AWAY, 'The relay is shutting down.');
       }
       await Promise.all(pending);
       // Browsers that do not finish the close handshake in time are cut off.
       const deadline = Date.now() + 2000;
-      while (wss.clients.size > 0 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
-      for (const ws of wss.clients) ws.terminate();
+      while (clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const ws of clients) ws.terminate();
       await new Promise<void>((resolve) => {
         httpServer.close(() => resolve());
         httpServer.closeAllConnections();
