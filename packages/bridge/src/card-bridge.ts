@@ -22,6 +22,7 @@ import {
   toQemuT0CompatibleAtr,
   validateClientFrame,
   VSCARD_MAX_GUEST_ANSWER_BYTES,
+  VSCARD_MAX_GUEST_COMMAND_BYTES,
   VscardClientSession,
 } from '@cardlend/vscard';
 import type { SessionAction, SessionEvent } from '@cardlend/vscard';
@@ -399,7 +400,8 @@ export class CardBridge {
     }
     let msg;
     try {
-      msg = decodeMessage(bytes);
+      // QEMU forwards guest commands of up to 65526 bytes (2 more than a client may send).
+      msg = decodeMessage(bytes, { maxPayloadBytes: VSCARD_MAX_GUEST_COMMAND_BYTES });
     } catch (e) {
       this.#failConnection(new BridgeError('BRIDGE_RELAY_PROTOCOL', { cause: e }));
       return;

@@ -209,6 +209,20 @@ describe('guest commands', () => {
     expect(apdus.every((e) => e.latencyMs >= 0)).toBe(true);
   });
 
+  it('takes the largest guest command QEMU forwards (65526 bytes) to the card', async () => {
+    const { bridge } = makeBridge();
+    await bridge.start();
+    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    // Extended case-3 APDU: 7-byte header + 65519 data bytes = 65526 bytes.
+    const data = 'AB'.repeat(65519);
+    const command = `00DA0000${'00FFEF'}${data}`;
+    expect(command.length / 2).toBe(65526);
+    const answer = await host.guestCommand(command);
+    expect(answerHex(answer)).toMatch(/^[0-9A-F]{4}$/);
+    expect(reader.transmitted.map(toHexString)).toEqual([command]);
+    expect(bridge.state.link).toBe('lent');
+  });
+
   it('never keeps PIN data in the log, nor in the export', async () => {
     const { bridge, apdus } = makeBridge();
     await bridge.start();

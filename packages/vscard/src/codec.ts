@@ -57,6 +57,12 @@ export interface EncodeOptions {
    * only logs it (§2.5; spice-gtk sends LE too). Use `'be'` to produce host-style errors.
    */
   errorCodeByteOrder?: ErrorCodeByteOrder;
+  /**
+   * Largest payload to encode; default {@link VSCARD_MAX_PAYLOAD_BYTES} (65524), the most a
+   * client may send. Host doubles encoding guest commands may pass
+   * `VSCARD_MAX_GUEST_COMMAND_BYTES` (65526), the most QEMU forwards.
+   */
+  maxPayloadBytes?: number;
 }
 
 /** Options of {@link decodeMessage}. */
@@ -218,9 +224,10 @@ export function encodeMessage(msg: VscardMessage, opts: EncodeOptions = {}): Uin
     default:
       payloadLength = 0;
   }
-  if (payloadLength > VSCARD_MAX_PAYLOAD_BYTES) {
+  const maxPayloadBytes = opts.maxPayloadBytes ?? VSCARD_MAX_PAYLOAD_BYTES;
+  if (payloadLength > maxPayloadBytes) {
     throw new RangeError(
-      `payload of ${payloadLength} bytes exceeds ${VSCARD_MAX_PAYLOAD_BYTES} (QEMU would wedge)`,
+      `payload of ${payloadLength} bytes exceeds ${maxPayloadBytes} (QEMU would wedge)`,
     );
   }
   const out = new Uint8Array(VSCARD_HEADER_BYTES + payloadLength);

@@ -4,6 +4,7 @@ import type { VscardError } from '../src/index.ts';
 import {
   VSC,
   VSC_DRAFT2010,
+  VSCARD_MAX_GUEST_COMMAND_BYTES,
   VscardDecoder,
   VscardFramer,
   clientInit,
@@ -133,6 +134,14 @@ describe('encodeMessage / decodeMessage', () => {
     expect(encodeMessage({ type: 'APDU', readerId: 0, apdu: new Uint8Array(65524) }).length).toBe(
       65536,
     );
+    // A host double may encode the largest guest command QEMU forwards, and no more.
+    const guestMax = { maxPayloadBytes: VSCARD_MAX_GUEST_COMMAND_BYTES };
+    expect(
+      encodeMessage({ type: 'APDU', readerId: 0, apdu: new Uint8Array(65526) }, guestMax).length,
+    ).toBe(65538);
+    expect(() =>
+      encodeMessage({ type: 'APDU', readerId: 0, apdu: new Uint8Array(65527) }, guestMax),
+    ).toThrow(RangeError);
   });
 
   it('reports impossible payloads and wrong sizes with typed errors', () => {

@@ -13,6 +13,7 @@ import {
   qemu72AcceptsAtr,
   RELAY_SUBPROTOCOL,
   RELAY_TOKEN_SUBPROTOCOL_PREFIX,
+  VSCARD_MAX_GUEST_COMMAND_BYTES,
 } from '@cardlend/vscard';
 import type { VscardMessage } from '@cardlend/vscard';
 import { WebSocketServer } from 'ws';
@@ -145,7 +146,12 @@ export class VscardHostDouble {
     if (ws === null) return Promise.resolve({ kind: 'dropped' });
     return new Promise((resolve) => {
       this.#outstanding.push({ resolve });
-      ws.send(encodeMessage({ type: 'APDU', readerId: 0, apdu: bytes }));
+      ws.send(
+        encodeMessage(
+          { type: 'APDU', readerId: 0, apdu: bytes },
+          { maxPayloadBytes: VSCARD_MAX_GUEST_COMMAND_BYTES },
+        ),
+      );
     });
   }
 
