@@ -1,40 +1,113 @@
-/** The live APDU view's rows; keeps at most `maxEntries` (oldest dropped first). */
+/**
+ * The APDU log: every row the page keeps (for the export), plus the live view's snapshot.
+ *
+ * The view is refreshed at most every {@link VIEW_REFRESH_MS} (on an animation frame) and
+ * shows only the newest `maxShown` rows. A guest can send hundreds of APDUs a second; re-rendering the table on
+ * each one kept the renderer's main thread busy (Svelte update, style, layout, paint) exactly
+ * when the next WebSocket message was due, which added milliseconds to every APDU.
+ */
 import { toLogRow, type LogRow } from './apdu-log.ts';
 import type { ApduRecord } from './ports.ts';
 
-export class ApduLog {
-  #rows = $state<LogRow[]>([]);
-  #dropped = $state(0);
-  readonly #maxEntries: number;
+/** What the live table shows. */
+export interface LogView {
+  /** Newest first, at most `maxShown` rows. */
+  rows: readonly LogRow[];
+  /** Rows the log holds (what the export contains). */
+  total: number;
+  /** Rows that are not in `rows`: older than the shown ones or dropped from the log. */
+  hidden: number;
+}
 
-  /** @param opts.maxEntries rows kept (default 500). */
-  constructor(opts: { maxEntries?: number } = {}) {
-    this.#maxEntries = opts.maxEntries ?? 500;
+/** Runs `flush` once, later (default: {@link VIEW_REFRESH_MS} later, on an animation frame). */
+export type ScheduleFlush = (flush: () => void) => void;
+
+/**
+ * Least time between two refreshes of the live view, ms. Even coalesced to one per frame, a
+ * refresh of a few hundred table rows took a whole frame (~16 ms: layout, paint, software
+ * raster) of the renderer's main thread in a Chromium trace, so the view updates a few times
+ * a second instead.
+ */
+export const VIEW_REFRESH_MS = 250;
+
+const EMPTY_VIEW: LogView = { rows: [], total: 0, hidden: 0 };
+
+function later(flush: () => void): void {
+  setTimeout(() => {
+    if (typeof requestAnimationFrame === 'function') requestAnimationFrame(() => flush());
+    else flush();
+  }, VIEW_REFRESH_MS);
+}
+
+export class ApduLog {
+  /** Every kept row, oldest first; not reactive (read on export, never rendered whole). */
+  readonly #rows: LogRow[] = [];
+  #dropped = 0;
+  #view = $state.raw<LogView>(EMPTY_VIEW);
+  #isFlushPending = false;
+  /** Bumped by clear() so a flush scheduled before it does nothing stale. */
+  #generation = 0;
+  readonly #maxEntries: number;
+  readonly #maxShown: number;
+  readonly #schedule: ScheduleFlush;
+
+  /**
+   * @param opts.maxEntries rows kept for the export (default 500, oldest dropped first).
+   * @param opts.maxShown rows the live view shows (default 200, ≤ maxEntries).
+   * @param opts.schedule when to refresh the view (default: after VIEW_REFRESH_MS, on a frame).
+   */
+  constructor(opts: { maxEntries?: number; maxShown?: number; schedule?: ScheduleFlush } = {}) {
+    this.#maxEntries = Math.max(1, opts.maxEntries ?? 500);
+    this.#maxShown = Math.min(this.#maxEntries, Math.max(1, opts.maxShown ?? 200));
+    this.#schedule = opts.schedule ?? later;
   }
 
-  /** Rows, oldest first. */
+  /** Every kept row, oldest first (up to date at once; not reactive). */
   get rows(): readonly LogRow[] {
     return this.#rows;
   }
 
-  /** How many older rows were dropped to respect the limit. */
+  /** How many older rows were dropped to respect the limit (up to date at once; not reactive). */
   get dropped(): number {
     return this.#dropped;
   }
 
+  /** The live view (reactive; refreshed at most once per scheduled flush). */
+  get view(): LogView {
+    return this.#view;
+  }
+
   add(e: ApduRecord, atEpochMs: number): void {
-    const row = toLogRow(e, atEpochMs);
-    const overflow = this.#rows.length + 1 - this.#maxEntries;
+    this.#rows.push(toLogRow(e, atEpochMs));
+    const overflow = this.#rows.length - this.#maxEntries;
     if (overflow > 0) {
-      this.#rows = [...this.#rows.slice(overflow), row];
+      this.#rows.splice(0, overflow);
       this.#dropped += overflow;
-    } else {
-      this.#rows.push(row);
     }
+    if (this.#isFlushPending) return;
+    this.#isFlushPending = true;
+    const generation = this.#generation;
+    this.#schedule(() => {
+      if (generation !== this.#generation) return;
+      this.#isFlushPending = false;
+      this.#flush();
+    });
   }
 
   clear(): void {
-    this.#rows = [];
+    this.#rows.length = 0;
     this.#dropped = 0;
+    this.#generation++;
+    this.#isFlushPending = false;
+    this.#view = EMPTY_VIEW;
+  }
+
+  #flush(): void {
+    const shown = this.#rows.slice(-this.#maxShown).reverse();
+    this.#view = {
+      rows: shown,
+      total: this.#rows.length,
+      hidden: this.#dropped + this.#rows.length - shown.length,
+    };
   }
 }

@@ -133,4 +133,39 @@ describe('ApduLog', () => {
     expect(log.rows).toEqual([]);
     expect(log.dropped).toBe(0);
   });
+
+  it('refreshes the view once per scheduled flush, newest first, capped at maxShown', () => {
+    const pending: (() => void)[] = [];
+    const log = new ApduLog({ maxEntries: 6, maxShown: 3, schedule: (f) => pending.push(f) });
+    for (let id = 1; id <= 4; id++) log.add(record({ id, command: hex('00b0000000') }), id);
+    // Four adds, one flush: the table is not re-rendered per APDU.
+    expect(pending).toHaveLength(1);
+    expect(log.view).toEqual({ rows: [], total: 0, hidden: 0 });
+    expect(log.rows.map((r) => r.id)).toEqual([1, 2, 3, 4]);
+    pending.shift()?.();
+    expect(log.view.rows.map((r) => r.id)).toEqual([4, 3, 2]);
+    expect(log.view).toMatchObject({ total: 4, hidden: 1 });
+    for (let id = 5; id <= 8; id++) log.add(record({ id, command: hex('00b0000000') }), id);
+    expect(pending).toHaveLength(1);
+    pending.shift()?.();
+    // The export keeps maxEntries rows; the view the newest maxShown of them.
+    expect(log.rows.map((r) => r.id)).toEqual([3, 4, 5, 6, 7, 8]);
+    expect(log.dropped).toBe(2);
+    expect(log.view.rows.map((r) => r.id)).toEqual([8, 7, 6]);
+    expect(log.view).toMatchObject({ total: 6, hidden: 5 });
+  });
+
+  it('ignores a flush scheduled before clear()', () => {
+    const pending: (() => void)[] = [];
+    const log = new ApduLog({ schedule: (f) => pending.push(f) });
+    log.add(record({ id: 1, command: hex('00b0000000') }), 1);
+    log.clear();
+    log.add(record({ id: 2, command: hex('00b0000000') }), 2);
+    expect(pending).toHaveLength(2);
+    pending.shift()?.();
+    expect(log.view.rows).toEqual([]);
+    pending.shift()?.();
+    expect(log.view.rows.map((r) => r.id)).toEqual([2]);
+    expect(log.view).toMatchObject({ total: 1, hidden: 0 });
+  });
 });
