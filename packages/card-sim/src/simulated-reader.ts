@@ -3,7 +3,7 @@
  * (descriptors, claim rules, packetisation, halts, disconnect) behaves like Chrome on real
  * hardware; the CCID side is CcidFirmware.
  */
-import { readLe16, toBytes, toDataView } from './bytes.ts';
+import { concatBytes, readLe16, toBytes, toDataView } from './bytes.ts';
 import { CcidFirmware, type FirmwareHost, type SlotSnapshot } from './ccid-firmware.ts';
 import {
   buildConfigurationDescriptor,
@@ -326,14 +326,14 @@ export class SimulatedReader {
         // USB babble: the device sent more than the buffer holds (ccid.md §1); the packet is lost.
         this.#inQueue.shift();
         chunks.push(item.subarray(0, length - received));
-        return { status: 'babble', data: toDataView(concat(chunks)) };
+        return { status: 'babble', data: toDataView(concatBytes(...chunks)) };
       }
       this.#inQueue.shift();
       chunks.push(item);
       received += item.length;
       if (item.length < size || received === length) break;
     }
-    return { status: 'ok', data: toDataView(concat(chunks)) };
+    return { status: 'ok', data: toDataView(concatBytes(...chunks)) };
   }
 
   async #interruptTransferIn(length: number): Promise<SimInTransferResult> {
@@ -353,7 +353,7 @@ export class SimulatedReader {
   #bulkTransferOut(bytes: Uint8Array): SimOutTransferResult {
     if (this.faults.shouldFire('bulkOutStall')) this.#haltedOut = true;
     if (this.#haltedOut) return { status: 'stall', bytesWritten: 0 };
-    this.#outBuffer = concat([this.#outBuffer, bytes]);
+    this.#outBuffer = concatBytes(this.#outBuffer, bytes);
     for (;;) {
       const buf = this.#outBuffer;
       if (buf.length < 10) break;
@@ -663,16 +663,4 @@ export class SimulatedReader {
     };
     return device as unknown as USBDevice;
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
