@@ -116,7 +116,7 @@ describe('power-up: PPS, SetParameters, IFSD as the features require (ccid.md §
   });
   it('slow card: time extensions keep the command alive', async () => {
     const { reader } = await setup(readerProfiles.shortApdu, createT0Card({ timeExtensions: 5 }), {
-      timeoutMs: 200,
+      timeoutMs: 2000,
     });
     open.push(reader);
     await reader.powerOn();
@@ -141,7 +141,7 @@ describe('open / claim errors', () => {
   it('vendor class 0xFF opens in a blocking context', async () => {
     const sim = new SimulatedReader({ profile: readerProfiles.vendorClass, emulateChrome: true });
     sim.insertCard(createT0Card());
-    const r = await openReader(sim.device, { timeoutMs: 300 });
+    const r = await openReader(sim.device, { timeoutMs: 2000 });
     open.push(r);
     expect(r.info.isProtectedClass).toBe(false);
     await r.powerOn();
@@ -365,7 +365,7 @@ describe('more reader behaviour', () => {
     sim.insertCard(createT1Card({ edc: 'crc', crcVariant: 'iso13239' }));
     const reader = await openReader(sim.device, {
       isBrowserBlockingProtectedClasses: false,
-      timeoutMs: 300,
+      timeoutMs: 2000,
       t1CrcVariant: 'iso13239',
     });
     open.push(reader);
@@ -379,7 +379,7 @@ describe('more reader behaviour', () => {
     sim.insertCard(createT0Card({ timeExtensions: 50 }));
     const reader = await openReader(sim.device, {
       isBrowserBlockingProtectedClasses: false,
-      timeoutMs: 300,
+      timeoutMs: 2000,
       maxTimeExtensions: 5,
     });
     open.push(reader);
@@ -450,7 +450,7 @@ describe('power-on details', () => {
     sim.insertCard(createT0Card({ voltageClasses: 0x02 })); // class B (3 V) only
     const reader = await openReader(sim.device, {
       isBrowserBlockingProtectedClasses: false,
-      timeoutMs: 300,
+      timeoutMs: 2000,
       onLog: (e) => logs.push(e),
     });
     open.push(reader);
@@ -467,7 +467,7 @@ describe('power-on details', () => {
     sim.insertCard(createT0Card());
     const reader = await openReader(sim.device, {
       isBrowserBlockingProtectedClasses: false,
-      timeoutMs: 300,
+      timeoutMs: 2000,
       onLog: (e) => logs.push(e),
     });
     open.push(reader);

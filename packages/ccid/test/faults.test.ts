@@ -63,7 +63,7 @@ const recovered: [string, ReaderProfile, () => VirtualCard, FaultPlan][] = [
 describe('faults the driver recovers from', () => {
   for (const [name, profile, card, faults] of recovered) {
     it(name, async () => {
-      const { sim, reader } = await setup(profile, card(), { faults, timeoutMs: 200 });
+      const { sim, reader } = await setup(profile, card(), { faults, timeoutMs: 2000 });
       try {
         await reader.powerOn();
         for (let i = 0; i < 5; i++)

@@ -38,8 +38,8 @@ async function openSim(
   sim.insertCard(card);
   const reader = await openReader(sim.device, {
     isBrowserBlockingProtectedClasses: false,
-    timeoutMs: 300,
-    powerOnTimeoutMs: 300,
+    timeoutMs: 2000,
+    powerOnTimeoutMs: 2000,
     ...opts,
   });
   open.push(reader);
