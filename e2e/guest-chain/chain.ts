@@ -3,7 +3,8 @@
  * guest (pcscd + libccid + OpenSC in QEMU) → QEMU usb-ccid/ccid-card-passthru → relay →
  * page in Chromium → CCID driver → simulated reader → PIV demo card, and back.
  *
- * Scenario chain in the guest: `atr` → `apdu` → `watch` (9 card events) → `apdu` again.
+ * Scenario chain in the guest: `atr` → `apdu` → `watch` (9 card events) → `apdu` again →
+ * `until-removed`, which keeps QEMU up until the final Stop lending.
  * While `watch` runs, the test drives the page: pull, insert, crash and restart the relay,
  * Stop lending, lend again, close the tab, lend from a new tab, restart the relay gracefully
  * (all relays on the same port). One boot keeps the suite
@@ -123,7 +124,13 @@ export async function runGuestChain(opts: {
   const relayPort = await freePort();
   const guest = startGuest({
     image,
-    scenario: [GuestScenario.Atr, GuestScenario.Apdu, GuestScenario.Watch, GuestScenario.Apdu],
+    scenario: [
+      GuestScenario.Atr,
+      GuestScenario.Apdu,
+      GuestScenario.Watch,
+      GuestScenario.Apdu,
+      GuestScenario.UntilRemoved,
+    ],
     args: {
       apdus: [SELECT_PIV, GET_CERT_9A].join(','),
       cardwait: 120,
@@ -260,18 +267,29 @@ export async function runGuestChain(opts: {
     });
     await snap(page, `${qemu.label}-relay-back`);
 
-    // The card that came back works: the same APDUs again, long answer included.
+    // The card that came back works: the same APDUs again, long answer included. The guest
+    // then holds (until-removed), so QEMU is still up while the page shows the lent card.
+    await guest.waitForMarker(
+      (m) =>
+        m.kind === 'RESULT' &&
+        guest.markers.filter((x) => x.kind === 'RESULT' && x.fields['name'] === 'apdu-done')
+          .length >= 2,
+      STEP_MS,
+    );
+    await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'lent');
+
+    // Stop lending: the guest sees the card go, finishes, and QEMU exits.
+    await page.getByRole('button', { name: 'Stop lending' }).click();
+    await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'stopped', {
+      timeout: STEP_MS,
+    });
     const run = await guest.result;
     expect(run.events).toHaveLength(EVENT_COUNT);
     const runs = run.results.filter((r) => r.fields['name'] === 'apdu');
     expect(runs).toHaveLength(4);
     checkApduResults(runs.slice(2));
     expect(run.results.filter((r) => r.fields['name'] === 'apdu-done')).toHaveLength(2);
-
-    await page.getByRole('button', { name: 'Stop lending' }).click();
-    await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'stopped', {
-      timeout: STEP_MS,
-    });
+    expect(run.results.at(-1)?.fields).toMatchObject({ name: 'until-removed', ok: '1' });
   } finally {
     await guest.kill();
     for (const r of relays) await r.stop('SIGTERM');

@@ -19,6 +19,8 @@ export const GuestScenario = {
   Pkcs11Sign: 'pkcs11-sign',
   /** `pcsc_scan -n`: EVENT state=present|empty atr per card state change; `args.seconds`, `args.events`. */
   Watch: 'watch',
+  /** Waits (up to `args.seconds`) until the card is removed: RESULT name=until-removed; holds the guest, and so QEMU, until then. */
+  UntilRemoved: 'until-removed',
   /** `args.count` × `args.apdu` through opensc-tool; round trips timed by pcscd: RESULT count p50us p99us. */
   Bench: 'bench',
 } as const;

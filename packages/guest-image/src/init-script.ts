@@ -129,6 +129,14 @@ case "$sc" in
       pending && /ATR: / { a = $0; sub(/.*ATR: /, "", a); gsub(/ /, "", a); pending = 0; ev("present", tolower(a)); next }'
     mark RESULT "name=watch ok=1"
     ;;
+  until-removed)
+    # Holds the guest (and so QEMU) until the card is removed: pcsc_scan prints the current
+    # state first, then every change; the first "Card removed" ends it.
+    pcsc_scan -n -t "\${cl_seconds:-30}" 2>&1 | awk '
+      /Card state: .*Card removed/ { system("killall pcsc_scan"); found = 1; exit }
+      END { exit !found }' || fail card-not-removed
+    mark RESULT "name=until-removed ok=1"
+    ;;
   bench)
     wait_card
     skip=$(wc -l < /tmp/pcscd.log)

@@ -137,6 +137,26 @@ describe('guest on QEMU 7.2 with the direct card', () => {
     },
     BOOT_TIMEOUT_MS,
   );
+  it(
+    'holds the guest until the card is removed (until-removed)',
+    async () => {
+      const { guest, card } = await boot({
+        scenario: ['atr', 'until-removed'],
+        args: { seconds: 60 },
+      });
+      await guest.waitForMarker((m) => m.kind === 'RESULT' && m.fields['name'] === 'atr', 60_000);
+      // With the card still in, the guest keeps waiting instead of finishing.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(guest.markers.some((m) => m.kind === 'DONE')).toBe(false);
+      await card.removeCard();
+      const r = await guest.result;
+      expect(r.results.map((m) => [m.fields['name'], m.fields['ok']])).toEqual([
+        ['atr', '1'],
+        ['until-removed', '1'],
+      ]);
+    },
+    BOOT_TIMEOUT_MS,
+  );
 });
 
 describe('guest on QEMU 10.0 (bookworm-backports) with the direct card', () => {
