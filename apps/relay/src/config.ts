@@ -11,6 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { parseTrustedProxies } from './auth/forwarded.ts';
 import { createOriginPolicy, isLoopbackHost } from './auth/origin.ts';
 import { parseSecret } from './auth/tokens.ts';
+import {
+  loadVmTlsFiles,
+  MAX_CN_CHARS,
+  normalizeSha256Fingerprint,
+  VmCertIndex,
+} from './dial-in-tls.ts';
 import { RelayError } from './errors.ts';
 import { httpServerOptions, type HttpLimitsOptions } from './limits/http-limits.ts';
 import { DEFAULT_MESSAGE_RATE, type TokenBucketOptions } from './limits/rate-limit.ts';
@@ -22,11 +28,32 @@ export interface HostPort {
 }
 
 /**
+ * How a VM's TLS client certificate names its target (dial-in-tls.ts): `sha256` pins one exact
+ * certificate by its SHA-256 fingerprint (`AB:CD:…`, upper case); `cn` accepts any certificate
+ * the VM CA issued with that subject common name (case-sensitive, at most 64 characters).
+ */
+export type VmCertId = { kind: 'sha256'; value: string } | { kind: 'cn'; value: string };
+
+/**
  * A VM's VSCard endpoint: the relay connects to QEMU's listening chardev, or — `isDialIn` —
- * listens on host:port for QEMU's client chardev (`reconnect=1`) to connect (dial-in.ts).
+ * listens on host:port for QEMU's client chardev (`reconnect=1`) to connect (dial-in.ts), or —
+ * `isDialIn` with `vmCert` — QEMU connects to the shared TLS listener ({@link RelayConfig.vmTls})
+ * with the client certificate `vmCert` names; host:port is then that listener's address.
  */
 export interface TargetConfig extends HostPort {
   isDialIn?: boolean;
+  vmCert?: VmCertId;
+}
+
+/** The shared TLS listener for dial-in VMs (dial-in-tls.ts). PEM files, re-read on SIGHUP. */
+export interface VmTlsConfig {
+  /** Where VMs connect. */
+  listen: HostPort;
+  /** The relay's certificate (QEMU checks it against its ca-cert.pem and the chardev's host). */
+  certFile: string;
+  keyFile: string;
+  /** The CA (one or more PEM certificates) that signs the VMs' client certificates. */
+  caFile: string;
 }
 
 /** The validated configuration. */
@@ -71,6 +98,8 @@ export interface RelayConfig {
   slowReaderTimeoutMs: number;
   /** TLS on the listener: PEM files, re-read on SIGHUP. Default none (plain HTTP). */
   tls: { certFile: string; keyFile: string } | undefined;
+  /** The shared TLS listener for dial-in VMs named by client certificate. Default none. */
+  vmTls: VmTlsConfig | undefined;
   /**
    * Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are believed for the client
    * address (IPs, CIDR blocks, or `loopback`). Default none: headers are ignored.
@@ -108,6 +137,7 @@ export function defaultConfig(): RelayConfig {
     messageRate: { ...DEFAULT_MESSAGE_RATE },
     slowReaderTimeoutMs: 10_000,
     tls: undefined,
+    vmTls: undefined,
     trustedProxies: [],
     http: {},
   };
@@ -129,6 +159,20 @@ Options:
   --dial-in HOST:PORT   instead of --target: listen here for the VM, whose chardev
                         is a client: -chardev socket,id=vscard,host=HOST,port=PORT,
                         reconnect=1,nodelay=on (bind an address only the VM reaches)
+  --dial-in-tls VM-CERT
+                        instead of --target: QEMU connects to the shared
+                        --vm-tls-listen port with a client certificate that
+                        VM-CERT names: sha256:<fingerprint> (that certificate
+                        only) or cn:<subject CN> (any the VM CA issued so)
+  --vm-tls-listen HOST:PORT
+  --vm-tls-cert FILE --vm-tls-key FILE --vm-tls-ca FILE
+                        one TLS listener for dial-in VMs: the relay's PEM
+                        certificate and key, and the CA that signs the VMs'
+                        client certificates (all re-read on SIGHUP). QEMU:
+                        -object tls-creds-x509,id=tls0,dir=DIR,endpoint=client
+                        -chardev socket,id=vscard,host=HOST,port=PORT,
+                        reconnect=1,nodelay=on,tls-creds=tls0 (DIR holds
+                        ca-cert.pem, client-cert.pem, client-key.pem)
   --static DIR          the built web app (default apps/web/dist)
   --token-secret-file FILE[,PREVIOUS]
                         require signed session tokens (HMAC key files, at least
@@ -183,12 +227,52 @@ export function parseHostPort(value: unknown, what: string): HostPort {
   return { host, port };
 }
 
-/** `"HOST:PORT"` (the relay connects) or `{ "dialIn": "HOST:PORT" }` (QEMU connects to the relay). */
+/**
+ * Parses `sha256:<64 hex digits, ':' between pairs optional>` or `cn:<subject CN>` (see
+ * {@link VmCertId}). `what` names the flag or key in errors.
+ */
+export function parseVmCertId(value: unknown, what: string): VmCertId {
+  const form = 'sha256:<SHA-256 fingerprint> or cn:<certificate subject CN>';
+  if (typeof value !== 'string') throw invalid(`${what} must be a string ${form}`);
+  if (value.startsWith('sha256:')) {
+    const fp = normalizeSha256Fingerprint(value.slice('sha256:'.length));
+    if (fp === undefined)
+      throw invalid(
+        `${what}: "${value}" is not a SHA-256 fingerprint (64 hex digits, optionally AB:CD:… as openssl x509 -fingerprint -sha256 prints)`,
+      );
+    return { kind: 'sha256', value: fp };
+  }
+  if (value.startsWith('cn:')) {
+    const cn = value.slice('cn:'.length);
+    // eslint-disable-next-line no-control-regex
+    if (cn === '' || cn.length > MAX_CN_CHARS || /[\u0000-\u001f\u007f]/.test(cn))
+      throw invalid(
+        `${what}: the common name must be 1–${MAX_CN_CHARS} characters without control characters`,
+      );
+    return { kind: 'cn', value: cn };
+  }
+  throw invalid(`${what} must be ${form}, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * `"HOST:PORT"` (the relay connects), `{ "dialIn": "HOST:PORT" }` (QEMU connects to a per-VM
+ * port) or `{ "dialInTls": "sha256:…" | "cn:…" }` (QEMU connects to the `vmTls` listener).
+ */
 function parseTarget(value: unknown, what: string): TargetConfig {
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const keys = Object.keys(value);
+    if (keys.length === 1 && keys[0] === 'dialInTls') {
+      return {
+        host: '',
+        port: 0,
+        isDialIn: true,
+        vmCert: parseVmCertId((value as Record<string, unknown>)['dialInTls'], `${what}.dialInTls`),
+      };
+    }
     if (keys.length !== 1 || keys[0] !== 'dialIn') {
-      throw invalid(`${what} must be "HOST:PORT" or { "dialIn": "HOST:PORT" }`);
+      throw invalid(
+        `${what} must be "HOST:PORT" or { "dialIn": "HOST:PORT" } or { "dialInTls": "sha256:…" | "cn:…" }`,
+      );
     }
     return {
       ...parseHostPort((value as Record<string, unknown>)['dialIn'], `${what}.dialIn`),
@@ -229,7 +313,11 @@ const FILE_KEYS = [
   'cleanupAckTimeoutMs',
   'maxBufferedToBrowserBytes',
   'http',
+  'vmTls',
 ] as const;
+
+/** Keys of the config file's `"vmTls"` object. */
+const VM_TLS_KEYS = ['listen', 'cert', 'key', 'ca'] as const;
 
 /** Keys of the config file's `"http"` object (limits/http-limits.ts). */
 const HTTP_KEYS = [
@@ -391,6 +479,32 @@ export function applyConfigFile(
     }
     config.http = http;
   }
+  if ('vmTls' in obj) {
+    const v = obj['vmTls'];
+    const shape = `{ "listen": "HOST:PORT", "cert": FILE, "key": FILE, "ca": FILE }`;
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      throw invalid(`${source}: "vmTls" must be an object ${shape}`);
+    const vt = v as Record<string, unknown>;
+    for (const key of Object.keys(vt)) {
+      if (!(VM_TLS_KEYS as readonly string[]).includes(key))
+        throw invalid(`${source}: unknown key "vmTls.${key}" (allowed: ${VM_TLS_KEYS.join(', ')})`);
+    }
+    const missing = VM_TLS_KEYS.filter((k) => !(k in vt));
+    if (missing.length > 0)
+      throw invalid(`${source}: "vmTls" lacks ${missing.map((k) => `"${k}"`).join(', ')}`);
+    const file = (key: 'cert' | 'key' | 'ca'): string => {
+      const f = vt[key];
+      if (typeof f !== 'string' || f === '')
+        throw invalid(`${source}: "vmTls.${key}" must be a PEM file path`);
+      return path.resolve(baseDir, f);
+    };
+    config.vmTls = {
+      listen: parseHostPort(vt['listen'], `${source}: "vmTls.listen"`),
+      certFile: file('cert'),
+      keyFile: file('key'),
+      caFile: file('ca'),
+    };
+  }
   if ('tokenSecretFiles' in obj) {
     const files = stringList(obj['tokenSecretFiles'], `${source}: "tokenSecretFiles"`).map((f) =>
       path.resolve(baseDir, f),
@@ -423,6 +537,11 @@ export function parseArgs(
     '--target',
     '--static',
     '--dial-in',
+    '--dial-in-tls',
+    '--vm-tls-listen',
+    '--vm-tls-cert',
+    '--vm-tls-key',
+    '--vm-tls-ca',
     '--config',
     '--token-secret-file',
     '--allow-origin',
@@ -487,11 +606,26 @@ export function parseArgs(
   if (listen !== undefined) config.listen = parseHostPort(listen, '--listen');
   const target = flags.get('--target');
   const dialIn = flags.get('--dial-in');
-  if (target !== undefined && dialIn !== undefined) {
+  const dialInTls = flags.get('--dial-in-tls');
+  const vmTargetFlags = [
+    ['--target', target],
+    ['--dial-in', dialIn],
+    ['--dial-in-tls', dialInTls],
+  ].filter(([, v]) => v !== undefined);
+  if (vmTargetFlags.length > 1) {
     throw invalid(
-      '--target (the relay connects to QEMU) and --dial-in (QEMU connects to the relay) exclude each other',
+      `${vmTargetFlags.map(([f]) => f).join(' and ')} exclude each other (--target: the relay connects to QEMU; --dial-in, --dial-in-tls: QEMU connects to the relay)`,
     );
   }
+  if (dialInTls !== undefined) {
+    config.targets[config.defaultTarget] = {
+      host: '',
+      port: 0,
+      isDialIn: true,
+      vmCert: parseVmCertId(dialInTls, '--dial-in-tls'),
+    };
+  }
+  applyVmTlsFlags(config, flags, cwd);
   if (target !== undefined)
     config.targets[config.defaultTarget] = parseHostPort(target, '--target');
   if (dialIn !== undefined) {
@@ -550,8 +684,39 @@ export function parseArgs(
       }
     }
   }
+  if (config.vmTls) loadVmTlsFiles(config.vmTls, readBytes);
   validateConfig(config);
+  // A TLS dial-in target's address is the shared listener's (banner, logs).
+  for (const t of Object.values(config.targets)) {
+    if (t.vmCert && config.vmTls) Object.assign(t, config.vmTls.listen);
+  }
   return { kind: 'run', config };
+}
+
+const VM_TLS_FLAGS = ['--vm-tls-listen', '--vm-tls-cert', '--vm-tls-key', '--vm-tls-ca'] as const;
+
+/** `--vm-tls-*` flags: each overrides its part of the file's `vmTls`; together they must be complete. */
+function applyVmTlsFlags(config: RelayConfig, flags: Map<string, string>, cwd: string): void {
+  if (!VM_TLS_FLAGS.some((f) => flags.has(f))) return;
+  const listen = flags.get('--vm-tls-listen');
+  const file = (flag: string): string | undefined => {
+    const f = flags.get(flag);
+    return f === undefined ? undefined : path.resolve(cwd, f);
+  };
+  const merged = {
+    listen: listen === undefined ? config.vmTls?.listen : parseHostPort(listen, '--vm-tls-listen'),
+    certFile: file('--vm-tls-cert') ?? config.vmTls?.certFile,
+    keyFile: file('--vm-tls-key') ?? config.vmTls?.keyFile,
+    caFile: file('--vm-tls-ca') ?? config.vmTls?.caFile,
+  };
+  const missing = VM_TLS_FLAGS.filter(
+    (_, i) => [merged.listen, merged.certFile, merged.keyFile, merged.caFile][i] === undefined,
+  );
+  if (missing.length > 0)
+    throw invalid(
+      `${VM_TLS_FLAGS.join(', ')} go together (or complete the config file's "vmTls"): missing ${missing.join(', ')}`,
+    );
+  config.vmTls = merged as VmTlsConfig;
 }
 
 /** Cross-field checks. */
@@ -562,13 +727,37 @@ export function validateConfig(config: RelayConfig): void {
     );
   }
   const dialInPorts = new Set<string>();
+  const vmCerts: [string, VmCertId][] = [];
   for (const [id, t] of Object.entries(config.targets)) {
+    if (t.vmCert) {
+      if (!config.vmTls)
+        throw invalid(
+          `target "${id}" dials in over TLS (${t.vmCert.kind}:${t.vmCert.value}) but no VM TLS listener is configured: add "vmTls" to the config file or --vm-tls-listen/--vm-tls-cert/--vm-tls-key/--vm-tls-ca`,
+        );
+      vmCerts.push([id, t.vmCert]);
+      continue;
+    }
     if (t.port === 0 && !t.isDialIn) throw invalid(`target "${id}": port 0 is not a VM port`);
     if (t.isDialIn && t.port !== 0) {
       const key = `${t.host}:${t.port}`;
       if (dialInPorts.has(key))
         throw invalid(`target "${id}": dial-in address ${key} is used by two targets`);
       dialInPorts.add(key);
+    }
+  }
+  if (config.vmTls) {
+    if (vmCerts.length === 0)
+      throw invalid(
+        'a VM TLS listener (vmTls / --vm-tls-*) is configured but no target dials in over TLS: give a target { "dialInTls": "sha256:…" | "cn:…" } or --dial-in-tls',
+      );
+    new VmCertIndex(vmCerts); // throws when two targets name the same certificate or CN
+    const { host, port } = config.vmTls.listen;
+    if (port !== 0) {
+      const key = `${host}:${port}`;
+      if (dialInPorts.has(key))
+        throw invalid(`the VM TLS listener ${key} is also a target's dial-in address`);
+      if (config.listen.host === host && config.listen.port === port)
+        throw invalid(`the VM TLS listener ${key} is also the relay's --listen address`);
     }
   }
   try {

@@ -1,15 +1,17 @@
 /**
  * QEMU dial-in mode (issue 6): the VM's chardev is a client
- * (`-chardev socket,host=RELAY,port=P,reconnect=1`) and the relay listens on a per-VM port.
- * QEMU connects whenever nobody is connected (retrying every second, vscard-protocol.md §5
- * "Client mode"); the relay parks that connection until a browser session for the VM takes it.
+ * (`-chardev socket,host=RELAY,port=P,reconnect=1`) and the relay listens for it, either on a
+ * per-VM port ({@link DialInPort}) or on one shared TLS port where the VM's client certificate
+ * names it (dial-in-tls.ts). QEMU connects whenever nobody is connected (retrying every second,
+ * vscard-protocol.md §5 "Client mode"); the relay parks that connection until a browser session
+ * for the VM takes it ({@link DialInSlot}, the same for both listeners).
  *
  * While parked the relay keeps reading (QEMU's writes would otherwise stall its emulation
  * thread, §5), answers every guest command at once with VSC_Error (the guest never waits and
  * QEMU's 128-command FIFO is never approached, §4), and on arrival sends CardRemove +
  * ReaderRemove so a card left by an earlier relay process is removed. Only one VM connection
- * is held per port: while it is alive, further connections are refused (a stranger cannot
- * take the VM's place); bind the port to an address only the VM can reach.
+ * is held per target: while it is alive, further connections are refused (a stranger cannot
+ * take the VM's place); bind a per-VM port to an address only the VM can reach.
  */
 import net from 'node:net';
 import {
@@ -53,43 +55,19 @@ interface Parked {
 /** Longest wait for QEMU's acks of the arrival cleanup before a handover, ms. */
 const ARRIVAL_ACK_TIMEOUT_MS = 1000;
 
-export class DialInPort {
-  readonly #server: net.Server;
-  readonly #listen: HostPort;
+/**
+ * The park/handover state of one dial-in target: takes already-accepted sockets (plain TCP
+ * from a {@link DialInPort}, or `tls.TLSSocket` from the shared TLS listener, after the VM's
+ * certificate has named this target) and hands one to a session on {@link DialInSlot.take}.
+ */
+export class DialInSlot {
   readonly #onEvent: (e: DialInEvent) => void;
   #parked: Parked | undefined;
   #taken: net.Socket | undefined;
   #waiters: ((c: DialInConnection) => void)[] = [];
 
-  constructor(opts: { listen: HostPort; onEvent?: (e: DialInEvent) => void }) {
-    this.#listen = opts.listen;
+  constructor(opts: { onEvent?: (e: DialInEvent) => void } = {}) {
     this.#onEvent = opts.onEvent ?? (() => {});
-    this.#server = net.createServer((socket) => this.#onConnection(socket));
-    this.#server.on('error', (e) => this.#onEvent({ kind: 'error', message: e.message }));
-  }
-
-  /** Binds the port; rejects with RELAY_LISTEN_FAILED. */
-  async start(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      const onError = (e: NodeJS.ErrnoException) =>
-        reject(
-          new RelayError(
-            'RELAY_LISTEN_FAILED',
-            `cannot listen for the VM on ${this.#listen.host}:${this.#listen.port} (${e.code ?? e.message})`,
-            { cause: e },
-          ),
-        );
-      this.#server.once('error', onError);
-      this.#server.listen({ host: this.#listen.host, port: this.#listen.port }, () => {
-        this.#server.off('error', onError);
-        resolve();
-      });
-    });
-  }
-
-  /** The bound port. */
-  get port(): number {
-    return (this.#server.address() as net.AddressInfo).port;
   }
 
   /** Whether a VM connection is parked (ready for a session). */
@@ -97,8 +75,12 @@ export class DialInPort {
     return this.#parked !== undefined;
   }
 
-  #onConnection(socket: net.Socket): void {
-    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+  /**
+   * Adopts a VM connection: hands it to a waiting session, or parks it. Refused (destroyed,
+   * `vm-refused` event) while another connection of this target is alive. `remote` names the
+   * peer in events (`host:port`).
+   */
+  accept(socket: net.Socket, remote: string): void {
     socket.on('error', () => {});
     const holder = this.#taken ?? this.#parked?.socket;
     if (holder && !holder.destroyed) {
@@ -212,9 +194,74 @@ export class DialInPort {
     });
   }
 
+  /** Drops a parked connection (a taken one belongs to its session). */
+  close(): void {
+    this.#parked?.socket.destroy();
+  }
+}
+
+/** A per-VM dial-in port: a plain TCP listener feeding one {@link DialInSlot}. */
+export class DialInPort {
+  readonly #server: net.Server;
+  readonly #listen: HostPort;
+  readonly #onEvent: (e: DialInEvent) => void;
+  readonly #slot: DialInSlot;
+
+  constructor(opts: { listen: HostPort; onEvent?: (e: DialInEvent) => void }) {
+    this.#listen = opts.listen;
+    this.#onEvent = opts.onEvent ?? (() => {});
+    this.#slot = new DialInSlot({ onEvent: this.#onEvent });
+    this.#server = net.createServer((socket) =>
+      this.#slot.accept(socket, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`),
+    );
+    this.#server.on('error', (e) => this.#onEvent({ kind: 'error', message: e.message }));
+  }
+
+  /** Binds the port; rejects with RELAY_LISTEN_FAILED. */
+  async start(): Promise<void> {
+    await listenOrFail(this.#server, this.#listen, 'the VM');
+  }
+
+  /** The bound port. */
+  get port(): number {
+    return (this.#server.address() as net.AddressInfo).port;
+  }
+
+  /** Whether a VM connection is parked (ready for a session). */
+  get isVmWaiting(): boolean {
+    return this.#slot.isVmWaiting;
+  }
+
+  /** See {@link DialInSlot.take}. */
+  take(timeoutMs: number, signal?: AbortSignal): Promise<DialInConnection> {
+    return this.#slot.take(timeoutMs, signal);
+  }
+
   /** Stops listening and drops a parked connection (a taken one belongs to its session). */
   async close(): Promise<void> {
-    this.#parked?.socket.destroy();
+    this.#slot.close();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
+}
+
+/**
+ * Binds `server` (net or tls) to `listen`; rejects with RELAY_LISTEN_FAILED naming `what`
+ * and the address.
+ */
+export function listenOrFail(server: net.Server, listen: HostPort, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException) =>
+      reject(
+        new RelayError(
+          'RELAY_LISTEN_FAILED',
+          `cannot listen for ${what} on ${listen.host}:${listen.port} (${e.code ?? e.message})`,
+          { cause: e },
+        ),
+      );
+    server.once('error', onError);
+    server.listen({ host: listen.host, port: listen.port }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
 }

@@ -35,7 +35,8 @@ import {
 } from './auth/origin.ts';
 import { TokenLedger, verifyToken, type TokenLease } from './auth/tokens.ts';
 import type { HostPort, RelayConfig, TargetConfig } from './config.ts';
-import { DialInPort, type DialInEvent } from './dial-in.ts';
+import { DialInPort, type DialInConnection, type DialInEvent } from './dial-in.ts';
+import { DialInTlsListener } from './dial-in-tls.ts';
 import { RelayError } from './errors.ts';
 import {
   HeartbeatManager,
@@ -74,7 +75,11 @@ export type ServerEvent =
     }
   | { kind: 'upgrade-refused'; status: number; reason: string; remote: string }
   | { kind: 'server-error'; message: string }
-  | { kind: 'dial-in'; target: string; event: DialInEvent };
+  /**
+   * A dial-in VM connection's event. `target` is undefined for connections to the shared TLS
+   * listener that name no target (failed handshake, unknown certificate): those are refused.
+   */
+  | { kind: 'dial-in'; target: string | undefined; event: DialInEvent };
 
 export interface RelayServerOptions {
   config: RelayConfig;
@@ -97,12 +102,15 @@ export interface RelayServer {
   readonly sessions: ReadonlyMap<string, RelaySession>;
   /** `/readyz` state. */
   readonly readiness: Readiness;
-  /** Bound dial-in ports by target id (for dial-in targets). */
+  /** Bound dial-in ports by target id (for per-VM-port dial-in targets). */
   readonly dialInPorts: ReadonlyMap<string, number>;
+  /** The shared TLS listener for dial-in VMs (config `vmTls`), when configured. */
+  readonly vmTlsAddress: HostPort | undefined;
   /**
-   * Re-reads the TLS certificate and key (SIGHUP); new connections use them, live ones keep
-   * theirs. Throws `RELAY_CONFIG_INVALID` (and keeps the old ones) if they cannot be loaded.
-   * No-op without TLS.
+   * Re-reads the TLS certificate and key of the listener and of the VM TLS listener (its CA
+   * too) (SIGHUP); new connections use them, live ones keep theirs. Throws
+   * `RELAY_CONFIG_INVALID` (and keeps all the old ones) if any cannot be loaded. No-op without
+   * TLS.
    */
   reloadTls(): void;
   /** Stops accepting, ends every session (browser gets 1001, VM gets its cleanup), resolves when all are done. */
@@ -202,14 +210,41 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     onError: (e) => emit({ kind: 'server-error', message: `heartbeat: ${(e as Error).message}` }),
   });
   const dialIns = new Map<string, DialInPort>();
-  for (const [id, t] of Object.entries(config.targets)) {
-    if (!t.isDialIn) continue;
-    const port = new DialInPort({
-      listen: t,
-      onEvent: (event) => emit({ kind: 'dial-in', target: id, event }),
-    });
-    await port.start();
-    dialIns.set(id, port);
+  /** Where each dial-in target's VM connection is taken from (per-VM port or TLS listener). */
+  const dialInSources = new Map<
+    string,
+    { take(timeoutMs: number, signal?: AbortSignal): Promise<DialInConnection> }
+  >();
+  const vmTls = config.vmTls
+    ? new DialInTlsListener({
+        config: config.vmTls,
+        targets: Object.entries(config.targets).flatMap(([id, t]) =>
+          t.vmCert ? [[id, t.vmCert] as const] : [],
+        ),
+        onTargetEvent: (target, event) => emit({ kind: 'dial-in', target, event }),
+        onEvent: (event) => emit({ kind: 'dial-in', target: undefined, event }),
+      })
+    : undefined;
+  try {
+    for (const [id, t] of Object.entries(config.targets)) {
+      if (!t.isDialIn) continue;
+      const slot = vmTls?.slot(id);
+      if (slot) {
+        dialInSources.set(id, slot);
+        continue;
+      }
+      const port = new DialInPort({
+        listen: t,
+        onEvent: (event) => emit({ kind: 'dial-in', target: id, event }),
+      });
+      await port.start();
+      dialIns.set(id, port);
+      dialInSources.set(id, port);
+    }
+    await vmTls?.start();
+  } catch (e) {
+    await Promise.all([...dialIns.values()].map((p) => p.close()));
+    throw e;
   }
   const slots = new Map<string, TargetSlot>();
   const sessions = new Map<string, RelaySession>();
@@ -465,7 +500,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     let tcp: net.Socket;
     let initialVmBytes: Uint8Array | undefined;
     try {
-      const dialIn = dialIns.get(targetId);
+      const dialIn = dialInSources.get(targetId);
       if (dialIn) {
         const abort = new AbortController();
         const onClose = () => abort.abort();
@@ -595,9 +630,13 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     sessions,
     readiness,
     dialInPorts: new Map([...dialIns].map(([id, p]) => [id, p.port])),
+    vmTlsAddress: vmTls?.address,
     reloadTls(): void {
-      if (!config.tls) return;
-      (httpServer as https.Server).setSecureContext(loadTls());
+      // Load everything first, so a bad file leaves every listener as it was.
+      const web = config.tls ? loadTls() : undefined;
+      const vm = vmTls?.loadFiles();
+      if (web) (httpServer as https.Server).setSecureContext(web);
+      if (vm) vmTls?.useFiles(vm);
     },
     async close(): Promise<void> {
       isClosing = true;
@@ -620,6 +659,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
       });
       wss.close();
       await Promise.all([...dialIns.values()].map((p) => p.close()));
+      await vmTls?.close();
     },
   };
 }

@@ -1,5 +1,11 @@
-export { startQemu, qemuArgs, QEMU_DEVICE_IDS } from './qemu.ts';
-export type { QemuHandle, QemuVersion, QemuGuest, StartQemuOptions } from './qemu.ts';
+export { startQemu, qemuArgs, QEMU_DEVICE_IDS, QEMU_TLS_CREDS_ID } from './qemu.ts';
+export type {
+  QemuHandle,
+  QemuVersion,
+  QemuGuest,
+  StartQemuOptions,
+  QemuDialInTls,
+} from './qemu.ts';
 export {
   ensureQemu10,
   qemu10Layout,

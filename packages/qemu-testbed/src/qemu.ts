@@ -37,11 +37,27 @@ export interface StartQemuOptions {
   /** How long to wait for QEMU to be ready; default 20 000 ms. */
   startTimeoutMs?: number;
   /**
-   * Dial-in (client) mode: QEMU connects to 127.0.0.1:`port` itself and retries every second
-   * (`reconnect=1`, vscard-protocol.md §1) instead of listening. `port` is then that port.
+   * Dial-in (client) mode: QEMU connects to `host`:`port` itself (host default 127.0.0.1) and
+   * retries every second (`reconnect=1`, vscard-protocol.md §1) instead of listening. `port` is
+   * then that port. With `tls`, the chardev is a TLS client ({@link QemuDialInTls}).
    */
-  dialIn?: { port: number };
+  dialIn?: { port: number; host?: string; tls?: QemuDialInTls };
 }
+
+/**
+ * TLS on a dial-in chardev: `-object tls-creds-x509,id=vscard-tls,dir=DIR,endpoint=client,
+ * verify-peer=on` and `tls-creds=vscard-tls` on the chardev. QEMU reads `ca-cert.pem` (the CA
+ * of the relay's certificate, mandatory) and `client-cert.pem` + `client-key.pem` (its own
+ * certificate) from `dir` (QEMU docs/system/tls.rst, "Certificate file naming"), and checks the
+ * relay's certificate against the chardev's `host` (subject alt name: IP address or DNS name).
+ */
+export interface QemuDialInTls {
+  /** Directory with ca-cert.pem, client-cert.pem, client-key.pem. */
+  dir: string;
+}
+
+/** The id of the `tls-creds-x509` object {@link qemuArgs} adds for a TLS dial-in chardev. */
+export const QEMU_TLS_CREDS_ID = 'vscard-tls';
 
 /** A running QEMU. */
 export interface QemuHandle {
@@ -123,6 +139,18 @@ export function qemuArgs(opts: StartQemuOptions, port: number, monitorPath: stri
   } else {
     args.push('-S');
   }
+  const tls = opts.dialIn?.tls;
+  if (tls) {
+    if (tls.dir.includes(','))
+      throw new TestbedError(
+        'TESTBED_QEMU_START_FAILED',
+        `the TLS credentials directory may not contain ',' (QEMU option syntax): ${tls.dir}`,
+      );
+    args.push(
+      '-object',
+      `tls-creds-x509,id=${QEMU_TLS_CREDS_ID},dir=${tls.dir},endpoint=client,verify-peer=on`,
+    );
+  }
   args.push(
     '-device',
     `qemu-xhci,id=${xhci}`,
@@ -130,7 +158,8 @@ export function qemuArgs(opts: StartQemuOptions, port: number, monitorPath: stri
     `usb-ccid,id=${ccid},bus=${xhci}.0${dbg}`,
     '-chardev',
     opts.dialIn
-      ? `socket,id=${chardev},host=127.0.0.1,port=${opts.dialIn.port},reconnect=1,nodelay=on`
+      ? `socket,id=${chardev},host=${opts.dialIn.host ?? '127.0.0.1'},port=${opts.dialIn.port},reconnect=1,nodelay=on` +
+          (tls ? `,tls-creds=${QEMU_TLS_CREDS_ID}` : '')
       : `socket,id=${chardev},host=127.0.0.1,port=${port},server=on,wait=off,nodelay=on`,
     '-device',
     `ccid-card-passthru,chardev=${chardev},id=${card}${dbg}`,

@@ -1,0 +1,304 @@
+/**
+ * TLS dial-in (issue 6): one shared TLS listener for every VM whose chardev is a TLS client
+ * (`-object tls-creds-x509,id=tls0,dir=DIR,endpoint=client,verify-peer=on`
+ * `-chardev socket,...,reconnect=1,tls-creds=tls0`). The relay requires a client certificate
+ * signed by the configured VM CA (`requestCert` + `rejectUnauthorized`), then names the target
+ * from that certificate:
+ * - `sha256`: the SHA-256 fingerprint of the whole certificate pins one exact certificate, so
+ *   it holds even if the CA also signs other certificates with the same subject; a renewal
+ *   needs a config change;
+ * - `cn`: the subject common name trusts the CA to give each name to one VM only (a CA kept for
+ *   these VMs); renewals need no config change.
+ * A fingerprint match wins over a CN match. Anything else is refused and reported (remote
+ * address, reason, fingerprint and CN of an unknown certificate; never payloads or keys).
+ * Each identified connection then goes to that target's {@link DialInSlot}, exactly as on a
+ * per-VM port (dial-in.ts).
+ *
+ * QEMU, as the TLS client, checks the relay's certificate against its `ca-cert.pem` and the
+ * chardev's `host=` (subject alt names: an IP address as IP SAN, a name as DNS SAN).
+ */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type net from 'node:net';
+import tls from 'node:tls';
+import type { HostPort, VmCertId, VmTlsConfig } from './config.ts';
+import { DialInSlot, listenOrFail, type DialInEvent } from './dial-in.ts';
+import { RelayError } from './errors.ts';
+
+/** PEM bytes of the shared VM listener, checked by {@link loadVmTlsFiles}. */
+export interface VmTlsMaterial {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
+}
+
+/** Longest TLS handshake of a VM connection, ms; slower peers are cut off. */
+export const VM_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Upper bound of X.520 `ub-common-name`: a subject CN is at most 64 characters. */
+export const MAX_CN_CHARS = 64;
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+function configError(message: string, cause?: unknown): RelayError {
+  return new RelayError('RELAY_CONFIG_INVALID', message, cause === undefined ? {} : { cause });
+}
+
+/**
+ * Normalises a SHA-256 certificate fingerprint to Node's `fingerprint256` form (upper-case hex
+ * pairs joined by ':'). Accepts 64 hex digits with or without ':' between the pairs
+ * (`openssl x509 -noout -fingerprint -sha256` prints the colon form). Undefined when malformed.
+ */
+export function normalizeSha256Fingerprint(value: string): string | undefined {
+  const hex = value.trim();
+  if (!/^[0-9a-fA-F]{64}$/.test(hex) && !/^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){31}$/.test(hex))
+    return undefined;
+  const plain = hex.replaceAll(':', '').toUpperCase();
+  return (plain.match(/../g) as string[]).join(':');
+}
+
+/** `VmCertId` as text for messages: `sha256:AB:…` or `cn:NAME`. */
+export function formatVmCertId(id: VmCertId): string {
+  return `${id.kind}:${id.value}`;
+}
+
+/**
+ * Reads and checks the listener's PEM files: the certificate parses and has not expired, the
+ * key parses (unencrypted) and belongs to the certificate, and the CA file holds one or more
+ * CA certificates. Throws `RELAY_CONFIG_INVALID` naming the file and what is wrong.
+ * `what` prefixes messages (the config key or flag group).
+ */
+export function loadVmTlsFiles(
+  config: Pick<VmTlsConfig, 'certFile' | 'keyFile' | 'caFile'>,
+  readBytes: (file: string) => Uint8Array = (f) => readFileSync(f),
+  what = 'vmTls',
+  nowMs: number = Date.now(),
+): VmTlsMaterial {
+  const read = (key: string, file: string): Buffer => {
+    try {
+      return Buffer.from(readBytes(file));
+    } catch (e) {
+      throw configError(`${what}.${key}: cannot read ${file}: ${(e as Error).message}`, e);
+    }
+  };
+  const cert = read('cert', config.certFile);
+  const key = read('key', config.keyFile);
+  const ca = read('ca', config.caFile);
+
+  const certBlocks = cert.toString('latin1').match(PEM_CERTIFICATE) ?? [];
+  if (certBlocks.length === 0)
+    throw configError(`${what}.cert: ${config.certFile} holds no PEM certificate`);
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(certBlocks[0] as string);
+  } catch (e) {
+    throw configError(
+      `${what}.cert: ${config.certFile}: unreadable certificate (${(e as Error).message})`,
+      e,
+    );
+  }
+  if (Date.parse(leaf.validTo) < nowMs)
+    throw configError(`${what}.cert: ${config.certFile} expired on ${leaf.validTo}`);
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (e) {
+    throw configError(
+      `${what}.key: ${config.keyFile} is not an unencrypted PEM private key (${(e as Error).message})`,
+      e,
+    );
+  }
+  if (!leaf.checkPrivateKey(privateKey))
+    throw configError(
+      `${what}.key: ${config.keyFile} does not belong to the certificate ${config.certFile}`,
+    );
+
+  const caBlocks = ca.toString('latin1').match(PEM_CERTIFICATE) ?? [];
+  if (caBlocks.length === 0)
+    throw configError(`${what}.ca: ${config.caFile} holds no PEM certificate`);
+  caBlocks.forEach((block, i) => {
+    let c: X509Certificate;
+    try {
+      c = new X509Certificate(block);
+    } catch (e) {
+      throw configError(
+        `${what}.ca: ${config.caFile}: certificate #${i + 1} is unreadable (${(e as Error).message})`,
+        e,
+      );
+    }
+    if (!c.ca)
+      throw configError(
+        `${what}.ca: ${config.caFile}: certificate #${i + 1} (${c.subject.replaceAll('\n', ', ')}) is not a CA certificate (basicConstraints CA:TRUE)`,
+      );
+  });
+  return { cert, key, ca };
+}
+
+/** The identity a verified VM certificate offers. */
+export interface VmCertIdentity {
+  /** SHA-256 fingerprint, `AB:CD:…` (upper case). */
+  sha256: string;
+  /** Subject CN; undefined when absent or given more than once. */
+  cn: string | undefined;
+}
+
+/** Events of the shared listener that belong to no target (its targets report through their own). */
+export type DialInTlsEvent =
+  { kind: 'vm-refused'; remote: string; reason: string } | { kind: 'error'; message: string };
+
+/** Maps certificate identities to target ids (fingerprint first, then CN). */
+export class VmCertIndex {
+  readonly #bySha256 = new Map<string, string>();
+  readonly #byCn = new Map<string, string>();
+
+  /** Throws `RELAY_CONFIG_INVALID` when two targets name the same certificate or CN. */
+  constructor(targets: Iterable<readonly [string, VmCertId]>) {
+    for (const [id, cert] of targets) {
+      const map = cert.kind === 'sha256' ? this.#bySha256 : this.#byCn;
+      const other = map.get(cert.value);
+      if (other !== undefined)
+        throw configError(
+          `targets "${other}" and "${id}" both name the VM certificate ${formatVmCertId(cert)}`,
+        );
+      map.set(cert.value, id);
+    }
+  }
+
+  /** The target a certificate names, if any. */
+  lookup(identity: VmCertIdentity): string | undefined {
+    return (
+      this.#bySha256.get(identity.sha256) ??
+      (identity.cn === undefined ? undefined : this.#byCn.get(identity.cn))
+    );
+  }
+}
+
+/** Fingerprint and CN of a peer certificate as Node reports it. */
+export function peerIdentity(cert: tls.PeerCertificate): VmCertIdentity {
+  const cn: unknown = (cert.subject as unknown as Record<string, unknown> | undefined)?.['CN'];
+  return { sha256: cert.fingerprint256, cn: typeof cn === 'string' ? cn : undefined };
+}
+
+export interface DialInTlsListenerOptions {
+  /** Listen address and PEM files. */
+  config: VmTlsConfig;
+  /** Target ids and the certificate that names each. */
+  targets: Iterable<readonly [string, VmCertId]>;
+  /** Events of a target's connection (connected, refused while held, parked answers, ...). */
+  onTargetEvent?: (targetId: string, e: DialInEvent) => void;
+  /** Connections that name no target: failed handshakes, unknown certificates. */
+  onEvent?: (e: DialInTlsEvent) => void;
+  /** Reads the PEM files (tests); default `readFileSync`. */
+  readBytes?: (file: string) => Uint8Array;
+}
+
+/** The shared TLS listener for dial-in VMs; one {@link DialInSlot} per target. */
+export class DialInTlsListener {
+  readonly #server: tls.Server;
+  readonly #config: VmTlsConfig;
+  readonly #index: VmCertIndex;
+  readonly #slots = new Map<string, DialInSlot>();
+  readonly #onEvent: (e: DialInTlsEvent) => void;
+  readonly #readBytes: (file: string) => Uint8Array;
+
+  /** Loads the PEM files now; throws `RELAY_CONFIG_INVALID` if they are unusable. */
+  constructor(opts: DialInTlsListenerOptions) {
+    this.#config = opts.config;
+    this.#onEvent = opts.onEvent ?? (() => {});
+    this.#readBytes = opts.readBytes ?? ((f) => readFileSync(f));
+    const targets = [...opts.targets];
+    this.#index = new VmCertIndex(targets);
+    const onTargetEvent = opts.onTargetEvent ?? (() => {});
+    for (const [id] of targets)
+      this.#slots.set(id, new DialInSlot({ onEvent: (e) => onTargetEvent(id, e) }));
+    this.#server = tls.createServer(
+      {
+        ...this.loadFiles(),
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: VM_TLS_HANDSHAKE_TIMEOUT_MS,
+      },
+      (socket) => this.#onSecureConnection(socket),
+    );
+    this.#server.on('tlsClientError', (e: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+      this.#onEvent({
+        kind: 'vm-refused',
+        remote: remoteOf(socket),
+        reason: `TLS handshake failed: ${e.code ?? e.message}`,
+      });
+      socket.destroy();
+    });
+    this.#server.on('error', (e) => this.#onEvent({ kind: 'error', message: e.message }));
+  }
+
+  /** Binds the listener; rejects with RELAY_LISTEN_FAILED. */
+  async start(): Promise<void> {
+    await listenOrFail(this.#server, this.#config.listen, 'TLS dial-in VMs');
+  }
+
+  /** The bound address (port resolved when the config asked for 0). */
+  get address(): HostPort {
+    return {
+      host: this.#config.listen.host,
+      port: (this.#server.address() as net.AddressInfo).port,
+    };
+  }
+
+  /** The park/handover slot of a target, undefined for targets this listener does not serve. */
+  slot(targetId: string): DialInSlot | undefined {
+    return this.#slots.get(targetId);
+  }
+
+  /** Reads and checks the PEM files (see {@link loadVmTlsFiles}) without applying them. */
+  loadFiles(): VmTlsMaterial {
+    return loadVmTlsFiles(this.#config, this.#readBytes);
+  }
+
+  /**
+   * Uses new PEM material (SIGHUP) for connections accepted from now on; live connections keep
+   * theirs. Pass the result of {@link loadFiles}.
+   */
+  useFiles(material: VmTlsMaterial): void {
+    this.#server.setSecureContext({ ...material });
+  }
+
+  #onSecureConnection(socket: tls.TLSSocket): void {
+    const remote = remoteOf(socket);
+    socket.on('error', () => {});
+    // rejectUnauthorized already ended unverified handshakes; this is a second lock.
+    const cert = socket.getPeerCertificate();
+    if (!socket.authorized || !cert.fingerprint256) {
+      this.#onEvent({
+        kind: 'vm-refused',
+        remote,
+        reason: `unverified client certificate (${String(socket.authorizationError ?? 'none given')})`,
+      });
+      socket.destroy();
+      return;
+    }
+    const identity = peerIdentity(cert);
+    const targetId = this.#index.lookup(identity);
+    const slot = targetId === undefined ? undefined : this.#slots.get(targetId);
+    if (!slot) {
+      this.#onEvent({
+        kind: 'vm-refused',
+        remote,
+        reason: `no target names this certificate (sha256:${identity.sha256}, cn:${identity.cn ?? '-'})`,
+      });
+      socket.destroy();
+      return;
+    }
+    slot.accept(socket, remote);
+  }
+
+  /** Stops listening and drops parked connections (taken ones belong to their sessions). */
+  async close(): Promise<void> {
+    for (const slot of this.#slots.values()) slot.close();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+function remoteOf(socket: net.Socket): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+}
