@@ -1,7 +1,9 @@
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultStaticDir, HELP_TEXT, parseArgs, parseHostPort } from '../src/config.ts';
 import { isRelayError } from '../src/errors.ts';
+import { makeCa, type Pem, type TestCa, tempDir, writeRelayFiles } from './vm-certs.ts';
 
 function run(argv: string[], files: Record<string, string> = {}) {
   const parsed = parseArgs(argv, {
@@ -195,5 +197,226 @@ describe('config', () => {
     expect(HELP_TEXT).toMatch(/--listen HOST:PORT/);
     expect(HELP_TEXT).toMatch(/nodelay=on/);
     expect(HELP_TEXT).toMatch(/ccid-card-passthru,chardev=vscard/);
+  });
+});
+
+describe('config: TLS dial-in (vmTls, dialInTls, --dial-in-tls, --vm-tls-*)', () => {
+  let dir: string;
+  let files: { certFile: string; keyFile: string; caFile: string };
+  let vmA: Pem;
+  let ca: TestCa;
+
+  beforeAll(async () => {
+    dir = tempDir('cardlend-config-');
+    ca = await makeCa();
+    const [server, a] = await Promise.all([ca.issueServer('relay'), ca.issueClient('vm-a')]);
+    vmA = a;
+    files = writeRelayFiles(dir, server, ca.cert);
+  });
+
+  /** Writes `text` to a file in the temp dir; returns its path. */
+  function file(name: string, text: string): string {
+    const p = path.join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  }
+
+  function vmTls(over: Record<string, unknown> = {}) {
+    return {
+      listen: '127.0.0.1:7443',
+      cert: files.certFile,
+      key: files.keyFile,
+      ca: files.caFile,
+      ...over,
+    };
+  }
+
+  const conf = (obj: unknown) => ({ '/c.json': JSON.stringify(obj) });
+
+  it('reads "vmTls" and { "dialInTls": … } targets (paths relative to the file, fingerprints normalised)', () => {
+    const bare = vmA.sha256.replaceAll(':', '').toLowerCase();
+    const cfgPath = path.join(dir, 'relay.json');
+    const c = run(['--config', cfgPath], {
+      [cfgPath]: JSON.stringify({
+        targets: {
+          a: { dialInTls: `sha256:${bare}` },
+          b: { dialInTls: 'cn:vm-b.lab' },
+          c: '10.0.0.3:35963',
+        },
+        defaultTarget: 'b',
+        vmTls: { listen: '127.0.0.1:7443', cert: 'server.crt', key: 'server.key', ca: 'vm-ca.crt' },
+      }),
+    });
+    expect(c.vmTls).toEqual({ listen: { host: '127.0.0.1', port: 7443 }, ...files });
+    expect(c.targets['a']).toEqual({
+      host: '127.0.0.1',
+      port: 7443,
+      isDialIn: true,
+      vmCert: { kind: 'sha256', value: vmA.sha256 },
+    });
+    expect(c.targets['b']).toMatchObject({
+      isDialIn: true,
+      vmCert: { kind: 'cn', value: 'vm-b.lab' },
+    });
+    expect(c.targets['c']).toEqual({ host: '10.0.0.3', port: 35963 });
+  });
+
+  it('takes the listener and the default target from flags; a flag overrides its part of the file', () => {
+    const c = run([
+      '--dial-in-tls',
+      `sha256:${vmA.sha256}`,
+      '--vm-tls-listen',
+      '127.0.0.1:7444',
+      '--vm-tls-cert',
+      files.certFile,
+      '--vm-tls-key',
+      files.keyFile,
+      '--vm-tls-ca',
+      files.caFile,
+    ]);
+    expect(c.targets['default']).toEqual({
+      host: '127.0.0.1',
+      port: 7444,
+      isDialIn: true,
+      vmCert: { kind: 'sha256', value: vmA.sha256 },
+    });
+    expect(c.vmTls?.listen).toEqual({ host: '127.0.0.1', port: 7444 });
+    const merged = run(
+      ['--config', '/c.json', '--vm-tls-listen', '[::1]:9443'],
+      conf({ targets: { a: { dialInTls: 'cn:vm-a' } }, vmTls: vmTls() }),
+    );
+    expect(merged.vmTls).toEqual({ listen: { host: '::1', port: 9443 }, ...files });
+  });
+
+  it('names what is wrong with the PEM files', () => {
+    const withTls = (over: Record<string, unknown>) =>
+      error(
+        ['--config', '/c.json'],
+        conf({ targets: { a: { dialInTls: 'cn:vm-a' } }, vmTls: vmTls(over) }),
+      );
+    expect(withTls({ cert: path.join(dir, 'missing.crt') })).toMatch(
+      /vmTls\.cert: cannot read .*missing\.crt: ENOENT/,
+    );
+    expect(withTls({ cert: file('garbage.crt', 'hello') })).toMatch(
+      /vmTls\.cert: .*garbage\.crt holds no PEM certificate/,
+    );
+    expect(
+      withTls({
+        cert: file('broken.crt', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'),
+      }),
+    ).toMatch(/vmTls\.cert: .*broken\.crt: unreadable certificate/);
+    expect(withTls({ key: file('not-a-key.pem', vmA.cert) })).toMatch(
+      /vmTls\.key: .*not-a-key\.pem is not an unencrypted PEM private key/,
+    );
+    expect(withTls({ key: file('other.key', vmA.key) })).toMatch(
+      /vmTls\.key: .*other\.key does not belong to the certificate/,
+    );
+    expect(withTls({ ca: file('leaf-as-ca.crt', vmA.cert) })).toMatch(
+      /vmTls\.ca: .*leaf-as-ca\.crt: certificate #1 \(CN=vm-a\) is not a CA certificate/,
+    );
+    expect(withTls({ ca: file('empty-ca.crt', '') })).toMatch(
+      /vmTls\.ca: .*holds no PEM certificate/,
+    );
+  });
+
+  it('refuses an expired listener certificate', async () => {
+    const expired = await ca.issueServer('old relay', { notAfter: new Date(Date.now() - 60_000) });
+    const cert = file('expired.crt', expired.cert);
+    const key = file('expired.key', expired.key);
+    expect(
+      error(
+        ['--config', '/c.json'],
+        conf({ targets: { a: { dialInTls: 'cn:vm-a' } }, vmTls: vmTls({ cert, key }) }),
+      ),
+    ).toMatch(/vmTls\.cert: .*expired\.crt expired on /);
+  });
+
+  it('checks the shape of "vmTls" and of { "dialInTls": … }', () => {
+    const t = { a: { dialInTls: 'cn:vm-a' } };
+    expect(error(['--config', '/c.json'], conf({ targets: t, vmTls: 'x' }))).toMatch(
+      /"vmTls" must be an object/,
+    );
+    expect(
+      error(['--config', '/c.json'], conf({ targets: t, vmTls: vmTls({ crt: 'x' }) })),
+    ).toMatch(/unknown key "vmTls\.crt" \(allowed: listen, cert, key, ca\)/);
+    const { ca: _ca, ...noCa } = vmTls();
+    expect(error(['--config', '/c.json'], conf({ targets: t, vmTls: noCa }))).toMatch(
+      /"vmTls" lacks "ca"/,
+    );
+    expect(error(['--config', '/c.json'], conf({ targets: t, vmTls: vmTls({ key: '' }) }))).toMatch(
+      /"vmTls\.key" must be a PEM file path/,
+    );
+    expect(
+      error(['--config', '/c.json'], conf({ targets: t, vmTls: vmTls({ listen: 'x' }) })),
+    ).toMatch(/"vmTls\.listen" must look like HOST:PORT/);
+    const target = (v: unknown) =>
+      error(['--config', '/c.json'], conf({ targets: { a: { dialInTls: v } }, vmTls: vmTls() }));
+    expect(target('sha256:abcd')).toMatch(
+      /"targets\.a"\.dialInTls: "sha256:abcd" is not a SHA-256 fingerprint/,
+    );
+    expect(target('vm-a')).toMatch(
+      /dialInTls must be sha256:<SHA-256 fingerprint> or cn:<certificate subject CN>/,
+    );
+    expect(target('cn:')).toMatch(/the common name must be 1–64 characters/);
+    expect(target('cn:' + 'x'.repeat(65))).toMatch(/the common name must be 1–64 characters/);
+    expect(target(42)).toMatch(/dialInTls must be a string/);
+  });
+
+  it('cross-checks targets and the listener', () => {
+    expect(
+      error(['--config', '/c.json'], conf({ targets: { a: { dialInTls: 'cn:vm-a' } } })),
+    ).toMatch(/target "a" dials in over TLS \(cn:vm-a\) but no VM TLS listener is configured/);
+    expect(error(['--dial-in-tls', 'cn:vm-a'])).toMatch(/no VM TLS listener is configured/);
+    expect(
+      error(['--config', '/c.json'], conf({ targets: { a: '10.0.0.1:1' }, vmTls: vmTls() })),
+    ).toMatch(/a VM TLS listener .* is configured but no target dials in over TLS/);
+    const colon = vmA.sha256;
+    const bare = colon.replaceAll(':', '').toLowerCase();
+    expect(
+      error(
+        ['--config', '/c.json'],
+        conf({
+          targets: { a: { dialInTls: `sha256:${colon}` }, b: { dialInTls: `sha256:${bare}` } },
+          vmTls: vmTls(),
+        }),
+      ),
+    ).toMatch(/targets "a" and "b" both name the VM certificate sha256:/);
+    expect(
+      error(
+        ['--config', '/c.json'],
+        conf({
+          targets: { a: { dialInTls: 'cn:vm-a' }, b: { dialInTls: 'cn:vm-a' } },
+          vmTls: vmTls(),
+        }),
+      ),
+    ).toMatch(/targets "a" and "b" both name the VM certificate cn:vm-a/);
+    expect(
+      error(
+        ['--config', '/c.json'],
+        conf({
+          targets: { a: { dialInTls: 'cn:vm-a' }, b: { dialIn: '127.0.0.1:7443' } },
+          vmTls: vmTls(),
+        }),
+      ),
+    ).toMatch(/the VM TLS listener 127\.0\.0\.1:7443 is also a target's dial-in address/);
+    expect(
+      error(
+        ['--config', '/c.json', '--listen', '127.0.0.1:7443'],
+        conf({ targets: { a: { dialInTls: 'cn:vm-a' } }, vmTls: vmTls() }),
+      ),
+    ).toMatch(/is also the relay's --listen address/);
+  });
+
+  it('checks the flags', () => {
+    expect(error(['--vm-tls-listen', '127.0.0.1:7443'])).toMatch(
+      /go together .*: missing --vm-tls-cert, --vm-tls-key, --vm-tls-ca/,
+    );
+    expect(error(['--dial-in-tls', 'cn:vm-a', '--target', '127.0.0.1:1'])).toMatch(
+      /--target and --dial-in-tls exclude each other/,
+    );
+    expect(error(['--dial-in-tls', 'cn:vm-a', '--dial-in', '127.0.0.1:1'])).toMatch(
+      /--dial-in and --dial-in-tls exclude each other/,
+    );
+    expect(error(['--dial-in-tls', 'sha1:00'])).toMatch(/--dial-in-tls must be sha256:/);
   });
 });
