@@ -13,13 +13,21 @@ export const GuestScenario = {
   Atr: 'atr',
   /** `opensc-tool -c default -s …` with `args.apdus` = comma-separated hex APDUs: RESULT name=apdu i sw data per APDU. */
   Apdu: 'apdu',
+  /**
+   * Like `apdu`, but a failed exchange does not end the boot: RESULT name=apdu-try i sw data per
+   * answered APDU, then RESULT name=apdu-try-done ok=0|1 count out (hex of opensc-tool's output).
+   */
+  ApduTry: 'apdu-try',
   /** `pkcs11-tool -L` and `-O` with OpenSC's module: RESULT slotshex objectshex (hex of the tool output). */
   Pkcs11List: 'pkcs11-list',
   /** `pkcs11-tool --login --sign --mechanism RSA-PKCS` + `--read-object --type cert`: RESULT data sig cert (hex). */
   Pkcs11Sign: 'pkcs11-sign',
   /** `pcsc_scan -n`: EVENT state=present|empty atr per card state change; `args.seconds`, `args.events`. */
   Watch: 'watch',
-  /** Waits (up to `args.seconds`) until the card is removed: RESULT name=until-removed; holds the guest, and so QEMU, until then. */
+  /**
+   * Waits (up to `args.seconds`) until the card is removed: RESULT name=until-removed; holds the guest, and so QEMU, until then.
+   * Later scenarios in the same boot wait for a new card (and print STAGE name=card again).
+   */
   UntilRemoved: 'until-removed',
   /** `args.count` × `args.apdu` through opensc-tool; round trips timed by pcscd: RESULT count p50us p99us. */
   Bench: 'bench',

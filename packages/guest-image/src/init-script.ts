@@ -66,9 +66,10 @@ wait_card() {
 
 # Turns opensc-tool -s output into one RESULT line per APDU (format of OpenSC's
 # util_hex_dump_asc: 16 "XX " groups, padding on lines after the first, ASCII column).
+# $1: the RESULT name (default apdu).
 apdu_results() {
-  awk -v t="$(up)" '
-    function flush() { if (i >= 0) print "CARDLEND-RESULT t=" t " name=apdu i=" i " ok=1 sw=" sw " data=" tolower(data) }
+  awk -v t="$(up)" -v name="\${1:-apdu}" '
+    function flush() { if (i >= 0) print "CARDLEND-RESULT t=" t " name=" name " i=" i " ok=1 sw=" sw " data=" tolower(data) }
     BEGIN { i = -1 }
     /^Received \\(SW1=0x/ { flush(); i++; sw = substr($0, 17, 2) substr($0, 27, 2); data = ""; line = 0; next }
     i >= 0 && /^[0-9A-F][0-9A-F] / {
@@ -96,6 +97,16 @@ case "$sc" in
       apdu_results < /tmp/out
       fail opensc-tool-failed
     fi
+    ;;
+  apdu-try)
+    # Like apdu, but a failed exchange is a result, not the end of the boot: the guest goes on
+    # with the next scenario (fault tests: the lender vanishes while an APDU is outstanding).
+    wait_card
+    set --
+    for a in $(echo "$cl_apdus" | tr , ' '); do set -- "$@" -s "$a"; done
+    if opensc-tool -c default "$@" >/tmp/out 2>/tmp/err; then ok=1; else ok=0; fi
+    apdu_results apdu-try < /tmp/out
+    mark RESULT "name=apdu-try-done ok=$ok count=$(grep -c '^Received' /tmp/out) out=$(cat /tmp/out /tmp/err | tohex)"
     ;;
   pkcs11-list)
     wait_card
@@ -135,6 +146,8 @@ case "$sc" in
     pcsc_scan -n -t "\${cl_seconds:-30}" 2>&1 | awk '
       /Card state: .*Card removed/ { system("killall pcsc_scan"); found = 1; exit }
       END { exit !found }' || fail card-not-removed
+    # The card is gone: a later scenario waits for (and reports) the next one.
+    atr=
     mark RESULT "name=until-removed ok=1"
     ;;
   bench)
