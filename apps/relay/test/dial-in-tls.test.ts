@@ -228,7 +228,8 @@ describe.each<QemuVersion>(['7.2', '10.0'])('TLS dial-in with real QEMU %s', (ve
       8000,
       'both strangers refused',
     );
-    // The rogue certificate carries lab-b's CN, yet it never reached lab-b.
+    // The rogue certificate carries lab-b's CN, yet it never reached lab-b. (QEMU's GnuTLS does
+    // not even send a certificate whose issuer is not among the CAs the relay asks for.)
     expect(dialInEvents(events, 'lab-b', 'vm-connected')).toEqual([]);
     const right = await vm(pki.qemuDirs.b, 2);
     await until(() => dialInEvents(events, 'lab-b', 'vm-connected').length === 1, 8000, 'VM B');
@@ -317,6 +318,20 @@ describe('TLS dial-in listener with Node TLS clients', () => {
     expect(dialInEvents(events, undefined, 'vm-refused')[0]).toMatchObject({
       reason: expect.stringMatching(/TLS handshake failed/) as unknown,
     });
+  });
+
+  it('refuses a certificate from another CA and an expired one, though their CNs name a target', async () => {
+    const events = await setup();
+    const expired = await pki.ca.issueClient('vm-b', { notAfter: new Date(Date.now() - 60_000) });
+    for (const client of [pki.rogueB, expired]) {
+      const { closed, socket } = nodeVm(relay as RelayServer, client);
+      socket.on('data', () => {}); // TLS 1.3: the client learns of the refusal on its first read
+      await closed;
+    }
+    await until(() => dialInEvents(events, undefined, 'vm-refused').length === 2, 3000, 'refusals');
+    for (const e of dialInEvents(events, undefined, 'vm-refused'))
+      expect(e).toMatchObject({ reason: expect.stringMatching(/TLS handshake failed/) as unknown });
+    expect(dialInEvents(events, 'lab-b', 'vm-connected')).toEqual([]);
   });
 
   it('parks a verified VM, answers its guest commands, and refuses a second connection with the same certificate', async () => {

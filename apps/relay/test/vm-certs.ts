@@ -27,7 +27,7 @@ export interface Pem {
 export interface TestCa {
   cert: string;
   issueServer(cn: string, opts?: { notAfter?: Date }): Promise<Pem>;
-  issueClient(cn: string): Promise<Pem>;
+  issueClient(cn: string, opts?: { notAfter?: Date }): Promise<Pem>;
 }
 
 let serial = 1;
@@ -112,7 +112,8 @@ export async function makeCa(cn = 'cardlend test VM CA'): Promise<TestCa> {
         ],
         opts.notAfter ?? notAfter,
       ),
-    issueClient: (subjectCn) => issue(subjectCn, x509.ExtendedKeyUsage.clientAuth, [], notAfter),
+    issueClient: (subjectCn, opts = {}) =>
+      issue(subjectCn, x509.ExtendedKeyUsage.clientAuth, [], opts.notAfter ?? notAfter),
   };
 }
 
