@@ -166,11 +166,15 @@ describe.each<QemuVersion>(['7.2', '10.0'])('TLS dial-in with real QEMU %s', (ve
     return started.events;
   }
 
-  async function vm(dir: string, debug?: number): Promise<QemuHandle> {
+  async function vm(dir: string, debug?: number, host?: string): Promise<QemuHandle> {
     const q = await startQemu({
       version,
       ...(debug !== undefined ? { debug } : {}),
-      dialIn: { port: relay?.vmTlsAddress?.port as number, tls: { dir } },
+      dialIn: {
+        port: relay?.vmTlsAddress?.port as number,
+        tls: { dir },
+        ...(host !== undefined ? { host } : {}),
+      },
     });
     qemus.push(q);
     return q;
@@ -247,6 +251,33 @@ describe.each<QemuVersion>(['7.2', '10.0'])('TLS dial-in with real QEMU %s', (ve
     await until(() => refusals().length >= before + 2, 5000, 'more refusals');
     expect(rogue.exited || unknown.exited).toBe(false);
     expect(dialInEvents(events, 'lab-a', 'vm-connected')).toEqual([]);
+  });
+
+  it('QEMU checks the relay certificate against the chardev host (DNS SAN only: host=localhost works, host=127.0.0.1 not)', async () => {
+    const dnsOnly = await pki.ca.issueServer('relay by name', {
+      sans: [{ type: 'dns', value: 'localhost' }],
+    });
+    const files = writeRelayFiles(tempDir(), dnsOnly, pki.ca.cert);
+    const started = await startTestRelay(0, {
+      targets: tlsTargets(),
+      defaultTarget: 'lab-a',
+      tokenSecrets: [SECRET],
+      vmTls: { listen: { host: '127.0.0.1', port: 0 }, ...files },
+    });
+    relay = started.relay;
+    const { events } = started;
+    const byAddress = await vm(pki.qemuDirs.a, 2);
+    // The handshake completes on the relay's side; QEMU then rejects the name and hangs up.
+    // The handshake completes on the relay's side; QEMU then rejects the name and hangs up
+    // (silently), and redials a second later: nothing ever reaches the card device.
+    await until(() => dialInEvents(events, 'lab-a', 'vm-disconnected').length >= 2, 8000, 'drops');
+    expect(byAddress.output.some((l) => /VSC_|CHR_EVENT_OPENED/.test(l))).toBe(false);
+    await byAddress.stop();
+    const byName = await vm(pki.qemuDirs.a, 2, 'localhost');
+    await byName.waitForLog(/VSC_CardRemove/, 8000); // the arrival cleanup got through
+    const b = browser('lab-a');
+    await b.opened;
+    expect(await request(b, clientInit(), 0)).toMatchObject({ type: 'Init', version: 2 });
   });
 
   it('two targets over one TLS port pair with the right sessions', async () => {

@@ -26,7 +26,8 @@ export interface Pem {
 /** A CA that can issue server and client certificates. */
 export interface TestCa {
   cert: string;
-  issueServer(cn: string, opts?: { notAfter?: Date }): Promise<Pem>;
+  /** Subject alt names default to IP:127.0.0.1 and DNS:localhost. */
+  issueServer(cn: string, opts?: { notAfter?: Date; sans?: x509.JsonGeneralName[] }): Promise<Pem>;
   issueClient(cn: string, opts?: { notAfter?: Date }): Promise<Pem>;
 }
 
@@ -106,7 +107,7 @@ export async function makeCa(cn = 'cardlend test VM CA'): Promise<TestCa> {
       issue(
         subjectCn,
         x509.ExtendedKeyUsage.serverAuth,
-        [
+        opts.sans ?? [
           { type: 'ip', value: '127.0.0.1' },
           { type: 'dns', value: 'localhost' },
         ],
