@@ -65,20 +65,20 @@ export function formatVmCertId(id: VmCertId): string {
 /**
  * Reads and checks the listener's PEM files: the certificate parses and has not expired, the
  * key parses (unencrypted) and belongs to the certificate, and the CA file holds one or more
- * CA certificates. Throws `RELAY_CONFIG_INVALID` naming the file and what is wrong.
- * `what` prefixes messages (the config key or flag group).
+ * CA certificates. Throws `RELAY_CONFIG_INVALID` naming the setting (config key and flag), the
+ * file and what is wrong.
  */
 export function loadVmTlsFiles(
   config: Pick<VmTlsConfig, 'certFile' | 'keyFile' | 'caFile'>,
   readBytes: (file: string) => Uint8Array = (f) => readFileSync(f),
-  what = 'vmTls',
   nowMs: number = Date.now(),
 ): VmTlsMaterial {
-  const read = (key: string, file: string): Buffer => {
+  const label = (key: 'cert' | 'key' | 'ca') => `vmTls.${key} (--vm-tls-${key})`;
+  const read = (key: 'cert' | 'key' | 'ca', file: string): Buffer => {
     try {
       return Buffer.from(readBytes(file));
     } catch (e) {
-      throw configError(`${what}.${key}: cannot read ${file}: ${(e as Error).message}`, e);
+      throw configError(`${label(key)}: cannot read ${file}: ${(e as Error).message}`, e);
     }
   };
   const cert = read('cert', config.certFile);
@@ -87,48 +87,48 @@ export function loadVmTlsFiles(
 
   const certBlocks = cert.toString('latin1').match(PEM_CERTIFICATE) ?? [];
   if (certBlocks.length === 0)
-    throw configError(`${what}.cert: ${config.certFile} holds no PEM certificate`);
+    throw configError(`${label('cert')}: ${config.certFile} holds no PEM certificate`);
   let leaf: X509Certificate;
   try {
     leaf = new X509Certificate(certBlocks[0] as string);
   } catch (e) {
     throw configError(
-      `${what}.cert: ${config.certFile}: unreadable certificate (${(e as Error).message})`,
+      `${label('cert')}: ${config.certFile}: unreadable certificate (${(e as Error).message})`,
       e,
     );
   }
   if (Date.parse(leaf.validTo) < nowMs)
-    throw configError(`${what}.cert: ${config.certFile} expired on ${leaf.validTo}`);
+    throw configError(`${label('cert')}: ${config.certFile} expired on ${leaf.validTo}`);
   let privateKey;
   try {
     privateKey = createPrivateKey(key);
   } catch (e) {
     throw configError(
-      `${what}.key: ${config.keyFile} is not an unencrypted PEM private key (${(e as Error).message})`,
+      `${label('key')}: ${config.keyFile} is not an unencrypted PEM private key (${(e as Error).message})`,
       e,
     );
   }
   if (!leaf.checkPrivateKey(privateKey))
     throw configError(
-      `${what}.key: ${config.keyFile} does not belong to the certificate ${config.certFile}`,
+      `${label('key')}: ${config.keyFile} does not belong to the certificate ${config.certFile}`,
     );
 
   const caBlocks = ca.toString('latin1').match(PEM_CERTIFICATE) ?? [];
   if (caBlocks.length === 0)
-    throw configError(`${what}.ca: ${config.caFile} holds no PEM certificate`);
+    throw configError(`${label('ca')}: ${config.caFile} holds no PEM certificate`);
   caBlocks.forEach((block, i) => {
     let c: X509Certificate;
     try {
       c = new X509Certificate(block);
     } catch (e) {
       throw configError(
-        `${what}.ca: ${config.caFile}: certificate #${i + 1} is unreadable (${(e as Error).message})`,
+        `${label('ca')}: ${config.caFile}: certificate #${i + 1} is unreadable (${(e as Error).message})`,
         e,
       );
     }
     if (!c.ca)
       throw configError(
-        `${what}.ca: ${config.caFile}: certificate #${i + 1} (${c.subject.replaceAll('\n', ', ')}) is not a CA certificate (basicConstraints CA:TRUE)`,
+        `${label('ca')}: ${config.caFile}: certificate #${i + 1} (${c.subject.replaceAll('\n', ', ')}) is not a CA certificate (basicConstraints CA:TRUE)`,
       );
   });
   return { cert, key, ca };

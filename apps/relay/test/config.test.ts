@@ -295,27 +295,27 @@ describe('config: TLS dial-in (vmTls, dialInTls, --dial-in-tls, --vm-tls-*)', ()
         conf({ targets: { a: { dialInTls: 'cn:vm-a' } }, vmTls: vmTls(over) }),
       );
     expect(withTls({ cert: path.join(dir, 'missing.crt') })).toMatch(
-      /vmTls\.cert: cannot read .*missing\.crt: ENOENT/,
+      /vmTls\.cert \(--vm-tls-cert\): cannot read .*missing\.crt: ENOENT/,
     );
     expect(withTls({ cert: file('garbage.crt', 'hello') })).toMatch(
-      /vmTls\.cert: .*garbage\.crt holds no PEM certificate/,
+      /vmTls\.cert \(--vm-tls-cert\): .*garbage\.crt holds no PEM certificate/,
     );
     expect(
       withTls({
         cert: file('broken.crt', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'),
       }),
-    ).toMatch(/vmTls\.cert: .*broken\.crt: unreadable certificate/);
+    ).toMatch(/vmTls\.cert \(--vm-tls-cert\): .*broken\.crt: unreadable certificate/);
     expect(withTls({ key: file('not-a-key.pem', vmA.cert) })).toMatch(
-      /vmTls\.key: .*not-a-key\.pem is not an unencrypted PEM private key/,
+      /vmTls\.key \(--vm-tls-key\): .*not-a-key\.pem is not an unencrypted PEM private key/,
     );
     expect(withTls({ key: file('other.key', vmA.key) })).toMatch(
-      /vmTls\.key: .*other\.key does not belong to the certificate/,
+      /vmTls\.key \(--vm-tls-key\): .*other\.key does not belong to the certificate/,
     );
     expect(withTls({ ca: file('leaf-as-ca.crt', vmA.cert) })).toMatch(
-      /vmTls\.ca: .*leaf-as-ca\.crt: certificate #1 \(CN=vm-a\) is not a CA certificate/,
+      /vmTls\.ca \(--vm-tls-ca\): .*leaf-as-ca\.crt: certificate #1 \(CN=vm-a\) is not a CA certificate/,
     );
     expect(withTls({ ca: file('empty-ca.crt', '') })).toMatch(
-      /vmTls\.ca: .*holds no PEM certificate/,
+      /vmTls\.ca \(--vm-tls-ca\): .*holds no PEM certificate/,
     );
   });
 
@@ -328,7 +328,7 @@ describe('config: TLS dial-in (vmTls, dialInTls, --dial-in-tls, --vm-tls-*)', ()
         ['--config', '/c.json'],
         conf({ targets: { a: { dialInTls: 'cn:vm-a' } }, vmTls: vmTls({ cert, key }) }),
       ),
-    ).toMatch(/vmTls\.cert: .*expired\.crt expired on /);
+    ).toMatch(/vmTls\.cert \(--vm-tls-cert\): .*expired\.crt expired on /);
   });
 
   it('checks the shape of "vmTls" and of { "dialInTls": … }', () => {
