@@ -200,6 +200,8 @@ export class DialInTlsListener {
   readonly #slots = new Map<string, DialInSlot>();
   readonly #onEvent: (e: DialInTlsEvent) => void;
   readonly #readBytes: (file: string) => Uint8Array;
+  /** Every accepted TCP connection still open (handshaking, parked or taken). */
+  readonly #connections = new Set<net.Socket>();
 
   /** Loads the PEM files now; throws `RELAY_CONFIG_INVALID` if they are unusable. */
   constructor(opts: DialInTlsListenerOptions) {
@@ -228,6 +230,10 @@ export class DialInTlsListener {
         reason: `TLS handshake failed: ${e.code ?? e.message}`,
       });
       socket.destroy();
+    });
+    this.#server.on('connection', (raw: net.Socket) => {
+      this.#connections.add(raw);
+      raw.once('close', () => this.#connections.delete(raw));
     });
     this.#server.on('error', (e) => this.#onEvent({ kind: 'error', message: e.message }));
   }
@@ -292,10 +298,16 @@ export class DialInTlsListener {
     slot.accept(socket, remote);
   }
 
-  /** Stops listening and drops parked connections (taken ones belong to their sessions). */
+  /**
+   * Stops listening, drops parked connections and cuts off handshakes in progress. Call it
+   * after the sessions holding taken connections have ended (the relay server does): any
+   * connection still open is ended too, so closing never waits for a slow handshake.
+   */
   async close(): Promise<void> {
     for (const slot of this.#slots.values()) slot.close();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const raw of this.#connections) raw.destroy();
+    await closed;
   }
 }
 

@@ -5,6 +5,7 @@
  * clients for what QEMU cannot show quickly (no certificate, a second connection, SIGHUP).
  */
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
 import tls from 'node:tls';
 import {
   clientInit,
@@ -18,6 +19,7 @@ import {
 import { ensureQemu10, type QemuHandle, type QemuVersion, startQemu } from '@cardlend/qemu-testbed';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../src/auth/tokens.ts';
+import { VM_TLS_HANDSHAKE_TIMEOUT_MS } from '../src/dial-in-tls.ts';
 import type { RelayConfig, TargetConfig } from '../src/config.ts';
 import type { RelayServer, ServerEvent } from '../src/server.ts';
 import { Browser, startTestRelay, until, wsUrl } from './helpers.ts';
@@ -392,6 +394,18 @@ describe('TLS dial-in listener with Node TLS clients', () => {
     const closed = await b.closed;
     expect(closed.code).toBe(RelayClose.VM_UNREACHABLE);
     expect(closed.reason).toMatch(/not connected to the relay/);
+  });
+
+  it('closing the relay does not wait for a peer that never finishes its handshake', async () => {
+    await setup();
+    const silent = net.connect({ host: '127.0.0.1', port: relay?.vmTlsAddress?.port as number });
+    silent.on('error', () => {});
+    await new Promise<void>((resolve) => silent.once('connect', () => resolve()));
+    const started = Date.now();
+    await relay?.close();
+    relay = undefined;
+    expect(Date.now() - started).toBeLessThan(VM_TLS_HANDSHAKE_TIMEOUT_MS / 2);
+    silent.destroy();
   });
 
   it('reloadTls (SIGHUP) serves the new certificate; a bad file keeps the old one', async () => {
