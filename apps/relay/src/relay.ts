@@ -168,6 +168,8 @@ function toBytes(data: RawData): Buffer {
 
 function noop(): void {}
 
+const SEND_BINARY = { binary: true } as const;
+
 function defaultNow(): number {
   return performance.now();
 }
@@ -537,7 +539,12 @@ export class RelaySession {
       if (this.#phase === 'open' && this.#isBrowserOpen) {
         this.#stats.messagesToBrowser++;
         this.#stats.bytesToBrowser += f.bytes.length;
-        this.#ws.send(f.bytes, { binary: true }, () => this.#onBrowserSent());
+        // The send callback only serves to resume a paused VM side, and a pause needs the
+        // last queued frame to carry one: a frame queued behind others, or one that alone
+        // exceeds the limit. While nothing is queued (the usual case) none is allocated.
+        if (this.#ws.bufferedAmount > 0 || f.bytes.length > this.#maxBufferedToBrowserBytes)
+          this.#ws.send(f.bytes, SEND_BINARY, this.#sentCallback());
+        else this.#ws.send(f.bytes, SEND_BINARY);
         this.#observer?.bytes('to_browser', f.bytes.length);
       }
     }
@@ -555,6 +562,10 @@ export class RelaySession {
       this.#emit({ kind: 'backpressure', side: 'vm', isPaused: true });
       this.#slowReaderTimer = setTimeout(RelaySession.#slowReader, this.#slowReaderTimeoutMs, this);
     }
+  }
+
+  #sentCallback(): () => void {
+    return () => this.#onBrowserSent();
   }
 
   #onBrowserSent(): void {

@@ -320,35 +320,45 @@ describe('VM side', () => {
 });
 
 describe('backpressure', () => {
-  it('a browser that never reads makes the relay stop reading the VM (bounded buffer)', async () => {
-    const { b, conn } = await openSession();
-    const session = relay.sessions.get('default');
-    b.ws.pause(); // the browser stops reading its socket
-    const guestCommand = msg(7, 0, 'ab'.repeat(32 * 1024));
-    const chunk = Buffer.concat([guestCommand, guestCommand]);
-    let written = 0;
-    // Write until the relay pauses its VM socket (64 MiB without a pause would be a failure).
-    while (written < 64 * 1024 * 1024 && session?.isVmPaused !== true) {
-      written += chunk.length;
-      if (!conn.socket.write(chunk))
-        await Promise.race([new Promise((r) => conn.socket.once('drain', r)), sleep(50)]);
-    }
-    expect(session?.isVmPaused).toBe(true);
-    expect(written).toBeLessThan(64 * 1024 * 1024);
-    // While paused the relay reads nothing more from the VM, and its queue stays bounded:
-    // the threshold plus at most one socket read of messages.
-    const forwarded = session?.stats.messagesToBrowser;
-    for (let i = 0; i < 20; i++) conn.socket.write(chunk);
-    await sleep(300);
-    expect(session?.stats.messagesToBrowser).toBe(forwarded);
-    expect(session?.bufferedToBrowserBytes).toBeLessThan(256 * 1024 + 128 * 1024);
-    // Reading again drains everything, in order.
-    b.ws.resume();
-    const total = written / guestCommand.length + 20 * 2;
-    await until(() => b.frames.length === total, 15_000, 'all frames');
-    expect(conn.socket.writableLength).toBe(0);
-    expect(b.frames.every((f) => f.data.equals(guestCommand))).toBe(true);
-  });
+  // 1024: one guest command alone exceeds the limit, so the frame that fills the socket must
+  // itself carry the send callback that resumes the VM side.
+  it.each([{ limit: undefined }, { limit: 1024 }])(
+    'a browser that never reads makes the relay stop reading the VM (bounded buffer, limit $limit)',
+    async ({ limit }) => {
+      if (limit !== undefined) {
+        await relay.close();
+        ({ relay, events } = await startTestRelay(host.port, { maxBufferedToBrowserBytes: limit }));
+      }
+      const { b, conn } = await openSession();
+      const session = relay.sessions.get('default');
+      b.ws.pause(); // the browser stops reading its socket
+      const guestCommand = msg(7, 0, 'ab'.repeat(32 * 1024));
+      const chunk = Buffer.concat([guestCommand, guestCommand]);
+      let written = 0;
+      // Write until the relay pauses its VM socket (64 MiB without a pause would be a failure).
+      while (written < 64 * 1024 * 1024 && session?.isVmPaused !== true) {
+        written += chunk.length;
+        if (!conn.socket.write(chunk))
+          await Promise.race([new Promise((r) => conn.socket.once('drain', r)), sleep(50)]);
+      }
+      expect(session?.isVmPaused).toBe(true);
+      expect(written).toBeLessThan(64 * 1024 * 1024);
+      // While paused the relay reads nothing more from the VM, and its queue stays bounded:
+      // the threshold plus at most one socket read of messages.
+      const forwarded = session?.stats.messagesToBrowser;
+      for (let i = 0; i < 20; i++) conn.socket.write(chunk);
+      await sleep(300);
+      expect(session?.stats.messagesToBrowser).toBe(forwarded);
+      expect(session?.bufferedToBrowserBytes).toBeLessThan(256 * 1024 + 128 * 1024);
+      // Reading again drains everything, in order.
+      b.ws.resume();
+      const total = written / guestCommand.length + 20 * 2;
+      await until(() => b.frames.length === total, 15_000, 'all frames');
+      expect(conn.socket.writableLength).toBe(0);
+      expect(b.frames.every((f) => f.data.equals(guestCommand))).toBe(true);
+      expect(session?.isVmPaused).toBe(false);
+    },
+  );
 
   it('a VM that never reads makes the relay stop reading the browser', async () => {
     const { b, conn } = await openSession();

@@ -140,7 +140,8 @@ export class VscardFramer {
           type: this.#type,
           readerId: this.#readerId,
           length,
-          bytes: chunk.subarray(off, end),
+          // The common case, one message per read, hands out the chunk itself (no view).
+          bytes: off === 0 && end === n ? chunk : chunk.subarray(off, end),
         });
         off = end;
       } else {
