@@ -76,7 +76,6 @@ const PARAMS = isQuick
 }
 /** First session index of the idle phase (the latency and throughput phases use the ones before). */
 const IDLE_BASE = 8 * (1 + PARAMS.sessions);
-const LATENCY_ROUNDS = 5;
 const THROUGHPUT_ROUNDS = isQuick ? 1 : 3;
 const WATCHDOG_MS = isQuick ? 180_000 : 540_000;
 const FD_LIMIT = 65_536;
@@ -618,10 +617,10 @@ function phase(label: string): () => void {
 
 let nextSession = 0;
 
-/** 1. Latency at one session: interleaved rounds, samples merged. */
+/** 1. Latency at one session: the variants take turns, one exchange each. */
 async function latencyPhase(all: Started[], host: StandInHost): Promise<void> {
   const done = phase(
-    `latency (${PARAMS.exchanges} exchanges at 1 session, ${LATENCY_ROUNDS} interleaved rounds)`,
+    `latency (${PARAMS.exchanges} exchanges at 1 session, variants in turn)`,
   );
   const sessions = new Map<Started, { browser: BrowserSession; host: HostConn }>();
   const samples = new Map<Started, number[]>();
@@ -636,13 +635,15 @@ async function latencyPhase(all: Started[], host: StandInHost): Promise<void> {
       for (let i = 0; i < PARAMS.warmup; i++) await first.host.exchange();
     }
   }
-  const perRound = Math.ceil(PARAMS.exchanges / LATENCY_ROUNDS);
-  for (let round = 0; round < LATENCY_ROUNDS; round++) {
-    for (const s of rotated(all, round)) {
+  // Exchange by exchange in turn (order rotated each time): a load change on this shared
+  // machine hits every variant alike instead of biasing whichever block it lands in.
+  const live = all.filter((s) => sessions.has(s));
+  for (let i = 0; i < PARAMS.exchanges; i++) {
+    for (const s of rotated(live, i)) {
       const session = sessions.get(s);
       const list = samples.get(s);
       if (session === undefined || list === undefined) continue;
-      for (let i = 0; i < perRound; i++) list.push(await session.host.exchange());
+      list.push(await session.host.exchange());
     }
   }
   for (const [s, list] of samples) {
