@@ -22,7 +22,13 @@ export {
   DEFAULT_TARGET,
   loadSecrets,
 } from './config.ts';
-export type { RelayConfig, HostPort, ParsedArgs } from './config.ts';
+export type { RelayConfig, HostPort, ParsedArgs, VmCertId, VmTlsConfig } from './config.ts';
+export { parseVmCertId } from './config.ts';
+export { DialInPort, DialInSlot } from './dial-in.ts';
+export type { DialInEvent, DialInConnection } from './dial-in.ts';
+export { DialInTlsListener } from './dial-in-tls.ts';
+export type { DialInTlsEvent } from './dial-in-tls.ts';
+export { relayBanner } from './banner.ts';
 export { createStaticHandler, resolveUnderRoot, MIME_TYPES, notBuiltPage } from './static-files.ts';
 export { RelayError, isRelayError } from './errors.ts';
 export type { RelayErrorCode } from './errors.ts';

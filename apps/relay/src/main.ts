@@ -4,10 +4,12 @@
  * QEMU options to use (stderr), and on SIGTERM/SIGINT ends every session gracefully
  * (browsers get 1001, VMs get outstanding commands answered, CardRemove and ReaderRemove).
  */
+import { relayBanner } from './banner.ts';
 import { HELP_TEXT, parseArgs } from './config.ts';
 import { isRelayError } from './errors.ts';
 import { createAuditLog, createLogger } from './ops/logger.ts';
 import { createRelayMetrics } from './ops/metrics.ts';
+import type { DialInEvent } from './dial-in.ts';
 import { startRelayServer, type RelayServer, type ServerEvent } from './server.ts';
 
 async function main(): Promise<void> {
@@ -27,9 +29,30 @@ async function main(): Promise<void> {
   }
   const { config } = parsed;
   const logger = createLogger();
+  /** VMs dialling in: connects and disconnects at info, refusals at warn (no payloads). */
+  const logDialIn = (target: string | undefined, e: DialInEvent): void => {
+    const base = { event: `dial-in-${e.kind}`, target };
+    switch (e.kind) {
+      case 'vm-connected':
+        logger.info({ ...base, remote: e.remote }, 'VM connected');
+        break;
+      case 'vm-disconnected':
+        logger.info({ ...base, remote: e.remote }, 'VM disconnected');
+        break;
+      case 'vm-refused':
+        logger.warn({ ...base, remote: e.remote, reason: e.reason }, 'VM connection refused');
+        break;
+      case 'error':
+        logger.error(base, e.message);
+        break;
+      case 'parked-guest-command-answered':
+        break; // per guest command: metrics material, not a log line
+    }
+  };
   const onEvent = (e: ServerEvent): void => {
     // Audit events (session start/end, refusals) come from the audit log; here only problems.
     if (e.kind === 'server-error') logger.error({ event: e.kind }, e.message);
+    else if (e.kind === 'dial-in') logDialIn(e.target, e.event);
     else if (
       e.kind === 'session-event' &&
       e.event.kind !== 'backpressure' &&
@@ -50,25 +73,12 @@ async function main(): Promise<void> {
     process.stderr.write(`cardlend relay: ${(e as Error).message}\n`);
     process.exit(1);
   }
-  const target = config.targets[config.defaultTarget];
-  const host = target?.host ?? '127.0.0.1';
-  const port = target?.port ?? 35963;
   process.stderr.write(
-    [
-      `cardlend relay listening.`,
-      ``,
-      `  Open in Chrome:  ${server.url}`,
-      `  VM target:       ${host}:${port}${config.tokenSecrets.length > 0 ? ' (and the targets tokens name)' : ''}`,
-      ``,
-      `Start the VM (QEMU) with these options:`,
-      `  -device qemu-xhci -device usb-ccid \\`,
-      target?.isDialIn
-        ? `  -chardev socket,id=vscard,host=${host},port=${server.dialInPorts.get(config.defaultTarget) ?? port},reconnect=1,nodelay=on \\`
-        : `  -chardev socket,id=vscard,host=${host},port=${port},server=on,wait=off,nodelay=on \\`,
-      `  -device ccid-card-passthru,chardev=vscard`,
-      ``,
-      ``,
-    ].join('\n'),
+    relayBanner(config, {
+      url: server.url,
+      dialInPorts: server.dialInPorts,
+      vmTlsAddress: server.vmTlsAddress,
+    }),
   );
   let isStopping = false;
   const stop = (signal: string) => {
@@ -88,7 +98,9 @@ async function main(): Promise<void> {
       server.reloadTls();
       logger.info(
         { event: 'tls-reload' },
-        config.tls ? 'TLS certificate reloaded' : 'no TLS configured',
+        config.tls || config.vmTls
+          ? `TLS reloaded (${[config.tls ? 'page listener' : '', config.vmTls ? 'VM listener' : ''].filter(Boolean).join(', ')})`
+          : 'no TLS configured',
       );
     } catch (e) {
       logger.error({ event: 'tls-reload' }, (e as Error).message);

@@ -1,5 +1,6 @@
 /** The relay as a process: `tsx src/main.ts`, the banner, SIGTERM. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RelayClose, RELAY_PATH } from '@cardlend/vscard';
@@ -87,6 +88,27 @@ describe('main.ts', () => {
       .map((l) => (JSON.parse(l) as { event?: string }).event);
     expect(events).toContain('session-start');
     expect(events).toContain('session-end');
+  }, 40_000);
+
+  it('dial-in: the banner shows the client chardev; VM connects and refusals are logged', async () => {
+    const relay = startMain(['--listen', '127.0.0.1:0', '--dial-in', '127.0.0.1:0']);
+    const [, port] = await waitFor(
+      relay.stderr,
+      /-chardev socket,id=vscard,host=127\.0\.0\.1,port=(\d+),reconnect=1,nodelay=on/,
+    );
+    const vm = net.connect({ host: '127.0.0.1', port: Number(port) });
+    vm.on('error', () => {});
+    await waitFor(relay.stdout, /"event":"dial-in-vm-connected"/);
+    // A second VM while the first is held is refused, and the log says why.
+    const stranger = net.connect({ host: '127.0.0.1', port: Number(port) });
+    stranger.on('error', () => {});
+    const [line] = await waitFor(relay.stdout, /\{[^\n]*"event":"dial-in-vm-refused"[^\n]*\}/);
+    expect(JSON.parse(line as string)).toMatchObject({ level: 40, target: 'default' });
+    vm.destroy();
+    await waitFor(relay.stdout, /"event":"dial-in-vm-disconnected"/);
+    stranger.destroy();
+    relay.proc.kill('SIGTERM');
+    expect(await relay.exited).toBe(0);
   }, 40_000);
 
   it('exits 2 with a precise message for a bad flag', async () => {
