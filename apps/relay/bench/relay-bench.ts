@@ -609,6 +609,28 @@ function rotated<T>(list: readonly T[], round: number): T[] {
   return [...list.slice(k), ...list.slice(0, k)];
 }
 
+/** A small deterministic PRNG in [0, 1) (Marsaglia's xorshift32), so runs are repeatable. */
+function xorshift32(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 0x1_0000_0000;
+  };
+}
+
+/** Fisher–Yates shuffle of a copy. */
+function shuffled<T>(list: readonly T[], random: () => number): T[] {
+  const out = [...list];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
 function phase(label: string): () => void {
   const t0 = performance.now();
   process.stdout.write(`  ${label}…`);
@@ -617,10 +639,10 @@ function phase(label: string): () => void {
 
 let nextSession = 0;
 
-/** 1. Latency at one session: the variants take turns, one exchange each. */
+/** 1. Latency at one session: the variants take turns, one exchange each, in random order. */
 async function latencyPhase(all: Started[], host: StandInHost): Promise<void> {
   const done = phase(
-    `latency (${PARAMS.exchanges} exchanges at 1 session, variants in turn)`,
+    `latency (${PARAMS.exchanges} exchanges at 1 session, variants in turn, random order)`,
   );
   const sessions = new Map<Started, { browser: BrowserSession; host: HostConn }>();
   const samples = new Map<Started, number[]>();
@@ -635,11 +657,13 @@ async function latencyPhase(all: Started[], host: StandInHost): Promise<void> {
       for (let i = 0; i < PARAMS.warmup; i++) await first.host.exchange();
     }
   }
-  // Exchange by exchange in turn (order rotated each time): a load change on this shared
-  // machine hits every variant alike instead of biasing whichever block it lands in.
+  // Exchange by exchange in turn, in a fresh random order each time: a load change on this
+  // shared machine hits every variant alike, and no variant always follows the same one
+  // (websockify's Python processes, for one, still run after its exchange ends).
   const live = all.filter((s) => sessions.has(s));
+  const random = xorshift32(0x9e3779b9);
   for (let i = 0; i < PARAMS.exchanges; i++) {
-    for (const s of rotated(live, i)) {
+    for (const s of shuffled(live, random)) {
       const session = sessions.get(s);
       const list = samples.get(s);
       if (session === undefined || list === undefined) continue;
