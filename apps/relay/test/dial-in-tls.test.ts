@@ -139,6 +139,9 @@ function nodeVm(
   return { socket, closed };
 }
 
+/** Each test boots one or two QEMUs: generous on a loaded 2-core CI machine (waits are polls). */
+const QEMU_TEST_MS = 90_000;
+
 describe.each<QemuVersion>(['7.2', '10.0'])('TLS dial-in with real QEMU %s', (version) => {
   const qemus: QemuHandle[] = [];
   const browsers: Browser[] = [];
@@ -188,140 +191,164 @@ describe.each<QemuVersion>(['7.2', '10.0'])('TLS dial-in with real QEMU %s', (ve
     return b;
   }
 
-  it('pairs the VM its certificate names with the session its token names; Init, ReaderAdd, ATR, APDU pass', async () => {
-    const events = await setup();
-    const qemu = await vm(pki.qemuDirs.a, 2);
-    await until(() => dialInEvents(events, 'lab-a', 'vm-connected').length === 1, 8000, 'VM A');
-    // Parked: the arrival cleanup reached QEMU over TLS.
-    await qemu.waitForLog(/VSC_CardRemove/, 3000);
-    const b = browser('lab-a');
-    await b.opened;
-    expect(await request(b, clientInit(), 0)).toMatchObject({ type: 'Init', version: 2 });
-    let mark = qemu.output.length;
-    expect(await request(b, { type: 'ReaderAdd', readerId: 0, name: '' }, 1)).toMatchObject({
-      type: 'Error',
-      code: 0,
-    });
-    await qemu.waitForLog(/CCID Attach/, 3000, mark); // the reader appears on the guest's USB
-    expect(await request(b, { type: 'ATR', readerId: 0, atr: CAC_ATR }, 2)).toMatchObject({
-      type: 'Error',
-      code: 0,
-    });
-    // A card answer with no guest command outstanding: it reaches usb-ccid, which says so.
-    mark = qemu.output.length;
-    b.send(encodeMessage({ type: 'APDU', readerId: 0, apdu: Uint8Array.of(0x90, 0x00) }));
-    await qemu.waitForLog(/APDU without pending answers/, 3000, mark);
-    mark = qemu.output.length;
-    b.ws.close(1000);
-    await qemu.waitForLog(/VSC_CardRemove/, 3000, mark);
-    // QEMU redials (reconnect=1) through TLS and the next session is served.
-    await until(() => dialInEvents(events, 'lab-a', 'vm-connected').length === 2, 8000, 'redial');
-    const next = browser('lab-a');
-    await next.opened;
-    expect(await request(next, clientInit(), 0)).toMatchObject({ type: 'Init' });
-    expect(dialInEvents(events, undefined, 'vm-refused')).toEqual([]);
-  });
+  it(
+    'pairs the VM its certificate names with the session its token names; Init, ReaderAdd, ATR, APDU pass',
+    async () => {
+      const events = await setup();
+      const qemu = await vm(pki.qemuDirs.a, 2);
+      await until(() => dialInEvents(events, 'lab-a', 'vm-connected').length === 1, 20_000, 'VM A');
+      // Parked: the arrival cleanup reached QEMU over TLS.
+      await qemu.waitForLog(/VSC_CardRemove/, 3000);
+      const b = browser('lab-a');
+      await b.opened;
+      expect(await request(b, clientInit(), 0)).toMatchObject({ type: 'Init', version: 2 });
+      let mark = qemu.output.length;
+      expect(await request(b, { type: 'ReaderAdd', readerId: 0, name: '' }, 1)).toMatchObject({
+        type: 'Error',
+        code: 0,
+      });
+      await qemu.waitForLog(/CCID Attach/, 10_000, mark); // the reader appears on the guest's USB
+      expect(await request(b, { type: 'ATR', readerId: 0, atr: CAC_ATR }, 2)).toMatchObject({
+        type: 'Error',
+        code: 0,
+      });
+      // A card answer with no guest command outstanding: it reaches usb-ccid, which says so.
+      mark = qemu.output.length;
+      b.send(encodeMessage({ type: 'APDU', readerId: 0, apdu: Uint8Array.of(0x90, 0x00) }));
+      await qemu.waitForLog(/APDU without pending answers/, 10_000, mark);
+      mark = qemu.output.length;
+      b.ws.close(1000);
+      await qemu.waitForLog(/VSC_CardRemove/, 10_000, mark);
+      // QEMU redials (reconnect=1) through TLS and the next session is served.
+      await until(
+        () => dialInEvents(events, 'lab-a', 'vm-connected').length === 2,
+        20_000,
+        'redial',
+      );
+      const next = browser('lab-a');
+      await next.opened;
+      expect(await request(next, clientInit(), 0)).toMatchObject({ type: 'Init' });
+      expect(dialInEvents(events, undefined, 'vm-refused')).toEqual([]);
+    },
+    QEMU_TEST_MS,
+  );
 
-  it('refuses a certificate from another CA and one no target names; the right VM still works', async () => {
-    const events = await setup();
-    const rogue = await vm(pki.qemuDirs.rogueB);
-    const unknown = await vm(pki.qemuDirs.unknown);
-    const refusals = () => dialInEvents(events, undefined, 'vm-refused') as { reason: string }[];
-    await until(
-      () =>
-        refusals().some((e) => /TLS handshake failed/.test(e.reason)) &&
-        refusals().some((e) => e.reason.includes(`sha256:${pki.unknown.sha256}, cn:vm-unknown`)),
-      8000,
-      'both strangers refused',
-    );
-    // The rogue certificate carries lab-b's CN, yet it never reached lab-b. (QEMU's GnuTLS does
-    // not even send a certificate whose issuer is not among the CAs the relay asks for.)
-    expect(dialInEvents(events, 'lab-b', 'vm-connected')).toEqual([]);
-    const right = await vm(pki.qemuDirs.b, 2);
-    await until(() => dialInEvents(events, 'lab-b', 'vm-connected').length === 1, 8000, 'VM B');
-    const b = browser('lab-b');
-    await b.opened;
-    expect(await request(b, clientInit(), 0)).toMatchObject({ type: 'Init', version: 2 });
-    const mark = right.output.length;
-    await request(b, { type: 'ReaderAdd', readerId: 0, name: '' }, 1);
-    await right.waitForLog(/CCID Attach/, 3000, mark);
-    expect(await request(b, { type: 'ATR', readerId: 0, atr: CAC_ATR }, 2)).toMatchObject({
-      code: 0,
-    });
-    // The strangers keep redialling and keep being refused; they never get a session.
-    const before = refusals().length;
-    await until(() => refusals().length >= before + 2, 5000, 'more refusals');
-    expect(rogue.exited || unknown.exited).toBe(false);
-    expect(dialInEvents(events, 'lab-a', 'vm-connected')).toEqual([]);
-  });
-
-  it('QEMU checks the relay certificate against the chardev host (DNS SAN only: host=localhost works, host=127.0.0.1 not)', async () => {
-    const dnsOnly = await pki.ca.issueServer('relay by name', {
-      sans: [{ type: 'dns', value: 'localhost' }],
-    });
-    const files = writeRelayFiles(tempDir(), dnsOnly, pki.ca.cert);
-    const started = await startTestRelay(0, {
-      targets: tlsTargets(),
-      defaultTarget: 'lab-a',
-      tokenSecrets: [SECRET],
-      vmTls: { listen: { host: '127.0.0.1', port: 0 }, ...files },
-    });
-    relay = started.relay;
-    const { events } = started;
-    const byAddress = await vm(pki.qemuDirs.a, 2);
-    // The handshake completes on the relay's side; QEMU then rejects the name and hangs up.
-    // The handshake completes on the relay's side; QEMU then rejects the name and hangs up
-    // (silently), and redials a second later: nothing ever reaches the card device.
-    await until(() => dialInEvents(events, 'lab-a', 'vm-disconnected').length >= 2, 8000, 'drops');
-    expect(byAddress.output.some((l) => /VSC_|CHR_EVENT_OPENED/.test(l))).toBe(false);
-    await byAddress.stop();
-    const byName = await vm(pki.qemuDirs.a, 2, 'localhost');
-    await byName.waitForLog(/VSC_CardRemove/, 8000); // the arrival cleanup got through
-    const b = browser('lab-a');
-    await b.opened;
-    expect(await request(b, clientInit(), 0)).toMatchObject({ type: 'Init', version: 2 });
-  });
-
-  it('two targets over one TLS port pair with the right sessions', async () => {
-    const events = await setup();
-    const qa = await vm(pki.qemuDirs.a, 2);
-    const qb = await vm(pki.qemuDirs.b, 2);
-    await until(
-      () =>
-        dialInEvents(events, 'lab-a', 'vm-connected').length === 1 &&
-        dialInEvents(events, 'lab-b', 'vm-connected').length === 1,
-      8000,
-      'both VMs',
-    );
-    const bb = browser('lab-b');
-    const ba = browser('lab-a');
-    await Promise.all([ba.opened, bb.opened]);
-    for (const b of [ba, bb])
-      expect(await request(b, clientInit(), 0)).toMatchObject({ type: 'Init' });
-    // A reader is added through lab-b's session: only QEMU B attaches it.
-    let markA = qa.output.length;
-    let markB = qb.output.length;
-    await request(bb, { type: 'ReaderAdd', readerId: 0, name: '' }, 1);
-    await qb.waitForLog(/CCID Attach/, 3000, markB);
-    expect(qa.output.slice(markA).some((l) => /CCID Attach/.test(l))).toBe(false);
-    // Then through lab-a's: only QEMU A.
-    markA = qa.output.length;
-    markB = qb.output.length;
-    await request(ba, { type: 'ReaderAdd', readerId: 0, name: '' }, 1);
-    await qa.waitForLog(/CCID Attach/, 3000, markA);
-    expect(qb.output.slice(markB).some((l) => /CCID Attach/.test(l))).toBe(false);
-    for (const b of [ba, bb])
+  it(
+    'refuses a certificate from another CA and one no target names; the right VM still works',
+    async () => {
+      const events = await setup();
+      const rogue = await vm(pki.qemuDirs.rogueB);
+      const unknown = await vm(pki.qemuDirs.unknown);
+      const refusals = () => dialInEvents(events, undefined, 'vm-refused') as { reason: string }[];
+      await until(
+        () =>
+          refusals().some((e) => /TLS handshake failed/.test(e.reason)) &&
+          refusals().some((e) => e.reason.includes(`sha256:${pki.unknown.sha256}, cn:vm-unknown`)),
+        8000,
+        'both strangers refused',
+      );
+      // The rogue certificate carries lab-b's CN, yet it never reached lab-b. (QEMU's GnuTLS does
+      // not even send a certificate whose issuer is not among the CAs the relay asks for.)
+      expect(dialInEvents(events, 'lab-b', 'vm-connected')).toEqual([]);
+      const right = await vm(pki.qemuDirs.b, 2);
+      await until(() => dialInEvents(events, 'lab-b', 'vm-connected').length === 1, 20_000, 'VM B');
+      const b = browser('lab-b');
+      await b.opened;
+      expect(await request(b, clientInit(), 0)).toMatchObject({ type: 'Init', version: 2 });
+      const mark = right.output.length;
+      await request(b, { type: 'ReaderAdd', readerId: 0, name: '' }, 1);
+      await right.waitForLog(/CCID Attach/, 10_000, mark);
       expect(await request(b, { type: 'ATR', readerId: 0, atr: CAC_ATR }, 2)).toMatchObject({
         code: 0,
       });
-    // The session for lab-b ends: only QEMU B gets the card removed.
-    markA = qa.output.length;
-    markB = qb.output.length;
-    bb.ws.close(1000);
-    await qb.waitForLog(/VSC_CardRemove/, 3000, markB);
-    expect(qa.output.slice(markA).some((l) => /VSC_CardRemove/.test(l))).toBe(false);
-    expect(await request(ba, { type: 'CardRemove', readerId: 0 }, 3)).toMatchObject({ code: 0 });
-  });
+      // The strangers keep redialling and keep being refused; they never get a session.
+      const before = refusals().length;
+      await until(() => refusals().length >= before + 2, 15_000, 'more refusals');
+      expect(rogue.exited || unknown.exited).toBe(false);
+      expect(dialInEvents(events, 'lab-a', 'vm-connected')).toEqual([]);
+    },
+    QEMU_TEST_MS,
+  );
+
+  it(
+    'QEMU checks the relay certificate against the chardev host (DNS SAN only: host=localhost works, host=127.0.0.1 not)',
+    async () => {
+      const dnsOnly = await pki.ca.issueServer('relay by name', {
+        sans: [{ type: 'dns', value: 'localhost' }],
+      });
+      const files = writeRelayFiles(tempDir(), dnsOnly, pki.ca.cert);
+      const started = await startTestRelay(0, {
+        targets: tlsTargets(),
+        defaultTarget: 'lab-a',
+        tokenSecrets: [SECRET],
+        vmTls: { listen: { host: '127.0.0.1', port: 0 }, ...files },
+      });
+      relay = started.relay;
+      const { events } = started;
+      const byAddress = await vm(pki.qemuDirs.a, 2);
+      // The handshake completes on the relay's side; QEMU then rejects the name and hangs up.
+      // The handshake completes on the relay's side; QEMU then rejects the name and hangs up
+      // (silently), and redials a second later: nothing ever reaches the card device.
+      await until(
+        () => dialInEvents(events, 'lab-a', 'vm-disconnected').length >= 2,
+        20_000,
+        'drops',
+      );
+      expect(byAddress.output.some((l) => /VSC_|CHR_EVENT_OPENED/.test(l))).toBe(false);
+      await byAddress.stop();
+      const byName = await vm(pki.qemuDirs.a, 2, 'localhost');
+      await byName.waitForLog(/VSC_CardRemove/, 20_000); // the arrival cleanup got through
+      const b = browser('lab-a');
+      await b.opened;
+      expect(await request(b, clientInit(), 0)).toMatchObject({ type: 'Init', version: 2 });
+    },
+    QEMU_TEST_MS,
+  );
+
+  it(
+    'two targets over one TLS port pair with the right sessions',
+    async () => {
+      const events = await setup();
+      const qa = await vm(pki.qemuDirs.a, 2);
+      const qb = await vm(pki.qemuDirs.b, 2);
+      await until(
+        () =>
+          dialInEvents(events, 'lab-a', 'vm-connected').length === 1 &&
+          dialInEvents(events, 'lab-b', 'vm-connected').length === 1,
+        8000,
+        'both VMs',
+      );
+      const bb = browser('lab-b');
+      const ba = browser('lab-a');
+      await Promise.all([ba.opened, bb.opened]);
+      for (const b of [ba, bb])
+        expect(await request(b, clientInit(), 0)).toMatchObject({ type: 'Init' });
+      // A reader is added through lab-b's session: only QEMU B attaches it.
+      let markA = qa.output.length;
+      let markB = qb.output.length;
+      await request(bb, { type: 'ReaderAdd', readerId: 0, name: '' }, 1);
+      await qb.waitForLog(/CCID Attach/, 10_000, markB);
+      expect(qa.output.slice(markA).some((l) => /CCID Attach/.test(l))).toBe(false);
+      // Then through lab-a's: only QEMU A.
+      markA = qa.output.length;
+      markB = qb.output.length;
+      await request(ba, { type: 'ReaderAdd', readerId: 0, name: '' }, 1);
+      await qa.waitForLog(/CCID Attach/, 10_000, markA);
+      expect(qb.output.slice(markB).some((l) => /CCID Attach/.test(l))).toBe(false);
+      for (const b of [ba, bb])
+        expect(await request(b, { type: 'ATR', readerId: 0, atr: CAC_ATR }, 2)).toMatchObject({
+          code: 0,
+        });
+      // The session for lab-b ends: only QEMU B gets the card removed.
+      markA = qa.output.length;
+      markB = qb.output.length;
+      bb.ws.close(1000);
+      await qb.waitForLog(/VSC_CardRemove/, 10_000, markB);
+      expect(qa.output.slice(markA).some((l) => /VSC_CardRemove/.test(l))).toBe(false);
+      expect(await request(ba, { type: 'CardRemove', readerId: 0 }, 3)).toMatchObject({ code: 0 });
+    },
+    QEMU_TEST_MS,
+  );
 });
 
 describe('TLS dial-in listener with Node TLS clients', () => {
