@@ -35,6 +35,15 @@ export interface VmTlsMaterial {
 /** Longest TLS handshake of a VM connection, ms; slower peers are cut off. */
 export const VM_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
+/**
+ * Most TCP connections the VM listener keeps open at once: each target holds at most one
+ * VM connection, plus room for redials and handshakes; a flood beyond it is dropped on
+ * accept (and reported) instead of costing a TLS handshake each.
+ */
+export function vmTlsMaxConnections(targetCount: number): number {
+  return 16 + 2 * targetCount;
+}
+
 /** Upper bound of X.520 `ub-common-name`: a subject CN is at most 64 characters. */
 export const MAX_CN_CHARS = 64;
 
@@ -231,6 +240,14 @@ export class DialInTlsListener {
       });
       socket.destroy();
     });
+    this.#server.maxConnections = vmTlsMaxConnections(targets.length);
+    this.#server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) =>
+      this.#onEvent({
+        kind: 'vm-refused',
+        remote: `${data?.remoteAddress ?? '?'}:${data?.remotePort ?? '?'}`,
+        reason: `too many connections to the VM listener (at most ${this.#server.maxConnections})`,
+      }),
+    );
     this.#server.on('connection', (raw: net.Socket) => {
       this.#connections.add(raw);
       raw.once('close', () => this.#connections.delete(raw));
@@ -249,6 +266,11 @@ export class DialInTlsListener {
       host: this.#config.listen.host,
       port: (this.#server.address() as net.AddressInfo).port,
     };
+  }
+
+  /** TCP connections open now (handshaking, parked or taken). */
+  get connectionCount(): number {
+    return this.#connections.size;
   }
 
   /** The park/handover slot of a target, undefined for targets this listener does not serve. */

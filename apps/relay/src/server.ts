@@ -106,6 +106,8 @@ export interface RelayServer {
   readonly dialInPorts: ReadonlyMap<string, number>;
   /** The shared TLS listener for dial-in VMs (config `vmTls`), when configured. */
   readonly vmTlsAddress: HostPort | undefined;
+  /** TCP connections the VM TLS listener holds now (0 without one). */
+  readonly vmTlsConnections: number;
   /**
    * Re-reads the TLS certificate and key of the listener and of the VM TLS listener (its CA
    * too) (SIGHUP); new connections use them, live ones keep theirs. Throws
@@ -631,6 +633,9 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     readiness,
     dialInPorts: new Map([...dialIns].map(([id, p]) => [id, p.port])),
     vmTlsAddress: vmTls?.address,
+    get vmTlsConnections() {
+      return vmTls?.connectionCount ?? 0;
+    },
     reloadTls(): void {
       // Load everything first, so a bad file leaves every listener as it was.
       const web = config.tls ? loadTls() : undefined;

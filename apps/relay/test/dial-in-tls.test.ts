@@ -19,7 +19,7 @@ import {
 import { ensureQemu10, type QemuHandle, type QemuVersion, startQemu } from '@cardlend/qemu-testbed';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../src/auth/tokens.ts';
-import { VM_TLS_HANDSHAKE_TIMEOUT_MS } from '../src/dial-in-tls.ts';
+import { VM_TLS_HANDSHAKE_TIMEOUT_MS, vmTlsMaxConnections } from '../src/dial-in-tls.ts';
 import type { RelayConfig, TargetConfig } from '../src/config.ts';
 import type { RelayServer, ServerEvent } from '../src/server.ts';
 import { Browser, startTestRelay, until, wsUrl } from './helpers.ts';
@@ -421,6 +421,33 @@ describe('TLS dial-in listener with Node TLS clients', () => {
     const closed = await b.closed;
     expect(closed.code).toBe(RelayClose.VM_UNREACHABLE);
     expect(closed.reason).toMatch(/not connected to the relay/);
+  });
+
+  it('a flood of connections that never handshake is capped; the right VM still gets through', async () => {
+    const events = await setup();
+    const port = relay?.vmTlsAddress?.port as number;
+    const cap = vmTlsMaxConnections(Object.keys(tlsTargets()).length);
+    const silent = await Promise.all(
+      Array.from({ length: cap }, async () => {
+        const s = net.connect({ host: '127.0.0.1', port });
+        s.on('error', () => {});
+        await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+        return s;
+      }),
+    );
+    await until(() => relay?.vmTlsConnections === cap, 5000, 'all accepted');
+    const extra = net.connect({ host: '127.0.0.1', port });
+    extra.on('error', () => {});
+    await new Promise<void>((resolve) => extra.once('close', () => resolve()));
+    expect(dialInEvents(events, undefined, 'vm-refused').at(-1)).toMatchObject({
+      reason: expect.stringMatching(/too many connections/) as unknown,
+    });
+    // Once the flood is gone, a VM with the right certificate is served again.
+    for (const s of silent) s.destroy();
+    await until(() => relay?.vmTlsConnections === 0, 5000, 'flood closed');
+    const vmA = nodeVm(relay as RelayServer, pki.vmA);
+    await until(() => dialInEvents(events, 'lab-a', 'vm-connected').length === 1, 5000, 'VM A');
+    vmA.socket.destroy();
   });
 
   it('closing the relay does not wait for a peer that never finishes its handshake', async () => {
