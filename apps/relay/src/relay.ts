@@ -460,6 +460,9 @@ export class RelaySession {
       this.#limit('message-rate');
       return;
     }
+    // The bytes leave first; the bookkeeping below is not on the round trip's path (nothing
+    // it updates is read before QEMU's reply, which arrives in a later event).
+    const isWritable = this.#tcp.write(bytes);
     this.#activity?.noteActivity();
     this.#stats.messagesFromBrowser++;
     this.#stats.bytesFromBrowser += bytes.length;
@@ -473,7 +476,7 @@ export class RelaySession {
     }
     this.#observer?.bytes('to_vm', bytes.length);
     if (CONTROL_EXPECTING_REPLY.has(type)) this.#pendingReplies++;
-    if (!this.#tcp.write(bytes) && !this.#isBrowserPaused) {
+    if (!isWritable && !this.#isBrowserPaused) {
       this.#isBrowserPaused = true;
       this.#ws.pause();
       this.#emit({ kind: 'backpressure', side: 'browser', isPaused: true });
@@ -523,6 +526,19 @@ export class RelaySession {
       return;
     }
     for (const f of frames) {
+      // Send first: the bookkeeping after it is not on the round trip's path.
+      const isSent = this.#phase === 'open' && this.#isBrowserOpen;
+      if (isSent) {
+        // The send callback only serves to resume a paused VM side, and a pause needs the
+        // last queued frame to carry one: a frame queued behind others, or one that alone
+        // exceeds the limit. While nothing is queued (the usual case) none is allocated.
+        if (this.#ws.bufferedAmount > 0 || f.bytes.length > this.#maxBufferedToBrowserBytes)
+          this.#ws.send(f.bytes, SEND_BINARY, this.#sentCallback());
+        else this.#ws.send(f.bytes, SEND_BINARY);
+        this.#stats.messagesToBrowser++;
+        this.#stats.bytesToBrowser += f.bytes.length;
+        this.#observer?.bytes('to_browser', f.bytes.length);
+      }
       if (f.type === VSC.APDU) {
         this.#stats.guestCommands++;
         if (this.#phase === 'open') {
@@ -535,17 +551,6 @@ export class RelaySession {
         }
       } else if ((f.type === VSC.Error || f.type === VSC.Init) && this.#pendingReplies > 0) {
         this.#pendingReplies--;
-      }
-      if (this.#phase === 'open' && this.#isBrowserOpen) {
-        this.#stats.messagesToBrowser++;
-        this.#stats.bytesToBrowser += f.bytes.length;
-        // The send callback only serves to resume a paused VM side, and a pause needs the
-        // last queued frame to carry one: a frame queued behind others, or one that alone
-        // exceeds the limit. While nothing is queued (the usual case) none is allocated.
-        if (this.#ws.bufferedAmount > 0 || f.bytes.length > this.#maxBufferedToBrowserBytes)
-          this.#ws.send(f.bytes, SEND_BINARY, this.#sentCallback());
-        else this.#ws.send(f.bytes, SEND_BINARY);
-        this.#observer?.bytes('to_browser', f.bytes.length);
       }
     }
     if (this.#phase === 'cleanup' && this.#pendingReplies === 0 && this.#cleanupTimer) {
