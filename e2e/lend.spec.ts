@@ -11,17 +11,28 @@ test.describe('lending a virtual card to QEMU 7.2', () => {
     openApp,
     snap,
   }) => {
+    // The simulator (and its demo card's crypto) is fetched only for "Try a virtual card":
+    // no script the page loads before carries the demo card's name.
+    const scripts: Promise<string>[] = [];
+    page.on('response', (r) => {
+      if (r.request().resourceType() === 'script') scripts.push(r.text());
+    });
+    const simulatorScripts = async (): Promise<number> =>
+      (await Promise.all(scripts)).filter((t) => t.includes('cardlend demo PIV')).length;
     await openApp(page);
     await expect(
       page.getByText('Lend the smart card in your USB reader to a remote virtual machine'),
     ).toBeVisible();
     await snap(page, 'start');
+    expect(scripts.length).toBeGreaterThan(0);
+    expect(await simulatorScripts()).toBe(0);
 
     await page.getByRole('button', { name: 'Try a virtual card' }).click();
     const link = page.getByTestId('status-link');
     await expect(link).toHaveAttribute('data-link', 'lent', { timeout: 20_000 });
     const card = page.getByTestId('status-card');
     await expect(card).toContainText('Present');
+    expect(await simulatorScripts()).toBe(1);
 
     // QEMU logs the ATR it received and that it passes its check (vscard-protocol.md §3).
     const atrLine = await qemu.waitForLog(/VSC_ATR \d+/, 10_000);

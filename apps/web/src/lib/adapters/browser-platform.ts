@@ -4,7 +4,6 @@
  * very same `openReader` + `CardBridge` path as a real one.
  */
 import { CardBridge } from '@cardlend/bridge';
-import { createPivDemoCard, readerProfiles, SimulatedReader } from '@cardlend/card-sim';
 import { CCID_USB_FILTERS, openReader, type CcidReader } from '@cardlend/ccid/webusb';
 import { detectOs } from '../errors/explain.ts';
 import { DEMO_PROFILES, isDemoProfileId } from '../state/launch-params.ts';
@@ -57,6 +56,10 @@ export function createBrowserPlatform(): Platform {
 
     async openVirtualReader(profileId) {
       const demo = DEMO_PROFILES[isDemoProfileId(profileId) ? profileId : 'vendorClass'];
+      // Loaded on first use: the simulator and its demo card's crypto are most of the code,
+      // and a person lending a real card never needs them.
+      const { createPivDemoCard, readerProfiles, SimulatedReader } =
+        await import('@cardlend/card-sim');
       // shortApdu: a class-0x0B reader; vendorClass: the same protocol on a class-0xFF interface.
       const profile = demo.isProtectedClass
         ? readerProfiles['shortApdu']
