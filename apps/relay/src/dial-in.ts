@@ -14,15 +14,10 @@
  * take the VM's place); bind a per-VM port to an address only the VM can reach.
  */
 import net from 'node:net';
-import {
-  encodeMessage,
-  VSC,
-  VSC_ERROR_CODE,
-  VSCARD_HEADER_BYTES,
-  VSCARD_MAX_GUEST_COMMAND_BYTES,
-} from '@cardlend/vscard';
+import { VSC, VSCARD_HEADER_BYTES, VSCARD_MAX_GUEST_COMMAND_BYTES } from '@cardlend/vscard';
 import type { HostPort } from './config.ts';
 import { RelayError } from './errors.ts';
+import { CARD_REMOVE, GUEST_COMMAND_ERROR, READER_REMOVE } from './vm-messages.ts';
 
 /** Events for logs. */
 export type DialInEvent =
@@ -37,11 +32,6 @@ export interface DialInConnection {
   socket: net.Socket;
   pending: Uint8Array;
 }
-
-const ERROR_ANSWER = encodeMessage(
-  { type: 'Error', readerId: 0, code: VSC_ERROR_CODE.VSC_GENERAL_ERROR },
-  { errorCodeByteOrder: 'le' },
-);
 
 interface Parked {
   socket: net.Socket;
@@ -119,7 +109,7 @@ export class DialInSlot {
           const type = parked.buffer.readUInt32BE(0);
           parked.buffer = parked.buffer.subarray(VSCARD_HEADER_BYTES + length);
           if (type === VSC.APDU) {
-            socket.write(ERROR_ANSWER);
+            socket.write(GUEST_COMMAND_ERROR);
             this.#onEvent({ kind: 'parked-guest-command-answered' });
           }
           // Init needs nothing; Error acks the arrival cleanup (which must not reach a browser).
@@ -135,8 +125,8 @@ export class DialInSlot {
       this.#onEvent({ kind: 'vm-disconnected', remote });
     });
     // A card left by an earlier relay process disappears from the guest.
-    socket.write(encodeMessage({ type: 'CardRemove', readerId: 0 }));
-    socket.write(encodeMessage({ type: 'ReaderRemove', readerId: 0 }));
+    socket.write(CARD_REMOVE);
+    socket.write(READER_REMOVE);
   }
 
   #onTakenClosed(socket: net.Socket): void {

@@ -22,18 +22,17 @@
  */
 import type { Socket } from 'node:net';
 import {
-  encodeMessage,
   isVscardError,
   RelayClose,
   validateClientFrame,
   VSC,
-  VSC_ERROR_CODE,
   VSCARD_MAX_GUEST_COMMAND_BYTES,
   VscardFramer,
 } from '@cardlend/vscard';
 import type { RawData, WebSocket } from 'ws';
 import { DEFAULT_MESSAGE_RATE, TokenBucket, type TokenBucketOptions } from './limits/rate-limit.ts';
 import { refusalClose } from './limits/refusals.ts';
+import { CARD_REMOVE, GUEST_COMMAND_ERROR, READER_REMOVE } from './vm-messages.ts';
 
 /** Session lifecycle: relaying; removing the card from the VM after the browser left; done. */
 export type SessionPhase = 'open' | 'cleanup' | 'closed';
@@ -616,15 +615,10 @@ export class RelaySession {
     const answered = this.#outstanding;
     this.#answeredOnCleanup = answered;
     this.#emit({ kind: 'cleanup', answered });
-    // §2.5: the client's Error code is read in host order (little-endian on x86); QEMU only logs it.
-    const error = encodeMessage(
-      { type: 'Error', readerId: 0, code: VSC_ERROR_CODE.VSC_GENERAL_ERROR },
-      { errorCodeByteOrder: 'le' },
-    );
-    for (let i = 0; i < answered; i++) this.#tcp.write(error);
+    for (let i = 0; i < answered; i++) this.#tcp.write(GUEST_COMMAND_ERROR);
     this.#outstanding = 0;
-    this.#tcp.write(encodeMessage({ type: 'CardRemove', readerId: 0 }));
-    this.#tcp.write(encodeMessage({ type: 'ReaderRemove', readerId: 0 }));
+    this.#tcp.write(CARD_REMOVE);
+    this.#tcp.write(READER_REMOVE);
     this.#pendingReplies += 2;
     if (isWaitingForAcks && this.#framer.state !== 'failed') {
       this.#cleanupTimer = setTimeout(
