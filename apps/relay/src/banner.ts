@@ -24,8 +24,9 @@ export function relayBanner(config: RelayConfig, at: BannerAddresses): string {
   const target = config.targets[config.defaultTarget];
   let host = target?.host ?? '127.0.0.1';
   let port = target?.port ?? 35963;
+  const vmCert = target?.isDialIn ? target.vmCert : undefined;
   let qemu: string[];
-  if (target?.isDialIn && target.vmCert) {
+  if (vmCert) {
     host = at.vmTlsAddress?.host ?? host;
     port = at.vmTlsAddress?.port ?? port;
     qemu = [
@@ -40,15 +41,14 @@ export function relayBanner(config: RelayConfig, at: BannerAddresses): string {
       `  -chardev socket,id=vscard,host=${host},port=${port},server=on,wait=off,nodelay=on \\`,
     ];
   }
-  const tls =
-    target?.isDialIn && target.vmCert
-      ? [
-          `DIR holds ca-cert.pem (the CA of the relay's VM certificate and of the VM's own),`,
-          `client-cert.pem and client-key.pem, the VM's certificate (${target.vmCert.kind}:${target.vmCert.value}) and key.`,
-          `host= must be a name in the relay's VM certificate (QEMU checks it).`,
-          ``,
-        ]
-      : [];
+  const tls = vmCert
+    ? [
+        `DIR holds ca-cert.pem (the CA of the relay's VM certificate and of the VM's own),`,
+        `client-cert.pem and client-key.pem, the VM's certificate (${vmCert.kind}:${vmCert.value}) and key.`,
+        `host= must be a name in the relay's VM certificate (QEMU checks it).`,
+        ``,
+      ]
+    : [];
   return [
     `cardlend relay listening.`,
     ``,
