@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { mintToken } from '../../src/auth/tokens.ts';
 import { createAuditLog, createLogger, scrubSecrets } from '../../src/ops/logger.ts';
-import { createRelayMetrics } from '../../src/ops/metrics.ts';
+import { PENDING_APDU_LATENCIES, createRelayMetrics } from '../../src/ops/metrics.ts';
 import { Readiness, createOpsHandler } from '../../src/ops/http.ts';
 import {
   ShutdownCoordinator,
@@ -148,6 +148,43 @@ describe('metrics', () => {
     expect(await m.registry.metrics()).toContain(
       'cardlend_relay_bytes_total{direction="to_vm"} 105',
     );
+  });
+
+  it('counts every APDU latency exactly, across the batches it hands to the histogram', async () => {
+    const m = createRelayMetrics({ hasProcessMetrics: false });
+    // More than two batches before the first scrape: two flushes while observing, the rest
+    // at scrape time; then more after it, which the next scrape adds.
+    const first = 2 * PENDING_APDU_LATENCIES + 37;
+    let sumUs = 0;
+    for (let i = 0; i < first; i++) {
+      const us = i % 2 === 0 ? 200 : 3000; // 0.2 ms and 3 ms, in alternation
+      m.observeApdu(us / 1e6);
+      sumUs += us;
+    }
+    const bucket = (text: string, le: string): number =>
+      Number(
+        new RegExp(`cardlend_relay_apdu_latency_seconds_bucket\\{le="${le}"\\} (\\d+)`).exec(
+          text,
+        )?.[1],
+      );
+    let text = await m.registry.metrics();
+    expect(text).toContain(`cardlend_relay_apdu_latency_seconds_count ${first}`);
+    expect(bucket(text, '0.00025')).toBe(Math.ceil(first / 2));
+    expect(bucket(text, '0.005')).toBe(first);
+    const sum = Number(/cardlend_relay_apdu_latency_seconds_sum (\S+)/.exec(text)?.[1]);
+    expect(sum).toBeCloseTo(sumUs / 1e6, 9);
+    for (let i = 0; i < 5; i++) m.observeApdu(0.02);
+    text = await m.registry.metrics();
+    expect(text).toContain(`cardlend_relay_apdu_latency_seconds_count ${first + 5}`);
+    expect(bucket(text, '0.025')).toBe(first + 5);
+    expect(bucket(text, '0.005')).toBe(first);
+    // The JSON form reads the same numbers.
+    const json = await m.registry.getMetricsAsJSON();
+    const hist = json.find((x) => x.name === 'cardlend_relay_apdu_latency_seconds');
+    const count = hist?.values.find((v) =>
+      (v as { metricName?: string }).metricName?.endsWith('_count'),
+    );
+    expect(count?.value).toBe(first + 5);
   });
 
   it('can add the process metrics, in a registry of its own', async () => {
