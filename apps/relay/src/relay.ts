@@ -122,7 +122,10 @@ export interface RelaySessionOptions {
    * session's life (cheaper than closures when thousands of sessions are idle).
    */
   handler?: SessionHandler;
-  /** Told of traffic (any message either way) and of the browser's pongs (heartbeat). */
+  /**
+   * Told of the browser's pongs (heartbeat). Traffic is not reported per message: the
+   * heartbeat reads {@link RelaySession.messageCount} when it visits the session.
+   */
   activity?: SessionActivity;
 }
 
@@ -133,9 +136,8 @@ export interface SessionHandler {
   onSessionEnd?(end: SessionEnd): void;
 }
 
-/** Heartbeat hooks (limits/heartbeat.ts `HeartbeatHandle` fits). */
+/** Heartbeat hook (limits/heartbeat.ts `HeartbeatHandle` fits). */
 export interface SessionActivity {
-  noteActivity(): void;
   notePong(): void;
 }
 
@@ -408,6 +410,11 @@ export class RelaySession {
     return this.#stats;
   }
 
+  /** Messages relayed either way so far: the heartbeat's measure of activity (idle timeout). */
+  get messageCount(): number {
+    return this.#stats.messagesFromBrowser + this.#stats.messagesToBrowser;
+  }
+
   /**
    * Ends the session from the relay's side (shutdown, idle timeout, ...): the browser gets
    * `code`/`reason`, the VM gets the usual cleanup.
@@ -462,7 +469,6 @@ export class RelaySession {
     // The bytes leave first; the bookkeeping below is not on the round trip's path (nothing
     // it updates is read before QEMU's reply, which arrives in a later event).
     const isWritable = this.#tcp.write(bytes);
-    this.#activity?.noteActivity();
     this.#stats.messagesFromBrowser++;
     this.#stats.bytesFromBrowser += bytes.length;
     if (isAnswer) {
@@ -506,7 +512,6 @@ export class RelaySession {
   // VM → browser
 
   #onVmData(chunk: Buffer): void {
-    this.#activity?.noteActivity();
     let frames;
     try {
       frames = this.#framer.push(chunk);

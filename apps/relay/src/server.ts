@@ -761,6 +761,10 @@ class LiveSession implements HeartbeatPeer, SessionHandler {
     if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
   }
 
+  activityCount(): number {
+    return this.session?.messageCount ?? 0;
+  }
+
   expire(kind: HeartbeatExpiry): void {
     const { code, reason } = refusalClose(kind);
     this.ctx.metrics?.refused(kind);

@@ -11,6 +11,7 @@ import { Browser, FakeVmHost, msg, startTestRelay, until, wsUrl } from './helper
 const SECRET = Uint8Array.from(Buffer.from('k'.repeat(40)));
 const OTHER_SECRET = Uint8Array.from(Buffer.from('z'.repeat(40)));
 const INIT = msg(1, 0, '56534344 00000002 00000000');
+const ERROR_OK = msg(2, 0, '00000000');
 const nowMs = () => Date.now();
 
 function token(
@@ -204,6 +205,32 @@ describe('limits', () => {
     const conn = vmA.connections[0];
     await conn?.waitFor(() => conn.isEnded, 3000, 'FIN');
     expect(conn?.messages.map((m) => m.type)).toEqual([1, 6, 4]);
+  });
+
+  it('keeps a session with traffic past the idle timeout, then closes it once traffic stops', async () => {
+    const { relay } = await tokenRelay({
+      tokenSecrets: [],
+      idleTimeoutMs: 400,
+      pingIntervalMs: 100,
+    });
+    const b = browser(relay);
+    await b.opened;
+    b.send(INIT);
+    await b.frame(0);
+    let isClosed = false;
+    void b.closed.then(() => (isClosed = true));
+    // A message every 100 ms for 1.2 s (three idle timeouts): the session stays.
+    const conn = vmA.connections[0];
+    for (let i = 0; i < 12; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      b.send(ERROR_OK); // VSC_Error(0): no reply expected, harmless to QEMU
+    }
+    expect(isClosed).toBe(false);
+    await conn?.waitFor(() => conn.messages.length >= 13, 3000, 'the messages');
+    const quietSince = Date.now();
+    const closed = await b.closed;
+    expect(closed.code).toBe(RelayClose.IDLE_TIMEOUT);
+    expect(Date.now() - quietSince).toBeGreaterThanOrEqual(300);
   });
 });
 

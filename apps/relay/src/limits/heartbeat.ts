@@ -4,7 +4,9 @@
  * round-robin over `slots` buckets and one interval timer visits one bucket every
  * `pingIntervalMs / slots`, so each session is visited once per `pingIntervalMs` at O(1)
  * cost, with no timer per session (9 000 idle sessions cost one timer and 9 000 small
- * objects). Activity is noted by copying a tick counter (no clock read per message).
+ * objects). Activity costs nothing per message: at each visit the wheel reads the session's
+ * own traffic counter (`activityCount`) and restarts its idle clock when it moved; a caller
+ * without such a counter calls `noteActivity()` instead (no clock read either way).
  *
  * On a visit: a session idle for ≥ `idleTimeoutMs` expires with 'idle-timeout'; one that
  * has not answered the previous ping expires with 'heartbeat-timeout' (a dead peer, or a
@@ -14,8 +16,8 @@
  * Integration (relay.ts/server.ts): one `new HeartbeatManager(config.heartbeat)` per
  * process. Per session after it is admitted:
  * `const hb = heartbeat.add({ ping: () => ws.ping(), expire: (kind) => session.close(refusalClose(kind)) })`,
- * `ws.on('pong', () => hb.notePong())`, `hb.noteActivity()` on each VSCard message either way
- * (or only on browser messages, as the relay decides), `hb.remove()` when the session ends.
+ * `ws.on('pong', () => hb.notePong())`, the peer's `activityCount()` returning the session's
+ * message count (or `hb.noteActivity()` on each message), `hb.remove()` when the session ends.
  * On shutdown: `heartbeat.close()`.
  */
 
@@ -37,6 +39,14 @@ export interface HeartbeatPeer {
   ping(): void;
   /** The session must end with this reason; the entry is already removed. Called at most once. */
   expire(kind: HeartbeatExpiry): void;
+  /**
+   * A count that grows with the session's traffic (messages either way), read at each visit:
+   * when it moved since the last one, the idle clock restarts at that visit. The message
+   * path then only counts, as it does anyway. Activity is credited up to one interval late,
+   * so an idle expiry comes up to one interval later than the last message allows, never
+   * earlier. Must not throw; errors are reported to `onError`.
+   */
+  activityCount?(): number;
 }
 
 /** The session's side of the manager. */
@@ -67,6 +77,8 @@ class Entry implements HeartbeatHandle {
   readonly slot: Set<Entry>;
   readonly manager: HeartbeatManager;
   lastActivityTick: number;
+  /** The peer's `activityCount()` at the last visit. */
+  lastActivityCount: number;
   isAwaitingPong = false;
 
   constructor(manager: HeartbeatManager, peer: HeartbeatPeer, slot: Set<Entry>, tick: number) {
@@ -74,6 +86,7 @@ class Entry implements HeartbeatHandle {
     this.peer = peer;
     this.slot = slot;
     this.lastActivityTick = tick;
+    this.lastActivityCount = peer.activityCount?.() ?? 0;
   }
 
   noteActivity(): void {
@@ -164,10 +177,15 @@ export class HeartbeatManager {
     const slot = this.#slots[this.#cursor] as Set<Entry>;
     this.#cursor = (this.#cursor + 1) % this.#slots.length;
     for (const entry of slot) {
-      let expiry: HeartbeatExpiry | undefined;
-      if (this.#tick - entry.lastActivityTick >= this.#idleTicks) expiry = 'idle-timeout';
-      else if (entry.isAwaitingPong) expiry = 'heartbeat-timeout';
       try {
+        const count = entry.peer.activityCount?.();
+        if (count !== undefined && count !== entry.lastActivityCount) {
+          entry.lastActivityCount = count;
+          entry.lastActivityTick = this.#tick;
+        }
+        let expiry: HeartbeatExpiry | undefined;
+        if (this.#tick - entry.lastActivityTick >= this.#idleTicks) expiry = 'idle-timeout';
+        else if (entry.isAwaitingPong) expiry = 'heartbeat-timeout';
         if (expiry !== undefined) {
           this.removeEntry(entry);
           entry.peer.expire(expiry);

@@ -71,6 +71,52 @@ describe('HeartbeatManager', () => {
     m.close();
   });
 
+  it("reads a peer's traffic counter at each visit: moving keeps it, still lets it expire, never early", async () => {
+    const m = new HeartbeatManager({ pingIntervalMs: 1000, idleTimeoutMs: 3000, slots: 4 });
+    let messages = 0;
+    const log: { at: number; kind: HeartbeatExpiry }[] = [];
+    const h: HeartbeatHandle = m.add({
+      ping: () => queueMicrotask(() => h.notePong()),
+      expire: (kind) => log.push({ at: Date.now(), kind }),
+      activityCount: () => messages,
+    });
+    const start = Date.now();
+    // Traffic every 700 ms for 7 s: never idle for 3 s.
+    for (let i = 0; i < 10; i++) {
+      await vi.advanceTimersByTimeAsync(700);
+      messages += 3;
+    }
+    expect(log).toEqual([]);
+    const lastMessageAt = Date.now();
+    await vi.advanceTimersByTimeAsync(6000);
+    expect(log.map((e) => e.kind)).toEqual(['idle-timeout']);
+    const at = log[0]?.at ?? 0;
+    expect(at - lastMessageAt).toBeGreaterThanOrEqual(3000); // never before the idle timeout
+    expect(at - lastMessageAt).toBeLessThanOrEqual(3000 + 2 * 1000); // credited ≤ 1 interval late, expired ≤ 1 more
+    expect(at).toBeGreaterThan(start);
+    expect(m.size).toBe(0);
+  });
+
+  it('reports a throwing traffic counter and keeps visiting the others', async () => {
+    const onError = vi.fn();
+    const m = new HeartbeatManager({ pingIntervalMs: 100, idleTimeoutMs: 0, slots: 1, onError });
+    let isBroken = false;
+    m.add({
+      ping: () => {},
+      expire: () => {},
+      activityCount: () => {
+        if (isBroken) throw new Error('gone');
+        return 0;
+      },
+    });
+    isBroken = true;
+    const ok = peer(m, true);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(onError).toHaveBeenCalled();
+    expect(ok.log.pings).toBe(3);
+    m.close();
+  });
+
   it('expires within one interval of the deadline', async () => {
     const m = new HeartbeatManager({ pingIntervalMs: 1000, idleTimeoutMs: 2500, slots: 10 });
     const p = peer(m, true);
