@@ -26,6 +26,7 @@ import {
   VscardClientSession,
 } from '@cardlend/vscard';
 import type { SessionAction, SessionEvent } from '@cardlend/vscard';
+import type { ReaderEvent } from '@cardlend/ccid';
 import { createLogEntry } from './apdu-log.ts';
 import type { ApduAnswerSource, ApduLogEntry } from './apdu-log.ts';
 import { describeApdu } from './apdu-describe.ts';
@@ -50,12 +51,8 @@ import {
 } from './platform.ts';
 import type { BridgeTimers, BridgeWebSocket, CreateWebSocket } from './platform.ts';
 
-/** Reader events the bridge listens to (ReaderEvent of @cardlend/ccid/webusb). */
-export type BridgeReaderEvent =
-  | { type: 'card-inserted'; slot: number }
-  | { type: 'card-removed'; slot: number }
-  | { type: 'reader-gone' }
-  | { type: 'hardware-error'; slot: number; code: number };
+/** Reader events the bridge listens to: the reader's own (@cardlend/ccid core). */
+export type BridgeReaderEvent = ReaderEvent;
 
 /**
  * The part of `CcidReader` (@cardlend/ccid/webusb) the bridge uses. Structural, so any

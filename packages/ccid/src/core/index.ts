@@ -72,3 +72,4 @@ export { T0Exchange } from './t0.ts';
 export type { T0Action, T0ExchangeOptions } from './t0.ts';
 export { T1Session, T1Pcb, buildT1Block, decodeT1Block, lrc, crc16, t1Edc } from './t1.ts';
 export type { T1Action, T1Block, T1SessionOptions, T1CrcVariant } from './t1.ts';
+export type { ReaderEvent } from './reader-event.ts';

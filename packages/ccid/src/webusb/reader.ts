@@ -13,7 +13,7 @@ import {
   planProtocol,
   verifyPpsResponse,
 } from '../core/index.ts';
-import type { CcidInterruptMessage } from '../core/index.ts';
+import type { CcidInterruptMessage, ReaderEvent } from '../core/index.ts';
 import type { ReaderInfo } from './descriptors.ts';
 import {
   ccidInterfacesOf,
@@ -26,12 +26,7 @@ import { isDisconnectError } from './platform-errors.ts';
 import type { CcidLogEntry, CommandWithoutSeq } from './transport.ts';
 import { CcidTransport } from './transport.ts';
 
-/** Reader events. */
-export type ReaderEvent =
-  | { type: 'card-inserted'; slot: number }
-  | { type: 'card-removed'; slot: number }
-  | { type: 'reader-gone' }
-  | { type: 'hardware-error'; slot: number; code: number };
+export type { ReaderEvent } from '../core/index.ts';
 
 /** Result of {@link CcidReader.powerOn}. */
 export interface PowerOnResult {
