@@ -14,7 +14,6 @@ import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium } from '@playwright/test';
 import { createPivDemoCard } from '@cardlend/card-sim';
 import { ensureQemu10 } from '@cardlend/qemu-testbed';
 import { toQemuT0CompatibleAtr } from '@cardlend/vscard';
@@ -22,6 +21,7 @@ import { benchResult, type GuestBenchResult } from '../src/bench-result.ts';
 import { freePort, startGuest, type BootGuestOptions } from '../src/boot-guest.ts';
 import { buildGuest } from '../src/build-guest.ts';
 import { startDirectCard } from '../src/direct-card.ts';
+import { launchChromium } from './cdp.ts';
 
 const argv = process.argv.slice(2);
 const countAt = argv.indexOf('--count');
@@ -36,12 +36,14 @@ const VSC_APDU = 7;
 
 /**
  * Page script: times each guest APDU inside the page, from the WebSocket message event to the
- * answer's send() (bridge + CCID driver + simulated reader + card), with performance.now().
+ * answer's send() (bridge + CCID driver + simulated reader + card), with performance.now(),
+ * and notes when the first one arrived (epoch ms, for QEMU start → first APDU).
  * The message listener is added in the constructor, before the bridge's own handler.
  */
 const PAGE_TIMING_SCRIPT = `(() => {
   const samples = [];
   let inAt = 0;
+  globalThis.__cardlendFirstApduEpochMs = null;
   const isApdu = (d) => {
     const v = d instanceof ArrayBuffer ? new DataView(d)
       : ArrayBuffer.isView(d) ? new DataView(d.buffer, d.byteOffset, d.byteLength) : null;
@@ -57,7 +59,11 @@ const PAGE_TIMING_SCRIPT = `(() => {
   globalThis.WebSocket = class extends Base {
     constructor(...args) {
       super(...args);
-      this.addEventListener('message', (e) => { if (isApdu(e.data)) inAt = performance.now(); });
+      this.addEventListener('message', (e) => {
+        if (!isApdu(e.data)) return;
+        inAt = performance.now();
+        globalThis.__cardlendFirstApduEpochMs ??= performance.timeOrigin + inAt;
+      });
     }
   };
 })();`;
@@ -154,36 +160,27 @@ async function runDirect(): Promise<RunNumbers> {
   }
 }
 
-/** Relay + Chromium page lending its virtual card (the chain). */
+/**
+ * Relay + Chromium page lending its virtual card (the chain). Chromium is driven over raw
+ * DevTools with only Page and Runtime (bench/cdp.ts: why not Playwright here).
+ */
 async function runChain(): Promise<RunNumbers> {
   const vscardPort = await freePort();
   const relayPort = await freePort();
   const stopRelay = await startRelay(relayPort, vscardPort);
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-gpu',
-    ],
-  });
+  const browser = await launchChromium();
+  const { page } = browser;
+  const button = `[...document.querySelectorAll('button')].find((b) => b.textContent.includes('Try a virtual card'))`;
   try {
-    const page = await browser.newPage();
-    // Times, inside the page, each guest APDU from the WebSocket message to the answer's send()
-    // (bridge + driver + simulated reader + card, at performance.now() resolution).
     // Plain JS text: tsx would add esbuild helpers (__name) to a serialised function.
-    await page.addInitScript({ content: PAGE_TIMING_SCRIPT });
-    await page.goto(`http://127.0.0.1:${relayPort}/`);
-    let firstApduAt: number | null = null;
-    // One VSCard message per binary frame (relay): the type is the first big-endian u32.
-    const isApdu = (payload: string | Buffer): boolean =>
-      typeof payload !== 'string' && payload.length >= 12 && payload.readUInt32BE(0) === VSC_APDU;
-    page.on('websocket', (ws) =>
-      ws.on('framereceived', ({ payload }) => {
-        if (isApdu(payload)) firstApduAt ??= performance.now();
-      }),
-    );
+    await page.call('Page.enable');
+    await page.call('Page.addScriptToEvaluateOnNewDocument', { source: PAGE_TIMING_SCRIPT });
+    await page.call('Page.navigate', { url: `http://127.0.0.1:${relayPort}/` });
+    const readyBy = Date.now() + 30_000;
+    while ((await page.evaluate(`!!${button}`)) !== true) {
+      if (Date.now() > readyBy) throw new Error('the page did not show "Try a virtual card"');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     // Everything is ready before QEMU starts: the lend begins right after the spawn, as the
     // relay (QEMU chardev server=on,wait=off) may connect before the guest has booted.
     const guest = startGuest({
@@ -195,19 +192,21 @@ async function runChain(): Promise<RunNumbers> {
       ...qemuOpts,
     });
     try {
-      await page.getByRole('button', { name: 'Try a virtual card' }).click();
+      await page.evaluate(`${button}.click()`);
       const run = await guest.result;
-      const pageMs = (
-        await page.evaluate(
-          () =>
-            (globalThis as unknown as { __cardlendPageSamples: number[] }).__cardlendPageSamples,
-        )
-      ).sort((a, b) => a - b);
+      const pageMs = ((await page.evaluate('globalThis.__cardlendPageSamples')) as number[]).sort(
+        (a, b) => a - b,
+      );
+      const firstApduEpochMs = (await page.evaluate('globalThis.__cardlendFirstApduEpochMs')) as
+        number | null;
       return {
         pageP50Ms: pageMs[Math.floor(pageMs.length / 2)] ?? null,
         pageP99Ms: pageMs[Math.floor((pageMs.length * 99) / 100)] ?? null,
         bench: benchResult(run),
-        firstApduMs: firstApduAt === null ? null : firstApduAt - guest.startedAtMs,
+        firstApduMs:
+          firstApduEpochMs === null
+            ? null
+            : firstApduEpochMs - (performance.timeOrigin + guest.startedAtMs),
         clocksource: run.markers.find((m) => m.kind === 'BOOT')?.fields['clocksource'] ?? '?',
       };
     } finally {
