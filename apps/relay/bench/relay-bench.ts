@@ -691,6 +691,14 @@ function phase(label: string): () => void {
 
 let nextSession = 0;
 
+/** Percentile (nearest rank) of unsorted values; the values are not reordered. */
+function percentileOf(values: readonly number[], p: number): number {
+  return percentile(
+    [...values].sort((x, y) => x - y),
+    p,
+  );
+}
+
 /** Median (the mean of the middle two for an even count; NaN when empty). */
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((x, y) => x - y);
@@ -780,17 +788,11 @@ async function latencyPhase(
       const [own = [], floorSamples] = await interleave(pair, perRound, random);
       const st = stats.get(v.result);
       if (mine !== undefined && st !== undefined && own.length > 0) {
-        const p50 = percentile(
-          [...own].sort((x, y) => x - y),
-          50,
-        );
+        const p50 = percentileOf(own, 50);
         st.p50s.push(p50);
         st.samples.push(...own);
         if (floorSamples !== undefined && floorSamples.length > 0 && pipe !== undefined) {
-          const floorP50 = percentile(
-            [...floorSamples].sort((x, y) => x - y),
-            50,
-          );
+          const floorP50 = percentileOf(floorSamples, 50);
           st.deltas.push(p50 - floorP50);
           st.pipeSamples.push(...floorSamples);
           const pst = stats.get(pipe.result);
@@ -806,19 +808,11 @@ async function latencyPhase(
   for (const [result, st] of stats) {
     if (st.samples.length === 0) continue;
     result.p50Us = median(st.p50s) / 1000;
-    result.p99Us =
-      percentile(
-        [...st.samples].sort((x, y) => x - y),
-        99,
-      ) / 1000;
+    result.p99Us = percentileOf(st.samples, 99) / 1000;
     if (st.deltas.length > 0) {
       result.p50DeltaUs = median(st.deltas) / 1000;
       result.p50DeltasUs = st.deltas.map((d) => d / 1000);
-      result.pairedPipeP99Us =
-        percentile(
-          [...st.pipeSamples].sort((x, y) => x - y),
-          99,
-        ) / 1000;
+      result.pairedPipeP99Us = percentileOf(st.pipeSamples, 99) / 1000;
     }
   }
   done();
