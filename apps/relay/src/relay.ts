@@ -10,8 +10,9 @@
  *   payload bytes, so a frame to the browser is at most 12 + 65 526 bytes (the browser → VM
  *   direction stays at 65 524). Bytes that are not VSCard close with `RelayClose.VM_PROTOCOL`.
  * - Browser gone (any reason): every guest command still outstanding is answered with
- *   `VSC_Error`, then `CardRemove` and `ReaderRemove` are sent, their acks awaited (bounded),
- *   and TCP is closed with a FIN — so the guest never waits forever and QEMU's 128-command
+ *   `VSC_Error`, then (after a grace for the guest to read those answers, which CardRemove
+ *   would clear: {@link GUEST_ANSWER_GRACE_MS}) `CardRemove` and `ReaderRemove` are sent,
+ *   their acks awaited (bounded), and TCP is closed with a FIN — so the guest never waits forever and QEMU's 128-command
  *   FIFO is never approached (vscard-protocol.md §4, §5, §6 rules 7–8).
  * - VM gone: the browser gets `RelayClose.VM_CLOSED` with a reason it can show.
  * - Backpressure both ways: `socket.write() === false` pauses the WebSocket; more than
@@ -86,6 +87,11 @@ export interface RelaySessionOptions {
   tcp: Socket;
   /** Wait at most this long for QEMU's acks during cleanup, ms. Default 1000. */
   cleanupAckTimeoutMs?: number;
+  /**
+   * After answering outstanding guest commands with VSC_Error during cleanup, wait this long
+   * before CardRemove, ms (default {@link GUEST_ANSWER_GRACE_MS}; 0 sends it at once).
+   */
+  guestAnswerGraceMs?: number;
   /** After sending FIN, wait at most this long for QEMU's close before destroying, ms. Default 1000. */
   tcpCloseTimeoutMs?: number;
   /** Wait at most this long for the browser's close handshake before terminating, ms. Default 2000. */
@@ -152,6 +158,17 @@ export interface SessionObserver {
 /** Guest-command timestamps kept for latency; QEMU itself holds at most 128 (§4). */
 const MAX_TRACKED_COMMANDS = 1024;
 
+/**
+ * Time the guest gets to fetch the failed answers before CardRemove, ms. QEMU's usb-ccid
+ * queues an answer in its bulk-in buffer until the guest's driver reads it, and CardRemove
+ * (like ReaderRemove) resets the device state, clearing that buffer (`ccid_card_card_removed`
+ * → `ccid_reset` → `ccid_bulk_in_clear`). An Error answer followed at once by CardRemove is
+ * therefore lost whenever the guest had not yet posted its read, and the guest's driver then
+ * waits out its own timeout (minutes with libccid). Seen with a loaded host: QEMU read all
+ * three messages in one go.
+ */
+export const GUEST_ANSWER_GRACE_MS = 500;
+
 const VM_CLOSED_MESSAGE = 'The VM closed the connection (QEMU stopped or restarted).';
 
 /** Close reasons are limited to 123 bytes (RFC 6455 §5.5.1). */
@@ -202,6 +219,8 @@ export class RelaySession {
   /** QEMU's stream: a guest command may be 2 bytes longer than any client message. */
   readonly #framer = new VscardFramer({ maxPayloadBytes: VSCARD_MAX_GUEST_COMMAND_BYTES });
   readonly #cleanupAckTimeoutMs: number;
+  readonly #guestAnswerGraceMs: number;
+  #isWaitingForAcks = false;
   readonly #tcpCloseTimeoutMs: number;
   readonly #wsCloseTimeoutMs: number;
   readonly #maxBufferedToBrowserBytes: number;
@@ -234,6 +253,7 @@ export class RelaySession {
   #answeredOnCleanup = 0;
   #isCleanupAcked = false;
   #cleanupTimer: NodeJS.Timeout | undefined;
+  #graceTimer: NodeJS.Timeout | undefined;
   #tcpCloseTimer: NodeJS.Timeout | undefined;
   #wsCloseTimer: NodeJS.Timeout | undefined;
   #isFinFlushed = false;
@@ -247,6 +267,7 @@ export class RelaySession {
     this.#ws = opts.ws;
     this.#tcp = opts.tcp;
     this.#cleanupAckTimeoutMs = opts.cleanupAckTimeoutMs ?? 1000;
+    this.#guestAnswerGraceMs = opts.guestAnswerGraceMs ?? GUEST_ANSWER_GRACE_MS;
     this.#tcpCloseTimeoutMs = opts.tcpCloseTimeoutMs ?? 1000;
     this.#wsCloseTimeoutMs = opts.wsCloseTimeoutMs ?? 2000;
     this.#maxBufferedToBrowserBytes = opts.maxBufferedToBrowserBytes ?? 256 * 1024;
@@ -354,6 +375,11 @@ export class RelaySession {
 
   static #cleanupTimeout(s: RelaySession): void {
     s.#finishCleanup(false);
+  }
+
+  static #graceOver(s: RelaySession): void {
+    s.#graceTimer = undefined;
+    s.#removeCard();
   }
 
   static #slowReader(s: RelaySession): void {
@@ -604,7 +630,8 @@ export class RelaySession {
 
   /**
    * The browser side is gone (or being closed): answer outstanding guest commands with
-   * VSC_Error, then CardRemove + ReaderRemove; wait (bounded) for acks when `isWaitingForAcks`.
+   * VSC_Error, then (after {@link GUEST_ANSWER_GRACE_MS} if there were any) CardRemove +
+   * ReaderRemove; wait (bounded) for acks when `isWaitingForAcks`.
    */
   #startCleanup(reason: SessionEndReason, isWaitingForAcks: boolean): void {
     if (this.#phase !== 'open') return;
@@ -622,10 +649,21 @@ export class RelaySession {
     this.#emit({ kind: 'cleanup', answered });
     for (let i = 0; i < answered; i++) this.#tcp.write(GUEST_COMMAND_ERROR);
     this.#outstanding = 0;
+    this.#isWaitingForAcks = isWaitingForAcks && this.#framer.state !== 'failed';
+    // A QEMU that sends garbage is not waited for; otherwise the guest gets time to read.
+    if (answered > 0 && this.#guestAnswerGraceMs > 0 && this.#isWaitingForAcks) {
+      this.#graceTimer = setTimeout(RelaySession.#graceOver, this.#guestAnswerGraceMs, this);
+    } else {
+      this.#removeCard();
+    }
+  }
+
+  #removeCard(): void {
+    if (this.#isFinFlushed || this.#tcp.destroyed || !this.#tcp.writable) return;
     this.#tcp.write(CARD_REMOVE);
     this.#tcp.write(READER_REMOVE);
     this.#pendingReplies += 2;
-    if (isWaitingForAcks && this.#framer.state !== 'failed') {
+    if (this.#isWaitingForAcks) {
       this.#cleanupTimer = setTimeout(
         RelaySession.#cleanupTimeout,
         this.#cleanupAckTimeoutMs,
@@ -639,6 +677,8 @@ export class RelaySession {
   #clearCleanupTimer(): void {
     if (this.#cleanupTimer) clearTimeout(this.#cleanupTimer);
     this.#cleanupTimer = undefined;
+    if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
   }
 
   #finishCleanup(isAcked: boolean): void {

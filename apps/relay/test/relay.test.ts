@@ -2,6 +2,7 @@ import { RelayClose, RELAY_SUBPROTOCOL } from '@cardlend/vscard';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { RelayServer, ServerEvent } from '../src/server.ts';
+import { GUEST_ANSWER_GRACE_MS } from '../src/relay.ts';
 import {
   Browser,
   FakeVmHost,
@@ -228,6 +229,14 @@ describe('cleanup when the browser goes away', () => {
       const before = conn.messages.length;
       if (how === 'close') b.ws.close(1000);
       else b.ws.terminate();
+      // The Errors first; CardRemove only after the guest's grace to read them (QEMU's
+      // CardRemove clears answers the guest has not fetched yet).
+      await conn.waitFor(() => conn.messages.length >= before + 2, 3000, 'the Errors');
+      const errorsAt = performance.now();
+      await new Promise((r) => setTimeout(r, GUEST_ANSWER_GRACE_MS / 2));
+      expect(conn.messages.length).toBe(before + 2);
+      await conn.waitFor(() => conn.messages.length >= before + 3, 3000, 'CardRemove');
+      expect(performance.now() - errorsAt).toBeGreaterThanOrEqual(GUEST_ANSWER_GRACE_MS - 50);
       await conn.waitFor(() => conn.isEnded, 3000, 'FIN');
       const tail = conn.messages.slice(before);
       // Error×2 with code 1 little-endian (§2.5), then CardRemove, ReaderRemove.
@@ -242,6 +251,31 @@ describe('cleanup when the browser goes away', () => {
       expect(end).toMatchObject({ end: { answeredOnCleanup: 2, isCleanupAcked: true } });
     });
   }
+
+  it('sends nothing more when QEMU goes away during the grace after the Errors', async () => {
+    const b = await openBrowser();
+    const conn = await host.nextConnection(0);
+    b.send(READER_ADD);
+    b.send(ATR);
+    await b.frame(1);
+    conn.socket.write(GUEST_APDU(1));
+    await b.frame(2);
+    const before = conn.messages.length;
+    b.ws.terminate();
+    await conn.waitFor(() => conn.messages.length >= before + 1, 3000, 'the Error');
+    conn.socket.destroy(); // QEMU restarted while the guest had its grace
+    const end = await new Promise<unknown>((resolve) => {
+      const poll = (): void => {
+        const e = events.find((x) => x.kind === 'session-end');
+        if (e) resolve(e);
+        else setTimeout(poll, 20);
+      };
+      poll();
+    });
+    expect(end).toMatchObject({ end: { answeredOnCleanup: 1, isCleanupAcked: false } });
+    await new Promise((r) => setTimeout(r, GUEST_ANSWER_GRACE_MS + 100));
+    expect(conn.messages.slice(before).map((m) => m.type)).toEqual([2]);
+  });
 
   it('sends no Error when ATR/CardRemove already flushed the guest commands', async () => {
     const b = await openBrowser();
