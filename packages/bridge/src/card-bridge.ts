@@ -26,7 +26,6 @@ import {
   VscardClientSession,
 } from '@cardlend/vscard';
 import type { SessionAction, SessionEvent } from '@cardlend/vscard';
-import type { ReaderEvent } from '@cardlend/ccid';
 import { createLogEntry } from './apdu-log.ts';
 import type { ApduAnswerSource, ApduLogEntry } from './apdu-log.ts';
 import { describeApdu } from './apdu-describe.ts';
@@ -50,22 +49,9 @@ import {
   WS_OPEN,
 } from './platform.ts';
 import type { BridgeTimers, BridgeWebSocket, CreateWebSocket } from './platform.ts';
+import type { BridgeReader, BridgeReaderEvent } from './reader.ts';
 
-/** Reader events the bridge listens to: the reader's own (@cardlend/ccid core). */
-export type BridgeReaderEvent = ReaderEvent;
-
-/**
- * The part of `CcidReader` (@cardlend/ccid/webusb) the bridge uses. Structural, so any
- * reader with these methods works.
- */
-export interface BridgeReader {
-  readonly info?: { readonly productName?: string };
-  getSlotStatus(slot?: number): Promise<'active' | 'inactive' | 'absent'>;
-  powerOn(slot?: number): Promise<{ atr: Uint8Array; protocol: 0 | 1 }>;
-  powerOff(slot?: number): Promise<void>;
-  transmit(apdu: Uint8Array, opts?: { slot?: number }): Promise<Uint8Array>;
-  onEvent(listener: (e: BridgeReaderEvent) => void): () => void;
-}
+export type { BridgeReader, BridgeReaderEvent } from './reader.ts';
 
 /** Options of {@link CardBridge}. */
 export interface BridgeOptions {

@@ -26,10 +26,15 @@ export type {
   BridgeCardState,
   BridgeLogEvent,
   BridgeOptions,
-  BridgeReader,
-  BridgeReaderEvent,
   BridgeState,
   LinkState,
 } from './card-bridge.ts';
+export type {
+  BridgeReader,
+  BridgeReaderEvent,
+  PoweredCard,
+  ReaderErrorCode,
+  SlotStatus,
+} from './reader.ts';
 export { relayWebSocketUrl } from './platform.ts';
 export type { BridgeTimers, BridgeWebSocket, CreateWebSocket } from './platform.ts';
