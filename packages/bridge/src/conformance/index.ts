@@ -1,0 +1,14 @@
+/**
+ * `@cardlend/bridge/conformance`: the shared conformance suite for reader implementations
+ * (reader.ts). A reader package's test file calls
+ * `runReaderConformance('my reader', createHarness)` at its top level; vitest must be a
+ * (dev) dependency of that package. harness.ts documents what `createHarness` provides.
+ */
+export { ANSWER_TIMEOUT_MS, runReaderConformance } from './suite.ts';
+export type {
+  HeldAnswer,
+  ReaderHarness,
+  ReaderHarnessFactory,
+  ReaderHarnessOptions,
+} from './harness.ts';
+export { conformanceCardAnswer, echoCommand, pattern, statusCommand } from './card.ts';
