@@ -17,20 +17,14 @@
  * QEMU, as the TLS client, checks the relay's certificate against its `ca-cert.pem` and the
  * chardev's `host=` (subject alt names: an IP address as IP SAN, a name as DNS SAN).
  */
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import tls from 'node:tls';
-import type { HostPort, VmCertId, VmTlsConfig } from './config.ts';
+import type { HostPort, VmTlsConfig } from './config/types.ts';
 import { DialInSlot, listenOrFail, type DialInEvent } from './dial-in.ts';
-import { RelayError } from './errors.ts';
+import { loadVmTlsFiles, readFileBytes, type ReadBytes, type VmTlsMaterial } from './tls-files.ts';
+import { VmCertIndex, type VmCertId, type VmCertIdentity } from './vm-cert-id.ts';
 
-/** PEM bytes of the shared VM listener, checked by {@link loadVmTlsFiles}. */
-export interface VmTlsMaterial {
-  cert: Buffer;
-  key: Buffer;
-  ca: Buffer;
-}
+export type { VmTlsMaterial } from './tls-files.ts';
 
 /** Longest TLS handshake of a VM connection, ms; slower peers are cut off. */
 export const VM_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -44,143 +38,9 @@ export function vmTlsMaxConnections(targetCount: number): number {
   return 16 + 2 * targetCount;
 }
 
-/** Upper bound of X.520 `ub-common-name`: a subject CN is at most 64 characters. */
-export const MAX_CN_CHARS = 64;
-
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-function configError(message: string, cause?: unknown): RelayError {
-  return new RelayError('RELAY_CONFIG_INVALID', message, cause === undefined ? {} : { cause });
-}
-
-/**
- * Normalises a SHA-256 certificate fingerprint to Node's `fingerprint256` form (upper-case hex
- * pairs joined by ':'). Accepts 64 hex digits with or without ':' between the pairs
- * (`openssl x509 -noout -fingerprint -sha256` prints the colon form). Undefined when malformed.
- */
-export function normalizeSha256Fingerprint(value: string): string | undefined {
-  const hex = value.trim();
-  if (!/^[0-9a-fA-F]{64}$/.test(hex) && !/^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){31}$/.test(hex))
-    return undefined;
-  const plain = hex.replaceAll(':', '').toUpperCase();
-  return (plain.match(/../g) as string[]).join(':');
-}
-
-/** `VmCertId` as text for messages: `sha256:AB:…` or `cn:NAME`. */
-export function formatVmCertId(id: VmCertId): string {
-  return `${id.kind}:${id.value}`;
-}
-
-/**
- * Reads and checks the listener's PEM files: the certificate parses and has not expired, the
- * key parses (unencrypted) and belongs to the certificate, and the CA file holds one or more
- * CA certificates. Throws `RELAY_CONFIG_INVALID` naming the setting (config key and flag), the
- * file and what is wrong.
- */
-export function loadVmTlsFiles(
-  config: Pick<VmTlsConfig, 'certFile' | 'keyFile' | 'caFile'>,
-  readBytes: (file: string) => Uint8Array = (f) => readFileSync(f),
-  nowMs: number = Date.now(),
-): VmTlsMaterial {
-  const label = (key: 'cert' | 'key' | 'ca') => `vmTls.${key} (--vm-tls-${key})`;
-  const read = (key: 'cert' | 'key' | 'ca', file: string): Buffer => {
-    try {
-      return Buffer.from(readBytes(file));
-    } catch (e) {
-      throw configError(`${label(key)}: cannot read ${file}: ${(e as Error).message}`, e);
-    }
-  };
-  const cert = read('cert', config.certFile);
-  const key = read('key', config.keyFile);
-  const ca = read('ca', config.caFile);
-
-  const certBlocks = cert.toString('latin1').match(PEM_CERTIFICATE) ?? [];
-  if (certBlocks.length === 0)
-    throw configError(`${label('cert')}: ${config.certFile} holds no PEM certificate`);
-  let leaf: X509Certificate;
-  try {
-    leaf = new X509Certificate(certBlocks[0] as string);
-  } catch (e) {
-    throw configError(
-      `${label('cert')}: ${config.certFile}: unreadable certificate (${(e as Error).message})`,
-      e,
-    );
-  }
-  if (Date.parse(leaf.validTo) < nowMs)
-    throw configError(`${label('cert')}: ${config.certFile} expired on ${leaf.validTo}`);
-  let privateKey;
-  try {
-    privateKey = createPrivateKey(key);
-  } catch (e) {
-    throw configError(
-      `${label('key')}: ${config.keyFile} is not an unencrypted PEM private key (${(e as Error).message})`,
-      e,
-    );
-  }
-  if (!leaf.checkPrivateKey(privateKey))
-    throw configError(
-      `${label('key')}: ${config.keyFile} does not belong to the certificate ${config.certFile}`,
-    );
-
-  const caBlocks = ca.toString('latin1').match(PEM_CERTIFICATE) ?? [];
-  if (caBlocks.length === 0)
-    throw configError(`${label('ca')}: ${config.caFile} holds no PEM certificate`);
-  caBlocks.forEach((block, i) => {
-    let c: X509Certificate;
-    try {
-      c = new X509Certificate(block);
-    } catch (e) {
-      throw configError(
-        `${label('ca')}: ${config.caFile}: certificate #${i + 1} is unreadable (${(e as Error).message})`,
-        e,
-      );
-    }
-    if (!c.ca)
-      throw configError(
-        `${label('ca')}: ${config.caFile}: certificate #${i + 1} (${c.subject.replaceAll('\n', ', ')}) is not a CA certificate (basicConstraints CA:TRUE)`,
-      );
-  });
-  return { cert, key, ca };
-}
-
-/** The identity a verified VM certificate offers. */
-export interface VmCertIdentity {
-  /** SHA-256 fingerprint, `AB:CD:…` (upper case). */
-  sha256: string;
-  /** Subject CN; undefined when absent or given more than once. */
-  cn: string | undefined;
-}
-
 /** Events of the shared listener that belong to no target (its targets report through their own). */
 export type DialInTlsEvent =
   { kind: 'vm-refused'; remote: string; reason: string } | { kind: 'error'; message: string };
-
-/** Maps certificate identities to target ids (fingerprint first, then CN). */
-export class VmCertIndex {
-  readonly #bySha256 = new Map<string, string>();
-  readonly #byCn = new Map<string, string>();
-
-  /** Throws `RELAY_CONFIG_INVALID` when two targets name the same certificate or CN. */
-  constructor(targets: Iterable<readonly [string, VmCertId]>) {
-    for (const [id, cert] of targets) {
-      const map = cert.kind === 'sha256' ? this.#bySha256 : this.#byCn;
-      const other = map.get(cert.value);
-      if (other !== undefined)
-        throw configError(
-          `targets "${other}" and "${id}" both name the VM certificate ${formatVmCertId(cert)}`,
-        );
-      map.set(cert.value, id);
-    }
-  }
-
-  /** The target a certificate names, if any. */
-  lookup(identity: VmCertIdentity): string | undefined {
-    return (
-      this.#bySha256.get(identity.sha256) ??
-      (identity.cn === undefined ? undefined : this.#byCn.get(identity.cn))
-    );
-  }
-}
 
 /** Fingerprint and CN of a peer certificate as Node reports it. */
 export function peerIdentity(cert: tls.PeerCertificate): VmCertIdentity {
@@ -198,7 +58,7 @@ export interface DialInTlsListenerOptions {
   /** Connections that name no target: failed handshakes, unknown certificates. */
   onEvent?: (e: DialInTlsEvent) => void;
   /** Reads the PEM files (tests); default `readFileSync`. */
-  readBytes?: (file: string) => Uint8Array;
+  readBytes?: ReadBytes;
 }
 
 /** The shared TLS listener for dial-in VMs; one {@link DialInSlot} per target. */
@@ -208,7 +68,7 @@ export class DialInTlsListener {
   readonly #index: VmCertIndex;
   readonly #slots = new Map<string, DialInSlot>();
   readonly #onEvent: (e: DialInTlsEvent) => void;
-  readonly #readBytes: (file: string) => Uint8Array;
+  readonly #readBytes: ReadBytes;
   /** Every accepted TCP connection still open (handshaking, parked or taken). */
   readonly #connections = new Set<net.Socket>();
 
@@ -216,7 +76,7 @@ export class DialInTlsListener {
   constructor(opts: DialInTlsListenerOptions) {
     this.#config = opts.config;
     this.#onEvent = opts.onEvent ?? (() => {});
-    this.#readBytes = opts.readBytes ?? ((f) => readFileSync(f));
+    this.#readBytes = opts.readBytes ?? readFileBytes;
     const targets = [...opts.targets];
     this.#index = new VmCertIndex(targets);
     const onTargetEvent = opts.onTargetEvent ?? (() => {});

@@ -15,7 +15,7 @@
  */
 import net from 'node:net';
 import { VSC, VSCARD_HEADER_BYTES, VSCARD_MAX_GUEST_COMMAND_BYTES } from '@cardlend/vscard';
-import type { HostPort } from './config.ts';
+import type { HostPort } from './config/types.ts';
 import { RelayError } from './errors.ts';
 import { CARD_REMOVE, GUEST_COMMAND_ERROR, READER_REMOVE } from './vm-messages.ts';
 

@@ -13,8 +13,9 @@
  *   If `token` is null and first-message auth is enabled: `armAuthDeadline(...)` and feed
  *   the first message to `parseAuthMessage`. Never log the header or the token.
  */
+import { BlockList } from 'node:net';
 import { RELAY_SUBPROTOCOL, RELAY_TOKEN_SUBPROTOCOL_PREFIX } from '@cardlend/vscard';
-import { parseIp } from './forwarded.ts';
+import { canonicalIp, ipFamily } from './forwarded.ts';
 import { MAX_TOKEN_CHARS } from './tokens.ts';
 
 /** Result of an origin check. */
@@ -47,7 +48,11 @@ export interface OriginPolicyOptions {
    * which defeats DNS rebinding.
    */
   readonly isSameOriginAllowed?: boolean;
-  /** Accept requests without an Origin (non-browser clients). Default: only on loopback listeners. */
+  /**
+   * Accept requests without an Origin: native clients (the `cardlend` command line), since
+   * browsers always send one on a WebSocket handshake. They still pass every other check
+   * (session caps, tokens when configured). Default true.
+   */
   readonly isMissingOriginAllowed?: boolean;
 }
 
@@ -114,20 +119,23 @@ function parseOrigin(origin: string): ParsedOrigin | null {
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
+const LOOPBACK_BLOCKS = new BlockList();
+LOOPBACK_BLOCKS.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK_BLOCKS.addAddress('::1', 'ipv6');
+
 /** True for `localhost`, 127.0.0.0/8, ::1 (and IPv4-mapped loopback), with or without brackets. */
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase();
   if (LOOPBACK_NAMES.has(h) || h.endsWith('.localhost')) return true;
-  const ip = parseIp(h);
-  if (ip === null) return false;
-  return ip.byteLength === 4 ? ip[0] === 127 : ip.every((b, i) => b === (i === 15 ? 1 : 0));
+  const ip = canonicalIp(h);
+  return ip !== null && LOOPBACK_BLOCKS.check(ip, ipFamily(ip));
 }
 
 /** Builds the policy; throws RangeError naming the first bad pattern. */
 export function createOriginPolicy(opts: OriginPolicyOptions): OriginPolicy {
   const patterns = (opts.allowedOrigins ?? []).map(compile);
   const isSameOriginAllowed = opts.isSameOriginAllowed ?? true;
-  const isMissingOriginAllowed = opts.isMissingOriginAllowed ?? opts.isLoopbackListener;
+  const isMissingOriginAllowed = opts.isMissingOriginAllowed ?? true;
   const matches = (o: ParsedOrigin): boolean =>
     patterns.some(
       (p) =>

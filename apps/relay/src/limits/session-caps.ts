@@ -8,7 +8,7 @@
  * `const slot = caps.tryAcquire(client)`; if `!slot.ok` close with `refusalClose(slot.reason)`;
  * else call `slot.release()` exactly when the session ends (idempotent).
  */
-import { formatIp, maskIp, parseIp } from '../auth/forwarded.ts';
+import { canonicalIp } from '../auth/forwarded.ts';
 
 /** Default most concurrent sessions (the benchmark holds 9 000 idle ones). */
 export const DEFAULT_MAX_SESSIONS = 10_000;
@@ -89,10 +89,10 @@ export class SessionCaps {
 
   /** The counting key of an address: the canonical IPv4 address, the IPv6 prefix, or the text. */
   keyOf(address: string): string {
-    const ip = parseIp(address);
+    const ip = canonicalIp(address);
     if (ip === null) return address;
-    if (ip.byteLength === 4) return formatIp(ip);
-    return `${formatIp(maskIp(ip, this.#v6Prefix))}/${this.#v6Prefix}`;
+    if (!ip.includes(':')) return ip;
+    return `${ipv6Prefix(ip, this.#v6Prefix)}/${this.#v6Prefix}`;
   }
 
   /** Takes a slot for a session from `address` unless a cap is reached. */
@@ -113,4 +113,21 @@ export class SessionCaps {
     if (left === 0) this.#perKey.delete(key);
     else this.#perKey.set(key, left);
   }
+}
+
+/**
+ * The network of a canonical IPv6 address under `prefixLength` bits, as canonical text
+ * (`2001:db8:1:2::` for a /64): the counting key of a subscriber's block.
+ */
+function ipv6Prefix(ip: string, prefixLength: number): string {
+  const [head = '', tail] = ip.split('::');
+  const part = (p: string) => (p === '' ? [] : p.split(':').map((g) => parseInt(g, 16)));
+  const h = part(head);
+  const t = tail === undefined ? [] : part(tail);
+  const groups = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  const masked = groups.map((g, i) => {
+    const bits = Math.max(0, Math.min(16, prefixLength - 16 * i));
+    return g & ((0xffff << (16 - bits)) & 0xffff);
+  });
+  return canonicalIp(masked.map((g) => g.toString(16)).join(':')) as string;
 }

@@ -54,12 +54,21 @@ describe('origin policy', () => {
     expect(check('http://a.corp.example.org').ok).toBe(false);
   });
 
-  it('allows the relay page itself (same origin) and refuses a missing Origin on a public listener', () => {
+  it('allows the relay page itself (same origin) and a native client (no Origin), not a foreign page', () => {
     expect(check('https://relay.example.net', 'relay.example.net')).toEqual({ ok: true });
     expect(check('https://relay.example.net:9443', 'relay.example.net:9443')).toEqual({ ok: true });
     expect(check('https://relay.example.net', 'relay.example.net:443')).toEqual({ ok: true });
     expect(check('https://evil.example.net', 'relay.example.net').ok).toBe(false);
-    expect(check(undefined)).toEqual({ ok: false, reason: 'origin-missing' });
+    // Browsers always send Origin on a WebSocket handshake: none means a native client.
+    expect(check(undefined)).toEqual({ ok: true });
+    const browsersOnly = createOriginPolicy({
+      isLoopbackListener: false,
+      isMissingOriginAllowed: false,
+    });
+    expect(browsersOnly.check({ origin: undefined, host: 'relay.example.net' })).toEqual({
+      ok: false,
+      reason: 'origin-missing',
+    });
     const strict = createOriginPolicy({ isLoopbackListener: false, isSameOriginAllowed: false });
     expect(
       strict.check({ origin: 'https://relay.example.net', host: 'relay.example.net' }).ok,
