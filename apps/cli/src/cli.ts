@@ -1,0 +1,32 @@
+/**
+ * Entry point of the bundle: the real readers (PC/SC), WebSocket (`ws`), terminal, signals
+ * and clock; then exits with the command's code once stdout and stderr are flushed (a PC/SC
+ * watcher thread or a socket must not keep a finished command alive).
+ */
+import { WebSocket } from 'ws';
+import type { BridgeWebSocket } from '@cardlend/bridge';
+import { runCli } from './main.ts';
+import { openPcscReaders } from './pcsc-readers.ts';
+import { processOutput, processSignals, terminalPrompter } from './terminal.ts';
+
+function exitAfterFlush(code: number): void {
+  process.exitCode = code;
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
+// No top-level await: the single-executable build is CommonJS.
+void runCli(process.argv.slice(2), {
+  readers: openPcscReaders,
+  // perMessageDeflate off: APDUs are small and latency matters more than bytes.
+  createWebSocket: (url, protocols) =>
+    new WebSocket(url, protocols, { perMessageDeflate: false }) as unknown as BridgeWebSocket,
+  output: processOutput(),
+  prompter: terminalPrompter(),
+  signals: processSignals(),
+  now: () => Date.now(),
+}).then(exitAfterFlush, (e: unknown) => {
+  process.stderr.write(
+    `cardlend: unexpected failure: ${e instanceof Error ? e.message : String(e)}\n`,
+  );
+  exitAfterFlush(1);
+});

@@ -1,0 +1,33 @@
+/**
+ * `cardlend`: command line → plan (args.ts) → the command. No process globals here: the
+ * entry point (cli.ts) passes the real terminal, readers and signals; tests pass their own.
+ */
+import pkg from '../package.json' with { type: 'json' };
+import { planFromArgs, usageText } from './args.ts';
+import { runLend } from './lend.ts';
+import { ExitCode } from './outcome.ts';
+import type { CliDeps } from './ports.ts';
+import { runReaders } from './readers.ts';
+
+/** The version `--version` prints. */
+export const CARDLEND_VERSION: string = pkg.version;
+
+/** Runs `cardlend` with `argv` (without node and script); resolves with the exit code. */
+export async function runCli(argv: readonly string[], deps: CliDeps): Promise<ExitCode> {
+  const plan = planFromArgs(argv);
+  switch (plan.kind) {
+    case 'help':
+      deps.output.out(usageText(plan.topic));
+      return ExitCode.Ok;
+    case 'version':
+      deps.output.out(`cardlend ${CARDLEND_VERSION}\n`);
+      return ExitCode.Ok;
+    case 'usage-error':
+      deps.output.err(`cardlend: ${plan.message}\n\n${usageText(plan.topic)}`);
+      return ExitCode.Usage;
+    case 'readers':
+      return runReaders(plan, deps);
+    case 'lend':
+      return runLend(plan, deps);
+  }
+}

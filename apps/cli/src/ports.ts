@@ -1,0 +1,55 @@
+/**
+ * What the commands need from the outside world, as small interfaces: the PC/SC readers, the
+ * terminal, the process's signals and output, a clock. main.ts wires the real ones
+ * (pcsc-readers.ts, terminal.ts); tests pass their own.
+ */
+import type { BridgeReader, CreateWebSocket } from '@cardlend/bridge';
+import type { ReaderSummary } from './reader-choice.ts';
+
+/** A reader opened for lending; `close()` releases it (the bridge never closes it). */
+export interface OpenedReader extends BridgeReader {
+  close(): Promise<void>;
+}
+
+/** The operating system's readers (PC/SC). */
+export interface ReaderService {
+  /** Every reader with its card state and ATR. Rejects with an Error carrying a `code`. */
+  list(): Promise<ReaderSummary[]>;
+  /** Opens the reader named exactly `name` for lending. */
+  open(name: string): Promise<OpenedReader>;
+  /** Releases the service (PC/SC context). */
+  close(): Promise<void>;
+}
+
+/** Asking the person something in the terminal. */
+export interface Prompter {
+  /**
+   * Prints `text` (on stderr) and resolves with the answer, or `null` on Ctrl-C, end of input
+   * or when `signal` aborts.
+   */
+  ask(text: string, signal?: AbortSignal): Promise<string | null>;
+}
+
+/** Where the command writes. `out` is stdout (data: listings, JSON events), `err` is stderr. */
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** The process's stop signals (SIGINT, SIGTERM). */
+export interface StopSignals {
+  /** Calls `handler` on every stop signal (with its name); returns the unsubscribe function. */
+  onStop(handler: (signal: string) => void): () => void;
+}
+
+/** Everything `cardlend` needs to run. */
+export interface CliDeps {
+  /** Opens the PC/SC service (lazily: `--help` and `--version` never touch it). */
+  readers: () => Promise<ReaderService>;
+  createWebSocket: CreateWebSocket;
+  output: Output;
+  /** `null` when there is no terminal to ask in (stdin or stderr not a TTY). */
+  prompter: Prompter | null;
+  signals: StopSignals;
+  now: () => number;
+}

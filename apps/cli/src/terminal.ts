@@ -1,0 +1,60 @@
+/**
+ * The real terminal, output and signals for `cardlend` (node:readline for prompts). Thin I/O
+ * adapters; the logic that decides what to print or ask lives elsewhere.
+ */
+import { createInterface } from 'node:readline/promises';
+import type { Output, Prompter, StopSignals } from './ports.ts';
+
+/** stdout/stderr writers. */
+export function processOutput(): Output {
+  return {
+    out: (text) => void process.stdout.write(text),
+    err: (text) => void process.stderr.write(text),
+  };
+}
+
+/**
+ * A prompter on stdin/stderr, or `null` when either is not a terminal (piped, CI, a service):
+ * then nobody can answer, and the commands refuse instead of waiting.
+ */
+export function terminalPrompter(): Prompter | null {
+  if (process.stdin.isTTY !== true || process.stderr.isTTY !== true) return null;
+  return {
+    async ask(text, signal) {
+      const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+      let isInterrupted = false;
+      rl.on('SIGINT', () => {
+        isInterrupted = true;
+        rl.close();
+      });
+      const closed = new Promise<null>((resolve) => rl.once('close', () => resolve(null)));
+      try {
+        const answer = await Promise.race([
+          signal === undefined ? rl.question(text) : rl.question(text, { signal }),
+          closed,
+        ]);
+        return isInterrupted ? null : answer;
+      } catch {
+        return null; // aborted
+      } finally {
+        rl.close();
+        if (isInterrupted) process.stderr.write('\n');
+      }
+    },
+  };
+}
+
+/** SIGINT and SIGTERM. While subscribed, they no longer end the process by themselves. */
+export function processSignals(): StopSignals {
+  return {
+    onStop(handler) {
+      const onSignal = (signal: NodeJS.Signals): void => handler(signal);
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      return () => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      };
+    },
+  };
+}
