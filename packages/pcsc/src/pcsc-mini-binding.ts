@@ -1,0 +1,290 @@
+/**
+ * The default PcscBinding, on pcsc-mini (prebuilt N-API binaries, no compiler, no install
+ * script). Loaded lazily, so importing this package never needs the native addon.
+ *
+ * Measured with pcsc-mini 0.1.3 against pcsc-lite 1.9.9 (../README.md):
+ * - the ATR in its reader `change` events is not the card's (right length, wrong bytes), so
+ *   this adapter reports an empty ATR there; the reader layer reads the ATR from SCardStatus;
+ * - it watches at most 4 readers and holds at most 4 card handles per client;
+ * - a stopped pcscd ends its watch with `CommError`; establishing a context then fails with
+ *   `NoService` until pcscd is back.
+ */
+import { createRequire } from 'node:module';
+import type * as PcscMini from 'pcsc-mini';
+import type {
+  BindingCard,
+  BindingContext,
+  CardProtocol,
+  CardStatus,
+  ContextListener,
+  Disposition,
+  PcscBinding,
+  ShareMode,
+} from './binding.ts';
+import { SCARD_STATE } from './binding.ts';
+import { isPcscCode, isPcscError, PcscError } from './errors.ts';
+import type { PcscCode } from './errors.ts';
+
+/** pcsc-mini's error codes (Zig error names) → PC/SC code names. */
+const MINI_CODES: Readonly<Record<string, PcscCode>> = {
+  BadSeek: 'SCARD_E_BAD_SEEK',
+  Canceled: 'SCARD_E_CANCELLED',
+  Cancelled: 'SCARD_E_CANCELLED',
+  CantDispose: 'SCARD_E_CANT_DISPOSE',
+  CardUnsupported: 'SCARD_E_CARD_UNSUPPORTED',
+  CertificateUnavailable: 'SCARD_E_CERTIFICATE_UNAVAILABLE',
+  CommDataLost: 'SCARD_E_COMM_DATA_LOST',
+  DirNotFound: 'SCARD_E_DIR_NOT_FOUND',
+  DuplicateReader: 'SCARD_E_DUPLICATE_READER',
+  FileNotFound: 'SCARD_E_FILE_NOT_FOUND',
+  IccCreateOrder: 'SCARD_E_ICC_CREATEORDER',
+  IccInstallation: 'SCARD_E_ICC_INSTALLATION',
+  InsufficientBuffer: 'SCARD_E_INSUFFICIENT_BUFFER',
+  InvalidAtr: 'SCARD_E_INVALID_ATR',
+  InvalidChv: 'SCARD_E_INVALID_CHV',
+  InvalidHandle: 'SCARD_E_INVALID_HANDLE',
+  InvalidParameter: 'SCARD_E_INVALID_PARAMETER',
+  InvalidTarget: 'SCARD_E_INVALID_TARGET',
+  InvalidValue: 'SCARD_E_INVALID_VALUE',
+  NoAccess: 'SCARD_E_NO_ACCESS',
+  NoDir: 'SCARD_E_NO_DIR',
+  NoFile: 'SCARD_E_NO_FILE',
+  NoKeyContainer: 'SCARD_E_NO_KEY_CONTAINER',
+  NoMemory: 'SCARD_E_NO_MEMORY',
+  NoReadersAvailable: 'SCARD_E_NO_READERS_AVAILABLE',
+  NoService: 'SCARD_E_NO_SERVICE',
+  NoSmartCard: 'SCARD_E_NO_SMARTCARD',
+  NoSuchCertificate: 'SCARD_E_NO_SUCH_CERTIFICATE',
+  NotReady: 'SCARD_E_NOT_READY',
+  NotTransacted: 'SCARD_E_NOT_TRANSACTED',
+  PciTooSmall: 'SCARD_E_PCI_TOO_SMALL',
+  ProtoMismatch: 'SCARD_E_PROTO_MISMATCH',
+  ReaderUnavailable: 'SCARD_E_READER_UNAVAILABLE',
+  ReaderUnsupported: 'SCARD_E_READER_UNSUPPORTED',
+  ServerTooBusy: 'SCARD_E_SERVER_TOO_BUSY',
+  ServiceStopped: 'SCARD_E_SERVICE_STOPPED',
+  SharingViolation: 'SCARD_E_SHARING_VIOLATION',
+  SystemCancelled: 'SCARD_E_SYSTEM_CANCELLED',
+  Timeout: 'SCARD_E_TIMEOUT',
+  Unexpected: 'SCARD_E_UNEXPECTED',
+  UnknownCard: 'SCARD_E_UNKNOWN_CARD',
+  UnknownReader: 'SCARD_E_UNKNOWN_READER',
+  UnknownResMng: 'SCARD_E_UNKNOWN_RES_MNG',
+  UnsupportedFeature: 'SCARD_E_UNSUPPORTED_FEATURE',
+  WriteTooMany: 'SCARD_E_WRITE_TOO_MANY',
+  CommError: 'SCARD_F_COMM_ERROR',
+  InternalError: 'SCARD_F_INTERNAL_ERROR',
+  UnknownError: 'SCARD_F_UNKNOWN_ERROR',
+  WaitedTooLong: 'SCARD_F_WAITED_TOO_LONG',
+  Shutdown: 'SCARD_P_SHUTDOWN',
+  CancelledByUser: 'SCARD_W_CANCELLED_BY_USER',
+  CardNotAuthenticated: 'SCARD_W_CARD_NOT_AUTHENTICATED',
+  ChvBlocked: 'SCARD_W_CHV_BLOCKED',
+  EndOfStream: 'SCARD_W_EOF',
+  RemovedCard: 'SCARD_W_REMOVED_CARD',
+  ResetCard: 'SCARD_W_RESET_CARD',
+  SecurityViolation: 'SCARD_W_SECURITY_VIOLATION',
+  UnpoweredCard: 'SCARD_W_UNPOWERED_CARD',
+  UnresponsiveCard: 'SCARD_W_UNRESPONSIVE_CARD',
+  UnsupportedCard: 'SCARD_W_UNSUPPORTED_CARD',
+  WrongChv: 'SCARD_W_WRONG_CHV',
+  // pcsc-mini's own conditions
+  TooManyCardConnections: 'SCARD_E_NO_MEMORY',
+  TooManyConnectRequests: 'SCARD_E_SERVER_TOO_BUSY',
+  StatusEventBufferOverflow: 'SCARD_E_NO_MEMORY',
+  AsyncWorkCancelled: 'SCARD_E_CANCELLED',
+};
+
+/** Wraps anything pcsc-mini threw into a PcscError (the original as `cause`). */
+export function fromMiniError(e: unknown, what: string, reader?: string): PcscError {
+  if (isPcscError(e)) return e;
+  const raw = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  const bindingCode = typeof raw === 'string' ? raw : undefined;
+  const mapped = bindingCode === undefined ? undefined : MINI_CODES[bindingCode];
+  const sourceCode: PcscCode =
+    mapped ??
+    (bindingCode !== undefined && isPcscCode(bindingCode) ? bindingCode : 'SCARD_F_UNKNOWN_ERROR');
+  const opts = { cause: e, ...(bindingCode === undefined ? {} : { bindingCode }) };
+  return new PcscError(sourceCode, `${what} failed${reader === undefined ? '' : ` (${reader})`}`, {
+    ...opts,
+    ...(reader === undefined ? {} : { reader }),
+  });
+}
+
+type Mini = typeof PcscMini;
+let mini: Mini | undefined;
+
+function loadMini(): Mini {
+  if (mini !== undefined) return mini;
+  try {
+    mini = createRequire(import.meta.url)('pcsc-mini') as Mini;
+    return mini;
+  } catch (e) {
+    throw new PcscError(
+      'SCARD_F_INTERNAL_ERROR',
+      'the pcsc-mini native addon could not be loaded',
+      {
+        code: 'CCID_UNSUPPORTED',
+        cause: e,
+      },
+    );
+  }
+}
+
+function toMiniMode(m: Mini, share: ShareMode): PcscMini.CardMode {
+  return share === 'exclusive' ? m.CardMode.EXCLUSIVE : m.CardMode.SHARED;
+}
+
+function toMiniDisposition(m: Mini, d: Disposition): PcscMini.CardDisposition {
+  if (d === 'reset') return m.CardDisposition.RESET;
+  if (d === 'unpower') return m.CardDisposition.UNPOWER;
+  return m.CardDisposition.LEAVE;
+}
+
+function toMiniProtocols(m: Mini, protocols: readonly CardProtocol[]): PcscMini.Protocol {
+  let p = 0;
+  if (protocols.includes(0)) p |= m.Protocol.T0;
+  if (protocols.includes(1)) p |= m.Protocol.T1;
+  return p as PcscMini.Protocol;
+}
+
+function fromMiniProtocol(m: Mini, p: PcscMini.Protocol, reader: string): CardProtocol {
+  if (p === m.Protocol.T0) return 0;
+  if (p === m.Protocol.T1) return 1;
+  throw new PcscError('SCARD_E_PROTO_MISMATCH', `unsupported protocol ${p} (${reader})`, {
+    code: 'CCID_UNSUPPORTED',
+    reader,
+  });
+}
+
+/** CardStatus.POWERED of pcsc-lite (SCARD_POWERED) — the same bit in pcsc-mini. */
+const CARD_POWERED = 0x10;
+
+class MiniCard implements BindingCard {
+  readonly #m: Mini;
+  readonly #card: PcscMini.Card;
+  readonly #reader: string;
+  #protocol: CardProtocol;
+
+  constructor(m: Mini, card: PcscMini.Card, reader: string) {
+    this.#m = m;
+    this.#card = card;
+    this.#reader = reader;
+    this.#protocol = fromMiniProtocol(m, card.protocol(), reader);
+  }
+
+  get protocol(): CardProtocol {
+    return this.#protocol;
+  }
+
+  async status(): Promise<CardStatus> {
+    try {
+      const s = await this.#card.state();
+      return {
+        atr: Uint8Array.from(s.atr),
+        protocol: fromMiniProtocol(this.#m, s.protocol, this.#reader),
+        isPowered: (s.status.raw & CARD_POWERED) !== 0,
+      };
+    } catch (e) {
+      throw fromMiniError(e, 'SCardStatus', this.#reader);
+    }
+  }
+
+  async transmit(apdu: Uint8Array): Promise<Uint8Array> {
+    try {
+      return Uint8Array.from(await this.#card.transmit(apdu));
+    } catch (e) {
+      throw fromMiniError(e, 'SCardTransmit', this.#reader);
+    }
+  }
+
+  async reconnect(share: ShareMode, init: Disposition): Promise<CardProtocol> {
+    try {
+      const p = await this.#card.reconnect(
+        toMiniMode(this.#m, share),
+        toMiniDisposition(this.#m, init),
+      );
+      this.#protocol = fromMiniProtocol(this.#m, p, this.#reader);
+      return this.#protocol;
+    } catch (e) {
+      throw fromMiniError(e, 'SCardReconnect', this.#reader);
+    }
+  }
+
+  async disconnect(disposition: Disposition): Promise<void> {
+    try {
+      await this.#card.disconnect(toMiniDisposition(this.#m, disposition));
+    } catch (e) {
+      throw fromMiniError(e, 'SCardDisconnect', this.#reader);
+    }
+  }
+}
+
+class MiniContext implements BindingContext {
+  readonly #m: Mini;
+  readonly #client: PcscMini.Client;
+  #isReleased = false;
+
+  constructor(m: Mini, listener: ContextListener) {
+    this.#m = m;
+    this.#client = new m.Client();
+    this.#client.on('reader', (reader) => this.#watchReader(reader, listener));
+    this.#client.on('error', (err) => {
+      if (this.#isReleased) return;
+      listener.onError(fromMiniError(err, 'SCardGetStatusChange'));
+    });
+    try {
+      this.#client.start();
+    } catch (e) {
+      this.#isReleased = true;
+      throw fromMiniError(e, 'SCardEstablishContext');
+    }
+  }
+
+  #watchReader(reader: PcscMini.Reader, listener: ContextListener): void {
+    const name = reader.name();
+    reader.on('change', (status) => {
+      if (this.#isReleased) return;
+      // pcsc-mini's event ATR is unreliable (see the module comment): report none.
+      listener.onReaderState({ name, state: status.raw & 0xffff, atr: new Uint8Array(0) });
+    });
+    reader.on('disconnect', () => {
+      if (this.#isReleased) return;
+      listener.onReaderState({ name, state: SCARD_STATE.UNKNOWN, atr: new Uint8Array(0) });
+    });
+  }
+
+  async connect(
+    reader: string,
+    share: ShareMode,
+    protocols: readonly CardProtocol[] = [0, 1],
+  ): Promise<BindingCard> {
+    const r = this.#client.reader(reader);
+    if (r === undefined) {
+      throw new PcscError('SCARD_E_UNKNOWN_READER', `no reader named "${reader}"`, { reader });
+    }
+    try {
+      const card = await r.connect(toMiniMode(this.#m, share), toMiniProtocols(this.#m, protocols));
+      return new MiniCard(this.#m, card, reader);
+    } catch (e) {
+      throw fromMiniError(e, 'SCardConnect', reader);
+    }
+  }
+
+  release(): void {
+    if (this.#isReleased) return;
+    this.#isReleased = true;
+    try {
+      this.#client.stop();
+    } catch {
+      // The service may already be gone (NoService / InvalidHandle): nothing left to release.
+    }
+  }
+}
+
+/** The pcsc-mini binding (the default of this package). */
+export const pcscMiniBinding: PcscBinding = {
+  establish(listener: ContextListener): BindingContext {
+    return new MiniContext(loadMini(), listener);
+  },
+};

@@ -1,0 +1,112 @@
+/**
+ * The entry points: list the readers PC/SC knows (with card state and ATR), open one as a
+ * bridge reader.
+ */
+import { SCARD_STATE } from './binding.ts';
+import type { RawReaderState } from './binding.ts';
+import { PcscContext } from './context.ts';
+import type { PcscContextOptions } from './context.ts';
+import { isPcscError, PcscError } from './errors.ts';
+import { PcscReader } from './pcsc-reader.ts';
+import type { PcscReaderOptions } from './pcsc-reader.ts';
+
+/** A card's state in a reader, as listed. */
+export type CardPresence = 'absent' | 'present' | 'mute';
+
+/** One reader as {@link listReaders} reports it. */
+export interface ReaderInfo {
+  /** The PC/SC reader name (pass it to openReader). */
+  readonly name: string;
+  readonly card: CardPresence;
+  /** The card's ATR; null when there is no card or it could not be read (see `atrError`). */
+  readonly atr: Uint8Array | null;
+  /** Another program holds the card exclusively (SCARD_STATE_EXCLUSIVE). */
+  readonly isExclusive: boolean;
+  /** Some program has the card open (SCARD_STATE_INUSE). */
+  readonly isInUse: boolean;
+  /** Why the ATR is missing while a card is present (e.g. `SCARD_E_SHARING_VIOLATION`). */
+  readonly atrError?: PcscError;
+  /** The raw SCARD_STATE_* bits. */
+  readonly state: number;
+}
+
+/** Options of {@link listReaders} and {@link openReader}. */
+export interface OpenOptions extends PcscContextOptions {
+  /** Use this context instead of opening one (it is then not closed). */
+  context?: PcscContext;
+}
+
+/**
+ * Lists the readers with their card state and ATR. The ATR is read with a short shared
+ * connection (SCardConnect shared + SCardStatus, card left as it is). Fails with a PcscError
+ * (`SCARD_E_NO_SERVICE` when no PC/SC service runs).
+ */
+export async function listReaders(opts: OpenOptions = {}): Promise<ReaderInfo[]> {
+  const context = opts.context ?? new PcscContext(opts);
+  try {
+    await context.settled();
+    const infos: ReaderInfo[] = [];
+    for (const raw of [...context.readers.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+      infos.push(await describeReader(context, raw));
+    }
+    return infos;
+  } finally {
+    if (opts.context === undefined) context.close();
+  }
+}
+
+async function describeReader(context: PcscContext, raw: RawReaderState): Promise<ReaderInfo> {
+  const base = {
+    name: raw.name,
+    isExclusive: (raw.state & SCARD_STATE.EXCLUSIVE) !== 0,
+    isInUse: (raw.state & SCARD_STATE.INUSE) !== 0,
+    state: raw.state,
+  };
+  if ((raw.state & SCARD_STATE.PRESENT) === 0) return { ...base, card: 'absent', atr: null };
+  if ((raw.state & SCARD_STATE.MUTE) !== 0) return { ...base, card: 'mute', atr: null };
+  try {
+    const card = await context.connect(raw.name, 'shared');
+    try {
+      const status = await card.status();
+      return { ...base, card: 'present', atr: status.atr };
+    } finally {
+      await card.disconnect('leave').catch(() => undefined);
+    }
+  } catch (e) {
+    const atrError = isPcscError(e)
+      ? e
+      : new PcscError('SCARD_F_UNKNOWN_ERROR', 'reading the ATR failed', { cause: e });
+    return { ...base, card: 'present', atr: null, atrError };
+  }
+}
+
+/**
+ * Opens the reader named exactly `name` as a bridge reader. Fails with a PcscError:
+ * `SCARD_E_UNKNOWN_READER` (code `CCID_READER_GONE`) when there is no such reader,
+ * `SCARD_E_NO_SERVICE` when no PC/SC service runs. The reader keeps its own context
+ * (re-established after a service restart) unless `opts.context` is given.
+ */
+export async function openReader(
+  name: string,
+  opts: OpenOptions & PcscReaderOptions = {},
+): Promise<PcscReader> {
+  const ownsContext = opts.context === undefined;
+  const context = opts.context ?? new PcscContext(opts);
+  try {
+    await context.settled();
+    if (!context.readers.has(name)) {
+      const known = [...context.readers.keys()].map((n) => `"${n}"`).join(', ') || 'none';
+      throw new PcscError(
+        'SCARD_E_UNKNOWN_READER',
+        `no reader named "${name}" (readers: ${known})`,
+        {
+          reader: name,
+        },
+      );
+    }
+    return new PcscReader(context, name, opts, ownsContext);
+  } catch (e) {
+    if (ownsContext) context.close();
+    throw e;
+  }
+}
