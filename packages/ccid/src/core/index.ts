@@ -73,3 +73,12 @@ export type { T0Action, T0ExchangeOptions } from './t0.ts';
 export { T1Session, T1Pcb, buildT1Block, decodeT1Block, lrc, crc16, t1Edc } from './t1.ts';
 export type { T1Action, T1Block, T1SessionOptions, T1CrcVariant } from './t1.ts';
 export type { ReaderEvent } from './reader-event.ts';
+export { BulkInFramer } from './bulk-in-framer.ts';
+export type {
+  BulkInFramerOptions,
+  BulkInFrame,
+  BulkInDrop,
+  BulkInDropReason,
+} from './bulk-in-framer.ts';
+export { CcidReceiver } from './receiver.ts';
+export type { CcidReceiverOptions, CcidReceiverEvent } from './receiver.ts';

@@ -176,7 +176,9 @@ export class CcidReader {
       power: undefined,
       isPresent: undefined,
     }));
-    this.#transport = new CcidTransport(device, iface, {
+    this.#transport = new CcidTransport({
+      device,
+      info: iface,
       onLog: opts.onLog,
       onGone: () => this.#onGone(),
       onInterrupt: (m) => this.#onInterrupt(m),

@@ -1,21 +1,20 @@
 import type {
   CcidCommand,
   CcidInterfaceInfo,
+  CcidInterruptMessage,
+  CcidReceiverEvent,
   CcidResponse,
-  CcidResponseType,
 } from '../core/index.ts';
 import {
   CcidError,
-  CcidMessageAssembler,
+  CcidReceiver,
   CcidRequest,
   CCID_HEADER_BYTES,
-  decodeInterrupt,
-  decodeResponse,
   encodeCommand,
   isCcidError,
   responseTypeFor,
 } from '../core/index.ts';
-import type { CcidInterruptMessage } from '../core/index.ts';
+import { runInterruptPump } from './interrupt-pump.ts';
 import { isDisconnectError, transferError } from './platform-errors.ts';
 
 /** Diagnostic entry given to `onLog` (never printed by the library). */
@@ -38,15 +37,16 @@ export type CommandWithoutSeq = CcidCommand extends infer C
 
 interface Waiter {
   seq: number;
-  expect: CcidResponseType;
   resolve: (r: CcidResponse) => void;
   reject: (e: unknown) => void;
   onTimeExtension: (multiplier: number) => void;
-  wrongFrames: number;
 }
 
 /** Options of {@link CcidTransport}. */
 export interface CcidTransportOptions {
+  device: USBDevice;
+  /** The claimed CCID interface. */
+  info: CcidInterfaceInfo;
   onLog?: ((e: CcidLogEntry) => void) | undefined;
   /** Called once when the reader is gone, with the platform error. */
   onGone: (cause: unknown) => void;
@@ -63,24 +63,25 @@ export interface ExchangeOptions {
 }
 
 const DEFAULT_MAX_TIME_EXTENSIONS = 1000;
-
-const MAX_WRONG_FRAMES = 10;
 /** clearHalt + retry rounds for a stalled bulk-OUT before giving up. */
 const MAX_STALL_RETRIES = 3;
+/** Longest wait for the SlotStatus that ends an ABORT, ms. */
+const MAX_ABORT_WAIT_MS = 2000;
+const EMPTY = new Uint8Array(0);
 
 /**
- * CCID bulk transport over a claimed WebUSB interface: bSeq assignment (one counter per device,
- * ccid.md §4.2), one pending bulk-IN read at all times whose completions are reassembled by dwLength
- * (any packet size, ZLPs skipped, §4.1), answers dispatched by bSlot/bSeq (stale ones dropped),
- * time extension (bmCommandStatus 2, §6.2) restarting the timeout, ABORT (§9.2) on timeout or
- * AbortSignal, stall handling (clearHalt) and reader-gone detection. The interrupt endpoint, when
- * present, is read continuously and decoded.
+ * CCID bulk transport over a claimed WebUSB interface; it only moves bytes. bSeq assignment (one
+ * counter per device, ccid.md §4.2), one pending bulk-IN read at all times whose completions go to
+ * the pure {@link CcidReceiver} (reassembly by dwLength, resynchronisation after a cut answer,
+ * matching by bSlot/bSeq/type), timeouts restarted by time extensions (§6.2), ABORT (§9.2) on
+ * timeout or AbortSignal, stall handling (clearHalt) and reader-gone detection. The interrupt
+ * endpoint, when present, is read continuously.
  */
 export class CcidTransport {
   readonly #device: USBDevice;
   readonly #info: CcidInterfaceInfo;
   readonly #opts: CcidTransportOptions;
-  readonly #assembler: CcidMessageAssembler;
+  readonly #receiver: CcidReceiver;
   readonly #readBytes: number;
   readonly #waiters = new Map<number, Waiter>();
   #seq = 0;
@@ -89,15 +90,17 @@ export class CcidTransport {
   /** Counters for benchmarks/tests. */
   readonly stats = { bulkOut: 0, bulkIn: 0, interruptIn: 0, control: 0 };
 
-  constructor(device: USBDevice, info: CcidInterfaceInfo, opts: CcidTransportOptions) {
-    this.#device = device;
+  constructor(opts: CcidTransportOptions) {
+    const { info } = opts;
+    this.#device = opts.device;
     this.#info = info;
     this.#opts = opts;
     const maxMsg = Math.min(Math.max(info.maxMessageLength, 64), 65536 + CCID_HEADER_BYTES + 16);
-    this.#assembler = new CcidMessageAssembler({
+    const pkt = info.bulkIn?.packetSize || 64;
+    this.#receiver = new CcidReceiver({
+      packetSize: pkt,
       maxMessageBytes: Math.max(info.maxMessageLength, 65536 + CCID_HEADER_BYTES + 16),
     });
-    const pkt = info.bulkIn?.packetSize || 64;
     // A multiple of wMaxPacketSize (ccid.md §1): otherwise a full packet into a short buffer overflows.
     // One packet more than the largest message, so a message that is an exact multiple of the packet
     // size completes with its ZLP in the same read instead of leaving the ZLP for an extra read.
@@ -111,7 +114,18 @@ export class CcidTransport {
   /** Starts the bulk-IN and interrupt-IN readers. */
   start(): void {
     void this.#bulkPump();
-    if (this.#info.interrupt) void this.#interruptPump();
+    if (this.#info.interrupt)
+      void runInterruptPump({
+        device: this.#device,
+        info: this.#info,
+        isStopped: () => this.#isClosed || this.#goneError !== undefined,
+        onGone: (e) => this.#markGone(e),
+        onRead: () => this.stats.interruptIn++,
+        onMessage: (m, bytes) => {
+          this.#opts.onLog?.({ kind: 'interrupt', bytes });
+          this.#opts.onInterrupt(m);
+        },
+      });
   }
 
   /** Stops reading and fails pending exchanges with CCID_CLOSED. */
@@ -144,65 +158,71 @@ export class CcidTransport {
   }
 
   async #run(full: CcidCommand, opts: ExchangeOptions, canAbort: boolean): Promise<CcidResponse> {
-    const slot = full.slot;
+    const wait = this.#awaitAnswer(full, opts);
+    try {
+      await this.#write(encodeCommand(full));
+      return await wait.answer;
+    } catch (e) {
+      const isCancelled =
+        isCcidError(e) && (e.code === 'CCID_TIMEOUT' || e.code === 'CCID_ABORTED');
+      if (canAbort && isCancelled && !this.#goneError && !this.#isClosed)
+        await this.#abort(full.slot, full.seq, Math.min(opts.timeoutMs, MAX_ABORT_WAIT_MS));
+      throw e;
+    } finally {
+      wait.dispose();
+    }
+  }
+
+  /** Registers the waiter of `full` with its timeout, time-extension budget and AbortSignal. */
+  #awaitAnswer(
+    full: CcidCommand,
+    opts: ExchangeOptions,
+  ): { answer: Promise<CcidResponse>; dispose: () => void } {
+    const { slot, seq, type } = full;
+    const maxExtensions = opts.maxTimeExtensions ?? DEFAULT_MAX_TIME_EXTENSIONS;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onAbort: (() => void) | undefined;
     let extensions = 0;
     const answer = new Promise<CcidResponse>((resolve, reject) => {
+      const fail = (e: CcidError): void => {
+        // Timeout or abort: the answer, whole or partial, is not awaited any more (resync rule 3).
+        this.#apply(this.#receiver.cancel(slot, seq));
+        reject(e);
+      };
       const arm = (ms: number): void => {
         if (timer !== undefined) clearTimeout(timer);
         timer = setTimeout(
-          () => reject(new CcidError('CCID_TIMEOUT', `no answer to ${full.type} within ${ms} ms`)),
+          () => fail(new CcidError('CCID_TIMEOUT', `no answer to ${type} within ${ms} ms`)),
           ms,
         );
       };
-      this.#waiters.set(slot, {
-        seq: full.seq,
-        expect: responseTypeFor(full.type),
-        resolve,
-        reject,
-        wrongFrames: 0,
-        onTimeExtension: (m) => {
-          // CCID rev 1.1 §6.2.7: restart the wait, scaled by the multiplier; bounded so a reader that
-          // only ever sends time extensions can't hold the caller forever.
-          if (++extensions > (opts.maxTimeExtensions ?? DEFAULT_MAX_TIME_EXTENSIONS))
-            reject(
-              new CcidError(
-                'CCID_TIMEOUT',
-                `${full.type}: more than ${opts.maxTimeExtensions ?? DEFAULT_MAX_TIME_EXTENSIONS} time extensions`,
-              ),
-            );
-          else arm(opts.timeoutMs * Math.max(1, m));
-        },
-      });
+      const onTimeExtension = (m: number): void => {
+        // CCID rev 1.1 §6.2.7: restart the wait, scaled by the multiplier; bounded so a reader that
+        // only ever sends time extensions can't hold the caller forever.
+        if (++extensions > maxExtensions)
+          fail(
+            new CcidError('CCID_TIMEOUT', `${type}: more than ${maxExtensions} time extensions`),
+          );
+        else arm(opts.timeoutMs * Math.max(1, m));
+      };
+      this.#waiters.set(slot, { seq, resolve, reject, onTimeExtension });
+      this.#receiver.expect(slot, seq, responseTypeFor(type));
       arm(opts.timeoutMs);
-      if (opts.signal) {
-        const signal = opts.signal;
+      const signal = opts.signal;
+      if (signal) {
         onAbort = () =>
-          reject(new CcidError('CCID_ABORTED', `${full.type} aborted`, { cause: signal.reason }));
+          fail(new CcidError('CCID_ABORTED', `${type} aborted`, { cause: signal.reason }));
         signal.addEventListener('abort', onAbort, { once: true });
       }
     });
-    try {
-      await this.#write(encodeCommand(full));
-      return await answer;
-    } catch (e) {
-      if (
-        canAbort &&
-        isCcidError(e) &&
-        (e.code === 'CCID_TIMEOUT' || e.code === 'CCID_ABORTED') &&
-        !this.#goneError &&
-        !this.#isClosed
-      ) {
-        await this.#abort(slot, full.seq, Math.min(opts.timeoutMs, 2000));
-      }
-      throw e;
-    } finally {
+    answer.catch(() => undefined);
+    const dispose = (): void => {
       if (timer !== undefined) clearTimeout(timer);
       if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
-      if (this.#waiters.get(slot)?.seq === full.seq) this.#waiters.delete(slot);
-      answer.catch(() => undefined);
-    }
+      if (this.#waiters.get(slot)?.seq === seq) this.#waiters.delete(slot);
+      this.#receiver.forget(slot, seq);
+    };
+    return { answer, dispose };
   }
 
   /** ABORT procedure (CCID rev 1.1 §5.3.1): class request, then PC_to_RDR_Abort with the same bSlot/bSeq. Failures are logged only. */
@@ -294,98 +314,59 @@ export class CcidTransport {
         continue;
       }
       failures = 0;
-      if (r.status === 'stall') {
-        this.#opts.onLog?.({ kind: 'stall', direction: 'in' });
-        this.#assembler.reset();
-        try {
-          this.stats.control++;
-          await this.#device.clearHalt('in', ep);
-        } catch (e) {
-          if (isDisconnectError(e)) this.#markGone(e);
-        }
-        continue;
-      }
-      if (r.status === 'babble') {
-        this.#assembler.reset();
-        continue;
-      }
-      const data = r.data;
-      if (!data || data.byteLength === 0) continue; // ZLP (ccid.md §4.1)
-      const chunk = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      const dropped = this.#assembler.droppedBytes;
-      for (const msg of this.#assembler.push(chunk)) this.#dispatch(msg);
-      if (this.#assembler.droppedBytes !== dropped)
-        this.#opts.onLog?.({ kind: 'dropped', reason: 'bad header', bytes: chunk.slice() });
-    }
-  }
-
-  #dispatch(bytes: Uint8Array): void {
-    this.#opts.onLog?.({ kind: 'in', bytes });
-    let r: CcidResponse;
-    try {
-      r = decodeResponse(bytes);
-    } catch {
-      this.#opts.onLog?.({ kind: 'dropped', reason: 'undecodable', bytes });
-      return;
-    }
-    const w = this.#waiters.get(r.slot);
-    if (!w || w.seq !== r.seq || w.expect !== r.type) {
-      // Stale answer of an aborted/timed-out command, or another slot's leftovers (ccid.md §4.2).
-      this.#opts.onLog?.({ kind: 'dropped', reason: 'unexpected bSeq/bSlot/type', bytes });
-      if (w && ++w.wrongFrames > MAX_WRONG_FRAMES) {
-        this.#waiters.delete(r.slot);
-        w.reject(
-          new CcidError('CCID_BAD_SEQUENCE', `too many unexpected frames on slot ${r.slot}`),
+      if (r.status === 'ok') {
+        const d = r.data;
+        this.#apply(
+          this.#receiver.push(d ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : EMPTY),
         );
+        continue;
       }
-      return;
+      // Stall or babble: packets were lost, so the partial message is (resync rule 3).
+      this.#apply(this.#receiver.discardPartial());
+      if (r.status === 'stall') await this.#clearInHalt(ep);
     }
-    if (r.commandStatus === 2) {
-      this.#opts.onLog?.({
-        kind: 'time-extension',
-        slot: r.slot,
-        seq: r.seq,
-        multiplier: r.bError,
-      });
-      w.onTimeExtension(r.bError);
-      return;
-    }
-    this.#waiters.delete(r.slot);
-    w.resolve(r);
   }
 
-  async #interruptPump(): Promise<void> {
-    const ep = this.#info.interrupt!;
-    let failures = 0;
-    while (!this.#isClosed && !this.#goneError) {
-      let r: USBInTransferResult;
-      try {
-        this.stats.interruptIn++;
-        r = await this.#device.transferIn(ep.endpointNumber, Math.max(ep.packetSize, 8));
-      } catch (e) {
-        if (this.#isClosed) return;
-        if (isDisconnectError(e) || !this.#device.opened || ++failures > 3) {
-          this.#markGone(e);
-          return;
+  async #clearInHalt(ep: number): Promise<void> {
+    this.#opts.onLog?.({ kind: 'stall', direction: 'in' });
+    try {
+      this.stats.control++;
+      await this.#device.clearHalt('in', ep);
+    } catch (e) {
+      if (isDisconnectError(e)) this.#markGone(e);
+    }
+  }
+
+  /** Carries out what the receiver decided: settle waiters, restart timers, log drops. */
+  #apply(events: CcidReceiverEvent[]): void {
+    for (const ev of events) {
+      switch (ev.type) {
+        case 'answer': {
+          this.#opts.onLog?.({ kind: 'in', bytes: ev.bytes });
+          const w = this.#waiters.get(ev.response.slot);
+          this.#waiters.delete(ev.response.slot);
+          w?.resolve(ev.response);
+          break;
         }
-        continue;
-      }
-      failures = 0;
-      if (r.status === 'stall') {
-        try {
-          await this.#device.clearHalt('in', ep.endpointNumber);
-        } catch (e) {
-          if (isDisconnectError(e)) this.#markGone(e);
+        case 'time-extension':
+          this.#opts.onLog?.({
+            kind: 'time-extension',
+            slot: ev.slot,
+            seq: ev.seq,
+            multiplier: ev.multiplier,
+          });
+          this.#waiters.get(ev.slot)?.onTimeExtension(ev.multiplier);
+          break;
+        case 'dropped':
+          this.#opts.onLog?.({ kind: 'dropped', reason: ev.reason, bytes: ev.bytes });
+          break;
+        case 'out-of-sequence': {
+          const w = this.#waiters.get(ev.slot);
+          this.#waiters.delete(ev.slot);
+          w?.reject(ev.error);
+          break;
         }
-        continue;
       }
-      const data = r.data;
-      if (!data || data.byteLength === 0) continue;
-      const bytes = new Uint8Array(
-        data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength),
-      );
-      this.#opts.onLog?.({ kind: 'interrupt', bytes });
-      this.#opts.onInterrupt(decodeInterrupt(bytes, this.#info.slotCount));
     }
   }
 }

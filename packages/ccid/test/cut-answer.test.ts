@@ -1,0 +1,154 @@
+/**
+ * Issue 11 §2 end to end: the driver (openReader → CcidReader → CcidTransport) against a replayed
+ * reader whose answers are cut, dropped, duplicated or preceded by stale frames. Time is Vitest's
+ * fake clock: a timeout is reached by advancing it, never by sleeping.
+ */
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { isCcidError } from '../src/core/index.ts';
+import type { CcidLogEntry, CcidReader } from '../src/webusb/index.ts';
+import { openReader } from '../src/webusb/index.ts';
+import { hex } from './helpers.ts';
+import type { ReplayAnswer } from './replay-device.ts';
+import { REPLAY_FCI, REPLAY_PACKET_BYTES, ReplayDevice, captureShape } from './replay-device.ts';
+
+const SELECT = Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x07, 0xa0, 0, 0, 0, 0x04, 0x10, 0x10);
+const FCI_OK = hex(Uint8Array.of(...REPLAY_FCI, 0x90, 0x00));
+const TIMEOUT_MS = 1000;
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Runs `p` to completion: lets every ready task run, and only then moves the fake clock to the next timer. */
+async function settle<T>(p: Promise<T>): Promise<T> {
+  let isDone = false;
+  p.then(
+    () => (isDone = true),
+    () => (isDone = true),
+  );
+  for (let i = 0; i < 10_000 && !isDone; i++) {
+    await new Promise<void>((r) => setImmediate(r));
+    if (!isDone) vi.advanceTimersToNextTimer();
+  }
+  return p;
+}
+
+async function open(
+  tamper: (a: ReplayAnswer) => Uint8Array[],
+): Promise<{ sim: ReplayDevice; reader: CcidReader; log: CcidLogEntry[] }> {
+  const sim = new ReplayDevice({ tamper });
+  const log: CcidLogEntry[] = [];
+  const reader = await settle(
+    openReader(sim.device, {
+      isBrowserBlockingProtectedClasses: false,
+      timeoutMs: TIMEOUT_MS,
+      onLog: (e) => log.push(e),
+    }),
+  );
+  await settle(reader.powerOn());
+  return { sim, reader, log };
+}
+
+const isGetResponseAnswer = (a: ReplayAnswer): boolean =>
+  a.commandType === 0x6f && a.message.length === 46;
+
+describe('regression: one answer cut short, then a timeout (issue 11 §2)', () => {
+  it('ABORT gets its SlotStatus and the next APDU its own answer', async () => {
+    let isCut = false;
+    const { sim, reader, log } = await open((a) => {
+      if (!isGetResponseAnswer(a) || isCut) return a.completions;
+      isCut = true;
+      return a.completions.slice(0, 1); // 32 of 46 bytes; the last 14 never come
+    });
+    await expect(settle(reader.transmit(SELECT))).rejects.toMatchObject({ code: 'CCID_TIMEOUT' });
+    expect(sim.aborts).toHaveLength(1);
+    const abortSeq = sim.aborts[0]!.seq;
+    // The ABORT's SlotStatus (bSeq of the aborted command) was read, not swallowed.
+    expect(log).toContainEqual({
+      kind: 'in',
+      bytes: expect.objectContaining({ 0: 0x81, 6: abortSeq }),
+    });
+    expect(log.some((e) => e.kind === 'note' && /Abort got no SlotStatus/.test(e.message))).toBe(
+      false,
+    );
+    expect(hex(await settle(reader.transmit(SELECT)))).toBe(FCI_OK);
+    expect(hex(await settle(reader.transmit(SELECT)))).toBe(FCI_OK);
+    await reader.close();
+  });
+});
+
+type Fault =
+  | { kind: 'cut'; keep: number }
+  | { kind: 'drop' | 'duplicate' | 'split' }
+  | { kind: 'stale'; back: number };
+const DESTRUCTIVE = new Set(['cut', 'drop']);
+
+const faultArb: fc.Arbitrary<Fault | undefined> = fc.option(
+  fc.oneof(
+    fc.integer({ min: 0, max: 45 }).map((keep): Fault => ({ kind: 'cut', keep })),
+    fc.constantFrom<Fault>({ kind: 'drop' }, { kind: 'duplicate' }, { kind: 'split' }),
+    fc.integer({ min: 1, max: 5 }).map((back): Fault => ({ kind: 'stale', back })),
+  ),
+  { freq: 2 },
+);
+
+function apply(f: Fault, a: ReplayAnswer): Uint8Array[] {
+  const m = a.message;
+  switch (f.kind) {
+    case 'cut':
+      return captureShape(m.subarray(0, Math.min(f.keep, m.length - 1))).filter((c) => c.length);
+    case 'drop':
+      return [];
+    case 'duplicate':
+      return [...a.completions, ...a.completions];
+    case 'split':
+      return Array.from({ length: Math.ceil(m.length / REPLAY_PACKET_BYTES) }, (_, i) =>
+        m.subarray(i * REPLAY_PACKET_BYTES, (i + 1) * REPLAY_PACKET_BYTES),
+      );
+    case 'stale': {
+      const old = m.slice();
+      old[6] = (m[6]! - f.back) & 0xff;
+      return [...captureShape(old), ...a.completions];
+    }
+  }
+}
+
+describe('property: after any fault the next APDU gets its own answer or a typed error', () => {
+  it('random cuts, drops, duplicates, splits and stale frames on every answer after power-on', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(faultArb, { minLength: 4, maxLength: 24 }), async (faults) => {
+        const loss = { isThisTransmit: false };
+        const { reader } = await open((a) => {
+          const f = a.index >= 3 ? faults[a.index - 3] : undefined; // 0-2: GetSlotStatus, IccPowerOn, SetParameters
+          if (!f) return a.completions;
+          if (DESTRUCTIVE.has(f.kind)) loss.isThisTransmit = true;
+          return apply(f, a);
+        });
+        try {
+          for (let i = 0; i < 6; i++) {
+            loss.isThisTransmit = false;
+            let r: Uint8Array | unknown;
+            try {
+              r = await settle(reader.transmit(SELECT));
+            } catch (e) {
+              r = e;
+            }
+            if (r instanceof Uint8Array) expect(hex(r)).toBe(FCI_OK);
+            else {
+              expect(isCcidError(r), String(r)).toBe(true);
+              // Only a lost answer of this very APDU may fail it: earlier faults leave no trace.
+              expect(loss.isThisTransmit, (r as Error).message).toBe(true);
+            }
+          }
+        } finally {
+          await reader.close();
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
