@@ -1,0 +1,171 @@
+import { RelayClose } from '@cardlend/vscard';
+import { describe, expect, it } from 'vitest';
+import {
+  explain,
+  failureFromCode,
+  failureFromState,
+  formatExplanation,
+  osFamilyFromPlatform,
+  osFamilyFromUserAgent,
+  type Failure,
+} from '../src/index.ts';
+
+describe('explain', () => {
+  it('fills the USB ids into the Linux udev rule, and placeholders without them', () => {
+    const busy: Failure = {
+      kind: 'ccid',
+      code: 'CCID_DEVICE_BUSY',
+      vendorId: 0x4e6,
+      productId: 0x5116,
+    };
+    const linux = explain(busy, { os: 'linux' });
+    expect(linux.fixes[1]?.command).toContain('ATTRS{idVendor}=="04e6", ATTRS{idProduct}=="5116"');
+    const anon = explain({ kind: 'ccid', code: 'CCID_DEVICE_BUSY' }, { os: 'linux' });
+    expect(anon.fixes[1]?.command).toContain('ATTRS{idVendor}=="<vendor id>"');
+  });
+
+  it('orders the detected OS first and folds the others; unknown OS lists all', () => {
+    const f: Failure = { kind: 'ccid', code: 'CCID_DEVICE_BUSY' };
+    const mac = explain(f, { os: 'macos' });
+    expect(mac.fixes.map((x) => x.os)).toEqual(['macos', undefined]);
+    expect(mac.otherSystemFixes.map((x) => x.os)).toEqual(['linux', 'linux', 'windows']);
+    const chromeos = explain(f, { os: 'chromeos' });
+    expect(chromeos.fixes.map((x) => x.os)).toEqual([
+      undefined,
+      'linux',
+      'linux',
+      'windows',
+      'macos',
+    ]);
+    expect(chromeos.otherSystemFixes).toEqual([]);
+  });
+
+  it('words steps for the client: page buttons for the page, commands for the CLI', () => {
+    const page = explain({ kind: 'relay-close', code: RelayClose.VM_IN_USE });
+    expect(page.fixes[0]?.text).toContain('"Stop lending"');
+    const cli = explain({ kind: 'relay-close', code: RelayClose.VM_IN_USE }, { client: 'cli' });
+    expect(cli.fixes[0]?.text).toContain('Ctrl-C');
+    expect(cli.title).toBe(page.title);
+    // WebUSB-only steps (Zadig) are not offered on the command line.
+    const busy = explain(
+      { kind: 'ccid', code: 'CCID_DEVICE_BUSY' },
+      { client: 'cli', os: 'windows' },
+    );
+    expect(JSON.stringify(busy)).not.toContain('Zadig');
+  });
+
+  it("uses the page's own sentence as the cause of a form problem, never a relay reason", () => {
+    const e = explain({
+      kind: 'page',
+      code: 'relay-url-invalid',
+      reason: 'The relay address has no host name.',
+    });
+    expect(e.cause).toBe('The relay address has no host name.');
+    expect(explain({ kind: 'page', code: 'token-invalid' }).cause).toBe(
+      'The session token could not be read.',
+    );
+    const closed = explain({ kind: 'relay-close', code: 4001, reason: 'raw relay words' });
+    expect(JSON.stringify(closed)).not.toContain('raw relay words');
+  });
+
+  it.each([
+    [{ kind: 'page', code: 'no-webusb' }, 'no-webusb', 'no WebUSB'],
+    [{ kind: 'page', code: 'insecure-context' }, 'insecure-context', 'insecure context'],
+    [{ kind: 'page', code: 'protected-class' }, 'protected-class', 'USB class 0x0B'],
+    [{ kind: 'ccid', code: 'CCID_PROTECTED_CLASS' }, 'protected-class', 'CCID_PROTECTED_CLASS'],
+    [{ kind: 'page', code: 'chooser-cancelled' }, 'chooser-cancelled', 'chooser closed'],
+    [{ kind: 'bridge', code: 'BRIDGE_ATR_REFUSED' }, 'atr-refused', 'BRIDGE_ATR_REFUSED'],
+    [
+      { kind: 'bridge', code: 'BRIDGE_READER_REFUSED' },
+      'vm-reader-refused',
+      'BRIDGE_READER_REFUSED',
+    ],
+    [{ kind: 'vscard', code: 'VSCARD_TRUNCATED' }, 'relay-protocol', 'VSCARD_TRUNCATED'],
+    [{ kind: 'unknown', code: 'OTHER_X' }, 'unexpected', 'OTHER_X'],
+  ] as const)('%j → %s (reference %s)', (failure: Failure, id, reference) => {
+    expect(explain(failure)).toMatchObject({ id, reference });
+  });
+
+  it('marks what the person did on purpose as information', () => {
+    expect(explain({ kind: 'page', code: 'chooser-cancelled' }).severity).toBe('info');
+    expect(explain({ kind: 'relay-close', code: RelayClose.NORMAL }).severity).toBe('info');
+    expect(explain({ kind: 'relay-close', code: RelayClose.VM_IN_USE }).severity).toBe('error');
+  });
+});
+
+describe('failureFromCode / failureFromState', () => {
+  it.each([
+    ['CCID_CARD_MUTE', { kind: 'ccid', code: 'CCID_CARD_MUTE' }],
+    ['VSCARD_TRUNCATED', { kind: 'vscard', code: 'VSCARD_TRUNCATED' }],
+    ['SCARD_E_NO_SERVICE', { kind: 'pcsc', code: 'SCARD_E_NO_SERVICE' }],
+    ['BRIDGE_VM_IN_USE', { kind: 'bridge', code: 'BRIDGE_VM_IN_USE' }],
+    ['BRIDGE_NOT_A_CODE', { kind: 'unknown', code: 'BRIDGE_NOT_A_CODE' }],
+    ['toString', { kind: 'unknown', code: 'toString' }],
+  ] as const)('%s → %j', (code, failure) => {
+    expect(failureFromCode(code)).toEqual(failure);
+  });
+
+  it('prefers the source the error kept', () => {
+    const source: Failure = { kind: 'ccid', code: 'CCID_TIMEOUT' };
+    expect(failureFromState({ code: 'BRIDGE_READER_TIMEOUT', source }, 1006)).toBe(source);
+  });
+
+  it.each([
+    // A bridge code that renames a relay close: the close code is the source.
+    [{ code: 'BRIDGE_VM_IN_USE' }, 4009, { kind: 'relay-close', code: 4009 }],
+    [{ code: 'BRIDGE_RELAY_CLOSED' }, 4009, { kind: 'relay-close', code: 4009 }],
+    [{ code: 'RELAY_CLOSED' }, 4009, { kind: 'relay-close', code: 4009 }],
+    [null, 4011, { kind: 'relay-close', code: 4011 }],
+    // A normal close says nothing more than the code.
+    [{ code: 'BRIDGE_RELAY_CLOSED' }, 1000, { kind: 'bridge', code: 'BRIDGE_RELAY_CLOSED' }],
+    // A reader or card failure keeps its own code even when the link also closed.
+    [{ code: 'BRIDGE_CARD_MUTE' }, 1006, { kind: 'bridge', code: 'BRIDGE_CARD_MUTE' }],
+    [{ code: 'CCID_CARD_ABSENT' }, undefined, { kind: 'ccid', code: 'CCID_CARD_ABSENT' }],
+    [null, undefined, { kind: 'unknown' }],
+  ] as const)('%j with close %s → %j', (error, closeCode, failure) => {
+    expect(failureFromState(error, closeCode)).toEqual(failure);
+  });
+});
+
+describe('formatExplanation', () => {
+  it('prints title, cause, numbered steps with commands, folded steps and the reference', () => {
+    const text = formatExplanation(
+      explain({ kind: 'pcsc', code: 'SCARD_E_NO_SERVICE' }, { os: 'linux', client: 'cli' }),
+    );
+    expect(text.split('\n')).toEqual([
+      "The computer's smart card service is not running",
+      expect.stringContaining('(PC/SC)'),
+      '',
+      'What you can do:',
+      '  1. [Linux] Start the PC/SC service, then try again.',
+      '       sudo systemctl start pcscd.socket',
+      '  2. cardlend reconnects by itself once the service is back.',
+      'Steps for other systems:',
+      expect.stringMatching(/^ {2}3\. \[Windows\] /),
+      '       sc start SCardSvr',
+      expect.stringMatching(/^ {2}4\. \[macOS\] /),
+      '',
+      'Reference for your helpdesk: SCARD_E_NO_SERVICE',
+    ]);
+  });
+});
+
+describe('OS family', () => {
+  it.each([
+    ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131 Safari/537.36', 'linux'],
+    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131', 'windows'],
+    ['Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Chrome/131', 'macos'],
+    ['Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) Chrome/131', 'chromeos'],
+    ['curl/8', 'other'],
+  ])('user agent %s → %s', (ua, os) => {
+    expect(osFamilyFromUserAgent(ua)).toBe(os);
+  });
+  it.each([
+    ['linux', 'linux'],
+    ['win32', 'windows'],
+    ['darwin', 'macos'],
+    ['freebsd', 'other'],
+  ])('platform %s → %s', (platform, os) => {
+    expect(osFamilyFromPlatform(platform)).toBe(os);
+  });
+});
