@@ -48,3 +48,20 @@ export type {
   ControlRequestKind,
   ApduAnswer,
 } from './session.ts';
+export {
+  QemuInputBuffer,
+  qemuReadsAllAtOnce,
+  QEMU_VSCARD_IN_BYTES,
+  QEMU_CHARDEV_READ_BYTES,
+} from './qemu-input-model.ts';
+export type { QemuInputMessage, QemuInputStatus, QemuInputRegisters } from './qemu-input-model.ts';
+export { QemuPassthruModel, QEMU_MAX_PENDING_GUEST_COMMANDS } from './qemu-passthru-model.ts';
+export type { GuestAnswer, QemuEffect, GuestCommandResult } from './qemu-passthru-model.ts';
+export { ForwardGuard, GUARD_PROBE } from './forward-guard.ts';
+export type {
+  ForwardGuardOptions,
+  ToVmDecision,
+  FromVmDecision,
+  GuardRule,
+  GuardOrigin,
+} from './forward-guard.ts';

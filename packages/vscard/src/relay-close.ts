@@ -43,6 +43,13 @@ export const RelayClose = {
   IDLE_TIMEOUT: 4013,
   /** The browser did not authenticate in time. */
   AUTH_TIMEOUT: 4014,
+  /**
+   * The browser broke the VSCard protocol in a way that could wedge QEMU's input (issue 11):
+   * an answer with no guest command waiting, a second control message before QEMU's reply, a
+   * message too long for its type, or too much data QEMU has not confirmed reading
+   * (ForwardGuard). The reason names the rule.
+   */
+  PROTOCOL_VIOLATION: 4015,
 } as const;
 
 export type RelayCloseCode = (typeof RelayClose)[keyof typeof RelayClose];
