@@ -1,182 +1,126 @@
 /**
- * The bridge's error model: one error class with a stable `code`, a catalog the UI maps
- * to plain-language text, and the mapping of relay close codes (RelayClose, from
- * @cardlend/vscard) and CCID driver errors (CcidError codes) onto it.
+ * The bridge's error model: one error class with a stable `code` the bridge branches on, and
+ * the `source` it came from kept untouched (the CCID driver's code, the relay's close code, a
+ * VSCard or PC/SC code, or the bridge's own), so the words shown to a person
+ * (@cardlend/problems) fit the original failure. Also the mapping of relay close codes
+ * (RelayClose, from @cardlend/vscard) and reader errors (CcidError codes) onto bridge codes.
+ * No user-facing text lives here.
  */
 import type { CcidErrorCode } from '@cardlend/ccid';
-import { RelayClose } from '@cardlend/vscard';
+import { isVscardError, RelayClose, type VscardErrorCode } from '@cardlend/vscard';
 
 /**
- * Every bridge error code with a one-line message and what the person lending the card can
- * do. `isRetryable` tells whether the bridge reconnects by itself after a relay close with
- * this meaning.
+ * Every bridge error code with a terse message for logs and developers (the page and the CLI
+ * show the words of @cardlend/problems instead).
  */
 export const BRIDGE_ERRORS = {
-  BRIDGE_RELAY_UNREACHABLE: {
-    message: 'The relay could not be reached.',
-    action: 'Check the relay address and your network; the bridge keeps retrying for a while.',
-  },
-  BRIDGE_CONNECTION_LOST: {
-    message: 'The connection to the relay was lost.',
-    action: 'Nothing to do: the bridge reconnects and announces the card again.',
-  },
-  BRIDGE_RELAY_GOING_AWAY: {
-    message: 'The relay is restarting or shutting down.',
-    action: 'Nothing to do: the bridge reconnects when the relay is back.',
-  },
-  BRIDGE_RELAY_CLOSED: {
-    message: 'The relay ended the session.',
-    action: 'Start lending again if you still need the card in the VM.',
-  },
-  BRIDGE_RELAY_PROTOCOL: {
-    message: 'The relay sent something that is not a VSCard message.',
-    action: 'Check that the address points to a cardlend relay of the same version.',
-  },
-  BRIDGE_BAD_FRAME: {
-    message: 'The relay rejected a message from this page.',
-    action: 'Reload the page; report it if it happens again.',
-  },
-  BRIDGE_MESSAGE_TOO_BIG: {
-    message: 'The relay rejected a message as too large.',
-    action: 'Reload the page; report it if it happens again.',
-  },
-  BRIDGE_UNAUTHORIZED: {
-    message: 'The relay refused the session token.',
-    action: 'Ask your helpdesk for a fresh link, or check the token.',
-  },
-  BRIDGE_TOKEN_USED: {
-    message: 'This session token was already used.',
-    action: 'Ask your helpdesk for a fresh link.',
-  },
-  BRIDGE_ORIGIN_REFUSED: {
-    message: 'The relay does not accept connections from this page.',
-    action: 'Open the page served by the relay itself, or ask the operator to allow this origin.',
-  },
-  BRIDGE_AUTH_TIMEOUT: {
-    message: 'The relay did not receive the session token in time.',
-    action: 'Check your network and try again.',
-  },
-  BRIDGE_RATE_LIMITED: {
-    message: 'The relay is busy or the session sent too much too fast.',
-    action: 'Wait a moment; the bridge retries by itself.',
-  },
-  BRIDGE_VM_IN_USE: {
-    message: 'Another browser is already lending a card to this VM.',
-    action: 'Stop lending in the other tab or browser, then try again.',
-  },
-  BRIDGE_VM_UNREACHABLE: {
-    message: 'The relay could not reach the VM.',
-    action: 'Check that the VM is running; the bridge retries by itself.',
-  },
-  BRIDGE_VM_CLOSED: {
-    message: 'The VM closed its side of the connection.',
-    action: 'The bridge retries; if the VM was shut down, start it again.',
-  },
-  BRIDGE_VM_PROTOCOL: {
-    message: 'The VM stopped answering or spoke an unexpected protocol.',
-    action: 'Ask the VM operator to re-plug the virtual card device or restart the VM.',
-  },
-  BRIDGE_VM_NOT_ANSWERING: {
-    message: 'The VM did not acknowledge a message in time.',
-    action: 'Ask the VM operator to re-plug the virtual card device or restart the VM.',
-  },
-  BRIDGE_READER_REFUSED: {
-    message: 'The VM refused the reader (no free smart card slot).',
-    action: 'Ask the VM operator to add a passthrough smart card device.',
-  },
-  BRIDGE_IDLE_TIMEOUT: {
-    message: 'The session was closed after being idle too long.',
-    action: 'Start lending again when you need the card.',
-  },
-  BRIDGE_ATR_REFUSED: {
-    message: "The VM refused the card's answer-to-reset (ATR).",
-    action: 'Try the QEMU 7.2 compatibility option, or a different card.',
-  },
-  BRIDGE_CARD_MUTE: {
-    message: 'The card does not answer.',
-    action: 'Remove the card, check its orientation and contacts, and insert it again.',
-  },
-  BRIDGE_CARD_ABSENT: {
-    message: 'No card in the reader.',
-    action: 'Insert the card.',
-  },
-  BRIDGE_CARD_PROTOCOL: {
-    message: 'The card or reader broke the transmission protocol.',
-    action: 'Remove and re-insert the card; try another reader if it persists.',
-  },
-  BRIDGE_READER_GONE: {
-    message: 'The reader was unplugged.',
-    action: 'Plug the reader in again and choose it.',
-  },
-  BRIDGE_READER_TIMEOUT: {
-    message: 'The reader did not answer in time.',
-    action: 'Unplug and replug the reader.',
-  },
-  BRIDGE_READER_BUSY: {
-    message: 'The reader is busy or held by another program.',
-    action: 'Close other smart-card software (pcscd, the OS smart card service) and try again.',
-  },
+  BRIDGE_RELAY_UNREACHABLE: { message: 'The relay could not be reached.' },
+  BRIDGE_CONNECTION_LOST: { message: 'The connection to the relay was lost.' },
+  BRIDGE_RELAY_GOING_AWAY: { message: 'The relay is restarting or shutting down.' },
+  BRIDGE_RELAY_CLOSED: { message: 'The relay ended the session.' },
+  BRIDGE_RELAY_PROTOCOL: { message: 'The relay sent something that is not a VSCard message.' },
+  BRIDGE_BAD_FRAME: { message: 'The relay rejected a message from this page.' },
+  BRIDGE_MESSAGE_TOO_BIG: { message: 'The relay rejected a message as too large.' },
+  BRIDGE_UNAUTHORIZED: { message: 'The relay refused the session token.' },
+  BRIDGE_TOKEN_USED: { message: 'This session token was already used.' },
+  BRIDGE_ORIGIN_REFUSED: { message: 'The relay does not accept connections from this page.' },
+  BRIDGE_AUTH_TIMEOUT: { message: 'The relay did not receive the session token in time.' },
+  BRIDGE_RATE_LIMITED: { message: 'The relay is busy or the session sent too much too fast.' },
+  BRIDGE_VM_IN_USE: { message: 'Another browser is already lending a card to this VM.' },
+  BRIDGE_VM_UNREACHABLE: { message: 'The relay could not reach the VM.' },
+  BRIDGE_VM_CLOSED: { message: 'The VM closed its side of the connection.' },
+  BRIDGE_VM_PROTOCOL: { message: 'The VM stopped answering or spoke an unexpected protocol.' },
+  BRIDGE_VM_NOT_ANSWERING: { message: 'The VM did not acknowledge a message in time.' },
+  BRIDGE_READER_REFUSED: { message: 'The VM refused the reader (no free smart card slot).' },
+  BRIDGE_IDLE_TIMEOUT: { message: 'The session was closed after being idle too long.' },
+  BRIDGE_ATR_REFUSED: { message: "The VM refused the card's answer-to-reset (ATR)." },
+  BRIDGE_CARD_MUTE: { message: 'The card does not answer.' },
+  BRIDGE_CARD_ABSENT: { message: 'No card in the reader.' },
+  BRIDGE_CARD_PROTOCOL: { message: 'The card or reader broke the transmission protocol.' },
+  BRIDGE_READER_GONE: { message: 'The reader was unplugged.' },
+  BRIDGE_READER_TIMEOUT: { message: 'The reader did not answer in time.' },
+  BRIDGE_READER_BUSY: { message: 'The reader is busy or held by another program.' },
   BRIDGE_READER_ERROR: {
     message: 'The reader reported a hardware error, or a USB transfer to it failed.',
-    action: 'Unplug and replug the reader; try another reader if it persists.',
   },
-  BRIDGE_READER_CLOSED: {
-    message: 'The connection to the reader was closed.',
-    action: 'Choose the reader again and start lending.',
-  },
+  BRIDGE_READER_CLOSED: { message: 'The connection to the reader was closed.' },
   BRIDGE_UNSUPPORTED: {
     message: 'This reader or card needs something the browser driver does not support.',
-    action: 'Use another reader (a vendor-class one in a normal browser page) or another card.',
   },
-  BRIDGE_CARD_RESET: {
-    message: 'The card was removed or reset while the VM was using it.',
-    action: 'Nothing to do: the card is announced to the VM again once it is powered.',
-  },
+  BRIDGE_CARD_RESET: { message: 'The card was removed or reset while the VM was using it.' },
   BRIDGE_APDU_TOO_LONG: {
     message: 'A command from the VM is too long for this reader or card protocol.',
-    action: 'Use a reader with extended-APDU support.',
   },
-  BRIDGE_BAD_APDU: {
-    message: 'A command from the VM is not a valid APDU.',
-    action: 'Nothing to do here: the VM application gets an error status for it.',
-  },
-  BRIDGE_CANCELLED: {
-    message: 'A reader operation was cancelled.',
-    action: 'None: this happens when lending stops during a command.',
-  },
-  BRIDGE_NO_WEBSOCKET: {
-    message: 'This environment has no WebSocket support.',
-    action: 'Use a current browser.',
-  },
-  BRIDGE_UNKNOWN: {
-    message: 'An unexpected error occurred.',
-    action: 'Stop lending and start again; report it if it happens again.',
-  },
-} as const satisfies Record<string, { message: string; action: string }>;
+  BRIDGE_BAD_APDU: { message: 'A command from the VM is not a valid APDU.' },
+  BRIDGE_CANCELLED: { message: 'A reader operation was cancelled.' },
+  BRIDGE_NO_WEBSOCKET: { message: 'This environment has no WebSocket support.' },
+  BRIDGE_UNKNOWN: { message: 'An unexpected error occurred.' },
+} as const satisfies Record<string, { message: string }>;
 
 /** Stable bridge error codes; the UI branches on these, never on message text. */
 export type BridgeErrorCode = keyof typeof BRIDGE_ERRORS;
 
+/**
+ * Where a bridge error came from, with its original code: a reader error (`ccid`: the CCID
+ * driver's code, which every bridge reader uses; `pcsc`: the PC/SC code a PC/SC reader kept as
+ * `sourceCode`), the relay closing the WebSocket (`relay-close`: its close code and reason), bytes
+ * from the relay that are not VSCard (`vscard`), or something the bridge detected itself
+ * (`bridge`). The same shape as `Failure` of @cardlend/problems.
+ */
+export type BridgeErrorSource =
+  | { kind: 'ccid'; code: CcidErrorCode }
+  | { kind: 'pcsc'; code: string }
+  | { kind: 'relay-close'; code: number; reason?: string }
+  | { kind: 'vscard'; code: VscardErrorCode }
+  | { kind: 'bridge'; code: BridgeErrorCode };
+
 const BRAND = Symbol.for('cardlend.bridge.error');
+
+function codeOf(e: unknown): unknown {
+  return typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+}
+
+/** The source when none is given: the close code, a VSCard error as cause, else the bridge itself. */
+function defaultSource(
+  code: BridgeErrorCode,
+  opts: { cause?: unknown; closeCode?: number },
+): BridgeErrorSource {
+  if (opts.closeCode !== undefined) return { kind: 'relay-close', code: opts.closeCode };
+  if (isVscardError(opts.cause)) return { kind: 'vscard', code: opts.cause.code };
+  return { kind: 'bridge', code };
+}
+
+/** Options of {@link BridgeError}. */
+export interface BridgeErrorOptions {
+  /** Log message; default the code's terse message in {@link BRIDGE_ERRORS}. */
+  message?: string;
+  /** The platform or driver failure, kept as the standard `cause`. */
+  cause?: unknown;
+  /** WebSocket close code, when the relay closed. */
+  closeCode?: number;
+  /** Where it came from; default derived from `closeCode`, a VSCard `cause`, else the bridge. */
+  source?: BridgeErrorSource;
+}
 
 /** The bridge's one error class. Platform or driver failures ride along as `cause`. */
 export class BridgeError extends Error {
+  /** What the bridge does about it (reconnect, stop, report); stable. */
   readonly code: BridgeErrorCode;
   /** WebSocket close code that caused it, when it came from the relay. */
   readonly closeCode: number | undefined;
+  /** The original failure and its code, never renamed (pass it to @cardlend/problems). */
+  readonly source: BridgeErrorSource;
   readonly [BRAND] = true;
   override name = 'BridgeError';
 
-  constructor(
-    code: BridgeErrorCode,
-    opts: { message?: string; cause?: unknown; closeCode?: number } = {},
-  ) {
+  constructor(code: BridgeErrorCode, opts: BridgeErrorOptions = {}) {
     super(
       opts.message ?? BRIDGE_ERRORS[code].message,
       opts.cause === undefined ? undefined : { cause: opts.cause },
     );
     this.code = code;
     this.closeCode = opts.closeCode;
+    this.source = opts.source ?? defaultSource(code, opts);
   }
 }
 
@@ -207,6 +151,8 @@ export function classifyClose(closeCode: number, wasOpen: boolean): CloseClassif
     case RelayClose.MESSAGE_TOO_BIG:
       return { code: 'BRIDGE_MESSAGE_TOO_BIG', outcome: 'final' };
     case RelayClose.BAD_FRAME:
+    case RelayClose.PROTOCOL_VIOLATION:
+      // The relay refused what this side sent; sending it again would be refused again.
       return { code: 'BRIDGE_BAD_FRAME', outcome: 'final' };
     case RelayClose.UNAUTHORIZED:
       return { code: 'BRIDGE_UNAUTHORIZED', outcome: 'refused' };
@@ -289,19 +235,28 @@ export function isReaderLost(
 
 /**
  * Wraps anything a reader call threw into a BridgeError (the original as `cause`). Reads
- * `code` structurally, so it works on CcidError without a hard dependency on its class.
+ * `code` structurally, so it works on CcidError without a hard dependency on its class. The
+ * source keeps the reader's own code: a PC/SC reader's `sourceCode` (`SCARD_…`) when it has
+ * one, else the CCID code.
  */
 export function bridgeErrorFromReader(e: unknown): BridgeError {
   if (isBridgeError(e)) return e;
-  const ccidCode = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
-  const code: BridgeErrorCode =
-    typeof ccidCode === 'string' && isCcidCode(ccidCode)
-      ? CCID_TO_BRIDGE[ccidCode]
-      : 'BRIDGE_UNKNOWN';
-  return new BridgeError(code, { cause: e });
+  const ccidCode = codeOf(e);
+  if (typeof ccidCode !== 'string' || !isCcidCode(ccidCode))
+    return new BridgeError('BRIDGE_UNKNOWN', { cause: e });
+  const pcscCode = (e as { sourceCode?: unknown }).sourceCode;
+  const source: BridgeErrorSource =
+    typeof pcscCode === 'string' && pcscCode.startsWith('SCARD_')
+      ? { kind: 'pcsc', code: pcscCode }
+      : { kind: 'ccid', code: ccidCode };
+  return new BridgeError(CCID_TO_BRIDGE[ccidCode], { cause: e, source });
 }
 
-/** The plain `{ code, message }` pair for state and UI (no stack, no cause). */
-export function toErrorInfo(e: BridgeError): { code: BridgeErrorCode; message: string } {
-  return { code: e.code, message: e.message };
+/** The plain `{ code, message, source }` for state and UI (no stack, no cause). */
+export function toErrorInfo(e: BridgeError): {
+  code: BridgeErrorCode;
+  message: string;
+  source: BridgeErrorSource;
+} {
+  return { code: e.code, message: e.message, source: e.source };
 }
