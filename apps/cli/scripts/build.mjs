@@ -67,7 +67,9 @@ export async function buildBundle(opts = {}) {
     sourcemap: false,
     external: isSea ? WS_OPTIONAL : [...WS_OPTIONAL, 'pcsc-mini'],
     plugins: isSea ? [seaAddonPlugin] : [],
-    define: { 'process.env.CARDLEND_SEA': isSea ? '"1"' : 'undefined' },
+    // ws skips its optional native modules (never installed here; in the single executable a
+    // require() of anything but a built-in only prints a warning before failing).
+    define: { 'process.env.WS_NO_BUFFER_UTIL': '"1"', 'process.env.WS_NO_UTF_8_VALIDATE': '"1"' },
     // CommonJS dependencies (ws) call require() for Node built-ins; give the ESM bundle one.
     banner: isSea
       ? {}

@@ -4,7 +4,10 @@
  */
 import { parseArgs } from 'node:util';
 import { parseLink } from './link.ts';
-import type { LendTarget } from './link.ts';
+import type { LendTarget, LinkProblem } from './link.ts';
+
+/** The plan of `cardlend lend`. */
+export type LendPlan = Extract<Plan, { kind: 'lend' }>;
 
 /** How the announced ATR is chosen (the bridge's `t0Compat`; QEMU 7.2's reader speaks T=0 only). */
 export type T0Compat = 'auto' | 'always' | 'never';
@@ -24,6 +27,8 @@ export type Plan =
       readonly json: boolean;
       readonly t0Compat: T0Compat;
     }
+  /** The link or token cannot be used: explain it (the page's words), exit 2. */
+  | { readonly kind: 'link-error'; readonly problem: LinkProblem }
   /** Bad command line: print `message` and the topic's usage, exit 2. */
   | {
       readonly kind: 'usage-error';
@@ -116,7 +121,7 @@ function parseLend(args: string[]): Plan {
   const reader = values.reader?.trim();
   if (reader === '') return usage('--reader needs a part of the reader name');
   const link = parseLink(positionals[0] ?? '', values.token);
-  if (!link.ok) return usage(link.problem.message);
+  if (!link.ok) return { kind: 'link-error', problem: link.problem };
   return {
     kind: 'lend',
     target: link.target,

@@ -5,6 +5,7 @@
  */
 import { WebSocket } from 'ws';
 import type { BridgeWebSocket } from '@cardlend/bridge';
+import { osFamilyFromPlatform } from '@cardlend/problems';
 import { runCli } from './main.ts';
 import { openPcscReaders } from './pcsc-readers.ts';
 import { processOutput, processSignals, terminalPrompter } from './terminal.ts';
@@ -24,6 +25,7 @@ void runCli(process.argv.slice(2), {
   prompter: terminalPrompter(),
   signals: processSignals(),
   now: () => Date.now(),
+  os: osFamilyFromPlatform(process.platform),
 }).then(exitAfterFlush, (e: unknown) => {
   process.stderr.write(
     `cardlend: unexpected failure: ${e instanceof Error ? e.message : String(e)}\n`,

@@ -1,38 +1,36 @@
 /**
- * `cardlend lend`: choose the reader, ask for consent, then lend through the bridge until a
- * stop signal or the end of lending. The decisions are pure (reader-choice.ts, consent.ts,
- * outcome.ts, format.ts); this file only wires them to the reader service, the terminal and
- * the bridge.
+ * `cardlend lend`: choose the reader, ask for consent, open the reader, then lend
+ * (lend-session.ts) until a stop signal or the end of lending. The decisions are pure
+ * (reader-choice.ts, consent.ts, outcome.ts); this file wires them to the reader service,
+ * the terminal and the signals.
  */
-import { CardBridge } from '@cardlend/bridge';
-import type { ApduLogEntry, BridgeErrorCode, BridgeState } from '@cardlend/bridge';
-import type { Plan } from './args.ts';
-import { CONSENT_QUESTION, consentText, decideConsent, isConsentGiven } from './consent.ts';
-import { exportEntry, formatApduLine, formatStatus, jsonLine, stateEvent } from './format.ts';
+import type { LendPlan } from './args.ts';
+import {
+  CONSENT_QUESTION,
+  consentText,
+  decideConsent,
+  describeTarget,
+  isConsentGiven,
+} from './consent.ts';
+import { jsonLine } from './format.ts';
 import { formatHex } from './hex.ts';
-import { ExitCode, outcomeOf } from './outcome.ts';
-import type { Outcome } from './outcome.ts';
+import { lendWithBridge } from './lend-session.ts';
+import type { LendResult, StopRequest } from './lend-session.ts';
+import { ExitCode } from './outcome.ts';
 import type { CliDeps, OpenedReader, ReaderService } from './ports.ts';
-import { formatProblem, problemForBridge } from './problem.ts';
-import type { CliProblem } from './problem.ts';
+import { explainForCli, failureOfReaderError, formatProblem } from './problem.ts';
 import { chooseReader, pickFromAnswer } from './reader-choice.ts';
 import type { ReaderSummary } from './reader-choice.ts';
-import { describeTarget } from './consent.ts';
 import { decodeTokenClaims } from './token-claims.ts';
-import { readerServiceProblem } from './reader-problems.ts';
-
-type LendPlan = Extract<Plan, { kind: 'lend' }>;
 
 const STOPPED_BEFORE = 'Stopped before lending; nothing was lent.';
 
-/** Ends the command early with a message (not lent). */
+/** Ends the command before lending, with a message or an explained problem. */
 class NotLent extends Error {
-  readonly exitCode: ExitCode;
-  readonly problem: CliProblem | string;
-  constructor(exitCode: ExitCode, problem: CliProblem | string) {
-    super(typeof problem === 'string' ? problem : problem.title);
-    this.exitCode = exitCode;
-    this.problem = problem;
+  readonly result: LendResult | { exitCode: ExitCode; problem: string };
+  constructor(exitCode: ExitCode, problem: LendResult['problem'] | string) {
+    super(typeof problem === 'string' ? problem : (problem?.title ?? 'not lent'));
+    this.result = typeof problem === 'string' ? { exitCode, problem } : { exitCode, problem };
   }
 }
 
@@ -43,6 +41,11 @@ async function pickReader(
   abort: AbortSignal,
 ): Promise<ReaderSummary> {
   const readers = await service.list();
+  if (readers.length === 0)
+    throw new NotLent(
+      ExitCode.NotLent,
+      explainForCli({ kind: 'pcsc', code: 'SCARD_E_NO_READERS_AVAILABLE' }, deps.os),
+    );
   const choice = chooseReader(readers, plan.readerQuery, deps.prompter !== null);
   if (choice.kind === 'chosen') return choice.reader;
   if (choice.kind === 'refuse' || deps.prompter === null)
@@ -77,109 +80,6 @@ async function askConsent(
     throw new NotLent(ExitCode.NotLent, 'Not lent: you did not confirm.');
 }
 
-/** Prints state changes and APDUs as text lines or JSON events. */
-function reporter(plan: LendPlan, deps: CliDeps) {
-  let lastStatus = '';
-  return {
-    state(s: BridgeState): void {
-      if (plan.json) {
-        deps.output.out(jsonLine(stateEvent(s)));
-        return;
-      }
-      const line = formatStatus(s, deps.now());
-      if (line !== lastStatus) deps.output.out(`${line}\n`);
-      lastStatus = line;
-    },
-    apdu(e: ApduLogEntry): void {
-      const entry = exportEntry(e);
-      deps.output.out(
-        plan.json ? jsonLine({ event: 'apdu', ...entry }) : `${formatApduLine(entry)}\n`,
-      );
-    },
-  };
-}
-
-/** Lends until the bridge ends or a stop signal; resolves with the exit code and the problem. */
-async function lendWithBridge(
-  plan: LendPlan,
-  reader: OpenedReader,
-  name: string,
-  deps: CliDeps,
-  stopRequested: { value: boolean; onStop: (() => void) | null },
-): Promise<{ exitCode: ExitCode; problem: CliProblem | null }> {
-  const bridge = new CardBridge({
-    reader,
-    relayUrl: plan.target.relayUrl,
-    token: plan.target.token,
-    createWebSocket: deps.createWebSocket,
-    t0Compat: plan.t0Compat,
-    readerName: name,
-  });
-  const report = reporter(plan, deps);
-  let decided: Extract<Outcome, { kind: 'stop' }> | null = null;
-  const done = new Promise<{ exitCode: ExitCode; problem: CliProblem | null }>((resolve) => {
-    bridge.onApdu((e) => report.apdu(e));
-    bridge.onState((s) => {
-      report.state(s);
-      const o = outcomeOf(s, stopRequested.value);
-      if (o.kind === 'continue') return;
-      if (o.kind === 'stop') {
-        if (decided !== null) return;
-        decided = o;
-        void bridge.stop();
-        return;
-      }
-      const first: { exitCode: ExitCode; errorCode: BridgeErrorCode | null } = decided ?? o;
-      const code = first.errorCode;
-      resolve({
-        exitCode: first.exitCode,
-        problem: code === null ? null : problemForBridge(code, s.closeCode),
-      });
-    });
-  });
-  stopRequested.onStop = () => void bridge.stop();
-  if (stopRequested.value) void bridge.stop();
-  bridge.start().catch(() => undefined); // the outcome comes from the state
-  return done;
-}
-
-/** Runs `cardlend lend`; resolves with the exit code. Never rejects. */
-export async function runLend(plan: LendPlan, deps: CliDeps): Promise<ExitCode> {
-  const stop = { value: false, onStop: null as (() => void) | null };
-  const prompts = new AbortController();
-  const unsubscribe = deps.signals.onStop((signal) => {
-    if (!plan.json && stop.onStop !== null)
-      deps.output.err(`\n${signal}: stopping; the VM will see the card removed…\n`);
-    stop.value = true;
-    prompts.abort();
-    stop.onStop?.();
-  });
-  let service: ReaderService | null = null;
-  let opened: OpenedReader | null = null;
-  let result: { exitCode: ExitCode; problem: CliProblem | string | null };
-  try {
-    service = await deps.readers();
-    const reader = await pickReader(plan, service, deps, prompts.signal);
-    if (stop.value) throw new NotLent(ExitCode.Ok, STOPPED_BEFORE);
-    await askConsent(plan, reader, deps, prompts.signal);
-    if (stop.value) throw new NotLent(ExitCode.Ok, STOPPED_BEFORE);
-    opened = await service.open(reader.name);
-    announce(plan, reader, deps);
-    result = await lendWithBridge(plan, opened, reader.name, deps, stop);
-  } catch (e) {
-    result =
-      e instanceof NotLent
-        ? { exitCode: e.exitCode, problem: e.problem }
-        : { exitCode: ExitCode.Failed, problem: readerServiceProblem(e) };
-  } finally {
-    unsubscribe();
-  }
-  await opened?.close().catch(() => undefined);
-  await service?.close().catch(() => undefined);
-  report(plan, result, deps);
-  return result.exitCode;
-}
-
 function announce(plan: LendPlan, reader: ReaderSummary, deps: CliDeps): void {
   if (plan.json) {
     deps.output.out(
@@ -200,25 +100,56 @@ function announce(plan: LendPlan, reader: ReaderSummary, deps: CliDeps): void {
 
 function report(
   plan: LendPlan,
-  result: { exitCode: ExitCode; problem: CliProblem | string | null },
+  result: LendResult | { exitCode: ExitCode; problem: string },
   deps: CliDeps,
 ): void {
   const { problem } = result;
-  const text =
-    problem === null
-      ? ''
-      : typeof problem === 'string'
-        ? `cardlend: ${problem}\n`
-        : formatProblem(problem);
-  if (text !== '') deps.output.err(text);
+  if (typeof problem === 'string') deps.output.err(`cardlend: ${problem}\n`);
+  else if (problem !== null) deps.output.err(formatProblem(problem));
   if (plan.json)
     deps.output.out(
       jsonLine({
         event: 'end',
         exitCode: result.exitCode,
-        reason:
-          problem === null ? 'stopped' : typeof problem === 'string' ? problem : problem.reference,
+        reason: problem === null ? 'stopped' : typeof problem === 'string' ? problem : problem.id,
         problem,
       }),
     );
+}
+
+/** Runs `cardlend lend`; resolves with the exit code. Never rejects. */
+export async function runLend(plan: LendPlan, deps: CliDeps): Promise<ExitCode> {
+  const stop: StopRequest = { isRequested: false, onStop: null };
+  const prompts = new AbortController();
+  const unsubscribe = deps.signals.onStop((signal) => {
+    if (!plan.json && stop.onStop !== null)
+      deps.output.err(`${signal}: stopping; the VM will see the card removed…\n`);
+    stop.isRequested = true;
+    prompts.abort();
+    stop.onStop?.();
+  });
+  let service: ReaderService | null = null;
+  let opened: OpenedReader | null = null;
+  let result: LendResult | { exitCode: ExitCode; problem: string };
+  try {
+    service = await deps.readers();
+    const reader = await pickReader(plan, service, deps, prompts.signal);
+    if (stop.isRequested) throw new NotLent(ExitCode.Ok, STOPPED_BEFORE);
+    await askConsent(plan, reader, deps, prompts.signal);
+    if (stop.isRequested) throw new NotLent(ExitCode.Ok, STOPPED_BEFORE);
+    opened = await service.open(reader.name);
+    announce(plan, reader, deps);
+    result = await lendWithBridge(plan, opened, reader.name, deps, stop);
+  } catch (e) {
+    result =
+      e instanceof NotLent
+        ? e.result
+        : { exitCode: ExitCode.Failed, problem: explainForCli(failureOfReaderError(e), deps.os) };
+  } finally {
+    unsubscribe();
+  }
+  await opened?.close().catch(() => undefined);
+  await service?.close().catch(() => undefined);
+  report(plan, result, deps);
+  return result.exitCode;
 }

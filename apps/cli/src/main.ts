@@ -6,6 +6,7 @@ import pkg from '../package.json' with { type: 'json' };
 import { planFromArgs, usageText } from './args.ts';
 import { runLend } from './lend.ts';
 import { ExitCode } from './outcome.ts';
+import { explainForCli, formatProblem } from './problem.ts';
 import type { CliDeps } from './ports.ts';
 import { runReaders } from './readers.ts';
 
@@ -24,6 +25,21 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Ex
       return ExitCode.Ok;
     case 'usage-error':
       deps.output.err(`cardlend: ${plan.message}\n\n${usageText(plan.topic)}`);
+      return ExitCode.Usage;
+    case 'link-error':
+      // The page's words for a bad relay address or token, with this link's reason.
+      deps.output.err(
+        formatProblem(
+          explainForCli(
+            {
+              kind: 'page',
+              code: plan.problem.code === 'token-chars' ? 'token-invalid' : 'relay-url-invalid',
+              reason: plan.problem.message,
+            },
+            deps.os,
+          ),
+        ),
+      );
       return ExitCode.Usage;
     case 'readers':
       return runReaders(plan, deps);

@@ -4,6 +4,7 @@
  * (pcsc-readers.ts, terminal.ts); tests pass their own.
  */
 import type { BridgeReader, CreateWebSocket } from '@cardlend/bridge';
+import type { OsFamily } from '@cardlend/problems';
 import type { ReaderSummary } from './reader-choice.ts';
 
 /** A reader opened for lending; `close()` releases it (the bridge never closes it). */
@@ -52,4 +53,6 @@ export interface CliDeps {
   prompter: Prompter | null;
   signals: StopSignals;
   now: () => number;
+  /** The operating system, for the fixes shown with a problem. */
+  os: OsFamily;
 }

@@ -1,38 +1,39 @@
 /**
- * The words the CLI uses when lending is refused or fails: the same catalog as the page.
+ * The words the CLI uses when lending is refused or fails: the catalog the page uses
+ * (@cardlend/problems), rendered for the command line and the person's operating system.
  * Pure.
  */
-import { BRIDGE_ERRORS } from '@cardlend/bridge';
-import type { BridgeErrorCode } from '@cardlend/bridge';
+import { explain, failureFromCode, failureFromState, formatExplanation } from '@cardlend/problems';
+import type { Explanation, Failure, OsFamily } from '@cardlend/problems';
 
-/** A problem as printed: headline, what happened, what to do, and a code for the helpdesk. */
-export interface CliProblem {
-  readonly title: string;
-  readonly cause: string;
-  readonly fixes: readonly string[];
-  readonly reference: string;
+export type { Explanation as CliProblem } from '@cardlend/problems';
+
+/** The explanation of a failure for the command line. */
+export function explainForCli(failure: Failure, os: OsFamily): Explanation {
+  return explain(failure, { os, client: 'cli' });
 }
 
-/** The problem for a bridge error code (and the relay's close code, when there was one). */
-export function problemForBridge(code: BridgeErrorCode, closeCode?: number): CliProblem {
-  const known = BRIDGE_ERRORS[code];
-  return {
-    title: known.message,
-    cause: known.message,
-    fixes: [known.action],
-    reference: closeCode === undefined ? code : `relay close ${closeCode}`,
-  };
+/** The explanation of a bridge state's error (and the relay's close code, when there was one). */
+export function problemForState(
+  error: { code: string; source?: Failure } | null,
+  closeCode: number | undefined,
+  os: OsFamily,
+): Explanation {
+  return explainForCli(failureFromState(error, closeCode), os);
 }
 
-/** Problem text for stderr: headline, cause, numbered fixes, reference. */
-export function formatProblem(p: CliProblem): string {
-  const lines = [`cardlend: ${p.title}`];
-  if (p.cause !== p.title) lines.push(`  ${p.cause}`);
-  if (p.fixes.length === 1) lines.push(`  What to do: ${p.fixes[0]}`);
-  else if (p.fixes.length > 1) {
-    lines.push('  What to do:');
-    p.fixes.forEach((f, i) => lines.push(`   ${i + 1}. ${f}`));
-  }
-  lines.push(`  (reference: ${p.reference})`);
-  return `${lines.join('\n')}\n`;
+/**
+ * The failure for anything the reader service threw: a PcscError's PC/SC code
+ * (`sourceCode`, e.g. `SCARD_E_NO_SERVICE`) when there is one, else its `code`.
+ */
+export function failureOfReaderError(e: unknown): Failure {
+  const fields = typeof e === 'object' && e !== null ? (e as Record<string, unknown>) : {};
+  if (typeof fields['sourceCode'] === 'string') return { kind: 'pcsc', code: fields['sourceCode'] };
+  if (typeof fields['code'] === 'string') return failureFromCode(fields['code']);
+  return { kind: 'unknown' };
+}
+
+/** Problem text for stderr. */
+export function formatProblem(p: Explanation): string {
+  return `cardlend: ${formatExplanation(p)}\n`;
 }

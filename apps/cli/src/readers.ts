@@ -3,8 +3,7 @@ import type { Plan } from './args.ts';
 import { formatReaderLines, formatReadersJson } from './format.ts';
 import { ExitCode } from './outcome.ts';
 import type { CliDeps, ReaderService } from './ports.ts';
-import { formatProblem } from './problem.ts';
-import { readerServiceProblem } from './reader-problems.ts';
+import { explainForCli, failureOfReaderError, formatProblem } from './problem.ts';
 
 /** Lists the readers; resolves with the exit code. Never rejects. */
 export async function runReaders(
@@ -18,7 +17,7 @@ export async function runReaders(
     deps.output.out(plan.json ? formatReadersJson(readers) : formatReaderLines(readers));
     return ExitCode.Ok;
   } catch (e) {
-    deps.output.err(formatProblem(readerServiceProblem(e)));
+    deps.output.err(formatProblem(explainForCli(failureOfReaderError(e), deps.os)));
     return ExitCode.Failed;
   } finally {
     await service?.close().catch(() => undefined);

@@ -62,8 +62,6 @@ describe('planFromArgs', () => {
     [['lend', LINK, '--reader'], 'lend', /reader/],
     [['lend', LINK, '--reader', '  '], 'lend', /part of the reader name/],
     [['lend', LINK, '--t0-compat', 'sometimes'], 'lend', /auto, always or never/],
-    [['lend', 'ftp://x/'], 'lend', /ftp/],
-    [['lend', LINK, '--token', 'a b'], 'lend', /only letters, digits/],
     [['readers', 'x'], 'readers', /no arguments/],
     [['readers', '--yes'], 'readers', /yes/],
   ])('%j is a usage error', (argv, topic, message) => {
@@ -72,6 +70,18 @@ describe('planFromArgs', () => {
     if (plan.kind === 'usage-error') {
       expect(plan.topic).toBe(topic);
       expect(plan.message).toMatch(message);
+    }
+  });
+
+  it.each([
+    [['lend', 'ftp://x/'], 'link-scheme', /ftp/],
+    [['lend', LINK, '--token', 'a b'], 'token-chars', /only letters, digits/],
+  ])('%j: the link or token cannot be used', (argv, code, message) => {
+    const plan = planFromArgs(argv);
+    expect(plan.kind).toBe('link-error');
+    if (plan.kind === 'link-error') {
+      expect(plan.problem.code).toBe(code);
+      expect(plan.problem.message).toMatch(message);
     }
   });
 });

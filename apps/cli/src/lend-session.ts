@@ -1,0 +1,100 @@
+/**
+ * The lending itself: one CardBridge over the opened reader, its state and APDUs reported as
+ * text or JSON, until the bridge ends or a stop is requested. What each state means for the
+ * exit is outcome.ts; the words are format.ts and problem.ts.
+ */
+import { CardBridge } from '@cardlend/bridge';
+import type { ApduLogEntry, BridgeState } from '@cardlend/bridge';
+import type { LendPlan } from './args.ts';
+import { exportEntry, formatApduLine, formatStatus, jsonLine, stateEvent } from './format.ts';
+import { outcomeOf } from './outcome.ts';
+import type { ExitCode } from './outcome.ts';
+import type { CliDeps, OpenedReader } from './ports.ts';
+import { problemForState } from './problem.ts';
+import type { CliProblem } from './problem.ts';
+
+/** How lending ended. */
+export interface LendResult {
+  exitCode: ExitCode;
+  problem: CliProblem | null;
+}
+
+/** A stop request the session can be told about once it runs. */
+export interface StopRequest {
+  isRequested: boolean;
+  /** Set by the session: stops the bridge. */
+  onStop: (() => void) | null;
+}
+
+/** Prints state changes and APDUs as text lines or JSON events. */
+function reporter(plan: LendPlan, deps: CliDeps) {
+  let lastStatus = '';
+  return {
+    state(s: BridgeState): void {
+      if (plan.json) {
+        deps.output.out(jsonLine(stateEvent(s)));
+        return;
+      }
+      const line = formatStatus(s, deps.now());
+      if (line !== lastStatus) deps.output.out(`${line}\n`);
+      lastStatus = line;
+    },
+    apdu(e: ApduLogEntry): void {
+      const entry = exportEntry(e);
+      deps.output.out(
+        plan.json ? jsonLine({ event: 'apdu', ...entry }) : `${formatApduLine(entry)}\n`,
+      );
+    },
+  };
+}
+
+/** Lends until the bridge ends or a stop is requested; resolves with the exit code and the problem. */
+export function lendWithBridge(
+  plan: LendPlan,
+  reader: OpenedReader,
+  readerName: string,
+  deps: CliDeps,
+  stop: StopRequest,
+): Promise<LendResult> {
+  const bridge = new CardBridge({
+    reader,
+    relayUrl: plan.target.relayUrl,
+    token: plan.target.token,
+    createWebSocket: deps.createWebSocket,
+    t0Compat: plan.t0Compat,
+    readerName,
+  });
+  const report = reporter(plan, deps);
+  /** Set when the CLI itself stopped the bridge because of a problem (the ATR refused). */
+  let stoppedFor: LendResult | null = null;
+  const done = new Promise<LendResult>((resolve) => {
+    bridge.onApdu((e) => report.apdu(e));
+    bridge.onState((s) => {
+      report.state(s);
+      const o = outcomeOf(s, stop.isRequested);
+      if (o.kind === 'continue') return;
+      if (o.kind === 'stop') {
+        if (stoppedFor !== null) return;
+        stoppedFor = {
+          exitCode: o.exitCode,
+          problem: problemForState(s.error, s.closeCode, deps.os),
+        };
+        void bridge.stop();
+        return;
+      }
+      resolve(
+        stoppedFor ?? {
+          exitCode: o.exitCode,
+          problem:
+            o.errorCode === null
+              ? null
+              : problemForState(s.error ?? { code: o.errorCode }, s.closeCode, deps.os),
+        },
+      );
+    });
+  });
+  stop.onStop = () => void bridge.stop();
+  if (stop.isRequested) void bridge.stop();
+  bridge.start().catch(() => undefined); // the outcome comes from the state
+  return done;
+}
