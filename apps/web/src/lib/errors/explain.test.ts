@@ -1,6 +1,7 @@
-import { BRIDGE_ERRORS } from '@cardlend/bridge';
+import { BRIDGE_ERRORS, BridgeError, type BridgeErrorCode } from '@cardlend/bridge';
+import { BRIDGE_PROBLEMS } from '@cardlend/problems';
 import { RelayClose } from '@cardlend/vscard';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   classifyError,
   detectOs,
@@ -127,7 +128,7 @@ describe('classifyError', () => {
     expect(
       classifyError({ code: 'CCID_DEVICE_BUSY', message: 'x' }, { vendorId: 1, productId: 2 }),
     ).toEqual({
-      kind: 'reader',
+      kind: 'ccid',
       code: 'CCID_DEVICE_BUSY',
       vendorId: 1,
       productId: 2,
@@ -135,19 +136,21 @@ describe('classifyError', () => {
   });
   it('maps the chooser closing (NotFoundError) and policy blocks (SecurityError)', () => {
     expect(classifyError(new DOMException('No device selected.', 'NotFoundError'))).toEqual({
-      kind: 'chooser-cancelled',
+      kind: 'page',
+      code: 'chooser-cancelled',
     });
     expect(classifyError(new DOMException('Access denied', 'SecurityError'))).toEqual({
-      kind: 'usb-not-allowed',
+      kind: 'page',
+      code: 'usb-not-allowed',
     });
   });
   it('never passes message text through', () => {
     const f = classifyError(new Error('secret raw text'));
-    expect(f).toEqual({ kind: 'unexpected' });
+    expect(f).toEqual({ kind: 'unknown' });
     expect(JSON.stringify(explainFailure(f))).not.toContain('secret raw text');
-    expect(classifyError('string')).toEqual({ kind: 'unexpected' });
-    expect(classifyError(null)).toEqual({ kind: 'unexpected' });
-    expect(classifyError({ code: 'OTHER_X' })).toEqual({ kind: 'unexpected', code: 'OTHER_X' });
+    expect(classifyError('string')).toEqual({ kind: 'unknown' });
+    expect(classifyError(null)).toEqual({ kind: 'unknown' });
+    expect(classifyError({ code: 'OTHER_X' })).toEqual({ kind: 'unknown', code: 'OTHER_X' });
   });
 });
 
@@ -198,8 +201,34 @@ describe('failureFromLinkError', () => {
 
   it('classifies a thrown bridge error by code', () => {
     expect(classifyError({ code: 'BRIDGE_TOKEN_USED', closeCode: 4002 })).toEqual({
-      kind: 'relay-closed',
-      closeCode: 4002,
+      kind: 'relay-close',
+      code: 4002,
     });
+  });
+
+  it('explains a thrown BridgeError by the source it kept', () => {
+    const e = new BridgeError('BRIDGE_READER_BUSY', {
+      source: { kind: 'pcsc', code: 'SCARD_E_SHARING_VIOLATION' },
+    });
+    expect(classifyError(e)).toEqual({ kind: 'pcsc', code: 'SCARD_E_SHARING_VIOLATION' });
+    expect(explainFailure(classifyError(e))).toMatchObject({
+      id: 'reader-in-use',
+      reference: 'SCARD_E_SHARING_VIOLATION',
+    });
+    const closed = new BridgeError('BRIDGE_VM_IN_USE', { closeCode: RelayClose.VM_IN_USE });
+    expect(explainFailure(classifyError(closed)).reference).toBe('relay close 4009');
+  });
+
+  it('prefers the source a bridge state carries', () => {
+    const f = failureFromLinkError('BRIDGE_READER_TIMEOUT', undefined, {
+      kind: 'ccid',
+      code: 'CCID_TIMEOUT',
+    });
+    expect(explainFailure(f)).toMatchObject({ id: 'reader-error', reference: 'CCID_TIMEOUT' });
+  });
+
+  it('knows every bridge code (types and table)', () => {
+    expectTypeOf<keyof typeof BRIDGE_PROBLEMS>().toEqualTypeOf<BridgeErrorCode>();
+    expect(Object.keys(BRIDGE_PROBLEMS).sort()).toEqual(Object.keys(BRIDGE_ERRORS).sort());
   });
 });
