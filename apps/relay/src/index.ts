@@ -1,4 +1,4 @@
-export { RelaySession, clampReason } from './relay.ts';
+export { RelaySession, clampReason, GUEST_ANSWER_GRACE_MS } from './session/relay-session.ts';
 export type {
   RelaySessionOptions,
   SessionEnd,
@@ -7,11 +7,16 @@ export type {
   SessionPhase,
   SessionStats,
   SessionObserver,
-} from './relay.ts';
-export { startRelayServer, MAX_FRAME_BYTES } from './server.ts';
+} from './session/types.ts';
+export { FORWARD, refuseFrame } from './session/frame-policy.ts';
+export type { FramePolicy, FrameVerdict, RelayFrame } from './session/frame-policy.ts';
+export type { SessionTimers } from './session/timers.ts';
+export { startRelayServer, MAX_FRAME_BYTES, MAX_FRAME_TO_BROWSER_BYTES } from './server.ts';
 export type { RelayServer, RelayServerOptions, ServerEvent } from './server.ts';
 export {
   parseArgs,
+  parseCommandLine,
+  loadConfig,
   parseHostPort,
   applyConfigFile,
   validateConfig,
@@ -22,7 +27,14 @@ export {
   DEFAULT_TARGET,
   loadSecrets,
 } from './config.ts';
-export type { RelayConfig, HostPort, ParsedArgs, VmCertId, VmTlsConfig } from './config.ts';
+export type {
+  ConfigDraft,
+  RelayConfig,
+  HostPort,
+  ParsedArgs,
+  VmCertId,
+  VmTlsConfig,
+} from './config.ts';
 export { parseVmCertId } from './config.ts';
 export { DialInPort, DialInSlot } from './dial-in.ts';
 export type { DialInEvent, DialInConnection } from './dial-in.ts';

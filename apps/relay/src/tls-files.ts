@@ -35,7 +35,10 @@ export function loadWebTlsFiles(
     try {
       return Buffer.from(readBytes(file));
     } catch (e) {
-      throw configError(`TLS ${what}: cannot read ${file}: ${(e as Error).message}`, e);
+      throw configError(
+        `cannot load TLS files: TLS ${what}: cannot read ${file}: ${(e as Error).message}`,
+        e,
+      );
     }
   };
   return { cert: read('certificate', tls.certFile), key: read('key', tls.keyFile) };

@@ -1,0 +1,85 @@
+/**
+ * Runs the admission steps in order (admission/steps.ts) and releases what was held when one
+ * refuses or the client leaves: the step list is the whole policy, the runner has none.
+ */
+import {
+  connectStep,
+  limitsStep,
+  originStep,
+  targetStep,
+  tokenStep,
+  vmLockStep,
+  type TokenRules,
+} from './steps.ts';
+import type {
+  AdmissionIo,
+  AdmissionStep,
+  Admitted,
+  AdmittedSession,
+  ClientInfo,
+  Refusal,
+} from './types.ts';
+import type { OriginPolicy } from '../auth/origin.ts';
+import type { SessionCaps } from '../limits/session-caps.ts';
+import type { Targets } from '../targets.ts';
+
+/** What the relay's admission consults. */
+export interface AdmissionPolicy {
+  readonly originPolicy: OriginPolicy;
+  readonly caps: SessionCaps;
+  readonly tokens: TokenRules;
+  readonly targets: Targets;
+  readonly connectTimeoutMs: number;
+}
+
+/** origin → limits → token → target → VM lock → connect. */
+export function admissionSteps(p: AdmissionPolicy): AdmissionStep[] {
+  return [
+    originStep(p.originPolicy),
+    limitsStep(p.caps),
+    tokenStep(p.tokens),
+    targetStep(p.targets),
+    vmLockStep(p.targets),
+    connectStep(p.targets, p.connectTimeoutMs),
+  ];
+}
+
+/** The outcome: a session to start, or a refusal (undefined: the client left) and where it came. */
+export type AdmissionResult =
+  | { readonly ok: true; readonly admitted: AdmittedSession }
+  | { readonly ok: false; readonly refusal: Refusal | undefined; readonly admitted: Admitted };
+
+/**
+ * Runs `steps` for a client, starting at `defaultTarget`. `refusedFromOutside` is consulted
+ * when the signal aborts (a refusal the connection itself decided, e.g. a frame flood).
+ */
+export async function runAdmission(
+  steps: readonly AdmissionStep[],
+  client: ClientInfo,
+  defaultTarget: string,
+  io: AdmissionIo & { readonly refusedFromOutside: Refusal | undefined },
+): Promise<AdmissionResult> {
+  let admitted: Admitted = { client, targetId: defaultTarget };
+  for (const step of steps) {
+    const verdict = io.signal.aborted
+      ? { ok: false as const, refusal: undefined }
+      : await step(admitted, io);
+    if (verdict.ok && !io.signal.aborted) {
+      admitted = verdict.admitted;
+      continue;
+    }
+    if (verdict.ok) releaseAdmitted(verdict.admitted);
+    releaseAdmitted(admitted);
+    const refusal = io.signal.aborted || verdict.ok ? io.refusedFromOutside : verdict.refusal;
+    return { ok: false, refusal, admitted };
+  }
+  return { ok: true, admitted: admitted as AdmittedSession };
+}
+
+/** Frees what admission held: VM connection, VM lock, token claim, session-cap slot. */
+export function releaseAdmitted(a: Admitted): void {
+  a.vm?.socket.destroy();
+  a.lock?.release();
+  a.lease?.release();
+  a.cap?.release();
+}

@@ -1,0 +1,164 @@
+/**
+ * Runs an admitted session: the {@link RelaySession} between the WebSocket and the VM
+ * connection, its heartbeat, its metrics and audit lines, and — when it ends — the release of
+ * everything admission took (VM lock, token claim, session-cap slot). The frame policy
+ * (session/frame-policy.ts) is plugged in here, once for every session.
+ */
+import type { WebSocket } from 'ws';
+import type { AdmittedSession } from './admission/types.ts';
+import type { EarlyFrame } from './admission/pending-client.ts';
+import type { RelayConfig } from './config/types.ts';
+import type {
+  HeartbeatExpiry,
+  HeartbeatHandle,
+  HeartbeatManager,
+  HeartbeatPeer,
+} from './limits/heartbeat.ts';
+import { refusalClose } from './limits/refusals.ts';
+import type { AuditLog, SessionStartAudit } from './ops/logger.ts';
+import type { RelayMetrics } from './ops/metrics.ts';
+import type { FramePolicy } from './session/frame-policy.ts';
+import { RelaySession } from './session/relay-session.ts';
+import type { SessionTimers } from './session/timers.ts';
+import type { SessionEnd, SessionEvent, SessionHandler, SessionObserver } from './session/types.ts';
+import type { ServerEvent } from './server-events.ts';
+
+/** What every session of one server shares. */
+export interface RunnerContext {
+  readonly config: RelayConfig;
+  readonly emit: (e: ServerEvent) => void;
+  readonly metrics: RelayMetrics | undefined;
+  readonly audit: AuditLog | undefined;
+  readonly heartbeat: HeartbeatManager;
+  /** Live sessions by target id. */
+  readonly sessions: Map<string, RelaySession>;
+  /** Hot-path metrics hooks (undefined without metrics). */
+  readonly observer: SessionObserver | undefined;
+  /** Consulted for every whole message, per direction (none: every valid message passes). */
+  readonly framePolicy: FramePolicy | undefined;
+  /** The sessions' timers (tests inject their own). */
+  readonly timers: SessionTimers | undefined;
+  nextSessionId: number;
+}
+
+/** Metrics hooks shared by every session. */
+export function sessionObserver(metrics: RelayMetrics | undefined): SessionObserver | undefined {
+  return metrics
+    ? {
+        bytes: (direction, count) => metrics.addBytes(direction, count),
+        apduAnswered: (latencyMs) => metrics.observeApdu(latencyMs / 1000),
+      }
+    : undefined;
+}
+
+/** Starts the session of an admitted client; `early` are the frames it sent meanwhile. */
+export function runSession(
+  ctx: RunnerContext,
+  ws: WebSocket,
+  admitted: AdmittedSession,
+  early: readonly EarlyFrame[],
+): RelaySession {
+  const { config } = ctx;
+  const live = new LiveSession(ctx, ws, admitted);
+  const pending = admitted.vm.pending;
+  const session = new RelaySession({
+    ws,
+    tcp: admitted.vm.socket,
+    cleanupAckTimeoutMs: config.cleanupAckTimeoutMs,
+    maxBufferedToBrowserBytes: config.maxBufferedToBrowserBytes,
+    handler: live,
+    activity: live.heartbeat,
+    messageRate: config.messageRate,
+    slowReaderTimeoutMs: config.slowReaderTimeoutMs,
+    initialMessages: early,
+    ...(pending && pending.length > 0 ? { initialVmBytes: pending } : {}),
+    ...(ctx.observer ? { observer: ctx.observer } : {}),
+    ...(ctx.framePolicy ? { framePolicy: ctx.framePolicy } : {}),
+    ...(ctx.timers ? { timers: ctx.timers } : {}),
+  });
+  live.session = session;
+  admitted.lock.session = session;
+  ctx.sessions.set(admitted.targetId, session);
+  ctx.metrics?.sessionStarted();
+  ctx.audit?.sessionStart(live.audit);
+  ctx.emit({
+    kind: 'session-start',
+    sessionId: live.sessionId,
+    target: admitted.targetId,
+    remote: admitted.client.remote,
+  });
+  ws.resume();
+  return session;
+}
+
+/**
+ * An admitted session's server-side state: heartbeat peer and RelaySession handler in one
+ * object, so an idle session holds no closures and no pending promise of its own.
+ */
+class LiveSession implements HeartbeatPeer, SessionHandler {
+  readonly ctx: RunnerContext;
+  readonly ws: WebSocket;
+  readonly sessionId: number;
+  readonly admitted: AdmittedSession;
+  readonly audit: SessionStartAudit;
+  readonly startedAt = Date.now();
+  readonly heartbeat: HeartbeatHandle;
+  session: RelaySession | undefined;
+
+  constructor(ctx: RunnerContext, ws: WebSocket, admitted: AdmittedSession) {
+    this.ctx = ctx;
+    this.ws = ws;
+    this.sessionId = ctx.nextSessionId++;
+    this.admitted = admitted;
+    const { client, target } = admitted;
+    this.audit = {
+      sessionId: String(this.sessionId),
+      targetId: admitted.targetId,
+      target: `${target.host}:${target.port}`,
+      clientAddress: client.clientAddress,
+      ...(client.origin !== undefined ? { origin: client.origin } : {}),
+    };
+    this.heartbeat = ctx.heartbeat.add(this);
+  }
+
+  ping(): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
+  }
+
+  activityCount(): number {
+    return this.session?.messageCount ?? 0;
+  }
+
+  expire(kind: HeartbeatExpiry): void {
+    const { code, reason } = refusalClose(kind);
+    this.ctx.metrics?.refused(kind);
+    this.session?.close(code, reason);
+  }
+
+  onSessionEvent(event: SessionEvent): void {
+    if (event.kind === 'limit') this.ctx.metrics?.refused(event.refusal);
+    this.ctx.emit({ kind: 'session-event', sessionId: this.sessionId, event });
+  }
+
+  onSessionEnd(end: SessionEnd): void {
+    const { ctx, admitted } = this;
+    this.heartbeat.remove();
+    if (ctx.sessions.get(admitted.targetId) === this.session)
+      ctx.sessions.delete(admitted.targetId);
+    admitted.lock.release();
+    admitted.cap.release();
+    admitted.lease?.release();
+    ctx.metrics?.sessionEnded();
+    ctx.audit?.sessionEnd({
+      ...this.audit,
+      apduCount: end.stats.guestCommands,
+      bytesToVm: end.stats.bytesFromBrowser,
+      bytesToBrowser: end.stats.bytesToBrowser,
+      durationMs: Date.now() - this.startedAt,
+      closeCode: end.closeCode ?? end.browserCloseCode ?? 1005,
+      closeReason: end.closeReason,
+      endedBy: end.endedBy,
+    });
+    ctx.emit({ kind: 'session-end', sessionId: this.sessionId, target: admitted.targetId, end });
+  }
+}

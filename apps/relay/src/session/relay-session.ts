@@ -1,0 +1,550 @@
+/**
+ * One relay session: pumps VSCard messages between an already-open browser WebSocket and an
+ * already-open TCP connection to QEMU's `ccid-card-passthru` chardev (style.md, "Relay").
+ *
+ * - Browser → VM: each binary frame must be exactly one valid client message
+ *   (`validateClientFrame`); only whole, checked messages are written to TCP. Anything else
+ *   closes the session with `RelayClose.BAD_FRAME` and none of it reaches QEMU.
+ * - VM → browser: QEMU's byte stream is cut into whole messages (`VscardFramer`), one per
+ *   binary frame. A guest command may carry up to `VSCARD_MAX_GUEST_COMMAND_BYTES` (65 526)
+ *   payload bytes, so a frame to the browser is at most 12 + 65 526 bytes (the browser → VM
+ *   direction stays at 65 524). Bytes that are not VSCard close with `RelayClose.VM_PROTOCOL`.
+ * - A frame policy (session/frame-policy.ts), when given, sees every whole message of either
+ *   direction before it is passed on, and may refuse it (close code and reason of its own).
+ * - Browser gone (any reason): every guest command still outstanding is answered with
+ *   `VSC_Error`, then (after a grace for the guest to read those answers, which CardRemove
+ *   would clear: {@link GUEST_ANSWER_GRACE_MS}) `CardRemove` and `ReaderRemove` are sent,
+ *   their acks awaited (bounded), and TCP is closed with a FIN — so the guest never waits
+ *   forever and QEMU's 128-command FIFO is never approached (vscard-protocol.md §4, §5,
+ *   §6 rules 7–8).
+ * - VM gone: the browser gets `RelayClose.VM_CLOSED` with a reason it can show.
+ * - Backpressure both ways: `socket.write() === false` pauses the WebSocket; more than
+ *   `maxBufferedToBrowserBytes` queued towards the browser pauses the TCP socket.
+ *
+ * The VM side's lifecycle (relaying, then the cleanup) is one union that owns its timers
+ * (session/vm-link.ts). Memory: an idle session is this object, its
+ * framer and counters; the socket and WebSocket listeners are functions shared by every
+ * session (they find the session through a symbol on the emitter), and no promise is pending
+ * unless someone reads {@link RelaySession.done}.
+ */
+import type { Socket } from 'node:net';
+import {
+  isVscardError,
+  RelayClose,
+  validateClientFrame,
+  VSC,
+  VSCARD_MAX_GUEST_COMMAND_BYTES,
+  VscardFramer,
+} from '@cardlend/vscard';
+import type { RawData, WebSocket } from 'ws';
+import { DEFAULT_MESSAGE_RATE, TokenBucket } from '../limits/rate-limit.ts';
+import { refusalClose } from '../limits/refusals.ts';
+import type { FramePolicy, FrameVerdict } from './frame-policy.ts';
+import { NODE_TIMERS, type SessionTimers, type TimerHandle } from './timers.ts';
+import { GuestCommands } from './guest-commands.ts';
+import { expectsReply, GUEST_ANSWER_GRACE_MS, VmLink, type VmPhase } from './vm-link.ts';
+import { clampReason, toBytes } from './wire.ts';
+
+export { GUEST_ANSWER_GRACE_MS } from './vm-link.ts';
+export { clampReason } from './wire.ts';
+import type {
+  RelaySessionOptions,
+  SessionActivity,
+  SessionEnd,
+  SessionEndReason,
+  SessionEvent,
+  SessionHandler,
+  SessionObserver,
+  SessionPhase,
+  SessionStats,
+} from './types.ts';
+
+const PUBLIC_PHASE: Record<VmPhase['name'], SessionPhase> = {
+  open: 'open',
+  grace: 'cleanup',
+  acks: 'cleanup',
+  fin: 'cleanup',
+  closed: 'closed',
+};
+
+const VM_CLOSED_MESSAGE = 'The VM closed the connection (QEMU stopped or restarted).';
+
+function noop(): void {}
+
+const SEND_BINARY = { binary: true } as const;
+
+function defaultNow(): number {
+  return performance.now();
+}
+
+/** The session an emitter (socket or WebSocket) belongs to. */
+const kSession = Symbol('cardlend.relaySession');
+interface Carrier {
+  [kSession]?: RelaySession;
+}
+
+export class RelaySession {
+  readonly #ws: WebSocket;
+  readonly #tcp: Socket;
+  readonly #vm: VmLink;
+  /** QEMU's stream: a guest command may be 2 bytes longer than any client message. */
+  readonly #framer = new VscardFramer({ maxPayloadBytes: VSCARD_MAX_GUEST_COMMAND_BYTES });
+  readonly #wsCloseTimeoutMs: number;
+  readonly #maxBufferedToBrowserBytes: number;
+  readonly #onEvent: (e: SessionEvent) => void;
+  readonly #timers: SessionTimers;
+  readonly #stats: SessionStats = {
+    messagesFromBrowser: 0,
+    bytesFromBrowser: 0,
+    messagesToBrowser: 0,
+    bytesToBrowser: 0,
+    guestCommands: 0,
+  };
+  #isBrowserOpen = true;
+  /** Ends a browser close handshake that does not complete. */
+  #browserCloseTimer: TimerHandle | undefined;
+  #isVmPaused = false;
+  #isBrowserPaused = false;
+  #endReason: SessionEndReason = 'browser-closed';
+  #closeCode: number | undefined;
+  #closeReason = '';
+  #browserCloseCode: number | undefined;
+  readonly #observer: SessionObserver | undefined;
+  readonly #now: () => number;
+  readonly #commands: GuestCommands;
+  readonly #bucket: TokenBucket | undefined;
+  readonly #slowReaderTimeoutMs: number;
+  readonly #policy: FramePolicy | undefined;
+  readonly #policyState: unknown;
+  readonly #handler: SessionHandler | undefined;
+  readonly #activity: SessionActivity | undefined;
+  #end: SessionEnd | undefined;
+  #done: Promise<SessionEnd> | undefined;
+  #resolveDone: ((end: SessionEnd) => void) | undefined;
+
+  constructor(opts: RelaySessionOptions) {
+    this.#ws = opts.ws;
+    this.#tcp = opts.tcp;
+    this.#wsCloseTimeoutMs = opts.wsCloseTimeoutMs ?? 2000;
+    this.#maxBufferedToBrowserBytes = opts.maxBufferedToBrowserBytes ?? 256 * 1024;
+    this.#onEvent = opts.onEvent ?? noop;
+    this.#timers = opts.timers ?? NODE_TIMERS;
+    this.#vm = new VmLink(opts.tcp, this.#timers, {
+      guestAnswerGraceMs: opts.guestAnswerGraceMs ?? GUEST_ANSWER_GRACE_MS,
+      cleanupAckTimeoutMs: opts.cleanupAckTimeoutMs ?? 1000,
+      tcpCloseTimeoutMs: opts.tcpCloseTimeoutMs ?? 1000,
+    });
+    this.#handler = opts.handler;
+    this.#activity = opts.activity;
+    this.#observer = opts.observer;
+    this.#now = opts.now ?? defaultNow;
+    this.#commands = new GuestCommands(opts.observer, this.#now);
+    const rate = opts.messageRate === undefined ? DEFAULT_MESSAGE_RATE : opts.messageRate;
+    this.#bucket = rate === null ? undefined : new TokenBucket(rate);
+    this.#slowReaderTimeoutMs = opts.slowReaderTimeoutMs ?? 10_000;
+    this.#policy = opts.framePolicy;
+    this.#policyState = this.#policy?.init();
+    this.#attach();
+    if (opts.initialVmBytes && opts.initialVmBytes.length > 0)
+      this.#onVmData(Buffer.from(opts.initialVmBytes));
+    for (const m of opts.initialMessages ?? []) this.#onBrowserMessage(m.data, m.isBinary);
+  }
+
+  #attach(): void {
+    const tcp = this.#tcp;
+    tcp.setNoDelay(true);
+    (tcp as Carrier)[kSession] = this;
+    tcp.on('data', RelaySession.#tcpData);
+    tcp.on('drain', RelaySession.#tcpDrain);
+    tcp.on('error', RelaySession.#tcpError);
+    tcp.on('end', RelaySession.#tcpEnd);
+    tcp.on('close', RelaySession.#tcpClose);
+    const ws = this.#ws;
+    (ws as Carrier)[kSession] = this;
+    ws.on('message', RelaySession.#wsMessage);
+    ws.on('error', RelaySession.#wsError);
+    ws.on('close', RelaySession.#wsClose);
+    if (this.#activity) ws.on('pong', RelaySession.#wsPong);
+    if (tcp.destroyed || tcp.readyState !== 'open') {
+      queueMicrotask(() => this.#onVmGone('vm-closed', 'The VM connection was already closed.'));
+    }
+    if (ws.readyState !== ws.OPEN) {
+      this.#isBrowserOpen = ws.readyState !== ws.CLOSED;
+      queueMicrotask(() => this.#startCleanup('browser-closed', true));
+    }
+  }
+
+  // Listeners shared by every session; `this` is the emitter.
+
+  static #tcpData(this: Socket, chunk: Buffer): void {
+    const s = (this as Carrier)[kSession];
+    if (s) s.#onVmData(chunk);
+  }
+
+  static #tcpDrain(this: Socket): void {
+    const s = (this as Carrier)[kSession];
+    if (s) s.#onVmDrain();
+  }
+
+  static #tcpError(this: Socket, e: NodeJS.ErrnoException): void {
+    const s = (this as Carrier)[kSession];
+    if (!s) return;
+    s.#emit({ kind: 'vm-error', code: e.code ?? 'EUNKNOWN', message: e.message });
+    s.#onVmGone('vm-error', `The connection to the VM failed (${e.code ?? e.message}).`);
+  }
+
+  static #tcpEnd(this: Socket): void {
+    const s = (this as Carrier)[kSession];
+    if (s) s.#onVmGone('vm-closed', VM_CLOSED_MESSAGE);
+  }
+
+  static #tcpClose(this: Socket): void {
+    const s = (this as Carrier)[kSession];
+    if (!s) return;
+    s.#onVmGone('vm-closed', VM_CLOSED_MESSAGE);
+    s.#vm.onClosed();
+    s.#maybeFinish();
+  }
+
+  static #wsMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    const s = (this as Carrier)[kSession];
+    if (s) s.#onBrowserMessage(data, isBinary);
+  }
+
+  static #wsError(this: WebSocket, e: Error): void {
+    const s = (this as Carrier)[kSession];
+    if (s) s.#emit({ kind: 'browser-error', message: e.message });
+  }
+
+  static #wsClose(this: WebSocket, code: number): void {
+    const s = (this as Carrier)[kSession];
+    if (!s) return;
+    s.#browserCloseCode = code;
+    s.#isBrowserOpen = false;
+    if (s.#browserCloseTimer !== undefined) s.#timers.clear(s.#browserCloseTimer);
+    s.#browserCloseTimer = undefined;
+    s.#startCleanup('browser-closed', true);
+    s.#maybeFinish();
+  }
+
+  static #wsPong(this: WebSocket): void {
+    const s = (this as Carrier)[kSession];
+    if (s) s.#activity?.notePong();
+  }
+
+  // Timer callbacks; the argument is the session (no closure per timer).
+
+  static #terminateWs(s: RelaySession): void {
+    s.#browserCloseTimer = undefined;
+    s.#ws.terminate();
+  }
+
+  static #slowReader(s: RelaySession): void {
+    s.#limit('slow-reader');
+  }
+
+  /** Resolves once both sides are closed. Never rejects. Created on first use. */
+  get done(): Promise<SessionEnd> {
+    if (!this.#done) {
+      const end = this.#end;
+      this.#done = end
+        ? Promise.resolve(end)
+        : new Promise<SessionEnd>((resolve) => (this.#resolveDone = resolve));
+    }
+    return this.#done;
+  }
+
+  #emit(e: SessionEvent): void {
+    this.#onEvent(e);
+    this.#handler?.onSessionEvent?.(e);
+  }
+
+  /** Current phase. */
+  get phase(): SessionPhase {
+    return PUBLIC_PHASE[this.#vm.phase];
+  }
+
+  /** Guest commands QEMU sent that the browser has not answered yet. */
+  get outstandingGuestCommands(): number {
+    return this.#commands.outstanding;
+  }
+
+  /** Bytes queued towards the browser (`ws.bufferedAmount`). */
+  get bufferedToBrowserBytes(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  /** Bytes queued towards the VM in this process (`socket.writableLength`). */
+  get bufferedToVmBytes(): number {
+    return this.#tcp.writableLength;
+  }
+
+  /** Whether reading from the VM is paused for backpressure. */
+  get isVmPaused(): boolean {
+    return this.#isVmPaused;
+  }
+
+  /** Whether reading from the browser is paused for backpressure. */
+  get isBrowserPaused(): boolean {
+    return this.#isBrowserPaused;
+  }
+
+  get stats(): Readonly<SessionStats> {
+    return this.#stats;
+  }
+
+  /** Messages relayed either way so far: the heartbeat's measure of activity (idle timeout). */
+  get messageCount(): number {
+    return this.#stats.messagesFromBrowser + this.#stats.messagesToBrowser;
+  }
+
+  /**
+   * Ends the session from the relay's side (shutdown, idle timeout, ...): the browser gets
+   * `code`/`reason`, the VM gets the usual cleanup.
+   */
+  close(code: number, reason: string): void {
+    if (this.#vm.phase !== 'open') return;
+    this.#closeBrowser(code, reason);
+    this.#startCleanup('relay-closed', true);
+  }
+
+  /**
+   * Graceful end for a shutdown (ops/shutdown.ts `Drainable`): the browser gets 1001, the VM
+   * its cleanup; resolves when both sides are closed.
+   */
+  async drain(): Promise<void> {
+    this.close(RelayClose.GOING_AWAY, 'The relay is shutting down.');
+    await this.done;
+  }
+
+  /** Ends both sides at once (a shutdown deadline passed). */
+  abort(): void {
+    this.#tcp.destroy();
+    this.#ws.terminate();
+  }
+
+  // Browser → VM
+
+  #onBrowserMessage(data: RawData, isBinary: boolean): void {
+    if (this.#vm.phase !== 'open') return;
+    if (!isBinary) {
+      this.#badFrame(
+        'TEXT_FRAME',
+        'Text frames are not allowed: send one binary VSCard message per frame.',
+      );
+      return;
+    }
+    const bytes = toBytes(data);
+    let type: number;
+    try {
+      type = validateClientFrame(bytes).type;
+    } catch (e) {
+      if (!isVscardError(e)) throw e;
+      this.#badFrame(e.code, `Bad VSCard frame (${e.code}): ${e.message}`);
+      return;
+    }
+    const isAnswer = this.#commands.isAnswer(type);
+    // Answers to outstanding guest commands are paced by QEMU (one per command): not limited.
+    if (!isAnswer && this.#bucket && !this.#bucket.take(this.#now())) {
+      this.#limit('message-rate');
+      return;
+    }
+    if (
+      this.#policy?.toVm &&
+      this.#isRefused('to-vm', this.#policy.toVm({ type, bytes }, this.#policyState))
+    )
+      return;
+    // The bytes leave first; the bookkeeping below is not on the round trip's path (nothing
+    // it updates is read before QEMU's reply, which arrives in a later event).
+    const isWritable = this.#tcp.write(bytes);
+    this.#countToVm(type, bytes.length, isAnswer);
+    if (!isWritable && !this.#isBrowserPaused) {
+      this.#isBrowserPaused = true;
+      this.#ws.pause();
+      this.#emit({ kind: 'backpressure', side: 'browser', isPaused: true });
+    }
+  }
+
+  #countToVm(type: number, length: number, isAnswer: boolean): void {
+    this.#stats.messagesFromBrowser++;
+    this.#stats.bytesFromBrowser += length;
+    this.#commands.passed(type, isAnswer);
+    this.#observer?.bytes('to_vm', length);
+    if (expectsReply(type)) this.#vm.pendingReplies++;
+  }
+
+  /** Applies a policy verdict: true (and the session closing) when the frame is refused. */
+  #isRefused(direction: 'to-vm' | 'to-browser', verdict: FrameVerdict): boolean {
+    if (verdict.action === 'forward') return false;
+    const { closeCode, reason } = verdict;
+    this.#emit({ kind: 'frame-refused', direction, closeCode, reason });
+    this.#closeBrowser(closeCode, reason);
+    this.#startCleanup('frame-refused', true);
+    return true;
+  }
+
+  #onVmDrain(): void {
+    if (this.#isBrowserPaused) {
+      this.#isBrowserPaused = false;
+      if (this.#isBrowserOpen) this.#ws.resume();
+      this.#emit({ kind: 'backpressure', side: 'browser', isPaused: false });
+    }
+  }
+
+  #limit(refusal: 'message-rate' | 'slow-reader'): void {
+    if (this.#vm.phase !== 'open') return;
+    this.#emit({ kind: 'limit', refusal });
+    const { code, reason } = refusalClose(refusal);
+    this.close(code, reason);
+  }
+
+  #badFrame(code: string, message: string): void {
+    this.#emit({ kind: 'bad-frame', code, message });
+    this.#closeBrowser(RelayClose.BAD_FRAME, message);
+    this.#startCleanup('bad-frame', true);
+  }
+
+  // VM → browser
+
+  #onVmData(chunk: Buffer): void {
+    let frames;
+    try {
+      frames = this.#framer.push(chunk);
+    } catch (e) {
+      if (!isVscardError(e)) throw e;
+      this.#onVmGarbage(e.code, e.message);
+      return;
+    }
+    for (const f of frames) {
+      if (this.#vm.phase === 'open' && this.#policy?.toBrowser) {
+        if (this.#isRefused('to-browser', this.#policy.toBrowser(f, this.#policyState))) continue;
+      }
+      // Send first: the bookkeeping after it is not on the round trip's path.
+      if (this.#vm.phase === 'open' && this.#isBrowserOpen) this.#sendToBrowser(f.bytes);
+      this.#countFromVm(f.type);
+    }
+    if (
+      this.#vm.phase === 'open' &&
+      !this.#isVmPaused &&
+      this.#ws.bufferedAmount > this.#maxBufferedToBrowserBytes
+    ) {
+      this.#isVmPaused = true;
+      this.#tcp.pause();
+      this.#emit({ kind: 'backpressure', side: 'vm', isPaused: true });
+      this.#vm.armSlowReader(RelaySession.#slowReader, this.#slowReaderTimeoutMs, this);
+    }
+  }
+
+  #sendToBrowser(bytes: Uint8Array): void {
+    // The send callback only serves to resume a paused VM side, and a pause needs the last
+    // queued frame to carry one: a frame queued behind others, or one that alone exceeds the
+    // limit. While nothing is queued (the usual case) none is allocated.
+    if (this.#ws.bufferedAmount > 0 || bytes.length > this.#maxBufferedToBrowserBytes)
+      this.#ws.send(bytes, SEND_BINARY, this.#sentCallback());
+    else this.#ws.send(bytes, SEND_BINARY);
+    this.#stats.messagesToBrowser++;
+    this.#stats.bytesToBrowser += bytes.length;
+    this.#observer?.bytes('to_browser', bytes.length);
+  }
+
+  #countFromVm(type: number): void {
+    if (type === VSC.APDU) {
+      this.#stats.guestCommands++;
+      if (this.#vm.phase === 'open') this.#commands.issued();
+    } else if (type === VSC.Error || type === VSC.Init) {
+      this.#vm.noteReply();
+    }
+  }
+
+  #onVmGarbage(code: string, message: string): void {
+    this.#emit({ kind: 'vm-protocol', code, message });
+    if (this.#vm.phase === 'open') {
+      this.#closeBrowser(
+        RelayClose.VM_PROTOCOL,
+        `The VM sent bytes that are not VSCard (${code}).`,
+      );
+      this.#startCleanup('vm-protocol', false);
+    } else {
+      this.#vm.onGarbageDuringCleanup();
+    }
+  }
+
+  #sentCallback(): () => void {
+    return () => this.#onBrowserSent();
+  }
+
+  #onBrowserSent(): void {
+    if (this.#isVmPaused && this.#ws.bufferedAmount <= this.#maxBufferedToBrowserBytes / 2) {
+      this.#isVmPaused = false;
+      this.#tcp.resume();
+      this.#vm.disarmSlowReader();
+      this.#emit({ kind: 'backpressure', side: 'vm', isPaused: false });
+    }
+  }
+
+  #onVmGone(reason: SessionEndReason, message: string): void {
+    if (this.#vm.phase === 'open') {
+      this.#endReason = reason;
+      this.#vm.isConnected = !this.#tcp.destroyed;
+      this.#vm.drop();
+      this.#closeBrowser(RelayClose.VM_CLOSED, message);
+    } else {
+      this.#vm.drop();
+    }
+    this.#maybeFinish();
+  }
+
+  /**
+   * The browser side is gone (or being closed): the VM link answers outstanding guest
+   * commands with VSC_Error, then (after {@link GUEST_ANSWER_GRACE_MS} if there were any)
+   * sends CardRemove + ReaderRemove; it waits (bounded) for acks when `isWaitingForAcks`.
+   */
+  #startCleanup(reason: SessionEndReason, isWaitingForAcks: boolean): void {
+    if (this.#vm.phase !== 'open') return;
+    this.#endReason = reason;
+    const answered = this.#commands.takeAll();
+    if (!this.#tcp.destroyed && this.#tcp.writable) this.#emit({ kind: 'cleanup', answered });
+    this.#vm.startCleanup(answered, isWaitingForAcks && this.#framer.state !== 'failed');
+    this.#maybeFinish();
+  }
+
+  #closeBrowser(code: number, reason: string): void {
+    if (this.#closeCode !== undefined) return;
+    this.#closeCode = code;
+    this.#closeReason = clampReason(reason);
+    if (this.#ws.readyState === this.#ws.OPEN || this.#ws.readyState === this.#ws.CONNECTING) {
+      this.#ws.close(code, this.#closeReason);
+      this.#browserCloseTimer = this.#timers.set(
+        RelaySession.#terminateWs,
+        this.#wsCloseTimeoutMs,
+        this,
+      );
+    }
+  }
+
+  #maybeFinish(): void {
+    if (this.#vm.phase !== 'closed' || this.#vm.isConnected || this.#isBrowserOpen) return;
+    if (this.#browserCloseTimer !== undefined) this.#timers.clear(this.#browserCloseTimer);
+    this.#browserCloseTimer = undefined;
+    if (this.#end) return;
+    const end: SessionEnd = {
+      reason: this.#endReason,
+      closeCode: this.#closeCode,
+      closeReason: this.#closeReason,
+      browserCloseCode: this.#browserCloseCode,
+      endedBy: endedBy(this.#endReason),
+      answeredOnCleanup: this.#vm.answeredOnCleanup,
+      isCleanupAcked: this.#vm.isCleanupAcked,
+      stats: { ...this.#stats },
+    };
+    this.#end = end;
+    this.#commands.takeAll();
+    this.#resolveDone?.(end);
+    this.#handler?.onSessionEnd?.(end);
+  }
+}
+
+function endedBy(reason: SessionEndReason): SessionEnd['endedBy'] {
+  if (reason === 'relay-closed' || reason === 'frame-refused') return 'relay';
+  return reason.startsWith('vm-') ? 'vm' : 'browser';
+}

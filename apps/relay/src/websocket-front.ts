@@ -1,0 +1,182 @@
+/**
+ * The VSCard WebSocket endpoint at `RELAY_PATH` (browser ⇄ relay contract,
+ * `@cardlend/vscard/relay-contract`): path and subprotocol are checked on the HTTP upgrade
+ * (404/400); every later refusal happens after the upgrade, so the page gets a close code it
+ * can show. Then the admission pipeline (admission/pipeline.ts) runs, and an admitted client
+ * gets its session (session-runner.ts).
+ */
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { VSCARD_HEADER_BYTES, VSCARD_MAX_PAYLOAD_BYTES } from '@cardlend/vscard';
+import { RELAY_PATH, RELAY_SUBPROTOCOL, RelayClose } from '@cardlend/vscard/relay-contract';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { closeUnadmitted, PendingClient } from './admission/pending-client.ts';
+import { runAdmission } from './admission/pipeline.ts';
+import type { AdmissionStep, Admitted, ClientInfo, Refusal } from './admission/types.ts';
+import { resolveClientAddress, type TrustedProxies } from './auth/forwarded.ts';
+import { extractTokenFromProtocols } from './auth/origin.ts';
+import { refuseUpgrade } from './http-front.ts';
+import type { AuditLog } from './ops/logger.ts';
+import type { RelayMetrics } from './ops/metrics.ts';
+import type { ServerEvent } from './server-events.ts';
+import { runSession, type RunnerContext } from './session-runner.ts';
+
+/** Largest WebSocket message from the browser: one whole client message (12 + 65524 bytes). */
+export const MAX_FRAME_BYTES = VSCARD_HEADER_BYTES + VSCARD_MAX_PAYLOAD_BYTES;
+
+function noop(): void {}
+
+export interface WebSocketFrontOptions {
+  readonly defaultTarget: string;
+  readonly steps: readonly AdmissionStep[];
+  readonly runner: RunnerContext;
+  readonly trustedProxies: TrustedProxies;
+  readonly emit: (e: ServerEvent) => void;
+  readonly metrics: RelayMetrics | undefined;
+  readonly audit: AuditLog | undefined;
+  /** Wall clock for token expiry, unix ms. */
+  readonly now: () => number;
+}
+
+export class WebSocketFront {
+  readonly #opts: WebSocketFrontOptions;
+  readonly #wss: WebSocketServer;
+  /** Every upgraded WebSocket until it closes (sessions, and those being admitted or refused). */
+  readonly #clients = new Set<WebSocket>();
+  #isClosing = false;
+
+  constructor(opts: WebSocketFrontOptions) {
+    this.#opts = opts;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: MAX_FRAME_BYTES,
+      // Tracked here with one shared listener instead of ws's closure per connection.
+      clientTracking: false,
+      // Select cardlend.vscard.v1; a token subprotocol is never echoed (auth/origin.ts).
+      handleProtocols: (protocols) =>
+        protocols.has(RELAY_SUBPROTOCOL) ? RELAY_SUBPROTOCOL : false,
+    });
+    this.#wss.on('error', (e) => opts.emit({ kind: 'server-error', message: e.message }));
+  }
+
+  /** The HTTP server's `upgrade` listener. */
+  onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', noop);
+    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+    const refused = this.#checkUpgrade(req);
+    if (refused) {
+      if (refused.status !== 503) this.#opts.emit({ kind: 'upgrade-refused', ...refused, remote });
+      refuseUpgrade(socket, refused.status, refused.message);
+      return;
+    }
+    const client = this.#clientInfo(req);
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      // ws handles the socket's errors from here on.
+      socket.off('error', noop);
+      this.#clients.add(ws);
+      ws.once('close', () => this.#clients.delete(ws));
+      void this.#admit(ws, client).catch((e: unknown) => {
+        this.#opts.emit({ kind: 'server-error', message: `session: ${(e as Error).message}` });
+        ws.terminate();
+      });
+    });
+  };
+
+  /** Refusals on the HTTP level: wrong path, shutting down, no VSCard subprotocol. */
+  #checkUpgrade(
+    req: http.IncomingMessage,
+  ): { status: number; reason: string; message: string } | undefined {
+    if ((req.url ?? '').split('?')[0] !== RELAY_PATH)
+      return {
+        status: 404,
+        reason: 'wrong path',
+        message: `The VSCard WebSocket endpoint is ${RELAY_PATH}.`,
+      };
+    if (this.#isClosing)
+      return { status: 503, reason: 'shutting down', message: 'The relay is shutting down.' };
+    if (!extractTokenFromProtocols(req.headers['sec-websocket-protocol']).hasVscardProtocol)
+      return {
+        status: 400,
+        reason: 'missing subprotocol',
+        message: `Request the WebSocket subprotocol "${RELAY_SUBPROTOCOL}".`,
+      };
+    return undefined;
+  }
+
+  #clientInfo(req: http.IncomingMessage): ClientInfo {
+    // The peer, or — only behind a configured trusted proxy — the forwarded client.
+    const clientAddress = resolveClientAddress({
+      peerAddress: req.socket.remoteAddress,
+      headers: req.headers,
+      trustedProxies: this.#opts.trustedProxies,
+    });
+    return {
+      clientAddress,
+      remote: `${clientAddress}:${req.socket.remotePort ?? '?'}`,
+      origin: typeof req.headers.origin === 'string' ? req.headers.origin : undefined,
+      host: req.headers.host,
+      protocols: req.headers['sec-websocket-protocol'],
+    };
+  }
+
+  async #admit(ws: WebSocket, client: ClientInfo): Promise<void> {
+    const { steps, defaultTarget, runner, now } = this.#opts;
+    const pending = new PendingClient(ws, { maxEarlyBytes: 2 * MAX_FRAME_BYTES, now });
+    const result = await runAdmission(steps, client, defaultTarget, pending);
+    if (!result.ok) {
+      if (result.refusal) {
+        pending.refuse(result.refusal);
+        this.#report(result.refusal, result.admitted);
+      } else {
+        pending.drop();
+      }
+      return;
+    }
+    runSession(runner, ws, result.admitted, pending.handOver());
+  }
+
+  /** Events, metrics and the audit line of a refusal. */
+  #report(refusal: Refusal, admitted: Admitted): void {
+    const { client, targetId } = admitted;
+    const { emit, metrics, audit } = this.#opts;
+    emit({
+      kind: 'refused',
+      target: targetId,
+      remote: client.remote,
+      closeCode: refusal.code,
+      reason: refusal.reason,
+      ...(refusal.kind ? { refusal: refusal.kind } : {}),
+    });
+    if (!refusal.kind) return;
+    metrics?.refused(refusal.kind);
+    audit?.refusal({
+      kind: refusal.kind,
+      clientAddress: client.clientAddress,
+      targetId,
+      ...(client.origin !== undefined ? { origin: client.origin } : {}),
+    });
+  }
+
+  /**
+   * Stops admitting: new upgrades get 503, clients not yet in a session get 1001. Resolves
+   * once every WebSocket has closed (those that do not finish the close handshake within
+   * 2 s are cut off).
+   */
+  async close(): Promise<void> {
+    this.#isClosing = true;
+    for (const ws of this.#clients) {
+      if (ws.readyState === ws.OPEN)
+        closeUnadmitted(ws, RelayClose.GOING_AWAY, 'The relay is shutting down.');
+    }
+  }
+
+  /** Waits (at most `ms`) for every WebSocket to close, then cuts off the rest. */
+  async drain(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.#clients.size > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    for (const ws of this.#clients) ws.terminate();
+    this.#wss.close();
+  }
+}
