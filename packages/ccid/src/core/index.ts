@@ -81,4 +81,22 @@ export type {
   BulkInDropReason,
 } from './bulk-in-framer.ts';
 export { CcidReceiver } from './receiver.ts';
+export {
+  slotStatusOf,
+  cardAbsentError,
+  xfrBlockError,
+  t1BlockResult,
+  t1BlockXfr,
+  assertXfrBlockFits,
+  isTerminalError,
+} from './reader-errors.ts';
+export type { SlotStatus, T1BlockResult } from './reader-errors.ts';
+export { voltageSequence, PowerOnSequence } from './power-on.ts';
+export type { PowerSelect, PowerOnStep, PowerOnSequenceOptions } from './power-on.ts';
+export { PowerUp } from './power-up.ts';
+export type { PowerUpAction, PowerUpCommand, PowerUpOptions, PoweredCard } from './power-up.ts';
+export { ExtendedApduExchange, LevelParameter } from './extended-apdu.ts';
+export type { ExtendedApduStep, ExtendedApduExchangeOptions } from './extended-apdu.ts';
+export { SlotPresence } from './slot-presence.ts';
+export type { PresenceUpdate } from './slot-presence.ts';
 export type { CcidReceiverOptions, CcidReceiverEvent } from './receiver.ts';

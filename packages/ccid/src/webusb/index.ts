@@ -1,5 +1,6 @@
 /** @cardlend/ccid/webusb: the CCID driver over a W3C WebUSB `USBDevice` (browser, card-sim, node-usb). */
-export { openReader, CcidReader } from './reader.ts';
+export { openReader } from './open-reader.ts';
+export { CcidReader } from './reader.ts';
 export type { OpenReaderOptions, PowerOnResult, ReaderEvent } from './reader.ts';
 export { inspectDevice, readConfigurationDescriptor } from './descriptors.ts';
 export type { ReaderInfo } from './descriptors.ts';
