@@ -1,0 +1,415 @@
+/**
+ * Lending as a pure state machine: relay-socket events, reader events, reader call results
+ * and timers go in (each with `nowMs`); socket writes, reader calls, timer requests, state
+ * snapshots and log lines come out as {@link LendingAction}s. No I/O and no clock, written
+ * like VscardClientSession (@cardlend/vscard), which it drives for the VSCard protocol.
+ *
+ * Phases (one union, {@link LendingPhase}):
+ *
+ *     idle ──start──▶ online ◀──retry timer── offline
+ *                      │  └──socket closed (retryable)──▶ offline
+ *                      │  socket closed (final / refused), retries used up ──▶ done
+ *                      └──stop(), reader gone──▶ stopping ──link closed / stop timer──▶
+ *                                                   powering-off ──done / timer──▶ done
+ *
+ * Around the phases: the card (`state.card`, probed and powered through reader calls,
+ * `cardGeneration` bumped at every change so answers of an earlier card are dropped), the
+ * VM's view of it per connection (`vmCard`), and the guest-command queue (guest-queue.ts).
+ * Rules: vscard-protocol.md §6 (client) and §7 (errors); the failure answer to a guest
+ * command is 6F00 (see card-bridge.ts).
+ */
+import { RELAY_SUBPROTOCOL, VscardClientSession } from '@cardlend/vscard';
+import type { ReaderEvent } from '@cardlend/ccid';
+import { BridgeError, classifyClose } from '../errors.ts';
+import { errorKeptOnLink } from './card.ts';
+import type { T0CompatMode } from './card.ts';
+import { CardTrack } from './card-track.ts';
+import type {
+  Connection,
+  LendingMachineOptions,
+  LendingPhase,
+  MachineCore,
+  SessionCall,
+} from './core.ts';
+import { GuestQueue } from './guest-queue.ts';
+import { GuestServer } from './guest-server.ts';
+import { MachineOutput } from './output.ts';
+import { ReconnectSchedule } from './reconnect.ts';
+import { decodeHostFrame, SessionDriver } from './session-driver.ts';
+import type { LendingAction, ReaderResult, TimerName } from './types.ts';
+
+export type { Connection, LendingMachineOptions, LendingPhase } from './core.ts';
+
+/** The lending state machine; see the module comment. */
+export class LendingMachine extends MachineOutput implements MachineCore {
+  readonly queue: GuestQueue;
+  readonly #opts: LendingMachineOptions;
+  readonly #card: CardTrack;
+  readonly #guests: GuestServer;
+  readonly #session: SessionDriver;
+  readonly #reconnect: ReconnectSchedule;
+  #phase: LendingPhase = { name: 'idle' };
+  #nextSocket = 0;
+  #isStartPending = false;
+
+  constructor(opts: LendingMachineOptions) {
+    super();
+    this.#opts = opts;
+    this.queue = new GuestQueue(opts.maxAnswerBytes);
+    this.#card = new CardTrack(this);
+    this.#guests = new GuestServer(this, this.#card);
+    this.#session = new SessionDriver(this);
+    this.#reconnect = new ReconnectSchedule(opts.reconnect, opts.random);
+  }
+
+  get phase(): LendingPhase {
+    return this.#phase;
+  }
+
+  // ── inputs ──────────────────────────────────────────────────────────────────
+
+  /** Starts lending; `canConnect` false = no WebSocket in this environment. Once. */
+  start(nowMs: number, canConnect: boolean): LendingAction[] {
+    if (this.#phase.name !== 'idle') throw new TypeError('start() may be called once');
+    return this.input(nowMs, () => {
+      this.#isStartPending = true;
+      if (!canConnect) {
+        this.end('failed', new BridgeError('BRIDGE_NO_WEBSOCKET'));
+        return;
+      }
+      this.setState({ link: 'connecting' });
+      this.#connect();
+      this.#card.probe();
+    });
+  }
+
+  /** Stops lending (see {@link LendingPhase} `stopping`); idempotent. */
+  stop(nowMs: number): LendingAction[] {
+    return this.input(nowMs, () => {
+      if (this.#phase.name === 'idle') {
+        this.#phase = { name: 'done' };
+        this.setState({ link: 'stopped' });
+        this.emit({ type: 'ended' });
+      } else if (this.isRunning) {
+        this.#beginStop(null);
+      }
+    });
+  }
+
+  socketOpened(socket: number, protocol: string, nowMs: number): LendingAction[] {
+    return this.input(nowMs, () => {
+      const conn = this.conn;
+      if (conn?.socket !== socket || conn.status !== 'opening') return;
+      conn.status = 'open';
+      conn.wasOpen = true;
+      this.log('info', 'connected to the relay', { protocol });
+      if (this.#phase.name === 'stopping') {
+        this.closeSocket(conn, 1000, 'Lending stopped'); // nothing was announced yet
+      } else if (protocol !== RELAY_SUBPROTOCOL) {
+        // Not a cardlend relay (or an incompatible version): do not speak VSCard to it.
+        this.failConnection(
+          conn,
+          new BridgeError('BRIDGE_RELAY_PROTOCOL', {
+            message: `The server did not agree to the ${RELAY_SUBPROTOCOL} protocol; is this a cardlend relay?`,
+          }),
+        );
+      } else {
+        const session = new VscardClientSession({
+          readerName: this.#opts.readerName,
+          ...(this.#opts.ackTimeoutMs === undefined
+            ? {}
+            : { ackTimeoutMs: this.#opts.ackTimeoutMs }),
+        });
+        conn.session = session;
+        this.queue.resetBuffer();
+        this.run(conn, (s, now) => s.start(now));
+      }
+    });
+  }
+
+  /** A frame from the relay: its bytes, or `null` for a text frame. */
+  socketMessage(socket: number, bytes: Uint8Array | null, nowMs: number): LendingAction[] {
+    return this.input(nowMs, () => {
+      const conn = this.conn;
+      if (conn?.socket !== socket || conn.session === null) return;
+      const decoded = decodeHostFrame(bytes);
+      if (decoded instanceof BridgeError) this.failConnection(conn, decoded);
+      else this.run(conn, (s, now) => s.receive(decoded, now));
+    });
+  }
+
+  socketClosed(socket: number, code: number, reason: string, nowMs: number): LendingAction[] {
+    return this.input(nowMs, () => {
+      const conn = this.conn;
+      if (conn?.socket === socket) this.#connectionClosed(conn, code, reason);
+    });
+  }
+
+  readerEvent(e: ReaderEvent, nowMs: number): LendingAction[] {
+    return this.input(nowMs, () => {
+      if (this.isRunning || this.isStopping) this.#card.onReaderEvent(e);
+    });
+  }
+
+  /** The result of the reader call `id` (a `reader` action). */
+  readerDone(id: number, result: ReaderResult, nowMs: number): LendingAction[] {
+    return this.input(nowMs, () => {
+      this.readerCallDone(id, result);
+    });
+  }
+
+  timerFired(timer: TimerName, nowMs: number): LendingAction[] {
+    return this.input(nowMs, () => {
+      const phase = this.#phase;
+      if (timer === 'reconnect' && phase.name === 'offline') this.#connect();
+      else if (timer === 'session') this.#session.tick();
+      else if (timer === 'stop' && phase.name === 'stopping') {
+        this.log('warn', 'stop timed out; closing without all acks');
+        this.#afterLink(phase);
+      } else if (timer === 'power-off' && phase.name === 'powering-off') {
+        this.end('stopped', phase.reason);
+      }
+    });
+  }
+
+  // ── for the parts (MachineCore) ─────────────────────────────────────────────
+
+  get slot(): number {
+    return this.#opts.slot;
+  }
+
+  get t0Compat(): T0CompatMode {
+    return this.#opts.t0Compat;
+  }
+
+  get isRunning(): boolean {
+    return this.#phase.name === 'online' || this.#phase.name === 'offline';
+  }
+
+  get isStopping(): boolean {
+    return this.#phase.name === 'stopping' || this.#phase.name === 'powering-off';
+  }
+
+  get isDone(): boolean {
+    return this.#phase.name === 'done';
+  }
+
+  /** The current relay connection, if any. */
+  get conn(): Connection | null {
+    const p = this.#phase;
+    return p.name === 'online' || p.name === 'stopping' ? p.conn : null;
+  }
+
+  run(conn: Connection, call: SessionCall): void {
+    this.#session.run(conn, call);
+  }
+
+  guestCommand(conn: Connection, id: number, apdu: Uint8Array): void {
+    this.#guests.push(conn, id, apdu);
+  }
+
+  /** Asks the socket to close (when it is opening or open); its close event follows. */
+  closeSocket(conn: Connection, code: number, reason: string): void {
+    if (conn.status === 'closing') return;
+    conn.status = 'closing';
+    this.emit({ type: 'close-socket', socket: conn.socket, code, reason });
+  }
+
+  /** Ends this connection for good because of `error` (no reconnect). */
+  failConnection(conn: Connection, error: BridgeError): void {
+    conn.failure = error;
+    if (conn.status !== 'closing') {
+      this.closeSocket(conn, error.code === 'BRIDGE_RELAY_PROTOCOL' ? 1002 : 1000, error.code);
+    } else {
+      this.#connectionClosed(conn, 1006, '');
+    }
+  }
+
+  /** The VM acknowledged the reader on `conn`. */
+  readerAnnounced(conn: Connection): void {
+    conn.isReaderAnnounced = true;
+    conn.lentAtMs = this.nowMs;
+    if (!this.isRunning) return;
+    this.setState({
+      link: 'lent',
+      error: errorKeptOnLink(this.state.error),
+      closeCode: undefined,
+      reconnectAttempt: undefined,
+      nextRetryAtMs: undefined,
+    });
+    if (this.#isStartPending) {
+      this.#isStartPending = false;
+      this.emit({ type: 'started' });
+    }
+    this.#card.syncVm();
+  }
+
+  /** The reader is unusable for good: lending stops with `code`. */
+  readerLost(code: 'BRIDGE_READER_GONE' | 'BRIDGE_READER_CLOSED'): void {
+    this.log('info', code === 'BRIDGE_READER_GONE' ? 'reader gone' : 'reader closed');
+    if (this.isRunning) this.#beginStop(new BridgeError(code));
+  }
+
+  /** Final state; releases the reader subscription and all timers. */
+  end(link: 'stopped' | 'failed' | 'refused', error: BridgeError | null, closeCode?: number): void {
+    const conn = this.conn;
+    this.#phase = { name: 'done' };
+    this.emit({ type: 'cancel-timer', timer: 'reconnect' });
+    this.#dropSession(conn);
+    this.setState({
+      link,
+      card: null,
+      error: error === null ? null : { code: error.code, message: error.message },
+      closeCode: closeCode ?? error?.closeCode,
+      reconnectAttempt: undefined,
+      nextRetryAtMs: undefined,
+    });
+    if (this.#isStartPending) {
+      this.#isStartPending = false;
+      this.emit({ type: 'start-failed', error: error ?? new BridgeError('BRIDGE_RELAY_CLOSED') });
+    }
+    this.emit({ type: 'ended' });
+  }
+
+  // ── connection ──────────────────────────────────────────────────────────────
+
+  #connect(): void {
+    const conn: Connection = {
+      socket: ++this.#nextSocket,
+      status: 'opening',
+      wasOpen: false,
+      session: null,
+      isReaderAnnounced: false,
+      vmCard: 'unknown',
+      lentAtMs: null,
+      failure: null,
+    };
+    this.#phase = { name: 'online', conn };
+    this.emit({ type: 'open-socket', socket: conn.socket });
+  }
+
+  #connectionClosed(conn: Connection, code: number, reason: string): void {
+    const phase = this.#phase;
+    this.#dropSession(conn);
+    this.log('info', 'relay connection closed', { code, reason, wasOpen: conn.wasOpen });
+    if (phase.name === 'stopping') {
+      phase.conn = null;
+      this.#afterLink(phase);
+      return;
+    }
+    if (phase.name !== 'online') return;
+    this.#phase = { name: 'offline', retryAtMs: this.nowMs };
+    if (conn.failure !== null) {
+      this.end('failed', conn.failure, code);
+      return;
+    }
+    const c = classifyClose(code, conn.wasOpen);
+    const error = new BridgeError(c.code, { closeCode: code });
+    this.#reconnect.connectionEnded(conn.lentAtMs, this.nowMs);
+    if (c.outcome === 'refused') {
+      this.end('refused', error, code);
+    } else if (c.outcome === 'final') {
+      const isOrderlyEnd = c.code === 'BRIDGE_RELAY_CLOSED' || c.code === 'BRIDGE_IDLE_TIMEOUT';
+      this.end(isOrderlyEnd ? 'stopped' : 'failed', error, code);
+    } else {
+      this.#scheduleReconnect(error, code);
+    }
+  }
+
+  #scheduleReconnect(error: BridgeError, closeCode: number): void {
+    const next = this.#reconnect.next();
+    if (next === null) {
+      this.end('failed', error, closeCode);
+      return;
+    }
+    const retryAtMs = this.nowMs + next.delayMs;
+    this.#phase = { name: 'offline', retryAtMs };
+    this.setState({
+      link: 'reconnecting',
+      error: { code: error.code, message: error.message },
+      closeCode,
+      reconnectAttempt: next.attempt,
+      nextRetryAtMs: retryAtMs,
+    });
+    this.log('info', 'reconnecting', { attempt: next.attempt, delayMs: next.delayMs });
+    this.emit({ type: 'arm-timer', timer: 'reconnect', atMs: retryAtMs });
+  }
+
+  /** Forgets the connection's VSCard session: its timer, its queued guest commands. */
+  #dropSession(conn: Connection | null): void {
+    if (conn !== null) {
+      if (conn.session !== null) this.emit({ type: 'cancel-timer', timer: 'session' });
+      conn.session = null;
+      conn.isReaderAnnounced = false;
+      conn.vmCard = 'unknown';
+    }
+    this.queue.resetBuffer();
+    // Commands of a closed connection can no longer be answered (QEMU flushes them on our next ATR).
+    for (const command of this.queue.drain()) this.#guests.logUnanswered(command);
+    const card = this.state.card;
+    if (card !== null && card.vmStatus !== 'not-sent') {
+      this.setState({ card: { ...card, vmStatus: 'not-sent' } });
+    }
+  }
+
+  // ── stopping ────────────────────────────────────────────────────────────────
+
+  #beginStop(reason: BridgeError | null): void {
+    const conn = this.conn;
+    const phase: LendingPhase = { name: 'stopping', conn, reason };
+    this.#phase = phase;
+    this.emit({ type: 'cancel-timer', timer: 'reconnect' });
+    if (this.#isStartPending) {
+      this.#isStartPending = false;
+      const error =
+        reason ??
+        new BridgeError('BRIDGE_RELAY_CLOSED', {
+          message: 'Lending was stopped before the VM acknowledged the reader.',
+        });
+      this.emit({ type: 'start-failed', error });
+    }
+    if (conn === null) {
+      this.#afterLink(phase);
+      return;
+    }
+    this.emit({ type: 'arm-timer', timer: 'stop', atMs: this.nowMs + this.#opts.stopTimeoutMs });
+    if (conn.session !== null && conn.status === 'open') {
+      // CardRemove + ReaderRemove; the session asks to close once both are acked (§6 "shutting down").
+      this.run(conn, (s, now) => s.close(now));
+    } else if (conn.status === 'open') {
+      this.closeSocket(conn, 1000, 'Lending stopped');
+    }
+    // While opening, socketOpened closes the socket as soon as it opens.
+  }
+
+  /** The link is closed (or the stop timer gave up on it): power the card off, then end. */
+  #afterLink(phase: Extract<LendingPhase, { name: 'stopping' }>): void {
+    this.emit({ type: 'cancel-timer', timer: 'stop' });
+    const conn = phase.conn;
+    phase.conn = null;
+    if (conn !== null) this.closeSocket(conn, 1000, 'Lending stopped');
+    this.#dropSession(conn);
+    const isPowerOff = this.#opts.isPowerOffOnStop && this.#card.canPowerOff;
+    this.#card.forget();
+    if (!isPowerOff) {
+      this.end('stopped', phase.reason);
+      return;
+    }
+    // Bounded: a reader exchange that never ends must not hold stop() forever.
+    this.#phase = { name: 'powering-off', reason: phase.reason };
+    this.#card.powerOff();
+    this.emit({
+      type: 'arm-timer',
+      timer: 'power-off',
+      atMs: this.nowMs + this.#opts.stopTimeoutMs,
+    });
+  }
+
+  /** The power off asked for by `#afterLink` ended (either way). */
+  poweredOff(): void {
+    const phase = this.#phase;
+    if (phase.name !== 'powering-off') return;
+    this.emit({ type: 'cancel-timer', timer: 'power-off' });
+    this.end('stopped', phase.reason);
+  }
+}
