@@ -4,7 +4,7 @@
  * Pure: no DOM, no I/O; the caller passes the OS it detected.
  */
 import { PROBLEMS, type ProblemId } from './catalog/index.ts';
-import type { Failure } from './failure.ts';
+import type { Failure, FailureKind } from './failure.ts';
 import { CCID_PROBLEMS } from './sources/ccid.ts';
 import { PAGE_CONDITIONS } from './sources/page.ts';
 import { PCSC_PROBLEMS, pcscCodeName } from './sources/pcsc.ts';
@@ -16,6 +16,8 @@ import type { Client, Explanation, Fix, FixEntry, OsFamily } from './types.ts';
 /** Which problem a failure is, what to show as its reference, and values for placeholders. */
 export interface ProblemMatch {
   id: ProblemId;
+  /** The kind of source the failure came from (picks `bySource` words); absent = the entry's own. */
+  kind?: FailureKind;
   /** The failure's source code as shown to the helpdesk. */
   reference: string;
   /** Placeholder values from the failure's details. */
@@ -36,6 +38,10 @@ function usbParams(f: { vendorId?: number; productId?: number }): Record<string,
 
 /** The problem a failure is. Unknown codes fall back per family (`reader-error` for reader codes). */
 export function matchFailure(f: Failure): ProblemMatch {
+  return { ...matchSource(f), kind: f.kind };
+}
+
+function matchSource(f: Failure): Omit<ProblemMatch, 'kind'> {
   switch (f.kind) {
     case 'ccid':
       return {
@@ -103,6 +109,7 @@ export function renderProblem(
   { os = 'other', client = 'page' }: ExplainOptions = {},
 ): Explanation {
   const entry = PROBLEMS[match.id];
+  const variant = match.kind === undefined ? undefined : entry.bySource?.[match.kind];
   const values: Record<string, string> = { ...entry.defaults, ...match.params };
   const fixes = entry.fixes
     .filter((fix) => fix.client === undefined || fix.client === client)
@@ -114,8 +121,8 @@ export function renderProblem(
   return {
     id: match.id,
     severity: entry.severity,
-    title: entry.title,
-    cause: fill(entry.cause, values),
+    title: variant?.title ?? entry.title,
+    cause: fill(variant?.cause ?? entry.cause, values),
     fixes: isKnownOs ? [...mine, ...general] : [...general, ...others],
     otherSystemFixes: isKnownOs ? others : [],
     reference: match.reference,

@@ -29,4 +29,5 @@ export type {
   OsFamily,
   ProblemEntry,
   Severity,
+  SourceKind,
 } from './types.ts';

@@ -40,7 +40,14 @@ export interface ProblemEntry {
   readonly fixes: readonly FixEntry[];
   /** Values for the placeholders a failure does not supply. Every placeholder used needs one. */
   readonly defaults?: Readonly<Record<string, string>>;
+  /** Another title or cause when the failure came from this kind of source (e.g. a relay close). */
+  readonly bySource?: Readonly<
+    Partial<Record<SourceKind, { readonly title?: string; readonly cause?: string }>>
+  >;
 }
+
+/** The kinds of source a failure can come from (`Failure['kind']`). */
+export type SourceKind = 'ccid' | 'relay-close' | 'vscard' | 'pcsc' | 'bridge' | 'page' | 'unknown';
 
 /** One step as shown. */
 export interface Fix {

@@ -15,6 +15,7 @@ import {
   type Client,
   type OsFamily,
   type ProblemId,
+  type SourceKind,
 } from '../src/index.ts';
 
 const OS_FAMILIES: OsFamily[] = ['linux', 'windows', 'macos', 'chromeos', 'other'];
@@ -80,6 +81,16 @@ describe('the catalog', () => {
       'unexpected',
     ]);
     expect(PROBLEM_IDS.filter((id) => !reached.has(id))).toEqual([]);
+  });
+
+  it('renders every by-source variant with its own title and cause', () => {
+    for (const id of PROBLEM_IDS) {
+      for (const [kind, variant] of Object.entries(PROBLEMS[id].bySource ?? {})) {
+        const e = renderProblem({ id, kind: kind as SourceKind, reference: 'R', params: {} });
+        expect(e.title, `${id}/${kind}`).toBe(variant.title ?? PROBLEMS[id].title);
+        expect(e.cause).not.toMatch(/\{\{/);
+      }
+    }
   });
 
   it('declares a default for every placeholder it uses, and no unused default', () => {

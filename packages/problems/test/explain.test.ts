@@ -1,5 +1,5 @@
 import { RelayClose } from '@cardlend/vscard';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   explain,
   failureFromCode,
@@ -8,6 +8,8 @@ import {
   osFamilyFromPlatform,
   osFamilyFromUserAgent,
   type Failure,
+  type FailureKind,
+  type SourceKind,
 } from '../src/index.ts';
 
 describe('explain', () => {
@@ -167,5 +169,21 @@ describe('OS family', () => {
     ['freebsd', 'other'],
   ])('platform %s → %s', (platform, os) => {
     expect(osFamilyFromPlatform(platform)).toBe(os);
+  });
+});
+
+describe('words by source', () => {
+  it('names the relay when a close code nobody knows ends the session', () => {
+    const e = explain({ kind: 'relay-close', code: 4999 });
+    expect(e).toMatchObject({
+      id: 'unexpected',
+      title: 'The connection to the relay ended',
+      cause: 'The relay closed the connection without saying why.',
+      reference: 'relay close 4999',
+    });
+    expect(explain({ kind: 'unknown' }).title).toBe('Something went wrong');
+  });
+  it('has source variants only for kinds a failure can have', () => {
+    expectTypeOf<FailureKind>().toEqualTypeOf<SourceKind>();
   });
 });

@@ -40,8 +40,7 @@ export const RELAY_PROBLEMS = {
   'relay-rejected-message': {
     severity: 'error',
     title: 'The relay ended the session',
-    cause:
-      'The relay received something it did not expect from this side and closed the connection.',
+    cause: 'The relay received a message it did not accept and closed the connection.',
     fixes: [
       { client: 'page', text: 'Reload the page and start lending again.' },
       {
@@ -196,6 +195,12 @@ export const RELAY_PROBLEMS = {
     severity: 'error',
     title: 'Something went wrong',
     cause: 'Lending stopped because of an error that was not expected.',
+    bySource: {
+      'relay-close': {
+        title: 'The connection to the relay ended',
+        cause: 'The relay closed the connection without saying why.',
+      },
+    },
     fixes: [
       { client: 'page', text: 'Reload the page and try again.' },
       {
