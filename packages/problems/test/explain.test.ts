@@ -141,11 +141,10 @@ describe('formatExplanation', () => {
       'What you can do:',
       '  1. [Linux] Start the PC/SC service, then try again.',
       '       sudo systemctl start pcscd.socket',
-      '  2. cardlend reconnects by itself once the service is back.',
       'Steps for other systems:',
-      expect.stringMatching(/^ {2}3\. \[Windows\] /),
+      expect.stringMatching(/^ {2}2\. \[Windows\] /),
       '       sc start SCardSvr',
-      expect.stringMatching(/^ {2}4\. \[macOS\] /),
+      expect.stringMatching(/^ {2}3\. \[macOS\] /),
       '',
       'Reference for your helpdesk: SCARD_E_NO_SERVICE',
     ]);

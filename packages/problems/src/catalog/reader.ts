@@ -82,7 +82,7 @@ export const READER_PROBLEMS = {
     severity: 'error',
     title: "The computer's smart card service is not running",
     cause:
-      "Programs reach smart card readers through the operating system's smart card service (PC/SC), and it is not running or was just restarted.",
+      "Programs reach smart card readers through the operating system's smart card service (PC/SC), and it is not running or was just restarted. Lending resumes by itself once it is back.",
     fixes: [
       {
         os: 'linux',
@@ -98,7 +98,6 @@ export const READER_PROBLEMS = {
         os: 'macos',
         text: 'Unplug the reader and plug it in again; macOS starts its smart card service when a reader appears.',
       },
-      { text: 'cardlend reconnects by itself once the service is back.' },
     ],
   },
   'service-refused': {
