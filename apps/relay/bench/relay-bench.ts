@@ -20,6 +20,9 @@
  *   --only=b,d  run only these variants
  *   --idle=N    idle sessions for the memory phase (default 9 000, 300 with --quick)
  *   --profile=DIR  each Node child (pipe, relay) writes a V8 CPU profile into DIR
+ *
+ * Last, resident memory at start: the shipped build (dist/main.js) and the relay through tsx
+ * against the bare pipe (bench/start-rss.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,6 +48,7 @@ import {
   treePssBytes,
   type ChildMessage,
 } from './bench-common.ts';
+import { measureStartRss, reportStartRss } from './start-rss.ts';
 
 const args = new Set(process.argv.slice(2));
 const isQuick = args.has('--quick');
@@ -1129,7 +1133,8 @@ async function main(): Promise<void> {
     for (const s of started) await s.run.stop();
   }
   const isAllMet = report(results);
-  process.exit(isStrict && !isAllMet ? 1 : 0);
+  const isStartRssMet = reportStartRss(await measureStartRss(hostPort, isQuick ? 1 : 3));
+  process.exit(isStrict && !(isAllMet && isStartRssMet) ? 1 : 0);
 }
 
 await main();

@@ -2,7 +2,7 @@ import { RelayClose, RELAY_SUBPROTOCOL } from '@cardlend/vscard';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { RelayServer, ServerEvent } from '../src/server.ts';
-import { GUEST_ANSWER_GRACE_MS } from '../src/relay.ts';
+import { GUEST_ANSWER_GRACE_MS } from '../src/session/relay-session.ts';
 import {
   Browser,
   FakeVmHost,
