@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseAtr } from './atr.ts';
 import { fromHex, toHex } from './bytes.ts';
-import type { CcidClassDescriptor } from './descriptors.ts';
 import { maxXfrBlockDataBytes } from './descriptors.ts';
 import { buildPps, parsePps, verifyPpsResponse } from './pps.ts';
 import { planProtocol } from './protocol-plan.ts';
+import { ESTEID_ATR, TPDU_READER, YUBIKEY_ATR } from '../../test/core-fixtures.ts';
 
 describe('PPS (ISO/IEC 7816-3:2006 §9)', () => {
   it('builds PPSS PPS0 PPS1 PCK', () => {
@@ -40,32 +40,9 @@ describe('PPS (ISO/IEC 7816-3:2006 §9)', () => {
   });
 });
 
-const base: CcidClassDescriptor = {
-  bLength: 54,
-  bDescriptorType: 0x21,
-  bcdCCID: 0x0110,
-  bMaxSlotIndex: 0,
-  bVoltageSupport: 7,
-  dwProtocols: 3,
-  dwDefaultClock: 4000,
-  dwMaximumClock: 4000,
-  bNumClockSupported: 0,
-  dwDataRate: 10752,
-  dwMaxDataRate: 344086,
-  bNumDataRatesSupported: 0,
-  dwMaxIFSD: 254,
-  dwSynchProtocols: 0,
-  dwMechanical: 0,
-  dwFeatures: 0x00010030,
-  dwMaxCCIDMessageLength: 271,
-  bClassGetResponse: 0,
-  bClassEnvelope: 0,
-  wLcdLayout: 0,
-  bPINSupport: 0,
-  bMaxCCIDBusySlots: 1,
-};
-const yubikey = parseAtr(fromHex('3BFD1300008131FE158073C021C057597562694B657940'));
-const esteid = parseAtr(fromHex('3BDB960080B1FE451F830012233F536549440F9000F1'));
+const base = TPDU_READER;
+const yubikey = parseAtr(fromHex(YUBIKEY_ATR));
+const esteid = parseAtr(fromHex(ESTEID_ATR));
 
 describe('planProtocol (ccid.md §11, §15.4)', () => {
   it('TPDU reader without 0x80/0x40/0x400: host PPS, SetParameters, IFSD', () => {
