@@ -219,18 +219,24 @@ describe('limits', () => {
     await b.frame(0);
     let isClosed = false;
     void b.closed.then(() => (isClosed = true));
-    // A message every 100 ms for 1.2 s (three idle timeouts): the session stays.
+    // The heartbeat visits the session once per ping interval; an idle expiry would happen at
+    // a visit, and then no later ping comes. A message after each of 12 pings (three idle
+    // timeouts): every visit found traffic and pinged again.
     const conn = vmA.connections[0];
-    for (let i = 0; i < 12; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      b.send(ERROR_OK); // VSC_Error(0): no reply expected, harmless to QEMU
-    }
+    let pings = 0;
+    await new Promise<void>((resolve) => {
+      b.ws.on('ping', () => {
+        if (++pings === 12) resolve();
+        else if (pings < 12) b.send(ERROR_OK); // VSC_Error(0): no reply expected, harmless to QEMU
+      });
+    });
     expect(isClosed).toBe(false);
-    await conn?.waitFor(() => conn.messages.length >= 13, 3000, 'the messages');
-    const quietSince = Date.now();
+    await conn?.waitFor(() => conn.messages.length >= 12, 3000, 'the messages');
+    const pingsWhenQuiet = pings;
     const closed = await b.closed;
     expect(closed.code).toBe(RelayClose.IDLE_TIMEOUT);
-    expect(Date.now() - quietSince).toBeGreaterThanOrEqual(300);
+    // Quiet from the 12th ping on: the expiry took at least idleTimeoutMs / pingIntervalMs visits.
+    expect(pings - pingsWhenQuiet).toBeGreaterThanOrEqual(3);
   });
 });
 

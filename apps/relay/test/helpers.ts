@@ -12,6 +12,7 @@ import {
   type RelayServerOptions,
   type ServerEvent,
 } from '../src/server.ts';
+import { NODE_TIMERS, type SessionTimers, type TimerHandle } from '../src/session/timers.ts';
 
 /** One VSCard message seen by the fake host. */
 export interface HostMessage {
@@ -271,5 +272,40 @@ export async function until(
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(10);
+  }
+}
+
+/**
+ * Session timers (RelayServerOptions.sessionTimers) that hold every timer of one duration
+ * until the test releases it, and run the others on Node's clock: a test then decides when,
+ * say, the guest-answer grace ends, instead of sleeping and hoping nothing happened meanwhile.
+ */
+export class HeldTimers implements SessionTimers {
+  readonly heldMs: number;
+  readonly held = new Map<number, () => void>();
+  #nextId = 1;
+
+  constructor(heldMs: number) {
+    this.heldMs = heldMs;
+  }
+
+  set<A>(fn: (arg: A) => void, ms: number, arg: A): TimerHandle {
+    if (ms !== this.heldMs) return NODE_TIMERS.set(fn, ms, arg);
+    const id = this.#nextId++;
+    this.held.set(id, () => fn(arg));
+    return { held: id };
+  }
+
+  clear(handle: TimerHandle): void {
+    if (typeof handle === 'object' && handle !== null && 'held' in handle)
+      this.held.delete((handle as { held: number }).held);
+    else NODE_TIMERS.clear(handle);
+  }
+
+  /** Runs every held timer now (as if its time had come). */
+  release(): void {
+    const due = [...this.held.values()];
+    this.held.clear();
+    for (const run of due) run();
   }
 }

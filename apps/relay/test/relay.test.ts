@@ -6,6 +6,7 @@ import { GUEST_ANSWER_GRACE_MS } from '../src/session/relay-session.ts';
 import {
   Browser,
   FakeVmHost,
+  HeldTimers,
   type HostConnection,
   msg,
   sleep,
@@ -36,6 +37,15 @@ async function openSession(): Promise<{ b: Browser; conn: HostConnection }> {
   conn.clear();
   b.frames.length = 0;
   return { b, conn };
+}
+
+/**
+ * Two requests answered by the relay's own event loop: bytes already in its sockets' kernel
+ * buffers before this call have been offered to it by the time this resolves.
+ */
+async function eventLoopBarrier(): Promise<void> {
+  for (let i = 0; i < 2; i++)
+    await (await fetch(`http://127.0.0.1:${relay.address.port}/healthz`)).text();
 }
 
 async function openBrowser(): Promise<Browser> {
@@ -215,8 +225,26 @@ describe('one browser per VM', () => {
 });
 
 describe('cleanup when the browser goes away', () => {
+  /** Restarts the relay with the guest-answer grace held until the test releases it. */
+  async function holdGrace(): Promise<HeldTimers> {
+    await relay.close();
+    const timers = new HeldTimers(GUEST_ANSWER_GRACE_MS);
+    ({ relay, events } = await startTestRelay(
+      host.port,
+      { cleanupAckTimeoutMs: 1000 },
+      { sessionTimers: timers },
+    ));
+    return timers;
+  }
+
+  async function sessionEnd(): Promise<ServerEvent> {
+    await until(() => events.some((e) => e.kind === 'session-end'), 3000, 'session end');
+    return events.find((e) => e.kind === 'session-end') as ServerEvent;
+  }
+
   for (const how of ['close', 'terminate'] as const) {
     it(`answers outstanding guest commands, then CardRemove, ReaderRemove, FIN (browser ${how})`, async () => {
+      const grace = await holdGrace();
       const b = await openBrowser();
       const conn = await host.nextConnection(0);
       b.send(READER_ADD);
@@ -230,29 +258,27 @@ describe('cleanup when the browser goes away', () => {
       if (how === 'close') b.ws.close(1000);
       else b.ws.terminate();
       // The Errors first; CardRemove only after the guest's grace to read them (QEMU's
-      // CardRemove clears answers the guest has not fetched yet).
+      // CardRemove clears answers the guest has not fetched yet): only the grace timer
+      // sends it, and it is held.
       await conn.waitFor(() => conn.messages.length >= before + 2, 3000, 'the Errors');
-      const errorsAt = performance.now();
-      await new Promise((r) => setTimeout(r, GUEST_ANSWER_GRACE_MS / 2));
+      expect(grace.held.size).toBe(1);
+      expect(relay.sessions.get('default')?.phase).toBe('cleanup');
       expect(conn.messages.length).toBe(before + 2);
-      await conn.waitFor(() => conn.messages.length >= before + 3, 3000, 'CardRemove');
-      expect(performance.now() - errorsAt).toBeGreaterThanOrEqual(GUEST_ANSWER_GRACE_MS - 50);
+      grace.release();
       await conn.waitFor(() => conn.isEnded, 3000, 'FIN');
       const tail = conn.messages.slice(before);
       // Error×2 with code 1 little-endian (§2.5), then CardRemove, ReaderRemove.
       expect(tail.map((m) => m.type)).toEqual([2, 2, 6, 4]);
       expect(tail[0]?.payload.toString('hex')).toBe('01000000');
       // The FIN came after QEMU's acks (auto-ack host), not before.
-      const end = await new Promise((resolve) => {
-        const t = events.find((e) => e.kind === 'session-end');
-        if (t) resolve(t);
-        else setTimeout(() => resolve(events.find((e) => e.kind === 'session-end')), 500);
+      expect(await sessionEnd()).toMatchObject({
+        end: { answeredOnCleanup: 2, isCleanupAcked: true },
       });
-      expect(end).toMatchObject({ end: { answeredOnCleanup: 2, isCleanupAcked: true } });
     });
   }
 
   it('sends nothing more when QEMU goes away during the grace after the Errors', async () => {
+    const grace = await holdGrace();
     const b = await openBrowser();
     const conn = await host.nextConnection(0);
     b.send(READER_ADD);
@@ -263,17 +289,13 @@ describe('cleanup when the browser goes away', () => {
     const before = conn.messages.length;
     b.ws.terminate();
     await conn.waitFor(() => conn.messages.length >= before + 1, 3000, 'the Error');
+    expect(grace.held.size).toBe(1);
     conn.socket.destroy(); // QEMU restarted while the guest had its grace
-    const end = await new Promise<unknown>((resolve) => {
-      const poll = (): void => {
-        const e = events.find((x) => x.kind === 'session-end');
-        if (e) resolve(e);
-        else setTimeout(poll, 20);
-      };
-      poll();
+    expect(await sessionEnd()).toMatchObject({
+      end: { answeredOnCleanup: 1, isCleanupAcked: false },
     });
-    expect(end).toMatchObject({ end: { answeredOnCleanup: 1, isCleanupAcked: false } });
-    await new Promise((r) => setTimeout(r, GUEST_ANSWER_GRACE_MS + 100));
+    // The session cancelled the grace timer: nothing can follow the Error.
+    expect(grace.held.size).toBe(0);
     expect(conn.messages.slice(before).map((m) => m.type)).toEqual([2]);
   });
 
@@ -381,7 +403,9 @@ describe('backpressure', () => {
       // the threshold plus at most one socket read of messages.
       const forwarded = session?.stats.messagesToBrowser;
       for (let i = 0; i < 20; i++) conn.socket.write(chunk);
-      await sleep(300);
+      // Either the bytes are stuck in the VM's own buffer (the relay reads nothing), or they
+      // reached the relay's kernel buffer: then let its event loop see them, by a request.
+      if (conn.socket.writableLength === 0) await eventLoopBarrier();
       expect(session?.stats.messagesToBrowser).toBe(forwarded);
       expect(session?.bufferedToBrowserBytes).toBeLessThan(256 * 1024 + 128 * 1024);
       // Reading again drains everything, in order.
@@ -410,7 +434,9 @@ describe('backpressure', () => {
     // More frames wait outside the relay: it reads nothing while paused, and its queue is bounded.
     const accepted = session?.stats.messagesFromBrowser;
     for (let i = 0; i < 20; i++) b.send(answer);
-    await sleep(300);
+    // Either they are stuck in the browser's own buffer (the relay reads nothing), or they
+    // reached the relay's kernel buffer: then let its event loop see them, by a request.
+    if (b.ws.bufferedAmount === 0) await eventLoopBarrier();
     expect(session?.stats.messagesFromBrowser).toBe(accepted);
     expect(session?.bufferedToVmBytes).toBeLessThan(512 * 1024);
     conn.socket.resume();
