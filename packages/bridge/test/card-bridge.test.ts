@@ -10,7 +10,7 @@ import { WebSocket } from 'ws';
 import type { ApduLogEntry } from '../src/apdu-log.ts';
 import { toExportableLog } from '../src/apdu-log.ts';
 import { CardBridge } from '../src/card-bridge.ts';
-import type { BridgeOptions, BridgeState } from '../src/card-bridge.ts';
+import type { BridgeLogEvent, BridgeOptions, BridgeState } from '../src/card-bridge.ts';
 import { relayWebSocketUrl } from '../src/platform.ts';
 import { CAC_T0_ATR, makeCard, QEMU_REFUSED_ATR, YUBIKEY_ATR } from './helpers/cards.ts';
 import { MemorySocket } from './helpers/memory-socket.ts';
@@ -78,7 +78,30 @@ function untilState(
   });
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Resolves when the bridge logs `message`. */
+function untilLog(logs: BridgeLogEvent[], message: string): Promise<void> {
+  return vi.waitFor(() => expect(logs.map((l) => l.message)).toContain(message));
+}
+
+/** Real timers that count the ones armed and neither fired nor cleared. */
+class CountingTimers {
+  readonly #live = new Set<ReturnType<typeof setTimeout>>();
+  get pending(): number {
+    return this.#live.size;
+  }
+  setTimeout = (cb: () => void, ms: number): unknown => {
+    const h = setTimeout(() => {
+      this.#live.delete(h);
+      cb();
+    }, ms);
+    this.#live.add(h);
+    return h;
+  };
+  clearTimeout = (h: unknown): void => {
+    this.#live.delete(h as ReturnType<typeof setTimeout>);
+    clearTimeout(h as ReturnType<typeof setTimeout>);
+  };
+}
 const answerHex = (r: GuestResult): string => (r.kind === 'answer' ? toHexString(r.bytes) : r.kind);
 
 describe('announcing', () => {
@@ -184,9 +207,9 @@ describe('guest commands', () => {
       host.guestCommand('0001020300'),
     ];
     await vi.waitFor(() => expect(reader.heldCount).toBe(1));
-    await sleep(20);
-    expect(reader.heldCount).toBe(1); // the others wait in the bridge's queue, no CCID_BUSY
     reader.release();
+    // The scripted reader refuses overlapping calls (CCID_BUSY → 6F00): the answers below prove
+    // the others waited in the bridge's queue (lending-machine.test.ts checks it step by step).
     expect((await Promise.all(results)).map(answerHex)).toEqual(['9000', '01029000', '6D00']);
     expect(reader.transmitted.map(toHexString)).toEqual([
       '00A4040005A000000308',
@@ -297,7 +320,8 @@ describe('guest commands', () => {
   });
 
   it('never leaves a guest command unanswered when the card is gone', async () => {
-    const { bridge, apdus } = makeBridge();
+    const logs: BridgeLogEvent[] = [];
+    const { bridge, apdus } = makeBridge({ onLog: (e) => logs.push(e) });
     await bridge.start();
     await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
     // The card vanished but the reader has not reported it yet: transmit fails, the bridge answers 6F00.
@@ -309,10 +333,11 @@ describe('guest commands', () => {
       swText: 'No precise diagnosis',
     });
     // Once the removal is reported (CardRemove acked), a command QEMU still sends gets VSC_Error.
+    const cardRemoveAcked = untilLog(logs, 'session event card-removed');
     reader.remove();
     await host.until(() => host.received('CardRemove').length === 1, 'CardRemove');
     await untilState(bridge, (s) => s.card === null, 'card gone');
-    await sleep(20);
+    await cardRemoveAcked;
     expect(await host.guestCommand('00A4040005A000000308')).toEqual({ kind: 'failed' });
   });
 
@@ -325,7 +350,8 @@ describe('guest commands', () => {
     expect(s.error?.code).toBe('BRIDGE_READER_ERROR');
     await host.until(() => host.received('CardRemove').length === 1, 'CardRemove');
     reader.emit({ type: 'card-removed', slot: 1 }); // other slots are not ours
-    await sleep(20);
+    // A CardRemove for it would reach the VM before the answer to this command (one ordered stream).
+    expect(await host.guestCommand('00CA7F6800')).toEqual({ kind: 'failed' });
     expect(host.received('CardRemove')).toHaveLength(1);
   });
 
@@ -387,14 +413,16 @@ describe('guest commands', () => {
     expect(await queued).toEqual({ kind: 'flushed' });
     reader.release();
     await untilState(bridge, (s) => s.card === null, 'card gone');
-    await sleep(30);
-    expect(host.received('APDU')).toHaveLength(0); // nothing stale reached the VM
+    // The held command is logged when its late answer comes back: that is when it would be sent.
+    await vi.waitFor(() => expect(apdus).toHaveLength(2));
     expect(apdus.map((e) => e.answeredBy)).toEqual(['bridge-error', 'bridge-error']);
     expect(reader.transmitted).toHaveLength(1); // the queued one never went to a card
 
     reader.insert(makeCard({ atr: CAC_T0_ATR, protocol: 0 }));
     await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted again');
     expect(answerHex(await host.guestCommand('00CA7F6800'))).toBe('01029000');
+    // Only that answer reached the VM: nothing stale before it on the ordered stream.
+    expect(host.received('APDU')).toHaveLength(1);
   });
 });
 
@@ -462,7 +490,7 @@ describe('ending', () => {
     await bridge.stop();
     await expect(started).rejects.toMatchObject({ code: expect.any(String) });
     expect(bridge.state.link).toBe('stopped');
-    await sleep(30);
+    await host.until(() => host.connections.length === 1 && !host.isConnected, 'socket closed');
     expect(host.log).toHaveLength(0);
   });
 });
@@ -570,10 +598,11 @@ describe('relay connection', () => {
     [RelayClose.VM_PROTOCOL, 'BRIDGE_VM_PROTOCOL', 'failed'],
   ])('close %i is final: %s, link %s, no reconnect', async (code, errorCode, link) => {
     host.opts.refuseWith = { code, reason: 'no' };
-    const { bridge } = makeBridge();
+    const timers = new CountingTimers();
+    const { bridge } = makeBridge({ timers });
     await expect(bridge.start()).rejects.toMatchObject({ code: errorCode });
     expect(bridge.state).toMatchObject({ link, error: { code: errorCode }, closeCode: code });
-    await sleep(100); // several backoff periods
+    expect(timers.pending).toBe(0); // no reconnect scheduled, nothing left to fire
     expect(host.connections).toHaveLength(1);
     expect(reader.listenerCount).toBe(0);
   });
