@@ -177,6 +177,7 @@ describe('ForwardGuard on the QEMU model (property)', () => {
     ['default options', {}],
     ['probing late (budget refusals do the work)', { probeThresholdBytes: 65000 }],
     ['probing after every message', { probeThresholdBytes: 0 }],
+    ['answers up to 60 000 bytes (only the budget stops creep)', { maxAnswerBytes: 60000 }],
   ])('nothing forwarded wedges QEMU, whatever the reads end on (%s)', (_name, opts) => {
     const seen = { refusals: 0, forwarded: 0, probes: 0, guestAnswers: 0, maxUnproven: 0 };
     const rules = new Map<string, number>();

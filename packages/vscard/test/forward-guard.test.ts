@@ -9,6 +9,7 @@ import {
   encodeMessage,
   type ToVmDecision,
 } from '../src/index.ts';
+import { GuardWorld } from './guard-world.ts';
 
 const ATR = encodeMessage({ type: 'ATR', readerId: 0, atr: Uint8Array.of(0x3b, 0x02, 0x41, 0x42) });
 const READER_ADD = encodeMessage({ type: 'ReaderAdd', readerId: 0xffffffff, name: 'lab' });
@@ -162,5 +163,24 @@ describe('ForwardGuard', () => {
     expect(() => new ForwardGuard({ inputBudgetBytes: 70000 })).toThrow(RangeError);
     expect(() => new ForwardGuard({ probeThresholdBytes: 65536 })).toThrow(RangeError);
     expect(() => new ForwardGuard({ maxAnswerBytes: 1 })).toThrow(RangeError);
+  });
+
+  it('serves a long session of 5 000 maximal answers through probes, never near the budget', () => {
+    const w = new GuardWorld();
+    w.send(ATR);
+    w.drain();
+    for (let i = 0; i < 5000; i++) {
+      w.guestCommand(5);
+      w.deliver();
+      expect(w.send(answer(374)).action).toBe('forward');
+      w.read(1 + ((i * 7919) % 386)); // a read that usually ends inside the answer
+      w.read(4096);
+      w.deliver();
+      expect(w.qemu.input.status).toBe('ok');
+    }
+    expect(w.refusals).toBe(0);
+    expect(w.guestAnswers).toBe(5000);
+    expect(w.probes).toBeGreaterThan(100);
+    expect(w.maxUnproven).toBeLessThan(16384 + 386 + 24 + 386);
   });
 });
