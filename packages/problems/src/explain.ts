@@ -67,11 +67,12 @@ function matchSource(f: Failure): Omit<ProblemMatch, 'kind'> {
       return { id: problemForBridgeCode(f.code) ?? 'unexpected', reference: f.code, params: {} };
     case 'page': {
       const c = PAGE_CONDITIONS[f.code];
-      return {
-        id: c.problem,
-        reference: c.reference,
-        params: f.reason === undefined ? {} : { reason: f.reason },
-      };
+      const params: Record<string, string> = {};
+      if (f.reason !== undefined) params['reason'] = f.reason;
+      if (f.expiredAt !== undefined) params['expiredAt'] = f.expiredAt;
+      const reference =
+        f.closeCode === undefined ? c.reference : `relay close ${f.closeCode} · ${c.reference}`;
+      return { id: c.problem, reference, params };
     }
     case 'unknown':
       return { id: 'unexpected', reference: f.code ?? 'unexpected', params: {} };

@@ -19,8 +19,12 @@ export type Failure =
   | { kind: 'pcsc'; code: string | number; reader?: string }
   /** A failure the bridge detected itself (`BridgeErrorCode`, e.g. `BRIDGE_ATR_REFUSED`). */
   | { kind: 'bridge'; code: string }
-  /** A condition the client detected; `reason` (the client's own sentence) becomes the cause where the entry shows one. */
-  | { kind: 'page'; code: PageCondition; reason?: string }
+  /**
+   * A condition the client detected. `reason` (the client's own sentence) is the cause of a
+   * form problem; `expiredAt` (the client's clock text) fills `token-expired`; `closeCode` is the
+   * relay close the condition explains (shown in the reference).
+   */
+  | { kind: 'page'; code: PageCondition; reason?: string; expiredAt?: string; closeCode?: number }
   /** Anything else; `code` (when the error had one) is shown as the reference. */
   | { kind: 'unknown'; code?: string };
 

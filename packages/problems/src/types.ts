@@ -64,9 +64,9 @@ export interface Explanation {
   title: string;
   cause: string;
   /** Steps to show, in order: for a known OS its own steps then everyone's; else everyone's then every system's. */
-  fixes: Fix[];
+  fixes: readonly Fix[];
   /** Steps for other operating systems (shown folded); empty when the OS is unknown. */
-  otherSystemFixes: Fix[];
+  otherSystemFixes: readonly Fix[];
   /** The failure's source code for the helpdesk (e.g. `CCID_DEVICE_BUSY`, `relay close 4009`, `SCARD_E_NO_SERVICE`), never a message. */
   reference: string;
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BROWSER_PROBLEMS } from '../src/catalog/browser.ts';
 import { READER_PROBLEMS } from '../src/catalog/reader.ts';
 import { RELAY_PROBLEMS } from '../src/catalog/relay.ts';
+import { TOKEN_PROBLEMS } from '../src/catalog/token.ts';
 import {
   BRIDGE_PROBLEMS,
   CCID_PROBLEMS,
@@ -30,6 +31,11 @@ const cliReachable = new Set<ProblemId>([
   'relay-url-invalid',
   'token-invalid',
   'relay-unreachable',
+  // The command line reads its token's claims too (issue 12), so it can tell token troubles apart.
+  'token-missing',
+  'token-malformed',
+  'token-expired',
+  'token-forged',
 ]);
 
 const cases = PROBLEM_IDS.flatMap((id) =>
@@ -64,7 +70,9 @@ describe('every problem renders for every OS family and client', () => {
 
 describe('the catalog', () => {
   it('has no id defined twice across its parts', () => {
-    const parts = [BROWSER_PROBLEMS, READER_PROBLEMS, RELAY_PROBLEMS].map((p) => Object.keys(p));
+    const parts = [BROWSER_PROBLEMS, READER_PROBLEMS, RELAY_PROBLEMS, TOKEN_PROBLEMS].map((p) =>
+      Object.keys(p),
+    );
     expect(new Set(parts.flat()).size).toBe(parts.flat().length);
     expect(PROBLEM_IDS).toHaveLength(parts.flat().length);
   });

@@ -59,10 +59,10 @@ describe('explain', () => {
   it("uses the page's own sentence as the cause of a form problem, never a relay reason", () => {
     const e = explain({
       kind: 'page',
-      code: 'relay-url-invalid',
-      reason: 'The relay address has no host name.',
+      code: 'token-invalid',
+      reason: 'The token has spaces.',
     });
-    expect(e.cause).toBe('The relay address has no host name.');
+    expect(e.cause).toBe('The token has spaces.');
     expect(explain({ kind: 'page', code: 'token-invalid' }).cause).toBe(
       'The session token could not be read.',
     );
@@ -168,6 +168,38 @@ describe('OS family', () => {
     ['freebsd', 'other'],
   ])('platform %s → %s', (platform, os) => {
     expect(osFamilyFromPlatform(platform)).toBe(os);
+  });
+});
+
+describe('token troubles a client tells apart (the relay closes all with 4001)', () => {
+  it.each([
+    ['token-missing', 'This relay needs a session link'],
+    ['token-malformed', 'This link is damaged'],
+    ['token-expired', 'This link has expired'],
+    ['token-forged', 'This link is not valid for this relay'],
+  ] as const)('%s: %s, referenced with the close code it explains', (code, title) => {
+    const e = explain({ kind: 'page', code, closeCode: 4001 });
+    expect(e).toMatchObject({
+      id: code,
+      title,
+      reference: `relay close 4001 · ${code.replace('-', ' ')}`,
+    });
+    expect(explain({ kind: 'page', code }).reference).toBe(code.replace('-', ' '));
+  });
+  it("says when the link expired, in the client's clock text", () => {
+    expect(explain({ kind: 'page', code: 'token-expired', expiredAt: '14:05' }).cause).toBe(
+      'Session links work for a limited time, and this one stopped working at 14:05.',
+    );
+  });
+  it('says that nothing is lent when the relay address is not valid', () => {
+    const e = explain({
+      kind: 'page',
+      code: 'relay-url-invalid',
+      reason: 'The relay address has no host name.',
+    });
+    expect(e.cause).toBe(
+      'The relay address has no host name. Nothing is lent until the address is right.',
+    );
   });
 });
 

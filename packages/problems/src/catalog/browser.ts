@@ -124,7 +124,7 @@ export const BROWSER_PROBLEMS = {
   'relay-url-invalid': {
     severity: 'error',
     title: 'The relay address is not valid',
-    cause: '{{reason}}',
+    cause: '{{reason}} Nothing is lent until the address is right.',
     fixes: [
       { client: 'page', text: 'Copy the relay address again from the link you were sent.' },
       {

@@ -6,8 +6,14 @@ import type { ProblemEntry } from '../types.ts';
 import { BROWSER_PROBLEMS } from './browser.ts';
 import { READER_PROBLEMS } from './reader.ts';
 import { RELAY_PROBLEMS } from './relay.ts';
+import { TOKEN_PROBLEMS } from './token.ts';
 
-const ALL = { ...BROWSER_PROBLEMS, ...READER_PROBLEMS, ...RELAY_PROBLEMS } as const;
+const ALL = {
+  ...BROWSER_PROBLEMS,
+  ...READER_PROBLEMS,
+  ...RELAY_PROBLEMS,
+  ...TOKEN_PROBLEMS,
+} as const;
 
 /** A problem id: what went wrong from the person's point of view (many source codes share one). */
 export type ProblemId = keyof typeof ALL;

@@ -60,28 +60,6 @@ export const RELAY_PROBLEMS = {
     cause: 'The relay closed the session normally.',
     fixes: [{ text: 'Start lending again if you still need the card in the virtual machine.' }],
   },
-  'token-refused': {
-    severity: 'error',
-    title: 'The session token was refused',
-    cause: 'The relay did not accept the token: it is missing, mistyped or has expired.',
-    fixes: [
-      {
-        client: 'page',
-        text: 'Open the link you were sent again, or paste the token exactly as you received it.',
-      },
-      {
-        client: 'cli',
-        text: 'Run the command again with the link exactly as you received it, in quotes.',
-      },
-      { text: 'If the link is old, ask whoever sent it for a new one.' },
-    ],
-  },
-  'token-used': {
-    severity: 'error',
-    title: 'This token was already used',
-    cause: 'Each token works for one session only, and this one has been used before.',
-    fixes: [{ text: 'Ask whoever sent you the link for a new one.' }],
-  },
   'origin-refused': {
     severity: 'error',
     title: 'The relay does not accept this page',
