@@ -191,29 +191,33 @@ describe('LendingSession', () => {
     expect(session.problem).toBeNull();
   });
 
-  it('explains a class-0x0B reader blocked by the browser', async () => {
+  it.each([
+    {
+      what: 'a class-0x0B reader blocked by the browser',
+      ids: { vendorId: 0x076b, productId: 0x3021 },
+      code: 'CCID_PROTECTED_CLASS',
+      problem: 'protected-class',
+      fixCommand: undefined,
+    },
+    {
+      what: 'a reader held by another program, with its USB ids',
+      ids: { vendorId: 0x04e6, productId: 0x5116 },
+      code: 'CCID_DEVICE_BUSY',
+      problem: 'device-busy',
+      fixCommand: '04e6', // os: 'linux' in this platform double
+    },
+  ])('explains $what', async ({ ids, code, problem, fixCommand }) => {
     const { session } = setup({
       chooseReader: async (onDevice) => {
-        onDevice?.({ vendorId: 0x076b, productId: 0x3021 });
-        throw Object.assign(new Error('raw driver text'), { code: 'CCID_PROTECTED_CLASS' });
+        onDevice?.(ids);
+        throw Object.assign(new Error('raw driver text'), { code });
       },
     });
     await session.chooseReader();
-    expect(session.problem?.id).toBe('protected-class');
+    expect(session.problem?.id).toBe(problem);
     expect(session.activity).toBe('idle');
     expect(JSON.stringify(session.problem)).not.toContain('raw driver text');
-  });
-
-  it('explains a reader held by another program, with its USB ids', async () => {
-    const { session } = setup({
-      chooseReader: async (onDevice) => {
-        onDevice?.({ vendorId: 0x04e6, productId: 0x5116 });
-        throw Object.assign(new Error('x'), { code: 'CCID_DEVICE_BUSY' });
-      },
-    });
-    await session.chooseReader();
-    expect(session.problem?.id).toBe('device-busy');
-    expect(session.problem?.fixes[1]?.command).toContain('04e6'); // os: 'linux' in this platform double
+    if (fixCommand !== undefined) expect(session.problem?.fixes[1]?.command).toContain(fixCommand);
   });
 
   it('explains a browser without WebUSB and does not open a chooser', async () => {
@@ -238,89 +242,98 @@ describe('LendingSession', () => {
     expect(reader.link).toBeNull();
   });
 
-  it('explains "VM in use" when the relay closes with 4009 and releases the reader', async () => {
+  const CARD_T0 = { atr: ATR_T0, protocol: 0 as const, presentedAtr: ATR_T0 };
+
+  it.each<{ what: string; snapshot: LinkSnapshot; problem: string | null; isLending: boolean }>([
+    {
+      what: '"VM in use" when the relay closes with 4009',
+      snapshot: {
+        link: 'failed',
+        card: null,
+        error: { code: 'RELAY_CLOSED', message: 'x' },
+        closeCode: RelayClose.VM_IN_USE,
+      },
+      problem: 'vm-in-use',
+      isLending: false,
+    },
+    {
+      what: 'a refusal reported as link "refused" with a bridge code (second tab for the same VM)',
+      snapshot: {
+        link: 'refused',
+        card: null,
+        error: { code: 'BRIDGE_VM_IN_USE', message: 'x' },
+        closeCode: RelayClose.VM_IN_USE,
+      },
+      problem: 'vm-in-use',
+      isLending: false,
+    },
+    {
+      what: 'a reconnect cause while the bridge retries',
+      snapshot: {
+        link: 'reconnecting',
+        card: null,
+        error: { code: 'BRIDGE_VM_UNREACHABLE', message: 'x' },
+        closeCode: RelayClose.VM_UNREACHABLE,
+      },
+      problem: 'vm-unreachable',
+      isLending: true,
+    },
+    {
+      what: 'nothing for a normal stop reported by the bridge',
+      snapshot: {
+        link: 'stopped',
+        card: null,
+        error: { code: 'BRIDGE_RELAY_CLOSED', message: 'x' },
+        closeCode: 1000,
+      },
+      problem: null,
+      isLending: false,
+    },
+    {
+      what: 'an ATR the VM refused',
+      snapshot: { link: 'refused', card: CARD_T0, error: null },
+      problem: 'atr-refused',
+      isLending: true,
+    },
+    {
+      what: 'card errors reported by the bridge',
+      snapshot: { link: 'failed', card: null, error: { code: 'CCID_CARD_MUTE', message: 'x' } },
+      problem: 'card-mute',
+      isLending: false,
+    },
+  ])('link snapshot: explains $what', async ({ snapshot, problem, isLending }) => {
     const { session, reader } = setup();
     await session.tryVirtualCard();
-    reader.link?.emit({
-      link: 'failed',
-      card: null,
-      error: { code: 'RELAY_CLOSED', message: 'x' },
-      closeCode: RelayClose.VM_IN_USE,
-    });
-    expect(session.problem?.id).toBe('vm-in-use');
-    await Promise.resolve();
-    expect(reader.closed).toBe(1);
-    expect(session.isLending).toBe(false);
+    reader.link?.emit(snapshot);
+    expect(session.problem?.id ?? null).toBe(problem);
+    await Promise.resolve(); // the reader is released after the ended link's listeners ran
+    expect(session.isLending).toBe(isLending);
+    expect(reader.closed).toBe(isLending ? 0 : 1);
   });
 
-  it('explains a refusal reported as link "refused" with a bridge code (second tab for the same VM)', async () => {
+  it.each<{ what: string; problem: LinkSnapshot; recovered: LinkSnapshot }>([
+    {
+      what: 'a reconnect cause once lent again',
+      problem: {
+        link: 'reconnecting',
+        card: null,
+        error: { code: 'BRIDGE_VM_UNREACHABLE', message: 'x' },
+      },
+      recovered: { link: 'lent', card: null, error: null },
+    },
+    {
+      what: 'a refused ATR once a card is accepted',
+      problem: { link: 'refused', card: CARD_T0, error: null },
+      recovered: { link: 'lent', card: CARD_T0, error: null },
+    },
+  ])('clears $what', async ({ problem, recovered }) => {
     const { session, reader } = setup();
     await session.tryVirtualCard();
-    reader.link?.emit({
-      link: 'refused',
-      card: null,
-      error: { code: 'BRIDGE_VM_IN_USE', message: 'x' },
-      closeCode: RelayClose.VM_IN_USE,
-    });
-    expect(session.problem?.id).toBe('vm-in-use');
-    await Promise.resolve();
-    expect(session.isLending).toBe(false);
-  });
-
-  it('shows a reconnect cause and clears it once lent again', async () => {
-    const { session, reader } = setup();
-    await session.tryVirtualCard();
-    reader.link?.emit({
-      link: 'reconnecting',
-      card: null,
-      error: { code: 'BRIDGE_VM_UNREACHABLE', message: 'x' },
-      closeCode: RelayClose.VM_UNREACHABLE,
-    });
-    expect(session.problem?.id).toBe('vm-unreachable');
+    reader.link?.emit(problem);
+    expect(session.problem).not.toBeNull();
+    reader.link?.emit(recovered);
+    expect(session.problem).toBeNull();
     expect(session.isLending).toBe(true);
-    reader.link?.emit({ link: 'lent', card: null, error: null });
-    expect(session.problem).toBeNull();
-  });
-
-  it('shows nothing for a normal stop reported by the bridge', async () => {
-    const { session, reader } = setup();
-    await session.tryVirtualCard();
-    reader.link?.emit({
-      link: 'stopped',
-      card: null,
-      error: { code: 'BRIDGE_RELAY_CLOSED', message: 'x' },
-      closeCode: 1000,
-    });
-    expect(session.problem).toBeNull();
-  });
-
-  it('explains an ATR the VM refused, and clears it once a card is accepted', async () => {
-    const { session, reader } = setup();
-    await session.tryVirtualCard();
-    reader.link?.emit({
-      link: 'refused',
-      card: { atr: ATR_T0, protocol: 0, presentedAtr: ATR_T0 },
-      error: null,
-    });
-    expect(session.problem?.id).toBe('atr-refused');
-    expect(session.isLending).toBe(true);
-    reader.link?.emit({
-      link: 'lent',
-      card: { atr: ATR_T0, protocol: 0, presentedAtr: ATR_T0 },
-      error: null,
-    });
-    expect(session.problem).toBeNull();
-  });
-
-  it('explains card errors reported by the bridge', async () => {
-    const { session, reader } = setup();
-    await session.tryVirtualCard();
-    reader.link?.emit({
-      link: 'failed',
-      card: null,
-      error: { code: 'CCID_CARD_MUTE', message: 'x' },
-    });
-    expect(session.problem?.id).toBe('card-mute');
   });
 
   it('explains an unplugged reader', async () => {
