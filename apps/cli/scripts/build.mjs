@@ -37,6 +37,32 @@ const seaAddonPlugin = {
   },
 };
 
+/**
+ * @cardlend/pcsc loads pcsc-mini lazily with `createRequire(import.meta.url)('pcsc-mini')`,
+ * which a bundler cannot follow. The ESM bundle keeps it (it resolves from dist/ to this
+ * package's node_modules); the single executable has no node_modules, so there the call
+ * becomes a plain `require('pcsc-mini')` that esbuild inlines. Fails the build loudly if the
+ * call is no longer there.
+ */
+const LAZY_PCSC_MINI = "createRequire(import.meta.url)('pcsc-mini')";
+const seaPcscMiniPlugin = {
+  name: 'cardlend-sea-pcsc-mini',
+  setup(b) {
+    b.onLoad(
+      { filter: /[\\/]packages[\\/]pcsc[\\/]src[\\/]pcsc-mini-binding\.ts$/ },
+      async (args) => {
+        const { readFile } = await import('node:fs/promises');
+        const source = await readFile(args.path, 'utf8');
+        if (!source.includes(LAZY_PCSC_MINI))
+          throw new Error(
+            `${args.path} no longer loads pcsc-mini with ${LAZY_PCSC_MINI}; update build.mjs`,
+          );
+        return { contents: source.replace(LAZY_PCSC_MINI, "require('pcsc-mini')"), loader: 'ts' };
+      },
+    );
+  },
+};
+
 /** Writes `bytes` to `file` through a temporary name, so a concurrent run never reads half a file. */
 function writeAtomic(file, bytes) {
   mkdirSync(path.dirname(file), { recursive: true });
@@ -66,7 +92,7 @@ export async function buildBundle(opts = {}) {
     legalComments: 'none',
     sourcemap: false,
     external: isSea ? WS_OPTIONAL : [...WS_OPTIONAL, 'pcsc-mini'],
-    plugins: isSea ? [seaAddonPlugin] : [],
+    plugins: isSea ? [seaAddonPlugin, seaPcscMiniPlugin] : [],
     // ws skips its optional native modules (never installed here; in the single executable a
     // require() of anything but a built-in only prints a warning before failing).
     define: { 'process.env.WS_NO_BUFFER_UTIL': '"1"', 'process.env.WS_NO_UTF_8_VALIDATE': '"1"' },

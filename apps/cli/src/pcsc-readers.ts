@@ -20,6 +20,28 @@ export function toReaderSummary(r: ReaderInfo): ReaderSummary {
   return { name: r.name, state, atr: r.atr };
 }
 
+/**
+ * How long to wait for a first reader when the settled list is empty, ms. The context counts
+ * its list complete after a short quiet time; on a loaded machine the first reader report can
+ * come later, and "no reader" would be a wrong answer.
+ */
+const EMPTY_LIST_GRACE_MS = 1500;
+
+/** Resolves at the next reader report of `context`, or after `ms`. */
+function nextReader(context: PcscContext, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    const off = context.onEvent((e) => {
+      if (e.type === 'reader') done();
+    });
+    function done(): void {
+      clearTimeout(timer);
+      off();
+      resolve();
+    }
+  });
+}
+
 /** Opens the PC/SC service. Fails with a PcscError (`SCARD_E_NO_SERVICE` when none runs). */
 export async function openPcscReaders(): Promise<ReaderService> {
   const context = new PcscContext();
@@ -30,7 +52,10 @@ export async function openPcscReaders(): Promise<ReaderService> {
     throw e;
   }
   return {
-    list: async () => (await listReaders({ context })).map(toReaderSummary),
+    list: async () => {
+      if (context.readers.size === 0) await nextReader(context, EMPTY_LIST_GRACE_MS);
+      return (await listReaders({ context })).map(toReaderSummary);
+    },
     open: (name) => openReader(name, { context }),
     close: async () => context.close(),
   };

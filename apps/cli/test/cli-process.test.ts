@@ -1,0 +1,248 @@
+/**
+ * `cardlend` as a real child process against a real PC/SC stack (a test pcscd with vpcd, the
+ * PIV demo card plugged in over vpcd) and the real relay (in process), with a fake VM behind
+ * the relay (helpers/fake-vm.ts) so these run in seconds. The same command against real QEMU
+ * guests: guest-lend.test.ts.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createPivDemoCard, createT0Card } from '@cardlend/card-sim';
+import type { PivDemoCard } from '@cardlend/card-sim';
+import { startPcscd, waitForCard } from '@cardlend/pcsc/testing';
+import type { Pcscd, VpcdCard } from '@cardlend/pcsc/testing';
+import { explain } from '@cardlend/problems';
+import { defaultConfig, startRelayServer } from '@cardlend/relay';
+import type { RelayServer } from '@cardlend/relay';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBundle, runCliToEnd, spawnCli } from './helpers/cli-process.ts';
+import type { CliEvent, CliRun } from './helpers/cli-process.ts';
+import { FakeVm } from './helpers/fake-vm.ts';
+import { mintTestToken, testSecret } from './helpers/tokens.ts';
+
+const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
+const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex').toUpperCase();
+/** SELECT of the PIV application (NIST SP 800-73-4 §3.1.1). */
+const SELECT_PIV = hex('00A4040009A00000030800001000');
+/** VERIFY of the PIV application PIN 123456 (padded with FF). */
+const VERIFY_PIN = hex('0020008008313233343536FFFF');
+const PIN_HEX = '313233343536';
+
+let pcscd: Pcscd;
+let piv: PivDemoCard;
+let pivLink: VpcdCard;
+let vm: FakeVm;
+let relay: RelayServer;
+let staticDir: string;
+const secret = testSecret();
+const runs: CliRun[] = [];
+
+async function startRelay(): Promise<RelayServer> {
+  return startRelayServer({
+    config: {
+      ...defaultConfig(),
+      listen: { host: '127.0.0.1', port: 0 },
+      targets: { 'vm-42': { host: '127.0.0.1', port: vm.port } },
+      defaultTarget: 'vm-42',
+      tokenSecrets: [secret],
+      staticDir,
+    },
+  });
+}
+
+const link = (token: string): string => `http://127.0.0.1:${relay.address.port}/#token=${token}`;
+const isLentWithCard = (e: CliEvent): boolean =>
+  e.event === 'state' &&
+  e['link'] === 'lent' &&
+  (e['card'] as { vmStatus?: string } | null)?.vmStatus === 'accepted';
+
+function lend(args: string[]): CliRun {
+  const run = spawnCli(['lend', ...args]);
+  runs.push(run);
+  return run;
+}
+
+beforeAll(async () => {
+  ensureBundle();
+  staticDir = mkdtempSync(path.join(os.tmpdir(), 'cardlend-cli-static-'));
+  pcscd = await startPcscd();
+  piv = await createPivDemoCard();
+  pivLink = await pcscd.insertCard(piv);
+  await waitForCard(pcscd.readers[0], 'present');
+  vm = await FakeVm.start();
+  relay = await startRelay();
+}, 120_000);
+
+afterEach(async () => {
+  for (const r of runs.splice(0)) {
+    if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    await r.exit;
+  }
+});
+
+afterAll(async () => {
+  await relay?.close();
+  await vm?.close();
+  await pcscd?.stop();
+  rmSync(staticDir, { recursive: true, force: true });
+});
+
+describe('cardlend readers', () => {
+  it('lists each reader with its card state and ATR (text and JSON)', async () => {
+    const text = await runCliToEnd(['readers']);
+    expect(text.code, text.stderr).toBe(0);
+    const lines = text.stdout.split('\n').filter((l) => l !== '');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^Virtual PCD 00 00 {2}card {2}ATR /);
+    expect(lines[0]?.replace(/.*ATR /, '').replaceAll(' ', '')).toBe(toHex(piv.atr));
+    expect(lines[1]).toBe('Virtual PCD 00 01  no card');
+
+    const json = await runCliToEnd(['readers', '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({
+      readers: [
+        { name: 'Virtual PCD 00 00', state: 'present', atr: toHex(piv.atr) },
+        { name: 'Virtual PCD 00 01', state: 'empty', atr: null },
+      ],
+    });
+  });
+});
+
+describe('cardlend lend: before lending', () => {
+  it('without a terminal and without --yes it refuses and lends nothing', async () => {
+    const before = vm.received.length;
+    const r = await runCliToEnd(['lend', link(mintTestToken(secret, 'vm-42'))]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/no terminal to ask in.*--yes/);
+    expect(vm.received.length).toBe(before);
+  });
+
+  it('--reader that matches no reader: refused, listing the readers', async () => {
+    const r = await runCliToEnd(['lend', '--yes', '--reader', 'gemalto', link('x')]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('No reader\'s name contains "gemalto"');
+    expect(r.stderr).toContain('Virtual PCD 00 00 (card)');
+    expect(r.stderr).toContain('Virtual PCD 00 01 (empty)');
+  });
+});
+
+describe('cardlend lend --yes --json', () => {
+  it('lends the PIV card: guest commands reach the card, the PIN is never printed; SIGTERM removes card and reader, exit 0', async () => {
+    const token = mintTestToken(secret, 'vm-42');
+    const run = lend(['--yes', '--json', link(token)]);
+    const reader = await run.waitForEvent((e) => e.event === 'reader', 'reader event');
+    expect(reader).toMatchObject({
+      name: 'Virtual PCD 00 00',
+      atr: toHex(piv.atr),
+      target: 'vm-42',
+      relayUrl: `ws://127.0.0.1:${relay.address.port}/vscard`,
+    });
+    await run.waitForEvent(isLentWithCard, 'card accepted by the VM');
+    expect(vm.atr).not.toBeNull();
+
+    const select = await vm.guestCommand(SELECT_PIV);
+    expect(toHex(select ?? new Uint8Array()).slice(-4)).toBe('9000');
+    const verify = await vm.guestCommand(VERIFY_PIN);
+    expect(toHex(verify ?? new Uint8Array())).toBe('9000');
+    const verifyEntry = await run.waitForEvent(
+      (e) => e.event === 'apdu' && e['name'] === 'VERIFY',
+      'VERIFY in the log',
+    );
+    expect(verifyEntry).toMatchObject({ isRedacted: true, command: null, header: '00200080' });
+    expect(run.stdout.join('\n')).not.toContain(PIN_HEX);
+    expect(run.stderr.join('\n')).not.toContain(PIN_HEX);
+
+    const seen = vm.received.length;
+    run.child.kill('SIGTERM');
+    const { code } = await run.exit;
+    expect(code, run.transcript()).toBe(0);
+    // The CLI's own CardRemove + ReaderRemove (the relay's session cleanup may repeat them).
+    expect(vm.received.slice(seen, seen + 2).map((m) => m.type)).toEqual([
+      'CardRemove',
+      'ReaderRemove',
+    ]);
+    expect(vm.atr).toBeNull();
+    expect(run.events.at(-1)).toMatchObject({ event: 'end', exitCode: 0 });
+  }, 60_000);
+
+  it('card pulled → CardRemove; inserted again → ATR; SIGINT → clean exit 0', async () => {
+    const run = lend(['--yes', '--json', link(mintTestToken(secret, 'vm-42'))]);
+    await run.waitForEvent(isLentWithCard, 'card accepted');
+    const before = vm.received.length;
+    await pivLink.remove();
+    await vm.until(
+      () => vm.received.slice(before).some((m) => m.type === 'CardRemove'),
+      'CardRemove after the card was pulled',
+    );
+    expect(vm.atr).toBeNull();
+    pivLink = await pcscd.insertCard(piv);
+    await vm.until(() => vm.atr !== null, 'ATR after the card was inserted again');
+    expect(toHex(vm.atr ?? new Uint8Array())).toBe(toHex(piv.atr));
+    run.child.kill('SIGINT');
+    expect((await run.exit).code, run.transcript()).toBe(0);
+    expect(vm.types()).toContain('ReaderRemove');
+    expect(vm.atr).toBeNull();
+  }, 60_000);
+});
+
+describe("refusals: the page's words, non-zero exit", () => {
+  const words = (code: number): string[] => {
+    const e = explain({ kind: 'relay-close', code }, { client: 'page' });
+    return [e.title, e.cause];
+  };
+
+  it('a token the relay refuses (4001)', async () => {
+    const forged = mintTestToken(testSecret(), 'vm-42');
+    const run = lend(['--yes', link(forged)]);
+    const { code } = await run.exit;
+    expect(code, run.transcript()).toBe(3);
+    for (const w of words(4001)) expect(run.stderr.join('\n')).toContain(w);
+    expect(run.stderr.join('\n')).toContain('relay close 4001');
+  }, 30_000);
+
+  it('a one-time token used twice (4002)', async () => {
+    const token = mintTestToken(secret, 'vm-42');
+    const first = lend(['--yes', '--json', link(token)]);
+    await first.waitForEvent(isLentWithCard, 'first lending');
+    first.child.kill('SIGTERM');
+    expect((await first.exit).code).toBe(0);
+    const second = lend(['--yes', link(token)]);
+    expect((await second.exit).code, second.transcript()).toBe(3);
+    for (const w of words(4002)) expect(second.stderr.join('\n')).toContain(w);
+  }, 60_000);
+
+  it('the VM is already lent a card (4009)', async () => {
+    const t0 = await pcscd.insertCard(createT0Card(), { slot: 1 });
+    try {
+      await waitForCard(pcscd.readers[1], 'present');
+      const first = lend([
+        '--yes',
+        '--json',
+        '--reader',
+        '00 00',
+        link(mintTestToken(secret, 'vm-42')),
+      ]);
+      await first.waitForEvent(isLentWithCard, 'first lending');
+      const second = lend(['--yes', '--reader', '00 01', link(mintTestToken(secret, 'vm-42'))]);
+      expect((await second.exit).code, second.transcript()).toBe(3);
+      for (const w of words(4009)) expect(second.stderr.join('\n')).toContain(w);
+      first.child.kill('SIGTERM');
+      expect((await first.exit).code).toBe(0);
+    } finally {
+      await t0.remove();
+    }
+  }, 60_000);
+
+  it("the VM refuses the card's ATR: stops lending, exit 3", async () => {
+    vm.isRefusingAtrs = true;
+    try {
+      const run = lend(['--yes', link(mintTestToken(secret, 'vm-42'))]);
+      expect((await run.exit).code, run.transcript()).toBe(3);
+      const e = explain({ kind: 'bridge', code: 'BRIDGE_ATR_REFUSED' }, { client: 'page' });
+      expect(run.stderr.join('\n')).toContain(e.title);
+      expect(vm.types().at(-1)).toBe('ReaderRemove');
+    } finally {
+      vm.isRefusingAtrs = false;
+    }
+  }, 30_000);
+});
