@@ -20,6 +20,8 @@ export const GuestScenario = {
   ApduTry: 'apdu-try',
   /** `pkcs11-tool -L` and `-O` with OpenSC's module: RESULT slotshex objectshex (hex of the tool output). */
   Pkcs11List: 'pkcs11-list',
+  /** `pkcs15-tool -D` (OpenSC's PKCS#15 view: PINs, keys, certificates): RESULT outhex (hex of the tool output). */
+  Pkcs15Dump: 'pkcs15-dump',
   /** `pkcs11-tool --login --sign --mechanism RSA-PKCS` + `--read-object --type cert`: RESULT data sig cert (hex). */
   Pkcs11Sign: 'pkcs11-sign',
   /** `pcsc_scan -n`: EVENT state=present|empty atr per card state change; `args.seconds`, `args.events`. */

@@ -62,6 +62,7 @@ const ENTRY_POINTS = [
   'usr/sbin/pcscd',
   'usr/bin/opensc-tool',
   'usr/bin/pkcs11-tool',
+  'usr/bin/pkcs15-tool',
   'usr/bin/pcsc_scan',
   'usr/lib/x86_64-linux-gnu/opensc-pkcs11.so',
   'usr/lib/pcsc/drivers/ifd-ccid.bundle/Contents/Linux/libccid.so',

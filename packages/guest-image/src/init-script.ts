@@ -115,6 +115,11 @@ case "$sc" in
     pkcs11-tool --module $P11 -O >/tmp/out 2>/tmp/err || fail list-objects-failed
     mark RESULT "name=pkcs11-list ok=1 slotshex=$slots objectshex=$(tohex /tmp/out)"
     ;;
+  pkcs15-dump)
+    wait_card
+    pkcs15-tool -D >/tmp/out 2>/tmp/err || fail pkcs15-dump-failed
+    mark RESULT "name=pkcs15-dump ok=1 outhex=$(tohex /tmp/out)"
+    ;;
   pkcs11-sign)
     wait_card
     printf '%s' "\${cl_data:-cardlend}" > /tmp/data
