@@ -6,7 +6,7 @@
  * each one kept the renderer's main thread busy (Svelte update, style, layout, paint) exactly
  * when the next WebSocket message was due, which added milliseconds to every APDU.
  */
-import { toLogRow, type LogRow } from './apdu-log.ts';
+import { pinWarningOf, toLogRow, type LogRow, type PinWarning } from './apdu-log.ts';
 import type { ApduRecord } from './ports.ts';
 
 /** What the live table shows. */
@@ -44,6 +44,7 @@ export class ApduLog {
   readonly #rows: LogRow[] = [];
   #dropped = 0;
   #view = $state.raw<LogView>(EMPTY_VIEW);
+  #pinWarning = $state.raw<PinWarning | null>(null);
   #isFlushPending = false;
   /** Bumped by clear() so a flush scheduled before it does nothing stale. */
   #generation = 0;
@@ -77,8 +78,18 @@ export class ApduLog {
     return this.#view;
   }
 
+  /**
+   * The last PIN entry's failure (wrong PIN with the tries left, or blocked), until a PIN is
+   * accepted or the log is cleared (reactive, at once: it is rare and shown beside the status).
+   */
+  get pinWarning(): PinWarning | null {
+    return this.#pinWarning;
+  }
+
   add(e: ApduRecord, atEpochMs: number): void {
-    this.#rows.push(toLogRow(e, atEpochMs));
+    const row = toLogRow(e, atEpochMs);
+    this.#rows.push(row);
+    this.#notePin(row);
     const overflow = this.#rows.length - this.#maxEntries;
     if (overflow > 0) {
       this.#rows.splice(0, overflow);
@@ -94,7 +105,15 @@ export class ApduLog {
     });
   }
 
+  #notePin(row: LogRow): void {
+    if (row.pinUse !== 'pin' || row.name !== 'VERIFY') return;
+    const warning = pinWarningOf(row);
+    if (warning !== null) this.#pinWarning = warning;
+    else if (row.sw === 0x9000) this.#pinWarning = null;
+  }
+
   clear(): void {
+    this.#pinWarning = null;
     this.#rows.length = 0;
     this.#dropped = 0;
     this.#generation++;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApduLog } from './apdu-log.svelte.ts';
-import { exportLog, isPinCommand, toLogRow } from './apdu-log.ts';
+import { exportLog, isPinCommand, pinTriesLeft, pinWarningOf, toLogRow } from './apdu-log.ts';
 import type { ApduRecord } from './ports.ts';
 
 const hex = (s: string): Uint8Array =>
@@ -44,10 +44,85 @@ describe('PIN data', () => {
     expect(json).not.toContain('3132333435');
     expect(JSON.parse(json).entries[0]).toMatchObject({
       command: 'VERIFY',
-      lc: 8,
+      lc: null,
+      pinUse: 'pin',
       redacted: true,
       commandHex: null,
     });
+  });
+
+  it('never keeps the length of PIN data, whatever the PIN length (no padding)', () => {
+    for (const [ins, name] of [
+      ['20', 'VERIFY'],
+      ['24', 'CHANGE REFERENCE DATA'],
+      ['2c', 'RESET RETRY COUNTER'],
+    ] as const) {
+      const rows = [4, 6, 8].map((n) =>
+        toLogRow(record({ name, command: null, isRedacted: true, lc: n }), 1),
+      );
+      for (const row of rows) expect(row).toMatchObject({ lc: null, pinUse: 'pin' });
+      const docs = rows.map((r) =>
+        exportLog([r], { exportedAtEpochMs: 0, reader: null, atr: null, dropped: 0 }),
+      );
+      expect(new Set(docs).size).toBe(1);
+      void ins;
+    }
+  });
+
+  it('reads a VERIFY without data as a PIN-status query: nothing tried, no PIN hidden', () => {
+    const header = hex('00200080');
+    const query = (sw: number, swText: string) =>
+      toLogRow(
+        {
+          ...record({ name: 'VERIFY', command: null, isRedacted: true, lc: 0, sw, swText }),
+          header,
+        } as never,
+        1,
+      );
+    const notYet = query(0x63c3, 'Verification failed, 3 tries left');
+    expect(notYet).toMatchObject({ pinUse: 'status-query', lc: 0 });
+    expect(notYet.swText).toBe('PIN not verified yet, 3 tries left');
+    expect(notYet.swText).not.toMatch(/failed/i);
+    expect(query(0x63c1, 'x').swText).toBe('PIN not verified yet, 1 try left');
+    expect(query(0x9000, 'Success').swText).toBe('PIN already verified');
+    expect(query(0x6983, 'Authentication method blocked').swText).toBe('PIN blocked');
+    expect(pinWarningOf(notYet)).toBeNull();
+  });
+
+  it('warns about a real wrong PIN with the tries left, and forgets it once a PIN is accepted', () => {
+    const log = new ApduLog({ schedule: () => {} });
+    const verify = (id: number, lc: number, sw: number) =>
+      log.add(
+        record({
+          id,
+          name: 'VERIFY',
+          command: hex(`00200080${lc === 0 ? '' : '08' + '31'.repeat(8)}`),
+          lc,
+          sw,
+        }),
+        id,
+      );
+    verify(1, 0, 0x63c3);
+    expect(log.pinWarning).toBeNull();
+    verify(2, 8, 0x63c2);
+    expect(log.pinWarning).toEqual({ triesLeft: 2, atEpochMs: 2 });
+    verify(3, 0, 0x63c2);
+    expect(log.pinWarning).toEqual({ triesLeft: 2, atEpochMs: 2 });
+    verify(4, 8, 0x6983);
+    expect(log.pinWarning).toEqual({ triesLeft: 0, atEpochMs: 4 });
+    verify(5, 8, 0x9000);
+    expect(log.pinWarning).toBeNull();
+    verify(6, 8, 0x63c1);
+    log.clear();
+    expect(log.pinWarning).toBeNull();
+  });
+
+  it('reads tries left from 63Cx and 6983 only', () => {
+    expect(pinTriesLeft(0x63c5)).toBe(5);
+    expect(pinTriesLeft(0x6983)).toBe(0);
+    expect(pinTriesLeft(0x6300)).toBeNull();
+    expect(pinTriesLeft(0x9000)).toBeNull();
+    expect(pinTriesLeft(null)).toBeNull();
   });
 
   it("marks answers the bridge gave in the card's place", () => {
@@ -110,11 +185,12 @@ describe('exportLog', () => {
       at: '2026-01-02T03:04:05.678Z',
       command: 'GET DATA',
       lc: 0,
+      pinUse: null,
       le: 256,
       answerBytes: 0,
       sw: '6a82',
       meaning: 'File not found',
-      latencyMs: 3.3,
+      latencyMs: 3,
       redacted: false,
       answeredBy: 'card',
       commandHex: '00ca7f6800',

@@ -10,14 +10,30 @@ const PIN_INS = new Set([
   0x20 /* VERIFY */, 0x24 /* CHANGE REFERENCE DATA */, 0x2c /* RESET RETRY COUNTER */,
 ]);
 
+/**
+ * What a PIN command was: `status-query` = a VERIFY without data, which only asks whether the
+ * PIN is verified and how many tries are left (ISO 7816-4 §11.5.6: nothing was tried);
+ * `pin` = PIN data was sent (never shown, nor its length).
+ */
+export type PinUse = 'status-query' | 'pin';
+
+/** The outcome of a PIN entry worth a warning beside the status (not only in the log). */
+export interface PinWarning {
+  /** Tries left before the card locks the PIN; 0 when it is blocked. */
+  triesLeft: number;
+  atEpochMs: number;
+}
+
 /** One row as the page keeps it. */
 export interface LogRow {
   id: number;
   /** Wall-clock time the answer was seen, ms since the epoch. */
   atEpochMs: number;
   name: string;
-  /** Command data length (Lc), bytes. */
-  lc: number;
+  /** Command data length (Lc), bytes; null for PIN data (its length would reveal the PIN's). */
+  lc: number | null;
+  /** Set for PIN commands (VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER). */
+  pinUse: PinUse | null;
   /** Expected answer length (Le), bytes; null when absent. */
   le: number | null;
   /** Answer data length without the status word, bytes; null when no answer. */
@@ -41,19 +57,60 @@ export function isPinCommand(command: Uint8Array | null): boolean {
   return command !== null && command.length >= 2 && PIN_INS.has(command[1] ?? -1);
 }
 
-/** Build a row from a bridge record, dropping PIN data. Pure. */
+/** The INS byte, from the command or (when the bridge withheld it) its 4-byte header. */
+function insOf(e: ApduRecord): number | null {
+  const header = (e as { header?: unknown }).header;
+  const bytes = e.command ?? (header instanceof Uint8Array ? header : null);
+  return bytes !== null && bytes.length >= 2 ? (bytes[1] ?? null) : null;
+}
+
+function pinUseOf(e: ApduRecord): PinUse | null {
+  const ins = insOf(e);
+  const isPin = ins !== null ? PIN_INS.has(ins) : e.isRedacted;
+  if (!isPin) return null;
+  const isVerify = ins === 0x20 || (ins === null && e.name === 'VERIFY');
+  return isVerify && e.lc === 0 ? 'status-query' : 'pin';
+}
+
+/** Tries left in a 63Cx answer, or 0 for "blocked" (6983); null otherwise. */
+export function pinTriesLeft(sw: number | null): number | null {
+  if (sw === null) return null;
+  if (sw >> 4 === 0x63c) return sw & 0x0f;
+  if (sw === 0x6983) return 0;
+  return null;
+}
+
+/** The meaning of a PIN-status query's answer: nothing was tried (ISO 7816-4 §11.5.6). */
+function statusQueryText(sw: number | null, fallback: string): string {
+  const tries = pinTriesLeft(sw);
+  if (sw === 0x9000) return 'PIN already verified';
+  if (tries === 0) return 'PIN blocked';
+  if (tries !== null) return `PIN not verified yet, ${tries} ${tries === 1 ? 'try' : 'tries'} left`;
+  return fallback;
+}
+
+/** A wrong or blocked PIN entry (not a status query), for the warning beside the status. */
+export function pinWarningOf(row: LogRow): PinWarning | null {
+  if (row.pinUse !== 'pin' || row.name !== 'VERIFY') return null;
+  const triesLeft = pinTriesLeft(row.sw);
+  return triesLeft === null ? null : { triesLeft, atEpochMs: row.atEpochMs };
+}
+
+/** Build a row from a bridge record, dropping PIN data and its length. Pure. */
 export function toLogRow(e: ApduRecord, atEpochMs: number): LogRow {
-  const isRedacted = e.isRedacted || isPinCommand(e.command) || e.command === null;
+  const pinUse = pinUseOf(e);
+  const isRedacted = e.isRedacted || pinUse !== null || e.command === null;
   const answerBytes = e.response === null ? null : Math.max(0, e.response.length - 2);
   return {
     id: e.id,
     atEpochMs,
     name: e.name,
-    lc: e.lc,
+    lc: pinUse === 'pin' ? null : e.lc,
+    pinUse,
     le: e.le,
     answerBytes,
     sw: e.sw,
-    swText: e.swText,
+    swText: pinUse === 'status-query' ? statusQueryText(e.sw, e.swText) : e.swText,
     latencyMs: e.latencyMs,
     isRedacted,
     answeredBy: e.answeredBy ?? 'card',
@@ -73,18 +130,19 @@ export function exportLog(
       exportedAt: new Date(meta.exportedAtEpochMs).toISOString(),
       reader: meta.reader,
       atr: meta.atr,
-      note: 'PIN commands (VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER) are listed without their bytes.',
+      note: 'PIN commands (VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER) are listed without their bytes or length (lc null); pinUse "status-query" is a VERIFY without data, which tries no PIN. Times are whole milliseconds.',
       droppedOlderEntries: meta.dropped,
       entries: rows.map((r) => ({
         id: r.id,
         at: new Date(r.atEpochMs).toISOString(),
         command: r.name,
         lc: r.lc,
+        pinUse: r.pinUse,
         le: r.le,
         answerBytes: r.answerBytes,
         sw: r.sw === null ? null : r.sw.toString(16).padStart(4, '0'),
         meaning: r.swText,
-        latencyMs: Math.round(r.latencyMs * 10) / 10,
+        latencyMs: Math.round(r.latencyMs),
         redacted: r.isRedacted,
         answeredBy: r.answeredBy,
         commandHex: r.commandHex,

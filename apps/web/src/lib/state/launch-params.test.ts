@@ -36,9 +36,10 @@ describe('parseLaunchParams', () => {
     expect(parseLaunchParams('https://r.example/?token=a%20b').token).toBe('');
   });
 
-  it('keeps the default relay and reports a relay it cannot use', () => {
+  it('never falls back to the page relay: a relay it cannot use stays as given, with the reason', () => {
     const p = parseLaunchParams('https://r.example/?relay=ftp://x');
-    expect(p.relayUrl).toBe('wss://r.example/vscard');
+    expect(p.relayUrl).toBe('ftp://x');
+    expect(normalizeRelayUrl(p.relayUrl, 'https://r.example/').ok).toBe(false);
     expect(p.relayProblem).toMatch(/wss:\/\//);
   });
 

@@ -42,7 +42,11 @@ export interface LaunchParams {
   token: string;
   /** Simulated reader for "Try a virtual card". */
   demo: DemoProfileId;
-  /** Set when the URL's `relay` parameter could not be used (the default is used instead). */
+  /**
+   * Set when the URL's `relay` parameter could not be used. `relayUrl` then keeps the
+   * parameter as given, so lending is refused with this reason: never a silent fallback to
+   * the page's own relay (and its VM).
+   */
   relayProblem: string | null;
 }
 
@@ -116,7 +120,10 @@ export function parseLaunchParams(pageUrl: string): LaunchParams {
   if (relayParam !== null) {
     const result = normalizeRelayUrl(relayParam, pageUrl);
     if (result.ok) relayUrl = result.url;
-    else relayProblem = result.reason;
+    else {
+      relayUrl = relayParam;
+      relayProblem = result.reason;
+    }
   }
 
   const tokenParam = fragment.get('token') ?? query.get('token') ?? '';

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { pageView, PAGE_TITLE, trackRetry, type PageViewInput } from './page-view.ts';
+
+const base: PageViewInput = {
+  activity: 'lending',
+  link: 'lent',
+  card: { vmStatus: 'accepted' },
+  retry: null,
+  hasProblem: false,
+  vm: 'lab-1',
+  resume: null,
+};
+
+describe('pageView', () => {
+  it('says "lent" only while the VM has the card', () => {
+    expect(pageView(base)).toMatchObject({
+      phase: 'lent',
+      isLending: true,
+      title: 'Lent to lab-1 · cardlend',
+      sentence: 'Your card is lent to lab-1.',
+      mayShowProblem: true,
+    });
+    expect(pageView({ ...base, card: null }).phase).toBe('lent-no-card');
+    expect(pageView({ ...base, card: { vmStatus: 'pending' } }).phase).toBe('lent-no-card');
+    expect(pageView({ ...base, card: { vmStatus: 'refused' } }).phase).toBe('card-refused');
+    for (const link of ['connecting', 'reconnecting', 'refused', 'failed', 'stopped'] as const) {
+      expect(pageView({ ...base, link }).phase, link).not.toBe('lent');
+      expect(pageView({ ...base, link }).sentence, link).not.toMatch(/lent to/);
+    }
+  });
+
+  it('shows one amber "retrying (n of N)" and holds the red notice back while retrying', () => {
+    const retry = { attempt: 3, maxAttempts: 10 };
+    for (const link of ['reconnecting', 'connecting'] as const) {
+      const v = pageView({ ...base, link, retry, hasProblem: true });
+      expect(v).toMatchObject({
+        phase: 'reconnecting',
+        retryText: 'Connection lost, retrying (3 of 10)',
+        mayShowProblem: false,
+        isLending: true,
+        title: 'Reconnecting… · cardlend',
+      });
+    }
+    // Retrying ended: the fixes may show.
+    const ended = pageView({
+      ...base,
+      activity: 'idle',
+      link: 'failed',
+      retry: null,
+      hasProblem: true,
+    });
+    expect(ended).toMatchObject({ phase: 'ended', mayShowProblem: true, retryText: null });
+    expect(ended.title).toBe('Stopped · cardlend');
+  });
+
+  it('has a plain title and no sentence before lending; one sentence per state', () => {
+    expect(pageView({ ...base, activity: 'idle', link: 'idle' })).toMatchObject({
+      phase: 'ready',
+      title: PAGE_TITLE,
+      sentence: '',
+      isLending: false,
+    });
+    expect(pageView({ ...base, activity: 'choosing', link: 'idle' }).sentence).toMatch(/choose/);
+    expect(pageView({ ...base, activity: 'stopping' }).phase).toBe('stopping');
+    expect(pageView({ ...base, vm: null }).headline).toBe('Lent to the virtual machine');
+    for (const link of [
+      'idle',
+      'connecting',
+      'lent',
+      'refused',
+      'reconnecting',
+      'stopped',
+      'failed',
+    ] as const) {
+      const s = pageView({ ...base, link }).sentence;
+      expect(s.split(/[.!?](\s|$)/).filter((x) => x.trim() !== '').length, s).toBeLessThanOrEqual(
+        1,
+      );
+    }
+  });
+});
+
+describe('trackRetry', () => {
+  it('counts attempts through reconnecting and connecting, clears once lent or ended', () => {
+    let r = trackRetry(null, { activity: 'lending', link: 'lent' }, 10);
+    expect(r).toBeNull();
+    r = trackRetry(r, { activity: 'lending', link: 'reconnecting', reconnectAttempt: 1 }, 10);
+    expect(r).toEqual({ attempt: 1, maxAttempts: 10 });
+    r = trackRetry(r, { activity: 'lending', link: 'connecting' }, 10);
+    expect(r).toEqual({ attempt: 1, maxAttempts: 10 });
+    r = trackRetry(r, { activity: 'lending', link: 'reconnecting', reconnectAttempt: 2 }, 10);
+    expect(r).toEqual({ attempt: 2, maxAttempts: 10 });
+    expect(trackRetry(r, { activity: 'lending', link: 'lent' }, 10)).toBeNull();
+    expect(trackRetry(r, { activity: 'idle', link: 'failed' }, 10)).toBeNull();
+    expect(trackRetry(null, { activity: 'lending', link: 'connecting' }, 10)).toBeNull();
+    expect(trackRetry(null, { activity: 'lending', link: 'reconnecting' }, 10)).toEqual({
+      attempt: 1,
+      maxAttempts: 10,
+    });
+  });
+});
