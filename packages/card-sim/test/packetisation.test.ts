@@ -10,8 +10,8 @@ const raw = (r: USBInTransferResult) =>
 /** GET (INS 20) with P1P2 = n returns n data bytes: response message = 10 + n + 2 bytes. */
 const getApdu = (n: number) => Uint8Array.of(0x00, 0x20, n >> 8, n & 0xff, n & 0xff);
 
-async function ready(profile = readerProfiles.shortApdu, faults = {}) {
-  const reader = new SimulatedReader({ profile, faults });
+async function ready(profile = readerProfiles.shortApdu) {
+  const reader = new SimulatedReader({ profile });
   reader.insertCard(createT1Card());
   const host = new MiniHost(reader);
   await host.open();
@@ -59,40 +59,6 @@ describe('bulk-IN packetisation', () => {
     expect(first[0]).toBe(0x80);
   });
 
-  it('splitTransfers delivers full packets first, then the remainder (ccid.md §16.2)', async () => {
-    const { host, reader } = await ready(readerProfiles.packet16, { splitTransfers: { count: 5 } });
-    await host.write(encodeCommand(0x6f, { seq: 1, data: getApdu(34) })); // 46-byte message
-    const a = raw(await reader.device.transferIn(2, 1024));
-    const b = raw(await reader.device.transferIn(2, 1024));
-    expect([a.length, b.length]).toEqual([32, 14]);
-  });
-
-  it('strayZlp sends a zero-length packet before a response', async () => {
-    const { host, reader } = await ready(readerProfiles.shortApdu, { strayZlp: { after: 1 } });
-    await host.write(encodeCommand(0x65, { seq: 7 }));
-    const z = raw(await reader.device.transferIn(2, 64));
-    expect(z.length).toBe(0);
-    expect((await host.read()).seq).toBe(7);
-  });
-
-  it('bulk-IN stall until clearHalt, data kept', async () => {
-    const { host, reader } = await ready(readerProfiles.shortApdu, { bulkInStall: { after: 1 } });
-    await host.write(encodeCommand(0x65, { seq: 3 }));
-    expect((await reader.device.transferIn(2, 64)).status).toBe('stall');
-    expect((await reader.device.transferIn(2, 64)).status).toBe('stall');
-    await reader.device.clearHalt('in', 2);
-    expect((await host.read()).seq).toBe(3);
-  });
-
-  it('bulk-OUT stall does not take the data', async () => {
-    const { host, reader } = await ready(readerProfiles.shortApdu, { bulkOutStall: { after: 1 } });
-    const r = await reader.device.transferOut(1, encodeCommand(0x65, { seq: 4 }));
-    expect(r).toMatchObject({ status: 'stall', bytesWritten: 0 });
-    await reader.device.clearHalt('out', 1);
-    await host.write(encodeCommand(0x65, { seq: 5 }));
-    expect((await host.read()).seq).toBe(5);
-  });
-
   it('a command split over several bulk-OUT transfers is reassembled by dwLength', async () => {
     const { host, reader } = await ready();
     const cmd = encodeCommand(0x6f, { seq: 8, data: getApdu(3) });
@@ -101,18 +67,5 @@ describe('bulk-IN packetisation', () => {
     const r = await host.read();
     expect(r.seq).toBe(8);
     expect(r.data.length).toBe(5);
-  });
-
-  it('a stale frame waits in the queue at open', async () => {
-    const reader = new SimulatedReader({
-      profile: readerProfiles.shortApdu,
-      faults: { staleFrameAtOpen: true },
-    });
-    const host = new MiniHost(reader);
-    await host.open();
-    await host.write(encodeCommand(0x65, { seq: 1 }));
-    const stale = await host.read();
-    expect(stale.seq).not.toBe(1);
-    expect((await host.read()).seq).toBe(1);
   });
 });

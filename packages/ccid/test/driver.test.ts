@@ -250,16 +250,18 @@ describe('transport behaviour', () => {
     );
   });
   it('abort signal ⇒ CCID_ABORTED', async () => {
-    const { reader } = await setup(
-      readerProfiles.shortApdu,
-      createT0Card({ process: () => new Promise(() => undefined) }),
-      { timeoutMs: 2000 },
-    );
+    const ac = new AbortController();
+    // The caller aborts once the card has the command (it never answers).
+    const process = (): Promise<Uint8Array> => {
+      ac.abort();
+      return new Promise(() => undefined);
+    };
+    const { reader } = await setup(readerProfiles.shortApdu, createT0Card({ process }), {
+      timeoutMs: 2000,
+    });
     open.push(reader);
     await reader.powerOn();
-    const ac = new AbortController();
     const p = reader.transmit(fromHex('00A4040000'), { signal: ac.signal });
-    setTimeout(() => ac.abort(), 20);
     await expect(p).rejects.toMatchObject({ code: 'CCID_ABORTED' });
   });
   it('card that never answers ⇒ CCID_TIMEOUT, reader still usable', async () => {
@@ -322,9 +324,11 @@ describe('more reader behaviour', () => {
     open.push(reader);
     const events: ReaderEvent[] = [];
     const off = reader.onEvent((e) => events.push(e));
+    // A listener that stays: once it has the event, every listener has been called.
+    const seen = new Promise<void>((resolve) => reader.onEvent(() => resolve()));
     off();
     sim.insertCard(createT0Card());
-    await new Promise((r) => setTimeout(r, 30));
+    await seen;
     expect(events).toEqual([]);
   });
   it('APDU longer than a short-APDU reader takes ⇒ CCID_APDU_TOO_LONG (nothing sent)', async () => {

@@ -84,15 +84,16 @@ describe('faults that end in a typed error', () => {
     const { reader } = await setup(readerProfiles.tpduT0, createT0Card(), {
       faults: { cardPulledMidApdu: { after: 1 } },
     });
-    const events: ReaderEvent[] = [];
-    reader.onEvent((e) => events.push(e));
+    // The NotifySlotChange comes on the interrupt endpoint: wait for it instead of sleeping.
+    const removed = new Promise<ReaderEvent>((resolve) =>
+      reader.onEvent((e) => e.type === 'card-removed' && resolve(e)),
+    );
     try {
       await reader.powerOn();
       expect(hex(await reader.transmit(fromHex('00A4040000')))).toBe('9000');
       await expect(reader.transmit(big)).rejects.toMatchObject({ code: 'CCID_CARD_ABSENT' });
       await expect(reader.transmit(big)).rejects.toMatchObject({ code: 'CCID_NOT_POWERED' });
-      await new Promise((r) => setTimeout(r, 30));
-      expect(events).toContainEqual({ type: 'card-removed', slot: 0 });
+      expect(await removed).toEqual({ type: 'card-removed', slot: 0 });
     } finally {
       await reader.close();
     }

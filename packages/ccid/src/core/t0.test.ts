@@ -18,60 +18,90 @@ function run(apdu: string, mode: T0ExchangeOptions['mode'], script: [string, str
   return a.type === 'done' ? toHex(a.response) : '';
 }
 
+/** [name, APDU, mode, dialogue of [command the engine sends, card answer], final response]. */
+const dialogues: [string, string, T0ExchangeOptions['mode'], [string, string][], string][] = [
+  ['case 1: P3 = 00', '00 A4 04 00', 'tpdu', [['00 A4 04 00 00', '90 00']], '90 00'],
+  [
+    'case 2: P3 = Le',
+    '00 B0 00 00 04',
+    'tpdu',
+    [['00 B0 00 00 04', '01 02 03 04 90 00']],
+    '01 02 03 04 90 00',
+  ],
+  ['case 3', '00 D6 00 00 02 AA BB', 'tpdu', [['00 D6 00 00 02 AA BB', '90 00']], '90 00'],
+  [
+    'case 4 sent as case 3, then GET RESPONSE on 61xx',
+    '00 A4 04 00 02 3F 00 00',
+    'tpdu',
+    [
+      ['00 A4 04 00 02 3F 00', '61 03'],
+      ['00 C0 00 00 03', 'AA BB CC 90 00'],
+    ],
+    'AA BB CC 90 00',
+  ],
+  [
+    '61xx repeated: data concatenated',
+    '00 CA 01 00 00',
+    'tpdu',
+    [
+      ['00 CA 01 00 00', '61 02'],
+      ['00 C0 00 00 02', '01 02 61 01'],
+      ['00 C0 00 00 01', '03 90 00'],
+    ],
+    '01 02 03 90 00',
+  ],
+  [
+    '6Cxx: re-issue with P3 = xx',
+    '00 B2 01 0C 00',
+    'tpdu',
+    [
+      ['00 B2 01 0C 00', '6C 26'],
+      ['00 B2 01 0C 26', '11 22 90 00'],
+    ],
+    '11 22 90 00',
+  ],
+  [
+    '6Cxx on a case-3 command is data',
+    '00 D6 00 00 01 AA',
+    'tpdu',
+    [['00 D6 00 00 01 AA', '6C 01']],
+    '6C 01',
+  ],
+  [
+    'case 4: GET RESPONSE asks min(xx, Le); once Ne bytes are in, 61xx goes to the caller',
+    '00 CA 01 00 01 AA 04',
+    'tpdu',
+    [
+      ['00 CA 01 00 01 AA', '61 10'],
+      ['00 C0 00 00 04', '01 02 03 04 61 0C'],
+    ],
+    '01 02 03 04 61 0C',
+  ],
+  [
+    'GET RESPONSE keeps the logical channel bits',
+    '03 A4 04 00 01 AA 00',
+    'tpdu',
+    [
+      ['03 A4 04 00 01 AA', '61 01'],
+      ['03 C0 00 00 01', '55 90 00'],
+    ],
+    '55 90 00',
+  ],
+  [
+    'APDU level: sent unchanged, 61xx still handled (ccid.md §16.2)',
+    '00 A4 04 00 02 3F 00 00',
+    'apdu',
+    [
+      ['00 A4 04 00 02 3F 00 00', '61 22'],
+      ['00 C0 00 00 22', '00'.repeat(0x22) + ' 90 00'],
+    ],
+    '00'.repeat(0x22) + '90 00',
+  ],
+];
+
 describe('T=0 over TPDUs (ISO/IEC 7816-3:2006 §12.2)', () => {
-  it('case 1: P3 = 00', () =>
-    expect(run('00 A4 04 00', 'tpdu', [['00 A4 04 00 00', '90 00']])).toBe('90 00'));
-  it('case 2: P3 = Le', () =>
-    expect(run('00 B0 00 00 04', 'tpdu', [['00 B0 00 00 04', '01 02 03 04 90 00']])).toBe(
-      '01 02 03 04 90 00',
-    ));
-  it('case 3', () =>
-    expect(run('00 D6 00 00 02 AA BB', 'tpdu', [['00 D6 00 00 02 AA BB', '90 00']])).toBe('90 00'));
-  it('case 4 sent as case 3, then GET RESPONSE on 61xx', () =>
-    expect(
-      run('00 A4 04 00 02 3F 00 00', 'tpdu', [
-        ['00 A4 04 00 02 3F 00', '61 03'],
-        ['00 C0 00 00 03', 'AA BB CC 90 00'],
-      ]),
-    ).toBe('AA BB CC 90 00'));
-  it('61xx repeated: data concatenated', () =>
-    expect(
-      run('00 CA 01 00 00', 'tpdu', [
-        ['00 CA 01 00 00', '61 02'],
-        ['00 C0 00 00 02', '01 02 61 01'],
-        ['00 C0 00 00 01', '03 90 00'],
-      ]),
-    ).toBe('01 02 03 90 00'));
-  it('6Cxx: re-issue with P3 = xx', () =>
-    expect(
-      run('00 B2 01 0C 00', 'tpdu', [
-        ['00 B2 01 0C 00', '6C 26'],
-        ['00 B2 01 0C 26', '11 22 90 00'],
-      ]),
-    ).toBe('11 22 90 00'));
-  it('6Cxx on a case-3 command is data', () =>
-    expect(run('00 D6 00 00 01 AA', 'tpdu', [['00 D6 00 00 01 AA', '6C 01']])).toBe('6C 01'));
-  it('case 4: GET RESPONSE asks min(xx, Le); once Ne bytes are in, 61xx goes to the caller', () =>
-    expect(
-      run('00 CA 01 00 01 AA 04', 'tpdu', [
-        ['00 CA 01 00 01 AA', '61 10'],
-        ['00 C0 00 00 04', '01 02 03 04 61 0C'],
-      ]),
-    ).toBe('01 02 03 04 61 0C'));
-  it('GET RESPONSE keeps the logical channel bits', () =>
-    expect(
-      run('03 A4 04 00 01 AA 00', 'tpdu', [
-        ['03 A4 04 00 01 AA', '61 01'],
-        ['03 C0 00 00 01', '55 90 00'],
-      ]),
-    ).toBe('55 90 00'));
-  it('APDU level: sent unchanged, 61xx still handled (ccid.md §16.2)', () =>
-    expect(
-      run('00 A4 04 00 02 3F 00 00', 'apdu', [
-        ['00 A4 04 00 02 3F 00 00', '61 22'],
-        ['00 C0 00 00 22', '00'.repeat(0x22) + ' 90 00'],
-      ]),
-    ).toBe(toHex(fromHex('00'.repeat(0x22) + '9000'))));
+  for (const [name, apdu, mode, script, response] of dialogues)
+    it(name, () => expect(run(apdu, mode, script)).toBe(toHex(fromHex(response))));
   it('extended Lc > 255 at TPDU level is refused', () => {
     expect(
       () =>
