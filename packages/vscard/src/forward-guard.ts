@@ -97,6 +97,11 @@ const NAMES: Readonly<Record<number, string>> = {
   [VSC.APDU]: 'APDU answer',
 };
 
+// Shared decisions: the hot path (one call per message each way) allocates nothing.
+const FORWARD: ToVmDecision = Object.freeze({ action: 'forward' });
+const PASS: FromVmDecision = Object.freeze({ action: 'forward' });
+const DROP: FromVmDecision = Object.freeze({ action: 'drop' });
+
 /** The probe: a client Init (24 bytes); QEMU answers every Init with its own (§3). */
 export const GUARD_PROBE: Uint8Array = encodeMessage(clientInit());
 
@@ -164,7 +169,8 @@ export class ForwardGuard {
   /**
    * Decide on one message (`bytes` = one whole VSCard message) about to be written to QEMU.
    * `'forward'` means the guard has counted it as written: write it (and then `probe`, if set)
-   * before asking about the next one. A refusal changes nothing.
+   * before asking about the next one. A refusal changes nothing. Decisions are frozen and may
+   * be shared between calls.
    */
   toVm(bytes: Uint8Array, origin: GuardOrigin = 'browser'): ToVmDecision {
     let type: number;
@@ -203,7 +209,7 @@ export class ForwardGuard {
       if (origin === 'browser') this.#browserControlsInFlight++;
     }
     const probe = this.#maybeProbe();
-    return probe ? { action: 'forward', probe } : { action: 'forward' };
+    return probe ? { action: 'forward', probe } : FORWARD;
   }
 
   /**
@@ -228,7 +234,8 @@ export class ForwardGuard {
       if (head.origin !== 'browser') action = 'drop';
     }
     const probe = this.#maybeProbe();
-    return probe ? { action, probe } : { action };
+    if (probe) return { action, probe };
+    return action === 'forward' ? PASS : DROP;
   }
 
   #settle(e: Expected): void {

@@ -129,5 +129,5 @@ describe('ForwardGuard with a well-behaved page (property)', () => {
     );
     expect(answered).toBeGreaterThan(2000);
     expect(probes).toBeGreaterThan(10);
-  });
+  }, 60_000);
 });

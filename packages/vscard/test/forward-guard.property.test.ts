@@ -178,36 +178,46 @@ describe('ForwardGuard on the QEMU model (property)', () => {
     ['probing late (budget refusals do the work)', { probeThresholdBytes: 65000 }],
     ['probing after every message', { probeThresholdBytes: 0 }],
     ['answers up to 60 000 bytes (only the budget stops creep)', { maxAnswerBytes: 60000 }],
-  ])('nothing forwarded wedges QEMU, whatever the reads end on (%s)', (_name, opts) => {
-    const seen = { refusals: 0, forwarded: 0, probes: 0, guestAnswers: 0, maxUnproven: 0 };
-    const rules = new Map<string, number>();
-    fc.assert(
-      fc.property(arbSchedule, (steps) => {
-        const w = withCard(opts);
-        expect(run(w, steps)).toBeUndefined();
-        seen.refusals += w.refusals;
-        seen.forwarded += w.forwarded;
-        seen.probes += w.probes;
-        seen.guestAnswers += w.guestAnswers;
-        seen.maxUnproven = Math.max(seen.maxUnproven, w.maxUnproven);
-        for (const [rule, n] of w.refusedBy) rules.set(rule, (rules.get(rule) ?? 0) + n);
-      }),
-      { numRuns: 400 },
-    );
-    // The search really exercised every rule, and filled the budget to the brim.
-    expect(seen.forwarded).toBeGreaterThan(5000);
-    expect(seen.guestAnswers).toBeGreaterThan(5000);
-    expect(seen.maxUnproven).toBeGreaterThan(60000);
-    for (const rule of ['too-long', 'answer-without-command', 'control-in-flight', 'input-budget'])
-      expect(rules.get(rule), rule).toBeGreaterThan(0);
-    if (opts.probeThresholdBytes !== 65000) expect(seen.probes).toBeGreaterThan(100);
-  });
+  ])(
+    'nothing forwarded wedges QEMU, whatever the reads end on (%s)',
+    (_name, opts) => {
+      const seen = { refusals: 0, forwarded: 0, probes: 0, guestAnswers: 0, maxUnproven: 0 };
+      const rules = new Map<string, number>();
+      fc.assert(
+        fc.property(arbSchedule, (steps) => {
+          const w = withCard(opts);
+          expect(run(w, steps)).toBeUndefined();
+          seen.refusals += w.refusals;
+          seen.forwarded += w.forwarded;
+          seen.probes += w.probes;
+          seen.guestAnswers += w.guestAnswers;
+          seen.maxUnproven = Math.max(seen.maxUnproven, w.maxUnproven);
+          for (const [rule, n] of w.refusedBy) rules.set(rule, (rules.get(rule) ?? 0) + n);
+        }),
+        { numRuns: 400 },
+      );
+      // The search really exercised every rule, and filled the budget to the brim.
+      expect(seen.forwarded).toBeGreaterThan(5000);
+      expect(seen.guestAnswers).toBeGreaterThan(5000);
+      expect(seen.maxUnproven).toBeGreaterThan(60000);
+      for (const rule of [
+        'too-long',
+        'answer-without-command',
+        'control-in-flight',
+        'input-budget',
+      ])
+        expect(rules.get(rule), rule).toBeGreaterThan(0);
+      if (opts.probeThresholdBytes !== 65000) expect(seen.probes).toBeGreaterThan(100);
+    },
+    60_000,
+  );
 
   it('without the guard the same search wedges QEMU (the property has teeth)', () => {
     const result = fc.check(
       fc.property(arbSchedule, (steps) => run(withCard('none'), steps) === undefined),
-      { numRuns: 400 },
+      // No shrinking: finding one wedge is the point.
+      { numRuns: 400, endOnFailure: true },
     );
     expect(result.failed).toBe(true);
-  });
+  }, 60_000);
 });
