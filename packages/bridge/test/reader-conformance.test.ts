@@ -1,11 +1,13 @@
 /**
  * The reader conformance suite (src/conformance) run against the WebUSB `CcidReader` of
  * @cardlend/ccid over simulated readers: an extended-APDU reader with a T=1 card, a TPDU
- * reader with a T=0 card, and a reader without interrupt endpoint (card events by polling).
+ * reader with a T=0 card, and a reader without interrupt endpoint (card events by polling);
+ * and against the in-memory reference reader (test/helpers/memory-reader.ts).
  */
 import { createT0Card, createT1Card, readerProfiles } from '@cardlend/card-sim';
 import { runReaderConformance } from '../src/conformance/index.ts';
 import { ccidSimHarness } from './helpers/ccid-sim-harness.ts';
+import { memoryReaderHarness } from './helpers/memory-reader.ts';
 
 runReaderConformance(
   'CcidReader, extended-APDU reader, T=1 card',
@@ -21,3 +23,5 @@ runReaderConformance(
   'CcidReader, reader without interrupt endpoint, T=1 card',
   ccidSimHarness(readerProfiles.noInterrupt, (process) => createT1Card({ process })),
 );
+
+runReaderConformance('in-memory reference reader', memoryReaderHarness);
