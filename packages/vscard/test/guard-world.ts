@@ -83,6 +83,9 @@ export class GuardWorld {
       }
     }
     if (d.action === 'refuse') {
+      // A WebSocket close reason carries at most 123 bytes.
+      if (new TextEncoder().encode(d.reason).length > 123)
+        throw new Error(`long reason: ${d.reason}`);
       this.refusals++;
       this.refusedBy.set(d.rule, (this.refusedBy.get(d.rule) ?? 0) + 1);
       return d;
