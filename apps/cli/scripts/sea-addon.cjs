@@ -13,7 +13,7 @@ const sea = require('node:sea');
 
 function loadAddon() {
   const bytes = new Uint8Array(sea.getAsset('pcsc-mini.node'));
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cardlend-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cardlend-addon-'));
   const file = path.join(dir, 'pcsc-mini.node');
   const cleanup = () => {
     try {
