@@ -51,13 +51,13 @@ export interface RelayMetricsOptions {
   readonly hasProcessMetrics?: boolean;
 }
 
-/** Creates the metrics in a fresh registry. */
-export function createRelayMetrics(opts: RelayMetricsOptions = {}): RelayMetrics {
-  const prefix = opts.prefix ?? 'cardlend_relay_';
-  const registry = new Registry();
-  if (opts.hasProcessMetrics ?? true) collectDefaultMetrics({ register: registry, prefix });
-  const state = { active: 0, total: 0, apdus: 0, toVm: 0, toBrowser: 0 };
-  const refusals = new Map<RefusalKind, number>(REFUSAL_KINDS.map((k) => [k, 0]));
+/** Counters and gauges read from plain numbers at scrape time. */
+function registerTotals(
+  registry: Registry,
+  prefix: string,
+  state: { active: number; total: number; apdus: number; toVm: number; toBrowser: number },
+  refusals: ReadonlyMap<RefusalKind, number>,
+): void {
   new Gauge({
     name: `${prefix}sessions_active`,
     help: 'Browser sessions currently open.',
@@ -66,37 +66,21 @@ export function createRelayMetrics(opts: RelayMetricsOptions = {}): RelayMetrics
       this.set(state.active);
     },
   });
-  new Counter({
-    name: `${prefix}sessions_total`,
-    help: 'Browser sessions admitted since start.',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(state.total);
-    },
-  });
-  new Counter({
-    name: `${prefix}apdus_total`,
-    help: 'Guest APDU commands answered by browsers.',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(state.apdus);
-    },
-  });
-  const pending = new Float64Array(PENDING_APDU_LATENCIES);
-  let pendingCount = 0;
-  const flushLatencies = (): void => {
-    for (let i = 0; i < pendingCount; i++) latency.observe(pending[i] as number);
-    pendingCount = 0;
-  };
-  const latency = new Histogram({
-    name: `${prefix}apdu_latency_seconds`,
-    help: 'Time from a guest APDU command to the browser answer, seconds.',
-    buckets: APDU_LATENCY_BUCKETS_SECONDS,
-    registers: [registry],
-    collect: flushLatencies,
-  });
+  const totals: [string, string, () => number][] = [
+    ['sessions_total', 'Browser sessions admitted since start.', () => state.total],
+    ['apdus_total', 'Guest APDU commands answered by browsers.', () => state.apdus],
+  ];
+  for (const [name, help, read] of totals) {
+    new Counter({
+      name: `${prefix}${name}`,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
   new Counter({
     name: `${prefix}refusals_total`,
     help: 'Refused or ended sessions, by reason.',
@@ -117,6 +101,29 @@ export function createRelayMetrics(opts: RelayMetricsOptions = {}): RelayMetrics
       this.inc({ direction: 'to_vm' }, state.toVm);
       this.inc({ direction: 'to_browser' }, state.toBrowser);
     },
+  });
+}
+
+/** Creates the metrics in a fresh registry. */
+export function createRelayMetrics(opts: RelayMetricsOptions = {}): RelayMetrics {
+  const prefix = opts.prefix ?? 'cardlend_relay_';
+  const registry = new Registry();
+  if (opts.hasProcessMetrics ?? true) collectDefaultMetrics({ register: registry, prefix });
+  const state = { active: 0, total: 0, apdus: 0, toVm: 0, toBrowser: 0 };
+  const refusals = new Map<RefusalKind, number>(REFUSAL_KINDS.map((k) => [k, 0]));
+  registerTotals(registry, prefix, state, refusals);
+  const pending = new Float64Array(PENDING_APDU_LATENCIES);
+  let pendingCount = 0;
+  const flushLatencies = (): void => {
+    for (let i = 0; i < pendingCount; i++) latency.observe(pending[i] as number);
+    pendingCount = 0;
+  };
+  const latency = new Histogram({
+    name: `${prefix}apdu_latency_seconds`,
+    help: 'Time from a guest APDU command to the browser answer, seconds.',
+    buckets: APDU_LATENCY_BUCKETS_SECONDS,
+    registers: [registry],
+    collect: flushLatencies,
   });
   return {
     registry,

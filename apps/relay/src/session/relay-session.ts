@@ -40,10 +40,11 @@ import type { RawData, WebSocket } from 'ws';
 import { DEFAULT_MESSAGE_RATE, TokenBucket } from '../limits/rate-limit.ts';
 import { refusalClose } from '../limits/refusals.ts';
 import type { FramePolicy, FrameVerdict } from './frame-policy.ts';
-import { NODE_TIMERS, type SessionTimers, type TimerHandle } from './timers.ts';
+import { NODE_TIMERS, type SessionTimers } from './timers.ts';
 import { GuestCommands } from './guest-commands.ts';
 import { expectsReply, GUEST_ANSWER_GRACE_MS, VmLink, type VmPhase } from './vm-link.ts';
-import { clampReason, toBytes } from './wire.ts';
+import { toBytes } from './wire.ts';
+import { BrowserLink } from './browser-link.ts';
 
 export { GUEST_ANSWER_GRACE_MS } from './vm-link.ts';
 export { clampReason } from './wire.ts';
@@ -89,7 +90,6 @@ export class RelaySession {
   readonly #vm: VmLink;
   /** QEMU's stream: a guest command may be 2 bytes longer than any client message. */
   readonly #framer = new VscardFramer({ maxPayloadBytes: VSCARD_MAX_GUEST_COMMAND_BYTES });
-  readonly #wsCloseTimeoutMs: number;
   readonly #maxBufferedToBrowserBytes: number;
   readonly #onEvent: (e: SessionEvent) => void;
   readonly #timers: SessionTimers;
@@ -100,15 +100,10 @@ export class RelaySession {
     bytesToBrowser: 0,
     guestCommands: 0,
   };
-  #isBrowserOpen = true;
-  /** Ends a browser close handshake that does not complete. */
-  #browserCloseTimer: TimerHandle | undefined;
+  readonly #browser: BrowserLink;
   #isVmPaused = false;
   #isBrowserPaused = false;
   #endReason: SessionEndReason = 'browser-closed';
-  #closeCode: number | undefined;
-  #closeReason = '';
-  #browserCloseCode: number | undefined;
   readonly #observer: SessionObserver | undefined;
   readonly #now: () => number;
   readonly #commands: GuestCommands;
@@ -125,10 +120,10 @@ export class RelaySession {
   constructor(opts: RelaySessionOptions) {
     this.#ws = opts.ws;
     this.#tcp = opts.tcp;
-    this.#wsCloseTimeoutMs = opts.wsCloseTimeoutMs ?? 2000;
     this.#maxBufferedToBrowserBytes = opts.maxBufferedToBrowserBytes ?? 256 * 1024;
     this.#onEvent = opts.onEvent ?? noop;
     this.#timers = opts.timers ?? NODE_TIMERS;
+    this.#browser = new BrowserLink(opts.ws, this.#timers, opts.wsCloseTimeoutMs ?? 2000);
     this.#vm = new VmLink(opts.tcp, this.#timers, {
       guestAnswerGraceMs: opts.guestAnswerGraceMs ?? GUEST_ANSWER_GRACE_MS,
       cleanupAckTimeoutMs: opts.cleanupAckTimeoutMs ?? 1000,
@@ -169,7 +164,6 @@ export class RelaySession {
       queueMicrotask(() => this.#onVmGone('vm-closed', 'The VM connection was already closed.'));
     }
     if (ws.readyState !== ws.OPEN) {
-      this.#isBrowserOpen = ws.readyState !== ws.CLOSED;
       queueMicrotask(() => this.#startCleanup('browser-closed', true));
     }
   }
@@ -219,10 +213,7 @@ export class RelaySession {
   static #wsClose(this: WebSocket, code: number): void {
     const s = (this as Carrier)[kSession];
     if (!s) return;
-    s.#browserCloseCode = code;
-    s.#isBrowserOpen = false;
-    if (s.#browserCloseTimer !== undefined) s.#timers.clear(s.#browserCloseTimer);
-    s.#browserCloseTimer = undefined;
+    s.#browser.onClosed(code);
     s.#startCleanup('browser-closed', true);
     s.#maybeFinish();
   }
@@ -233,11 +224,6 @@ export class RelaySession {
   }
 
   // Timer callbacks; the argument is the session (no closure per timer).
-
-  static #terminateWs(s: RelaySession): void {
-    s.#browserCloseTimer = undefined;
-    s.#ws.terminate();
-  }
 
   static #slowReader(s: RelaySession): void {
     s.#limit('slow-reader');
@@ -304,7 +290,7 @@ export class RelaySession {
    */
   close(code: number, reason: string): void {
     if (this.#vm.phase !== 'open') return;
-    this.#closeBrowser(code, reason);
+    this.#browser.close(code, reason);
     this.#startCleanup('relay-closed', true);
   }
 
@@ -378,7 +364,7 @@ export class RelaySession {
     if (verdict.action === 'forward') return false;
     const { closeCode, reason } = verdict;
     this.#emit({ kind: 'frame-refused', direction, closeCode, reason });
-    this.#closeBrowser(closeCode, reason);
+    this.#browser.close(closeCode, reason);
     this.#startCleanup('frame-refused', true);
     return true;
   }
@@ -386,7 +372,7 @@ export class RelaySession {
   #onVmDrain(): void {
     if (this.#isBrowserPaused) {
       this.#isBrowserPaused = false;
-      if (this.#isBrowserOpen) this.#ws.resume();
+      if (this.#browser.isOpen) this.#ws.resume();
       this.#emit({ kind: 'backpressure', side: 'browser', isPaused: false });
     }
   }
@@ -400,7 +386,7 @@ export class RelaySession {
 
   #badFrame(code: string, message: string): void {
     this.#emit({ kind: 'bad-frame', code, message });
-    this.#closeBrowser(RelayClose.BAD_FRAME, message);
+    this.#browser.close(RelayClose.BAD_FRAME, message);
     this.#startCleanup('bad-frame', true);
   }
 
@@ -420,7 +406,7 @@ export class RelaySession {
         if (this.#isRefused('to-browser', this.#policy.toBrowser(f, this.#policyState))) continue;
       }
       // Send first: the bookkeeping after it is not on the round trip's path.
-      if (this.#vm.phase === 'open' && this.#isBrowserOpen) this.#sendToBrowser(f.bytes);
+      if (this.#vm.phase === 'open' && this.#browser.isOpen) this.#sendToBrowser(f.bytes);
       this.#countFromVm(f.type);
     }
     if (
@@ -459,7 +445,7 @@ export class RelaySession {
   #onVmGarbage(code: string, message: string): void {
     this.#emit({ kind: 'vm-protocol', code, message });
     if (this.#vm.phase === 'open') {
-      this.#closeBrowser(
+      this.#browser.close(
         RelayClose.VM_PROTOCOL,
         `The VM sent bytes that are not VSCard (${code}).`,
       );
@@ -487,7 +473,7 @@ export class RelaySession {
       this.#endReason = reason;
       this.#vm.isConnected = !this.#tcp.destroyed;
       this.#vm.drop();
-      this.#closeBrowser(RelayClose.VM_CLOSED, message);
+      this.#browser.close(RelayClose.VM_CLOSED, message);
     } else {
       this.#vm.drop();
     }
@@ -508,30 +494,15 @@ export class RelaySession {
     this.#maybeFinish();
   }
 
-  #closeBrowser(code: number, reason: string): void {
-    if (this.#closeCode !== undefined) return;
-    this.#closeCode = code;
-    this.#closeReason = clampReason(reason);
-    if (this.#ws.readyState === this.#ws.OPEN || this.#ws.readyState === this.#ws.CONNECTING) {
-      this.#ws.close(code, this.#closeReason);
-      this.#browserCloseTimer = this.#timers.set(
-        RelaySession.#terminateWs,
-        this.#wsCloseTimeoutMs,
-        this,
-      );
-    }
-  }
-
   #maybeFinish(): void {
-    if (this.#vm.phase !== 'closed' || this.#vm.isConnected || this.#isBrowserOpen) return;
-    if (this.#browserCloseTimer !== undefined) this.#timers.clear(this.#browserCloseTimer);
-    this.#browserCloseTimer = undefined;
+    if (this.#vm.phase !== 'closed' || this.#vm.isConnected || this.#browser.isOpen) return;
+    this.#browser.settle();
     if (this.#end) return;
     const end: SessionEnd = {
       reason: this.#endReason,
-      closeCode: this.#closeCode,
-      closeReason: this.#closeReason,
-      browserCloseCode: this.#browserCloseCode,
+      closeCode: this.#browser.closeCode,
+      closeReason: this.#browser.closeReason,
+      browserCloseCode: this.#browser.peerCloseCode,
       endedBy: endedBy(this.#endReason),
       answeredOnCleanup: this.#vm.answeredOnCleanup,
       isCleanupAcked: this.#vm.isCleanupAcked,
