@@ -10,6 +10,7 @@ import {
   clientInit,
   encodeMessage,
   qemuReadsAllAtOnce,
+  type ToVmDecision,
 } from '@cardlend/vscard';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -60,6 +61,24 @@ function predict(bytes: Uint8Array): {
   return { handled: messages.length, status: model.status, ...model.registers, unread };
 }
 
+/** Runs `body` while the QEMU process is stopped (SIGSTOP … SIGCONT): QEMU "briefly busy". */
+async function whileStopped(qemu: QemuHandle, body: () => Promise<void>): Promise<void> {
+  process.kill(qemu.pid, 'SIGSTOP');
+  try {
+    await body();
+  } finally {
+    process.kill(qemu.pid, 'SIGCONT');
+  }
+}
+
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 async function expectAnswered(client: RawVscardClient): Promise<void> {
   client.send(RAW_VSC.Init, 0, RAW_INIT_PAYLOAD);
   expect((await client.next(5000)).type).toBe(RAW_VSC.Init);
@@ -89,10 +108,12 @@ describe.each<QemuVersion>(['7.2', '10.0'])('QEMU %s input buffer', (version) =>
     expect(expected).toEqual({ handled: 1, status: 'wedged', pos: 65536, hdr: 12, unread: 12 });
     qemu = await startQemu({ version });
     const attacker = await connect();
-    attacker.socket.cork();
-    attacker.write(READER_ADD);
-    attacker.write(BIG_APDU);
-    attacker.socket.uncork();
+    // QEMU briefly busy (stopped) while both messages are written, as two separate writes.
+    await whileStopped(qemu, async () => {
+      attacker.write(READER_ADD);
+      attacker.write(BIG_APDU);
+      await until(() => attacker.socket.writableLength === 0);
+    });
     expect(toHex((await attacker.next(5000)).payload)).toBe('00000000'); // ReaderAdd's ack
     // QEMU stops reading with the APDU's last 12 bytes still in its socket.
     await waitForUnread(qemu.port, attacker, expected.unread);
@@ -129,10 +150,12 @@ describe.each<QemuVersion>(['7.2', '10.0'])('QEMU %s input buffer', (version) =>
     qemu = await startQemu({ version });
     const attacker = await GuardedClient.connect(qemu.port);
     clients.push(attacker.raw);
-    attacker.raw.socket.cork();
-    expect(attacker.send(READER_ADD).action).toBe('forward');
-    const refused = attacker.send(BIG_APDU);
-    attacker.raw.socket.uncork();
+    let refused: ToVmDecision | undefined;
+    await whileStopped(qemu, () => {
+      expect(attacker.send(READER_ADD).action).toBe('forward');
+      refused = attacker.send(BIG_APDU);
+      return until(() => attacker.raw.socket.writableLength === 0);
+    });
     expect(refused).toMatchObject({
       action: 'refuse',
       closeCode: RelayClose.PROTOCOL_VIOLATION,
