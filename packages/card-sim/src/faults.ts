@@ -39,6 +39,14 @@ export interface FaultPlan {
     /** Delay between frames, ms (default 0 = next microtask). */
     readonly intervalMs?: number;
   };
+  /**
+   * A DataBlock answer is cut short: only its first bytes are sent and the rest never comes, as
+   * when a reader's transfer is lost mid-message (fewer bytes than dwLength; issue 11 §2).
+   */
+  readonly cutAnswer?: FaultRule & {
+    /** Bytes of the message kept (default: half of it, at least 1, always fewer than its length). */
+    readonly keepBytes?: number;
+  };
   /** A response longer than one packet is delivered as two transfers (full packets, then rest). */
   readonly splitTransfers?: FaultRule;
   /** A stale SlotStatus with an old bSeq is waiting in the bulk-IN queue when the device is opened. */

@@ -4,6 +4,7 @@
  * hardware; the CCID side is CcidFirmware.
  */
 import { concatBytes, readLe16, toBytes, toDataView } from './bytes.ts';
+import { RDR_to_PC } from './ccid-constants.ts';
 import { CcidFirmware, type FirmwareHost, type SlotSnapshot } from './ccid-firmware.ts';
 import {
   buildConfigurationDescriptor,
@@ -263,8 +264,9 @@ export class SimulatedReader {
 
   // ---- bulk-IN packetisation -------------------------------------------------------------------
 
-  #queueBulkIn(message: Uint8Array): void {
+  #queueBulkIn(whole: Uint8Array): void {
     if (this.#isGone) return;
+    const message = this.#maybeCut(whole);
     const size = this.profile.bulkPacketSize;
     if (this.faults.shouldFire('strayZlp')) this.#inQueue.push(new Uint8Array(0));
     const split = message.length > size && this.faults.shouldFire('splitTransfers');
@@ -276,6 +278,14 @@ export class SimulatedReader {
     // USB 2.0 §5.8.3: a transfer that is an exact multiple of wMaxPacketSize ends with a ZLP.
     if (message.length % size === 0) this.#inQueue.push(new Uint8Array(0));
     this.#wakeBulkIn();
+  }
+
+  /** The cutAnswer fault: a DataBlock loses its tail (the reader's transfer ended early). */
+  #maybeCut(message: Uint8Array): Uint8Array {
+    if (message[0] !== RDR_to_PC.DataBlock || message.length < 2) return message;
+    if (!this.faults.shouldFire('cutAnswer')) return message;
+    const keep = this.faults.plan.cutAnswer?.keepBytes ?? Math.floor(message.length / 2);
+    return message.subarray(0, Math.min(message.length - 1, Math.max(1, keep)));
   }
 
   #wakeBulkIn(): void {

@@ -118,6 +118,19 @@ const scenarios: [string, ReaderProfile, FaultPlan, 'T=0' | 'T=1' | 'none', Step
     ['reply 167', 'reply 1'],
   ],
   [
+    'cutAnswer: a DataBlock loses its tail, the next answer is whole',
+    readerProfiles.shortApdu,
+    { cutAnswer: { after: 1, keepBytes: 20 } }, // after the IccPowerOn answer
+    'T=1',
+    [
+      { write: XFR, seq: 1, data: getApdu(100) },
+      { read: 4096 },
+      { write: GET_SLOT_STATUS, seq: 2 },
+      'reply',
+    ],
+    ['in 20', 'reply 2'],
+  ],
+  [
     'cardPulledMidApdu: ICC_MUTE with bmICCStatus 2, then NotifySlotChange 50 02',
     readerProfiles.shortApdu,
     { cardPulledMidApdu: { count: 1 } },

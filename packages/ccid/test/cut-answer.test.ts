@@ -3,12 +3,13 @@
  * reader whose answers are cut, dropped, duplicated or preceded by stale frames. Time is Vitest's
  * fake clock: a timeout is reached by advancing it, never by sleeping.
  */
+import { loopbackAnswer } from '@cardlend/card-sim';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { isCcidError } from '../src/core/index.ts';
+import { encodeApdu, fromHex, isCcidError } from '../src/core/index.ts';
 import type { CcidLogEntry, CcidReader } from '../src/webusb/index.ts';
 import { openReader } from '../src/webusb/index.ts';
-import { hex } from './helpers.ts';
+import { cardsFor, hex, profiles, setup } from './helpers.ts';
 import type { ReplayAnswer } from './replay-device.ts';
 import { REPLAY_FCI, REPLAY_PACKET_BYTES, ReplayDevice, captureShape } from './replay-device.ts';
 
@@ -151,4 +152,54 @@ describe('property: after any fault the next APDU gets its own answer or a typed
       { numRuns: 150 },
     );
   });
+});
+
+/** Loopback applet commands (card-sim `loopbackAnswer`) every profile carries (as in driver.test.ts). */
+const APDUS = [
+  encodeApdu({ cla: 0, ins: 0xa4, p1: 4, p2: 0, data: fromHex('A000000308') }),
+  encodeApdu({ cla: 0, ins: 0x20, p1: 0, p2: 200, ne: 256 }),
+  encodeApdu({ cla: 0, ins: 0x30, p1: 0, p2: 0, data: new Uint8Array(100).fill(0x5a), ne: 256 }),
+  encodeApdu({ cla: 0, ins: 0x40, p1: 0x6a, p2: 0x82 }),
+];
+
+async function outcome<T>(p: Promise<T>): Promise<T | Error> {
+  try {
+    return await settle(p);
+  } catch (e) {
+    expect(isCcidError(e), String(e)).toBe(true);
+    return e as Error;
+  }
+}
+
+describe('every card-sim profile: one DataBlock cut at any point costs at most that exchange', () => {
+  // card-sim's cutAnswer fault: the n-th DataBlock (IccPowerOn, PPS, S-blocks and APDU answers
+  // counted) keeps only its first bytes; the rest never comes.
+  const cuts = [0, 1, 2, 3, 4, 5, 6, 7].flatMap((after) =>
+    [undefined, 1, 10, 16, 32].map((keepBytes) => ({ after, keepBytes })),
+  );
+  for (const profile of profiles)
+    for (const c of cardsFor(profile))
+      it(`${profile.id} ${c.name}`, async () => {
+        for (const { after, keepBytes } of cuts) {
+          const cutAnswer = keepBytes === undefined ? { after } : { after, keepBytes };
+          const { sim, reader } = await settle(
+            setup(profile, c.make(), { faults: { cutAnswer }, timeoutMs: TIMEOUT_MS }),
+          );
+          try {
+            // A cut power-up answer fails powerOn with a typed error; the next one works.
+            if ((await outcome(reader.powerOn())) instanceof Error) await settle(reader.powerOn());
+            const failed: number[] = [];
+            for (const [i, apdu] of APDUS.entries()) {
+              const r = await outcome(reader.transmit(apdu));
+              if (r instanceof Error) failed.push(i);
+              else
+                expect(hex(r), `cut ${JSON.stringify(cutAnswer)}`).toBe(hex(loopbackAnswer(apdu)));
+            }
+            expect(failed.length, `cut ${JSON.stringify(cutAnswer)}`).toBeLessThanOrEqual(1);
+            expect(sim.faults.firedCounts.cutAnswer ?? 0).toBeLessThanOrEqual(1);
+          } finally {
+            await reader.close();
+          }
+        }
+      });
 });
