@@ -403,7 +403,12 @@ export class RelaySession {
     }
     for (const f of frames) {
       if (this.#vm.phase === 'open' && this.#policy?.toBrowser) {
-        if (this.#isRefused('to-browser', this.#policy.toBrowser(f, this.#policyState))) continue;
+        const verdict = this.#policy.toBrowser(f, this.#policyState);
+        if (verdict.action !== 'forward') {
+          this.#countFromVm(f.type); // a refused guest command is answered by the cleanup
+          this.#isRefused('to-browser', verdict);
+          continue;
+        }
       }
       // Send first: the bookkeeping after it is not on the round trip's path.
       if (this.#vm.phase === 'open' && this.#browser.isOpen) this.#sendToBrowser(f.bytes);

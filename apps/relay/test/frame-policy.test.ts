@@ -1,0 +1,97 @@
+/**
+ * The frame policy hook (session/frame-policy.ts), plugged in once for every session through
+ * `startRelayServer({ framePolicy })`: per direction, per-session state, and a refusal that
+ * closes the browser with the policy's own code while the VM gets its usual cleanup.
+ */
+import { RelayClose, VSC } from '@cardlend/vscard';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RelayServer, ServerEvent } from '../src/server.ts';
+import { FORWARD, refuseFrame, type FramePolicy } from '../src/session/frame-policy.ts';
+import { Browser, FakeVmHost, msg, startTestRelay, wsUrl } from './helpers.ts';
+
+const READER_ADD = msg(3, 0);
+const ATR = msg(5, 0, '3b7a18000073667465206364313434');
+const ANSWER = msg(7, 0, '9000');
+const GUEST_SELECT = msg(7, 0, '00a4040002 3f00');
+const GUEST_FORBIDDEN = msg(7, 0, '00ee000000'); // INS 0xEE: refused by the test policy
+
+/** Counts each session's messages to the VM; refuses a fourth, and guest commands with INS EE. */
+const policy: FramePolicy<{ toVm: number }> = {
+  init: () => ({ toVm: 0 }),
+  toVm: (_frame, state) =>
+    ++state.toVm > 3 ? refuseFrame(RelayClose.BAD_FRAME, 'Policy: at most 3 messages.') : FORWARD,
+  toBrowser: (frame) =>
+    frame.type === VSC.APDU && frame.bytes[13] === 0xee
+      ? refuseFrame(RelayClose.VM_PROTOCOL, 'Policy: the VM sent a forbidden command.')
+      : FORWARD,
+};
+
+let host: FakeVmHost;
+let relay: RelayServer;
+let events: ServerEvent[];
+const browsers: Browser[] = [];
+
+beforeEach(async () => {
+  host = await FakeVmHost.start();
+  ({ relay, events } = await startTestRelay(host.port, {}, { framePolicy: policy as FramePolicy }));
+});
+
+afterEach(async () => {
+  for (const b of browsers.splice(0)) b.ws.terminate();
+  await relay.close();
+  await host.close();
+});
+
+async function open(): Promise<Browser> {
+  const b = new Browser(wsUrl(relay));
+  browsers.push(b);
+  await b.opened;
+  return b;
+}
+
+describe('frame policy', () => {
+  it('refuses a browser → VM frame: its close code; the frame never reaches the VM', async () => {
+    const b = await open();
+    const conn = await host.nextConnection(0);
+    for (const m of [READER_ADD, ATR, ANSWER, ANSWER]) b.send(m);
+    const closed = await b.closed;
+    expect(closed).toEqual({ code: RelayClose.BAD_FRAME, reason: 'Policy: at most 3 messages.' });
+    await conn.waitFor(() => conn.isEnded, 3000, 'FIN');
+    expect(conn.messages.map((m) => m.type)).toEqual([3, 5, 7, 6, 4]);
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        kind: 'session-event',
+        event: expect.objectContaining({ kind: 'frame-refused', direction: 'to-vm' }),
+      }),
+    );
+  });
+
+  it('keeps its state per session', async () => {
+    const first = await open();
+    const c0 = await host.nextConnection(0);
+    for (const m of [READER_ADD, ATR, ANSWER]) first.send(m);
+    await c0.waitFor(() => c0.messages.length === 3, 3000, 'three messages');
+    first.ws.close(1000);
+    await c0.waitFor(() => c0.isEnded, 3000, 'first FIN');
+    const second = await open();
+    const c1 = await host.nextConnection(1);
+    for (const m of [READER_ADD, ATR, ANSWER]) second.send(m);
+    await c1.waitFor(() => c1.messages.length === 3, 3000, 'three more');
+    expect(relay.sessions.get('default')?.phase).toBe('open');
+  });
+
+  it('refuses a VM → browser frame: not delivered, and the guest command is answered with VSC_Error', async () => {
+    const b = await open();
+    const conn = await host.nextConnection(0);
+    b.send(READER_ADD);
+    b.send(ATR);
+    await b.frame(1);
+    conn.socket.write(Buffer.concat([GUEST_SELECT, GUEST_FORBIDDEN]));
+    const closed = await b.closed;
+    expect(closed.code).toBe(RelayClose.VM_PROTOCOL);
+    expect(b.frames.map((f) => f.data.equals(GUEST_SELECT))).toEqual([false, false, true]);
+    await conn.waitFor(() => conn.isEnded, 5000, 'FIN');
+    // Both guest commands outstanding: two VSC_Error, then CardRemove and ReaderRemove.
+    expect(conn.messages.slice(2).map((m) => m.type)).toEqual([2, 2, 6, 4]);
+  });
+});
