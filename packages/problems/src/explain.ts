@@ -66,13 +66,12 @@ function matchSource(f: Failure): Omit<ProblemMatch, 'kind'> {
     case 'bridge':
       return { id: problemForBridgeCode(f.code) ?? 'unexpected', reference: f.code, params: {} };
     case 'page': {
-      const c = PAGE_CONDITIONS[f.code];
       const params: Record<string, string> = {};
       if (f.reason !== undefined) params['reason'] = f.reason;
       if (f.expiredAt !== undefined) params['expiredAt'] = f.expiredAt;
-      const reference =
-        f.closeCode === undefined ? c.reference : `relay close ${f.closeCode} · ${c.reference}`;
-      return { id: c.problem, reference, params };
+      const own = PAGE_CONDITIONS[f.code];
+      const reference = f.closeCode === undefined ? own : `relay close ${f.closeCode} · ${own}`;
+      return { id: f.code, reference, params };
     }
     case 'unknown':
       return { id: 'unexpected', reference: f.code ?? 'unexpected', params: {} };

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { BROWSER_PROBLEMS } from '../src/catalog/browser.ts';
-import { READER_PROBLEMS } from '../src/catalog/reader.ts';
-import { RELAY_PROBLEMS } from '../src/catalog/relay.ts';
-import { TOKEN_PROBLEMS } from '../src/catalog/token.ts';
+import browser from '../src/catalog/browser.json' with { type: 'json' };
+import reader from '../src/catalog/reader.json' with { type: 'json' };
+import relay from '../src/catalog/relay.json' with { type: 'json' };
+import token from '../src/catalog/token.json' with { type: 'json' };
 import {
   BRIDGE_PROBLEMS,
   CCID_PROBLEMS,
@@ -68,11 +68,63 @@ describe('every problem renders for every OS family and client', () => {
   });
 });
 
+const SEVERITIES = ['error', 'info'];
+const FIX_OSES = ['linux', 'windows', 'macos'];
+const SOURCE_KINDS = ['ccid', 'relay-close', 'vscard', 'pcsc', 'bridge', 'page', 'unknown'];
+
+const isText = (x: unknown): boolean => typeof x === 'string' && x.trim().length > 5;
+const keysWithin = (x: object, allowed: string[]): boolean =>
+  Object.keys(x).every((k) => allowed.includes(k));
+
+/** The JSON entry has exactly the shape `ProblemEntry` declares (the catalog is typed by a cast). */
+function checkEntry(entry: unknown): string[] {
+  const e = entry as Record<string, unknown>;
+  const errors: string[] = [];
+  const check = (ok: boolean, what: string): void => {
+    if (!ok) errors.push(what);
+  };
+  check(keysWithin(e, ['severity', 'title', 'cause', 'fixes', 'defaults', 'bySource']), 'keys');
+  check(SEVERITIES.includes(e['severity'] as string), 'severity');
+  check(isText(e['title']) && isText(e['cause']), 'title/cause');
+  check(Array.isArray(e['fixes']), 'fixes');
+  for (const f of (e['fixes'] ?? []) as Record<string, unknown>[]) {
+    check(keysWithin(f, ['text', 'command', 'os', 'client']) && isText(f['text']), 'fix');
+    check(f['command'] === undefined || isText(f['command']), 'fix command');
+    check(f['os'] === undefined || FIX_OSES.includes(f['os'] as string), 'fix os');
+    check(f['client'] === undefined || CLIENTS.includes(f['client'] as Client), 'fix client');
+  }
+  const defaults = (e['defaults'] ?? {}) as Record<string, unknown>;
+  check(Object.values(defaults).every(isText), 'defaults');
+  const bySource = (e['bySource'] ?? {}) as Record<string, Record<string, unknown>>;
+  for (const [kind, v] of Object.entries(bySource)) {
+    check(SOURCE_KINDS.includes(kind) && keysWithin(v, ['title', 'cause']), `bySource ${kind}`);
+    check(Object.values(v).every(isText), `bySource ${kind} text`);
+  }
+  return errors;
+}
+
 describe('the catalog', () => {
+  it.each(PROBLEM_IDS)('%s has the shape of a ProblemEntry', (id) => {
+    expect(checkEntry(PROBLEMS[id])).toEqual([]);
+  });
+
+  it('rejects entries of another shape (the check itself)', () => {
+    expect(
+      checkEntry({ severity: 'fatal', title: 'Title here', cause: 'Cause here', fixes: [] }),
+    ).toEqual(['severity']);
+    expect(
+      checkEntry({
+        severity: 'error',
+        title: 'Title here',
+        cause: 'Cause here',
+        fixes: [{ text: 'Do it now', os: 'bsd' }],
+        extra: 1,
+      }),
+    ).toEqual(['keys', 'fix os']);
+  });
+
   it('has no id defined twice across its parts', () => {
-    const parts = [BROWSER_PROBLEMS, READER_PROBLEMS, RELAY_PROBLEMS, TOKEN_PROBLEMS].map((p) =>
-      Object.keys(p),
-    );
+    const parts = [browser, reader, relay, token].map((p) => Object.keys(p));
     expect(new Set(parts.flat()).size).toBe(parts.flat().length);
     expect(PROBLEM_IDS).toHaveLength(parts.flat().length);
   });
@@ -84,7 +136,7 @@ describe('the catalog', () => {
       ...Object.values(VSCARD_PROBLEMS),
       ...Object.values(PCSC_PROBLEMS).map(([, id]) => id),
       ...Object.values(BRIDGE_PROBLEMS),
-      ...Object.values(PAGE_CONDITIONS).map((c) => c.problem),
+      ...(Object.keys(PAGE_CONDITIONS) as ProblemId[]),
       'relay-unreachable',
       'unexpected',
     ]);

@@ -1,25 +1,26 @@
 /**
- * The catalog: every problem a person lending a card can meet, keyed by problem id. Data
- * only; `explain` (../explain.ts) picks the entry for a failure and fills it in.
+ * The catalog: every problem a person lending a card can meet, keyed by problem id, as data in
+ * JSON files (one per area) so that texts are edited, reviewed and translated apart from code:
+ * - browser.json: what only a web page meets (WebUSB, permissions, the chooser, the form);
+ * - reader.json: the reader, the card and the computer's smart card service (PC/SC);
+ * - relay.json: the relay, the virtual machine, and the catch-all `unexpected`;
+ * - token.json: the session link and its token.
+ * The entries' shape is `ProblemEntry` (../types.ts); test/catalog.test.ts checks every entry
+ * against it, so the data can be trusted here without a run-time parse.
  */
 import type { ProblemEntry } from '../types.ts';
-import { BROWSER_PROBLEMS } from './browser.ts';
-import { READER_PROBLEMS } from './reader.ts';
-import { RELAY_PROBLEMS } from './relay.ts';
-import { TOKEN_PROBLEMS } from './token.ts';
+import browser from './browser.json' with { type: 'json' };
+import reader from './reader.json' with { type: 'json' };
+import relay from './relay.json' with { type: 'json' };
+import token from './token.json' with { type: 'json' };
 
-const ALL = {
-  ...BROWSER_PROBLEMS,
-  ...READER_PROBLEMS,
-  ...RELAY_PROBLEMS,
-  ...TOKEN_PROBLEMS,
-} as const;
+const ALL = { ...browser, ...reader, ...relay, ...token };
 
 /** A problem id: what went wrong from the person's point of view (many source codes share one). */
 export type ProblemId = keyof typeof ALL;
 
 /** Every problem, by id. */
-export const PROBLEMS: Readonly<Record<ProblemId, ProblemEntry>> = ALL;
+export const PROBLEMS = ALL as Readonly<Record<ProblemId, ProblemEntry>>;
 
 /** Every problem id, in catalog order. */
 export const PROBLEM_IDS = Object.keys(PROBLEMS) as ProblemId[];

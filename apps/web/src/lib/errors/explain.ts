@@ -38,15 +38,12 @@ export type Failure =
 
 type Shorthand = Exclude<Failure, SourceFailure>;
 
-/** Shorthands without details → the source they name. */
-const PLAIN: Readonly<Record<string, SourceFailure>> = {
-  'usb-not-allowed': { kind: 'page', code: 'usb-not-allowed' },
-  'chooser-cancelled': { kind: 'page', code: 'chooser-cancelled' },
-  'no-websocket': { kind: 'page', code: 'no-websocket' },
-  'relay-unreachable': { kind: 'bridge', code: 'BRIDGE_RELAY_UNREACHABLE' },
-  'atr-refused': { kind: 'bridge', code: 'BRIDGE_ATR_REFUSED' },
-  'vm-not-answering': { kind: 'bridge', code: 'BRIDGE_VM_NOT_ANSWERING' },
-};
+/** Shorthands for what the bridge detects → its code. */
+const BRIDGE_SHORTHANDS = {
+  'relay-unreachable': 'BRIDGE_RELAY_UNREACHABLE',
+  'atr-refused': 'BRIDGE_ATR_REFUSED',
+  'vm-not-answering': 'BRIDGE_VM_NOT_ANSWERING',
+} as const;
 
 function fromShorthand(f: Shorthand): SourceFailure {
   switch (f.kind) {
@@ -61,8 +58,13 @@ function fromShorthand(f: Shorthand): SourceFailure {
       return { kind: 'page', code: f.kind, reason: f.reason };
     case 'unexpected':
       return f.code === undefined ? { kind: 'unknown' } : { kind: 'unknown', code: f.code };
+    case 'relay-unreachable':
+    case 'atr-refused':
+    case 'vm-not-answering':
+      return { kind: 'bridge', code: BRIDGE_SHORTHANDS[f.kind] };
     default:
-      return PLAIN[f.kind] ?? { kind: 'unknown' };
+      // usb-not-allowed, chooser-cancelled, no-websocket: conditions of the same name.
+      return { kind: 'page', code: f.kind };
   }
 }
 
