@@ -257,7 +257,9 @@ export class CardBridge {
     const handle = this.#timers.setTimeout(() => {
       if (this.#armed.get(timer) !== handle) return;
       this.#armed.delete(timer);
-      this.#input((m, now) => m.timerFired(timer, now));
+      // A timer may fire a little before the clock reaches `atMs` (Node measures timeouts from
+      // its cached loop time): it stands for `atMs`, or the session would find nothing due.
+      this.#input((m, now) => m.timerFired(timer, Math.max(now, atMs)));
     }, delayMs);
     this.#armed.set(timer, handle);
   }

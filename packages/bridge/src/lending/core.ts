@@ -34,6 +34,20 @@ export interface Connection {
   failure: BridgeError | null;
 }
 
+/** A connection about to open as socket `socket`. */
+export function newConnection(socket: number): Connection {
+  return {
+    socket,
+    status: 'opening',
+    wasOpen: false,
+    session: null,
+    isReaderAnnounced: false,
+    vmCard: 'unknown',
+    lentAtMs: null,
+    failure: null,
+  };
+}
+
 /** A reader call without its id (the machine assigns it). */
 export type ReaderCall = ReaderRequest extends infer R
   ? R extends { id: number }

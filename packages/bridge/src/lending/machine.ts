@@ -12,18 +12,20 @@
  *                      └──stop(), reader gone──▶ stopping ──link closed / stop timer──▶
  *                                                   powering-off ──done / timer──▶ done
  *
- * Around the phases: the card (`state.card`, probed and powered through reader calls,
- * `cardGeneration` bumped at every change so answers of an earlier card are dropped), the
- * VM's view of it per connection (`vmCard`), and the guest-command queue (guest-queue.ts).
+ * Around the phases: the card (card-track.ts: `state.card`, probed and powered through
+ * reader calls, a generation bumped at every change so answers of an earlier card are
+ * dropped), the VM's view of it per connection (`vmCard`), and the guest commands
+ * (guest-server.ts, guest-queue.ts).
  * Rules: vscard-protocol.md §6 (client) and §7 (errors); the failure answer to a guest
  * command is 6F00 (see card-bridge.ts).
  */
-import { RELAY_SUBPROTOCOL, VscardClientSession } from '@cardlend/vscard';
+import { RELAY_SUBPROTOCOL } from '@cardlend/vscard';
 import type { ReaderEvent } from '@cardlend/ccid';
 import { BridgeError, classifyClose } from '../errors.ts';
 import { errorKeptOnLink } from './card.ts';
 import type { T0CompatMode } from './card.ts';
 import { CardTrack } from './card-track.ts';
+import { newConnection } from './core.ts';
 import type {
   Connection,
   LendingMachineOptions,
@@ -114,15 +116,8 @@ export class LendingMachine extends MachineOutput implements MachineCore {
           }),
         );
       } else {
-        const session = new VscardClientSession({
-          readerName: this.#opts.readerName,
-          ...(this.#opts.ackTimeoutMs === undefined
-            ? {}
-            : { ackTimeoutMs: this.#opts.ackTimeoutMs }),
-        });
-        conn.session = session;
         this.queue.resetBuffer();
-        this.run(conn, (s, now) => s.start(now));
+        this.#session.open(conn, this.#opts.readerName, this.#opts.ackTimeoutMs);
       }
     });
   }
@@ -274,16 +269,7 @@ export class LendingMachine extends MachineOutput implements MachineCore {
   // ── connection ──────────────────────────────────────────────────────────────
 
   #connect(): void {
-    const conn: Connection = {
-      socket: ++this.#nextSocket,
-      status: 'opening',
-      wasOpen: false,
-      session: null,
-      isReaderAnnounced: false,
-      vmCard: 'unknown',
-      lentAtMs: null,
-      failure: null,
-    };
+    const conn = newConnection(++this.#nextSocket);
     this.#phase = { name: 'online', conn };
     this.emit({ type: 'open-socket', socket: conn.socket });
   }

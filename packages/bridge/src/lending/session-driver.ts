@@ -7,6 +7,7 @@ import {
   decodeMessage,
   validateClientFrame,
   VSCARD_MAX_GUEST_COMMAND_BYTES,
+  VscardClientSession,
 } from '@cardlend/vscard';
 import type { SessionAction, SessionEvent, VscardMessage } from '@cardlend/vscard';
 import { BRIDGE_ERRORS, BridgeError } from '../errors.ts';
@@ -34,6 +35,15 @@ export class SessionDriver {
 
   constructor(core: MachineCore) {
     this.#core = core;
+  }
+
+  /** `conn` is open with the cardlend subprotocol: start a VSCard session on it (Init, ReaderAdd). */
+  open(conn: Connection, readerName: string, ackTimeoutMs: number | undefined): void {
+    conn.session = new VscardClientSession({
+      readerName,
+      ...(ackTimeoutMs === undefined ? {} : { ackTimeoutMs }),
+    });
+    this.run(conn, (s, now) => s.start(now));
   }
 
   /** Calls into `conn`'s session (if current) and performs its actions; a throwing call ends the connection. */
