@@ -1,5 +1,5 @@
 import { BRIDGE_ERRORS, BridgeError, type BridgeErrorCode } from '@cardlend/bridge';
-import { BRIDGE_PROBLEMS } from '@cardlend/problems';
+import { BRIDGE_PROBLEMS, type Failure as SourceFailure } from '@cardlend/problems';
 import { RelayClose } from '@cardlend/vscard';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
@@ -225,6 +225,10 @@ describe('failureFromLinkError', () => {
       code: 'CCID_TIMEOUT',
     });
     expect(explainFailure(f)).toMatchObject({ id: 'reader-error', reference: 'CCID_TIMEOUT' });
+  });
+
+  it("passes a BridgeError's source as it is (same shape as the catalog's failure)", () => {
+    expectTypeOf<BridgeError['source']>().toExtend<SourceFailure>();
   });
 
   it('knows every bridge code (types and table)', () => {
