@@ -41,7 +41,7 @@ import { DEFAULT_MESSAGE_RATE, TokenBucket } from '../limits/rate-limit.ts';
 import { refusalClose } from '../limits/refusals.ts';
 import type { FramePolicy, FrameVerdict } from './frame-policy.ts';
 import { NODE_TIMERS, type SessionTimers } from './timers.ts';
-import { GuestCommands } from './guest-commands.ts';
+import { SessionCounters } from './counters.ts';
 import { expectsReply, GUEST_ANSWER_GRACE_MS, VmLink, type VmPhase } from './vm-link.ts';
 import { toBytes } from './wire.ts';
 import { BrowserLink } from './browser-link.ts';
@@ -55,7 +55,6 @@ import type {
   SessionEndReason,
   SessionEvent,
   SessionHandler,
-  SessionObserver,
   SessionPhase,
   SessionStats,
 } from './types.ts';
@@ -93,20 +92,12 @@ export class RelaySession {
   readonly #maxBufferedToBrowserBytes: number;
   readonly #onEvent: (e: SessionEvent) => void;
   readonly #timers: SessionTimers;
-  readonly #stats: SessionStats = {
-    messagesFromBrowser: 0,
-    bytesFromBrowser: 0,
-    messagesToBrowser: 0,
-    bytesToBrowser: 0,
-    guestCommands: 0,
-  };
   readonly #browser: BrowserLink;
   #isVmPaused = false;
   #isBrowserPaused = false;
   #endReason: SessionEndReason = 'browser-closed';
-  readonly #observer: SessionObserver | undefined;
   readonly #now: () => number;
-  readonly #commands: GuestCommands;
+  readonly #counters: SessionCounters;
   readonly #bucket: TokenBucket | undefined;
   readonly #slowReaderTimeoutMs: number;
   readonly #policy: FramePolicy | undefined;
@@ -131,9 +122,8 @@ export class RelaySession {
     });
     this.#handler = opts.handler;
     this.#activity = opts.activity;
-    this.#observer = opts.observer;
     this.#now = opts.now ?? defaultNow;
-    this.#commands = new GuestCommands(opts.observer, this.#now);
+    this.#counters = new SessionCounters(opts.observer, this.#now);
     const rate = opts.messageRate === undefined ? DEFAULT_MESSAGE_RATE : opts.messageRate;
     this.#bucket = rate === null ? undefined : new TokenBucket(rate);
     this.#slowReaderTimeoutMs = opts.slowReaderTimeoutMs ?? 10_000;
@@ -252,7 +242,7 @@ export class RelaySession {
 
   /** Guest commands QEMU sent that the browser has not answered yet. */
   get outstandingGuestCommands(): number {
-    return this.#commands.outstanding;
+    return this.#counters.outstanding;
   }
 
   /** Bytes queued towards the browser (`ws.bufferedAmount`). */
@@ -276,12 +266,12 @@ export class RelaySession {
   }
 
   get stats(): Readonly<SessionStats> {
-    return this.#stats;
+    return this.#counters.stats;
   }
 
   /** Messages relayed either way so far: the heartbeat's measure of activity (idle timeout). */
   get messageCount(): number {
-    return this.#stats.messagesFromBrowser + this.#stats.messagesToBrowser;
+    return this.#counters.messageCount;
   }
 
   /**
@@ -329,7 +319,7 @@ export class RelaySession {
       this.#badFrame(e.code, `Bad VSCard frame (${e.code}): ${e.message}`);
       return;
     }
-    const isAnswer = this.#commands.isAnswer(type);
+    const isAnswer = this.#counters.isAnswer(type);
     // Answers to outstanding guest commands are paced by QEMU (one per command): not limited.
     if (!isAnswer && this.#bucket && !this.#bucket.take(this.#now())) {
       this.#limit('message-rate');
@@ -343,20 +333,13 @@ export class RelaySession {
     // The bytes leave first; the bookkeeping below is not on the round trip's path (nothing
     // it updates is read before QEMU's reply, which arrives in a later event).
     const isWritable = this.#tcp.write(bytes);
-    this.#countToVm(type, bytes.length, isAnswer);
+    this.#counters.toVm(type, bytes.length, isAnswer);
+    if (expectsReply(type)) this.#vm.pendingReplies++;
     if (!isWritable && !this.#isBrowserPaused) {
       this.#isBrowserPaused = true;
       this.#ws.pause();
       this.#emit({ kind: 'backpressure', side: 'browser', isPaused: true });
     }
-  }
-
-  #countToVm(type: number, length: number, isAnswer: boolean): void {
-    this.#stats.messagesFromBrowser++;
-    this.#stats.bytesFromBrowser += length;
-    this.#commands.passed(type, isAnswer);
-    this.#observer?.bytes('to_vm', length);
-    if (expectsReply(type)) this.#vm.pendingReplies++;
   }
 
   /** Applies a policy verdict: true (and the session closing) when the frame is refused. */
@@ -433,16 +416,12 @@ export class RelaySession {
     if (this.#ws.bufferedAmount > 0 || bytes.length > this.#maxBufferedToBrowserBytes)
       this.#ws.send(bytes, SEND_BINARY, this.#sentCallback());
     else this.#ws.send(bytes, SEND_BINARY);
-    this.#stats.messagesToBrowser++;
-    this.#stats.bytesToBrowser += bytes.length;
-    this.#observer?.bytes('to_browser', bytes.length);
+    this.#counters.toBrowser(bytes.length);
   }
 
   #countFromVm(type: number): void {
-    if (type === VSC.APDU) {
-      this.#stats.guestCommands++;
-      if (this.#vm.phase === 'open') this.#commands.issued();
-    } else if (type === VSC.Error || type === VSC.Init) {
+    if (type === VSC.APDU) this.#counters.guestCommand(this.#vm.phase === 'open');
+    else if (type === VSC.Error || type === VSC.Init) {
       this.#vm.noteReply();
     }
   }
@@ -493,7 +472,7 @@ export class RelaySession {
   #startCleanup(reason: SessionEndReason, isWaitingForAcks: boolean): void {
     if (this.#vm.phase !== 'open') return;
     this.#endReason = reason;
-    const answered = this.#commands.takeAll();
+    const answered = this.#counters.takeAll();
     if (!this.#tcp.destroyed && this.#tcp.writable) this.#emit({ kind: 'cleanup', answered });
     this.#vm.startCleanup(answered, isWaitingForAcks && this.#framer.state !== 'failed');
     this.#maybeFinish();
@@ -511,10 +490,10 @@ export class RelaySession {
       endedBy: endedBy(this.#endReason),
       answeredOnCleanup: this.#vm.answeredOnCleanup,
       isCleanupAcked: this.#vm.isCleanupAcked,
-      stats: { ...this.#stats },
+      stats: { ...this.#counters.stats },
     };
     this.#end = end;
-    this.#commands.takeAll();
+    this.#counters.takeAll();
     this.#resolveDone?.(end);
     this.#handler?.onSessionEnd?.(end);
   }

@@ -1,12 +1,12 @@
 /**
- * Guest commands (APDUs from QEMU) a session has passed to the browser and not yet seen
- * answered: their count (answers to them are exempt from the message rate; the cleanup
- * answers the rest with VSC_Error) and, with a metrics observer, their arrival times for the
- * APDU latency. QEMU answers or drops them all on ATR, CardRemove and ReaderRemove
- * (vscard-protocol.md §6 rule 5).
+ * A session's counters: messages and bytes either way (stats, metrics) and the guest commands
+ * (APDUs from QEMU) passed to the browser and not yet seen answered — their count (answers to
+ * them are exempt from the message rate; the cleanup answers the rest with VSC_Error) and,
+ * with a metrics observer, their arrival times for the APDU latency. QEMU answers or drops
+ * them all on ATR, CardRemove and ReaderRemove (vscard-protocol.md §6 rule 5).
  */
 import { VSC } from '@cardlend/vscard';
-import type { SessionObserver } from './types.ts';
+import type { SessionObserver, SessionStats } from './types.ts';
 
 /** Guest-command timestamps kept for latency; QEMU itself holds at most 128 (§4). */
 const MAX_TRACKED_COMMANDS = 1024;
@@ -18,7 +18,14 @@ const FLUSHES_GUEST_COMMANDS: ReadonlySet<number> = new Set([
   VSC.ReaderRemove,
 ]);
 
-export class GuestCommands {
+export class SessionCounters {
+  readonly stats: SessionStats = {
+    messagesFromBrowser: 0,
+    bytesFromBrowser: 0,
+    messagesToBrowser: 0,
+    bytesToBrowser: 0,
+    guestCommands: 0,
+  };
   /** Guest commands QEMU sent that the browser has not answered yet. */
   outstanding = 0;
   /** Arrival times of outstanding guest commands (oldest first); only with an observer. */
@@ -31,8 +38,22 @@ export class GuestCommands {
     this.#now = now;
   }
 
-  /** A guest command went to the browser. */
-  issued(): void {
+  /** Messages relayed either way so far. */
+  get messageCount(): number {
+    return this.stats.messagesFromBrowser + this.stats.messagesToBrowser;
+  }
+
+  /** A message went to the browser. */
+  toBrowser(length: number): void {
+    this.stats.messagesToBrowser++;
+    this.stats.bytesToBrowser += length;
+    this.#observer?.bytes('to_browser', length);
+  }
+
+  /** A guest command came from QEMU; `isRelayed`: while relaying (it awaits an answer). */
+  guestCommand(isRelayed: boolean): void {
+    this.stats.guestCommands++;
+    if (!isRelayed) return;
     this.outstanding++;
     if (this.#observer) {
       const times = (this.#times ??= []);
@@ -47,7 +68,10 @@ export class GuestCommands {
   }
 
   /** A browser message of `type` went to QEMU; `isAnswer` as {@link isAnswer} said. */
-  passed(type: number, isAnswer: boolean): void {
+  toVm(type: number, length: number, isAnswer: boolean): void {
+    this.stats.messagesFromBrowser++;
+    this.stats.bytesFromBrowser += length;
+    this.#observer?.bytes('to_vm', length);
     if (isAnswer) {
       this.outstanding--;
       const issuedAt = this.#times?.shift();
