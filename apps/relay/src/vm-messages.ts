@@ -1,7 +1,7 @@
 /**
  * The VSCard messages the relay itself sends to QEMU, encoded once: the answer to a guest
  * command nobody will answer, and the card and reader removal (vscard-protocol.md §5, §6
- * rules 7–8). Used by a session's cleanup (relay.ts) and by a parked dial-in VM (dial-in.ts).
+ * rules 7–8). Used by a session's cleanup (session/vm-link.ts) and by a parked dial-in VM (dial-in.ts).
  */
 import { encodeMessage, VSC_ERROR_CODE } from '@cardlend/vscard';
 

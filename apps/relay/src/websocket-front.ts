@@ -14,7 +14,7 @@ import { closeUnadmitted, PendingClient } from './admission/pending-client.ts';
 import { runAdmission } from './admission/pipeline.ts';
 import type { AdmissionStep, Admitted, ClientInfo, Refusal } from './admission/types.ts';
 import { resolveClientAddress, type TrustedProxies } from './auth/forwarded.ts';
-import { extractTokenFromProtocols } from './auth/origin.ts';
+import { extractTokenFromProtocols, selectSubprotocol } from './auth/origin.ts';
 import { refuseUpgrade } from './http-front.ts';
 import type { AuditLog } from './ops/logger.ts';
 import type { RelayMetrics } from './ops/metrics.ts';
@@ -54,8 +54,7 @@ export class WebSocketFront {
       // Tracked here with one shared listener instead of ws's closure per connection.
       clientTracking: false,
       // Select cardlend.vscard.v1; a token subprotocol is never echoed (auth/origin.ts).
-      handleProtocols: (protocols) =>
-        protocols.has(RELAY_SUBPROTOCOL) ? RELAY_SUBPROTOCOL : false,
+      handleProtocols: selectSubprotocol,
     });
     this.#wss.on('error', (e) => opts.emit({ kind: 'server-error', message: e.message }));
   }

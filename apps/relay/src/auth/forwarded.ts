@@ -4,7 +4,7 @@
  * the TCP peer is in the trusted-proxy list; otherwise anyone could pick the address that
  * the per-address session cap and the audit log see.
  *
- * Integration (server.ts): build `const proxies = parseTrustedProxies(config.trustedProxies)`
+ * Integration (server.ts, websocket-front.ts): build `const proxies = parseTrustedProxies(config.trustedProxies)`
  * once at start (it throws RangeError with the bad entry for the config validator), then
  * per upgrade request:
  * `const client = resolveClientAddress({ peerAddress: req.socket.remoteAddress, headers: req.headers, trustedProxies: proxies })`.

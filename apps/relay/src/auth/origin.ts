@@ -3,7 +3,7 @@
  * control"): the Origin allowlist, the token carried in `Sec-WebSocket-Protocol`, and the
  * alternative "first message" authentication with its deadline.
  *
- * Integration (server.ts):
+ * Integration (admission/steps.ts, websocket-front.ts, admission/pending-client.ts):
  * - At start: `const originPolicy = createOriginPolicy({ allowedOrigins: config.allowedOrigins, isLoopbackListener: isLoopbackHost(config.listen.host) })`
  *   (throws RangeError naming a bad pattern, for the config validator).
  * - `new WebSocketServer({ ..., handleProtocols: selectSubprotocol })` so only

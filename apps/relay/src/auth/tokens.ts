@@ -12,7 +12,7 @@
  * signature = HMAC-SHA256(secret, "v1." + <payload>)      (RFC 2104, 32 bytes)
  * ```
  *
- * Integration (server.ts): on upgrade, take the token with `extractTokenFromProtocols`
+ * Integration (admission/steps.ts `tokenStep`, session-runner.ts): on upgrade, take the token with `extractTokenFromProtocols`
  * (auth/origin.ts) or from the first message (`parseAuthMessage`), call
  * {@link verifyToken} with the configured secrets, map a refusal with
  * `refusalForToken` (limits/refusals.ts), then {@link TokenLedger.claim} the `jti`, keep

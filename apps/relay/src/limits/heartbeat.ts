@@ -13,7 +13,7 @@
  * browser that never reads: its TCP window fills and the pong never comes); otherwise it
  * is pinged. Precision: expiry happens up to one `pingIntervalMs` late.
  *
- * Integration (relay.ts/server.ts): one `new HeartbeatManager(config.heartbeat)` per
+ * Integration (server.ts, session-runner.ts): one `new HeartbeatManager(config.heartbeat)` per
  * process. Per session after it is admitted:
  * `const hb = heartbeat.add({ ping: () => ws.ping(), expire: (kind) => session.close(refusalClose(kind)) })`,
  * `ws.on('pong', () => hb.notePong())`, the peer's `activityCount()` returning the session's

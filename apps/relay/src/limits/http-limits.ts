@@ -5,7 +5,7 @@
  * bound how long and how much an upgrade request may take before a session exists (after
  * the upgrade, the auth deadline and the heartbeat take over).
  *
- * Integration (server.ts): `http.createServer(httpServerOptions(config.http), handler)`
+ * Integration (http-front.ts): `http.createServer(httpServerOptions(config.http), handler)`
  * (or `https.createServer({ ...tlsOptions, ...httpServerOptions(...) }, handler)`), then
  * `applyHttpLimits(server, config.http)`. `maxConnections` caps all TCP connections
  * (pre-upgrade and upgraded); set it a little above the session cap.

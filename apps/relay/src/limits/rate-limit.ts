@@ -3,7 +3,7 @@
  * limits on messages per session). O(1) time and two numbers of state per session;
  * refilled lazily from the caller's clock, so there is no timer.
  *
- * Integration (server.ts/relay.ts): one `new TokenBucket(config.messageRate)` per session;
+ * Integration (session/relay-session.ts): one `new TokenBucket(config.messageRate)` per session;
  * on every browser message `if (!bucket.take(performance.now())) close(refusalClose('message-rate'))`.
  */
 

@@ -5,7 +5,7 @@
  * reasons are ≤ 123 bytes of UTF-8 (RFC 6455 §5.5: a control frame body is ≤ 125 bytes,
  * 2 of which hold the code).
  *
- * Integration (server.ts): `const { code, reason } = refusalClose('origin-refused'); ws.close(code, reason)`,
+ * Integration (admission/steps.ts `refusalOf`, session/relay-session.ts): `const { code, reason } = refusalClose('origin-refused'); ws.close(code, reason)`,
  * and `metrics.refused(kind)` (ops/metrics.ts) with the same kind.
  */
 import { RelayClose, type RelayCloseCode } from '@cardlend/vscard';

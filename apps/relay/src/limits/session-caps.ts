@@ -3,7 +3,7 @@
  * sessions global and per client address). IPv6 clients are counted per /64 by default,
  * since one subscriber usually holds a whole /64 (RFC 6177).
  *
- * Integration (server.ts): at start `const caps = new SessionCaps(config.limits)`. On each
+ * Integration (server.ts, admission/steps.ts `limitsStep`): at start `const caps = new SessionCaps(config.limits)`. On each
  * upgrade, with `client` from `resolveClientAddress` (auth/forwarded.ts):
  * `const slot = caps.tryAcquire(client)`; if `!slot.ok` close with `refusalClose(slot.reason)`;
  * else call `slot.release()` exactly when the session ends (idempotent).

@@ -3,7 +3,7 @@
  * `/healthz` (the process answers) and `/readyz` (listening and not draining: a load
  * balancer stops sending new sessions as soon as a SIGTERM starts the drain).
  *
- * Integration (server.ts): `const ops = createOpsHandler({ registry: metrics.registry, readiness })`;
+ * Integration (http-front.ts): `const ops = createOpsHandler({ registry: metrics.registry, readiness })`;
  * in the HTTP server's request listener, first `if (ops(req, res)) return;` then serve the
  * web app. `readiness.markListening()` in the `listen` callback; the shutdown coordinator
  * (ops/shutdown.ts) calls `markDraining()`. To keep metrics private, serve the handler on a

@@ -7,7 +7,7 @@
  * 3. every string (message and fields) is scrubbed of anything shaped like a session
  *    token or a token subprotocol.
  *
- * Integration (main.ts/server.ts): `const logger = createLogger({ level: config.logLevel })`,
+ * Integration (main.ts, websocket-front.ts, session-runner.ts): `const logger = createLogger({ level: config.logLevel })`,
  * `const audit = createAuditLog(logger)`; call `audit.sessionStart(...)` once a session is
  * admitted, `audit.sessionEnd(...)` once it is fully closed, `audit.refusal(...)` for each
  * refused connection. Never pass request headers wholesale.

@@ -4,7 +4,7 @@
  * and stores APDU latencies in a fixed array; prom-client reads them at scrape time
  * (`collect`), so a relayed message costs a few additions and no allocation.
  *
- * Integration (server.ts/relay.ts): one `createRelayMetrics()` per process; serve
+ * Integration (server.ts, session-runner.ts, websocket-front.ts): one `createRelayMetrics()` per process; serve
  * `metrics.registry` with `createOpsHandler` (ops/http.ts). Per session:
  * `metrics.sessionStarted()` when admitted, `metrics.sessionEnded()` when closed;
  * `metrics.addBytes('to_vm', n)` / `metrics.addBytes('to_browser', n)` per message;
