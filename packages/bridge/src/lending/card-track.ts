@@ -144,7 +144,7 @@ export class CardTrack {
         error === null ? null : { code: error.code, message: error.message },
       ),
     });
-    if (conn?.session != null && wasAnnounced && core.isRunning) {
+    if (conn !== null && conn.session !== null && wasAnnounced && core.isRunning) {
       conn.vmCard = 'cleared';
       core.run(conn, (s, now) => s.removeCard(now));
     }
