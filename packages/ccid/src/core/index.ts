@@ -70,8 +70,10 @@ export { parseApdu, encodeApdu } from './apdu.ts';
 export type { ParsedApdu } from './apdu.ts';
 export { T0Exchange } from './t0.ts';
 export type { T0Action, T0ExchangeOptions } from './t0.ts';
-export { T1Session, T1Pcb, buildT1Block, decodeT1Block, lrc, crc16, t1Edc } from './t1.ts';
-export type { T1Action, T1Block, T1SessionOptions, T1CrcVariant } from './t1.ts';
+export { T1Session } from './t1.ts';
+export { T1Pcb, buildT1Block, decodeT1Block, lrc, crc16, t1Edc } from './t1-block.ts';
+export type { T1Action, T1SessionOptions } from './t1.ts';
+export type { T1Block, T1CrcVariant } from './t1-block.ts';
 export type { ReaderEvent } from './reader-event.ts';
 export { BulkInFramer } from './bulk-in-framer.ts';
 export type {

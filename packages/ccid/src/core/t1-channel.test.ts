@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildT1Block, decodeT1Block, T1Session } from './t1.ts';
+import { buildT1Block, decodeT1Block } from './t1-block.ts';
+import { T1Session } from './t1.ts';
 import type { T1Action } from './t1.ts';
 
 /** Card side of T=1: I-block chaining both ways, R-block acks and error replies, RESYNCH, IFS. */

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from './bytes.ts';
-import { buildT1Block, crc16, decodeT1Block, T1Session, t1Edc } from './t1.ts';
+import { buildT1Block, crc16, decodeT1Block, t1Edc } from './t1-block.ts';
+import { T1Session } from './t1.ts';
 import type { T1Action } from './t1.ts';
 
 const sent = (a: T1Action): string => {
