@@ -59,6 +59,26 @@ export default tseslint.config(
     },
   },
   {
+    // The catalog of words for people is data plus pure functions: no I/O, no platform; it names
+    // the codes of the CCID core and the VSCard package and nothing else of the project.
+    files: ['packages/problems/src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-globals': ['error', ...platformGlobals],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:*', 'ws', '@cardlend/*', '!@cardlend/ccid', '!@cardlend/vscard'],
+              message: 'The catalog stays pure: it may name only the CCID core and VSCard codes.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Scripts, tests, benchmarks and the relay's entry point may print.
     files: [
       'scripts/**',
