@@ -48,3 +48,21 @@ export function answer(
 ): CcidResponse {
   return decodeResponse(encodeResponse({ type, slot: 0, seq: 0, ...fields }));
 }
+
+/**
+ * The bulk-IN completions of one USB transfer carrying `msg` (ccid.md §16.2): its whole packets,
+ * `packetsPerCompletion` at a time (default all in one), then the short remainder.
+ */
+export function usbTransfer(
+  msg: Uint8Array,
+  packetSize: number,
+  packetsPerCompletion = Infinity,
+): Uint8Array[] {
+  const fullEnd = msg.length - (msg.length % packetSize);
+  const step = Number.isFinite(packetsPerCompletion) ? packetsPerCompletion * packetSize : fullEnd;
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < fullEnd; at += step)
+    out.push(msg.subarray(at, Math.min(at + step, fullEnd)));
+  if (fullEnd < msg.length || msg.length === 0) out.push(msg.subarray(fullEnd));
+  return out;
+}

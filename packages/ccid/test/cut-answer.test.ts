@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { encodeApdu, fromHex, isCcidError } from '../src/core/index.ts';
 import type { CcidLogEntry, CcidReader } from '../src/webusb/index.ts';
 import { openReader } from '../src/webusb/index.ts';
+import { usbTransfer } from './core-fixtures.ts';
 import { cardsFor, hex, profiles, setup } from './helpers.ts';
 import type { ReplayAnswer } from './replay-device.ts';
 import { REPLAY_FCI, REPLAY_PACKET_BYTES, ReplayDevice, captureShape } from './replay-device.ts';
@@ -106,10 +107,8 @@ function apply(f: Fault, a: ReplayAnswer): Uint8Array[] {
       return [];
     case 'duplicate':
       return [...a.completions, ...a.completions];
-    case 'split':
-      return Array.from({ length: Math.ceil(m.length / REPLAY_PACKET_BYTES) }, (_, i) =>
-        m.subarray(i * REPLAY_PACKET_BYTES, (i + 1) * REPLAY_PACKET_BYTES),
-      );
+    case 'split': // one packet per completion
+      return usbTransfer(m, REPLAY_PACKET_BYTES, 1);
     case 'stale': {
       const old = m.slice();
       old[6] = (m[6]! - f.back) & 0xff;

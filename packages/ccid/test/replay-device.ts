@@ -4,9 +4,13 @@
  * its whole 16-byte packets in one bulk-IN completion, then the remainder in a second one, as the
  * capture shows. A `tamper` hook rewrites the completions of chosen answers (cut, drop, duplicate,
  * stale frames) so a test can replay a faulty reader. Descriptors come from card-sim's `packet16`
- * profile (an independent oracle); the answers are written by hand from the capture.
+ * profile (an independent oracle); the answers are written by hand from the capture and encoded
+ * with the core's `encodeResponse`.
  */
 import { buildConfigurationDescriptor, ENDPOINT, readerProfiles } from '@cardlend/card-sim';
+import type { CcidResponseType } from '../src/core/index.ts';
+import { encodeResponse } from '../src/core/index.ts';
+import { usbTransfer } from './core-fixtures.ts';
 
 const PROFILE = readerProfiles.packet16;
 export const REPLAY_PACKET_BYTES = PROFILE.bulkPacketSize;
@@ -28,28 +32,20 @@ export interface ReplayDeviceOptions {
   tamper?: (a: ReplayAnswer) => Uint8Array[];
 }
 
-/** Whole packets in one completion, then the rest (ccid.md §16.2); a message of whole packets stays one completion. */
-export function captureShape(msg: Uint8Array, pkt = REPLAY_PACKET_BYTES): Uint8Array[] {
-  const full = msg.length - (msg.length % pkt);
-  if (full === 0 || full === msg.length) return [msg];
-  return [msg.subarray(0, full), msg.subarray(full)];
+/** Whole packets in one completion, then the rest (ccid.md §16.2). */
+export function captureShape(msg: Uint8Array): Uint8Array[] {
+  return usbTransfer(msg, REPLAY_PACKET_BYTES);
 }
 
-function message(
-  type: number,
+/** A successful RDR_to_PC answer on slot 0 with bmICCStatus `iccStatus`. */
+function reply(
+  type: CcidResponseType,
   seq: number,
-  status: number,
-  data: Uint8Array = new Uint8Array(0),
-  b9 = 0,
+  iccStatus: number,
+  data?: Uint8Array,
+  bSpecific = 0,
 ): Uint8Array {
-  const out = new Uint8Array(10 + data.length);
-  out[0] = type;
-  new DataView(out.buffer).setUint32(1, data.length, true);
-  out[6] = seq;
-  out[7] = status;
-  out[9] = b9;
-  out.set(data, 10);
-  return out;
+  return encodeResponse({ type, slot: 0, seq, iccStatus, bSpecific, ...(data ? { data } : {}) });
 }
 
 /** The card behind the reader: SELECT answers 61 22, GET RESPONSE the FCI, anything else 6D 00. */
@@ -134,13 +130,13 @@ export class ReplayDevice {
     let answer: Uint8Array;
     if (type === 0x62) {
       this.#isPowered = true;
-      answer = message(0x80, seq, 0, ATR);
+      answer = reply('DataBlock', seq, 0, ATR);
     } else if (type === 0x63) {
       this.#isPowered = false;
-      answer = message(0x81, seq, 1);
-    } else if (type === 0x61) answer = message(0x82, seq, icc, cmd.subarray(10), cmd[7]);
-    else if (type === 0x6f) answer = message(0x80, seq, icc, cardAnswer(cmd.subarray(10)));
-    else answer = message(0x81, seq, icc); // GetSlotStatus, Abort
+      answer = reply('SlotStatus', seq, 1);
+    } else if (type === 0x61) answer = reply('Parameters', seq, icc, cmd.subarray(10), cmd[7]);
+    else if (type === 0x6f) answer = reply('DataBlock', seq, icc, cardAnswer(cmd.subarray(10)));
+    else answer = reply('SlotStatus', seq, icc); // GetSlotStatus, Abort
     const completions = captureShape(answer);
     const index = this.#answers++;
     const out =

@@ -11,6 +11,7 @@ import type { CcidResponseType } from './messages.ts';
 import { CcidMessageAssembler, encodeResponse } from './messages.ts';
 import type { CcidReceiverEvent } from './receiver.ts';
 import { CcidReceiver } from './receiver.ts';
+import { usbTransfer } from '../../test/core-fixtures.ts';
 
 const TYPES: CcidResponseType[] = ['DataBlock', 'SlotStatus', 'Parameters', 'Escape'];
 
@@ -50,17 +51,6 @@ const exchangeArb: fc.Arbitrary<Exchange> = fc.record({
   fault: faultArb,
 });
 
-/** The completions of one USB transfer carrying `msg`: whole packets per completion, then the short rest. */
-function transfer(msg: Uint8Array, pkt: number, packetsPerCompletion = Infinity): Uint8Array[] {
-  const step = Number.isFinite(packetsPerCompletion) ? packetsPerCompletion * pkt : msg.length;
-  const out: Uint8Array[] = [];
-  const fullEnd = msg.length - (msg.length % pkt);
-  for (let at = 0; at < fullEnd; at += step)
-    out.push(msg.subarray(at, Math.min(at + step, fullEnd)));
-  if (fullEnd < msg.length || msg.length === 0) out.push(msg.subarray(fullEnd));
-  return out;
-}
-
 /** Drives one scripted exchange through the receiver; returns the answers it delivered. */
 class Harness {
   readonly answers: { seq: number; hex: string }[] = [];
@@ -79,7 +69,7 @@ class Harness {
     const before = this.answers.length;
     this.#rx.expect(0, seq, x.type);
     const f = x.fault;
-    const t = (m: Uint8Array, n?: number): Uint8Array[] => transfer(m, this.#pkt, n);
+    const t = (m: Uint8Array, n?: number): Uint8Array[] => usbTransfer(m, this.#pkt, n);
     if (f.kind === 'stale')
       for (const s of f.seqs)
         this.feed(t(encodeResponse({ type: x.type, slot: 0, seq: (seq + s) & 0xff })));
@@ -109,7 +99,7 @@ class Harness {
     this.#rx.expect(0, seq, 'SlotStatus');
     const status = encodeResponse({ type: 'SlotStatus', slot: 0, seq, bError: 0 });
     const before = this.answers.length;
-    this.feed(transfer(status, this.#pkt));
+    this.feed(usbTransfer(status, this.#pkt));
     expect(this.answers.slice(before)).toEqual([{ seq, hex: toHex(status) }]);
   }
   #collect(events: CcidReceiverEvent[]): void {
