@@ -65,3 +65,5 @@ export type {
   GuardRule,
   GuardOrigin,
 } from './forward-guard.ts';
+export { NagleDetector, describeNagleReport } from './nagle-detector.ts';
+export type { NagleDetectorOptions, NagleReport, NagleFinding } from './nagle-detector.ts';
