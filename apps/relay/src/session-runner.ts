@@ -99,7 +99,9 @@ class LiveSession implements HeartbeatPeer, SessionHandler {
   readonly ctx: RunnerContext;
   readonly ws: WebSocket;
   readonly sessionId: number;
-  readonly admitted: AdmittedSession;
+  readonly targetId: string;
+  /** What admission took, released when the session ends (not the request or its token). */
+  readonly held: Pick<AdmittedSession, 'lock' | 'cap' | 'lease'>;
   readonly audit: SessionStartAudit;
   readonly startedAt = Date.now();
   readonly heartbeat: HeartbeatHandle;
@@ -109,8 +111,9 @@ class LiveSession implements HeartbeatPeer, SessionHandler {
     this.ctx = ctx;
     this.ws = ws;
     this.sessionId = ctx.nextSessionId++;
-    this.admitted = admitted;
-    const { client, target } = admitted;
+    this.targetId = admitted.targetId;
+    const { client, target, lock, cap, lease } = admitted;
+    this.held = lease ? { lock, cap, lease } : { lock, cap };
     this.audit = {
       sessionId: String(this.sessionId),
       targetId: admitted.targetId,
@@ -141,13 +144,12 @@ class LiveSession implements HeartbeatPeer, SessionHandler {
   }
 
   onSessionEnd(end: SessionEnd): void {
-    const { ctx, admitted } = this;
+    const { ctx, held, targetId } = this;
     this.heartbeat.remove();
-    if (ctx.sessions.get(admitted.targetId) === this.session)
-      ctx.sessions.delete(admitted.targetId);
-    admitted.lock.release();
-    admitted.cap.release();
-    admitted.lease?.release();
+    if (ctx.sessions.get(targetId) === this.session) ctx.sessions.delete(targetId);
+    held.lock.release();
+    held.cap.release();
+    held.lease?.release();
     ctx.metrics?.sessionEnded();
     ctx.audit?.sessionEnd({
       ...this.audit,
@@ -159,6 +161,6 @@ class LiveSession implements HeartbeatPeer, SessionHandler {
       closeReason: end.closeReason,
       endedBy: end.endedBy,
     });
-    ctx.emit({ kind: 'session-end', sessionId: this.sessionId, target: admitted.targetId, end });
+    ctx.emit({ kind: 'session-end', sessionId: this.sessionId, target: targetId, end });
   }
 }

@@ -18,6 +18,7 @@ import type {
   AdmittedSession,
   ClientInfo,
   Refusal,
+  Verdict,
 } from './types.ts';
 import type { OriginPolicy } from '../auth/origin.ts';
 import type { SessionCaps } from '../limits/session-caps.ts';
@@ -61,15 +62,19 @@ export async function runAdmission(
 ): Promise<AdmissionResult> {
   let admitted: Admitted = { client, targetId: defaultTarget };
   for (const step of steps) {
-    const verdict = io.signal.aborted
-      ? { ok: false as const, refusal: undefined }
-      : await step(admitted, io);
+    let verdict: Verdict;
+    try {
+      verdict = io.signal.aborted ? { ok: false, refusal: undefined } : await step(admitted, io);
+    } catch (e) {
+      releaseAdmitted(admitted); // a step that throws is a bug; what was held is not leaked
+      throw e;
+    }
     if (verdict.ok && !io.signal.aborted) {
       admitted = verdict.admitted;
       continue;
     }
-    if (verdict.ok) releaseAdmitted(verdict.admitted);
-    releaseAdmitted(admitted);
+    // An admitting step's result holds everything held before it, and its own part.
+    releaseAdmitted(verdict.ok ? verdict.admitted : admitted);
     const refusal = io.signal.aborted || verdict.ok ? io.refusedFromOutside : verdict.refusal;
     return { ok: false, refusal, admitted };
   }
