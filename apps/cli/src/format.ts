@@ -117,6 +117,8 @@ export type JsonEvent =
       reconnectAttempt: number | null;
     }
   | ({ event: 'apdu' } & ExportedApduLogEntry)
+  /** The smart-card service went away (`reference`: its PC/SC code) or came back. */
+  | { event: 'service'; state: 'down' | 'back'; reference: string | null }
   | { event: 'end'; exitCode: number; reason: string; problem: unknown };
 
 const plainHex = (b: Uint8Array): string => formatHex(b).replaceAll(' ', '');

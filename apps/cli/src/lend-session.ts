@@ -9,8 +9,8 @@ import type { LendPlan } from './args.ts';
 import { exportEntry, formatApduLine, formatStatus, jsonLine, stateEvent } from './format.ts';
 import { outcomeOf } from './outcome.ts';
 import type { ExitCode } from './outcome.ts';
-import type { CliDeps, OpenedReader } from './ports.ts';
-import { problemForState } from './problem.ts';
+import type { CliDeps, OpenedReader, ServiceEvent } from './ports.ts';
+import { explainForCli, failureOfReaderError, problemForState } from './problem.ts';
 import type { CliProblem } from './problem.ts';
 
 /** How lending ended. */
@@ -39,6 +39,24 @@ function reporter(plan: LendPlan, deps: CliDeps) {
       if (line !== lastStatus) deps.output.out(`${line}\n`);
       lastStatus = line;
     },
+    /** The smart-card service went away or came back: say why the card is gone meanwhile. */
+    service(e: ServiceEvent): void {
+      if (e.type === 'service-back') {
+        deps.output.out(
+          plan.json
+            ? jsonLine({ event: 'service', state: 'back', reference: null })
+            : 'The smart card service is back; the card is lent again once the reader reports it.\n',
+        );
+        return;
+      }
+      const why = explainForCli(failureOfReaderError(e.error), deps.os);
+      deps.output.out(
+        plan.json
+          ? jsonLine({ event: 'service', state: 'down', reference: why.reference })
+          : `${why.title} (${why.reference}): the VM sees no card until it is back; cardlend waits for it.\n`,
+      );
+      lastStatus = '';
+    },
     apdu(e: ApduLogEntry): void {
       const entry = exportEntry(e);
       deps.output.out(
@@ -55,6 +73,7 @@ export function lendWithBridge(
   readerName: string,
   deps: CliDeps,
   stop: StopRequest,
+  onServiceEvent: (listener: (e: ServiceEvent) => void) => () => void,
 ): Promise<LendResult> {
   const bridge = new CardBridge({
     reader,
@@ -65,6 +84,7 @@ export function lendWithBridge(
     readerName,
   });
   const report = reporter(plan, deps);
+  const unsubscribeService = onServiceEvent((e) => report.service(e));
   /** Set when the CLI itself stopped the bridge because of a problem (the ATR refused). */
   let stoppedFor: LendResult | null = null;
   const done = new Promise<LendResult>((resolve) => {
@@ -96,5 +116,5 @@ export function lendWithBridge(
   stop.onStop = () => void bridge.stop();
   if (stop.isRequested) void bridge.stop();
   bridge.start().catch(() => undefined); // the outcome comes from the state
-  return done;
+  return done.finally(unsubscribeService);
 }

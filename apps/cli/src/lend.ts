@@ -139,7 +139,10 @@ export async function runLend(plan: LendPlan, deps: CliDeps): Promise<ExitCode> 
     if (stop.isRequested) throw new NotLent(ExitCode.Ok, STOPPED_BEFORE);
     opened = await service.open(reader.name);
     announce(plan, reader, deps);
-    result = await lendWithBridge(plan, opened, reader.name, deps, stop);
+    const readers = service;
+    result = await lendWithBridge(plan, opened, reader.name, deps, stop, (l) =>
+      readers.onServiceEvent(l),
+    );
   } catch (e) {
     result =
       e instanceof NotLent

@@ -4,7 +4,7 @@
  */
 import { listReaders, openReader, PcscContext } from '@cardlend/pcsc';
 import type { ReaderInfo } from '@cardlend/pcsc';
-import type { ReaderService } from './ports.ts';
+import type { ReaderService, ServiceEvent } from './ports.ts';
 import type { ReaderSummary } from './reader-choice.ts';
 
 /** A listed reader as the CLI shows it. Pure. */
@@ -58,5 +58,16 @@ export async function openPcscReaders(): Promise<ReaderService> {
     },
     open: (name) => openReader(name, { context }),
     close: async () => context.close(),
+    onServiceEvent: (listener) => {
+      let isDown = false;
+      return context.onEvent((e) => {
+        let event: ServiceEvent | null = null;
+        if (e.type === 'service-down' && !isDown) event = { type: 'service-down', error: e.error };
+        else if (e.type === 'settled' && isDown) event = { type: 'service-back' };
+        if (event === null) return;
+        isDown = event.type === 'service-down';
+        listener(event);
+      });
+    },
   };
 }

@@ -12,8 +12,14 @@ export interface OpenedReader extends BridgeReader {
   close(): Promise<void>;
 }
 
+/** The smart-card service going away and coming back (pcscd restarting, Windows stopping it). */
+export type ServiceEvent =
+  { readonly type: 'service-down'; readonly error: unknown } | { readonly type: 'service-back' };
+
 /** The operating system's readers (PC/SC). */
 export interface ReaderService {
+  /** Subscribes to service events; returns the unsubscribe function. */
+  onServiceEvent(listener: (e: ServiceEvent) => void): () => void;
   /** Every reader with its card state and ATR. Rejects with an Error carrying a `code`. */
   list(): Promise<ReaderSummary[]>;
   /** Opens the reader named exactly `name` for lending. */

@@ -198,6 +198,9 @@ async function runProof(qemu: {
   expect((await nthResult(guest, 'atr', 3, 'after pcscd restart')).fields['atr']).toBe(
     hex(piv.atr),
   );
+  // …and the CLI said why the card was gone meanwhile.
+  const service = cli.events.filter((e) => e.event === 'service').map((e) => e['state']);
+  expect(service).toEqual(['down', 'back']);
 
   // The relay stops (the VM gets CardRemove + ReaderRemove: the guest sees no card) and comes
   // back on the same address: the CLI, retrying with backoff, reconnects and lends again.
