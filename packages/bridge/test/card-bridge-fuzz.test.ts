@@ -10,6 +10,7 @@ import { CardBridge } from '../src/card-bridge.ts';
 import { LongAnswerSplitter } from '../src/long-answer.ts';
 import type { BridgeState } from '../src/card-bridge.ts';
 import { CAC_T0_ATR, makeCard } from './helpers/cards.ts';
+import { memoryBridge } from './helpers/memory-bridge.ts';
 import { MemorySocket } from './helpers/memory-socket.ts';
 import { ScriptedReader } from './helpers/scripted-reader.ts';
 
@@ -100,17 +101,7 @@ describe('CardBridge under arbitrary relay traffic', () => {
         fc.array(apduFrame, { minLength: 1, maxLength: 30 }),
         fc.boolean(),
         async (frames, isBurst) => {
-          const reader = new ScriptedReader();
-          reader.card = makeCard({ atr: CAC_T0_ATR, protocol: 0 });
-          const socket = new MemorySocket();
-          const bridge = new CardBridge({
-            reader,
-            relayUrl: 'ws://relay.test',
-            createWebSocket: () => {
-              queueMicrotask(() => socket.open());
-              return socket;
-            },
-          });
+          const { bridge, socket, reader } = memoryBridge();
           let answered = 0;
           bridge.onApdu(() => answered++);
           await bridge.start();

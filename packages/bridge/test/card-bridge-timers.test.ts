@@ -4,25 +4,12 @@
  * loop time, so a busy loop makes them fire "early" by Date.now).
  */
 import { describe, expect, it } from 'vitest';
-import { CardBridge } from '../src/card-bridge.ts';
-import { CAC_T0_ATR, makeCard } from './helpers/cards.ts';
-import { MemorySocket } from './helpers/memory-socket.ts';
-import { ScriptedReader } from './helpers/scripted-reader.ts';
+import { memoryBridge } from './helpers/memory-bridge.ts';
 
 describe('timers firing before the clock', () => {
   it('an ack timeout still ends the session when the clock has not reached the deadline', async () => {
-    const reader = new ScriptedReader();
-    reader.card = makeCard({ atr: CAC_T0_ATR, protocol: 0 });
-    const socket = new MemorySocket();
-    socket.isAutoAck = false; // the VM never answers Init
     const delays: number[] = [];
-    const bridge = new CardBridge({
-      reader,
-      relayUrl: 'ws://relay.test',
-      createWebSocket: () => {
-        queueMicrotask(() => socket.open());
-        return socket;
-      },
+    const { bridge, socket } = memoryBridge({
       ackTimeoutMs: 100,
       now: () => 0, // the clock never moves
       timers: {
@@ -33,6 +20,7 @@ describe('timers firing before the clock', () => {
         clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
       },
     });
+    socket.isAutoAck = false; // the VM never answers Init
     await expect(bridge.start()).rejects.toMatchObject({ code: 'BRIDGE_VM_NOT_ANSWERING' });
     expect(delays[0]).toBe(100);
     expect(bridge.state.link).toBe('failed');

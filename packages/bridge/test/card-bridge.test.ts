@@ -13,7 +13,7 @@ import { CardBridge } from '../src/card-bridge.ts';
 import type { BridgeLogEvent, BridgeOptions, BridgeState } from '../src/card-bridge.ts';
 import { relayWebSocketUrl } from '../src/platform.ts';
 import { CAC_T0_ATR, makeCard, QEMU_REFUSED_ATR, YUBIKEY_ATR } from './helpers/cards.ts';
-import { MemorySocket } from './helpers/memory-socket.ts';
+import { MemorySocket, opensSoon } from './helpers/memory-socket.ts';
 import { ScriptedReader } from './helpers/scripted-reader.ts';
 import { toHexString, VscardHostDouble } from './helpers/vscard-host.ts';
 import type { GuestResult } from './helpers/vscard-host.ts';
@@ -102,6 +102,16 @@ class CountingTimers {
     clearTimeout(h as ReturnType<typeof setTimeout>);
   };
 }
+/** A bridge started and lent, with the card accepted by the VM. */
+async function lentBridge(
+  extra: Partial<BridgeOptions> = {},
+): Promise<ReturnType<typeof makeBridge>> {
+  const made = makeBridge(extra);
+  await made.bridge.start();
+  await untilState(made.bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+  return made;
+}
+
 const answerHex = (r: GuestResult): string => (r.kind === 'answer' ? toHexString(r.bytes) : r.kind);
 
 describe('announcing', () => {
@@ -197,9 +207,7 @@ describe('guest commands', () => {
   });
 
   it('answers strictly in order, one exchange at a time, and logs each', async () => {
-    const { bridge, apdus } = makeBridge();
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const { apdus } = await lentBridge();
     reader.isHolding = true;
     const results = [
       host.guestCommand('00A4040005A000000308'),
@@ -233,9 +241,7 @@ describe('guest commands', () => {
   });
 
   it('takes the largest guest command QEMU forwards (65526 bytes) to the card', async () => {
-    const { bridge } = makeBridge();
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const { bridge } = await lentBridge();
     // Extended case-3 APDU: 7-byte header + 65519 data bytes = 65526 bytes.
     const data = 'AB'.repeat(65519);
     const command = `00DA0000${'00FFEF'}${data}`;
@@ -247,9 +253,7 @@ describe('guest commands', () => {
   });
 
   it('never keeps PIN data in the log, nor in the export', async () => {
-    const { bridge, apdus } = makeBridge();
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const { apdus } = await lentBridge();
     const pin = '313233343536FFFF';
     expect(answerHex(await host.guestCommand(`0020008008${pin}`))).toBe('9000');
     expect(answerHex(await host.guestCommand('00200080083939393939FFFFFF'))).toBe('63C2');
@@ -273,9 +277,7 @@ describe('guest commands', () => {
 
   it('splits answers over 374 bytes into 61xx pieces and serves GET RESPONSE from its buffer', async () => {
     reader.card = makeCard({ atr: CAC_T0_ATR, protocol: 0, fileLength: 1000 });
-    const { bridge, apdus } = makeBridge();
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const { apdus } = await lentBridge();
     const data: number[] = [];
     let r = await host.guestCommand('00B00000000000');
     let pieces = 0;
@@ -306,9 +308,7 @@ describe('guest commands', () => {
 
   it('discards the buffer when another command comes', async () => {
     reader.card = makeCard({ atr: CAC_T0_ATR, protocol: 0, fileLength: 600 });
-    const { bridge } = makeBridge();
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    await lentBridge();
     expect(answerHex(await host.guestCommand('00B00000000000')).endsWith('6100')).toBe(true);
     expect(answerHex(await host.guestCommand('00A4040005A000000308'))).toBe('9000');
     // No buffer any more: this GET RESPONSE goes to the card, which does not know it.
@@ -321,9 +321,7 @@ describe('guest commands', () => {
 
   it('never leaves a guest command unanswered when the card is gone', async () => {
     const logs: BridgeLogEvent[] = [];
-    const { bridge, apdus } = makeBridge({ onLog: (e) => logs.push(e) });
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const { bridge, apdus } = await lentBridge({ onLog: (e) => logs.push(e) });
     // The card vanished but the reader has not reported it yet: transmit fails, the bridge answers 6F00.
     reader.card = null;
     expect(answerHex(await host.guestCommand('00A4040005A000000308'))).toBe('6F00');
@@ -342,9 +340,7 @@ describe('guest commands', () => {
   });
 
   it('a reader hardware error on the slot removes the card and says why', async () => {
-    const { bridge } = makeBridge();
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const { bridge } = await lentBridge();
     reader.emit({ type: 'hardware-error', slot: 0, code: 0xfb });
     const s = await untilState(bridge, (x) => x.card === null, 'card gone');
     expect(s.error?.code).toBe('BRIDGE_READER_ERROR');
@@ -356,9 +352,7 @@ describe('guest commands', () => {
   });
 
   it('answers 6F00 when transmit fails, and reports the card error', async () => {
-    const { bridge, apdus } = makeBridge();
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const { bridge, apdus } = await lentBridge();
     reader.isMute = true;
     expect(answerHex(await host.guestCommand('00CA7F6800'))).toBe('6F00');
     expect(apdus.at(-1)).toMatchObject({
@@ -376,9 +370,7 @@ describe('guest commands', () => {
     ['CCID_TRANSFER_FAILED', 'BRIDGE_READER_ERROR'],
     ['CCID_ABORTED', 'BRIDGE_CANCELLED'],
   ])('transmit failing with %s: 6F00 logged as %s, and lending goes on', async (ccid, code) => {
-    const { bridge, apdus } = makeBridge();
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const { bridge, apdus } = await lentBridge();
     reader.transmitFailure = ccid;
     expect(answerHex(await host.guestCommand('00CA7F6800'))).toBe('6F00');
     expect(apdus.at(-1)).toMatchObject({ errorCode: code, answeredBy: 'bridge-error' });
@@ -388,9 +380,7 @@ describe('guest commands', () => {
   });
 
   it('transmit failing with CCID_CLOSED (reader handle closed): lending stops with the reason', async () => {
-    const { bridge, apdus } = makeBridge();
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const { bridge, apdus } = await lentBridge();
     reader.transmitFailure = 'CCID_CLOSED';
     expect((await host.guestCommand('00CA7F6800')).kind).toMatch(/^(flushed|answer)$/);
     const s = await untilState(bridge, (x) => x.link === 'stopped', 'stopped');
@@ -400,9 +390,7 @@ describe('guest commands', () => {
   });
 
   it('drops the answer of a command the card was removed under, and works with the next card', async () => {
-    const { bridge, apdus } = makeBridge();
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const { bridge, apdus } = await lentBridge();
     reader.isHolding = true;
     const pending = host.guestCommand('00CA7F6800');
     const queued = host.guestCommand('00A4040005A000000308');
@@ -432,9 +420,7 @@ describe('ending', () => {
   });
 
   it('stop(): CardRemove, ReaderRemove, acks, then close 1000, then power off', async () => {
-    const { bridge } = makeBridge();
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const { bridge } = await lentBridge();
     const closed = new Promise<number>((resolve) =>
       host.connections[0]?.socket.on('close', (code: number) => resolve(code)),
     );
@@ -448,9 +434,7 @@ describe('ending', () => {
   });
 
   it('stop() is bounded when the VM does not ack', async () => {
-    const { bridge } = makeBridge({ stopTimeoutMs: 150, ackTimeoutMs: 5000 });
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const { bridge } = await lentBridge({ stopTimeoutMs: 150, ackTimeoutMs: 5000 });
     host.isSilent = true;
     const t0 = Date.now();
     await bridge.stop();
@@ -460,9 +444,7 @@ describe('ending', () => {
   });
 
   it('reader unplugged: CardRemove + ReaderRemove, close, link stopped with the reason', async () => {
-    const { bridge } = makeBridge();
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const { bridge } = await lentBridge();
     reader.unplug();
     const s = await untilState(bridge, (x) => x.link === 'stopped', 'stopped');
     expect(s.error?.code).toBe('BRIDGE_READER_GONE');
@@ -472,9 +454,7 @@ describe('ending', () => {
   });
 
   it('reader unplugged mid-APDU: the guest command is answered or flushed, never left hanging', async () => {
-    const { bridge } = makeBridge();
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const { bridge } = await lentBridge();
     reader.isHolding = true;
     const pending = host.guestCommand('00CA7F6800');
     await vi.waitFor(() => expect(reader.heldCount).toBe(1));
@@ -501,9 +481,7 @@ describe('relay connection', () => {
   });
 
   it('reconnects after a drop and announces reader and card again', async () => {
-    const { bridge, states } = makeBridge();
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const { bridge, states } = await lentBridge();
     host.terminateClient();
     const r = await untilState(bridge, (s) => s.link === 'reconnecting', 'reconnecting');
     expect(r).toMatchObject({
@@ -545,9 +523,7 @@ describe('relay connection', () => {
   });
 
   it('reconnects after the relay goes away (1001) and after the VM side closed (4011)', async () => {
-    const { bridge } = makeBridge();
-    await bridge.start();
-    await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
+    const { bridge } = await lentBridge();
     host.closeClient(RelayClose.GOING_AWAY, 'restart');
     await host.until(
       () => host.connections.length === 2 && host.types(1).length === 3,
@@ -678,10 +654,7 @@ describe('relay connection', () => {
     const socket = new MemorySocket();
     socket.protocol = '';
     const { bridge } = makeBridge({
-      createWebSocket: () => {
-        queueMicrotask(() => socket.open());
-        return socket;
-      },
+      createWebSocket: opensSoon(socket),
     });
     await expect(bridge.start()).rejects.toMatchObject({ code: 'BRIDGE_RELAY_PROTOCOL' });
     expect(bridge.state.link).toBe('failed');

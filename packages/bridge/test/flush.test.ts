@@ -6,11 +6,10 @@
  */
 import { decodeMessage, encodeMessage, validateClientFrame } from '@cardlend/vscard';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CardBridge } from '../src/card-bridge.ts';
-import type { BridgeLogEvent } from '../src/card-bridge.ts';
-import { CAC_T0_ATR, makeCard } from './helpers/cards.ts';
-import { MemorySocket } from './helpers/memory-socket.ts';
-import { ScriptedReader } from './helpers/scripted-reader.ts';
+import type { BridgeLogEvent, CardBridge } from '../src/card-bridge.ts';
+import { memoryBridge } from './helpers/memory-bridge.ts';
+import type { MemorySocket } from './helpers/memory-socket.ts';
+import type { ScriptedReader } from './helpers/scripted-reader.ts';
 
 const bridges: CardBridge[] = [];
 afterEach(async () => {
@@ -23,17 +22,8 @@ async function lentBridge(): Promise<{
   reader: ScriptedReader;
   logs: BridgeLogEvent[];
 }> {
-  const reader = new ScriptedReader();
-  reader.card = makeCard({ atr: CAC_T0_ATR, protocol: 0 });
-  const socket = new MemorySocket();
   const logs: BridgeLogEvent[] = [];
-  const bridge = new CardBridge({
-    reader,
-    relayUrl: 'ws://relay.test',
-    createWebSocket: () => {
-      queueMicrotask(() => socket.open());
-      return socket;
-    },
+  const { bridge, socket, reader } = memoryBridge({
     onLog: (e) => logs.push(e),
     stopTimeoutMs: 50,
   });

@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BridgeReaderEvent } from '../reader.ts';
 import { echoCommand, pattern, statusCommand } from './card.ts';
-import type { ReaderHarness, ReaderHarnessFactory } from './harness.ts';
+import type { HeldAnswer, ReaderHarness, ReaderHarnessFactory } from './harness.ts';
 
 /** The answer time limit the suite asks harnesses for, ms. */
 export const ANSWER_TIMEOUT_MS = 1000;
@@ -56,6 +56,22 @@ async function rejectionCode(p: Promise<unknown>): Promise<unknown> {
     return codeOf(e);
   }
   throw new Error('expected the call to reject');
+}
+
+/**
+ * Sends an ECHO whose answer the card holds; resolves once the command reached the card,
+ * with the hold and the code the command will reject with.
+ */
+async function sendHeld(
+  h: ReaderHarness,
+  seed: number,
+): Promise<{ held: HeldAnswer; pending: Promise<unknown> }> {
+  const held = h.holdNextAnswer();
+  const pending = rejectionCode(
+    h.reader.transmit(echoCommand(pattern(16, seed)), { slot: h.slot }),
+  );
+  await held.reached;
+  return { held, pending };
 }
 
 async function echo(h: ReaderHarness, seed: number, n = 8): Promise<void> {
@@ -199,23 +215,40 @@ function describeEvents(open: Open): void {
 
 function describeFailures(open: Open): void {
   describe('failures', () => {
-    it('card removed mid-command: the command rejects with CCID_CARD_ABSENT; a new card works', async () => {
+    it.each([
+      {
+        what: 'card removed',
+        pull: (h: ReaderHarness) => h.removeCard(),
+        code: 'CCID_CARD_ABSENT',
+        event: 'card-removed' as const,
+        after: 'a new card works',
+        check: async (h: ReaderHarness, rec: Recorder) => {
+          await h.insertCard();
+          await rec.waitFor('card-inserted');
+          await h.reader.powerOn(h.slot);
+          await echo(h, 7);
+        },
+      },
+      {
+        what: 'reader gone',
+        pull: (h: ReaderHarness) => h.unplugReader(),
+        code: 'CCID_READER_GONE',
+        event: 'reader-gone' as const,
+        after: 'the reader stays gone',
+        check: async (h: ReaderHarness) => {
+          expect(await rejectionCode(h.reader.getSlotStatus(h.slot))).toBe('CCID_READER_GONE');
+        },
+      },
+    ])('$what mid-command: the command rejects with $code, a $event event; $after', async (c) => {
       const h = await open(true);
       const rec = record(h);
       await h.reader.powerOn(h.slot);
-      const held = h.holdNextAnswer();
-      const pending = rejectionCode(
-        h.reader.transmit(echoCommand(pattern(8, 6)), { slot: h.slot }),
-      );
-      await held.reached;
-      await h.removeCard();
-      expect(await pending).toBe('CCID_CARD_ABSENT');
-      await rec.waitFor('card-removed');
+      const { held, pending } = await sendHeld(h, 6);
+      await c.pull(h);
+      expect(await pending).toBe(c.code);
+      await rec.waitFor(c.event);
       await held.release();
-      await h.insertCard();
-      await rec.waitFor('card-inserted');
-      await h.reader.powerOn(h.slot);
-      await echo(h, 7);
+      await c.check(h, rec);
     });
 
     it('reader gone while idle: one reader-gone event, every call rejects with CCID_READER_GONE', async () => {
@@ -234,29 +267,10 @@ function describeFailures(open: Open): void {
       expect(rec.events.filter((e) => e.type === 'reader-gone')).toHaveLength(1);
     });
 
-    it('reader gone mid-command: the command rejects with CCID_READER_GONE', async () => {
-      const h = await open(true);
-      const rec = record(h);
-      await h.reader.powerOn(h.slot);
-      const held = h.holdNextAnswer();
-      const pending = rejectionCode(
-        h.reader.transmit(echoCommand(pattern(8, 9)), { slot: h.slot }),
-      );
-      await held.reached;
-      await h.unplugReader();
-      expect(await pending).toBe('CCID_READER_GONE');
-      await rec.waitFor('reader-gone');
-      await held.release();
-      expect(await rejectionCode(h.reader.getSlotStatus(h.slot))).toBe('CCID_READER_GONE');
-    });
-
     it('late answer: an answer that comes after transmit gave up is never returned to a later command', async () => {
       const h = await open(true);
       await h.reader.powerOn(h.slot);
-      const held = h.holdNextAnswer();
-      const late = pattern(16, 100);
-      const pending = rejectionCode(h.reader.transmit(echoCommand(late), { slot: h.slot }));
-      await held.reached;
+      const { held, pending } = await sendHeld(h, 100);
       expect(await pending).toBe('CCID_TIMEOUT');
       await held.release();
       // The next command gets its own answer; a reader may instead refuse it once while it

@@ -88,3 +88,11 @@ export class MemorySocket implements BridgeWebSocket {
     for (const l of this.#listeners.get(type) ?? []) (l as (e: unknown) => void)(event);
   }
 }
+
+/** A WebSocket factory handing out `socket`, which opens on the next microtask. */
+export function opensSoon(socket: MemorySocket): () => MemorySocket {
+  return () => {
+    queueMicrotask(() => socket.open());
+    return socket;
+  };
+}
