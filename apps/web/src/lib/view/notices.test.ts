@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { explainFailure } from '../errors/explain.ts';
+import { noticeFor, problemOnLoad, refineProblem } from './notices.ts';
+
+const b64url = (text: string): string =>
+  btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const token = (exp: number): string =>
+  `v1.${b64url(JSON.stringify({ tid: 'lab-1', exp, jti: 'abcdefghijklmnop' }))}.c2ln`;
+const now = Date.UTC(2026, 11, 6, 15, 0);
+
+describe('problemOnLoad', () => {
+  it('names a non-secure page first, as such (not "this browser")', () => {
+    const p = problemOnLoad({
+      isSecureContext: false,
+      hasWebUsb: false,
+      rawToken: 'v1.x',
+      nowMs: now,
+      os: 'linux',
+    });
+    expect(p?.id).toBe('insecure-context');
+  });
+  it('flags a damaged or expired token, and nothing for a good one', () => {
+    const base = { isSecureContext: true, hasWebUsb: true, nowMs: now, os: 'linux' } as const;
+    expect(problemOnLoad({ ...base, rawToken: 'v1.x' })?.title).toBe('This link is damaged');
+    expect(problemOnLoad({ ...base, rawToken: token(now / 1000 - 60) })?.title).toMatch(
+      /^This link expired at/,
+    );
+    expect(problemOnLoad({ ...base, rawToken: token(now / 1000 + 60) })).toBeNull();
+    expect(problemOnLoad({ ...base, rawToken: '' })).toBeNull();
+  });
+});
+
+describe('noticeFor', () => {
+  const refused = explainFailure({ kind: 'relay-closed', closeCode: 4001 }, 'linux');
+  const vmGone = explainFailure({ kind: 'relay-closed', closeCode: 4011 }, 'linux');
+  const base = { pageProblem: null, token: '', closeCode: 4001, nowMs: now };
+
+  it('holds the lending problem back while the page view says so', () => {
+    expect(noticeFor({ ...base, sessionProblem: vmGone, mayShowSessionProblem: false })).toBeNull();
+    expect(noticeFor({ ...base, sessionProblem: vmGone, mayShowSessionProblem: true })).toBe(
+      vmGone,
+    );
+  });
+
+  it("puts the page's own problem first", () => {
+    const own = explainFailure({ kind: 'relay-unreachable' }, 'linux');
+    expect(
+      noticeFor({ ...base, pageProblem: own, sessionProblem: vmGone, mayShowSessionProblem: true }),
+    ).toBe(own);
+  });
+
+  it('tells a refused token apart by the token sent', () => {
+    expect(refused.id).toBe('token-refused');
+    const titles = ['', 'v1.x', token(now / 1000 - 60), token(now / 1000 + 60)].map(
+      (t) => refineProblem(refused, { token: t, closeCode: 4001, nowMs: now }).title,
+    );
+    expect(titles[0]).toBe('This relay needs a session link');
+    expect(titles[1]).toBe('This link is damaged');
+    expect(titles[2]).toMatch(/^This link expired at \d\d:\d\d/);
+    expect(titles[3]).toBe('This link is not valid for this relay');
+    expect(refineProblem(vmGone, { token: '', closeCode: 4011, nowMs: now })).toBe(vmGone);
+  });
+});
