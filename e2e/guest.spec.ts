@@ -47,9 +47,14 @@ test('a Linux guest signs with the lent card; the page shows its commands withou
     const log = page.getByRole('region', { name: 'Card activity', exact: true });
     await expect(log).toContainText('SELECT');
     await expect(log).toContainText('GENERAL AUTHENTICATE');
-    const verifyRow = log.getByRole('row').filter({ hasText: 'VERIFY' }).first();
-    await expect(verifyRow).toContainText('PIN hidden');
+    // The VERIFY that carried the PIN (a VERIFY without data is a PIN-status query, issue 14 §5).
+    const verifyRow = log
+      .getByRole('row')
+      .filter({ hasText: 'VERIFY' })
+      .filter({ hasText: 'PIN hidden' })
+      .first();
     await expect(verifyRow).toContainText('9000');
+    await expect(verifyRow.locator('.c-sent')).toHaveText('hidden');
     await snap(page, 'guest-signed-apdu-log');
 
     const downloading = page.waitForEvent('download');

@@ -1,5 +1,6 @@
 /** The page reads well on a laptop and a phone, and works with the keyboard alone. */
 import { expect, test } from './fixtures.ts';
+import { expectNoSeriousA11yViolations, expectStopInViewport } from './ux-helpers.ts';
 
 for (const viewport of [
   { name: 'laptop', width: 1280, height: 800 },
@@ -18,12 +19,19 @@ for (const viewport of [
     );
     expect(overflow).toBeLessThanOrEqual(0);
     await snap(page, `${viewport.name}-start`);
+    await expectNoSeriousA11yViolations(page, `${viewport.name} start`);
 
     await page.getByRole('button', { name: 'Try a virtual card' }).click();
     await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'lent', {
       timeout: 20_000,
     });
     await snap(page, `${viewport.name}-lent`);
+    // The sticky bar keeps Stop in view, also scrolled to the activity log.
+    await expectStopInViewport(page);
+    const overflowLent = await page.evaluate(
+      () => document.documentElement.scrollWidth - window.innerWidth,
+    );
+    expect(overflowLent).toBeLessThanOrEqual(0);
     await page.getByRole('button', { name: 'Stop lending' }).click();
     await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'stopped');
   });
