@@ -122,43 +122,19 @@ export interface ParsedAtr {
  * `isTckValid` (libccid still uses such ATRs) rather than thrown.
  */
 export function parseAtr(atr: Uint8Array): ParsedAtr {
-  const bad = (why: string): never => {
-    throw new CcidError('CCID_BAD_ATR', `bad ATR: ${why}`);
-  };
-  if (atr.length < 2) bad('shorter than TS T0');
-  if (atr.length > ATR_MAX_BYTES) bad(`${atr.length} bytes (max 33)`);
+  if (atr.length < 2) badAtr('shorter than TS T0');
+  if (atr.length > ATR_MAX_BYTES) badAtr(`${atr.length} bytes (max 33)`);
   const ts = atr[0];
-  if (ts !== 0x3b && ts !== 0x3f) bad(`TS 0x${(ts ?? 0).toString(16)}`);
-  const t0 = atr[1] ?? 0;
-  const k = t0 & 0x0f;
-  const groups: AtrGroup[] = [];
-  let y = t0 >> 4;
-  let off = 2;
-  const protocols: number[] = [];
-  let isTckNeeded = false;
-  for (;;) {
-    const g: AtrGroup = {};
-    const take = (): number => {
-      if (off >= atr.length) bad('truncated interface bytes');
-      return atr[off++] ?? 0;
-    };
-    if (y & 1) g.ta = take();
-    if (y & 2) g.tb = take();
-    if (y & 4) g.tc = take();
-    if (y & 8) g.td = take();
-    groups.push(g);
-    if (g.td === undefined) break;
-    const t = g.td & 0x0f;
-    if (t !== 0) isTckNeeded = true; // ISO 7816-3 §8.2.5: TCK absent only if T=0 alone is indicated
-    if (t !== 15 && !protocols.includes(t)) protocols.push(t);
-    y = g.td >> 4;
-  }
-  if (off + k > atr.length) bad('truncated historical bytes');
+  if (ts !== 0x3b && ts !== 0x3f) badAtr(`TS 0x${(ts ?? 0).toString(16)}`);
+  const k = (atr[1] ?? 0) & 0x0f;
+  const { groups, protocols, end, isTckNeeded } = readInterfaceBytes(atr);
+  let off = end;
+  if (off + k > atr.length) badAtr('truncated historical bytes');
   const historical = atr.slice(off, off + k);
   off += k;
   let tck: number | undefined;
   if (isTckNeeded && off < atr.length) tck = atr[off++];
-  if (off < atr.length) bad(`${atr.length - off} bytes after the last ATR field`);
+  if (off < atr.length) badAtr(`${atr.length - off} bytes after the last ATR field`);
   let x = 0;
   for (let i = 1; i < atr.length; i++) x ^= atr[i] ?? 0;
   const isTckValid = isTckNeeded ? tck !== undefined && x === 0 : true;
@@ -170,6 +146,67 @@ export function parseAtr(atr: Uint8Array): ParsedAtr {
       ? undefined
       : { protocol: ta2 & 0x0f, canChange: (ta2 & 0x80) === 0, isImplicit: (ta2 & 0x10) !== 0 };
   const offered = protocols.length ? protocols : [0];
+  const { t1, t15Ta } = specificBytesOf(groups);
+  return {
+    bytes: atr.slice(),
+    convention: ts === 0x3b ? 'direct' : 'inverse',
+    groups,
+    historical,
+    tck,
+    isTckValid,
+    protocols: offered,
+    defaultProtocol: specificMode ? specificMode.protocol : offered[0]!,
+    specificMode,
+    ta1,
+    fiIndex: ta1 >> 4,
+    diIndex: ta1 & 0x0f,
+    fi: FI_TABLE[ta1 >> 4],
+    di: DI_TABLE[ta1 & 0x0f],
+    extraGuardTime: groups[0]?.tc ?? 0,
+    wi: groups[1]?.tc ?? 10,
+    t1,
+    t15Ta,
+  };
+}
+
+function badAtr(why: string): never {
+  throw new CcidError('CCID_BAD_ATR', `bad ATR: ${why}`);
+}
+
+/** The interface byte groups after T0, the protocols their TDs name, and where they end. */
+function readInterfaceBytes(atr: Uint8Array): {
+  groups: AtrGroup[];
+  protocols: number[];
+  end: number;
+  isTckNeeded: boolean;
+} {
+  const groups: AtrGroup[] = [];
+  const protocols: number[] = [];
+  let y = (atr[1] ?? 0) >> 4;
+  let off = 2;
+  let isTckNeeded = false;
+  const take = (): number => {
+    if (off >= atr.length) badAtr('truncated interface bytes');
+    return atr[off++] ?? 0;
+  };
+  for (;;) {
+    const g: AtrGroup = {};
+    if (y & 1) g.ta = take();
+    if (y & 2) g.tb = take();
+    if (y & 4) g.tc = take();
+    if (y & 8) g.td = take();
+    groups.push(g);
+    if (g.td === undefined) break;
+    const t = g.td & 0x0f;
+    if (t !== 0) isTckNeeded = true; // ISO 7816-3 §8.2.5: TCK absent only if T=0 alone is indicated
+    if (t !== 15 && !protocols.includes(t)) protocols.push(t);
+    y = g.td >> 4;
+  }
+  return { groups, protocols, end: off, isTckNeeded };
+}
+
+/** T=1 parameters and the first T=15 TA from the groups after TD1 (the first of each counts). */
+function specificBytesOf(groups: AtrGroup[]): { t1: AtrT1Parameters; t15Ta: number | undefined } {
   const t1: AtrT1Parameters = { ifsc: 32, bwi: 4, cwi: 13, edc: 'lrc' };
   let hasTa = false;
   let hasTb = false;
@@ -197,24 +234,5 @@ export function parseAtr(atr: Uint8Array): ParsedAtr {
       t15Ta = g.ta;
     }
   }
-  return {
-    bytes: atr.slice(),
-    convention: ts === 0x3b ? 'direct' : 'inverse',
-    groups,
-    historical,
-    tck,
-    isTckValid,
-    protocols: offered,
-    defaultProtocol: specificMode ? specificMode.protocol : offered[0]!,
-    specificMode,
-    ta1,
-    fiIndex: ta1 >> 4,
-    diIndex: ta1 & 0x0f,
-    fi: FI_TABLE[ta1 >> 4],
-    di: DI_TABLE[ta1 & 0x0f],
-    extraGuardTime: groups[0]?.tc ?? 0,
-    wi: groups[1]?.tc ?? 10,
-    t1,
-    t15Ta,
-  };
+  return { t1, t15Ta };
 }

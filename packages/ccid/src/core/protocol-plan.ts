@@ -51,42 +51,7 @@ export interface PlanProtocolOptions {
 export function planProtocol(opts: PlanProtocolOptions): ProtocolPlan {
   const { atr, descriptor: d } = opts;
   const level = exchangeLevelOf(d.dwFeatures);
-  const readerHas = (t: number): boolean =>
-    (t === 0 || t === 1) && (d.dwProtocols & (1 << t)) !== 0;
-  let protocol: number;
-  if (atr.specificMode) {
-    protocol = atr.specificMode.protocol;
-    if (!readerHas(protocol))
-      throw new CcidError(
-        'CCID_UNSUPPORTED',
-        `card is in specific mode T=${protocol}, not supported by the reader`,
-      );
-    if (atr.specificMode.isImplicit)
-      throw new CcidError(
-        'CCID_UNSUPPORTED',
-        'card in specific mode with implicit parameters (TA2 b5)',
-      );
-  } else {
-    const shared = atr.protocols.filter(readerHas);
-    if (shared.length === 0)
-      throw new CcidError(
-        'CCID_UNSUPPORTED',
-        `card offers T=${atr.protocols.join('/')}, reader supports dwProtocols 0x${d.dwProtocols.toString(16)}`,
-      );
-    const pref = opts.preferredProtocol;
-    protocol =
-      pref !== undefined && shared.includes(pref)
-        ? pref
-        : pref === undefined &&
-            shared.includes(0) &&
-            shared.includes(1) &&
-            !canCarryMaximalT0Tpdu(d)
-          ? 1
-          : shared.includes(atr.defaultProtocol)
-            ? atr.defaultProtocol
-            : shared[0]!;
-  }
-  const p = protocol as 0 | 1;
+  const p = chooseProtocol(atr, d, opts.preferredProtocol);
   const isAutoNegotiation = (d.dwFeatures & CcidFeature.AutoParameterNegotiation) !== 0;
   const isHostTpdu = level === 'tpdu' || level === 'character';
 
@@ -110,36 +75,71 @@ export function planProtocol(opts: PlanProtocolOptions): ProtocolPlan {
   // Host that could not send a PPS (no PPS by host, no 0x80) must stay at Fd/Dd.
   const canChangeSpeed = (d.dwFeatures & CcidFeature.AutoPps) !== 0 || pps !== undefined;
   const fiDi = atr.specificMode ? atr.ta1 : canChangeSpeed && pps1 !== undefined ? pps1 : 0x11;
-
-  let setParameters: ProtocolPlan['setParameters'];
-  if (!isAutoNegotiation) {
-    const conv = atr.convention === 'inverse' ? 0x02 : 0;
-    if (p === 0) {
-      setParameters = {
-        protocolNum: 0,
-        data: Uint8Array.from([fiDi, conv, atr.extraGuardTime, atr.wi, 0]),
-      };
-    } else {
-      const t1 = atr.t1;
-      setParameters = {
-        protocolNum: 1,
-        data: Uint8Array.from([
-          fiDi,
-          0x10 | conv | (t1.edc === 'crc' ? 1 : 0),
-          atr.extraGuardTime,
-          ((t1.bwi & 0x0f) << 4) | (t1.cwi & 0x0f),
-          0,
-          t1.ifsc,
-          0,
-        ]),
-      };
-    }
-  }
+  const setParameters = isAutoNegotiation ? undefined : setParametersFor(atr, p, fiDi);
   const negotiateIfsd =
     p === 1 && isHostTpdu && !(d.dwFeatures & CcidFeature.AutoIfsd)
       ? effectiveIfsd(d.dwMaxIFSD)
       : undefined;
   return { protocol: p, pps, setParameters, negotiateIfsd, fiDi, level };
+}
+
+/** The protocol rule of {@link planProtocol}; throws CCID_UNSUPPORTED when card and reader share none. */
+function chooseProtocol(atr: ParsedAtr, d: CcidClassDescriptor, pref: 0 | 1 | undefined): 0 | 1 {
+  const readerHas = (t: number): boolean =>
+    (t === 0 || t === 1) && (d.dwProtocols & (1 << t)) !== 0;
+  if (atr.specificMode) {
+    const protocol = atr.specificMode.protocol;
+    if (!readerHas(protocol))
+      throw new CcidError(
+        'CCID_UNSUPPORTED',
+        `card is in specific mode T=${protocol}, not supported by the reader`,
+      );
+    if (atr.specificMode.isImplicit)
+      throw new CcidError(
+        'CCID_UNSUPPORTED',
+        'card in specific mode with implicit parameters (TA2 b5)',
+      );
+    return protocol as 0 | 1;
+  }
+  const shared = atr.protocols.filter(readerHas);
+  if (shared.length === 0)
+    throw new CcidError(
+      'CCID_UNSUPPORTED',
+      `card offers T=${atr.protocols.join('/')}, reader supports dwProtocols 0x${d.dwProtocols.toString(16)}`,
+    );
+  const protocol =
+    pref !== undefined && shared.includes(pref)
+      ? pref
+      : pref === undefined && shared.includes(0) && shared.includes(1) && !canCarryMaximalT0Tpdu(d)
+        ? 1
+        : shared.includes(atr.defaultProtocol)
+          ? atr.defaultProtocol
+          : shared[0]!;
+  return protocol as 0 | 1;
+}
+
+/** abProtocolDataStructure of SetParameters for T=0 / T=1 (CCID rev 1.1 §6.1.7). */
+function setParametersFor(
+  atr: ParsedAtr,
+  p: 0 | 1,
+  fiDi: number,
+): { protocolNum: 0 | 1; data: Uint8Array } {
+  const conv = atr.convention === 'inverse' ? 0x02 : 0;
+  if (p === 0)
+    return { protocolNum: 0, data: Uint8Array.from([fiDi, conv, atr.extraGuardTime, atr.wi, 0]) };
+  const t1 = atr.t1;
+  return {
+    protocolNum: 1,
+    data: Uint8Array.from([
+      fiDi,
+      0x10 | conv | (t1.edc === 'crc' ? 1 : 0),
+      atr.extraGuardTime,
+      ((t1.bwi & 0x0f) << 4) | (t1.cwi & 0x0f),
+      0,
+      t1.ifsc,
+      0,
+    ]),
+  };
 }
 
 /** Largest short T=0 TPDU, bytes: CLA INS P1 P2 P3 + 255 data (ISO/IEC 7816-3:2006 §10.3.2). */

@@ -1,6 +1,6 @@
 import { CcidError } from './errors.ts';
 import { T1Pcb, buildT1Block, decodeT1Block } from './t1-block.ts';
-import type { T1CrcVariant } from './t1-block.ts';
+import type { T1Block, T1CrcVariant } from './t1-block.ts';
 
 /** Actions of {@link T1Session}. */
 export type T1Action =
@@ -121,34 +121,10 @@ export class T1Session {
     const b = decodeT1Block(bytes, this.edc, this.#variant);
     if (b.kind === 'invalid') return this.#invalid(b.reason);
     if (b.nad !== swapNibbles(this.#nad)) return this.#invalid('other');
-    switch (this.#state) {
-      case 'resynch':
-        if (b.kind === 'S' && b.pcb === T1Pcb.RESYNCH_RESPONSE) {
-          this.#ns = 0;
-          this.#nr = 0;
-          this.#retries = 0;
-          if (this.#op === 'ifs') {
-            this.#state = 'ifs';
-            return this.#sendS(T1Pcb.IFS_REQUEST, this.#ifsdRequest);
-          }
-          return this.#startApdu(); // rule 6.3: restart the whole APDU
-        }
-        return this.#invalid('other');
-      case 'ifs':
-        if (b.kind === 'S' && b.pcb === T1Pcb.IFS_RESPONSE && b.inf[0] === this.#ifsdRequest) {
-          this.ifsd = this.#ifsdRequest;
-          this.#state = 'idle';
-          this.#op = 'none';
-          return { type: 'ifsd-accepted', ifsd: this.ifsd };
-        }
-        if (b.kind === 'S' && (b.pcb & 0x20) === 0) return this.#onSRequest(b.pcb, b.inf);
-        return this.#invalid('other');
-      case 'sending':
-      case 'receiving':
-        break;
-      default:
-        return this.#failed(`unexpected block in state ${this.#state}`);
-    }
+    if (this.#state === 'resynch') return this.#inResynch(b);
+    if (this.#state === 'ifs') return this.#inIfs(b);
+    if (this.#state !== 'sending' && this.#state !== 'receiving')
+      return this.#failed(`unexpected block in state ${this.#state}`);
     if (b.kind === 'S') {
       if ((b.pcb & 0x20) === 0) return this.#onSRequest(b.pcb, b.inf);
       return this.#invalid('other'); // unexpected S response
@@ -156,21 +132,45 @@ export class T1Session {
     const isChainPending =
       this.#state === 'sending' && this.#txOffset + this.#txChunk < this.#tx.length;
     if (b.kind === 'R') {
-      if (this.#state === 'sending') {
-        if (isChainPending && b.nr !== this.#ns) {
-          // ISO 7816-3 §11.6.2.2: R(N(R) = next N(S)) acknowledges a chained I-block.
-          this.#ns ^= 1;
-          this.#txOffset += this.#txChunk;
-          this.#retries = 0;
-          return this.#sendNextI();
-        }
-        return this.#retransmit(); // asks for our last I-block again (rule 7.3)
+      if (this.#state === 'sending' && isChainPending && b.nr !== this.#ns) {
+        // ISO 7816-3 §11.6.2.2: R(N(R) = next N(S)) acknowledges a chained I-block.
+        this.#ns ^= 1;
+        this.#txOffset += this.#txChunk;
+        this.#retries = 0;
+        return this.#sendNextI();
       }
-      return this.#retransmit(); // receiving: our R-block was lost, send it again
+      // Sending: the card asks for our last I-block again (rule 7.3); receiving: our R-block was lost.
+      return this.#retransmit();
     }
-    // I-block from the card.
-    if (isChainPending) return this.#invalid('other');
-    if (b.ns !== this.#nr) return this.#invalid('other');
+    if (isChainPending || b.ns !== this.#nr) return this.#invalid('other');
+    return this.#onIBlock(b);
+  }
+
+  #inResynch(b: T1Block): T1Action {
+    if (b.kind !== 'S' || b.pcb !== T1Pcb.RESYNCH_RESPONSE) return this.#invalid('other');
+    this.#ns = 0;
+    this.#nr = 0;
+    this.#retries = 0;
+    if (this.#op === 'ifs') {
+      this.#state = 'ifs';
+      return this.#sendS(T1Pcb.IFS_REQUEST, this.#ifsdRequest);
+    }
+    return this.#startApdu(); // rule 6.3: restart the whole APDU
+  }
+
+  #inIfs(b: T1Block): T1Action {
+    if (b.kind === 'S' && b.pcb === T1Pcb.IFS_RESPONSE && b.inf[0] === this.#ifsdRequest) {
+      this.ifsd = this.#ifsdRequest;
+      this.#state = 'idle';
+      this.#op = 'none';
+      return { type: 'ifsd-accepted', ifsd: this.ifsd };
+    }
+    if (b.kind === 'S' && (b.pcb & 0x20) === 0) return this.#onSRequest(b.pcb, b.inf);
+    return this.#invalid('other');
+  }
+
+  /** An I-block from the card with the expected N(S): part or end of the response. */
+  #onIBlock(b: Extract<T1Block, { kind: 'I' }>): T1Action {
     if (this.#state === 'sending') {
       this.#ns ^= 1; // the card's I-block acknowledges our last I-block
       this.#state = 'receiving';
