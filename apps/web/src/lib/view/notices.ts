@@ -20,13 +20,17 @@ export function problemOnLoad(opts: {
   }
   const trouble = tokenTroubleOnLoad(opts.rawToken, opts.nowMs);
   if (trouble === null) return null;
-  return explainTokenTrouble(trouble, { token: readToken(opts.rawToken), nowMs: opts.nowMs });
+  return explainTokenTrouble(trouble, {
+    token: readToken(opts.rawToken),
+    nowMs: opts.nowMs,
+    os: opts.os,
+  });
 }
 
 /** The lending state's problem as shown: token refusals become missing/malformed/expired/forged. */
 export function refineProblem(
   problem: Explanation,
-  opts: { token: string; closeCode: number | undefined; nowMs: number },
+  opts: { token: string; closeCode: number | undefined; nowMs: number; os?: OsFamily },
 ): Explanation {
   if (problem.id !== 'token-refused') return problem;
   const token = readToken(opts.token);
@@ -34,6 +38,7 @@ export function refineProblem(
   return explainTokenTrouble(trouble, {
     token,
     nowMs: opts.nowMs,
+    ...(opts.os === undefined ? {} : { os: opts.os }),
     ...(opts.closeCode === undefined ? {} : { closeCode: opts.closeCode }),
   });
 }
@@ -45,6 +50,7 @@ export function noticeFor(opts: {
   token: string;
   closeCode: number | undefined;
   nowMs: number;
+  os?: OsFamily;
 }): Explanation | null {
   if (opts.pageProblem !== null) return opts.pageProblem;
   if (opts.sessionProblem === null || !opts.mayShowSessionProblem) return null;

@@ -31,7 +31,8 @@ describe('token troubles', () => {
       explainTokenTrouble(t, { token: readToken(token(expiredAt)), nowMs: now, closeCode: 4001 }),
     );
     expect(new Set(words.map((w) => w.title)).size).toBe(4);
-    expect(words[2]?.title).toBe('This link expired at 14:32');
+    expect(words[2]?.title).toBe('This link has expired');
+    expect(words[2]?.cause).toContain('stopped working at 14:32');
     expect(words[2]?.fixes[0]?.text).toMatch(/new one/);
     expect(words[3]?.title).toBe('This link is not valid for this relay');
     for (const w of words) {
@@ -39,7 +40,7 @@ describe('token troubles', () => {
       expect(w.fixes.length).toBeGreaterThan(0);
     }
     expect(explainTokenTrouble('malformed', { token: readToken('x'), nowMs: now }).reference).toBe(
-      'page · token malformed',
+      'token malformed',
     );
   });
 });
