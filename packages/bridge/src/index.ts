@@ -18,7 +18,12 @@ export {
   isBridgeError,
   isReaderLost,
 } from './errors.ts';
-export type { BridgeErrorCode, CloseClassification } from './errors.ts';
+export type {
+  BridgeErrorCode,
+  BridgeErrorOptions,
+  BridgeErrorSource,
+  CloseClassification,
+} from './errors.ts';
 export { toExportableLog, toHex } from './apdu-log.ts';
 export type { ApduAnswerSource, ApduLogEntry, ExportedApduLogEntry } from './apdu-log.ts';
 export { CardBridge } from './card-bridge.ts';

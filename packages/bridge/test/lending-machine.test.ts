@@ -88,8 +88,10 @@ describe('relay closes', () => {
   ])('close $code while lent: link $link, $error', ({ code, link, error }) => {
     const d = new MachineDriver();
     d.lend();
-    d.closed(code);
+    d.closed(code, 'why');
     expect(d.m.state).toMatchObject({ link, error: { code: error }, closeCode: code });
+    // The relay's own code and reason stay with the error (issue 10 §3: never renamed).
+    expect(d.m.state.error?.source).toEqual({ kind: 'relay-close', code, reason: 'why' });
     expect(d.timers.has('reconnect')).toBe(link === 'reconnecting');
     expect(d.of('ended')).toHaveLength(link === 'reconnecting' ? 0 : 1);
     // The card stays known while reconnecting, but the VM no longer has it.
@@ -184,6 +186,7 @@ describe('guest commands', () => {
         errorCode: logged,
       });
       expect(d.m.state.error?.code ?? null).toBe(shown);
+      if (shown !== null) expect(d.m.state.error?.source).toEqual({ kind: 'ccid', code });
       expect(d.m.state.link).toBe('lent');
     },
   );

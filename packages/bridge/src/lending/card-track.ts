@@ -5,7 +5,13 @@
  * answer or ATR that belongs to an earlier card is recognised and dropped.
  */
 import type { ReaderEvent } from '@cardlend/ccid';
-import { BRIDGE_ERRORS, BridgeError, bridgeErrorFromReader, isReaderLost } from '../errors.ts';
+import {
+  BRIDGE_ERRORS,
+  BridgeError,
+  bridgeErrorFromReader,
+  isReaderLost,
+  toErrorInfo,
+} from '../errors.ts';
 import type { BridgeErrorCode } from '../errors.ts';
 import { asPoweredResult, errorAfterCardGone, errorAfterNewCard, poweredCard } from './card.ts';
 import type { MachineCore } from './core.ts';
@@ -91,8 +97,7 @@ export class CardTrack {
   /** A reader call failed with `err` outside a guest command. */
   readerFailed(err: BridgeError): void {
     if (isReaderLost(err.code)) this.readerGone(err.code);
-    else if (!this.#core.isDone)
-      this.#core.setState({ error: { code: err.code, message: err.message } });
+    else if (!this.#core.isDone) this.#core.setState({ error: toErrorInfo(err) });
   }
 
   /** The reader is unusable for good (unplugged, or its handle closed). */
@@ -139,10 +144,7 @@ export class CardTrack {
     core.setState({
       card: null,
       link: state.link === 'refused' && isAtrRefused ? 'lent' : state.link,
-      error: errorAfterCardGone(
-        state.error,
-        error === null ? null : { code: error.code, message: error.message },
-      ),
+      error: errorAfterCardGone(state.error, error === null ? null : toErrorInfo(error)),
     });
     if (conn !== null && conn.session !== null && wasAnnounced && core.isRunning) {
       conn.vmCard = 'cleared';
@@ -170,7 +172,7 @@ export class CardTrack {
       );
       if (isReaderLost(err.code)) this.readerGone(err.code);
       else if (err.code !== 'BRIDGE_CARD_ABSENT' && !core.isDone) {
-        core.setState({ error: { code: err.code, message: err.message } });
+        core.setState({ error: toErrorInfo(err) });
       }
       return;
     }

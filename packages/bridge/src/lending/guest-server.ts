@@ -4,7 +4,7 @@
  * the VSCard session the command came from, if it is still there (vscard-protocol.md §6
  * rules 4 and 5). Every command gets one APDU log entry.
  */
-import { BridgeError, bridgeErrorFromReader, isReaderLost } from '../errors.ts';
+import { BridgeError, bridgeErrorFromReader, isReaderLost, toErrorInfo } from '../errors.ts';
 import type { CardTrack } from './card-track.ts';
 import type { Connection, MachineCore } from './core.ts';
 import { failedAnswer, MAX_QUEUED_GUEST_COMMANDS } from './guest-queue.ts';
@@ -100,7 +100,7 @@ export class GuestServer {
         err.code === 'BRIDGE_READER_TIMEOUT') &&
       !core.isDone
     ) {
-      core.setState({ error: { code: err.code, message: err.message } });
+      core.setState({ error: toErrorInfo(err) });
     }
     return failedAnswer(err.code);
   }

@@ -21,7 +21,7 @@
  */
 import { RELAY_SUBPROTOCOL } from '@cardlend/vscard';
 import type { ReaderEvent } from '@cardlend/ccid';
-import { BridgeError, classifyClose } from '../errors.ts';
+import { BridgeError, classifyClose, toErrorInfo } from '../errors.ts';
 import { errorKeptOnLink } from './card.ts';
 import type { T0CompatMode } from './card.ts';
 import { CardTrack } from './card-track.ts';
@@ -254,7 +254,7 @@ export class LendingMachine extends MachineOutput implements MachineCore {
     this.setState({
       link,
       card: null,
-      error: error === null ? null : { code: error.code, message: error.message },
+      error: error === null ? null : toErrorInfo(error),
       closeCode: closeCode ?? error?.closeCode,
       reconnectAttempt: undefined,
       nextRetryAtMs: undefined,
@@ -290,7 +290,10 @@ export class LendingMachine extends MachineOutput implements MachineCore {
       return;
     }
     const c = classifyClose(code, conn.wasOpen);
-    const error = new BridgeError(c.code, { closeCode: code });
+    const error = new BridgeError(c.code, {
+      closeCode: code,
+      source: { kind: 'relay-close', code, ...(reason === '' ? {} : { reason }) },
+    });
     this.#reconnect.connectionEnded(conn.lentAtMs, this.nowMs);
     if (c.outcome === 'refused') {
       this.end('refused', error, code);
@@ -312,7 +315,7 @@ export class LendingMachine extends MachineOutput implements MachineCore {
     this.#phase = { name: 'offline', retryAtMs };
     this.setState({
       link: 'reconnecting',
-      error: { code: error.code, message: error.message },
+      error: toErrorInfo(error),
       closeCode,
       reconnectAttempt: next.attempt,
       nextRetryAtMs: retryAtMs,

@@ -10,7 +10,7 @@ import {
   VscardClientSession,
 } from '@cardlend/vscard';
 import type { SessionAction, SessionEvent, VscardMessage } from '@cardlend/vscard';
-import { BRIDGE_ERRORS, BridgeError } from '../errors.ts';
+import { BRIDGE_ERRORS, BridgeError, toErrorInfo } from '../errors.ts';
 import type { Connection, MachineCore, SessionCall } from './core.ts';
 
 /**
@@ -171,7 +171,7 @@ export class SessionDriver {
     core.setState({
       link: core.isRunning ? 'refused' : core.state.link,
       card: card === null ? null : { ...card, vmStatus: 'refused' },
-      error: { code: 'BRIDGE_ATR_REFUSED', message },
+      error: toErrorInfo(new BridgeError('BRIDGE_ATR_REFUSED', { message })),
     });
   }
 }

@@ -3,7 +3,7 @@
  * machine's inputs and outputs (LendingAction, ReaderRequest, ReaderResult).
  */
 import type { ApduLogEntry } from '../apdu-log.ts';
-import type { BridgeError, BridgeErrorCode } from '../errors.ts';
+import type { BridgeError, BridgeErrorCode, BridgeErrorSource } from '../errors.ts';
 
 /**
  * State of the VM link: `idle` before start; `connecting` (first attempt); `lent` (reader
@@ -35,7 +35,12 @@ export interface BridgeCardState {
 export interface BridgeState {
   link: LinkState;
   card: BridgeCardState | null;
-  error: { code: BridgeErrorCode; message: string } | null;
+  /**
+   * What went wrong: the bridge's code (what it does about it), a log message, and the
+   * original failure with its own code (`source`, always set by the bridge; pass it to
+   * @cardlend/problems for the words to show).
+   */
+  error: { code: BridgeErrorCode; message: string; source?: BridgeErrorSource } | null;
   /** The relay's close code of the last connection, when it closed. */
   closeCode?: number;
   /** Reconnect attempt number (1-based) while `reconnecting`. */
