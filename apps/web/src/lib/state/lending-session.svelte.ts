@@ -267,7 +267,7 @@ export class LendingSession {
         s.link === 'stopped' && (s.closeCode === undefined || s.closeCode === 1000);
       if (isNormalStop && (s.error.code === 'BRIDGE_RELAY_CLOSED' || this.#activity === 'stopping'))
         return null;
-      return this.#explain(failureFromLinkError(s.error.code, s.closeCode));
+      return this.#explain(failureFromLinkError(s.error.code, s.closeCode, s.error.source));
     }
     if (s.link === 'refused')
       return this.#explain(

@@ -311,6 +311,21 @@ describe('LendingSession', () => {
     expect(reader.closed).toBe(isLending ? 0 : 1);
   });
 
+  it('explains a link error by the source the bridge kept, not by its own code', async () => {
+    const { session, reader } = setup();
+    await session.tryVirtualCard();
+    reader.link?.emit({
+      link: 'lent',
+      card: null,
+      error: {
+        code: 'BRIDGE_READER_TIMEOUT',
+        message: 'x',
+        source: { kind: 'ccid', code: 'CCID_TIMEOUT' },
+      },
+    });
+    expect(session.problem).toMatchObject({ id: 'reader-error', reference: 'CCID_TIMEOUT' });
+  });
+
   it.each<{ what: string; problem: LinkSnapshot; recovered: LinkSnapshot }>([
     {
       what: 'a reconnect cause once lent again',

@@ -4,6 +4,8 @@
  * doubles. Shapes follow the agreed contracts (notes/contracts.md) structurally.
  */
 
+import type { Failure } from '@cardlend/problems';
+
 /** VM link as the bridge reports it. */
 export type LinkState =
   'idle' | 'connecting' | 'lent' | 'refused' | 'reconnecting' | 'stopped' | 'failed';
@@ -18,7 +20,8 @@ export interface LinkSnapshot {
     /** Whether the VM acknowledged the ATR ('accepted') or refused it. */
     vmStatus?: 'not-sent' | 'pending' | 'accepted' | 'refused';
   } | null;
-  error: { code: string; message: string } | null;
+  /** `source`: the original failure with its own code (CCID, PC/SC, relay close, VSCard), when the bridge kept it. */
+  error: { code: string; message: string; source?: Failure } | null;
   closeCode?: number;
 }
 
