@@ -17,7 +17,7 @@ import {
   loopbackAnswer,
   readerProfiles,
 } from '@cardlend/card-sim';
-import { encodeApdu, exchangeLevelOf } from '../src/core/index.ts';
+import { encodeApdu, encodeResponse, exchangeLevelOf } from '../src/core/index.ts';
 import type { CcidLogEntry } from '../src/webusb/index.ts';
 import { openReader } from '../src/webusb/index.ts';
 
@@ -237,42 +237,53 @@ console.log(
 async function nullDeviceRun(profile: ReaderProfile, n: number): Promise<number> {
   const sim = new SimulatedReader({ profile });
   await sim.device.open();
-  const head = await sim.device.controlTransferIn(
-    { requestType: 'standard', recipient: 'device', request: 6, value: 0x200, index: 0 },
-    9,
-  );
-  const total = head.data!.getUint16(2, true);
-  const cfg = await sim.device.controlTransferIn(
-    { requestType: 'standard', recipient: 'device', request: 6, value: 0x200, index: 0 },
-    total,
-  );
+  const getDescriptor = (length: number): Promise<USBInTransferResult> =>
+    sim.device.controlTransferIn(
+      { requestType: 'standard', recipient: 'device', request: 6, value: 0x200, index: 0 },
+      length,
+    );
+  const total = (await getDescriptor(9)).data!.getUint16(2, true);
+  const cfg = (await getDescriptor(total)).data!;
+  const configuration = sim.device.configuration ?? { configurationValue: 1 };
   await sim.device.close();
+  const reader = await openReader(nullDevice(cfg, configuration), {
+    isBrowserBlockingProtectedClasses: false,
+  });
+  await reader.powerOn();
+  for (let i = 0; i < 2000; i++) await reader.transmit(SHORT);
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) await reader.transmit(SHORT);
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / n;
+}
+
+/** A USBDevice with the given configuration descriptor whose reader answers every command at once, without card logic. */
+function nullDevice(cfg: DataView, configuration: unknown): USBDevice {
   const queue: DataView[] = [];
   let wake: (() => void) | undefined;
   let isOpen = false;
-  const reply = (
-    type: number,
-    seq: number,
-    slot: number,
-    data: number[],
-    specific = 0,
-  ): DataView => {
-    const b = new Uint8Array(10 + data.length);
-    b[0] = type;
-    new DataView(b.buffer).setUint32(1, data.length, true);
-    b[5] = slot;
-    b[6] = seq;
-    b[9] = specific;
-    b.set(data, 10);
-    return new DataView(b.buffer);
+  const answerTo = (d: Uint8Array): Uint8Array => {
+    const [t, slot, seq] = [d[0]!, d[5]!, d[6]!];
+    if (t === 0x62)
+      return encodeResponse({ type: 'DataBlock', slot, seq, data: Uint8Array.of(0x3b, 0) });
+    if (t === 0x61)
+      return encodeResponse({
+        type: 'Parameters',
+        slot,
+        seq,
+        data: Uint8Array.of(0x11, 0, 0, 10, 0),
+      });
+    if (t === 0x6f)
+      return encodeResponse({ type: 'DataBlock', slot, seq, data: Uint8Array.of(0x90, 0) });
+    return encodeResponse({ type: 'SlotStatus', slot, seq });
   };
-  const dev = {
+  return {
     vendorId: 1,
     productId: 2,
     productName: 'null',
     manufacturerName: 'null',
     serialNumber: '',
-    configuration: sim.device.configuration ?? { configurationValue: 1 },
+    configuration,
     get opened() {
       return isOpen;
     },
@@ -288,25 +299,15 @@ async function nullDeviceRun(profile: ReaderProfile, n: number): Promise<number>
     async controlTransferIn(_s: USBControlTransferParameters, len: number) {
       return {
         status: 'ok',
-        data: new DataView(cfg.data!.buffer, cfg.data!.byteOffset, Math.min(len, total)),
+        data: new DataView(cfg.buffer, cfg.byteOffset, Math.min(len, cfg.byteLength)),
       };
     },
     async controlTransferOut() {
       return { status: 'ok', bytesWritten: 0 };
     },
     async transferOut(_ep: number, d: Uint8Array) {
-      const t = d[0]!;
-      const seq = d[6]!;
-      const slot = d[5]!;
-      queue.push(
-        t === 0x62
-          ? reply(0x80, seq, slot, [0x3b, 0x00])
-          : t === 0x61
-            ? reply(0x82, seq, slot, [0x11, 0, 0, 10, 0])
-            : t === 0x6f
-              ? reply(0x80, seq, slot, [0x90, 0x00])
-              : reply(0x81, seq, slot, []),
-      );
+      const a = answerTo(d);
+      queue.push(new DataView(a.buffer, a.byteOffset, a.byteLength));
       wake?.();
       return { status: 'ok', bytesWritten: d.length };
     },
@@ -317,11 +318,4 @@ async function nullDeviceRun(profile: ReaderProfile, n: number): Promise<number>
     },
     async clearHalt() {},
   } as unknown as USBDevice;
-  const reader = await openReader(dev, { isBrowserBlockingProtectedClasses: false });
-  await reader.powerOn();
-  for (let i = 0; i < 2000; i++) await reader.transmit(SHORT);
-  const c0 = process.cpuUsage();
-  for (let i = 0; i < n; i++) await reader.transmit(SHORT);
-  const c = process.cpuUsage(c0);
-  return (c.user + c.system) / n;
 }

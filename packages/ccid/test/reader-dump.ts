@@ -92,6 +92,55 @@ function khz(value: string): number {
   return Number(m[1]) * 1000 + Number(m[2]);
 }
 
+/** Interface-level fields of a dump block and where they go. */
+const TOP_FIELDS: Partial<
+  Record<
+    string,
+    | 'productId'
+    | 'interfaceNumber'
+    | 'interfaceClass'
+    | 'interfaceSubClass'
+    | 'interfaceProtocol'
+    | 'numEndpoints'
+  >
+> = {
+  idProduct: 'productId',
+  bInterfaceNumber: 'interfaceNumber',
+  bInterfaceClass: 'interfaceClass',
+  bInterfaceSubClass: 'interfaceSubClass',
+  bInterfaceProtocol: 'interfaceProtocol',
+  bNumEndpoints: 'numEndpoints',
+};
+
+function newInterface(file: string, index: number, vendorId: number): DumpInterface {
+  return {
+    file,
+    index,
+    vendorId,
+    productId: -1,
+    interfaceNumber: -1,
+    interfaceClass: -1,
+    interfaceSubClass: -1,
+    interfaceProtocol: -1,
+    numEndpoints: -1,
+    endpointText: undefined,
+    fields: {},
+    decoded: {},
+  };
+}
+
+/** One "name: value" line of the CCID class descriptor section. */
+function setCcidField(cur: DumpInterface, name: string, v: string): void {
+  if (name === 'bcdCCID') cur.fields[name] = bcd(v);
+  else if (name === 'dwProtocols') {
+    const m = /^0x([0-9a-fA-F]{4})\s+0x([0-9a-fA-F]{4})/.exec(v);
+    if (!m) throw new Error(`${cur.file}: bad dwProtocols "${v}"`);
+    cur.fields[name] = ((parseInt(m[1]!, 16) << 16) | parseInt(m[2]!, 16)) >>> 0;
+  } else if (name === 'dwDefaultClock' || name === 'dwMaximumClock') cur.fields[name] = khz(v);
+  else if (HEX_FIELDS.has(name) || DEC_FIELDS.has(name))
+    cur.fields[name] = num(v, `${cur.file} ${name}`);
+}
+
 export function parseDumpFile(path: string, file: string): DumpInterface[] {
   const text = readFileSync(path).toString('latin1').replace(/\r\n?/g, '\n');
   const lines = text.split('\n');
@@ -107,20 +156,7 @@ export function parseDumpFile(path: string, file: string): DumpInterface[] {
     const body = line.trim();
     const kv = /^([A-Za-z][A-Za-z0-9]*):\s*(.*)$/.exec(body);
     if (indent === 1 && kv?.[1] === 'idVendor') {
-      cur = {
-        file,
-        index: out.length,
-        vendorId: num(kv[2]!, 'idVendor'),
-        productId: -1,
-        interfaceNumber: -1,
-        interfaceClass: -1,
-        interfaceSubClass: -1,
-        interfaceProtocol: -1,
-        numEndpoints: -1,
-        endpointText: undefined,
-        fields: {},
-        decoded: {},
-      };
+      cur = newInterface(file, out.length, num(kv[2]!, 'idVendor'));
       out.push(cur);
       inCcid = false;
       lastField = undefined;
@@ -134,29 +170,8 @@ export function parseDumpFile(path: string, file: string): DumpInterface[] {
     }
     if (indent === 1 && kv) {
       lastTop = kv[1];
-      const v = kv[2]!;
-      switch (kv[1]) {
-        case 'idProduct':
-          cur.productId = num(v, 'idProduct');
-          break;
-        case 'bInterfaceNumber':
-          cur.interfaceNumber = num(v, 'bInterfaceNumber');
-          break;
-        case 'bInterfaceClass':
-          cur.interfaceClass = num(v, 'bInterfaceClass');
-          break;
-        case 'bInterfaceSubClass':
-          cur.interfaceSubClass = num(v, 'bInterfaceSubClass');
-          break;
-        case 'bInterfaceProtocol':
-          cur.interfaceProtocol = num(v, 'bInterfaceProtocol');
-          break;
-        case 'bNumEndpoints':
-          cur.numEndpoints = num(v, 'bNumEndpoints');
-          break;
-        default:
-          break;
-      }
+      const key = TOP_FIELDS[kv[1]!];
+      if (key) cur[key] = num(kv[2]!, kv[1]!);
       continue;
     }
     if (indent === 2 && !inCcid && lastTop === 'bNumEndpoints' && !kv) {
@@ -164,17 +179,9 @@ export function parseDumpFile(path: string, file: string): DumpInterface[] {
       continue;
     }
     if (inCcid && indent === 2 && kv) {
-      const [, name, v] = kv as unknown as [string, string, string];
-      lastField = name;
-      cur.decoded[name] = [];
-      if (name === 'bcdCCID') cur.fields[name] = bcd(v);
-      else if (name === 'dwProtocols') {
-        const m = /^0x([0-9a-fA-F]{4})\s+0x([0-9a-fA-F]{4})/.exec(v);
-        if (!m) throw new Error(`${file}: bad dwProtocols "${v}"`);
-        cur.fields[name] = ((parseInt(m[1]!, 16) << 16) | parseInt(m[2]!, 16)) >>> 0;
-      } else if (name === 'dwDefaultClock' || name === 'dwMaximumClock') cur.fields[name] = khz(v);
-      else if (HEX_FIELDS.has(name) || DEC_FIELDS.has(name))
-        cur.fields[name] = num(v, `${file} ${name}`);
+      lastField = kv[1]!;
+      cur.decoded[lastField] = [];
+      setCcidField(cur, lastField, kv[2]!);
       continue;
     }
     if (inCcid && indent >= 3 && lastField) cur.decoded[lastField]!.push(body);
