@@ -148,14 +148,17 @@ export class FakeVm {
   #hasAtr = false;
   #answers: ((apdu: Buffer) => void)[] = [];
   #atrWaiters: (() => void)[] = [];
+  readonly #isRefusingAtr: boolean;
 
-  private constructor(server: net.Server) {
+  private constructor(server: net.Server, isRefusingAtr: boolean) {
     this.server = server;
+    this.#isRefusingAtr = isRefusingAtr;
   }
 
-  static async start(): Promise<FakeVm> {
+  /** @param opts.isRefusingAtr answer every ATR with VSC_Error code 1, as QEMU does for one it rejects. */
+  static async start(opts: { isRefusingAtr?: boolean } = {}): Promise<FakeVm> {
     const server = net.createServer();
-    const vm = new FakeVm(server);
+    const vm = new FakeVm(server, opts.isRefusingAtr ?? false);
     server.on('connection', (s) => vm.#accept(s));
     await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
     return vm;
@@ -194,7 +197,9 @@ export class FakeVm {
     } else if (type === VSC.ReaderAdd || type === VSC.ReaderRemove || type === VSC.CardRemove) {
       socket.write(vscMessage(VSC.Error, type === VSC.ReaderAdd ? 0 : readerId, Buffer.alloc(4)));
     } else if (type === VSC.ATR) {
-      socket.write(vscMessage(VSC.Error, readerId, Buffer.alloc(4)));
+      const code = Buffer.alloc(4);
+      if (this.#isRefusingAtr) code.writeUInt32BE(1, 0);
+      socket.write(vscMessage(VSC.Error, readerId, code));
       this.#hasAtr = true;
       for (const w of this.#atrWaiters.splice(0)) w();
     } else if (type === VSC.APDU) {

@@ -57,24 +57,27 @@ for (const viewport of VIEWPORTS) {
   });
 }
 
-test('a relay= that cannot be used is refused on load and on click, with no fallback', async ({
-  page,
-  qemu,
-  openApp,
-}, testInfo) => {
-  await openApp(page, { relay: 'ftp://relay.example.com' });
-  const alert = page.getByRole('alert');
-  await expect(alert).toContainText('The relay address is not valid');
-  await expect(page.getByTestId('target-line')).toContainText('Lending is blocked');
-  await shoot(page, testInfo, VIEWPORTS[0], 'bad-relay-on-load');
-  await alert.getByRole('button', { name: /Dismiss/ }).click();
-  await page.getByRole('button', { name: 'Try a virtual card' }).click();
-  await expect(page.getByRole('alert')).toContainText('The relay address is not valid');
-  await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'idle');
-  await expect(page.getByTestId('lending-bar')).toHaveCount(0);
-  // The page's own relay (and its VM) was never used.
-  expect(qemu.output.some((l) => /CCID Attach|VSC_ATR|VSC_ReaderAdd/.test(l))).toBe(false);
-});
+for (const viewport of VIEWPORTS) {
+  test(`a relay= that cannot be used is refused on load and on click, with no fallback (${viewport.name})`, async ({
+    page,
+    qemu,
+    openApp,
+  }, testInfo) => {
+    await page.setViewportSize(viewport);
+    await openApp(page, { relay: 'ftp://relay.example.com' });
+    const alert = page.getByRole('alert');
+    await expect(alert).toContainText('The relay address is not valid');
+    await expect(page.getByTestId('target-line')).toContainText('Lending is blocked');
+    await shoot(page, testInfo, viewport, 'bad-relay-on-load');
+    await alert.getByRole('button', { name: /Dismiss/ }).click();
+    await page.getByRole('button', { name: 'Try a virtual card' }).click();
+    await expect(page.getByRole('alert')).toContainText('The relay address is not valid');
+    await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'idle');
+    await expect(page.getByTestId('lending-bar')).toHaveCount(0);
+    // The page's own relay (and its VM) was never used.
+    expect(qemu.output.some((l) => /CCID Attach|VSC_ATR|VSC_ReaderAdd/.test(l))).toBe(false);
+  });
+}
 
 for (const viewport of VIEWPORTS) {
   test(`an unreachable relay= is named and refused before lending (${viewport.name})`, async ({
