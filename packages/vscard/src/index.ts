@@ -67,3 +67,19 @@ export type {
 } from './forward-guard.ts';
 export { NagleDetector, describeNagleReport } from './nagle-detector.ts';
 export type { NagleDetectorOptions, NagleReport, NagleFinding } from './nagle-detector.ts';
+export {
+  relaySubprotocols,
+  selectRelaySubprotocol,
+  isRelaySubprotocol,
+  relaySplitsLongAnswers,
+} from './relay-contract.ts';
+export type { RelaySubprotocolOptions } from './relay-contract.ts';
+export { LongAnswerSplitter, getResponseNe, DEFAULT_MAX_ANSWER_BYTES } from './long-answer.ts';
+export type { LongAnswerSplitterOptions, SplitterDecision } from './long-answer.ts';
+export { RelayAnswerSplitter } from './relay-answer-splitter.ts';
+export type {
+  BrowserAnswerDecision,
+  GuestCommandDecision,
+  RelayAnswerSplitterOptions,
+  RelayAnswerSplitterStats,
+} from './relay-answer-splitter.ts';

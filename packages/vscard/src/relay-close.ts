@@ -10,6 +10,15 @@ export const RELAY_PATH = '/vscard';
 /** Subprotocol the relay selects; one VSCard message per binary frame, both ways. */
 export const RELAY_SUBPROTOCOL = 'cardlend.vscard.v1';
 
+/**
+ * The same contract plus long answers split by the relay (issue 11 §3): the page sends every
+ * APDU answer whole (≤ 65 524 bytes) and the relay splits answers longer than QEMU carries
+ * (374 bytes) with `61xx` and serves the guest's GET RESPONSEs next to QEMU. A page offers it
+ * before {@link RELAY_SUBPROTOCOL}; a relay that knows it selects it, an older relay selects
+ * `cardlend.vscard.v1` and the page keeps splitting itself.
+ */
+export const RELAY_SUBPROTOCOL_LONG_ANSWERS = 'cardlend.vscard.v1.long-answers';
+
 /** Prefix of the subprotocol that carries the session token: `cardlend.token.<base64url>`. */
 export const RELAY_TOKEN_SUBPROTOCOL_PREFIX = 'cardlend.token.';
 
