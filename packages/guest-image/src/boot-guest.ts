@@ -52,6 +52,8 @@ export interface BootGuestOptions {
   vscardPort: number;
   /** Only `'server'`: QEMU listens on 127.0.0.1:vscardPort (`server=on,wait=off,nodelay=on`) and a client (direct card or relay) connects. */
   chardevMode?: 'server';
+  /** `nodelay=on` on the VSCard chardev (default true); false reproduces a VM without it (issue 11 §4). */
+  vscardNodelay?: boolean;
   /** QEMU binary (default `/usr/bin/qemu-system-x86_64`, Debian's 7.2). */
   qemuBinary?: string;
   /** Extra environment for QEMU (e.g. `QEMU_MODULE_DIR` of an unpacked QEMU 10). */
@@ -169,7 +171,8 @@ export function qemuArguments(opts: BootGuestOptions): string[] {
     'usb-ccid,id=ccid0,bus=usb.0',
     // nodelay=on: QEMU writes header and payload separately; without it every APDU waits for a delayed ACK (qemu-guest.md "Nagle").
     '-chardev',
-    `socket,id=vscard,host=127.0.0.1,port=${opts.vscardPort},server=on,wait=off,nodelay=on`,
+    `socket,id=vscard,host=127.0.0.1,port=${opts.vscardPort},server=on,wait=off` +
+      (opts.vscardNodelay === false ? '' : ',nodelay=on'),
     '-device',
     'ccid-card-passthru,chardev=vscard,id=card0',
     ...(opts.qemuArgsExtra ?? []),
