@@ -103,15 +103,15 @@ export class CcidReader {
       onGone: () => this.#onGone(),
       onInterrupt: (m) => this.#applyPresence(this.#presence.onInterrupt(m)),
     });
-    const o2 = o.options;
+    const opts = o.options;
     this.#runner = new SlotRunner({
       transport: this.#transport,
       interfaceInfo: iface,
       timeoutMs: this.#timeoutMs,
-      powerOnTimeoutMs: o2.powerOnTimeoutMs,
-      maxTimeExtensions: o2.maxTimeExtensions,
-      preferredProtocol: o2.preferredProtocol,
-      t1CrcVariant: o2.t1CrcVariant,
+      powerOnTimeoutMs: opts.powerOnTimeoutMs,
+      maxTimeExtensions: opts.maxTimeExtensions,
+      preferredProtocol: opts.preferredProtocol,
+      t1CrcVariant: opts.t1CrcVariant,
       onNote: (message) => this.#log(message),
     });
   }
@@ -131,7 +131,7 @@ export class CcidReader {
           { type: 'GetSlotStatus', slot: 0 },
           { timeoutMs: i === 0 ? Math.min(this.#timeoutMs, 3000) : 500 },
         );
-        this.#presence.learn(0, r.iccStatus !== 2);
+        this.#presence.learn(0, slotStatusOf(r) !== 'absent');
         break;
       } catch (e) {
         if (isCcidError(e) && e.code === 'CCID_READER_GONE') throw e;
