@@ -8,6 +8,7 @@ import {
   VSC_ERROR_CODE,
   VSC_UNDEFINED_READER_ID,
   VSCARD_MAX_GUEST_ANSWER_BYTES,
+  VSCARD_MAX_PAYLOAD_BYTES,
 } from './constants.ts';
 
 /** What the owner of a session must do. */
@@ -63,6 +64,12 @@ export interface SessionOptions {
   ackTimeoutMs?: number;
   /** Send Init first (never waiting for the host's); default true. */
   sendInit?: boolean;
+  /**
+   * Longest APDU answer accepted by `answerApdu`, bytes; default 374 (what QEMU delivers, §4).
+   * Up to 65 524 when the relay splits long answers itself (subprotocol
+   * `cardlend.vscard.v1.long-answers`, relay-answer-splitter.ts).
+   */
+  maxAnswerBytes?: number;
 }
 
 /** An answer to a guest command: response bytes (data + SW1 SW2, ≤ 374) or a failure. */
@@ -103,6 +110,7 @@ export class VscardClientSession {
   readonly #readerName: string;
   readonly #ackTimeoutMs: number;
   readonly #sendInit: boolean;
+  readonly #maxAnswerBytes: number;
   #state: SessionState = 'idle';
   #readerId = 0;
   #queue: ControlRequest[] = [];
@@ -121,6 +129,11 @@ export class VscardClientSession {
     this.#readerName = opts.readerName ?? '';
     this.#ackTimeoutMs = timeout;
     this.#sendInit = opts.sendInit ?? true;
+    const maxAnswer = opts.maxAnswerBytes ?? VSCARD_MAX_GUEST_ANSWER_BYTES;
+    if (!Number.isInteger(maxAnswer) || maxAnswer < 2 || maxAnswer > VSCARD_MAX_PAYLOAD_BYTES) {
+      throw new RangeError(`maxAnswerBytes must be an integer in 2…${VSCARD_MAX_PAYLOAD_BYTES}`);
+    }
+    this.#maxAnswerBytes = maxAnswer;
   }
 
   /** Current state; see {@link SessionState}. */
@@ -229,18 +242,19 @@ export class VscardClientSession {
    * VSC_Error; the guest gets a failed empty response, §3). Answers leave strictly in command
    * order. An id the host already flushed (or already answered) is dropped with
    * `stale-answer-dropped`. Throws `RangeError` for an id never issued, a second answer to a
-   * waiting id, or response bytes longer than {@link VSCARD_MAX_GUEST_ANSWER_BYTES} (374:
+   * waiting id, or response bytes longer than `maxAnswerBytes` (default 374:
    * QEMU 7.2 silently discards longer answers, §4 — split with 61xx first, or answer with an
-   * error); nothing changes then, the command still waits for an answer.
+   * error; more only when the relay splits them); nothing changes then, the command still
+   * waits for an answer.
    */
   answerApdu(id: number, answer: ApduAnswer, _nowMs: number): SessionAction[] {
     if (!Number.isInteger(id) || id < 1 || id >= this.#nextId) {
       throw new RangeError(`no guest command with id ${id}`);
     }
     if (answer instanceof Uint8Array) {
-      if (answer.length > VSCARD_MAX_GUEST_ANSWER_BYTES) {
+      if (answer.length > this.#maxAnswerBytes) {
         throw new RangeError(
-          `answer of ${answer.length} bytes exceeds ${VSCARD_MAX_GUEST_ANSWER_BYTES} (QEMU would drop it)`,
+          `answer of ${answer.length} bytes exceeds ${this.#maxAnswerBytes} (QEMU would drop it)`,
         );
       }
     } else if (

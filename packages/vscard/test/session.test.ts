@@ -8,6 +8,7 @@ import {
   decodeMessage,
   type SessionAction,
   type SessionEvent,
+  type SessionOptions,
   type VscardMessage,
 } from '../src/index.ts';
 import { hex, loadVectors, toHex } from './vectors.ts';
@@ -39,8 +40,8 @@ const timers = (a: SessionAction[]): number[] =>
   a.flatMap((x) => (x.type === 'arm-timer' ? [x.atMs] : []));
 
 /** A session that has reached `card` (Init, ReaderAdd, ATR acknowledged). */
-function withCard(t = 0): VscardClientSession {
-  const s = new VscardClientSession();
+function withCard(t = 0, opts: SessionOptions = {}): VscardClientSession {
+  const s = new VscardClientSession(opts);
   s.start(t);
   s.receive(hostInit, t);
   s.receive(ok, t);
@@ -209,6 +210,17 @@ describe('VscardClientSession: guest commands', () => {
     const a = s.answerApdu(1, new Uint8Array(374), 3);
     expect(sent(a)).toEqual(['APDU']);
     expect(a[0]?.type === 'send' && a[0].bytes.length).toBe(12 + 374);
+  });
+
+  it('sends whole answers up to maxAnswerBytes when the relay splits them (issue 11 §3)', () => {
+    const s = withCard(0, { maxAnswerBytes: 65_524 });
+    s.receive(guest('801007d000'), 1);
+    const a = s.answerApdu(1, new Uint8Array(2002), 2);
+    expect(a[0]?.type === 'send' && a[0].bytes.length).toBe(12 + 2002);
+    s.receive(guest('801007d000'), 3);
+    expect(() => s.answerApdu(2, new Uint8Array(65_525), 4)).toThrow(RangeError);
+    expect(() => new VscardClientSession({ maxAnswerBytes: 65_525 })).toThrow(RangeError);
+    expect(() => new VscardClientSession({ maxAnswerBytes: 1 })).toThrow(RangeError);
   });
 
   it('rejects ids never issued and second answers to a waiting id', () => {
