@@ -1,3 +1,4 @@
+import { ChunkBuffer } from './chunk-buffer.ts';
 import { CCID_HEADER_BYTES } from './constants.ts';
 import { isResponseType, peekHeader } from './messages.ts';
 
@@ -46,8 +47,7 @@ export interface BulkInDrop {
 export class BulkInFramer {
   readonly #packetSize: number;
   readonly #max: number;
-  #parts: Uint8Array[] = [];
-  #have = 0;
+  readonly #buf = new ChunkBuffer();
   #isResyncing = false;
   /** While resyncing: offsets in the held bytes where a completion started (candidate message starts). */
   #starts: number[] = [];
@@ -59,7 +59,7 @@ export class BulkInFramer {
 
   /** Bytes held for an incomplete message. */
   get bufferedBytes(): number {
-    return this.#have;
+    return this.#buf.length;
   }
 
   /** True after a discard until the current transfer ends or whole messages arrive. */
@@ -70,25 +70,22 @@ export class BulkInFramer {
   /** Feeds one bulk-IN transfer completion (a ZLP included). */
   push(chunk: Uint8Array): BulkInFrame[] {
     const endsTransfer = chunk.length === 0 || chunk.length % this.#packetSize !== 0;
-    if (chunk.length > 0) {
-      if (this.#isResyncing) this.#starts.push(this.#have);
-      this.#parts.push(chunk);
-      this.#have += chunk.length;
-    }
+    if (chunk.length > 0 && this.#isResyncing) this.#starts.push(this.#buf.length);
+    this.#buf.push(chunk);
     return this.#isResyncing ? this.#resync(endsTransfer) : this.#assemble(endsTransfer);
   }
 
   /** Timeout, ABORT, stall or babble: drops a partial message; the framer then resynchronises. */
   discardPartial(): BulkInDrop[] {
-    if (this.#have === 0) return [];
+    if (this.#buf.length === 0) return [];
     this.#isResyncing = true;
     return [this.#dropAll('discarded')];
   }
 
   #assemble(endsTransfer: boolean): BulkInFrame[] {
     const out: BulkInFrame[] = [];
-    while (this.#have >= CCID_HEADER_BYTES) {
-      const all = this.#flat();
+    while (this.#buf.length >= CCID_HEADER_BYTES) {
+      const all = this.#buf.bytes();
       const need = this.#messageBytes(all);
       if (need === undefined) {
         out.push(this.#dropAll('bad-header'));
@@ -96,11 +93,11 @@ export class BulkInFramer {
         this.#isResyncing = !endsTransfer;
         return out;
       }
-      if (this.#have < need) break;
+      if (this.#buf.length < need) break;
       out.push({ type: 'message', bytes: all.slice(0, need) });
       this.#keep(all.subarray(need));
     }
-    if (endsTransfer && this.#have > 0) out.push(this.#dropAll('cut'));
+    if (endsTransfer && this.#buf.length > 0) out.push(this.#dropAll('cut'));
     return out;
   }
 
@@ -109,23 +106,23 @@ export class BulkInFramer {
    * whole messages (dropping what comes before); at a transfer end with no such start, drop all.
    */
   #resync(endsTransfer: boolean): BulkInFrame[] {
-    const all = this.#flat();
+    const all = this.#buf.bytes();
     for (const start of this.#starts) {
       const whole = this.#wholeMessages(all.subarray(start));
       if (!whole) continue;
       const out: BulkInFrame[] = [];
       if (start > 0) out.push({ type: 'dropped', reason: 'resync', bytes: all.slice(0, start) });
-      this.#keep(new Uint8Array(0));
+      this.#keep();
       this.#isResyncing = false;
       for (const bytes of whole) out.push({ type: 'message', bytes });
       return out;
     }
     if (endsTransfer) {
       this.#isResyncing = false;
-      return this.#have ? [this.#dropAll('resync')] : [];
+      return this.#buf.length ? [this.#dropAll('resync')] : [];
     }
     // Bound memory while waiting for the end of a transfer that never looks whole.
-    return this.#have > this.#max ? [this.#dropAll('resync')] : [];
+    return this.#buf.length > this.#max ? [this.#dropAll('resync')] : [];
   }
 
   /** Total size of the message starting at `bytes`, or undefined when its header is invalid. */
@@ -150,26 +147,13 @@ export class BulkInFramer {
   }
 
   #dropAll(reason: BulkInDropReason): BulkInDrop {
-    const bytes = this.#flat().slice();
-    this.#keep(new Uint8Array(0));
+    const bytes = this.#buf.bytes().slice();
+    this.#keep();
     return { type: 'dropped', reason, bytes };
   }
 
-  #keep(rest: Uint8Array): void {
-    this.#parts = rest.length ? [rest] : [];
-    this.#have = rest.length;
+  #keep(rest?: Uint8Array): void {
+    this.#buf.keep(rest);
     this.#starts = [];
-  }
-
-  #flat(): Uint8Array {
-    if (this.#parts.length === 1) return this.#parts[0]!;
-    const all = new Uint8Array(this.#have);
-    let o = 0;
-    for (const p of this.#parts) {
-      all.set(p, o);
-      o += p.length;
-    }
-    this.#parts = [all];
-    return all;
   }
 }

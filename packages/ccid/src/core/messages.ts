@@ -1,4 +1,5 @@
 import { readU16, readU32, writeU16, writeU32 } from './bytes.ts';
+import { ChunkBuffer } from './chunk-buffer.ts';
 import { CCID_HEADER_BYTES, PC_to_RDR, RDR_to_PC, RDR_to_PC_Interrupt } from './constants.ts';
 import { CcidError } from './errors.ts';
 
@@ -311,8 +312,7 @@ export interface CcidMessageAssemblerOptions {
  */
 export class CcidMessageAssembler {
   readonly #max: number;
-  #parts: Uint8Array[] = [];
-  #have = 0;
+  readonly #buf = new ChunkBuffer();
   #need = -1;
   droppedBytes = 0;
   constructor(opts: CcidMessageAssemblerOptions = {}) {
@@ -323,19 +323,17 @@ export class CcidMessageAssembler {
     return this.#need < 0 ? 'header' : 'payload';
   }
   get bufferedBytes(): number {
-    return this.#have;
+    return this.#buf.length;
   }
   /** Feeds one transfer completion; returns the whole messages it completed. */
   push(chunk: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = [];
     if (chunk.length === 0) return out;
-    this.#parts.push(chunk);
-    this.#have += chunk.length;
+    this.#buf.push(chunk);
     for (;;) {
       if (this.#need < 0) {
-        if (this.#have < CCID_HEADER_BYTES) break;
-        const head = this.#flat();
-        const h = peekHeader(head);
+        if (this.#buf.length < CCID_HEADER_BYTES) break;
+        const h = peekHeader(this.#buf.bytes());
         if (h.kind !== 'header') break;
         if (!isResponseType(h.messageType) || h.length + CCID_HEADER_BYTES > this.#max) {
           this.reset(true);
@@ -343,32 +341,18 @@ export class CcidMessageAssembler {
         }
         this.#need = h.length + CCID_HEADER_BYTES;
       }
-      if (this.#have < this.#need) break;
-      const all = this.#flat();
+      if (this.#buf.length < this.#need) break;
+      const all = this.#buf.bytes();
       out.push(all.slice(0, this.#need));
-      const rest = all.subarray(this.#need);
-      this.#parts = rest.length ? [rest] : [];
-      this.#have = rest.length;
+      this.#buf.keep(all.subarray(this.#need));
       this.#need = -1;
     }
     return out;
   }
   /** Drops any partial message (e.g. after an abort or a stall). */
   reset(countDropped = true): void {
-    if (countDropped) this.droppedBytes += this.#have;
-    this.#parts = [];
-    this.#have = 0;
+    if (countDropped) this.droppedBytes += this.#buf.length;
+    this.#buf.keep();
     this.#need = -1;
-  }
-  #flat(): Uint8Array {
-    if (this.#parts.length === 1) return this.#parts[0]!;
-    const all = new Uint8Array(this.#have);
-    let o = 0;
-    for (const p of this.#parts) {
-      all.set(p, o);
-      o += p.length;
-    }
-    this.#parts = [all];
-    return all;
   }
 }
