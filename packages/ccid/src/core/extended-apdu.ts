@@ -1,3 +1,4 @@
+import { concatBytes } from './bytes.ts';
 import { CCID_HEADER_BYTES } from './constants.ts';
 import { CcidError } from './errors.ts';
 
@@ -63,7 +64,11 @@ export class ExtendedApduExchange {
     if (this.#sent < this.#apdu.length) return this.#nextCommandPart();
     this.#parts.push(r.data.slice());
     this.#total += r.data.length;
-    if (!RESPONSE_CONTINUES.has(r.bSpecific)) return { type: 'done', response: this.#joined() };
+    if (!RESPONSE_CONTINUES.has(r.bSpecific))
+      return {
+        type: 'done',
+        response: this.#parts.length === 1 ? this.#parts[0]! : concatBytes(this.#parts),
+      };
     if (++this.#pulls > MAX_PULLS || this.#total > MAX_RESPONSE_BYTES)
       throw new CcidError('CCID_PROTOCOL', 'response chaining does not end');
     return { type: 'send', data: new Uint8Array(0), levelParameter: LevelParameter.NextPart };
@@ -85,16 +90,5 @@ export class ExtendedApduExchange {
           ? LevelParameter.Ends
           : LevelParameter.Continues;
     return { type: 'send', data: apdu.subarray(off, end), levelParameter };
-  }
-
-  #joined(): Uint8Array {
-    if (this.#parts.length === 1) return this.#parts[0]!;
-    const out = new Uint8Array(this.#total);
-    let o = 0;
-    for (const p of this.#parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
   }
 }

@@ -1,5 +1,6 @@
 import type { ParsedApdu } from './apdu.ts';
 import { parseApdu } from './apdu.ts';
+import { concatBytes } from './bytes.ts';
 import { CcidError } from './errors.ts';
 
 /** What the T=0 engine wants next. */
@@ -125,14 +126,7 @@ export class T0Exchange {
 
   #finish(sw: Uint8Array): T0Action {
     this.#isDone = true;
-    const out = new Uint8Array(this.#dataBytes + 2);
-    let o = 0;
-    for (const d of this.#data) {
-      out.set(d, o);
-      o += d.length;
-    }
-    out.set(sw, o);
-    return { type: 'done', response: out };
+    return { type: 'done', response: concatBytes([...this.#data, sw]) };
   }
 }
 

@@ -1,3 +1,4 @@
+import { concatBytes } from './bytes.ts';
 import { CcidError } from './errors.ts';
 import { T1Pcb, buildT1Block, decodeT1Block } from './t1-block.ts';
 import type { T1Block, T1CrcVariant } from './t1-block.ts';
@@ -191,14 +192,9 @@ export class T1Session {
     }
     this.#state = 'idle';
     this.#op = 'none';
-    const out = new Uint8Array(this.#rxBytes);
-    let o = 0;
-    for (const p of this.#rx) {
-      out.set(p, o);
-      o += p.length;
-    }
+    const apdu = concatBytes(this.#rx);
     this.#rx = [];
-    return { type: 'deliver', apdu: out };
+    return { type: 'deliver', apdu };
   }
 
   /** The reader reported no valid answer: 'timeout' (BWT expired, bError ICC_MUTE) or 'parity' (XFR_PARITY_ERROR). */
