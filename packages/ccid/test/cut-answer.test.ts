@@ -10,7 +10,7 @@ import { encodeApdu, fromHex, isCcidError } from '../src/core/index.ts';
 import type { CcidLogEntry, CcidReader } from '../src/webusb/index.ts';
 import { openReader } from '../src/webusb/index.ts';
 import { usbTransfer } from './core-fixtures.ts';
-import { cardsFor, hex, profiles, setup } from './helpers.ts';
+import { cardsFor, hex, profiles, settle, setup } from './helpers.ts';
 import type { ReplayAnswer } from './replay-device.ts';
 import { REPLAY_FCI, REPLAY_PACKET_BYTES, ReplayDevice, captureShape } from './replay-device.ts';
 
@@ -24,20 +24,6 @@ beforeEach(() => {
 afterEach(() => {
   vi.useRealTimers();
 });
-
-/** Runs `p` to completion: lets every ready task run, and only then moves the fake clock to the next timer. */
-async function settle<T>(p: Promise<T>): Promise<T> {
-  let isDone = false;
-  p.then(
-    () => (isDone = true),
-    () => (isDone = true),
-  );
-  for (let i = 0; i < 10_000 && !isDone; i++) {
-    await new Promise<void>((r) => setImmediate(r));
-    if (!isDone) vi.advanceTimersToNextTimer();
-  }
-  return p;
-}
 
 async function open(
   tamper: (a: ReplayAnswer) => Uint8Array[],

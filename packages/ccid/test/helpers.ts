@@ -2,6 +2,7 @@ import type { ReaderProfile, VirtualCard } from '@cardlend/card-sim';
 import { SimulatedReader, createT0Card, createT1Card, readerProfiles } from '@cardlend/card-sim';
 import type { FaultPlan } from '@cardlend/card-sim';
 import type { CcidReader } from '../src/webusb/index.ts';
+import { vi } from 'vitest';
 import { openReader } from '../src/webusb/index.ts';
 
 export const profiles: ReaderProfile[] = Object.values(readerProfiles) as ReaderProfile[];
@@ -34,3 +35,23 @@ export async function setup(
 
 /** Hex for readable failures. */
 export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+/**
+ * Runs `p` to completion on Vitest's fake clock (install it with
+ * `vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })`): lets every ready task run, and
+ * only then moves the clock to the next timer. Rejects with a 'hang' error when `p` is still
+ * pending with nothing left to run and no timer that could wake it.
+ */
+export async function settle<T>(p: Promise<T>): Promise<T> {
+  let isDone = false;
+  p.then(
+    () => (isDone = true),
+    () => (isDone = true),
+  );
+  for (;;) {
+    await new Promise<void>((r) => setImmediate(r));
+    if (isDone) return p;
+    if (vi.getTimerCount() === 0) throw new Error('hang: pending with no timer left');
+    vi.advanceTimersToNextTimer();
+  }
+}
