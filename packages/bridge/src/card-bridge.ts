@@ -15,11 +15,7 @@
  * reader-level transport failure, and is never left waiting (rule 4 of §6). The card removal
  * itself is reported separately with CardRemove.
  */
-import {
-  RELAY_SUBPROTOCOL,
-  RELAY_TOKEN_SUBPROTOCOL_PREFIX,
-  VSCARD_MAX_GUEST_ANSWER_BYTES,
-} from '@cardlend/vscard';
+import { relaySubprotocols, VSCARD_MAX_GUEST_ANSWER_BYTES } from '@cardlend/vscard';
 import type { ApduLogEntry } from './apdu-log.ts';
 import { ReaderSlot } from './adapters/reader-slot.ts';
 import { RelayLink } from './adapters/relay-link.ts';
@@ -67,6 +63,13 @@ export interface BridgeOptions {
   stopTimeoutMs?: number;
   /** Largest APDU answer sent to the VM unsplit, bytes; default and maximum 374 (QEMU 7.2). */
   maxAnswerBytes?: number;
+  /**
+   * Offer the relay to split long answers next to QEMU (subprotocol
+   * `cardlend.vscard.v1.long-answers`, issue 11 §3); default true. If the relay selects it,
+   * answers go out whole (up to 65 524 bytes) and no GET RESPONSE crosses the WAN; an older
+   * relay selects `cardlend.vscard.v1` and the bridge splits with 61xx itself.
+   */
+  isOfferingLongAnswers?: boolean;
   /** Reader name in ReaderAdd; default the reader's product name. */
   readerName?: string;
   /** Power the card off when stop() ends, so the guest's PIN verification does not outlive the lending; default true. */
@@ -126,10 +129,9 @@ export class CardBridge {
     this.#onLog = opts.onLog;
     this.#slot = new ReaderSlot(opts.reader, slot);
     const create = opts.createWebSocket ?? defaultCreateWebSocket();
-    const protocols = [RELAY_SUBPROTOCOL];
-    if (opts.token !== undefined && opts.token !== '') {
-      protocols.push(RELAY_TOKEN_SUBPROTOCOL_PREFIX + opts.token);
-    }
+    const protocols = relaySubprotocols(opts.token, {
+      longAnswers: opts.isOfferingLongAnswers ?? true,
+    });
     this.#link =
       create === null
         ? null

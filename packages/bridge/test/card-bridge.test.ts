@@ -122,6 +122,7 @@ describe('announcing', () => {
     await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'ATR accepted');
     expect(host.types()).toEqual(['Init', 'ReaderAdd', 'ATR']);
     expect(host.connections[0]?.protocols).toEqual([
+      'cardlend.vscard.v1.long-answers', // offered first; this host (an older relay) selects v1
       'cardlend.vscard.v1',
       'cardlend.token.v1.eyJ0aWQiOiJ2bSJ9.abc_DEF-123',
     ]);

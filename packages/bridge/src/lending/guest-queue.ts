@@ -37,7 +37,7 @@ export interface BridgeAnswer {
 
 /** FIFO of guest commands plus the long-answer buffer; see the module comment. */
 export class GuestQueue {
-  readonly #splitter: LongAnswerSplitter;
+  #splitter: LongAnswerSplitter;
   readonly #items: GuestCommand[] = [];
   #logId = 0;
 
@@ -60,6 +60,15 @@ export class GuestQueue {
   /** Takes every waiting command out (their connection is gone). */
   drain(): GuestCommand[] {
     return this.#items.splice(0);
+  }
+
+  /**
+   * A new connection: answers up to `maxAnswerBytes` go to the VM whole (374 when this bridge
+   * splits, 65 524 when the relay does); forgets the long-answer buffer.
+   */
+  useAnswerLimit(maxAnswerBytes: number): void {
+    this.#splitter.reset();
+    this.#splitter = new LongAnswerSplitter({ maxAnswerBytes });
   }
 
   /** Forgets the long-answer buffer (card changed, new connection). */

@@ -19,7 +19,12 @@
  * Rules: vscard-protocol.md §6 (client) and §7 (errors); the failure answer to a guest
  * command is 6F00 (see card-bridge.ts).
  */
-import { RELAY_SUBPROTOCOL } from '@cardlend/vscard';
+import {
+  isRelaySubprotocol,
+  RELAY_SUBPROTOCOL,
+  relaySplitsLongAnswers,
+  VSCARD_MAX_PAYLOAD_BYTES,
+} from '@cardlend/vscard';
 import type { ReaderEvent } from '@cardlend/ccid';
 import { BridgeError, classifyClose, toErrorInfo } from '../errors.ts';
 import { errorKeptOnLink } from './card.ts';
@@ -107,7 +112,7 @@ export class LendingMachine extends MachineOutput implements MachineCore {
       this.log('info', 'connected to the relay', { protocol });
       if (this.#phase.name === 'stopping') {
         this.closeSocket(conn, 1000, 'Lending stopped'); // nothing was announced yet
-      } else if (protocol !== RELAY_SUBPROTOCOL) {
+      } else if (!isRelaySubprotocol(protocol)) {
         // Not a cardlend relay (or an incompatible version): do not speak VSCard to it.
         this.failConnection(
           conn,
@@ -116,8 +121,12 @@ export class LendingMachine extends MachineOutput implements MachineCore {
           }),
         );
       } else {
-        this.queue.resetBuffer();
-        this.#session.open(conn, this.#opts.readerName, this.#opts.ackTimeoutMs);
+        // With the long-answers contract the relay splits next to QEMU: answers go out whole.
+        const maxAnswerBytes = relaySplitsLongAnswers(protocol)
+          ? VSCARD_MAX_PAYLOAD_BYTES
+          : this.#opts.maxAnswerBytes;
+        this.queue.useAnswerLimit(maxAnswerBytes);
+        this.#session.open(conn, this.#opts.readerName, this.#opts.ackTimeoutMs, maxAnswerBytes);
       }
     });
   }

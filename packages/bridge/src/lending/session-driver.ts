@@ -38,9 +38,15 @@ export class SessionDriver {
   }
 
   /** `conn` is open with the cardlend subprotocol: start a VSCard session on it (Init, ReaderAdd). */
-  open(conn: Connection, readerName: string, ackTimeoutMs: number | undefined): void {
+  open(
+    conn: Connection,
+    readerName: string,
+    ackTimeoutMs: number | undefined,
+    maxAnswerBytes: number,
+  ): void {
     conn.session = new VscardClientSession({
       readerName,
+      maxAnswerBytes,
       ...(ackTimeoutMs === undefined ? {} : { ackTimeoutMs }),
     });
     this.run(conn, (s, now) => s.start(now));

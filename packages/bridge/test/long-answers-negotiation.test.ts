@@ -1,0 +1,84 @@
+/**
+ * Issue 11 §3, page side: with the long-answers subprotocol the bridge sends each answer whole
+ * and leaves the 61xx splitting and GET RESPONSE to the relay; with `cardlend.vscard.v1` (an
+ * older relay) it splits and serves GET RESPONSE itself, as before.
+ */
+import { RELAY_SUBPROTOCOL, RELAY_SUBPROTOCOL_LONG_ANSWERS } from '@cardlend/vscard';
+import { describe, expect, it } from 'vitest';
+import { MachineDriver, T0_ATR } from './helpers/machine-driver.ts';
+
+/** 2000 data bytes + 90 00, as a card answers a certificate read. */
+const LONG = Uint8Array.from({ length: 2002 }, (_, i) =>
+  i < 2000 ? i & 0xff : i === 2000 ? 0x90 : 0,
+);
+const READ = [0x00, 0xcb, 0x3f, 0xff, 0x05, 0x5c, 0x03, 0x5f, 0xc1, 0x05, 0x00];
+const GET_RESPONSE = [0x00, 0xc0, 0x00, 0x00, 0x00];
+
+function lentWith(protocol: string): MachineDriver {
+  const d = new MachineDriver();
+  d.feed((m, now) => m.start(now, true));
+  d.opened(protocol);
+  d.hostInit();
+  d.ack(); // ReaderAdd
+  d.reader('slot-status', 'inactive');
+  d.reader('power-on', { atr: T0_ATR, protocol: 0 });
+  d.ack(); // ATR
+  return d;
+}
+
+/** The APDU answers sent to the VM since action `from`. */
+function answers(d: MachineDriver, from: number): Uint8Array[] {
+  return d.sent(from).flatMap((m) => (m.type === 'APDU' ? [m.apdu] : []));
+}
+
+describe('long answers: who splits depends on the subprotocol the relay selected', () => {
+  it('long-answers selected: the 2000-byte answer goes out whole, in one message', () => {
+    const d = lentWith(RELAY_SUBPROTOCOL_LONG_ANSWERS);
+    const from = d.actions.length;
+    d.guest(READ);
+    d.reader('transmit', LONG);
+    const sent = answers(d, from);
+    expect(sent).toHaveLength(1);
+    expect(Buffer.from(sent[0] ?? []).equals(LONG)).toBe(true);
+  });
+
+  it('cardlend.vscard.v1 (an older relay): 256 bytes + 61 00, then GET RESPONSE from the buffer, never the card', () => {
+    const d = lentWith(RELAY_SUBPROTOCOL);
+    const from = d.actions.length;
+    d.guest(READ);
+    d.reader('transmit', LONG);
+    const first = answers(d, from)[0] ?? new Uint8Array();
+    expect(first.length).toBe(258);
+    expect([...first.subarray(256)]).toEqual([0x61, 0x00]);
+    const got = [...first.subarray(0, 256)];
+    for (let i = 0; i < 7; i++) {
+      const at = d.actions.length;
+      d.guest(GET_RESPONSE);
+      expect(d.pending).toEqual([]); // served by the bridge, the card is not asked
+      const piece = answers(d, at)[0] ?? new Uint8Array();
+      got.push(...piece.subarray(0, piece.length - 2));
+    }
+    expect(Buffer.from(got).equals(LONG.subarray(0, 2000))).toBe(true);
+  });
+
+  it('a reconnect to an older relay splits again (the limit follows each connection)', () => {
+    const d = lentWith(RELAY_SUBPROTOCOL_LONG_ANSWERS);
+    d.closed(1006);
+    d.fire('reconnect');
+    d.opened(RELAY_SUBPROTOCOL);
+    d.hostInit();
+    d.ack(); // ReaderAdd
+    d.ack(); // ATR of the card still powered
+    const from = d.actions.length;
+    d.guest(READ);
+    d.reader('transmit', LONG);
+    expect(answers(d, from)[0]?.length).toBe(258);
+  });
+
+  it('a server selecting neither is not a cardlend relay', () => {
+    const d = new MachineDriver();
+    d.feed((m, now) => m.start(now, true));
+    d.opened('chat');
+    expect(d.sentTypes()).toEqual([]);
+  });
+});
