@@ -1,10 +1,10 @@
 /** One named test per card-sim fault (the property test mixes them at random). */
 import type { FaultPlan, ReaderProfile, VirtualCard } from '@cardlend/card-sim';
 import { createT0Card, createT1Card, loopbackAnswer, readerProfiles } from '@cardlend/card-sim';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { encodeApdu, fromHex } from '../src/core/index.ts';
 import type { ReaderEvent } from '../src/webusb/index.ts';
-import { hex, setup } from './helpers.ts';
+import { hex, settle, setup } from './helpers.ts';
 
 const big = encodeApdu({
   cla: 0,
@@ -61,13 +61,20 @@ const recovered: [string, ReaderProfile, () => VirtualCard, FaultPlan][] = [
 ];
 
 describe('faults the driver recovers from', () => {
+  // Slow readers' intervals and the answer timeouts run on the fake clock.
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
   for (const [name, profile, card, faults] of recovered) {
     it(name, async () => {
-      const { sim, reader } = await setup(profile, card(), { faults, timeoutMs: 2000 });
+      const { sim, reader } = await settle(setup(profile, card(), { faults, timeoutMs: 2000 }));
       try {
-        await reader.powerOn();
+        await settle(reader.powerOn());
         for (let i = 0; i < 5; i++)
-          expect(hex(await reader.transmit(big))).toBe(hex(loopbackAnswer(big)));
+          expect(hex(await settle(reader.transmit(big)))).toBe(hex(loopbackAnswer(big)));
         expect(
           Object.values(sim.faults.firedCounts).reduce((a, b) => a + (b ?? 0), 0) +
             (faults.staleFrameAtOpen ? 1 : 0),
