@@ -7,7 +7,7 @@ import { RelayClose, VSC } from '@cardlend/vscard';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RelayServer, ServerEvent } from '../src/server.ts';
 import { FORWARD, refuseFrame, type FramePolicy } from '../src/session/frame-policy.ts';
-import { Browser, FakeVmHost, msg, startTestRelay, wsUrl } from './helpers.ts';
+import { Browser, FakeVmHost, msg, startTestRelay, until, wsUrl } from './helpers.ts';
 
 const READER_ADD = msg(3, 0);
 const ATR = msg(5, 0, '3b7a18000073667465206364313434');
@@ -93,5 +93,64 @@ describe('frame policy', () => {
     await conn.waitFor(() => conn.isEnded, 5000, 'FIN');
     // Both guest commands outstanding: two VSC_Error, then CardRemove and ReaderRemove.
     expect(conn.messages.slice(2).map((m) => m.type)).toEqual([2, 2, 6, 4]);
+  });
+
+  it('writes a probe after a frame, and drops QEMU’s reply to it before the browser', async () => {
+    await relay.close();
+    const INIT = msg(1, 0, '56534344 00000002 00000000');
+    const probing: FramePolicy<{ probes: number; relay: number[] }> = {
+      init: () => ({ probes: 0, relay: [] }),
+      toVm: (frame, state) =>
+        frame.type === VSC.ATR ? (state.probes++, { action: 'forward', probe: INIT }) : FORWARD,
+      toBrowser: (frame, state) =>
+        frame.type === VSC.Init && state.probes > 0
+          ? (state.probes--, { action: 'drop' })
+          : FORWARD,
+    };
+    ({ relay, events } = await startTestRelay(
+      host.port,
+      {},
+      { framePolicy: probing as FramePolicy },
+    ));
+    const b = await open();
+    const conn = await host.nextConnection(0);
+    b.send(READER_ADD);
+    b.send(ATR);
+    await conn.waitFor(() => conn.messages.length === 3, 3000, 'ReaderAdd, ATR, probe');
+    expect(conn.messages.map((m) => m.type)).toEqual([3, 5, 1]);
+    // The browser gets the two acks, never the Init that answered the probe.
+    await b.frame(1);
+    conn.socket.write(GUEST_SELECT);
+    expect((await b.frame(2)).equals(GUEST_SELECT)).toBe(true);
+    expect(b.frames.map((f) => f.data.readUInt32BE(0))).toEqual([2, 2, 7]);
+  });
+
+  it('sees the messages the relay writes itself, and may keep one from QEMU', async () => {
+    await relay.close();
+    const written: number[] = [];
+    const noReaderRemove: FramePolicy = {
+      init: () => undefined,
+      fromRelay: (frame) => (
+        written.push(frame.type),
+        frame.type === VSC.ReaderRemove ? { action: 'drop' } : FORWARD
+      ),
+    };
+    ({ relay, events } = await startTestRelay(host.port, {}, { framePolicy: noReaderRemove }));
+    const b = await open();
+    const conn = await host.nextConnection(0);
+    b.send(READER_ADD);
+    b.send(ATR);
+    await b.frame(1);
+    conn.socket.write(GUEST_SELECT);
+    await b.frame(2);
+    b.ws.terminate();
+    await conn.waitFor(() => conn.isEnded, 5000, 'FIN');
+    expect(written).toEqual([VSC.Error, VSC.CardRemove, VSC.ReaderRemove]);
+    expect(conn.messages.slice(2).map((m) => m.type)).toEqual([2, 6]);
+    // Only CardRemove awaited an ack, and got it.
+    await until(() => events.some((e) => e.kind === 'session-end'), 3000, 'session end');
+    expect(events.find((e) => e.kind === 'session-end')).toMatchObject({
+      end: { isCleanupAcked: true },
+    });
   });
 });

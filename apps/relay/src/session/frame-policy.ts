@@ -1,8 +1,20 @@
 /**
- * The one place a session asks whether a whole, valid VSCard message may pass: a per-direction
- * policy `(frame, state) => forward | refuse(closeCode, reason)`, with a state it keeps per
- * session. Without a policy every valid message passes (the relay's own checks — framing,
- * validation, limits — run either way).
+ * The one place a session asks whether a whole VSCard message may pass: a per-direction
+ * policy `(frame, state) => forward | drop | refuse(closeCode, reason)`, with a state it keeps
+ * per session (made by `init`). Without a policy every valid message passes (the relay's own
+ * checks — framing, validation, limits — run either way).
+ *
+ * - `toVm`: each valid browser message, before it is written to QEMU.
+ * - `toBrowser`: each whole message from QEMU, in every phase, before it may go to the
+ *   browser (`drop`: never to the browser — e.g. QEMU's reply to a message the relay wrote
+ *   itself; the relay's own bookkeeping still sees it).
+ * - `fromRelay`: each message the relay itself writes to QEMU (the cleanup's VSC_Error
+ *   answers, CardRemove, ReaderRemove); `refuse` or `drop`: not written.
+ *
+ * A `forward` or `drop` verdict may carry a `probe`: a whole client message the relay writes
+ * to QEMU right after (after the frame itself, when that is written to QEMU), counted like its
+ * own control messages (QEMU's reply to it is expected). This is the shape issue 11's
+ * forward guard (`ForwardGuard` in @cardlend/vscard) plugs into.
  */
 
 /** A whole VSCard message on its way through the relay. */
@@ -18,7 +30,8 @@ export const FORWARD = { action: 'forward' } as const;
 
 /** What a policy decides for one frame. */
 export type FrameVerdict =
-  | typeof FORWARD
+  | { readonly action: 'forward'; readonly probe?: Uint8Array }
+  | { readonly action: 'drop'; readonly probe?: Uint8Array }
   | { readonly action: 'refuse'; readonly closeCode: number; readonly reason: string };
 
 /** Refuses a frame: the session closes the browser with `closeCode`/`reason` and cleans up the VM. */
@@ -32,6 +45,8 @@ export interface FramePolicy<S = unknown> {
   init(): S;
   /** Browser → VM: called for each valid client message before it is written to QEMU. */
   toVm?(frame: RelayFrame, state: S): FrameVerdict;
-  /** VM → browser: called for each whole message from QEMU before it is sent to the browser. */
+  /** VM → browser: called for each whole message from QEMU before it may reach the browser. */
   toBrowser?(frame: RelayFrame, state: S): FrameVerdict;
+  /** Relay → VM: called for each message the relay itself writes to QEMU. */
+  fromRelay?(frame: RelayFrame, state: S): FrameVerdict;
 }

@@ -39,7 +39,7 @@ import {
 import type { RawData, WebSocket } from 'ws';
 import { DEFAULT_MESSAGE_RATE, TokenBucket } from '../limits/rate-limit.ts';
 import { refusalClose } from '../limits/refusals.ts';
-import type { FramePolicy, FrameVerdict } from './frame-policy.ts';
+import type { FramePolicy } from './frame-policy.ts';
 import { NODE_TIMERS, type SessionTimers } from './timers.ts';
 import { SessionCounters } from './counters.ts';
 import { expectsReply, GUEST_ANSWER_GRACE_MS, VmLink, type VmPhase } from './vm-link.ts';
@@ -129,6 +129,7 @@ export class RelaySession {
     this.#slowReaderTimeoutMs = opts.slowReaderTimeoutMs ?? 10_000;
     this.#policy = opts.framePolicy;
     this.#policyState = this.#policy?.init();
+    if (this.#policy?.fromRelay) this.#vm.relayWrite = (bytes) => this.#writeFromRelay(bytes);
     this.#attach();
     if (opts.initialVmBytes && opts.initialVmBytes.length > 0)
       this.#onVmData(Buffer.from(opts.initialVmBytes));
@@ -325,14 +326,19 @@ export class RelaySession {
       this.#limit('message-rate');
       return;
     }
-    if (
-      this.#policy?.toVm &&
-      this.#isRefused('to-vm', this.#policy.toVm({ type, bytes }, this.#policyState))
-    )
-      return;
+    let probe: Uint8Array | undefined;
+    if (this.#policy?.toVm) {
+      const verdict = this.#policy.toVm({ type, bytes }, this.#policyState);
+      if (verdict.action !== 'forward') {
+        if (verdict.action === 'refuse') this.#refuseFrame('to-vm', verdict);
+        return;
+      }
+      probe = verdict.probe;
+    }
     // The bytes leave first; the bookkeeping below is not on the round trip's path (nothing
     // it updates is read before QEMU's reply, which arrives in a later event).
-    const isWritable = this.#tcp.write(bytes);
+    let isWritable = this.#tcp.write(bytes);
+    if (probe) isWritable = this.#writeProbe(probe);
     this.#counters.toVm(type, bytes.length, isAnswer);
     if (expectsReply(type)) this.#vm.pendingReplies++;
     if (!isWritable && !this.#isBrowserPaused) {
@@ -342,13 +348,34 @@ export class RelaySession {
     }
   }
 
-  /** Applies a policy verdict: true (and the session closing) when the frame is refused. */
-  #isRefused(direction: 'to-vm' | 'to-browser', verdict: FrameVerdict): boolean {
-    if (verdict.action === 'forward') return false;
+  /** The frame policy refused a frame: the browser gets its code, the VM its cleanup. */
+  #refuseFrame(
+    direction: 'to-vm' | 'to-browser',
+    verdict: { closeCode: number; reason: string },
+  ): void {
     const { closeCode, reason } = verdict;
     this.#emit({ kind: 'frame-refused', direction, closeCode, reason });
     this.#browser.close(closeCode, reason);
     this.#startCleanup('frame-refused', true);
+  }
+
+  /** A probe the policy asked for, right after what was written; counted as a control message. */
+  #writeProbe(probe: Uint8Array): boolean {
+    if (this.#tcp.destroyed || !this.#tcp.writable) return true;
+    if (expectsReply(new DataView(probe.buffer, probe.byteOffset).getUint32(0)))
+      this.#vm.pendingReplies++;
+    return this.#tcp.write(probe);
+  }
+
+  /** The cleanup's own messages, through the frame policy (VmLink.relayWrite). */
+  #writeFromRelay(bytes: Uint8Array): boolean {
+    const verdict = this.#policy?.fromRelay?.(
+      { type: new DataView(bytes.buffer, bytes.byteOffset).getUint32(0), bytes },
+      this.#policyState,
+    );
+    if (verdict && verdict.action !== 'forward') return false;
+    this.#tcp.write(bytes);
+    if (verdict?.probe) this.#writeProbe(verdict.probe);
     return true;
   }
 
@@ -385,14 +412,16 @@ export class RelaySession {
       return;
     }
     for (const f of frames) {
-      if (this.#vm.phase === 'open' && this.#policy?.toBrowser) {
-        const verdict = this.#policy.toBrowser(f, this.#policyState);
-        if (verdict.action !== 'forward') {
-          this.#countFromVm(f.type); // a refused guest command is answered by the cleanup
-          this.#isRefused('to-browser', verdict);
-          continue;
-        }
+      const verdict = this.#policy?.toBrowser?.(f, this.#policyState);
+      if (verdict && verdict.action !== 'forward') {
+        // The bookkeeping still sees it: a refused guest command is answered by the cleanup.
+        this.#countFromVm(f.type);
+        if (verdict.action === 'refuse') {
+          if (this.#vm.phase === 'open') this.#refuseFrame('to-browser', verdict);
+        } else if (verdict.probe) this.#writeProbe(verdict.probe);
+        continue;
       }
+      if (verdict?.probe) this.#writeProbe(verdict.probe);
       // Send first: the bookkeeping after it is not on the round trip's path.
       if (this.#vm.phase === 'open' && this.#browser.isOpen) this.#sendToBrowser(f.bytes);
       this.#countFromVm(f.type);

@@ -59,8 +59,16 @@ export interface CleanupBounds {
   readonly tcpCloseTimeoutMs: number;
 }
 
+/**
+ * Writes a message the relay itself sends to QEMU (the session's frame policy may veto it or
+ * add a probe); true when it was written.
+ */
+export type RelayWrite = (bytes: Uint8Array) => boolean;
+
 export class VmLink {
   readonly tcp: Socket;
+  /** How the cleanup writes its messages (a frame policy's say); default: straight to the socket. */
+  relayWrite: RelayWrite | undefined;
   readonly #timers: SessionTimers;
   readonly #bounds: CleanupBounds;
   #phase: VmPhase = { name: 'open', slowReader: undefined };
@@ -123,7 +131,7 @@ export class VmLink {
       return;
     }
     this.answeredOnCleanup = answered;
-    for (let i = 0; i < answered; i++) tcp.write(GUEST_COMMAND_ERROR);
+    for (let i = 0; i < answered; i++) this.#write(GUEST_COMMAND_ERROR);
     if (!isWaitingForAcks) {
       this.#sendRemovals();
       this.#finish(false);
@@ -133,6 +141,12 @@ export class VmLink {
     } else {
       this.#removeCard();
     }
+  }
+
+  #write(bytes: Uint8Array): boolean {
+    if (this.relayWrite) return this.relayWrite(bytes);
+    this.tcp.write(bytes);
+    return true;
   }
 
   static #graceOver(link: VmLink): void {
@@ -160,9 +174,8 @@ export class VmLink {
 
   #sendRemovals(): void {
     if (this.tcp.destroyed || !this.tcp.writable) return;
-    this.tcp.write(CARD_REMOVE);
-    this.tcp.write(READER_REMOVE);
-    this.pendingReplies += 2;
+    for (const removal of [CARD_REMOVE, READER_REMOVE])
+      if (this.#write(removal)) this.pendingReplies++;
   }
 
   #finish(isAcked: boolean): void {
