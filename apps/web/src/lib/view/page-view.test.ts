@@ -80,6 +80,20 @@ describe('pageView', () => {
   });
 });
 
+describe('resuming (issue 14 §1, when the bridge reports it)', () => {
+  it('says it reconnects to the same session while resuming, the retry count stays beside Stop', () => {
+    const v = pageView({
+      ...base,
+      link: 'reconnecting',
+      retry: { attempt: 1, maxAttempts: 10 },
+      resume: 'resuming',
+    });
+    expect(v.sentence).toBe('Reconnecting to the same session.');
+    expect(v.retryText).toBe('Connection lost, retrying (1 of 10)');
+    expect(pageView({ ...base, resume: 'resumed' }).phase).toBe('lent');
+  });
+});
+
 describe('trackRetry', () => {
   it('counts attempts through reconnecting and connecting, clears once lent or ended', () => {
     let r = trackRetry(null, { activity: 'lending', link: 'lent' }, 10);

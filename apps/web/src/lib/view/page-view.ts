@@ -147,7 +147,7 @@ function texts(
       };
     case 'reconnecting': {
       const text = i.retry === null ? 'Connection lost, retrying' : retryText(i.retry);
-      const label = i.resume === 'resuming' ? 'Reconnecting…' : text;
+      const label = i.resume === 'resuming' ? 'Reconnecting to the same session' : text;
       return {
         headline: `Reconnecting to ${vm}…`,
         sentence: `${label}.`,
