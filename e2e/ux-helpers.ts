@@ -149,16 +149,25 @@ export class FakeVm {
   #answers: ((apdu: Buffer) => void)[] = [];
   #atrWaiters: (() => void)[] = [];
   readonly #isRefusingAtr: boolean;
+  /** Replies held back (see hold()), in order. */
+  #held: (() => void)[] | null;
 
-  private constructor(server: net.Server, isRefusingAtr: boolean) {
+  private constructor(server: net.Server, opts: { isRefusingAtr: boolean; isHolding: boolean }) {
     this.server = server;
-    this.#isRefusingAtr = isRefusingAtr;
+    this.#isRefusingAtr = opts.isRefusingAtr;
+    this.#held = opts.isHolding ? [] : null;
   }
 
-  /** @param opts.isRefusingAtr answer every ATR with VSC_Error code 1, as QEMU does for one it rejects. */
-  static async start(opts: { isRefusingAtr?: boolean } = {}): Promise<FakeVm> {
+  /**
+   * @param opts.isRefusingAtr answer every ATR with VSC_Error code 1, as QEMU does for one it rejects.
+   * @param opts.isHolding start with replies held back (a VM slow to answer), until release().
+   */
+  static async start(opts: { isRefusingAtr?: boolean; isHolding?: boolean } = {}): Promise<FakeVm> {
     const server = net.createServer();
-    const vm = new FakeVm(server, opts.isRefusingAtr ?? false);
+    const vm = new FakeVm(server, {
+      isRefusingAtr: opts.isRefusingAtr ?? false,
+      isHolding: opts.isHolding ?? false,
+    });
     server.on('connection', (s) => vm.#accept(s));
     await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
     return vm;
@@ -189,7 +198,28 @@ export class FakeVm {
     });
   }
 
+  /** Hold back every reply from now on (Init, acknowledgements) until release(). */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  /** Send the replies held back, and answer at once again. */
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = null;
+    for (const reply of held) reply();
+  }
+
   #onMessage(socket: net.Socket, type: number, readerId: number, payload: Buffer): void {
+    if (this.#held !== null && type !== VSC.APDU) {
+      this.#held.push(() => this.#reply(socket, type, readerId, payload));
+      return;
+    }
+    this.#reply(socket, type, readerId, payload);
+  }
+
+  #reply(socket: net.Socket, type: number, readerId: number, payload: Buffer): void {
+    if (socket.destroyed) return;
     if (type === VSC.Init) {
       socket.write(
         vscMessage(VSC.Init, 0xffffffff, Buffer.from('565343440000000200000000', 'hex')),
