@@ -145,15 +145,17 @@ function texts(
         sentence: `${i.vm ?? 'The virtual machine'} refused the card.`,
         title: `Card refused · cardlend`,
       };
-    case 'reconnecting': {
-      const text = i.retry === null ? 'Connection lost, retrying' : retryText(i.retry);
-      const label = i.resume === 'resuming' ? 'Reconnecting to the same session' : text;
+    case 'reconnecting':
+      // The count changes every few seconds: it stays beside Stop, out of the live sentence,
+      // so a screen reader hears this once rather than on every try.
       return {
         headline: `Reconnecting to ${vm}…`,
-        sentence: `${label}.`,
+        sentence:
+          i.resume === 'resuming'
+            ? 'Reconnecting to the same session.'
+            : 'Connection lost, retrying by itself.',
         title: `Reconnecting… · cardlend`,
       };
-    }
     case 'stopping':
       return { headline: 'Stopping…', sentence: 'Stopping.', title: 'Stopping… · cardlend' };
     case 'ended':
