@@ -74,6 +74,17 @@ export {
   relaySplitsLongAnswers,
 } from './relay-contract.ts';
 export type { RelaySubprotocolOptions } from './relay-contract.ts';
+export {
+  RELAY_RESUME_CAPABILITY,
+  RELAY_TICKET_SUBPROTOCOL_PREFIX,
+  MAX_RESUME_GRACE_MS,
+  encodeResumeOffer,
+  isResumeTicket,
+  offeredResume,
+  parseResumeOffer,
+  resumeTicketFromBytes,
+} from './relay-resume.ts';
+export type { OfferedResume, ResumeOffer } from './relay-resume.ts';
 export { LongAnswerSplitter, getResponseNe, DEFAULT_MAX_ANSWER_BYTES } from './long-answer.ts';
 export type { LongAnswerSplitterOptions, SplitterDecision } from './long-answer.ts';
 export { RelayAnswerSplitter } from './relay-answer-splitter.ts';

@@ -59,6 +59,15 @@ export const RelayClose = {
    * (ForwardGuard). The reason names the rule.
    */
   PROTOCOL_VIOLATION: 4015,
+  /**
+   * A resume ticket (relay-resume.ts) came after the grace period: the lending session is over
+   * and the card was removed from the VM.
+   */
+  RESUME_EXPIRED: 4016,
+  /** A resume ticket that was already used (a replay). */
+  RESUME_USED: 4017,
+  /** A resume ticket this relay never issued (forged, another target or origin, or the relay restarted since). */
+  RESUME_UNKNOWN: 4018,
 } as const;
 
 export type RelayCloseCode = (typeof RelayClose)[keyof typeof RelayClose];

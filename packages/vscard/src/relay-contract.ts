@@ -10,7 +10,20 @@ import {
   RELAY_SUBPROTOCOL_LONG_ANSWERS,
   RELAY_TOKEN_SUBPROTOCOL_PREFIX,
 } from './relay-close.ts';
+import { RELAY_RESUME_CAPABILITY, RELAY_TICKET_SUBPROTOCOL_PREFIX } from './relay-resume.ts';
 
+export {
+  RELAY_RESUME_CAPABILITY,
+  RELAY_TICKET_SUBPROTOCOL_PREFIX,
+  MAX_RESUME_GRACE_MS,
+  encodeResumeOffer,
+  isResumeTicket,
+  offeredResume,
+  parseResumeOffer,
+  resumeTicketFromBytes,
+  type OfferedResume,
+  type ResumeOffer,
+} from './relay-resume.ts';
 export {
   RELAY_PATH,
   RELAY_SUBPROTOCOL,
@@ -24,17 +37,26 @@ export {
 export interface RelaySubprotocolOptions {
   /** Offer {@link RELAY_SUBPROTOCOL_LONG_ANSWERS} (the client then sends answers whole if selected). */
   longAnswers?: boolean;
+  /** Offer {@link RELAY_RESUME_CAPABILITY}: the client understands the resume message (relay-resume.ts). */
+  resumable?: boolean;
+  /** Present this resume ticket instead of the token (a reconnect within the grace). */
+  ticket?: string;
 }
 
 /**
  * The subprotocols a client offers: `cardlend.vscard.v1.long-answers` first when asked for, then
- * `cardlend.vscard.v1`, plus `cardlend.token.<token>` when it holds a session token. The relay
- * echoes one of the first two; the token never comes back.
+ * `cardlend.vscard.v1`, plus `cardlend.token.<token>` when it holds a session token — or, with
+ * `ticket`, `cardlend.ticket.<ticket>` instead of the token — and `cardlend.resume.v1` when
+ * `resumable`. The relay echoes one of the first two; token, ticket and marker never come back.
  */
 export function relaySubprotocols(token?: string, opts: RelaySubprotocolOptions = {}): string[] {
   const offered = opts.longAnswers === true ? [RELAY_SUBPROTOCOL_LONG_ANSWERS] : [];
   offered.push(RELAY_SUBPROTOCOL);
-  if (token !== undefined && token !== '') offered.push(RELAY_TOKEN_SUBPROTOCOL_PREFIX + token);
+  if (opts.ticket !== undefined) offered.push(RELAY_TICKET_SUBPROTOCOL_PREFIX + opts.ticket);
+  else if (token !== undefined && token !== '') {
+    offered.push(RELAY_TOKEN_SUBPROTOCOL_PREFIX + token);
+  }
+  if (opts.resumable === true) offered.push(RELAY_RESUME_CAPABILITY);
   return offered;
 }
 
