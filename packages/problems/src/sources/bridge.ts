@@ -32,6 +32,7 @@ export const BRIDGE_PROBLEMS = {
   BRIDGE_VM_CLOSED: 'vm-closed',
   BRIDGE_VM_PROTOCOL: 'vm-protocol',
   BRIDGE_IDLE_TIMEOUT: 'idle-timeout',
+  BRIDGE_RESUME_REFUSED: 'session-not-resumable',
   // Named after a reader (CCID) code.
   BRIDGE_CARD_MUTE: 'card-mute',
   BRIDGE_CARD_ABSENT: 'card-absent',
@@ -72,6 +73,7 @@ export const BRIDGE_CLOSE_RENAMES: ReadonlySet<string> = new Set<BridgeCodeName>
   'BRIDGE_VM_CLOSED',
   'BRIDGE_VM_PROTOCOL',
   'BRIDGE_IDLE_TIMEOUT',
+  'BRIDGE_RESUME_REFUSED',
 ]);
 
 /** The problem of a bridge code, or null for a code this catalog does not know. */

@@ -25,6 +25,10 @@ export const RELAY_CLOSE_PROBLEMS = {
   [RelayClose.AUTH_TIMEOUT]: 'token-refused',
   // The relay refused a message that could wedge the VM's card reader.
   [RelayClose.PROTOCOL_VIOLATION]: 'relay-rejected-message',
+  // A dropped session could not be picked up again (issue 14 §1).
+  [RelayClose.RESUME_EXPIRED]: 'session-not-resumable',
+  [RelayClose.RESUME_USED]: 'session-not-resumable',
+  [RelayClose.RESUME_UNKNOWN]: 'session-not-resumable',
 } as const satisfies Readonly<Record<RelayCloseCode, ProblemId>>;
 
 /** Close codes a client's platform reports when the connection failed or dropped (never sent by the relay). */
