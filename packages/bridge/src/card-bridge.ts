@@ -74,6 +74,12 @@ export interface BridgeOptions {
   readerName?: string;
   /** Power the card off when stop() ends, so the guest's PIN verification does not outlive the lending; default true. */
   isPowerOffOnStop?: boolean;
+  /**
+   * Resume the lending session after a dropped connection with the relay's resume ticket
+   * instead of the (single-use) token (issue 14 §1, `state.resume`); default true. A relay
+   * that does not offer resuming is unaffected.
+   */
+  resume?: boolean;
   /** Diagnostics (never PIN data). */
   onLog?: (entry: BridgeLogEvent) => void;
 }
@@ -123,15 +129,21 @@ export class CardBridge {
       random: opts.random ?? Math.random,
       maxAnswerBytes,
       isPowerOffOnStop: opts.isPowerOffOnStop ?? true,
+      isResumable: opts.resume ?? true,
     });
     this.#now = opts.now ?? (() => Date.now());
     this.#timers = opts.timers ?? defaultTimers();
     this.#onLog = opts.onLog;
     this.#slot = new ReaderSlot(opts.reader, slot);
     const create = opts.createWebSocket ?? defaultCreateWebSocket();
-    const protocols = relaySubprotocols(opts.token, {
-      longAnswers: opts.isOfferingLongAnswers ?? true,
-    });
+    const longAnswers = opts.isOfferingLongAnswers ?? true;
+    const resumable = opts.resume ?? true;
+    const protocols = (ticket?: string): string[] =>
+      relaySubprotocols(opts.token, {
+        longAnswers,
+        resumable,
+        ...(ticket === undefined ? {} : { ticket }),
+      });
     this.#link =
       create === null
         ? null
@@ -211,7 +223,7 @@ export class CardBridge {
   #perform(action: LendingAction): void {
     switch (action.type) {
       case 'open-socket':
-        this.#link?.open(action.socket);
+        this.#link?.open(action.socket, action.ticket);
         return;
       case 'send':
         this.#link?.send(action.socket, action.bytes);

@@ -33,6 +33,9 @@ export const BRIDGE_ERRORS = {
   BRIDGE_VM_NOT_ANSWERING: { message: 'The VM did not acknowledge a message in time.' },
   BRIDGE_READER_REFUSED: { message: 'The VM refused the reader (no free smart card slot).' },
   BRIDGE_IDLE_TIMEOUT: { message: 'The session was closed after being idle too long.' },
+  BRIDGE_RESUME_REFUSED: {
+    message: 'The relay no longer holds this lending session; it cannot be resumed.',
+  },
   BRIDGE_ATR_REFUSED: { message: "The VM refused the card's answer-to-reset (ATR)." },
   BRIDGE_CARD_MUTE: { message: 'The card does not answer.' },
   BRIDGE_CARD_ABSENT: { message: 'No card in the reader.' },
@@ -175,6 +178,11 @@ export function classifyClose(closeCode: number, wasOpen: boolean): CloseClassif
       return { code: 'BRIDGE_IDLE_TIMEOUT', outcome: 'final' };
     case RelayClose.AUTH_TIMEOUT:
       return { code: 'BRIDGE_AUTH_TIMEOUT', outcome: 'reconnect' };
+    case RelayClose.RESUME_EXPIRED:
+    case RelayClose.RESUME_USED:
+    case RelayClose.RESUME_UNKNOWN:
+      // The lending machine falls back to the token once on RESUME_UNKNOWN (a restarted relay).
+      return { code: 'BRIDGE_RESUME_REFUSED', outcome: 'refused' };
     default:
       // 1006 and anything unknown: the connection dropped (or never opened).
       return {

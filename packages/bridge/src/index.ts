@@ -41,5 +41,6 @@ export type {
   ReaderErrorCode,
   SlotStatus,
 } from './reader.ts';
+export type { ResumeStatus } from './lending/resume.ts';
 export { relayWebSocketUrl } from './platform.ts';
 export type { BridgeTimers, BridgeWebSocket, CreateWebSocket } from './platform.ts';

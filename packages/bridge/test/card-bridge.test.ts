@@ -125,6 +125,7 @@ describe('announcing', () => {
       'cardlend.vscard.v1.long-answers', // offered first; this host (an older relay) selects v1
       'cardlend.vscard.v1',
       'cardlend.token.v1.eyJ0aWQiOiJ2bSJ9.abc_DEF-123',
+      'cardlend.resume.v1', // understands the relay's resume offer (issue 14 §1)
     ]);
     expect(bridge.state.link).toBe('lent');
     expect(bridge.state.card).toMatchObject({

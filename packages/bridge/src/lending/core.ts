@@ -32,6 +32,8 @@ export interface Connection {
   lentAtMs: number | null;
   /** Set when the bridge closes the socket itself for an error: no reconnect. */
   failure: BridgeError | null;
+  /** The connection presents a resume ticket instead of the token. */
+  isResuming: boolean;
 }
 
 /** A connection about to open as socket `socket`. */
@@ -45,6 +47,7 @@ export function newConnection(socket: number): Connection {
     vmCard: 'unknown',
     lentAtMs: null,
     failure: null,
+    isResuming: false,
   };
 }
 
@@ -66,6 +69,7 @@ export interface StatePatch {
   closeCode?: number | undefined;
   reconnectAttempt?: number | undefined;
   nextRetryAtMs?: number | undefined;
+  resume?: BridgeState['resume'] | undefined;
 }
 
 /** The machine as its parts use it. */
@@ -115,6 +119,8 @@ export interface LendingMachineOptions {
   /** Largest answer sent to the VM unsplit, bytes (≤ 374). */
   maxAnswerBytes: number;
   isPowerOffOnStop: boolean;
+  /** Offer to resume the session after a drop (the relay's resume tickets). */
+  isResumable: boolean;
 }
 
 /** Where lending is; see the module comment for the transitions. */

@@ -42,6 +42,7 @@ import { GuestQueue } from './guest-queue.ts';
 import { GuestServer } from './guest-server.ts';
 import { MachineOutput } from './output.ts';
 import { ReconnectSchedule } from './reconnect.ts';
+import { ResumeTicket } from './resume.ts';
 import { decodeHostFrame, SessionDriver } from './session-driver.ts';
 import type { LendingAction, ReaderResult, TimerName } from './types.ts';
 
@@ -55,6 +56,7 @@ export class LendingMachine extends MachineOutput implements MachineCore {
   readonly #guests: GuestServer;
   readonly #session: SessionDriver;
   readonly #reconnect: ReconnectSchedule;
+  readonly #resume: ResumeTicket;
   #phase: LendingPhase = { name: 'idle' };
   #nextSocket = 0;
   #isStartPending = false;
@@ -67,6 +69,7 @@ export class LendingMachine extends MachineOutput implements MachineCore {
     this.#guests = new GuestServer(this, this.#card);
     this.#session = new SessionDriver(this);
     this.#reconnect = new ReconnectSchedule(opts.reconnect, opts.random);
+    this.#resume = new ResumeTicket(opts.isResumable);
   }
 
   get phase(): LendingPhase {
@@ -131,12 +134,16 @@ export class LendingMachine extends MachineOutput implements MachineCore {
     });
   }
 
-  /** A frame from the relay: its bytes, or `null` for a text frame. */
-  socketMessage(socket: number, bytes: Uint8Array | null, nowMs: number): LendingAction[] {
+  /** A frame from the relay: its bytes, its text (a text frame), or `null` for anything else. */
+  socketMessage(socket: number, data: Uint8Array | string | null, nowMs: number): LendingAction[] {
     return this.input(nowMs, () => {
       const conn = this.conn;
       if (conn?.socket !== socket || conn.session === null) return;
-      const decoded = decodeHostFrame(bytes);
+      if (typeof data === 'string' && this.#resume.receive(data)) {
+        this.log('info', 'resume ticket received', { graceMs: this.#resume.graceMs });
+        return;
+      }
+      const decoded = decodeHostFrame(typeof data === 'string' ? null : data);
       if (decoded instanceof BridgeError) this.failConnection(conn, decoded);
       else this.run(conn, (s, now) => s.receive(decoded, now));
     });
@@ -234,12 +241,15 @@ export class LendingMachine extends MachineOutput implements MachineCore {
     conn.isReaderAnnounced = true;
     conn.lentAtMs = this.nowMs;
     if (!this.isRunning) return;
+    if (!conn.isResuming) this.#resume.freshSession();
     this.setState({
       link: 'lent',
       error: errorKeptOnLink(this.state.error),
       closeCode: undefined,
       reconnectAttempt: undefined,
       nextRetryAtMs: undefined,
+      // A fresh session after a refused ticket is not a resumed one: the VM got the card anew.
+      resume: conn.isResuming ? 'resumed' : undefined,
     });
     if (this.#isStartPending) {
       this.#isStartPending = false;
@@ -260,6 +270,7 @@ export class LendingMachine extends MachineOutput implements MachineCore {
     this.#phase = { name: 'done' };
     this.emit({ type: 'cancel-timer', timer: 'reconnect' });
     this.#dropSession(conn);
+    const resume = this.state.resume;
     this.setState({
       link,
       card: null,
@@ -267,6 +278,8 @@ export class LendingMachine extends MachineOutput implements MachineCore {
       closeCode: closeCode ?? error?.closeCode,
       reconnectAttempt: undefined,
       nextRetryAtMs: undefined,
+      // Ending while still resuming (retries used up, a refusal): the session is not coming back.
+      resume: resume === 'resuming' ? 'cannot-resume' : resume,
     });
     if (this.#isStartPending) {
       this.#isStartPending = false;
@@ -280,7 +293,13 @@ export class LendingMachine extends MachineOutput implements MachineCore {
   #connect(): void {
     const conn = newConnection(++this.#nextSocket);
     this.#phase = { name: 'online', conn };
-    this.emit({ type: 'open-socket', socket: conn.socket });
+    const ticket = this.#resume.ticket;
+    conn.isResuming = ticket !== undefined;
+    this.emit({
+      type: 'open-socket',
+      socket: conn.socket,
+      ...(ticket === undefined ? {} : { ticket }),
+    });
   }
 
   #connectionClosed(conn: Connection, code: number, reason: string): void {
@@ -304,7 +323,15 @@ export class LendingMachine extends MachineOutput implements MachineCore {
       source: { kind: 'relay-close', code, ...(reason === '' ? {} : { reason }) },
     });
     this.#reconnect.connectionEnded(conn.lentAtMs, this.nowMs);
-    if (c.outcome === 'refused') {
+    const verdict = this.#resume.closed(conn.isResuming, code, c.outcome === 'refused', error);
+    if (verdict.kind === 'over') {
+      this.setState({ resume: 'cannot-resume' });
+      this.end('refused', verdict.error, verdict.error.closeCode);
+    } else if (verdict.kind === 'token-fallback') {
+      this.log('info', 'the relay does not know the resume ticket; trying the session token');
+      this.setState({ resume: 'cannot-resume' });
+      this.#scheduleReconnect(error, code);
+    } else if (c.outcome === 'refused') {
       this.end('refused', error, code);
     } else if (c.outcome === 'final') {
       const isOrderlyEnd = c.code === 'BRIDGE_RELAY_CLOSED' || c.code === 'BRIDGE_IDLE_TIMEOUT';
@@ -322,12 +349,14 @@ export class LendingMachine extends MachineOutput implements MachineCore {
     }
     const retryAtMs = this.nowMs + next.delayMs;
     this.#phase = { name: 'offline', retryAtMs };
+    const hasTicket = this.#resume.ticket !== undefined;
     this.setState({
       link: 'reconnecting',
       error: toErrorInfo(error),
       closeCode,
       reconnectAttempt: next.attempt,
       nextRetryAtMs: retryAtMs,
+      ...(hasTicket ? { resume: 'resuming' as const } : {}),
     });
     this.log('info', 'reconnecting', { attempt: next.attempt, delayMs: next.delayMs });
     this.emit({ type: 'arm-timer', timer: 'reconnect', atMs: retryAtMs });
@@ -356,6 +385,8 @@ export class LendingMachine extends MachineOutput implements MachineCore {
     const conn = this.conn;
     const phase: LendingPhase = { name: 'stopping', conn, reason };
     this.#phase = phase;
+    // Stopping ends the session on purpose: nothing is being resumed any more.
+    if (this.state.resume === 'resuming') this.setState({ resume: undefined });
     this.emit({ type: 'cancel-timer', timer: 'reconnect' });
     if (this.#isStartPending) {
       this.#isStartPending = false;

@@ -46,6 +46,8 @@ export class MachineOutput {
       const value = key in patch ? patch[key] : this.#state[key];
       if (value !== undefined) next[key] = value;
     }
+    const resume = 'resume' in patch ? patch.resume : this.#state.resume;
+    if (resume !== undefined) next.resume = resume;
     this.#state = Object.freeze(next);
     this.emit({ type: 'state', state: this.#state });
   }

@@ -4,6 +4,7 @@
  */
 import type { ApduLogEntry } from '../apdu-log.ts';
 import type { BridgeError, BridgeErrorCode, BridgeErrorSource } from '../errors.ts';
+import type { ResumeStatus } from './resume.ts';
 
 /**
  * State of the VM link: `idle` before start; `connecting` (first attempt); `lent` (reader
@@ -47,6 +48,13 @@ export interface BridgeState {
   reconnectAttempt?: number;
   /** When the next attempt starts (bridge clock, ms) while `reconnecting`. */
   nextRetryAtMs?: number;
+  /**
+   * Resuming the lending session after a drop (issue 14 §1), absent when it does not apply:
+   * `resuming` while reconnecting with the relay's resume ticket; `resumed` once the VM has the
+   * reader again in the same session; `cannot-resume` when the relay no longer holds the session
+   * (grace over, ticket used, relay restarted) or the retries ran out with the ticket.
+   */
+  resume?: ResumeStatus;
 }
 
 /** A diagnostic line. */
@@ -71,8 +79,11 @@ export type TimerName = 'reconnect' | 'session' | 'stop' | 'power-off';
 
 /** What the owner of a {@link LendingMachine} must do, in order. */
 export type LendingAction =
-  /** Open a WebSocket to the relay; its events come back tagged with `socket`. */
-  | { type: 'open-socket'; socket: number }
+  /**
+   * Open a WebSocket to the relay; its events come back tagged with `socket`. With `ticket`,
+   * present that resume ticket instead of the token.
+   */
+  | { type: 'open-socket'; socket: number; ticket?: string }
   /** Write a binary frame on `socket` if it is open. */
   | { type: 'send'; socket: number; bytes: Uint8Array }
   /** Close `socket` if it is open or opening; the machine has forgotten it already or waits for its close. */

@@ -37,6 +37,7 @@ export class MachineDriver {
       random: () => 0,
       maxAnswerBytes: 374,
       isPowerOffOnStop: true,
+      isResumable: true,
       ...opts,
     });
   }
