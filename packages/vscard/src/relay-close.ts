@@ -68,6 +68,13 @@ export const RelayClose = {
   RESUME_USED: 4017,
   /** A resume ticket this relay never issued (forged, another target or origin, or the relay restarted since). */
   RESUME_UNKNOWN: 4018,
+  /**
+   * A relay cluster node cannot reach its shared store (issue 15): new sessions are refused
+   * until it can; a live session whose VM lease another node took is ended with it too.
+   */
+  CLUSTER_UNAVAILABLE: 4019,
+  /** The helpdesk ended the session through the relay's operator API (the card was removed). */
+  ENDED_BY_OPERATOR: 4020,
 } as const;
 
 export type RelayCloseCode = (typeof RelayClose)[keyof typeof RelayClose];

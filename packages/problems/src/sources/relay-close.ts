@@ -29,6 +29,9 @@ export const RELAY_CLOSE_PROBLEMS = {
   [RelayClose.RESUME_EXPIRED]: 'session-not-resumable',
   [RelayClose.RESUME_USED]: 'session-not-resumable',
   [RelayClose.RESUME_UNKNOWN]: 'session-not-resumable',
+  // A relay cluster node without its shared store refuses new sessions (issue 15).
+  [RelayClose.CLUSTER_UNAVAILABLE]: 'relay-cluster-unavailable',
+  [RelayClose.ENDED_BY_OPERATOR]: 'ended-by-helpdesk',
 } as const satisfies Readonly<Record<RelayCloseCode, ProblemId>>;
 
 /** Close codes a client's platform reports when the connection failed or dropped (never sent by the relay). */
