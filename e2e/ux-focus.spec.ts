@@ -43,8 +43,9 @@ test('a closed reader chooser gives focus back to "Choose reader"', async ({
   // Closing Chrome's reader chooser rejects requestDevice() with this NotFoundError; a test
   // cannot click the browser's own dialog, so the page gets exactly that answer.
   await page.addInitScript(() => {
-    if (navigator.usb === undefined) return;
-    navigator.usb.requestDevice = () =>
+    const usb = (navigator as { usb?: { requestDevice: () => Promise<unknown> } }).usb;
+    if (usb === undefined) return;
+    usb.requestDevice = () =>
       Promise.reject(new DOMException('No device selected.', 'NotFoundError'));
   });
   await openApp(page);

@@ -29,8 +29,12 @@ for (const viewport of VIEWPORTS) {
           return Promise.reject(new DOMException('Access denied.', 'SecurityError'));
         },
       };
-      const proto = Object.getPrototypeOf(navigator.usb) as USB;
-      proto.getDevices = () => Promise.resolve([reader as unknown as USBDevice]);
+      const usb = (navigator as { usb?: object }).usb;
+      const proto = Object.getPrototypeOf(usb) as {
+        getDevices: () => Promise<unknown[]>;
+        requestDevice: () => Promise<unknown>;
+      };
+      proto.getDevices = () => Promise.resolve([reader]);
       proto.requestDevice = () => {
         w.chooserCalls++;
         return Promise.reject(new DOMException('No device selected.', 'NotFoundError'));
