@@ -10,7 +10,10 @@ import { runCli } from './main.ts';
 import { openPcscReaders } from './pcsc-readers.ts';
 import { processOutput, processSignals, terminalPrompter } from './terminal.ts';
 
+const output = processOutput();
+
 function exitAfterFlush(code: number): void {
+  output.flush();
   process.exitCode = code;
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
@@ -21,7 +24,7 @@ void runCli(process.argv.slice(2), {
   // perMessageDeflate off: APDUs are small and latency matters more than bytes.
   createWebSocket: (url, protocols) =>
     new WebSocket(url, protocols, { perMessageDeflate: false }) as unknown as BridgeWebSocket,
-  output: processOutput(),
+  output,
   prompter: terminalPrompter(),
   signals: processSignals(),
   now: () => Date.now(),

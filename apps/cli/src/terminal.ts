@@ -5,11 +5,35 @@
 import { createInterface } from 'node:readline/promises';
 import type { Output, Prompter, StopSignals } from './ports.ts';
 
-/** stdout/stderr writers. */
-export function processOutput(): Output {
+/**
+ * stdout/stderr writers. stdout is gathered and written once per event-loop turn: the APDU
+ * log then costs one write for a burst of commands instead of one per line, off the path of
+ * the next guest command. stderr writes first flush what stdout holds, so the order of
+ * everything printed stays as it happened.
+ */
+export function processOutput(): Output & { flush(): void } {
+  let pending: string[] = [];
+  let isScheduled = false;
+  const flush = (): void => {
+    isScheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join('');
+    pending = [];
+    process.stdout.write(text);
+  };
   return {
-    out: (text) => void process.stdout.write(text),
-    err: (text) => void process.stderr.write(text),
+    out: (text) => {
+      pending.push(text);
+      if (!isScheduled) {
+        isScheduled = true;
+        setImmediate(flush);
+      }
+    },
+    err: (text) => {
+      flush();
+      process.stderr.write(text);
+    },
+    flush,
   };
 }
 
