@@ -41,6 +41,14 @@ export function formatReadersJson(readers: readonly ReaderSummary[]): string {
   })}\n`;
 }
 
+/** Local wall-clock time `HH:MM:SS` of `ms` (unix ms), the prefix of status lines. */
+export function clockTime(ms: number): string {
+  const d = new Date(ms);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()]
+    .map((n) => String(n).padStart(2, '0'))
+    .join(':');
+}
+
 /** The one-line status for a bridge state (`nowMs`: the bridge clock, for the retry countdown). */
 export function formatStatus(state: BridgeState, nowMs: number): string {
   const card = state.card;

@@ -6,7 +6,14 @@
 import { CardBridge } from '@cardlend/bridge';
 import type { ApduLogEntry, BridgeState } from '@cardlend/bridge';
 import type { LendPlan } from './args.ts';
-import { exportEntry, formatApduLine, formatStatus, jsonLine, stateEvent } from './format.ts';
+import {
+  clockTime,
+  exportEntry,
+  formatApduLine,
+  formatStatus,
+  jsonLine,
+  stateEvent,
+} from './format.ts';
 import { outcomeOf } from './outcome.ts';
 import type { ExitCode } from './outcome.ts';
 import type { CliDeps, OpenedReader, ServiceEvent } from './ports.ts';
@@ -36,7 +43,7 @@ function reporter(plan: LendPlan, deps: CliDeps) {
         return;
       }
       const line = formatStatus(s, deps.now());
-      if (line !== lastStatus) deps.output.out(`${line}\n`);
+      if (line !== lastStatus) deps.output.out(`${clockTime(deps.now())} ${line}\n`);
       lastStatus = line;
     },
     /** The smart-card service went away or came back: say why the card is gone meanwhile. */
@@ -45,7 +52,7 @@ function reporter(plan: LendPlan, deps: CliDeps) {
         deps.output.out(
           plan.json
             ? jsonLine({ event: 'service', state: 'back', reference: null })
-            : 'The smart card service is back; the card is lent again once the reader reports it.\n',
+            : `${clockTime(deps.now())} The smart card service is back; the card is lent again once the reader reports it.\n`,
         );
         return;
       }
@@ -53,7 +60,7 @@ function reporter(plan: LendPlan, deps: CliDeps) {
       deps.output.out(
         plan.json
           ? jsonLine({ event: 'service', state: 'down', reference: why.reference })
-          : `${why.title} (${why.reference}): the VM sees no card until it is back; cardlend waits for it.\n`,
+          : `${clockTime(deps.now())} ${why.title} (${why.reference}): the VM sees no card until it is back; cardlend waits for it.\n`,
       );
       lastStatus = '';
     },

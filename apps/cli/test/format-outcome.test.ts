@@ -1,6 +1,7 @@
 import type { ApduLogEntry, BridgeState } from '@cardlend/bridge';
 import { describe, expect, it } from 'vitest';
 import {
+  clockTime,
   exportEntry,
   formatApduLine,
   formatReaderLines,
@@ -238,5 +239,12 @@ describe('outcomeOf', () => {
     ],
   ])('%s', (_what, s, isStopRequested, outcome) => {
     expect(outcomeOf(s, isStopRequested)).toEqual(outcome);
+  });
+});
+
+describe('clockTime', () => {
+  it('local HH:MM:SS, zero-padded', () => {
+    const d = new Date(2026, 11, 6, 3, 4, 5);
+    expect(clockTime(d.getTime())).toBe('03:04:05');
   });
 });
