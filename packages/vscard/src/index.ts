@@ -85,7 +85,12 @@ export {
   resumeTicketFromBytes,
 } from './relay-resume.ts';
 export type { OfferedResume, ResumeOffer } from './relay-resume.ts';
-export { LongAnswerSplitter, getResponseNe, DEFAULT_MAX_ANSWER_BYTES } from './long-answer.ts';
+export {
+  LongAnswerSplitter,
+  getResponseNe,
+  commandNe,
+  DEFAULT_MAX_ANSWER_BYTES,
+} from './long-answer.ts';
 export type { LongAnswerSplitterOptions, SplitterDecision } from './long-answer.ts';
 export { RelayAnswerSplitter } from './relay-answer-splitter.ts';
 export type {

@@ -96,21 +96,27 @@ export class LongAnswerSplitter {
   /**
    * Takes the card's answer (data + SW1 SW2) to a forwarded command and returns what to
    * send to the VM: the answer itself when it fits, else its first piece ending in `61xx`
-   * (the rest, and the card's real status word, wait for GET RESPONSE).
+   * (the rest, and the card's real status word, wait for GET RESPONSE). With `commandNe`
+   * (the command's {@link commandNe}), an answer with more data than the guest asked for is
+   * split too, its first piece being `commandNe` bytes (at most the chunk size).
    */
-  handleAnswer(answer: Uint8Array): Uint8Array {
+  handleAnswer(answer: Uint8Array, commandNe?: number): Uint8Array {
     this.reset();
-    if (answer.length <= this.maxAnswerBytes) return answer;
     const dataLength = answer.length - 2;
+    const isOverNe = commandNe !== undefined && dataLength > commandNe;
+    if (answer.length <= this.maxAnswerBytes && !isOverNe) return answer;
+    // With the command's Ne known, the first piece is what the guest asked for (as a T=0 card
+    // answers a short Le with 61xx, ISO 7816-4 §5.3.4).
+    const chunk = Math.max(1, Math.min(this.chunkBytes, commandNe ?? this.chunkBytes));
     this.#data = answer.slice(0, dataLength);
     this.#sw1 = answer[dataLength] ?? 0x90;
     this.#sw2 = answer[dataLength + 1] ?? 0x00;
-    this.#offset = this.chunkBytes;
-    const remaining = dataLength - this.chunkBytes;
-    const first = new Uint8Array(this.chunkBytes + 2);
-    first.set(this.#data.subarray(0, this.chunkBytes), 0);
-    first[this.chunkBytes] = 0x61;
-    first[this.chunkBytes + 1] = remaining >= 256 ? 0x00 : remaining;
+    this.#offset = chunk;
+    const remaining = dataLength - chunk;
+    const first = new Uint8Array(chunk + 2);
+    first.set(this.#data.subarray(0, chunk), 0);
+    first[chunk] = 0x61;
+    first[chunk + 1] = remaining >= 256 ? 0x00 : remaining;
     return first;
   }
 
@@ -138,4 +144,25 @@ export function getResponseNe(cmd: Uint8Array): number | null {
     return le === 0 ? 65536 : le;
   }
   return null;
+}
+
+/**
+ * Ne of any command APDU (ISO 7816-4 §5.1): its Le (`00` = 256, extended `00 00` = 65536), or
+ * 256 when it has no Le (case 1 and 3: T=0 practice, where the card may still answer data).
+ * A malformed length structure also gives 256.
+ */
+export function commandNe(cmd: Uint8Array): number {
+  const n = cmd.length;
+  if (n <= 4) return 256;
+  const b4 = cmd[4] ?? 0;
+  if (n === 5) return b4 === 0 ? 256 : b4;
+  if (b4 !== 0) {
+    if (n === 6 + b4) return cmd[n - 1] === 0 ? 256 : (cmd[n - 1] ?? 256);
+    return 256; // case 3 (n === 5 + Lc) or malformed
+  }
+  const u16 = (at: number): number => ((cmd[at] ?? 0) << 8) | (cmd[at + 1] ?? 0);
+  if (n === 7) return u16(5) === 0 ? 65536 : u16(5);
+  const lc = u16(5);
+  if (n === 9 + lc) return u16(n - 2) === 0 ? 65536 : u16(n - 2);
+  return 256;
 }

@@ -15,8 +15,11 @@
  * wedge QEMU (issue 11 §1).
  *
  * Rules (the buffer behaves as a T=0 card's would, ISO/IEC 7816-4 §5.3.4):
- * - A browser APDU answer longer than `maxAnswerBytes` becomes its first 256 data bytes + `61xx`;
- *   the rest and the card's status word wait in the buffer. A shorter answer, an Error answer,
+ * - A browser APDU answer longer than `maxAnswerBytes`, or with more data than the guest
+ *   command asked for (its Ne; 256 without Le), becomes its first min(Ne, 256) data bytes +
+ *   `61xx`; the rest and the card's status word wait in the buffer. (A page on this contract
+ *   collects a card's own 61xx chain over USB and sends it whole, so the guest's GET
+ *   RESPONSEs for it are served here.) A shorter answer, an Error answer,
  *   an ATR, CardRemove or ReaderRemove empties the buffer.
  * - A guest GET RESPONSE (`00 C0 00 00 Le`) is served from the buffer only when the buffer
  *   holds data and it is the only guest command that may be answered (so answers reach QEMU in
@@ -29,7 +32,7 @@
 import { encodeMessage, peekHeader } from './codec.ts';
 import { VSC, VSCARD_HEADER_BYTES, VSCARD_MAX_GUEST_ANSWER_BYTES } from './constants.ts';
 import type { ForwardGuard, ToVmDecision } from './forward-guard.ts';
-import { LongAnswerSplitter } from './long-answer.ts';
+import { commandNe, LongAnswerSplitter } from './long-answer.ts';
 import { validateClientFrame } from './validate.ts';
 
 /** What to do with a browser message (decided before anything reaches QEMU). */
@@ -67,6 +70,8 @@ export class RelayAnswerSplitter {
   readonly #guard: ForwardGuard;
   readonly #buffer: LongAnswerSplitter;
   readonly #stats: RelayAnswerSplitterStats = { answersSplit: 0, getResponsesServed: 0 };
+  /** Ne of the guest commands sent to the browser, oldest first (the last ones are answerable). */
+  #ne: number[] = [];
 
   constructor(guard: ForwardGuard, opts: RelayAnswerSplitterOptions = {}) {
     this.#guard = guard;
@@ -93,9 +98,13 @@ export class RelayAnswerSplitter {
     const type = head.kind === 'header' ? head.type : -1;
     let toWrite = bytes;
     if (type === VSC.APDU && isWholeMessage(bytes)) {
-      toWrite = this.#splitAnswer(bytes);
+      toWrite = this.#splitAnswer(bytes, this.#takeNe());
+    } else if (type === VSC.Error) {
+      this.#takeNe();
+      this.#buffer.reset();
     } else if (type !== VSC.Init && type !== VSC.ReaderAdd) {
-      this.#buffer.reset(); // Error answer, ATR, CardRemove, ReaderRemove (or a bad frame)
+      this.#ne = []; // ATR, CardRemove, ReaderRemove: QEMU settles every waiting command
+      this.#buffer.reset(); // (or a bad frame: the session ends)
     }
     const d = this.#guard.toVm(toWrite, 'browser');
     if (d.action === 'refuse') {
@@ -112,14 +121,18 @@ export class RelayAnswerSplitter {
    * counted it. Serves a GET RESPONSE from the buffer when it can.
    */
   fromVm(bytes: Uint8Array): GuestCommandDecision {
-    if (this.#buffer.bufferedBytes === 0) return { action: 'forward' };
-    if (this.#guard.answerableCommands !== 1) {
+    const apdu = bytes.subarray(VSCARD_HEADER_BYTES);
+    if (this.#buffer.bufferedBytes > 0 && this.#guard.answerableCommands !== 1) {
       // An earlier command still waits for the browser, or QEMU settles this one itself.
       this.#buffer.reset();
+    }
+    const decision =
+      this.#buffer.bufferedBytes > 0 ? this.#buffer.handleCommand(apdu) : FORWARD_COMMAND;
+    if (decision.kind === 'forward') {
+      this.#ne.push(commandNe(apdu));
+      if (this.#ne.length > MAX_TRACKED_COMMANDS) this.#ne.shift();
       return { action: 'forward' };
     }
-    const decision = this.#buffer.handleCommand(bytes.subarray(VSCARD_HEADER_BYTES));
-    if (decision.kind === 'forward') return { action: 'forward' };
     const head = peekHeader(bytes);
     const readerId = head.kind === 'header' ? head.readerId : 0;
     const answer = encodeMessage({ type: 'APDU', readerId, apdu: decision.answer });
@@ -135,12 +148,26 @@ export class RelayAnswerSplitter {
   /** The browser is gone or the card changed outside the message flow: forget the buffer. */
   reset(): void {
     this.#buffer.reset();
+    this.#ne = [];
+  }
+
+  /**
+   * Ne of the guest command the browser's next answer goes to (the oldest answerable one:
+   * the guard counts them, the newest ones of the list), dropping it and any older entry;
+   * undefined when no command waits.
+   */
+  #takeNe(): number | undefined {
+    const at = this.#ne.length - this.#guard.answerableCommands;
+    if (this.#guard.answerableCommands === 0 || at < 0) return undefined;
+    const ne = this.#ne[at];
+    this.#ne = this.#ne.slice(at + 1);
+    return ne;
   }
 
   /** The answer to write for a whole browser APDU message: itself, or its first piece. */
-  #splitAnswer(bytes: Uint8Array): Uint8Array {
+  #splitAnswer(bytes: Uint8Array, ne: number | undefined): Uint8Array {
     const answer = bytes.subarray(VSCARD_HEADER_BYTES);
-    const piece = this.#buffer.handleAnswer(answer);
+    const piece = this.#buffer.handleAnswer(answer, ne);
     if (piece === answer) return bytes;
     this.#stats.answersSplit++;
     const head = peekHeader(bytes);
@@ -151,6 +178,10 @@ export class RelayAnswerSplitter {
     });
   }
 }
+
+const FORWARD_COMMAND = { kind: 'forward' } as const;
+/** Ne entries kept; QEMU never has more than 128 guest commands waiting (§4). */
+const MAX_TRACKED_COMMANDS = 256;
 
 /** One whole client message (the guard refuses anything else; nothing is split then). */
 function isWholeMessage(bytes: Uint8Array): boolean {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { getResponseNe, LongAnswerSplitter } from '../src/long-answer.ts';
+import { commandNe, getResponseNe, LongAnswerSplitter } from '../src/long-answer.ts';
 
 const GET_RESPONSE = (le: number): Uint8Array =>
   Uint8Array.from([0x00, 0xc0, 0x00, 0x00, le & 0xff]);
@@ -136,4 +136,22 @@ describe('getResponseNe', () => {
     );
     expect(getResponseNe(bytes)).toBe(ne);
   });
+});
+
+describe('commandNe', () => {
+  const h = (x: string): Uint8Array => Uint8Array.from(Buffer.from(x, 'hex'));
+  const cases: [string, string, number][] = [
+    ['case 1', '00a40400', 256],
+    ['case 2, Le 10', '00b0000010', 16],
+    ['case 2, Le 00', '00b0000000', 256],
+    ['case 3 (SELECT without Le)', '00a4040002a0b0', 256],
+    ['case 4, Le 80', '00cb3fff055c035fc10580', 128],
+    ['case 4, Le 00', '00cb3fff055c035fc10500', 256],
+    ['case 2E, Le 0800', '00b00000000800', 2048],
+    ['case 2E, Le 0000', '00b00000000000', 65536],
+    ['case 4E, Le 0100', '00cb3fff000003aabbcc0100', 256],
+    ['malformed', '00cb3fff05aabb', 256],
+  ];
+  for (const [name, cmd, ne] of cases)
+    it(`${name} → ${ne}`, () => expect(commandNe(h(cmd))).toBe(ne));
 });

@@ -194,6 +194,28 @@ describe('RelayAnswerSplitter', () => {
     expect(w.guestAnswers.get(id)?.kind).toBe('data');
   });
 
+  it('more data than the command asked for (a chain the page collected) is split at its Ne', () => {
+    for (const [le, first] of [
+      [0x00, 256],
+      [0x80, 128],
+    ] as const) {
+      const w = new World('relay-splits', () => cardAnswer(300)); // 302 bytes: fits QEMU, exceeds Ne
+      w.setUp();
+      const id = w.guest(new Uint8Array([0x00, 0xcb, 0x3f, 0xff, le]));
+      w.answerAll();
+      const a = w.guestAnswers.get(id);
+      expect(a?.kind === 'data' && [a.bytes.length, a.bytes[first], a.bytes[first + 1]]).toEqual([
+        first + 2,
+        0x61,
+        300 - first,
+      ]);
+      expect(w.guestRead(new Uint8Array([0x00, 0xc0, 0x00, 0x00, 300 - first]))).toEqual(
+        cardAnswer(300).subarray(first),
+      );
+      expect(w.pageCommands).toBe(1);
+    }
+  });
+
   it('a GET RESPONSE behind a command still waiting for the page goes to the page', () => {
     const w = new World('relay-splits', byLength);
     w.setUp();
@@ -275,10 +297,13 @@ describe('RelayAnswerSplitter', () => {
           w.setUp();
           let k = 0;
           for (const [i, n] of lengths.entries()) {
-            const got = w.guestRead(new Uint8Array([0x80, i, 0x00, 0x00]), (xx) => {
-              const le = les[k++ % les.length] ?? 256;
-              return Math.min(le, xx === 0 ? 256 : xx);
-            });
+            const got = w.guestRead(
+              new Uint8Array([0x80, i, 0x00, 0x00, (les[i % les.length] ?? 0) & 0xff]),
+              (xx) => {
+                const le = les[k++ % les.length] ?? 256;
+                return Math.min(le, xx === 0 ? 256 : xx);
+              },
+            );
             expect(Buffer.from(got).equals(cardAnswer(n))).toBe(true); // toEqual is slow on 64 KiB
           }
           expect(w.pageCommands).toBe(lengths.length);
