@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Installs what the test suite needs beyond npm packages: Debian's Chromium (Playwright drives it;
-// its own browser download cannot work here), QEMU 7.2 (real VSCard peer) and xz-utils (guest image).
+// its own browser download cannot work here), QEMU 7.2 (real VSCard peer), xz-utils (guest image),
+// and a real PC/SC stack for @cardlend/pcsc's tests: pcscd with the vpcd virtual reader driver,
+// Debian's vicc virtual card (python3-virtualsmartcard + python3-pycryptodome), and ip/unshare/
+// nsenter (iproute2, util-linux) to keep vpcd's TCP ports in a private network namespace.
 // QEMU 10.0 is fetched into .cache by the tests' own setup. Idempotent: does nothing when all is there.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,6 +12,12 @@ const needed = [
   { pkg: 'chromium', file: '/usr/bin/chromium' },
   { pkg: 'qemu-system-x86', file: '/usr/bin/qemu-system-x86_64' },
   { pkg: 'xz-utils', file: '/usr/bin/xz' },
+  { pkg: 'pcscd', file: '/usr/sbin/pcscd' },
+  { pkg: 'vsmartcard-vpcd', file: '/usr/lib/pcsc/drivers/serial/libifdvpcd.so' },
+  { pkg: 'python3-virtualsmartcard', file: '/usr/bin/vicc' },
+  { pkg: 'python3-pycryptodome', file: '/usr/lib/python3/dist-packages/Cryptodome' },
+  { pkg: 'iproute2', file: '/usr/sbin/ip' },
+  { pkg: 'util-linux', file: '/usr/bin/nsenter' },
 ];
 const missing = needed.filter((n) => !existsSync(n.file)).map((n) => n.pkg);
 

@@ -13,7 +13,7 @@ import type {
   RawReaderState,
   ShareMode,
 } from './binding.ts';
-import { isPcscError, PcscError } from './errors.ts';
+import { isPcscError, isServiceLost, PcscError } from './errors.ts';
 import { pcscMiniBinding } from './pcsc-mini-binding.ts';
 
 /** Timers the context uses (default the global ones). */
@@ -141,11 +141,19 @@ export class PcscContext {
       const err = isPcscError(e)
         ? e
         : new PcscError('SCARD_F_UNKNOWN_ERROR', 'SCardConnect failed', { cause: e });
-      if (err.sourceCode === 'SCARD_E_NO_SERVICE' || err.sourceCode === 'SCARD_F_COMM_ERROR') {
-        this.#onContextError(ctx, err);
-      }
+      if (ctx === this.#context) this.invalidate(err);
       throw err;
     }
+  }
+
+  /**
+   * A call through this context failed in a way that means the service is gone
+   * (`SCARD_E_NO_SERVICE`, `SCARD_F_COMM_ERROR`, …): drop it now and establish a new one,
+   * without waiting for the watch to notice. Other errors are ignored.
+   */
+  invalidate(error: PcscError): void {
+    if (this.#context === null || error.sourceCode === 'SCARD_E_INVALID_HANDLE') return;
+    if (isServiceLost(error)) this.#onContextError(this.#context, error);
   }
 
   /** Releases the context and stops retrying. Idempotent. */

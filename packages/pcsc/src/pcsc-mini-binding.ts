@@ -160,11 +160,17 @@ function fromMiniProtocol(m: Mini, p: PcscMini.Protocol, reader: string): CardPr
 /** CardStatus.POWERED of pcsc-lite (SCARD_POWERED) — the same bit in pcsc-mini. */
 const CARD_POWERED = 0x10;
 
+/**
+ * One card handle. pcsc-mini runs one task per handle and throws `CardIsBusy` at a second
+ * one (a disconnect while a transmit waits for the card would fail and leave the card held),
+ * so calls on a handle are queued here.
+ */
 class MiniCard implements BindingCard {
   readonly #m: Mini;
   readonly #card: PcscMini.Card;
   readonly #reader: string;
   #protocol: CardProtocol;
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(m: Mini, card: PcscMini.Card, reader: string) {
     this.#m = m;
@@ -177,66 +183,92 @@ class MiniCard implements BindingCard {
     return this.#protocol;
   }
 
-  async status(): Promise<CardStatus> {
-    try {
+  status(): Promise<CardStatus> {
+    return this.#run('SCardStatus', async () => {
       const s = await this.#card.state();
       return {
         atr: Uint8Array.from(s.atr),
         protocol: fromMiniProtocol(this.#m, s.protocol, this.#reader),
         isPowered: (s.status.raw & CARD_POWERED) !== 0,
       };
-    } catch (e) {
-      throw fromMiniError(e, 'SCardStatus', this.#reader);
-    }
+    });
   }
 
-  async transmit(apdu: Uint8Array): Promise<Uint8Array> {
-    try {
-      return Uint8Array.from(await this.#card.transmit(apdu));
-    } catch (e) {
-      throw fromMiniError(e, 'SCardTransmit', this.#reader);
-    }
+  transmit(apdu: Uint8Array): Promise<Uint8Array> {
+    return this.#run('SCardTransmit', async () => Uint8Array.from(await this.#card.transmit(apdu)));
   }
 
-  async reconnect(share: ShareMode, init: Disposition): Promise<CardProtocol> {
-    try {
+  reconnect(share: ShareMode, init: Disposition): Promise<CardProtocol> {
+    return this.#run('SCardReconnect', async () => {
       const p = await this.#card.reconnect(
         toMiniMode(this.#m, share),
         toMiniDisposition(this.#m, init),
       );
       this.#protocol = fromMiniProtocol(this.#m, p, this.#reader);
       return this.#protocol;
-    } catch (e) {
-      throw fromMiniError(e, 'SCardReconnect', this.#reader);
-    }
+    });
   }
 
-  async disconnect(disposition: Disposition): Promise<void> {
-    try {
-      await this.#card.disconnect(toMiniDisposition(this.#m, disposition));
-    } catch (e) {
-      throw fromMiniError(e, 'SCardDisconnect', this.#reader);
-    }
+  disconnect(disposition: Disposition): Promise<void> {
+    return this.#run('SCardDisconnect', () =>
+      this.#card.disconnect(toMiniDisposition(this.#m, disposition)),
+    );
+  }
+
+  #run<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const call = async (): Promise<T> => {
+      try {
+        return await fn();
+      } catch (e) {
+        throw fromMiniError(e, what, this.#reader);
+      }
+    };
+    const p = this.#queue.then(call, call);
+    this.#queue = p.catch(() => undefined);
+    return p;
   }
 }
+
+/**
+ * pcsc-mini clients whose context could not be released (the service was gone). Kept
+ * referenced for the life of the process: pcsc-mini's finalizer would try to release it again
+ * and throw (`InvalidHandle`) from a garbage-collection callback, an uncaught exception.
+ */
+const unreleasable: PcscMini.Client[] = [];
+
+/**
+ * How long the watch must have been quiet before its client is stopped, ms. pcsc-mini's
+ * stop() cancels the watch thread's SCardGetStatusChange and joins the thread ON THE MAIN
+ * THREAD; a cancel that arrives while that thread is between two waits (just woken by a
+ * change) is lost and stop() blocks the process for good (measured with pcsc-lite 1.9.9). A
+ * change reaches JS within milliseconds of the wake, so stopping only after a quiet period
+ * keeps the cancel inside a wait.
+ */
+const QUIET_BEFORE_STOP_MS = 200;
+/** Stop anyway after this long of continuous changes, ms. */
+const MAX_STOP_DELAY_MS = 3000;
 
 class MiniContext implements BindingContext {
   readonly #m: Mini;
   readonly #client: PcscMini.Client;
   #isReleased = false;
+  /** The watch thread has ended by itself (service lost): stopping cannot block. */
+  #hasWatchEnded = false;
+  #lastActivityAt = Date.now();
 
   constructor(m: Mini, listener: ContextListener) {
     this.#m = m;
     this.#client = new m.Client();
     this.#client.on('reader', (reader) => this.#watchReader(reader, listener));
     this.#client.on('error', (err) => {
+      this.#hasWatchEnded = true;
       if (this.#isReleased) return;
       listener.onError(fromMiniError(err, 'SCardGetStatusChange'));
     });
     try {
       this.#client.start();
     } catch (e) {
-      this.#isReleased = true;
+      this.#isReleased = true; // no context was established: nothing to release
       throw fromMiniError(e, 'SCardEstablishContext');
     }
   }
@@ -244,6 +276,7 @@ class MiniContext implements BindingContext {
   #watchReader(reader: PcscMini.Reader, listener: ContextListener): void {
     const name = reader.name();
     reader.on('change', (status) => {
+      this.#lastActivityAt = Date.now();
       if (this.#isReleased) return;
       // pcsc-mini's event ATR is unreliable (see the module comment): report none.
       listener.onReaderState({ name, state: status.raw & 0xffff, atr: new Uint8Array(0) });
@@ -274,10 +307,22 @@ class MiniContext implements BindingContext {
   release(): void {
     if (this.#isReleased) return;
     this.#isReleased = true;
+    this.#lastActivityAt = Date.now();
+    this.#stopWhenQuiet(Date.now() + MAX_STOP_DELAY_MS);
+  }
+
+  #stopWhenQuiet(deadline: number): void {
+    const now = Date.now();
+    const wait = this.#lastActivityAt + QUIET_BEFORE_STOP_MS - now;
+    if (!this.#hasWatchEnded && wait > 0 && now < deadline) {
+      setTimeout(() => this.#stopWhenQuiet(deadline), wait);
+      return;
+    }
     try {
       this.#client.stop();
     } catch {
-      // The service may already be gone (NoService / InvalidHandle): nothing left to release.
+      // The service is gone (NoService / InvalidHandle): nothing to release, but see below.
+      unreleasable.push(this.#client);
     }
   }
 }

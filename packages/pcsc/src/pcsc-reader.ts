@@ -1,24 +1,27 @@
 /**
- * PcscReader: one PC/SC reader with the bridge's reader interface (`BridgeReader` of
- * @cardlend/bridge: getSlotStatus / powerOn / powerOff / transmit / onEvent, one slot).
+ * PcscReader: one PC/SC reader with the bridge's reader interface (`BridgeReader`,
+ * packages/bridge/src/reader.ts: getSlotStatus / powerOn / powerOff / transmit / onEvent, one
+ * slot, slot 0).
  *
  * - powerOn: SCardConnect (exclusive by default, see README "Local programs while a card is
  *   lent"), then SCardReconnect with a reset so the guest starts from a fresh card (no PIN
  *   state or selected applet left by a local program), then SCardStatus for ATR and protocol.
  * - powerOff: SCardDisconnect with reset (the guest's PIN verification does not outlive it).
- * - Card removed or reset under a command: the command fails typed (`CCID_CARD_ABSENT` /
- *   `CCID_NOT_POWERED`), `card-removed` is reported, and `card-inserted` again when a card is
- *   (still) there, so the bridge powers it on and announces the new ATR.
+ * - A card pulled or reset under a command: the command fails typed (`CCID_CARD_ABSENT` /
+ *   `CCID_NOT_POWERED`; card-failure.ts finds out which), `card-removed` is reported, and
+ *   `card-inserted` again when a card is (still) there, so the bridge powers it on again.
  * - Service lost (pcscd restarted): `card-removed`; the context re-establishes itself and the
- *   card is reported inserted again. Reader gone for good: `reader-gone`, every call fails
- *   `CCID_READER_GONE`.
- * Calls run one at a time, each bounded by `timeoutMs`: every call settles.
+ *   card is reported inserted again. Reader missing once the service is back, or unplugged:
+ *   `reader-gone`, every call (also one in flight) fails `CCID_READER_GONE`.
+ * Calls run one at a time, each bounded in time: every call settles.
  */
 import type { ReaderEvent } from '@cardlend/ccid';
 import { isCardPresentState } from './binding.ts';
 import type { BindingCard, CardProtocol, Disposition, ShareMode } from './binding.ts';
+import { classifyEmptyAnswer, classifyServiceLoss } from './card-failure.ts';
+import type { FailureDeps } from './card-failure.ts';
 import type { PcscContext, PcscContextEvent, PcscTimers } from './context.ts';
-import { isPcscError, PcscError } from './errors.ts';
+import { isPcscError, isServiceLost, PcscError } from './errors.ts';
 import type { PcscCode } from './errors.ts';
 
 /** Options of {@link PcscReader}. */
@@ -31,21 +34,25 @@ export interface PcscReaderOptions {
   resetOnPowerOn?: boolean;
   /** What powerOff does with the card; default `reset`. */
   powerOffDisposition?: Disposition;
-  /** Upper bound of each call (connect, transmit, …), ms; default 60 000. */
-  timeoutMs?: number;
-  /** Timers for the call bound; default the context's defaults (global timers). */
+  /** Longest wait for a card's answer to one command, ms; default 60 000. */
+  answerTimeoutMs?: number;
+  /** Longest wait for the other calls (connect, reset, status), ms; default 15 000. */
+  callTimeoutMs?: number;
+  /** After the service was lost during a call, how long to wait for it before answering, ms; default 5 000. */
+  serviceWaitMs?: number;
+  /** Timers for the bounds; default the global ones. */
   timers?: PcscTimers;
 }
 
-const CARD_GONE: ReadonlySet<PcscCode> = new Set<PcscCode>([
+/** Codes after which the card handle is useless (the card must be powered on again). */
+const HANDLE_LOST: ReadonlySet<PcscCode> = new Set<PcscCode>([
   'SCARD_W_REMOVED_CARD',
   'SCARD_E_NO_SMARTCARD',
-]);
-const CARD_RESET: ReadonlySet<PcscCode> = new Set<PcscCode>([
   'SCARD_W_RESET_CARD',
   'SCARD_W_UNPOWERED_CARD',
   'SCARD_E_INVALID_HANDLE',
   'SCARD_E_TIMEOUT',
+  'SCARD_W_UNRESPONSIVE_CARD',
 ]);
 
 const globalTimers: PcscTimers = {
@@ -62,12 +69,16 @@ export class PcscReader {
   readonly #protocols: readonly CardProtocol[];
   readonly #resetOnPowerOn: boolean;
   readonly #powerOffDisposition: Disposition;
-  readonly #timeoutMs: number;
+  readonly #answerTimeoutMs: number;
+  readonly #callTimeoutMs: number;
   readonly #timers: PcscTimers;
+  readonly #failureDeps: FailureDeps;
   readonly #ownsContext: boolean;
   readonly #listeners = new Set<(e: ReaderEvent) => void>();
   readonly #unsubscribe: () => void;
   #card: BindingCard | null = null;
+  /** Disconnects of dropped handles still on their way (an exclusive connect waits for them). */
+  #drops = new Set<Promise<void>>();
   #isCardPresent: boolean;
   #isGone = false;
   #isClosed = false;
@@ -87,8 +98,16 @@ export class PcscReader {
     this.#protocols = opts.protocols ?? [0, 1];
     this.#resetOnPowerOn = opts.resetOnPowerOn ?? true;
     this.#powerOffDisposition = opts.powerOffDisposition ?? 'reset';
-    this.#timeoutMs = opts.timeoutMs ?? 60_000;
+    this.#answerTimeoutMs = opts.answerTimeoutMs ?? 60_000;
+    this.#callTimeoutMs = opts.callTimeoutMs ?? 15_000;
     this.#timers = opts.timers ?? globalTimers;
+    this.#failureDeps = {
+      context,
+      reader: name,
+      timers: this.#timers,
+      presenceWaitMs: 2000,
+      serviceWaitMs: opts.serviceWaitMs ?? 5000,
+    };
     this.#ownsContext = ownsContext;
     const state = context.readers.get(name);
     this.#isCardPresent = state !== undefined && isCardPresentState(state.state);
@@ -104,39 +123,46 @@ export class PcscReader {
       if (this.#context.isSettled) throw this.#goneError();
       return 'absent'; // the service is coming back; card-inserted follows
     }
-    return isCardPresentState(state.state) ? 'inactive' : 'absent';
+    const isPresent = isCardPresentState(state.state);
+    this.#setCardPresent(isPresent);
+    return isPresent ? 'inactive' : 'absent';
   }
 
   /** Connects to the card (and resets it unless disabled); the ATR and protocol. */
-  powerOn(slot = 0): Promise<{ atr: Uint8Array; protocol: 0 | 1 }> {
+  async powerOn(slot = 0): Promise<{ atr: Uint8Array; protocol: 0 | 1 }> {
     this.#checkUsable(slot);
-    return this.#op('SCardConnect', async (call) => {
-      await this.#dropCard('leave');
+    return this.#op('SCardConnect', this.#callTimeoutMs, async (call) => {
+      this.#dropCard('leave');
+      await Promise.all([...this.#drops]);
       const card = await this.#context.connect(this.name, this.#share, this.#protocols);
       try {
         if (this.#resetOnPowerOn) await card.reconnect(this.#share, 'reset');
         const status = await card.status();
-        if (call.isTimedOut) throw new Error('timed out'); // the caller has its answer already
+        if (call.isTimedOut || this.#isGone || this.#isClosed) throw new Error('abandoned');
         this.#card = card;
-        this.#isCardPresent = true;
+        this.#setCardPresent(true);
         return { atr: status.atr, protocol: status.protocol };
       } catch (e) {
-        void card.disconnect('leave').catch(() => undefined);
+        this.#track(card.disconnect('leave'));
         throw e;
       }
     });
   }
 
   /** Lets go of the card (reset by default). Never fails for a card that is already gone. */
-  powerOff(slot = 0): Promise<void> {
+  async powerOff(slot = 0): Promise<void> {
     this.#checkUsable(slot);
-    return this.#op('SCardDisconnect', () => this.#dropCard(this.#powerOffDisposition));
+    return this.#op('SCardDisconnect', this.#callTimeoutMs, async () => {
+      const card = this.#card;
+      this.#card = null;
+      if (card !== null) await card.disconnect(this.#powerOffDisposition).catch(() => undefined);
+    });
   }
 
   /** Sends one APDU to the powered card; the full response (data + SW1 SW2). */
-  transmit(apdu: Uint8Array, opts: { slot?: number } = {}): Promise<Uint8Array> {
+  async transmit(apdu: Uint8Array, opts: { slot?: number } = {}): Promise<Uint8Array> {
     this.#checkUsable(opts.slot ?? 0);
-    return this.#op('SCardTransmit', async () => {
+    return this.#op('SCardTransmit', this.#answerTimeoutMs, async (call) => {
       const card = this.#card;
       if (card === null) {
         throw new PcscError(
@@ -147,11 +173,15 @@ export class PcscReader {
           },
         );
       }
+      let answer: Uint8Array;
       try {
-        return await card.transmit(apdu);
+        answer = await card.transmit(apdu);
       } catch (e) {
-        throw this.#onCardFailure(card, e);
+        throw await this.#explain(card, toPcscError(e, 'SCardTransmit', this.name));
       }
+      if (answer.length < 2) throw await this.#explain(card, null);
+      if (call.isTimedOut) throw new Error('abandoned'); // its caller has its answer already
+      return answer;
     });
   }
 
@@ -167,8 +197,8 @@ export class PcscReader {
     this.#isClosed = true;
     this.#unsubscribe();
     this.#listeners.clear();
-    await this.#chain.catch(() => undefined);
-    await this.#dropCard(this.#powerOffDisposition);
+    this.#dropCard(this.#powerOffDisposition);
+    await Promise.all([...this.#drops]);
     if (this.#ownsContext) this.#context.close();
   }
 
@@ -180,22 +210,22 @@ export class PcscReader {
       });
     }
     if (this.#isGone) throw this.#goneError();
-    if (slot !== 0) {
-      throw new PcscError('SCARD_E_INVALID_PARAMETER', `a PC/SC reader has one slot, not ${slot}`, {
-        code: 'CCID_UNSUPPORTED',
-        reader: this.name,
-      });
-    }
+    if (slot !== 0) throw new RangeError(`a PC/SC reader has one slot (0), not ${slot}`);
   }
 
-  #goneError(): PcscError {
+  #goneError(cause?: unknown): PcscError {
     return new PcscError('SCARD_E_UNKNOWN_READER', `the reader "${this.name}" is gone`, {
       reader: this.name,
+      ...(cause === undefined ? {} : { cause }),
     });
   }
 
-  /** Runs `fn` after the calls before it, bounded by the timeout; failures become PcscErrors. */
-  #op<T>(what: string, fn: (call: { isTimedOut: boolean }) => Promise<T>): Promise<T> {
+  /** Runs `fn` after the calls before it, bounded by `timeoutMs`; failures become PcscErrors. */
+  #op<T>(
+    what: string,
+    timeoutMs: number,
+    fn: (call: { isTimedOut: boolean }) => Promise<T>,
+  ): Promise<T> {
     const run = async (): Promise<T> => {
       let timer: unknown = null;
       const call = { isTimedOut: false };
@@ -203,18 +233,19 @@ export class PcscReader {
         timer = this.#timers.setTimeout(() => {
           call.isTimedOut = true;
           reject(
-            new PcscError('SCARD_E_TIMEOUT', `${what} took longer than ${this.#timeoutMs} ms`, {
+            new PcscError('SCARD_E_TIMEOUT', `${what} took longer than ${timeoutMs} ms`, {
               reader: this.name,
             }),
           );
-        }, this.#timeoutMs);
+        }, timeoutMs);
       });
       try {
         return await Promise.race([fn(call), timeout]);
       } catch (e) {
         const err = toPcscError(e, what, this.name);
+        if (this.#isGone) throw this.#goneError(err);
         if (err.sourceCode === 'SCARD_E_TIMEOUT' && this.#card !== null)
-          this.#onCardFailure(this.#card, err);
+          this.#onCardLost(this.#card, true);
         throw err;
       } finally {
         this.#timers.clearTimeout(timer);
@@ -225,30 +256,44 @@ export class PcscReader {
     return p;
   }
 
-  /** A card call failed: forget a card that is gone or was reset, and tell the bridge. */
-  #onCardFailure(card: BindingCard, e: unknown): PcscError {
-    const err = toPcscError(e, 'card call', this.name);
-    if (this.#card !== card) return err;
-    const code = err.sourceCode;
-    if (!CARD_GONE.has(code) && !CARD_RESET.has(code) && err.code !== 'CCID_TRANSFER_FAILED')
-      return err;
-    this.#card = null;
-    void card.disconnect('leave').catch(() => undefined);
-    this.#setCardPresent(false);
-    const state = this.#context.readers.get(this.name);
-    if (state !== undefined && isCardPresentState(state.state)) this.#setCardPresent(true);
-    return err;
+  /** Finds out what a failed exchange means (`err` null: an empty answer) and updates the card. */
+  async #explain(card: BindingCard, err: PcscError | null): Promise<PcscError> {
+    let out = err ?? (await classifyEmptyAnswer(this.#failureDeps, card));
+    if (isServiceLost(out) && out.sourceCode !== 'SCARD_E_INVALID_HANDLE') {
+      out = await classifyServiceLoss(this.#failureDeps, out);
+    }
+    if (out.code === 'CCID_READER_GONE') this.#onGone();
+    else if (out.code === 'CCID_CARD_ABSENT') this.#onCardLost(card, false);
+    else if (HANDLE_LOST.has(out.sourceCode) || isServiceLost(out)) this.#onCardLost(card, true);
+    return out;
   }
 
-  async #dropCard(disposition: Disposition): Promise<void> {
+  /**
+   * The handle is useless: drop it and report the card removed; with `isMaybeThere` (reset,
+   * timeout: the card itself may still be in the reader) inserted again if pcscd shows one,
+   * so the bridge powers it on and announces it anew.
+   */
+  #onCardLost(card: BindingCard, isMaybeThere: boolean): void {
+    if (this.#card !== card) return;
+    this.#dropCard('leave');
+    this.#setCardPresent(false);
+    const state = this.#context.readers.get(this.name);
+    if (isMaybeThere && state !== undefined && isCardPresentState(state.state)) {
+      this.#setCardPresent(true);
+    }
+  }
+
+  #dropCard(disposition: Disposition): void {
     const card = this.#card;
     this.#card = null;
-    if (card === null) return;
-    try {
-      await card.disconnect(disposition);
-    } catch {
-      // Gone or reset already: there is nothing left to let go of.
-    }
+    if (card !== null) this.#track(card.disconnect(disposition));
+  }
+
+  /** Keeps a disconnect in #drops until it settles (it may wait for a transmit in flight). */
+  #track(p: Promise<void>): void {
+    const settled = p.catch(() => undefined);
+    this.#drops.add(settled);
+    void settled.then(() => this.#drops.delete(settled));
   }
 
   #onContextEvent(e: PcscContextEvent): void {
@@ -270,11 +315,7 @@ export class PcscReader {
   }
 
   #onPresence(isPresent: boolean): void {
-    if (!isPresent && this.#card !== null) {
-      const card = this.#card;
-      this.#card = null;
-      void card.disconnect('leave').catch(() => undefined);
-    }
+    if (!isPresent) this.#dropCard('leave');
     this.#setCardPresent(isPresent);
   }
 
@@ -285,10 +326,9 @@ export class PcscReader {
   }
 
   #onGone(): void {
+    if (this.#isGone) return;
     this.#isGone = true;
-    const card = this.#card;
-    this.#card = null;
-    if (card !== null) void card.disconnect('leave').catch(() => undefined);
+    this.#dropCard('leave');
     this.#emit({ type: 'reader-gone' });
   }
 
@@ -297,7 +337,7 @@ export class PcscReader {
       try {
         l(e);
       } catch {
-        // A listener's bug must not break the reader.
+        // A listener's bug must not stop the others.
       }
     }
   }
