@@ -9,6 +9,7 @@ import type https from 'node:https';
 import type net from 'node:net';
 import { RelayClose, VSCARD_HEADER_BYTES, VSCARD_MAX_GUEST_COMMAND_BYTES } from '@cardlend/vscard';
 import { admissionSteps } from './admission/pipeline.ts';
+import { originStep } from './admission/steps.ts';
 import { parseTrustedProxies } from './auth/forwarded.ts';
 import { createOriginPolicy, isLoopbackHost } from './auth/origin.ts';
 import { TokenLedger } from './auth/tokens.ts';
@@ -26,6 +27,7 @@ import type { FramePolicy } from './session/frame-policy.ts';
 import type { RelaySession } from './session/relay-session.ts';
 import type { SessionTimers } from './session/timers.ts';
 import { Targets } from './targets.ts';
+import { ResumeTickets } from './resume/tickets.ts';
 import { loadWebTlsFiles } from './tls-files.ts';
 import { WebSocketFront } from './websocket-front.ts';
 
@@ -91,13 +93,16 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
   await targets.start();
   const readiness = new Readiness();
   const runner = runnerContext(opts, emit);
+  const originPolicy = createOriginPolicy({
+    allowedOrigins: config.allowedOrigins,
+    isLoopbackListener: isLoopbackHost(config.listen.host),
+  });
   const front = new WebSocketFront({
     defaultTarget: config.defaultTarget,
+    // A resume (issue 14 §1) passes the origin check; its ticket stands for the rest.
+    resumeSteps: [originStep(originPolicy)],
     steps: admissionSteps({
-      originPolicy: createOriginPolicy({
-        allowedOrigins: config.allowedOrigins,
-        isLoopbackListener: isLoopbackHost(config.listen.host),
-      }),
+      originPolicy,
       caps: new SessionCaps(config),
       tokens: {
         secrets: config.tokenSecrets,
@@ -148,6 +153,7 @@ function runnerContext(opts: RelayServerOptions, emit: (e: ServerEvent) => void)
     observer: sessionObserver(metrics),
     framePolicy: opts.framePolicy,
     timers: opts.sessionTimers,
+    tickets: new ResumeTickets(),
     nextSessionId: 1,
   };
 }

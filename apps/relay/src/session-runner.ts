@@ -4,6 +4,8 @@
  * everything admission took (VM lock, token claim, session-cap slot). The frame policy
  * (session/frame-policy.ts) is plugged in here, once for every session.
  */
+import { randomBytes } from 'node:crypto';
+import { encodeResumeOffer, offeredResume } from '@cardlend/vscard/relay-contract';
 import type { WebSocket } from 'ws';
 import type { AdmittedSession } from './admission/types.ts';
 import type { EarlyFrame } from './admission/pending-client.ts';
@@ -17,6 +19,7 @@ import type {
 import { refusalClose } from './limits/refusals.ts';
 import type { AuditLog, SessionStartAudit } from './ops/logger.ts';
 import type { RelayMetrics } from './ops/metrics.ts';
+import type { ResumeTickets } from './resume/tickets.ts';
 import type { FramePolicy } from './session/frame-policy.ts';
 import { RelaySession } from './session/relay-session.ts';
 import type { SessionTimers } from './session/timers.ts';
@@ -38,6 +41,8 @@ export interface RunnerContext {
   readonly framePolicy: FramePolicy | undefined;
   /** The sessions' timers (tests inject their own). */
   readonly timers: SessionTimers | undefined;
+  /** Resume tickets of the live sessions (issue 14 §1). */
+  readonly tickets: ResumeTickets<LiveSession>;
   nextSessionId: number;
 }
 
@@ -77,6 +82,7 @@ export function runSession(
     ...(ctx.timers ? { timers: ctx.timers } : {}),
   });
   live.session = session;
+  if (offeredResume(splitProtocols(admitted.client.protocols)).capable) live.offerResume();
   admitted.lock.session = session;
   ctx.sessions.set(admitted.targetId, session);
   ctx.metrics?.sessionStarted();
@@ -91,13 +97,36 @@ export function runSession(
   return session;
 }
 
+/** The offered subprotocols of a `Sec-WebSocket-Protocol` header. */
+function splitProtocols(header: string | undefined): string[] {
+  return (header ?? '').split(',').map((p) => p.trim());
+}
+
+/**
+ * A reconnect presented `live`'s resume ticket (claimed already): its WebSocket takes over the
+ * parked (or not yet noticed as dropped) session, with a fresh ticket. False when the session
+ * is already ending (the caller refuses the client as expired).
+ */
+export function resumeSession(
+  live: LiveSession,
+  ws: WebSocket,
+  early: readonly EarlyFrame[],
+): boolean {
+  const session = live.session;
+  if (session === undefined || !session.resumeWith(ws, early)) return false;
+  live.ws = ws;
+  live.offerResume();
+  ws.resume();
+  return true;
+}
+
 /**
  * An admitted session's server-side state: heartbeat peer and RelaySession handler in one
  * object, so an idle session holds no closures and no pending promise of its own.
  */
-class LiveSession implements HeartbeatPeer, SessionHandler {
+export class LiveSession implements HeartbeatPeer, SessionHandler {
   readonly ctx: RunnerContext;
-  readonly ws: WebSocket;
+  ws: WebSocket;
   readonly sessionId: number;
   readonly targetId: string;
   /** What admission took, released when the session ends (not the request or its token). */
@@ -124,6 +153,19 @@ class LiveSession implements HeartbeatPeer, SessionHandler {
     this.heartbeat = ctx.heartbeat.add(this);
   }
 
+  /**
+   * Hands the client a resume ticket (a text frame; it offered `cardlend.resume.v1`) and lets
+   * the session park after a drop (issue 14 §1). Nothing when resuming is off.
+   */
+  offerResume(): void {
+    const graceMs = this.ctx.config.resumeGraceMs;
+    const session = this.session;
+    if (graceMs <= 0 || session === undefined) return;
+    const ticket = this.ctx.tickets.issue(this, this.audit.origin, randomBytes(16), Date.now());
+    this.ws.send(encodeResumeOffer({ ticket, graceMs }));
+    session.enableResume(graceMs);
+  }
+
   ping(): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
   }
@@ -145,6 +187,7 @@ class LiveSession implements HeartbeatPeer, SessionHandler {
 
   onSessionEnd(end: SessionEnd): void {
     const { ctx, held, targetId } = this;
+    ctx.tickets.ended(this, Date.now());
     this.heartbeat.remove();
     if (ctx.sessions.get(targetId) === this.session) ctx.sessions.delete(targetId);
     held.lock.release();

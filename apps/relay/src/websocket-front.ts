@@ -8,7 +8,12 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { VSCARD_HEADER_BYTES, VSCARD_MAX_PAYLOAD_BYTES } from '@cardlend/vscard';
-import { RELAY_PATH, RELAY_SUBPROTOCOL, RelayClose } from '@cardlend/vscard/relay-contract';
+import {
+  offeredResume,
+  RELAY_PATH,
+  RELAY_SUBPROTOCOL,
+  RelayClose,
+} from '@cardlend/vscard/relay-contract';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { closeUnadmitted, PendingClient } from './admission/pending-client.ts';
 import { runAdmission } from './admission/pipeline.ts';
@@ -19,7 +24,8 @@ import { refuseUpgrade } from './http-front.ts';
 import type { AuditLog } from './ops/logger.ts';
 import type { RelayMetrics } from './ops/metrics.ts';
 import type { ServerEvent } from './server-events.ts';
-import { runSession, type RunnerContext } from './session-runner.ts';
+import { TICKET_REFUSALS } from './resume/tickets.ts';
+import { resumeSession, runSession, type RunnerContext } from './session-runner.ts';
 
 /** Largest WebSocket message from the browser: one whole client message (12 + 65524 bytes). */
 export const MAX_FRAME_BYTES = VSCARD_HEADER_BYTES + VSCARD_MAX_PAYLOAD_BYTES;
@@ -29,6 +35,8 @@ function noop(): void {}
 export interface WebSocketFrontOptions {
   readonly defaultTarget: string;
   readonly steps: readonly AdmissionStep[];
+  /** The steps a reconnect presenting a resume ticket passes instead (its ticket stands for the rest). */
+  readonly resumeSteps: readonly AdmissionStep[];
   readonly runner: RunnerContext;
   readonly trustedProxies: TrustedProxies;
   readonly emit: (e: ServerEvent) => void;
@@ -120,8 +128,14 @@ export class WebSocketFront {
   }
 
   async #admit(ws: WebSocket, client: ClientInfo): Promise<void> {
-    const { steps, defaultTarget, runner, now } = this.#opts;
+    const { steps, resumeSteps, defaultTarget, runner, now } = this.#opts;
     const pending = new PendingClient(ws, { maxEarlyBytes: 2 * MAX_FRAME_BYTES, now });
+    const header = client.protocols ?? '';
+    const ticket = offeredResume(header.split(',').map((p) => p.trim())).ticket;
+    if (ticket !== null) {
+      await this.#resume(pending, client, ticket, resumeSteps);
+      return;
+    }
     const result = await runAdmission(steps, client, defaultTarget, pending);
     if (!result.ok) {
       if (result.refusal) {
@@ -133,6 +147,35 @@ export class WebSocketFront {
       return;
     }
     runSession(runner, ws, result.admitted, pending.handOver());
+  }
+
+  /**
+   * A reconnect presenting a resume ticket (issue 14 §1): the resume steps, then the ticket
+   * names the session it takes over; refused with 4016/4017/4018 (resume/tickets.ts).
+   */
+  async #resume(
+    pending: PendingClient,
+    client: ClientInfo,
+    ticket: string,
+    resumeSteps: readonly AdmissionStep[],
+  ): Promise<void> {
+    const { defaultTarget, runner, now } = this.#opts;
+    const result = await runAdmission(resumeSteps, client, defaultTarget, pending);
+    if (!result.ok) {
+      if (result.refusal) {
+        pending.refuse(result.refusal);
+        this.#report(result.refusal, result.admitted);
+      } else pending.drop();
+      return;
+    }
+    const claim = runner.tickets.claim(ticket, client.origin, now());
+    // The session reports its own `resumed` event.
+    if (claim.ok && resumeSession(claim.session, pending.ws, pending.handOver())) return;
+    const why = TICKET_REFUSALS[claim.ok ? 'expired' : claim.refusal];
+    const refusal: Refusal = { code: why.code, reason: why.reason, kind: undefined };
+    pending.refuse(refusal);
+    const targetId = claim.ok ? claim.session.targetId : defaultTarget;
+    this.#report(refusal, { client, targetId });
   }
 
   /** Events, metrics and the audit line of a refusal. */

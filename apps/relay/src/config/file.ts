@@ -39,6 +39,7 @@ export const FILE_KEYS = [
   'connectTimeoutMs',
   'cleanupAckTimeoutMs',
   'maxBufferedToBrowserBytes',
+  'resumeGraceMs',
   'http',
   'vmTls',
 ] as const;
@@ -64,6 +65,7 @@ const INT_KEYS = [
   'maxSessions',
   'maxSessionsPerAddress',
   'slowReaderTimeoutMs',
+  'resumeGraceMs',
 ] as const;
 
 /** Where a file's values are read: its name for errors and its directory for relative paths. */

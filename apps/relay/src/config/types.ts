@@ -80,6 +80,11 @@ export interface RelayConfig {
   messageRate: TokenBucketOptions | null;
   /** Close a session whose browser leaves the VM paused this long, ms. Default 10 000. */
   slowReaderTimeoutMs: number;
+  /**
+   * After a browser drops without a close frame, keep its lending session (card and reader in
+   * the VM) this long for a reconnect with its resume ticket, ms (issue 14 §1). Default 30 000.
+   */
+  resumeGraceMs: number;
   /** TLS on the listener: PEM files, re-read on SIGHUP. Default none (plain HTTP). */
   tls: { certFile: string; keyFile: string } | undefined;
   /** The shared TLS listener for dial-in VMs named by client certificate. Default none. */
@@ -127,6 +132,7 @@ export function configDefaults(staticDir: string): RelayConfig {
     maxSessionsPerAddress: 16,
     messageRate: { ...DEFAULT_MESSAGE_RATE },
     slowReaderTimeoutMs: 10_000,
+    resumeGraceMs: 30_000,
     tls: undefined,
     vmTls: undefined,
     trustedProxies: [],

@@ -40,7 +40,7 @@ import type { RawData, WebSocket } from 'ws';
 import { DEFAULT_MESSAGE_RATE, TokenBucket } from '../limits/rate-limit.ts';
 import { refusalClose } from '../limits/refusals.ts';
 import type { FramePolicy } from './frame-policy.ts';
-import { NODE_TIMERS, type SessionTimers } from './timers.ts';
+import { NODE_TIMERS, type SessionTimers, type TimerHandle } from './timers.ts';
 import { SessionCounters } from './counters.ts';
 import { expectsReply, GUEST_ANSWER_GRACE_MS, VmLink, type VmPhase } from './vm-link.ts';
 import { toBytes } from './wire.ts';
@@ -84,7 +84,7 @@ interface Carrier {
 }
 
 export class RelaySession {
-  readonly #ws: WebSocket;
+  #ws: WebSocket;
   readonly #tcp: Socket;
   readonly #vm: VmLink;
   /** QEMU's stream: a guest command may be 2 bytes longer than any client message. */
@@ -92,7 +92,12 @@ export class RelaySession {
   readonly #maxBufferedToBrowserBytes: number;
   readonly #onEvent: (e: SessionEvent) => void;
   readonly #timers: SessionTimers;
-  readonly #browser: BrowserLink;
+  #browser: BrowserLink;
+  readonly #wsCloseTimeoutMs: number;
+  /** Parking after a drop is allowed for this long, ms (0: never; see {@link enableResume}). */
+  #resumeGraceMs = 0;
+  /** Set while parked: the browser dropped, the VM side waits for a resume (issue 14 §1). */
+  #parkTimer: TimerHandle | undefined;
   #isVmPaused = false;
   #isBrowserPaused = false;
   #endReason: SessionEndReason = 'browser-closed';
@@ -114,7 +119,8 @@ export class RelaySession {
     this.#maxBufferedToBrowserBytes = opts.maxBufferedToBrowserBytes ?? 256 * 1024;
     this.#onEvent = opts.onEvent ?? noop;
     this.#timers = opts.timers ?? NODE_TIMERS;
-    this.#browser = new BrowserLink(opts.ws, this.#timers, opts.wsCloseTimeoutMs ?? 2000);
+    this.#wsCloseTimeoutMs = opts.wsCloseTimeoutMs ?? 2000;
+    this.#browser = new BrowserLink(opts.ws, this.#timers, this.#wsCloseTimeoutMs);
     this.#vm = new VmLink(opts.tcp, this.#timers, {
       guestAnswerGraceMs: opts.guestAnswerGraceMs ?? GUEST_ANSWER_GRACE_MS,
       cleanupAckTimeoutMs: opts.cleanupAckTimeoutMs ?? 1000,
@@ -145,15 +151,19 @@ export class RelaySession {
     tcp.on('error', RelaySession.#tcpError);
     tcp.on('end', RelaySession.#tcpEnd);
     tcp.on('close', RelaySession.#tcpClose);
+    if (tcp.destroyed || tcp.readyState !== 'open') {
+      queueMicrotask(() => this.#onVmGone('vm-closed', 'The VM connection was already closed.'));
+    }
+    this.#attachBrowser();
+  }
+
+  #attachBrowser(): void {
     const ws = this.#ws;
     (ws as Carrier)[kSession] = this;
     ws.on('message', RelaySession.#wsMessage);
     ws.on('error', RelaySession.#wsError);
     ws.on('close', RelaySession.#wsClose);
     if (this.#activity) ws.on('pong', RelaySession.#wsPong);
-    if (tcp.destroyed || tcp.readyState !== 'open') {
-      queueMicrotask(() => this.#onVmGone('vm-closed', 'The VM connection was already closed.'));
-    }
     if (ws.readyState !== ws.OPEN) {
       queueMicrotask(() => this.#startCleanup('browser-closed', true));
     }
@@ -205,7 +215,8 @@ export class RelaySession {
     const s = (this as Carrier)[kSession];
     if (!s) return;
     s.#browser.onClosed(code);
-    s.#startCleanup('browser-closed', true);
+    if (s.#canPark(code)) s.#park();
+    else s.#startCleanup('browser-closed', true);
     s.#maybeFinish();
   }
 
@@ -218,6 +229,13 @@ export class RelaySession {
 
   static #slowReader(s: RelaySession): void {
     s.#limit('slow-reader');
+  }
+
+  static #resumeGraceOver(s: RelaySession): void {
+    s.#parkTimer = undefined;
+    s.#emit({ kind: 'resume-expired' });
+    s.#startCleanup('browser-closed', true);
+    s.#maybeFinish();
   }
 
   /** Resolves once both sides are closed. Never rejects. Created on first use. */
@@ -298,6 +316,79 @@ export class RelaySession {
   abort(): void {
     this.#tcp.destroy();
     this.#ws.terminate();
+  }
+
+  // Resuming (issue 14 §1): parking the VM side after a drop, and a new WebSocket taking over.
+
+  /**
+   * From now on, a browser that drops without a close frame (1006) parks the session for
+   * `graceMs` instead of ending it: outstanding guest commands are answered with VSC_Error (and
+   * any that come while parked), the reader and the card stay in the VM, and
+   * {@link resumeWith} within the grace continues it. After the grace: the usual cleanup.
+   */
+  enableResume(graceMs: number): void {
+    this.#resumeGraceMs = graceMs;
+  }
+
+  /** Whether the browser side dropped and the VM side waits for a resume. */
+  get isParked(): boolean {
+    return this.#parkTimer !== undefined;
+  }
+
+  #canPark(browserCloseCode: number): boolean {
+    return (
+      this.#resumeGraceMs > 0 &&
+      browserCloseCode === 1006 &&
+      this.#browser.closeCode === undefined &&
+      this.#vm.phase === 'open' &&
+      !this.#tcp.destroyed &&
+      this.#tcp.writable
+    );
+  }
+
+  #park(): void {
+    if (this.#isVmPaused) {
+      // Nothing goes to the browser while parked: keep reading QEMU (its writes must not stall).
+      this.#isVmPaused = false;
+      this.#tcp.resume();
+      this.#vm.disarmSlowReader();
+    }
+    const answered = this.#counters.takeAll();
+    this.#vm.answerGuestCommands(answered);
+    this.#parkTimer = this.#timers.set(RelaySession.#resumeGraceOver, this.#resumeGraceMs, this);
+    this.#emit({ kind: 'parked', answered, graceMs: this.#resumeGraceMs });
+  }
+
+  /** Guest commands that arrive while parked are answered with VSC_Error at once. */
+  #answerWhileParked(): void {
+    const answered = this.#counters.takeAll();
+    if (answered > 0) this.#vm.answerGuestCommands(answered);
+  }
+
+  /**
+   * A reconnect presented this session's resume ticket: `ws` becomes the browser side (a
+   * browser side still open — the relay had not noticed the drop — is cut off first), `early`
+   * are the frames it sent while admitted. False when the session is already ending.
+   */
+  resumeWith(ws: WebSocket, early: readonly { data: RawData; isBinary: boolean }[]): boolean {
+    if (this.#vm.phase !== 'open') return false;
+    const old = this.#ws;
+    if (this.#browser.isOpen) {
+      delete (old as Carrier)[kSession];
+      old.terminate();
+    }
+    this.#browser.settle();
+    if (this.#parkTimer !== undefined) this.#timers.clear(this.#parkTimer);
+    this.#parkTimer = undefined;
+    this.#answerWhileParked();
+    this.#ws = ws;
+    this.#browser = new BrowserLink(ws, this.#timers, this.#wsCloseTimeoutMs);
+    this.#isBrowserPaused = false;
+    if (this.#tcp.isPaused()) this.#tcp.resume();
+    this.#attachBrowser();
+    this.#emit({ kind: 'resumed' });
+    for (const m of early) this.#onBrowserMessage(m.data, m.isBinary);
+    return true;
   }
 
   // Browser → VM
@@ -426,8 +517,10 @@ export class RelaySession {
       if (this.#vm.phase === 'open' && this.#browser.isOpen) this.#sendToBrowser(f.bytes);
       this.#countFromVm(f.type);
     }
+    if (this.#parkTimer !== undefined) this.#answerWhileParked();
     if (
       this.#vm.phase === 'open' &&
+      this.#browser.isOpen &&
       !this.#isVmPaused &&
       this.#ws.bufferedAmount > this.#maxBufferedToBrowserBytes
     ) {

@@ -60,7 +60,13 @@ export type SessionEvent =
   | { kind: 'cleanup'; answered: number }
   | { kind: 'backpressure'; side: 'vm' | 'browser'; isPaused: boolean }
   /** The session hit a limit and is being closed with that refusal (limits/refusals.ts). */
-  | { kind: 'limit'; refusal: 'message-rate' | 'slow-reader' };
+  | { kind: 'limit'; refusal: 'message-rate' | 'slow-reader' }
+  /** The browser dropped; the VM side waits `graceMs` for a resume (`answered` guest commands got VSC_Error). */
+  | { kind: 'parked'; answered: number; graceMs: number }
+  /** A reconnect with the resume ticket took over the parked session. */
+  | { kind: 'resumed' }
+  /** Nobody resumed within the grace: the usual cleanup removes the card. */
+  | { kind: 'resume-expired' };
 
 export interface RelaySessionOptions {
   /** An open WebSocket (subprotocol already negotiated). */

@@ -143,6 +143,15 @@ export class VmLink {
     }
   }
 
+  /**
+   * While open (the session is parked after a browser drop, issue 14 §1): answers `count`
+   * guest commands with VSC_Error so the guest never waits; the card stays.
+   */
+  answerGuestCommands(count: number): void {
+    if (this.#phase.name !== 'open' || this.tcp.destroyed || !this.tcp.writable) return;
+    for (let i = 0; i < count; i++) this.#write(GUEST_COMMAND_ERROR);
+  }
+
   #write(bytes: Uint8Array): boolean {
     if (this.relayWrite) return this.relayWrite(bytes);
     this.tcp.write(bytes);

@@ -1,0 +1,184 @@
+/**
+ * Resuming a lending session against real QEMU 7.2 (issue 14 §1): a one-time token opens the
+ * session; the browser's connection is cut while the relay stays up; a reconnect with the
+ * resume ticket continues the same session and QEMU never sees a CardRemove or ReaderRemove;
+ * replays are refused with their own close codes; after the grace the card is removed as today.
+ */
+import {
+  clientInit,
+  decodeMessage,
+  encodeMessage,
+  parseResumeOffer,
+  RELAY_RESUME_CAPABILITY,
+  RELAY_SUBPROTOCOL,
+  RELAY_TICKET_SUBPROTOCOL_PREFIX,
+  RELAY_TOKEN_SUBPROTOCOL_PREFIX,
+  RelayClose,
+  resumeTicketFromBytes,
+  type ResumeOffer,
+  type VscardMessage,
+} from '@cardlend/vscard';
+import { type QemuHandle, startQemu } from '@cardlend/qemu-testbed';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mintToken } from '../src/auth/tokens.ts';
+import type { RelayServer } from '../src/server.ts';
+import type { ServerEvent } from '../src/server-events.ts';
+import { Browser, startTestRelay, until, wsUrl } from './helpers.ts';
+
+const CAC_ATR = Uint8Array.from(Buffer.from('3b7a18000073667465206364313434', 'hex'));
+const SECRET = new Uint8Array(32).fill(0x5a);
+const GRACE_MS = 1500;
+
+/** A resumable client: reads the offer (a text frame) and speaks VSCard in binary frames. */
+class ResumingClient {
+  readonly browser: Browser;
+  #next = 0;
+  constructor(browser: Browser) {
+    this.browser = browser;
+  }
+  static async open(relay: RelayServer, credential: string): Promise<ResumingClient> {
+    const b = new Browser(wsUrl(relay), [RELAY_SUBPROTOCOL, credential, RELAY_RESUME_CAPABILITY]);
+    await b.opened;
+    return new ResumingClient(b);
+  }
+  async offer(): Promise<ResumeOffer> {
+    const frame = await this.browser.frame(this.#next);
+    expect(this.browser.frames[this.#next++]?.isBinary).toBe(false);
+    const offer = parseResumeOffer(frame.toString('utf8'));
+    if (offer === null) throw new Error(`not a resume offer: ${frame.toString('utf8')}`);
+    return offer;
+  }
+  async request(msg: VscardMessage): Promise<VscardMessage> {
+    this.browser.send(encodeMessage(msg, { errorCodeByteOrder: 'le' }));
+    return decodeMessage(Uint8Array.from(await this.browser.frame(this.#next++)));
+  }
+  /** Init, ReaderAdd and the card's ATR, each answered by QEMU. */
+  async announce(): Promise<void> {
+    expect(await this.request(clientInit())).toMatchObject({ type: 'Init' });
+    expect(await this.request({ type: 'ReaderAdd', readerId: 0, name: '' })).toMatchObject({
+      code: 0,
+    });
+    expect(await this.request({ type: 'ATR', readerId: 0, atr: CAC_ATR })).toMatchObject({
+      code: 0,
+    });
+  }
+}
+
+async function refusedWith(relay: RelayServer, credential: string): Promise<number> {
+  const b = new Browser(wsUrl(relay), [RELAY_SUBPROTOCOL, credential, RELAY_RESUME_CAPABILITY]);
+  return (await b.closed).code;
+}
+
+describe('resuming a lending session through the relay, real QEMU 7.2', () => {
+  let qemu: QemuHandle;
+  let relay: RelayServer;
+  let events: ServerEvent[];
+  const clients: ResumingClient[] = [];
+
+  beforeEach(async () => {
+    qemu = await startQemu({ version: '7.2', debug: 2 });
+    ({ relay, events } = await startTestRelay(qemu.port, {
+      tokenSecrets: [SECRET],
+      resumeGraceMs: GRACE_MS,
+    }));
+  });
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.browser.ws.terminate();
+    await relay.close();
+    await qemu.stop();
+  });
+
+  async function open(credential: string): Promise<ResumingClient> {
+    const c = await ResumingClient.open(relay, credential);
+    clients.push(c);
+    return c;
+  }
+
+  it('a cut connection resumes the same session with the ticket; the VM keeps the card', async () => {
+    const token = mintToken({
+      secret: SECRET,
+      targetId: 'default',
+      ttlSeconds: 60,
+      nowMs: Date.now(),
+    });
+    const first = await open(RELAY_TOKEN_SUBPROTOCOL_PREFIX + token);
+    const offer = await first.offer();
+    expect(offer.graceMs).toBe(GRACE_MS);
+    await first.announce();
+    const session = relay.sessions.get('default');
+    expect(session).toBeDefined();
+
+    const mark = qemu.output.length;
+    first.browser.ws.terminate(); // the connection is cut; the relay stays up
+    await until(() => session?.isParked === true, 3000, 'session parked');
+    // The one-time token is spent: presenting it again is refused as before.
+    expect(await refusedWith(relay, RELAY_TOKEN_SUBPROTOCOL_PREFIX + token)).toBe(
+      RelayClose.TOKEN_USED,
+    );
+
+    const second = await open(RELAY_TICKET_SUBPROTOCOL_PREFIX + offer.ticket);
+    const next = await second.offer();
+    expect(next.ticket).not.toBe(offer.ticket);
+    await second.announce();
+    expect(relay.sessions.get('default')).toBe(session);
+    expect(session?.isParked).toBe(false);
+    // QEMU logged the re-announced card and never a removal of card or reader.
+    await qemu.waitForLog(/VSC_ATR/, 3000, mark);
+    const log = qemu.output.slice(mark).join('\n');
+    expect(log).not.toMatch(/VSC_CardRemove/);
+    expect(log).not.toMatch(/CCID Detach/);
+    expect(events.some((e) => e.kind === 'session-event' && e.event.kind === 'resumed')).toBe(true);
+
+    // A replay of the used ticket, and a ticket never issued, are refused with their own codes.
+    expect(await refusedWith(relay, RELAY_TICKET_SUBPROTOCOL_PREFIX + offer.ticket)).toBe(
+      RelayClose.RESUME_USED,
+    );
+    const forged = resumeTicketFromBytes(new Uint8Array(16).fill(3));
+    expect(await refusedWith(relay, RELAY_TICKET_SUBPROTOCOL_PREFIX + forged)).toBe(
+      RelayClose.RESUME_UNKNOWN,
+    );
+    // The resumed session still serves the VM.
+    expect(await second.request({ type: 'ATR', readerId: 0, atr: CAC_ATR })).toMatchObject({
+      code: 0,
+    });
+  });
+
+  it('after the grace the card and reader are removed and the ticket reads expired', async () => {
+    const token = mintToken({
+      secret: SECRET,
+      targetId: 'default',
+      ttlSeconds: 60,
+      nowMs: Date.now(),
+    });
+    const first = await open(RELAY_TOKEN_SUBPROTOCOL_PREFIX + token);
+    const offer = await first.offer();
+    await first.announce();
+    const mark = qemu.output.length;
+    first.browser.ws.terminate();
+    await qemu.waitForLog(/VSC_CardRemove/, GRACE_MS + 5000, mark);
+    await qemu.waitForLog(/CCID Detach/, 3000, mark);
+    await until(() => relay.sessions.size === 0, 3000, 'session end');
+    expect(await refusedWith(relay, RELAY_TICKET_SUBPROTOCOL_PREFIX + offer.ticket)).toBe(
+      RelayClose.RESUME_EXPIRED,
+    );
+  });
+
+  it('a client that did not offer resuming gets no text frame and is cleaned up at once', async () => {
+    const b = new Browser(wsUrl(relay), [
+      RELAY_SUBPROTOCOL,
+      RELAY_TOKEN_SUBPROTOCOL_PREFIX +
+        mintToken({ secret: SECRET, targetId: 'default', ttlSeconds: 60, nowMs: Date.now() }),
+    ]);
+    await b.opened;
+    b.send(encodeMessage(clientInit()));
+    const reply = await b.frame(0);
+    expect(b.frames[0]?.isBinary).toBe(true);
+    expect(decodeMessage(Uint8Array.from(reply))).toMatchObject({ type: 'Init' });
+    const mark = qemu.output.length;
+    b.send(encodeMessage({ type: 'ATR', readerId: 0, atr: CAC_ATR }));
+    await b.frame(1);
+    b.ws.terminate();
+    await qemu.waitForLog(/VSC_CardRemove/, 3000, mark);
+  });
+});
