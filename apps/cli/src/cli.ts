@@ -11,6 +11,11 @@ import { openPcscReaders } from './pcsc-readers.ts';
 import { processOutput, processSignals, terminalPrompter } from './terminal.ts';
 
 const output = processOutput();
+// A reader of our output that went away (`cardlend readers | head -1`) is not a failure of ours.
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
 
 function exitAfterFlush(code: number): void {
   output.flush();

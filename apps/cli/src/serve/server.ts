@@ -18,7 +18,12 @@ import {
   HELPER_PATH,
   HELPER_SUBPROTOCOL,
 } from '@cardlend/helper-protocol';
-import type { GateAction, HelperErrorCode, WebOrigin } from '@cardlend/helper-protocol';
+import type {
+  GateAction,
+  HelperErrorCode,
+  HelperLimits,
+  WebOrigin,
+} from '@cardlend/helper-protocol';
 import type { ApprovalStore } from './approvals.ts';
 import type { Pairing } from './pairing.ts';
 import { ReaderHub, toRefusal } from './reader-hub.ts';
@@ -45,7 +50,7 @@ export interface HelperServerOptions {
   readonly now: () => number;
   /** One line per notable event (refusals, pairings, readers taken), for the terminal. */
   readonly log: (line: string) => void;
-  readonly limits?: Partial<typeof HELPER_LIMITS>;
+  readonly limits?: Partial<HelperLimits>;
 }
 
 /** A running helper server. */
@@ -101,11 +106,16 @@ export async function startHelperServer(opts: HelperServerOptions): Promise<Help
   });
   const gates = new Set<ConnectionGate>();
   const releases = new Set<Promise<void>>();
+  const sockets = new Set<Duplex>();
+  let isClosing = false;
   let nextId = 1;
   let port = 0;
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined);
+    if (isClosing) return rejectUpgrade(socket, '503 Service Unavailable');
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     if (!isLoopbackHost(req.headers.host, port)) return rejectUpgrade(socket, '403 Forbidden');
     if ((req.url ?? '').split('?')[0] !== HELPER_PATH)
       return rejectUpgrade(socket, '404 Not Found');
@@ -190,6 +200,7 @@ export async function startHelperServer(opts: HelperServerOptions): Promise<Help
     hub,
     connectionCount: () => gates.size,
     close: async () => {
+      isClosing = true;
       const closed = [...wss.clients].map(
         (ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())),
       );
@@ -199,6 +210,7 @@ export async function startHelperServer(opts: HelperServerOptions): Promise<Help
       }, CLOSE_GRACE_MS);
       await Promise.all(closed);
       clearTimeout(timer);
+      for (const socket of sockets) socket.destroy(); // handshakes still under way
       await Promise.all(releases);
       wss.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));

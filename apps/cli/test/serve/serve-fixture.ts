@@ -30,8 +30,16 @@ export class ScriptedPrompter implements Prompter {
     this.#asked?.();
     return new Promise((resolve) => {
       this.#answer = resolve;
-      signal?.addEventListener('abort', () => resolve(null));
+      signal?.addEventListener('abort', () => {
+        if (this.#answer === resolve) this.#answer = null;
+        resolve(null);
+      });
     });
+  }
+
+  /** Whether a question waits for an answer. */
+  get isWaiting(): boolean {
+    return this.#answer !== null;
   }
 
   /** Resolves once a question is asked (at once if one is waiting). */
@@ -159,6 +167,7 @@ export class RawClient {
 
   /** Sends a request and waits for its answer (ok or error). */
   async request(body: Record<string, unknown>): Promise<HelperMessage> {
+    await this.next((m) => m.type === 'hello');
     const id = this.#nextId++;
     this.ws.send(JSON.stringify({ ...body, id }));
     return this.next((m) => (m.type === 'ok' || m.type === 'error') && m.id === id);

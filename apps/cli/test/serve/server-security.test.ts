@@ -74,8 +74,10 @@ describe('cardlend serve: who may connect', () => {
   it('refuses another path (404) and a client without the subprotocol (4426)', async () => {
     fx = await startFixture({ approved: [PAGE] });
     expect(await new RawClient(fx.server.port, { origin: PAGE, path: '/' }).opened).toBe(false);
-    const c = new RawClient(fx.server.port, { origin: PAGE, protocols: ['other'] });
+    const c = new RawClient(fx.server.port, { origin: PAGE, protocols: [] });
     expect(await c.closed).toEqual({ code: HELPER_CLOSE.VERSION, reason: 'HELPER_VERSION' });
+    const other = new RawClient(fx.server.port, { origin: PAGE, protocols: ['other'] });
+    expect(await other.opened).toBe(false);
   });
 
   it('closes the connection over the limit with 4429', async () => {
