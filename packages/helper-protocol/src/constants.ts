@@ -37,3 +37,6 @@ export const HELPER_LIMITS = {
   /** …and in one burst. */
   rateBurst: 800,
 } as const;
+
+/** The limits' shape, for overriding some of them (tests, administrators). */
+export type HelperLimits = { readonly [K in keyof typeof HELPER_LIMITS]: number };

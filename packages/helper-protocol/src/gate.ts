@@ -10,6 +10,7 @@ import { decodeClientMessage } from './codec.ts';
 import { closeCodeFor } from './codes.ts';
 import type { HelperErrorCode } from './codes.ts';
 import { HELPER_LIMITS, HELPER_PROTOCOL_VERSION } from './constants.ts';
+import type { HelperLimits } from './constants.ts';
 import type { ClientMessage, HelperMessage, OkResult } from './messages.ts';
 import { isApprovableOrigin, parseOrigin } from './origin.ts';
 import type { WebOrigin } from './origin.ts';
@@ -37,7 +38,7 @@ export interface GateOptions {
   /** Name and version of the helper, sent in `hello`. */
   readonly helper: string;
   readonly nowMs: number;
-  readonly limits?: Partial<typeof HELPER_LIMITS>;
+  readonly limits?: Partial<HelperLimits>;
 }
 
 function refuse(code: HelperErrorCode, message: string, id?: number): HelperMessage {
@@ -48,7 +49,7 @@ function refuse(code: HelperErrorCode, message: string, id?: number): HelperMess
 export class ConnectionGate {
   readonly origin: WebOrigin | null;
   readonly #opts: GateOptions;
-  readonly #limits: typeof HELPER_LIMITS;
+  readonly #limits: HelperLimits;
   readonly #bucket: TokenBucket;
   readonly #pending = new Set<number>();
   #isApproved = false;
@@ -147,6 +148,11 @@ export class ConnectionGate {
   notify(message: HelperMessage): GateAction[] {
     if (this.#isClosed || !this.#isApproved) return [];
     return this.#send(message);
+  }
+
+  /** Pairing started: the page is told the code the helper's terminal shows. */
+  pairing(code: string): GateAction[] {
+    return this.#isClosed ? [] : this.#send({ type: 'pairing', code });
   }
 
   /** The helper is stopping. */

@@ -51,6 +51,9 @@ describe('ConnectionGate', () => {
     expect(pair).toEqual([
       { type: 'pair', id: 2, origin: expect.objectContaining({ text: PAGE }) },
     ]);
+    expect(g.pairing('012345')).toEqual([
+      { type: 'send', message: { type: 'pairing', code: '012345' } },
+    ]);
     expect(g.answer(2, { approved: true })).toEqual([
       { type: 'send', message: { type: 'ok', id: 2, result: { approved: true } } },
     ]);
