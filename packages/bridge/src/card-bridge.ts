@@ -90,6 +90,7 @@ const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]*$/;
 /** Lends one reader slot's card to a VM over a VSCard relay (see the module comment). */
 export class CardBridge {
   readonly #machine: LendingMachine;
+  readonly #policy: Readonly<ReconnectPolicy>;
   readonly #slot: ReaderSlot;
   readonly #link: RelayLink | null;
   readonly #now: () => number;
@@ -125,7 +126,7 @@ export class CardBridge {
       ackTimeoutMs: opts.ackTimeoutMs,
       stopTimeoutMs: opts.stopTimeoutMs ?? 3000,
       t0Compat: opts.t0Compat ?? 'auto',
-      reconnect: resolveReconnectPolicy(opts.reconnect),
+      reconnect: (this.#policy = Object.freeze(resolveReconnectPolicy(opts.reconnect))),
       random: opts.random ?? Math.random,
       maxAnswerBytes,
       isPowerOffOnStop: opts.isPowerOffOnStop ?? true,
@@ -157,6 +158,11 @@ export class CardBridge {
     this.#ended = new Promise((resolve) => {
       this.#resolveEnded = resolve;
     });
+  }
+
+  /** The reconnect policy in force (defaults filled in): `maxAttempts` is the "of N" of a retry. */
+  get reconnectPolicy(): Readonly<ReconnectPolicy> {
+    return this.#policy;
   }
 
   /** Current state (a snapshot; a new object after every change). */
