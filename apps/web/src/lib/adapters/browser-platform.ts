@@ -54,6 +54,11 @@ export function createBrowserPlatform(): Platform {
       return wrapReader(await openReader(device), false);
     },
 
+    // "Use <reader> again": a device from navigator.usb.getDevices(), no chooser.
+    async openKnownReader(device) {
+      return wrapReader(await openReader(device), false);
+    },
+
     async openVirtualReader(profileId) {
       const demo = DEMO_PROFILES[isDemoProfileId(profileId) ? profileId : 'vendorClass'];
       // Loaded on first use: the simulator and its demo card's crypto are most of the code,

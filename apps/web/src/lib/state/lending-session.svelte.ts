@@ -9,6 +9,7 @@ import {
   type Explanation,
   type Failure,
 } from '../errors/explain.ts';
+import { DEFAULT_RECONNECT_POLICY } from '@cardlend/bridge';
 import { ApduLog } from './apdu-log.svelte.ts';
 import { normalizeRelayUrl, normalizeToken, type LaunchParams } from './launch-params.ts';
 import type {
@@ -31,6 +32,18 @@ const toHex = (b: Uint8Array): string =>
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
+
+/** The bridge's retries while the link is `reconnecting` (issue 14 §4). */
+export interface ReconnectView {
+  /** The attempt under way or next (1-based). */
+  attempt: number;
+  maxAttempts: number;
+  /** When the next attempt starts (`Date.now` ms), when known. */
+  nextRetryAtMs?: number;
+}
+
+/** Resuming the same lending session after a drop (issue 14 §1). */
+export type ResumeView = 'resuming' | 'resumed' | 'cannot-resume' | null;
 
 export interface CardView {
   atrHex: string;
@@ -57,11 +70,15 @@ export class LendingSession {
   #reader = $state<ReaderSummary | null>(null);
   #snapshot = $state<LinkSnapshot>(IDLE_SNAPSHOT);
   #problem = $state<Explanation | null>(null);
+  #pendingProblem = $state<Explanation | null>(null);
   #isProblemFromLink = false;
+  #maxReconnectAttempts = DEFAULT_RECONNECT_POLICY.maxAttempts;
   #virtualCard = $state<VirtualCardControls | null>(null);
   #isVirtualCardIn = $state(false);
 
   #openReader: OpenedReader | null = null;
+  /** The current link has been lent at least once (a later `connecting` is a retry). */
+  #wasLent = false;
   #link: LendingLink | null = null;
   #unsubscribe: (() => void)[] = [];
 
@@ -97,6 +114,27 @@ export class LendingSession {
   }
   get problem(): Explanation | null {
     return this.#problem;
+  }
+  /**
+   * The link's last error while the bridge still retries by itself (reconnecting, or connecting
+   * again after having been lent): held back from {@link problem} until retrying has ended.
+   */
+  get pendingProblem(): Explanation | null {
+    return this.#pendingProblem;
+  }
+  /** The bridge's retries while the link is `reconnecting`, else null. */
+  get reconnect(): ReconnectView | null {
+    const s = this.#snapshot;
+    if (s.link !== 'reconnecting' || s.reconnectAttempt === undefined) return null;
+    return {
+      attempt: s.reconnectAttempt,
+      maxAttempts: this.#maxReconnectAttempts,
+      ...(s.nextRetryAtMs === undefined ? {} : { nextRetryAtMs: s.nextRetryAtMs }),
+    };
+  }
+  /** Resuming the same lending session after a drop: what the bridge reports, else null. */
+  get resume(): ResumeView {
+    return this.#snapshot.resume ?? null;
   }
   get hasWebUsb(): boolean {
     return this.#platform.hasWebUsb;
@@ -134,6 +172,7 @@ export class LendingSession {
 
   dismissProblem(): void {
     this.#problem = null;
+    this.#pendingProblem = null;
     this.#isProblemFromLink = false;
   }
 
@@ -159,6 +198,25 @@ export class LendingSession {
 
   /** "Choose reader": Chrome's chooser, then open the reader and lend it. */
   async chooseReader(): Promise<void> {
+    await this.#openAndLend((onDevice) => this.#platform.chooseReader(onDevice));
+  }
+
+  /**
+   * "Use <reader> again" (issue 14 §10): a reader this page was allowed before, opened without
+   * the chooser, then lent exactly like a chosen one. Without platform support: the chooser.
+   */
+  async useKnownReader(device: USBDevice): Promise<void> {
+    const openKnown = this.#platform.openKnownReader?.bind(this.#platform);
+    await this.#openAndLend((onDevice) => {
+      if (openKnown === undefined) return this.#platform.chooseReader(onDevice);
+      onDevice({ vendorId: device.vendorId, productId: device.productId });
+      return openKnown(device);
+    });
+  }
+
+  async #openAndLend(
+    open: (onDevice: (d: { vendorId: number; productId: number }) => void) => Promise<OpenedReader>,
+  ): Promise<void> {
     if (this.isLending || this.isBusy) return;
     this.#problem = null;
     if (!this.#platform.hasWebUsb) {
@@ -173,7 +231,7 @@ export class LendingSession {
     let device: { vendorId: number; productId: number } | undefined;
     let reader: OpenedReader;
     try {
-      reader = await this.#platform.chooseReader((d) => {
+      reader = await open((d) => {
         device = d;
         this.#activity = 'opening';
       });
@@ -224,6 +282,9 @@ export class LendingSession {
     this.#link = link;
     this.#activity = 'lending';
     this.#snapshot = link.state;
+    this.#maxReconnectAttempts =
+      link.reconnectPolicy?.maxAttempts ?? DEFAULT_RECONNECT_POLICY.maxAttempts;
+    this.#wasLent = false;
     this.#unsubscribe.push(
       link.onState((s) => this.#onLinkState(s)),
       link.onApdu((e) => this.log.add(e, this.#now())),
@@ -244,13 +305,22 @@ export class LendingSession {
 
   #onLinkState(s: LinkSnapshot): void {
     this.#snapshot = s;
+    if (s.link === 'lent') this.#wasLent = true;
     const problem = this.#problemFor(s);
-    if (problem !== null) {
+    // While the bridge retries by itself, its error is held back (issue 14 §4).
+    const isRetrying = s.link === 'reconnecting' || (s.link === 'connecting' && this.#wasLent);
+    if (problem !== null && isRetrying) {
+      this.#pendingProblem = problem;
+      if (this.#isProblemFromLink) this.#problem = null;
+      this.#isProblemFromLink = false;
+    } else if (problem !== null) {
       this.#problem = problem;
+      this.#pendingProblem = null;
       this.#isProblemFromLink = true;
-    } else if (this.#isProblemFromLink && (s.link === 'lent' || s.link === 'connecting')) {
+    } else if (s.link === 'lent' || s.link === 'connecting') {
       // The bridge recovered (reconnected, or a new card was accepted).
-      this.#problem = null;
+      this.#pendingProblem = null;
+      if (this.#isProblemFromLink) this.#problem = null;
       this.#isProblemFromLink = false;
     }
     if (

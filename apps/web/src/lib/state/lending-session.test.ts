@@ -268,14 +268,14 @@ describe('LendingSession', () => {
       isLending: false,
     },
     {
-      what: 'a reconnect cause while the bridge retries',
+      what: 'nothing yet while the bridge retries (the cause waits as pendingProblem)',
       snapshot: {
         link: 'reconnecting',
         card: null,
         error: { code: 'BRIDGE_VM_UNREACHABLE', message: 'x' },
         closeCode: RelayClose.VM_UNREACHABLE,
       },
-      problem: 'vm-unreachable',
+      problem: null,
       isLending: true,
     },
     {
@@ -327,15 +327,6 @@ describe('LendingSession', () => {
   });
 
   it.each<{ what: string; problem: LinkSnapshot; recovered: LinkSnapshot }>([
-    {
-      what: 'a reconnect cause once lent again',
-      problem: {
-        link: 'reconnecting',
-        card: null,
-        error: { code: 'BRIDGE_VM_UNREACHABLE', message: 'x' },
-      },
-      recovered: { link: 'lent', card: null, error: null },
-    },
     {
       what: 'a refused ATR once a card is accepted',
       problem: { link: 'refused', card: CARD_T0, error: null },
@@ -431,5 +422,102 @@ describe('LendingSession', () => {
     });
     await session.tryVirtualCard();
     expect(session.problem?.id).toBe('card-absent');
+  });
+
+  describe('while the bridge retries (issue 14 §4, §1)', () => {
+    const lost: LinkSnapshot = {
+      link: 'reconnecting',
+      card: null,
+      error: { code: 'BRIDGE_VM_UNREACHABLE', message: 'x' },
+      closeCode: RelayClose.VM_UNREACHABLE,
+      reconnectAttempt: 2,
+      nextRetryAtMs: 1_700_000_001_000,
+    };
+
+    it('holds the error back as pendingProblem and shows the attempt of N', async () => {
+      const { session, reader } = setup();
+      await session.tryVirtualCard();
+      reader.link?.emit({ link: 'lent', card: null, error: null });
+      reader.link?.emit(lost);
+      expect(session.problem).toBeNull();
+      expect(session.pendingProblem?.id).toBe('vm-unreachable');
+      expect(session.reconnect).toEqual({
+        attempt: 2,
+        maxAttempts: 10,
+        nextRetryAtMs: 1_700_000_001_000,
+      });
+      // Connecting again after having been lent is still retrying.
+      reader.link?.emit({ ...lost, link: 'connecting', reconnectAttempt: undefined });
+      expect(session.problem).toBeNull();
+      expect(session.reconnect).toBeNull();
+      reader.link?.emit({ link: 'lent', card: null, error: null });
+      expect(session.pendingProblem).toBeNull();
+      expect(session.problem).toBeNull();
+    });
+
+    it('sets the problem once retrying has ended', async () => {
+      const { session, reader } = setup();
+      await session.tryVirtualCard();
+      reader.link?.emit(lost);
+      reader.link?.emit({ ...lost, link: 'failed', reconnectAttempt: undefined });
+      expect(session.problem?.id).toBe('vm-unreachable');
+      expect(session.pendingProblem).toBeNull();
+    });
+
+    it('takes N from the bridge policy', async () => {
+      const { session, reader } = setup();
+      const lend = reader.lend.bind(reader);
+      reader.lend = (opts) => Object.assign(lend(opts), { reconnectPolicy: { maxAttempts: 3 } });
+      await session.tryVirtualCard();
+      reader.link?.emit(lost);
+      expect(session.reconnect?.maxAttempts).toBe(3);
+    });
+
+    it.each(['resuming', 'resumed', 'cannot-resume'] as const)(
+      'reports resume %s from the bridge, null without it',
+      async (resume) => {
+        const { session, reader } = setup();
+        await session.tryVirtualCard();
+        expect(session.resume).toBeNull();
+        reader.link?.emit({ ...lost, resume });
+        expect(session.resume).toBe(resume);
+      },
+    );
+  });
+
+  describe('useKnownReader (issue 14 §10)', () => {
+    const device = { vendorId: 0x1050, productId: 0x0407 } as USBDevice;
+
+    it('opens the allowed reader without the chooser and lends it', async () => {
+      const opened: USBDevice[] = [];
+      let chooserCalls = 0;
+      const { session, reader } = setup({
+        chooseReader: async () => {
+          chooserCalls++;
+          throw new Error('no chooser expected');
+        },
+        openKnownReader: async (d) => {
+          opened.push(d);
+          return reader;
+        },
+      });
+      await session.useKnownReader(device);
+      expect(opened).toEqual([device]);
+      expect(chooserCalls).toBe(0);
+      expect(session.isLending).toBe(true);
+      expect(reader.link?.startCalls).toBe(1);
+    });
+
+    it('explains a reader that cannot be opened, like a chosen one', async () => {
+      const busy = Object.assign(new Error('busy'), { code: 'CCID_DEVICE_BUSY' });
+      const { session } = setup({
+        openKnownReader: async () => {
+          throw busy;
+        },
+      });
+      await session.useKnownReader(device);
+      expect(session.isLending).toBe(false);
+      expect(session.problem).not.toBeNull();
+    });
   });
 });

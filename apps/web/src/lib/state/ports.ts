@@ -23,6 +23,12 @@ export interface LinkSnapshot {
   /** `source`: the original failure with its own code (CCID, PC/SC, relay close, VSCard), when the bridge kept it. */
   error: { code: string; message: string; source?: Failure } | null;
   closeCode?: number;
+  /** Reconnect attempt number (1-based) while `reconnecting`. */
+  reconnectAttempt?: number;
+  /** When the next attempt starts (the bridge's clock, `Date.now` ms) while `reconnecting`. */
+  nextRetryAtMs?: number;
+  /** Resuming the same lending session after a drop (issue 14 §1); absent when it does not apply. */
+  resume?: 'resuming' | 'resumed' | 'cannot-resume';
 }
 
 /** One guest command and its answer (same fields as `ApduLogEntry` in @cardlend/bridge). */
@@ -49,6 +55,8 @@ export interface LendingLink {
   readonly state: LinkSnapshot;
   onState(listener: (s: LinkSnapshot) => void): () => void;
   onApdu(listener: (e: ApduRecord) => void): () => void;
+  /** The bridge's reconnect policy (`CardBridge.reconnectPolicy`); absent: the bridge's default. */
+  readonly reconnectPolicy?: { readonly maxAttempts: number };
 }
 
 /** What the page shows about an opened reader. */
@@ -96,6 +104,11 @@ export interface Platform {
   chooseReader(
     onDevice?: (device: { vendorId: number; productId: number }) => void,
   ): Promise<OpenedReader>;
+  /**
+   * Open a reader this page was allowed to use before (`navigator.usb.getDevices()`), without
+   * the chooser; same errors as {@link chooseReader}. Absent: the page cannot (tests, old builds).
+   */
+  openKnownReader?(device: USBDevice): Promise<OpenedReader>;
   /** Open a simulated reader with the demo card in it, through the same driver code. */
   openVirtualReader(profile: string): Promise<{ reader: OpenedReader; card: VirtualCardControls }>;
 }
