@@ -58,7 +58,9 @@ for (const viewport of VIEWPORTS) {
       await expect(note).not.toContainText('on loan');
       await expect(page.getByTestId('status-link')).toContainText('trying again by itself');
       await expect(page).toHaveTitle('Reconnecting… · cardlend');
-      await expect(page.getByTestId('live-status')).toHaveText(/^Connection lost, retrying/);
+      await expect(page.getByTestId('live-status')).toHaveText(
+        /^(Connection lost, retrying by itself|Reconnecting to the same session)\.$/,
+      );
       await expectStopInViewport(page);
       await shoot(page, testInfo, viewport, '3-relay-gone-retrying');
       await expectNoSeriousA11yViolations(page, 'retrying');
