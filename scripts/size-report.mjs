@@ -7,7 +7,7 @@
  *
  *   node scripts/size-report.mjs [--strict] [--json] [--max-file N] [--max-function N] [path ...]
  *
- * Paths (files or folders, relative to the repository root) narrow the report. Without
+ * Paths (files or folders, relative to the current folder) narrow the report. Without
  * `--strict` the exit status is 0 whatever is found; with it, any source finding exits 1.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -156,7 +156,7 @@ export function functionsOf(path, text) {
 
 /** Collects the findings for the files under `paths` (all of the repository by default). */
 export function sizeReport({ paths = [], maxFile = 400, maxFunction = 80 } = {}) {
-  const roots = paths.length > 0 ? paths.map((p) => resolve(ROOT, p)) : [ROOT];
+  const roots = paths.length > 0 ? paths.map((p) => resolve(p)) : [ROOT];
   const files = new Set();
   for (const r of roots) {
     if (statSync(r).isDirectory()) for (const f of walk(r)) files.add(f);

@@ -77,6 +77,36 @@ export function matchesFilter(reader: SimulatedReader, filter: USBDeviceFilter):
   );
 }
 
+/** requestDevice's argument checks, with Chrome's TypeError texts. */
+function checkedRequest(options: USBDeviceRequestOptions | undefined): USBDeviceRequestOptions {
+  if (!options || !Array.isArray(options.filters)) {
+    throw new TypeError("Failed to execute 'requestDevice' on 'USB': 1 argument required.");
+  }
+  for (const f of options.filters) {
+    if (f.productId !== undefined && f.vendorId === undefined) {
+      throw new TypeError('A filter containing a productId must also contain a vendorId.');
+    }
+    if (f.subclassCode !== undefined && f.classCode === undefined) {
+      throw new TypeError('A filter containing a subclassCode must also contain a classCode.');
+    }
+  }
+  return options;
+}
+
+/** The plugged readers the chooser offers for `options` (filters minus exclusion filters). */
+function chooserCandidates(
+  plugged: readonly SimulatedReader[],
+  options: USBDeviceRequestOptions,
+): SimulatedReader[] {
+  const excluded = options.exclusionFilters ?? [];
+  return plugged.filter(
+    (r) =>
+      !r.isGone &&
+      (options.filters.length === 0 || options.filters.some((f) => matchesFilter(r, f))) &&
+      !excluded.some((f) => matchesFilter(r, f)),
+  );
+}
+
 /**
  * Creates a fake `navigator.usb`. The result is typed as both the W3C `USB` interface (so it can
  * stand in for `navigator.usb`) and `FakeUsb` (test controls).
@@ -103,24 +133,7 @@ export function createFakeUsb(opts: FakeUsbOptions = {}): FakeUsb & USB {
         .map((r) => r.device);
     },
     async requestDevice(options?: USBDeviceRequestOptions) {
-      if (!options || !Array.isArray(options.filters)) {
-        throw new TypeError("Failed to execute 'requestDevice' on 'USB': 1 argument required.");
-      }
-      for (const f of options.filters) {
-        if (f.productId !== undefined && f.vendorId === undefined) {
-          throw new TypeError('A filter containing a productId must also contain a vendorId.');
-        }
-        if (f.subclassCode !== undefined && f.classCode === undefined) {
-          throw new TypeError('A filter containing a subclassCode must also contain a classCode.');
-        }
-      }
-      const excluded = options.exclusionFilters ?? [];
-      const candidates = plugged.filter(
-        (r) =>
-          !r.isGone &&
-          (options.filters.length === 0 || options.filters.some((f) => matchesFilter(r, f))) &&
-          !excluded.some((f) => matchesFilter(r, f)),
-      );
+      const candidates = chooserCandidates(plugged, checkedRequest(options));
       const picked = opts.chooser ? opts.chooser(candidates) : candidates[0];
       if (!picked) throw domException('NotFoundError', 'No device selected.');
       if (!plugged.includes(picked)) usb.plug(picked);

@@ -73,61 +73,143 @@ export async function startDirectCard(opts: DirectCardOptions): Promise<DirectCa
     opts.connectTimeoutMs ?? 10_000,
   );
   socket.setNoDelay(true);
-  const ackTimeoutMs = opts.ackTimeoutMs ?? 5000;
-  const decoder = new VscardDecoder();
-  const splitter = new GetResponseSplitter(
-    opts.maxAnswerBytes === undefined ? {} : { maxAnswerBytes: opts.maxAnswerBytes },
-  );
-  let card = opts.card;
-  const exchanges: DirectCardExchange[] = [];
-  let firstApduAtMs: number | null = null;
-  let failure: GuestImageError | null = null;
-  const acks: { what: string; resolve: (code: number) => void; reject: (e: Error) => void }[] = [];
-  let chain: Promise<void> = Promise.resolve();
-
-  const fail = (e: GuestImageError): void => {
-    failure ??= e;
-    for (const a of acks.splice(0)) a.reject(failure);
+  const link = new DirectCardLink(socket, opts);
+  try {
+    link.send({
+      type: 'Init',
+      readerId: VSC_MINIMAL_READER_ID,
+      magic: new TextEncoder().encode('VSCD'),
+      version: 2,
+      capabilities: [0],
+    });
+    await link.expectOk({
+      type: 'ReaderAdd',
+      readerId: VSC_MINIMAL_READER_ID,
+      name: opts.readerName ?? 'cardlend direct card',
+    });
+    if (opts.isInsertedAtStart !== false) await link.insertCard();
+  } catch (e) {
+    // Leave QEMU's stream on a message boundary and free the connection for the next client (§5).
     socket.destroy();
+    throw e;
+  }
+  return {
+    exchanges: link.exchanges,
+    get firstApduAtMs() {
+      return link.firstApduAtMs;
+    },
+    insertCard: (card) => link.insertCard(card),
+    removeCard: () => link.expectOk({ type: 'CardRemove', readerId: VSC_MINIMAL_READER_ID }),
+    close: () => link.close(),
+    destroy() {
+      socket.destroy();
+    },
   };
-  const send = (msg: VscardMessage): void => {
-    if (!socket.destroyed) socket.write(encodeMessage(msg));
-  };
-  const control = (msg: VscardMessage): Promise<number> =>
-    new Promise<number>((resolve, reject) => {
-      if (failure) {
-        reject(failure);
+}
+
+interface PendingAck {
+  resolve: (code: number) => void;
+  reject: (e: Error) => void;
+}
+
+/** The connected VSCard stream: acknowledgements, guest commands answered in order, failure. */
+class DirectCardLink {
+  readonly exchanges: DirectCardExchange[] = [];
+  firstApduAtMs: number | null = null;
+  readonly #socket: Socket;
+  readonly #ackTimeoutMs: number;
+  readonly #decoder = new VscardDecoder();
+  readonly #splitter: GetResponseSplitter;
+  readonly #acks: PendingAck[] = [];
+  #card: SimpleCard;
+  #failure: GuestImageError | null = null;
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(socket: Socket, opts: DirectCardOptions) {
+    this.#socket = socket;
+    this.#card = opts.card;
+    this.#ackTimeoutMs = opts.ackTimeoutMs ?? 5000;
+    this.#splitter = new GetResponseSplitter(
+      opts.maxAnswerBytes === undefined ? {} : { maxAnswerBytes: opts.maxAnswerBytes },
+    );
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (cause) =>
+      this.#fail(new GuestImageError('GUEST_VSCARD_PEER', 'VSCard socket error', { cause })),
+    );
+    socket.on('close', () =>
+      this.#fail(new GuestImageError('GUEST_VSCARD_PEER', 'VSCard connection closed')),
+    );
+  }
+
+  send(msg: VscardMessage): void {
+    if (!this.#socket.destroyed) this.#socket.write(encodeMessage(msg));
+  }
+
+  /** Sends a control message and waits for QEMU's VSC_Error acknowledgement; refusals throw. */
+  async expectOk(msg: VscardMessage): Promise<void> {
+    const code = await this.#control(msg);
+    if (code !== 0)
+      throw new GuestImageError(
+        'GUEST_VSCARD_PEER',
+        `QEMU refused ${msg.type} (VSC_Error ${code})`,
+      );
+  }
+
+  async insertCard(next?: SimpleCard): Promise<void> {
+    if (next) this.#card = next;
+    this.#card.reset?.();
+    await this.expectOk({ type: 'ATR', readerId: VSC_MINIMAL_READER_ID, atr: this.#card.atr });
+  }
+
+  async close(): Promise<void> {
+    if (!this.#failure) {
+      await this.expectOk({ type: 'CardRemove', readerId: VSC_MINIMAL_READER_ID });
+      await this.expectOk({ type: 'ReaderRemove', readerId: VSC_MINIMAL_READER_ID });
+    }
+    const socket = this.#socket;
+    await new Promise<void>((resolve) => {
+      if (socket.destroyed) resolve();
+      else socket.end(() => resolve());
+    });
+    socket.destroy();
+  }
+
+  #fail(e: GuestImageError): void {
+    this.#failure ??= e;
+    for (const a of this.#acks.splice(0)) a.reject(this.#failure);
+    this.#socket.destroy();
+  }
+
+  #control(msg: VscardMessage): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      if (this.#failure) {
+        reject(this.#failure);
         return;
       }
-      const entry = { what: msg.type, resolve, reject };
       const t = setTimeout(() => {
-        fail(
+        this.#fail(
           new GuestImageError(
             'GUEST_VSCARD_PEER',
-            `no acknowledgement for ${msg.type} within ${ackTimeoutMs} ms`,
+            `no acknowledgement for ${msg.type} within ${this.#ackTimeoutMs} ms`,
           ),
         );
-      }, ackTimeoutMs);
-      entry.resolve = (code) => (clearTimeout(t), resolve(code));
-      entry.reject = (e) => (clearTimeout(t), reject(e));
-      acks.push(entry);
-      send(msg);
+      }, this.#ackTimeoutMs);
+      this.#acks.push({
+        resolve: (code) => (clearTimeout(t), resolve(code)),
+        reject: (e) => (clearTimeout(t), reject(e)),
+      });
+      this.send(msg);
     });
+  }
 
-  const answer = async (command: Uint8Array, atMs: number): Promise<void> => {
-    const held = splitter.intercept(command);
-    const raw = held ?? (await card.process(command));
-    const out = held ?? splitter.shape(raw);
-    send({ type: 'APDU', readerId: VSC_MINIMAL_READER_ID, apdu: out });
-    exchanges.push({ command, answer: out, atMs, cardMs: performance.now() - atMs });
-  };
-
-  socket.on('data', (chunk: Buffer) => {
+  #onData(chunk: Buffer): void {
     let messages: VscardMessage[];
     try {
-      messages = decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      messages = this.#decoder.push(
+        new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+      );
     } catch (cause) {
-      fail(
+      this.#fail(
         new GuestImageError('GUEST_VSCARD_PEER', 'QEMU sent a malformed VSCard stream', { cause }),
       );
       return;
@@ -135,91 +217,30 @@ export async function startDirectCard(opts: DirectCardOptions): Promise<DirectCa
     for (const msg of messages) {
       if (msg.type === 'Error') {
         // §2.4: host→client Error is the reply to the oldest control message.
-        acks.shift()?.resolve(msg.code);
+        this.#acks.shift()?.resolve(msg.code);
       } else if (msg.type === 'APDU') {
         const atMs = performance.now();
-        firstApduAtMs ??= atMs;
+        this.firstApduAtMs ??= atMs;
         const command = msg.apdu.slice();
-        chain = chain.then(() =>
-          answer(command, atMs).catch((cause: unknown) => {
-            // The card failed: answer with VSC_Error so the guest is not left waiting (§2.4).
-            send({ type: 'Error', readerId: VSC_MINIMAL_READER_ID, code: 1 });
-            exchanges.push({
-              command,
-              answer: new Uint8Array(0),
-              atMs,
-              cardMs: performance.now() - atMs,
-            });
-            void cause;
-          }),
-        );
+        this.#chain = this.#chain.then(() => this.#answerOrError(command, atMs));
       }
       // Init replies need no action (§5: never wait for QEMU's Init).
     }
-  });
-  socket.on('error', (cause) =>
-    fail(new GuestImageError('GUEST_VSCARD_PEER', 'VSCard socket error', { cause })),
-  );
-  socket.on('close', () =>
-    fail(new GuestImageError('GUEST_VSCARD_PEER', 'VSCard connection closed')),
-  );
-
-  const expectOk = async (msg: VscardMessage): Promise<void> => {
-    const code = await control(msg);
-    if (code !== 0)
-      throw new GuestImageError(
-        'GUEST_VSCARD_PEER',
-        `QEMU refused ${msg.type} (VSC_Error ${code})`,
-      );
-  };
-
-  const insertCard = async (next?: SimpleCard): Promise<void> => {
-    if (next) card = next;
-    card.reset?.();
-    await expectOk({ type: 'ATR', readerId: VSC_MINIMAL_READER_ID, atr: card.atr });
-  };
-  try {
-    send({
-      type: 'Init',
-      readerId: VSC_MINIMAL_READER_ID,
-      magic: new TextEncoder().encode('VSCD'),
-      version: 2,
-      capabilities: [0],
-    });
-    await expectOk({
-      type: 'ReaderAdd',
-      readerId: VSC_MINIMAL_READER_ID,
-      name: opts.readerName ?? 'cardlend direct card',
-    });
-    if (opts.isInsertedAtStart !== false) await insertCard();
-  } catch (e) {
-    // Leave QEMU's stream on a message boundary and free the connection for the next client (§5).
-    socket.destroy();
-    throw e;
   }
 
-  return {
-    exchanges,
-    get firstApduAtMs() {
-      return firstApduAtMs;
-    },
-    insertCard,
-    removeCard: () => expectOk({ type: 'CardRemove', readerId: VSC_MINIMAL_READER_ID }),
-    async close() {
-      if (!failure) {
-        await expectOk({ type: 'CardRemove', readerId: VSC_MINIMAL_READER_ID });
-        await expectOk({ type: 'ReaderRemove', readerId: VSC_MINIMAL_READER_ID });
-      }
-      await new Promise<void>((resolve) => {
-        if (socket.destroyed) resolve();
-        else socket.end(() => resolve());
-      });
-      socket.destroy();
-    },
-    destroy() {
-      socket.destroy();
-    },
-  };
+  async #answerOrError(command: Uint8Array, atMs: number): Promise<void> {
+    try {
+      const held = this.#splitter.intercept(command);
+      const out = held ?? this.#splitter.shape(await this.#card.process(command));
+      this.send({ type: 'APDU', readerId: VSC_MINIMAL_READER_ID, apdu: out });
+      this.exchanges.push({ command, answer: out, atMs, cardMs: performance.now() - atMs });
+    } catch {
+      // The card failed: answer with VSC_Error so the guest is not left waiting (§2.4).
+      this.send({ type: 'Error', readerId: VSC_MINIMAL_READER_ID, code: 1 });
+      const cardMs = performance.now() - atMs;
+      this.exchanges.push({ command, answer: new Uint8Array(0), atMs, cardMs });
+    }
+  }
 }
 
 function connectWithRetry(host: string, port: number, timeoutMs: number): Promise<Socket> {
