@@ -11,6 +11,9 @@ import { RelayClose, VSCARD_HEADER_BYTES, VSCARD_MAX_GUEST_COMMAND_BYTES } from 
 import { admissionSteps } from './admission/pipeline.ts';
 import { originStep } from './admission/steps.ts';
 import { parseTrustedProxies } from './auth/forwarded.ts';
+import type { ClusterRuntime } from './cluster/cluster-runtime.ts';
+import type { ClusterStore } from './cluster/store.ts';
+import { startCluster } from './cluster/wiring.ts';
 import { createOriginPolicy, isLoopbackHost } from './auth/origin.ts';
 import { TokenLedger } from './auth/tokens.ts';
 import type { HostPort, RelayConfig } from './config/types.ts';
@@ -24,6 +27,7 @@ import type { RelayMetrics } from './ops/metrics.ts';
 import type { ServerEvent } from './server-events.ts';
 import { sessionObserver, type RunnerContext } from './session-runner.ts';
 import type { FramePolicy } from './session/frame-policy.ts';
+import { GUARD_POLICY } from './session/guard-policy.ts';
 import type { RelaySession } from './session/relay-session.ts';
 import type { SessionTimers } from './session/timers.ts';
 import { Targets } from './targets.ts';
@@ -50,9 +54,16 @@ export interface RelayServerOptions {
   /** Wall clock for token expiry, unix ms. Default `Date.now`. */
   now?: () => number;
   /** Consulted for every whole message of every session, per direction. Default none. */
-  framePolicy?: FramePolicy;
+  /**
+   * Frame policy of every session; default the forward guard of issue 11
+   * (session/guard-policy.ts: ForwardGuard, long-answer splitting, nagle detection); `null`:
+   * none (only the relay's own framing checks).
+   */
+  framePolicy?: FramePolicy | null;
   /** The sessions' timers (grace, acks, close handshake, slow reader). Default Node's. */
   sessionTimers?: SessionTimers;
+  /** With `config.cluster`: this store instead of connecting to its URL (tests). */
+  clusterStore?: ClusterStore;
 }
 
 /** A running relay. */
@@ -65,6 +76,8 @@ export interface RelayServer {
   readonly sessions: ReadonlyMap<string, RelaySession>;
   /** `/readyz` state. */
   readonly readiness: Readiness;
+  /** This node's cluster (config `cluster`), or undefined for a relay alone. */
+  readonly cluster: ClusterRuntime | undefined;
   /** Bound dial-in ports by target id (for per-VM-port dial-in targets). */
   readonly dialInPorts: ReadonlyMap<string, number>;
   /** The shared TLS listener for dial-in VMs (config `vmTls`), when configured. */
@@ -92,6 +105,13 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
   });
   await targets.start();
   const readiness = new Readiness();
+  const cluster = await startCluster({
+    config,
+    readiness,
+    metrics,
+    emit,
+    store: opts.clusterStore,
+  });
   const runner = runnerContext(opts, emit);
   const originPolicy = createOriginPolicy({
     allowedOrigins: config.allowedOrigins,
@@ -112,6 +132,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
       },
       targets,
       connectTimeoutMs: config.connectTimeoutMs,
+      ...(cluster ? { cluster } : {}),
     }),
     runner,
     trustedProxies: parseTrustedProxies(config.trustedProxies),
@@ -131,10 +152,11 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     await listen(httpServer, config.listen, onError);
   } catch (e) {
     await targets.close();
+    await cluster?.close();
     throw e;
   }
   readiness.markListening();
-  return relayHandle({ config, httpServer, targets, front, runner, readiness });
+  return relayHandle({ config, httpServer, targets, front, runner, readiness, cluster });
 }
 
 function runnerContext(opts: RelayServerOptions, emit: (e: ServerEvent) => void): RunnerContext {
@@ -151,7 +173,7 @@ function runnerContext(opts: RelayServerOptions, emit: (e: ServerEvent) => void)
     }),
     sessions: new Map(),
     observer: sessionObserver(metrics),
-    framePolicy: opts.framePolicy,
+    framePolicy: opts.framePolicy === undefined ? GUARD_POLICY : (opts.framePolicy ?? undefined),
     timers: opts.sessionTimers,
     tickets: new ResumeTickets(),
     nextSessionId: 1,
@@ -185,8 +207,9 @@ function relayHandle(parts: {
   front: WebSocketFront;
   runner: RunnerContext;
   readiness: Readiness;
+  cluster: ClusterRuntime | undefined;
 }): RelayServer {
-  const { config, httpServer, targets, front, runner, readiness } = parts;
+  const { config, httpServer, targets, front, runner, readiness, cluster } = parts;
   const address = {
     host: config.listen.host,
     port: (httpServer.address() as net.AddressInfo).port,
@@ -196,6 +219,7 @@ function relayHandle(parts: {
     url: formatUrl(address, config.tls !== undefined),
     sessions: runner.sessions,
     readiness,
+    cluster,
     dialInPorts: targets.dialInPorts,
     vmTlsAddress: targets.vmTlsAddress,
     get vmTlsConnections() {
@@ -222,6 +246,7 @@ function relayHandle(parts: {
         httpServer.closeAllConnections();
       });
       await targets.close();
+      await cluster?.close();
     },
   };
 }

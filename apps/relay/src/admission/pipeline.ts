@@ -21,6 +21,8 @@ import type {
   Verdict,
 } from './types.ts';
 import type { OriginPolicy } from '../auth/origin.ts';
+import { clusterStep } from '../cluster/admission-step.ts';
+import type { ClusterRuntime } from '../cluster/cluster-runtime.ts';
 import type { SessionCaps } from '../limits/session-caps.ts';
 import type { Targets } from '../targets.ts';
 
@@ -31,9 +33,11 @@ export interface AdmissionPolicy {
   readonly tokens: TokenRules;
   readonly targets: Targets;
   readonly connectTimeoutMs: number;
+  /** A relay cluster (cluster/): its step runs after the VM lock. Absent: one process alone. */
+  readonly cluster?: ClusterRuntime;
 }
 
-/** origin → limits → token → target → VM lock → connect. */
+/** origin → limits → token → target → VM lock → (cluster) → connect. */
 export function admissionSteps(p: AdmissionPolicy): AdmissionStep[] {
   return [
     originStep(p.originPolicy),
@@ -41,6 +45,7 @@ export function admissionSteps(p: AdmissionPolicy): AdmissionStep[] {
     tokenStep(p.tokens),
     targetStep(p.targets),
     vmLockStep(p.targets),
+    ...(p.cluster ? [clusterStep(p.cluster)] : []),
     connectStep(p.targets, p.connectTimeoutMs),
   ];
 }

@@ -70,7 +70,12 @@ export function tokenStep(rules: TokenRules): AdmissionStep {
     if (!verdict.ok) return refuse(refusalOf(refusalForToken(verdict.reason)));
     const claim = rules.ledger.claim({ claims: verdict.claims, nowMs: io.now() });
     if (!claim.ok) return refuse(refusalOf(refusalForToken(claim.reason)));
-    return admit({ ...a, targetId: verdict.claims.tid, lease: claim.lease });
+    return admit({
+      ...a,
+      targetId: verdict.claims.tid,
+      lease: claim.lease,
+      tokenClaims: verdict.claims,
+    });
   };
 }
 

@@ -5,7 +5,7 @@
  * gets. Steps: origin → limits → token → target → VM lock → connect (admission/steps.ts).
  */
 import type { RelayCloseCode } from '@cardlend/vscard';
-import type { TokenLease } from '../auth/tokens.ts';
+import type { TokenClaims, TokenLease } from '../auth/tokens.ts';
 import type { TargetConfig } from '../config/types.ts';
 import type { RefusalKind } from '../limits/refusals.ts';
 import type { SessionSlot } from '../limits/session-caps.ts';
@@ -40,6 +40,8 @@ export interface Admitted {
   readonly cap?: SessionSlot;
   /** Held token claim (token). */
   readonly lease?: TokenLease;
+  /** What the verified token asserts (token), for the cluster-wide claim (cluster/). */
+  readonly tokenClaims?: TokenClaims;
   /** The target's configuration (target). */
   readonly target?: TargetConfig;
   /** The VM lock (VM lock). */

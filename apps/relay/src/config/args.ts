@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { parseArgs as parseArgv, type ParseArgsConfig } from 'node:util';
+import { completeCluster, parseClusterFlags } from '../cluster/config.ts';
 import type { ConfigDraft, VmTlsConfig } from './types.ts';
 import { commaList, invalid, parseHostPort, parseVmCertId, tlsDialInTarget } from './values.ts';
 
@@ -54,6 +55,11 @@ Options:
   --trust-proxy LIST    behind a reverse proxy: comma-separated proxy addresses
                         or CIDR blocks (or "loopback") whose X-Forwarded-For /
                         Forwarded headers name the client; ignored otherwise
+  --cluster redis://HOST:PORT --node-id ID --advertise HOST:PORT
+                        one node of a relay cluster: token claims, the VM locks
+                        and dial-in VMs are shared through this Redis/Valkey
+                        store; ID names this node, HOST:PORT is where the other
+                        nodes reach it (config file: "cluster")
   --config FILE         JSON file with the same settings, e.g.
                           { "listen": "127.0.0.1:8080",
                             "targets": { "default": "127.0.0.1:35963" },
@@ -86,6 +92,9 @@ const VALUED = [
   'config',
   'token-secret-file',
   'allow-origin',
+  'cluster',
+  'node-id',
+  'advertise',
 ] as const;
 
 type ValuedFlag = (typeof VALUED)[number];
@@ -168,6 +177,15 @@ export function applyFlags(draft: ConfigDraft, flags: CommandLineFlags, cwd: str
   if (cert !== undefined && key !== undefined) draft.tls = { certFile: cert, keyFile: key };
   const proxies = get('trust-proxy');
   if (proxies !== undefined) draft.trustedProxies = commaList(proxies);
+  const cluster = completeCluster({
+    ...draft.cluster,
+    ...parseClusterFlags({
+      cluster: get('cluster'),
+      nodeId: get('node-id'),
+      advertise: get('advertise'),
+    }),
+  });
+  if (cluster) draft.cluster = cluster;
 }
 
 /** `--target`, `--dial-in`, `--dial-in-tls`: the default target, in one of three forms. */

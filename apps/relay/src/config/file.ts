@@ -4,6 +4,7 @@
  * (the file's directory) and nothing is read here. Errors name the file and the key.
  */
 import path from 'node:path';
+import { parseClusterFile, type ClusterConfig } from '../cluster/config.ts';
 import { DEFAULT_MESSAGE_RATE } from '../limits/rate-limit.ts';
 import type { HttpLimitsOptions } from '../limits/http-limits.ts';
 import type { ConfigDraft, TargetConfig } from './types.ts';
@@ -42,6 +43,7 @@ export const FILE_KEYS = [
   'resumeGraceMs',
   'http',
   'vmTls',
+  'cluster',
 ] as const;
 
 /** Keys of the config file's `"vmTls"` object. */
@@ -93,6 +95,8 @@ export function applyConfigFile(
   applyAccess(draft, obj, src);
   if ('http' in obj) draft.http = parseHttp(obj['http'], src);
   if ('vmTls' in obj) draft.vmTls = parseVmTls(obj['vmTls'], src);
+  // Completed (and checked) once the flags are applied (config/args.ts).
+  if ('cluster' in obj) draft.cluster = parseClusterFile(obj['cluster'], source) as ClusterConfig;
 }
 
 function applyEndpoints(draft: ConfigDraft, obj: Record<string, unknown>, src: Source): void {

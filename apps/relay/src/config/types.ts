@@ -6,6 +6,7 @@
  * The VM a session reaches is always chosen here, never by the browser: `targets` maps a
  * target id to host:port; without tokens every session goes to `defaultTarget`.
  */
+import type { ClusterConfig } from '../cluster/config.ts';
 import type { HttpLimitsOptions } from '../limits/http-limits.ts';
 import { DEFAULT_MESSAGE_RATE, type TokenBucketOptions } from '../limits/rate-limit.ts';
 import type { VmCertId } from '../vm-cert-id.ts';
@@ -96,6 +97,8 @@ export interface RelayConfig {
   trustedProxies: string[];
   /** Limits of the HTTP side before a session exists (slowloris, header sizes; limits/http-limits.ts). */
   http: HttpLimitsOptions;
+  /** A relay cluster sharing its state through a Redis-protocol store (cluster/). Default none. */
+  cluster?: ClusterConfig;
 }
 
 /**

@@ -91,6 +91,10 @@ export const REFUSALS = {
     code: RelayClose.RATE_LIMITED,
     reason: 'The browser did not read its messages fast enough.',
   },
+  'cluster-unavailable': {
+    code: RelayClose.CLUSTER_UNAVAILABLE,
+    reason: 'The relay cannot reach its cluster store; new sessions are refused. Try again soon.',
+  },
   shutdown: {
     code: RelayClose.GOING_AWAY,
     reason: 'The relay is restarting. Reconnect in a moment.',

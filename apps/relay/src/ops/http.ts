@@ -12,13 +12,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 
-/** Readiness state: 'starting' until listening, 'ready', then 'draining' for good. */
-export type ReadinessState = 'starting' | 'ready' | 'draining';
+/**
+ * Readiness state: 'starting' until listening, 'ready', then 'draining' for good;
+ * 'unavailable' while something the relay needs for new sessions is missing (a cluster node's
+ * store, issue 15).
+ */
+export type ReadinessState = 'starting' | 'ready' | 'unavailable' | 'draining';
 
 /** Readiness flag shared by the server and the shutdown coordinator. */
 export class Readiness {
   #isListening = false;
   #isDraining = false;
+  #unavailable: string | undefined;
 
   /** The listener is bound. */
   markListening(): void {
@@ -30,8 +35,20 @@ export class Readiness {
     this.#isDraining = true;
   }
 
+  /** New sessions cannot be admitted for `why` (undefined: they can again). */
+  markUnavailable(why: string | undefined): void {
+    this.#unavailable = why;
+  }
+
+  /** Why the relay is 'unavailable', if it is. */
+  get unavailableReason(): string | undefined {
+    return this.#unavailable;
+  }
+
   get state(): ReadinessState {
-    return this.#isDraining ? 'draining' : this.#isListening ? 'ready' : 'starting';
+    if (this.#isDraining) return 'draining';
+    if (!this.#isListening) return 'starting';
+    return this.#unavailable === undefined ? 'ready' : 'unavailable';
   }
 
   get isReady(): boolean {
@@ -67,7 +84,8 @@ export function createOpsHandler(opts: {
     if (path === OPS_PATHS.healthz) send(200, 'text/plain; charset=utf-8', 'ok\n');
     else if (path === OPS_PATHS.readyz) {
       const state = opts.readiness.state;
-      send(state === 'ready' ? 200 : 503, 'text/plain; charset=utf-8', `${state}\n`);
+      const why = state === 'unavailable' ? `: ${opts.readiness.unavailableReason}` : '';
+      send(state === 'ready' ? 200 : 503, 'text/plain; charset=utf-8', `${state}${why}\n`);
     } else {
       opts.registry.metrics().then(
         (text) => send(200, opts.registry.contentType, text),

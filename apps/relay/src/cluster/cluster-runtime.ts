@@ -1,0 +1,109 @@
+/**
+ * One node's view of its cluster: the store, its node id and advertised address, the lease
+ * length, and whether new sessions may be admitted now. After the store was unreachable, the
+ * node waits one lease length before admitting again, so that every live session on every
+ * node has re-asserted its VM lease (vm-lease.ts) in a store that may have restarted empty.
+ */
+import { NODE_TIMERS, type SessionTimers } from '../session/timers.ts';
+import type { ClusterStore, VmLeaseGrant } from './store.ts';
+import { VmLease } from './vm-lease.ts';
+
+/** Default VM lease: a dead node's VMs are free again within 3 s. */
+export const DEFAULT_LEASE_MS = 3000;
+
+/** Whether the node admits new sessions: `up`, `down` (store unreachable), `recovering`. */
+export type ClusterStatus = 'up' | 'down' | 'recovering';
+
+export interface ClusterRuntimeOptions {
+  readonly store: ClusterStore;
+  readonly nodeId: string;
+  readonly advertise: string;
+  readonly leaseMs?: number;
+  readonly timers?: SessionTimers;
+  readonly now?: () => number;
+  /** Status changes (readiness, metrics, logs). */
+  readonly onStatus?: (status: ClusterStatus) => void;
+}
+
+export class ClusterRuntime {
+  readonly store: ClusterStore;
+  readonly nodeId: string;
+  readonly advertise: string;
+  readonly leaseMs: number;
+  readonly timers: SessionTimers;
+  readonly now: () => number;
+  readonly #onStatus: (status: ClusterStatus) => void;
+  #admitFrom = 0;
+  #wasDown = false;
+  #recoveryTimer: unknown;
+  readonly #unsubscribe: () => void;
+  readonly leases = new Set<VmLease>();
+
+  constructor(opts: ClusterRuntimeOptions) {
+    this.store = opts.store;
+    this.nodeId = opts.nodeId;
+    this.advertise = opts.advertise;
+    this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    this.timers = opts.timers ?? NODE_TIMERS;
+    this.now = opts.now ?? Date.now;
+    this.#onStatus = opts.onStatus ?? (() => {});
+    this.#wasDown = !opts.store.isAvailable;
+    this.#unsubscribe = opts.store.onAvailability((up) => this.#availability(up));
+  }
+
+  get status(): ClusterStatus {
+    if (!this.store.isAvailable) return 'down';
+    return this.now() < this.#admitFrom ? 'recovering' : 'up';
+  }
+
+  /** Holds a granted lease until `released` resolves; `onLost` when another node took the VM. */
+  hold(grant: VmLeaseGrant, released: Promise<void>, onLost: () => void): VmLease {
+    const lease = new VmLease({
+      store: this.store,
+      grant,
+      leaseMs: this.leaseMs,
+      timers: this.timers,
+      now: this.now,
+      onLost: () => {
+        this.leases.delete(lease);
+        onLost();
+      },
+    });
+    this.leases.add(lease);
+    void released.then(() => {
+      this.leases.delete(lease);
+      lease.release();
+    });
+    return lease;
+  }
+
+  close(): Promise<void> {
+    this.#unsubscribe();
+    if (this.#recoveryTimer !== undefined) this.timers.clear(this.#recoveryTimer);
+    for (const l of this.leases) l.release();
+    return this.store.close();
+  }
+
+  #availability(isUp: boolean): void {
+    if (!isUp) {
+      this.#wasDown = true;
+      this.#onStatus('down');
+      return;
+    }
+    if (!this.#wasDown) return this.#onStatus('up');
+    this.#wasDown = false;
+    this.#admitFrom = this.now() + this.leaseMs;
+    // Every lease re-asserts at once rather than at its next turn.
+    for (const l of this.leases) void l.renew();
+    this.#onStatus('recovering');
+    if (this.#recoveryTimer !== undefined) this.timers.clear(this.#recoveryTimer);
+    this.#recoveryTimer = this.timers.set(
+      (self: ClusterRuntime) => {
+        self.#recoveryTimer = undefined;
+        self.#onStatus(self.status);
+      },
+      this.leaseMs,
+      this,
+    );
+  }
+}

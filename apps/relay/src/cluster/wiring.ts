@@ -1,0 +1,73 @@
+/**
+ * Starts a node's part of a relay cluster from the configuration: the Redis-protocol store,
+ * the runtime, readiness (`/readyz` 503 `unavailable: …` while new sessions are refused) and
+ * two gauges (`cardlend_relay_cluster_store_up`, `cardlend_relay_cluster_admitting`). Without
+ * `config.cluster` nothing starts: the relay is one process with its state in memory.
+ */
+import { Gauge } from 'prom-client';
+import type { RelayConfig } from '../config/types.ts';
+import type { Readiness } from '../ops/http.ts';
+import type { RelayMetrics } from '../ops/metrics.ts';
+import type { ServerEvent } from '../server-events.ts';
+import { ClusterRuntime, type ClusterStatus } from './cluster-runtime.ts';
+import { RedisClusterStore } from './redis-store.ts';
+import type { ClusterStore } from './store.ts';
+
+export interface ClusterWiring {
+  readonly config: RelayConfig;
+  readonly readiness: Readiness;
+  readonly metrics: RelayMetrics | undefined;
+  readonly emit: (e: ServerEvent) => void;
+  /** A store to use instead of connecting to `config.cluster.redisUrl` (tests). */
+  readonly store?: ClusterStore | undefined;
+}
+
+const UNAVAILABLE: Record<Exclude<ClusterStatus, 'up'>, string> = {
+  down: 'cluster store unreachable',
+  recovering: 'cluster store back, waiting one lease for live sessions to re-assert',
+};
+
+export async function startCluster(w: ClusterWiring): Promise<ClusterRuntime | undefined> {
+  const c = w.config.cluster;
+  if (c === undefined) return undefined;
+  let store = w.store;
+  if (store === undefined) {
+    const redis = new RedisClusterStore({ url: c.redisUrl });
+    await redis.start();
+    store = redis;
+  }
+  const gauges = w.metrics ? clusterGauges(w.metrics) : undefined;
+  const show = (status: ClusterStatus): void => {
+    w.readiness.markUnavailable(status === 'up' ? undefined : UNAVAILABLE[status]);
+    gauges?.storeUp.set(status === 'down' ? 0 : 1);
+    gauges?.admitting.set(status === 'up' ? 1 : 0);
+  };
+  const rt = new ClusterRuntime({
+    store,
+    nodeId: c.nodeId,
+    advertise: c.advertise,
+    ...(c.leaseMs !== undefined ? { leaseMs: c.leaseMs } : {}),
+    onStatus: (status) => {
+      show(status);
+      w.emit({ kind: 'server-error', message: `cluster: ${status}` });
+    },
+  });
+  show(rt.status);
+  return rt;
+}
+
+function clusterGauges(metrics: RelayMetrics): { storeUp: Gauge; admitting: Gauge } {
+  const registers = [metrics.registry];
+  return {
+    storeUp: new Gauge({
+      name: 'cardlend_relay_cluster_store_up',
+      help: 'Whether this node reaches the cluster store (1) or not (0).',
+      registers,
+    }),
+    admitting: new Gauge({
+      name: 'cardlend_relay_cluster_admitting',
+      help: 'Whether this node admits new sessions as far as the cluster store goes (1) or not (0).',
+      registers,
+    }),
+  };
+}
