@@ -18,6 +18,8 @@ const needed = [
   { pkg: 'python3-pycryptodome', file: '/usr/lib/python3/dist-packages/Cryptodome' },
   { pkg: 'iproute2', file: '/usr/sbin/ip' },
   { pkg: 'util-linux', file: '/usr/bin/nsenter' },
+  // The relay cluster's tests start a real Redis-protocol store (issue 15).
+  { pkg: 'redis-server', file: '/usr/bin/redis-server' },
 ];
 const missing = needed.filter((n) => !existsSync(n.file)).map((n) => n.pkg);
 
