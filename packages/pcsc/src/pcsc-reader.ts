@@ -133,7 +133,7 @@ export class PcscReader {
     this.#checkUsable(slot);
     return this.#op('SCardConnect', this.#callTimeoutMs, async (call) => {
       this.#dropCard('leave');
-      await Promise.all([...this.#drops]);
+      await this.#dropsSettled();
       const card = await this.#context.connect(this.name, this.#share, this.#protocols);
       try {
         if (this.#resetOnPowerOn) await card.reconnect(this.#share, 'reset');
@@ -198,7 +198,7 @@ export class PcscReader {
     this.#unsubscribe();
     this.#listeners.clear();
     this.#dropCard(this.#powerOffDisposition);
-    await Promise.all([...this.#drops]);
+    await this.#dropsSettled();
     if (this.#ownsContext) this.#context.close();
   }
 
@@ -287,6 +287,21 @@ export class PcscReader {
     const card = this.#card;
     this.#card = null;
     if (card !== null) this.#track(card.disconnect(disposition));
+  }
+
+  /**
+   * Waits (up to 2 s) for the disconnects of dropped handles: an exclusive connect fails while
+   * one still holds the card. A handle stuck behind a command the card never answers is not
+   * waited for longer: the connect then fails typed (`SCARD_E_SHARING_VIOLATION`).
+   */
+  async #dropsSettled(): Promise<void> {
+    if (this.#drops.size === 0) return;
+    let timer: unknown = null;
+    const bound = new Promise<void>((resolve) => {
+      timer = this.#timers.setTimeout(resolve, 2000);
+    });
+    await Promise.race([Promise.all([...this.#drops]), bound]);
+    this.#timers.clearTimeout(timer);
   }
 
   /** Keeps a disconnect in #drops until it settles (it may wait for a transmit in flight). */
