@@ -12,6 +12,7 @@ import { TestbedError } from './errors.ts';
 import { findFreePort } from './free-port.ts';
 import { SYSTEM_QEMU_BINARY } from './paths.ts';
 import { QmpClient } from './qmp.ts';
+import { QemuLog } from './qemu-log.ts';
 import { ensureQemu10 } from './qemu10.ts';
 
 /** QEMU versions the test bed can run: Debian 12's 7.2, and 10.0 from bookworm-backports. */
@@ -172,45 +173,24 @@ export function qemuArgs(opts: StartQemuOptions, port: number, monitorPath: stri
   return args;
 }
 
+/** The binary, environment and leading arguments that run QEMU `version`. */
+async function qemuCommand(
+  version: QemuVersion,
+): Promise<{ binary: string; env: NodeJS.ProcessEnv; pre: string[] }> {
+  if (version !== '10.0') return { binary: SYSTEM_QEMU_BINARY, env: process.env, pre: [] };
+  const install = await ensureQemu10();
+  return { binary: install.binary, env: { ...process.env, ...install.env }, pre: install.args };
+}
+
 async function startOnce(opts: StartQemuOptions, port: number): Promise<QemuHandle> {
-  let binary = SYSTEM_QEMU_BINARY;
-  let env: NodeJS.ProcessEnv = process.env;
-  let pre: string[] = [];
-  if (opts.version === '10.0') {
-    const install = await ensureQemu10();
-    binary = install.binary;
-    env = { ...process.env, ...install.env };
-    pre = install.args;
-  }
+  const { binary, env, pre } = await qemuCommand(opts.version);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'cardlend-qemu-'));
   const monitorPath = path.join(tmp, 'qmp.sock');
   const args = [...pre, ...qemuArgs(opts, port, monitorPath)];
   const child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const output: string[] = [];
-  const waiters = new Set<{ re: RegExp; resolve: (line: string) => void }>();
-  const collect = (into: string[]) => {
-    let partial = '';
-    return (chunk: Buffer) => {
-      partial += chunk.toString('utf8');
-      const lines = partial.split(/\r?\n/);
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        into.push(line);
-        output.push(line);
-        for (const w of waiters) {
-          if (w.re.test(line)) {
-            waiters.delete(w);
-            w.resolve(line);
-          }
-        }
-      }
-    };
-  };
-  child.stdout.on('data', collect(stdout));
-  child.stderr.on('data', collect(stderr));
+  const log = new QemuLog();
+  log.follow(child.stdout, child.stderr);
   let exited = false;
   const exitPromise = new Promise<void>((resolve) => {
     child.once('exit', () => {
@@ -232,7 +212,7 @@ async function startOnce(opts: StartQemuOptions, port: number): Promise<QemuHand
       reject(
         new TestbedError(
           'TESTBED_QEMU_START_FAILED',
-          `QEMU ${opts.version} exited during start: ${[...stderr, ...stdout].join('\n').slice(-800)}`,
+          `QEMU ${opts.version} exited during start: ${log.tail(800)}`,
         ),
       ),
     );
@@ -263,35 +243,14 @@ async function startOnce(opts: StartQemuOptions, port: number): Promise<QemuHand
     port,
     pid: child.pid ?? -1,
     argv: [binary, ...args],
-    stdout,
-    stderr,
-    output,
+    stdout: log.stdout,
+    stderr: log.stderr,
+    output: log.output,
     get exited() {
       return exited;
     },
-    waitForLog(re: RegExp, timeoutMs = 5000, fromIndex = 0): Promise<string> {
-      const seen = output.slice(fromIndex).find((l) => re.test(l));
-      if (seen !== undefined) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const w = {
-          re,
-          resolve: (line: string) => {
-            clearTimeout(timer);
-            resolve(line);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(w);
-          reject(
-            new TestbedError(
-              'TESTBED_TIMEOUT',
-              `no QEMU log line matched ${String(re)} in ${timeoutMs} ms`,
-            ),
-          );
-        }, timeoutMs);
-        waiters.add(w);
-      });
-    },
+    waitForLog: (re: RegExp, timeoutMs = 5000, fromIndex = 0) =>
+      log.waitFor(re, timeoutMs, fromIndex),
     hmp: (command: string) => qmp.hmp(command),
     stop,
   };
