@@ -1,6 +1,8 @@
 /**
  * APDU log entries (live view and export). PIN data never enters an entry: commands that
- * {@link describeApdu} marks sensitive keep only their 4-byte header.
+ * {@link describeApdu} marks sensitive keep only their 4-byte header, and not even their
+ * length (on cards without padding the length is the PIN's): `lc` says only whether there was
+ * data (1) or not (0), `commandLength` counts the header alone.
  */
 import { describeApdu } from './apdu-describe.ts';
 import { describeStatusWord, formatStatusWord } from './status-words.ts';
@@ -28,10 +30,12 @@ export interface ApduLogEntry {
   header: Uint8Array;
   /** Command name (`SELECT`, `VERIFY`, … see describeApdu). */
   name: string;
-  /** Command length in bytes. */
+  /** Command length in bytes; for a redacted command only its 4-byte header. */
   commandLength: number;
-  /** Nc: command data length in bytes. */
+  /** Nc: command data length in bytes; for a redacted command 1 when it carried data, else 0. */
   lc: number;
+  /** The command carried data (for VERIFY: a PIN; without, it only asks for the PIN's status). */
+  hasData: boolean;
   /** Ne: expected response length, `null` when Le is absent. */
   le: number | null;
   /** What was sent to the VM (data + SW1 SW2), `null` if nothing was sent (connection gone). PIN commands answer only a status word. */
@@ -75,8 +79,9 @@ export function createLogEntry(input: {
     command: d.isSensitive ? null : input.command.slice(),
     header: input.command.slice(0, 4),
     name: d.name,
-    commandLength: input.command.length,
-    lc: d.lc,
+    commandLength: d.isSensitive ? Math.min(4, input.command.length) : input.command.length,
+    lc: d.isSensitive ? Math.min(d.lc, 1) : d.lc,
+    hasData: d.lc > 0,
     le: d.le,
     response,
     responseDataLength: response === null ? 0 : Math.max(0, response.length - 2),
@@ -86,13 +91,28 @@ export function createLogEntry(input: {
         ? response === null
           ? 'No answer sent (connection gone)'
           : 'No status word'
-        : describeStatusWord(sw),
+        : describeAnswer(sw, input.command, d.lc),
     latencyMs: input.latencyMs,
     isRedacted: d.isSensitive,
     answeredBy: input.answeredBy,
   };
   if (input.errorCode !== undefined) entry.errorCode = input.errorCode;
   return entry;
+}
+
+/**
+ * The status word's meaning in the light of its command: a VERIFY without data (ISO 7816-4
+ * §11.5.6: a query of the PIN's status) answered 63Cx tried nothing — the PIN is simply not
+ * verified yet.
+ */
+function describeAnswer(sw: number, command: Uint8Array, lc: number): string {
+  const isStatusQuery = command[1] === 0x20 && lc === 0;
+  if (isStatusQuery && (sw & 0xfff0) === 0x63c0) {
+    const n = sw & 0x0f;
+    return `PIN not verified, ${n} ${n === 1 ? 'try' : 'tries'} left`;
+  }
+  if (isStatusQuery && sw === 0x9000) return 'PIN already verified (or not needed)';
+  return describeStatusWord(sw);
 }
 
 /** JSON-ready form of an entry: bytes as upper-case hex, no PIN data. */
@@ -107,6 +127,7 @@ export interface ExportedApduLogEntry {
   command: string | null;
   commandLength: number;
   lc: number;
+  hasData: boolean;
   le: number | null;
   response: string | null;
   responseDataLength: number;
@@ -140,8 +161,9 @@ export function toExportableLog(entries: readonly ApduLogEntry[]): ExportedApduL
       name: e.name,
       header: toHex(e.header.subarray(0, 4)),
       command: isRedacted || e.command === null ? null : toHex(e.command),
-      commandLength: e.commandLength,
-      lc: e.lc,
+      commandLength: isRedacted ? Math.min(4, e.commandLength) : e.commandLength,
+      lc: isRedacted ? Math.min(e.lc, 1) : e.lc,
+      hasData: e.hasData,
       le: e.le,
       response: e.response === null ? null : toHex(e.response),
       responseDataLength: e.responseDataLength,

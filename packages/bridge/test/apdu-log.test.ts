@@ -39,6 +39,13 @@ describe('APDU log', () => {
       expect(e.header.length).toBe(4);
     }
     expect(entries[1]?.swText).toBe('Verification failed, 2 tries left');
+    // Nothing gives the PIN length away: not lc, not the command length (issue 14 §5).
+    for (const e of entries) {
+      expect(e).toMatchObject({ lc: 1, commandLength: 4, hasData: true });
+    }
+    for (const x of toExportableLog(entries)) {
+      expect(x).toMatchObject({ lc: 1, commandLength: 4, hasData: true });
+    }
     const json = JSON.stringify(toExportableLog(entries));
     expect(json).not.toContain('31323334');
     expect(json).not.toContain('313233343536');
@@ -120,5 +127,38 @@ describe('APDU log', () => {
     rsp.fill(0);
     expect([...(e.command ?? [])]).toEqual([0, 0xb0, 0, 0, 2]);
     expect([...(e.response ?? [])]).toEqual([0xaa, 0xbb, 0x90, 0]);
+  });
+
+  it.each([
+    ['00 20 00 80', '63C3', 'PIN not verified, 3 tries left'],
+    ['00 20 00 80', '63C1', 'PIN not verified, 1 try left'],
+    ['00 20 00 80', '9000', 'PIN already verified (or not needed)'],
+    [`00 20 00 80 08 ${PIN}`, '63C2', 'Verification failed, 2 tries left'],
+    ['00 20 00 80', '6983', 'Authentication method blocked (PIN blocked)'],
+  ])('VERIFY %s answered %s reads %j', (command, sw, text) => {
+    const e = createLogEntry({
+      id: 1,
+      atMs: 1,
+      command: h(command),
+      response: h(sw),
+      latencyMs: 1,
+      answeredBy: 'card',
+    });
+    expect(e.swText).toBe(text);
+    expect(e.hasData).toBe(command.length > 11);
+    expect(e.lc).toBe(command.length > 11 ? 1 : 0);
+  });
+
+  it('an export of an entry built elsewhere hides the length of a redacted command too', () => {
+    const e = createLogEntry({
+      id: 1,
+      atMs: 1,
+      command: h(`00 20 00 80 08 ${PIN}`),
+      response: h('9000'),
+      latencyMs: 1,
+      answeredBy: 'card',
+    });
+    const [x] = toExportableLog([{ ...e, lc: 8, commandLength: 13 }]);
+    expect(x).toMatchObject({ lc: 1, commandLength: 4, command: null });
   });
 });
