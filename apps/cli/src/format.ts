@@ -57,7 +57,10 @@ export function formatStatus(state: BridgeState, nowMs: number): string {
     case 'connecting':
       return 'Connecting to the VM through the relay…';
     case 'lent': {
-      if (card === null) return 'Lent: the VM sees the reader; no card in it.';
+      if (card === null)
+        return state.error === null
+          ? 'Lent: the VM sees the reader; no card in it.'
+          : `Lent: the VM sees the reader; no card in it: ${state.error.message}`;
       const compat = card.isT0Compat
         ? ` (shown to the VM as ${formatHex(card.presentedAtr)}, T=0-compatible)`
         : '';

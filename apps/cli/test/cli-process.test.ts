@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createPivDemoCard, createT0Card } from '@cardlend/card-sim';
 import type { PivDemoCard } from '@cardlend/card-sim';
+import { openReader } from '@cardlend/pcsc';
 import { startPcscd, waitForCard } from '@cardlend/pcsc/testing';
 import type { Pcscd, VpcdCard } from '@cardlend/pcsc/testing';
 import { explain } from '@cardlend/problems';
@@ -78,6 +79,10 @@ afterEach(async () => {
     if (r.child.exitCode === null) r.child.kill('SIGKILL');
     await r.exit;
   }
+  // The relay ends a session after its cleanup with the VM; the next test may lend only then.
+  const deadline = Date.now() + 10_000;
+  while (relay.sessions.size > 0 && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
 });
 
 afterAll(async () => {
@@ -183,6 +188,37 @@ describe('cardlend lend --yes --json', () => {
     expect(vm.types()).toContain('ReaderRemove');
     expect(vm.atr).toBeNull();
   }, 60_000);
+});
+
+describe('a card another program holds', () => {
+  it('lends the reader without the card and says why; exit 0 on SIGTERM', async () => {
+    const holder = await openReader(pcscd.readers[0]);
+    await holder.powerOn(); // exclusive, like a lent card
+    try {
+      const run = lend([
+        '--yes',
+        '--json',
+        '--reader',
+        '00 00',
+        link(mintTestToken(secret, 'vm-42')),
+      ]);
+      const busy = await run.waitForEvent(
+        (e) =>
+          e.event === 'state' &&
+          (e['error'] as { code?: string } | null)?.code === 'BRIDGE_READER_BUSY',
+        'the busy reader reported',
+      );
+      expect(busy['card']).toBeNull();
+      await run.waitForEvent(
+        (e) => e.event === 'state' && e['link'] === 'lent' && e['card'] === null,
+        'the reader lent without its card',
+      );
+      run.child.kill('SIGTERM');
+      expect((await run.exit).code, run.transcript()).toBe(0);
+    } finally {
+      await holder.close();
+    }
+  }, 30_000);
 });
 
 describe("refusals: the page's words, non-zero exit", () => {

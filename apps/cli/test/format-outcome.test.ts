@@ -63,6 +63,16 @@ describe('status line', () => {
     [state({ link: 'connecting' }), 'Connecting to the VM through the relay…'],
     [state({ link: 'lent' }), 'Lent: the VM sees the reader; no card in it.'],
     [
+      state({
+        link: 'lent',
+        error: {
+          code: 'BRIDGE_READER_BUSY',
+          message: 'The reader is busy or held by another program.',
+        },
+      }),
+      'Lent: the VM sees the reader; no card in it: The reader is busy or held by another program.',
+    ],
+    [
       state({ link: 'lent', card: card('accepted') }),
       'Lent: the VM can use the card, ATR 3B 95 13 81 01 80 73 FF 01 00 0B (shown to the VM as 3B 95 13 81 01 80 73 FF 01 00 0A, T=0-compatible).',
     ],
