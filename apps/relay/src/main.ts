@@ -51,11 +51,21 @@ function logDialIn(logger: Logger, target: string | undefined, e: DialInEvent): 
   }
 }
 
+/** Resuming a dropped lending session (issue 14 §1): ordinary events, not problems. */
+const RESUME_LOG = {
+  parked: 'browser dropped; lending session kept for a resume',
+  resumed: 'lending session resumed',
+  'resume-expired': 'lending session not resumed in time; removing the card',
+} as const;
+
 /** Audit events (session start/end, refusals) come from the audit log; here only problems. */
 function logServerEvent(logger: Logger, e: ServerEvent): void {
   if (e.kind === 'server-error') logger.error({ event: e.kind }, e.message);
   else if (e.kind === 'dial-in') logDialIn(logger, e.target, e.event);
-  else if (
+  else if (e.kind === 'session-event' && e.event.kind in RESUME_LOG) {
+    const kind = e.event.kind as keyof typeof RESUME_LOG;
+    logger.info({ event: kind, sessionId: e.sessionId }, RESUME_LOG[kind]);
+  } else if (
     e.kind === 'session-event' &&
     e.event.kind !== 'backpressure' &&
     e.event.kind !== 'cleanup'
