@@ -184,7 +184,14 @@ export async function startTestRelay(
     ...overrides,
   };
   const events: ServerEvent[] = [];
-  const relay = await startRelayServer({ ...extra, config, onEvent: (e) => events.push(e) });
+  // No frame policy unless a test asks (these tests check the transport itself; the forward
+  // guard, the server's default, has its own tests: guard-policy*.test.ts).
+  const relay = await startRelayServer({
+    framePolicy: null,
+    ...extra,
+    config,
+    onEvent: (e) => events.push(e),
+  });
   return { relay, events };
 }
 

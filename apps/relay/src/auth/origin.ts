@@ -14,7 +14,11 @@
  *   the first message to `parseAuthMessage`. Never log the header or the token.
  */
 import { BlockList } from 'node:net';
-import { RELAY_SUBPROTOCOL, RELAY_TOKEN_SUBPROTOCOL_PREFIX } from '@cardlend/vscard';
+import {
+  isRelaySubprotocol,
+  RELAY_TOKEN_SUBPROTOCOL_PREFIX,
+  selectRelaySubprotocol,
+} from '@cardlend/vscard';
 import { canonicalIp, ipFamily } from './forwarded.ts';
 import { MAX_TOKEN_CHARS } from './tokens.ts';
 
@@ -167,7 +171,7 @@ export function createOriginPolicy(opts: OriginPolicyOptions): OriginPolicy {
 
 /** What the browser asked for in `Sec-WebSocket-Protocol` (RFC 6455 §4.1, §11.3.4). */
 export interface OfferedProtocols {
-  /** True when `cardlend.vscard.v1` was offered. */
+  /** True when `cardlend.vscard.v1` (or its long-answers form) was offered. */
   readonly hasVscardProtocol: boolean;
   /** The token (after the `cardlend.token.` prefix); null if none, or if more than one was offered. */
   readonly token: string | null;
@@ -185,7 +189,7 @@ export function extractTokenFromProtocols(
   let count = 0;
   for (const raw of text.split(',')) {
     const p = raw.trim();
-    if (p === RELAY_SUBPROTOCOL) hasVscardProtocol = true;
+    if (isRelaySubprotocol(p)) hasVscardProtocol = true;
     else if (p.startsWith(RELAY_TOKEN_SUBPROTOCOL_PREFIX)) {
       count++;
       const t = p.slice(RELAY_TOKEN_SUBPROTOCOL_PREFIX.length);
@@ -196,11 +200,12 @@ export function extractTokenFromProtocols(
 }
 
 /**
- * `handleProtocols` for `ws`'s WebSocketServer: selects `cardlend.vscard.v1` when offered,
+ * `handleProtocols` for `ws`'s WebSocketServer: selects `cardlend.vscard.v1.long-answers` when
+ * offered (the relay then splits long answers, issue 11 §3), else `cardlend.vscard.v1`,
  * otherwise no subprotocol (false). The token subprotocol is never echoed.
  */
 export function selectSubprotocol(protocols: ReadonlySet<string>): string | false {
-  return protocols.has(RELAY_SUBPROTOCOL) ? RELAY_SUBPROTOCOL : false;
+  return selectRelaySubprotocol(protocols);
 }
 
 /** Largest accepted first (auth) message, bytes. */

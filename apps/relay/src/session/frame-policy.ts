@@ -11,7 +11,7 @@
  * - `fromRelay`: each message the relay itself writes to QEMU (the cleanup's VSC_Error
  *   answers, CardRemove, ReaderRemove); `refuse` or `drop`: not written.
  *
- * A `forward` or `drop` verdict may carry a `probe`: a whole client message the relay writes
+ * A `forward` or `drop` verdict may carry a `probe`: whole client messages the relay writes
  * to QEMU right after (after the frame itself, when that is written to QEMU), counted like its
  * own control messages (QEMU's reply to it is expected). This is the shape issue 11's
  * forward guard (`ForwardGuard` in @cardlend/vscard) plugs into.
@@ -28,9 +28,12 @@ export interface RelayFrame {
 /** Pass the frame on. */
 export const FORWARD = { action: 'forward' } as const;
 
-/** What a policy decides for one frame. */
+/**
+ * What a policy decides for one frame. A `toVm` forward may carry `bytes`: the message to
+ * write instead of the frame (e.g. the first piece of a long answer the relay splits).
+ */
 export type FrameVerdict =
-  | { readonly action: 'forward'; readonly probe?: Uint8Array }
+  | { readonly action: 'forward'; readonly probe?: Uint8Array; readonly bytes?: Uint8Array }
   | { readonly action: 'drop'; readonly probe?: Uint8Array }
   | { readonly action: 'refuse'; readonly closeCode: number; readonly reason: string };
 
@@ -39,14 +42,32 @@ export function refuseFrame(closeCode: number, reason: string): FrameVerdict {
   return { action: 'refuse', closeCode, reason };
 }
 
+/** What a session tells its policy when it starts. */
+export interface FramePolicyContext {
+  /** The WebSocket subprotocol the relay selected (`cardlend.vscard.v1`, or its long-answers form). */
+  readonly protocol: string;
+}
+
+/** Something a policy noticed about the session, for the log, metrics and the page. */
+export interface PolicyNotice {
+  /** Stable name, e.g. `nagle-suspected`. */
+  readonly code: string;
+  /** One sentence a person can read. */
+  readonly message: string;
+  /** Numbers for the log (no payload bytes). */
+  readonly fields: Readonly<Record<string, number | boolean | string>>;
+}
+
 /** A per-direction frame policy with per-session state `S`. */
 export interface FramePolicy<S = unknown> {
   /** A fresh state for a new session. */
-  init(): S;
+  init(ctx?: FramePolicyContext): S;
   /** Browser → VM: called for each valid client message before it is written to QEMU. */
   toVm?(frame: RelayFrame, state: S): FrameVerdict;
   /** VM → browser: called for each whole message from QEMU before it may reach the browser. */
   toBrowser?(frame: RelayFrame, state: S): FrameVerdict;
   /** Relay → VM: called for each message the relay itself writes to QEMU. */
   fromRelay?(frame: RelayFrame, state: S): FrameVerdict;
+  /** Each chunk as read from QEMU's socket, with the session clock; may report a notice. */
+  vmChunk?(chunk: Uint8Array, nowMs: number, state: S): PolicyNotice | undefined;
 }

@@ -133,8 +133,8 @@ export class RelaySession {
     const rate = opts.messageRate === undefined ? DEFAULT_MESSAGE_RATE : opts.messageRate;
     this.#bucket = rate === null ? undefined : new TokenBucket(rate);
     this.#slowReaderTimeoutMs = opts.slowReaderTimeoutMs ?? 10_000;
-    this.#policy = opts.framePolicy;
-    this.#policyState = this.#policy?.init();
+    this.#policy = opts.framePolicy ?? undefined;
+    this.#policyState = this.#policy?.init({ protocol: opts.ws.protocol });
     if (this.#policy?.fromRelay) this.#vm.relayWrite = (bytes) => this.#writeFromRelay(bytes);
     this.#attach();
     if (opts.initialVmBytes && opts.initialVmBytes.length > 0)
@@ -418,6 +418,7 @@ export class RelaySession {
       return;
     }
     let probe: Uint8Array | undefined;
+    let out: Uint8Array = bytes;
     if (this.#policy?.toVm) {
       const verdict = this.#policy.toVm({ type, bytes }, this.#policyState);
       if (verdict.action !== 'forward') {
@@ -425,10 +426,11 @@ export class RelaySession {
         return;
       }
       probe = verdict.probe;
+      if (verdict.bytes) out = verdict.bytes; // e.g. the first piece of a long answer
     }
     // The bytes leave first; the bookkeeping below is not on the round trip's path (nothing
     // it updates is read before QEMU's reply, which arrives in a later event).
-    let isWritable = this.#tcp.write(bytes);
+    let isWritable = this.#tcp.write(out);
     if (probe) isWritable = this.#writeProbe(probe);
     this.#counters.toVm(type, bytes.length, isAnswer);
     if (expectsReply(type)) this.#vm.pendingReplies++;
@@ -450,11 +452,16 @@ export class RelaySession {
     this.#startCleanup('frame-refused', true);
   }
 
-  /** A probe the policy asked for, right after what was written; counted as a control message. */
+  /**
+   * Whole messages the policy asked for (a probe, a served answer), right after what was
+   * written; each control message among them is counted as awaiting its reply.
+   */
   #writeProbe(probe: Uint8Array): boolean {
     if (this.#tcp.destroyed || !this.#tcp.writable) return true;
-    if (expectsReply(new DataView(probe.buffer, probe.byteOffset).getUint32(0)))
-      this.#vm.pendingReplies++;
+    const view = new DataView(probe.buffer, probe.byteOffset, probe.byteLength);
+    for (let at = 0; at + 12 <= probe.length; at += 12 + view.getUint32(at + 8)) {
+      if (expectsReply(view.getUint32(at))) this.#vm.pendingReplies++;
+    }
     return this.#tcp.write(probe);
   }
 
@@ -494,6 +501,8 @@ export class RelaySession {
   // VM → browser
 
   #onVmData(chunk: Buffer): void {
+    const notice = this.#policy?.vmChunk?.(chunk, this.#now(), this.#policyState);
+    if (notice) this.#emit({ kind: 'notice', notice });
     let frames;
     try {
       frames = this.#framer.push(chunk);

@@ -6,7 +6,7 @@
 import type { RawData, WebSocket } from 'ws';
 import type { Socket } from 'node:net';
 import type { TokenBucketOptions } from '../limits/rate-limit.ts';
-import type { FramePolicy } from './frame-policy.ts';
+import type { FramePolicy, PolicyNotice } from './frame-policy.ts';
 import type { SessionTimers } from './timers.ts';
 
 /** Session lifecycle: relaying; removing the card from the VM after the browser left; done. */
@@ -58,6 +58,8 @@ export type SessionEvent =
   | { kind: 'vm-error'; code: string; message: string }
   | { kind: 'browser-error'; message: string }
   | { kind: 'cleanup'; answered: number }
+  /** The frame policy noticed something (e.g. `nagle-suspected`: the VM's chardev lacks nodelay=on). */
+  | { kind: 'notice'; notice: PolicyNotice }
   | { kind: 'backpressure'; side: 'vm' | 'browser'; isPaused: boolean }
   /** The session hit a limit and is being closed with that refusal (limits/refusals.ts). */
   | { kind: 'limit'; refusal: 'message-rate' | 'slow-reader' }
@@ -113,8 +115,11 @@ export interface RelaySessionOptions {
    * (vscard-protocol.md §5). Default 10 000 ms.
    */
   slowReaderTimeoutMs?: number;
-  /** Consulted for every whole, valid message before it is forwarded, per direction. */
-  framePolicy?: FramePolicy;
+  /**
+   * Consulted for every whole, valid message before it is forwarded, per direction (none by
+   * default here; the server's default is the forward guard, session/guard-policy.ts).
+   */
+  framePolicy?: FramePolicy | null;
   /**
    * Receives the session's events and its end, as methods of one object shared for the
    * session's life (cheaper than closures when thousands of sessions are idle).
