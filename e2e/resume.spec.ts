@@ -1,0 +1,90 @@
+/**
+ * Issue 14 §1: a helpdesk link (one-time token) survives a network blip. The page talks to the
+ * relay through a TCP proxy the test can cut while the relay stays up; the page reconnects
+ * with the relay's resume ticket (the token is spent) and the same lending session goes on:
+ * QEMU sees the card announced again and never a CardRemove or ReaderRemove in between.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { expect, mintToken, test } from './fixtures.ts';
+
+/** A TCP proxy to `targetPort` whose connections can all be cut at once (the relay stays up). */
+async function startCuttableProxy(targetPort: number): Promise<{
+  port: number;
+  cut: () => number;
+  close: () => Promise<void>;
+}> {
+  const live = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      live.add(s);
+      s.on('error', () => s.destroy());
+      s.on('close', () => live.delete(s));
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    cut: () => {
+      const n = live.size;
+      // A reset, not a FIN: neither side gets a WebSocket close frame (both see 1006).
+      for (const s of live) s.resetAndDestroy();
+      return n;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of live) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+test('a cut connection resumes the same lending session with a one-time token', async ({
+  page,
+  qemu,
+  launchRelay,
+  snap,
+}, testInfo) => {
+  const secretFile = testInfo.outputPath('token-secret');
+  await writeFile(secretFile, randomBytes(48).toString('base64'), { mode: 0o600 });
+  const relay = await launchRelay(qemu.port, ['--token-secret-file', secretFile]);
+  const proxy = await startCuttableProxy(relay.port);
+  try {
+    const base = `http://127.0.0.1:${proxy.port}/`;
+    const { link } = await mintToken({ secretFile, baseUrl: base });
+    await page.goto(link);
+    await page.getByRole('button', { name: 'Try a virtual card' }).click();
+    const status = page.getByTestId('status-link');
+    await expect(status).toHaveAttribute('data-link', 'lent', { timeout: 20_000 });
+    await qemu.waitForLog(/atr passes check/, 10_000);
+    await snap(page, 'lent');
+
+    const mark = qemu.output.length;
+    expect(proxy.cut()).toBeGreaterThan(0);
+    // The page comes back by itself with the ticket: lent again, in the same session.
+    await qemu.waitForLog(/VSC_ATR \d+/, 20_000, mark);
+    await expect(status).toHaveAttribute('data-link', 'lent', { timeout: 20_000 });
+    await expect(page.getByText('Connection back, same session')).toBeVisible();
+    await expect(page.getByRole('alert')).toHaveCount(0);
+    await snap(page, 'resumed');
+    const between = qemu.output.slice(mark).join('\n');
+    expect(between).not.toMatch(/VSC_CardRemove/);
+    expect(between).not.toMatch(/CCID Detach/);
+    expect(relay.output.join('\n')).toMatch(/"resumed"/);
+
+    // The lending session is still the person's to end: Stop removes card and reader.
+    const beforeStop = qemu.output.length;
+    await page.getByRole('button', { name: 'Stop lending' }).click();
+    await qemu.waitForLog(/VSC_CardRemove/, 10_000, beforeStop);
+    await qemu.waitForLog(/CCID Detach/, 10_000, beforeStop);
+    await expect(status).toHaveAttribute('data-link', 'stopped');
+  } finally {
+    await proxy.close();
+  }
+});
