@@ -23,6 +23,7 @@ import type {
 import type { OriginPolicy } from '../auth/origin.ts';
 import { clusterStep } from '../cluster/admission-step.ts';
 import type { ClusterRuntime } from '../cluster/cluster-runtime.ts';
+import { takeoverStep } from '../cluster/takeover.ts';
 import type { SessionCaps } from '../limits/session-caps.ts';
 import type { Targets } from '../targets.ts';
 
@@ -37,7 +38,7 @@ export interface AdmissionPolicy {
   readonly cluster?: ClusterRuntime;
 }
 
-/** origin → limits → token → target → VM lock → (cluster) → connect. */
+/** origin → limits → token → target → VM lock → (cluster) → connect → (cluster takeover). */
 export function admissionSteps(p: AdmissionPolicy): AdmissionStep[] {
   return [
     originStep(p.originPolicy),
@@ -47,6 +48,7 @@ export function admissionSteps(p: AdmissionPolicy): AdmissionStep[] {
     vmLockStep(p.targets),
     ...(p.cluster ? [clusterStep(p.cluster)] : []),
     connectStep(p.targets, p.connectTimeoutMs),
+    ...(p.cluster ? [takeoverStep(p.cluster.takeovers, p.cluster.takeoverAckTimeoutMs)] : []),
   ];
 }
 

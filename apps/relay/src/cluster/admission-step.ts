@@ -33,6 +33,7 @@ export function clusterStep(rt: ClusterRuntime): AdmissionStep {
         await rt.store.releaseVm(got.grant).catch(() => {});
         return refuse(undefined);
       }
+      if (got.isAfterLapse) rt.takeovers.add(lock);
       rt.hold(got.grant, lock.released(), () =>
         lock.session?.close(RelayClose.CLUSTER_UNAVAILABLE, LEASE_LOST_REASON),
       );

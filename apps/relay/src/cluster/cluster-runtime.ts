@@ -6,6 +6,7 @@
  */
 import { NODE_TIMERS, type SessionTimers } from '../session/timers.ts';
 import type { ClusterStore, VmLeaseGrant } from './store.ts';
+import type { TakeoverMarks } from './takeover.ts';
 import { VmLease } from './vm-lease.ts';
 
 /** Default VM lease: a dead node's VMs are free again within 3 s. */
@@ -33,11 +34,14 @@ export class ClusterRuntime {
   readonly timers: SessionTimers;
   readonly now: () => number;
   readonly #onStatus: (status: ClusterStatus) => void;
-  #admitFrom = 0;
   #wasDown = false;
   #recoveryTimer: unknown;
   readonly #unsubscribe: () => void;
   readonly leases = new Set<VmLease>();
+  /** Locks whose session takes over a VM whose last holder died (cluster/takeover.ts). */
+  readonly takeovers: TakeoverMarks = new WeakSet();
+  /** How long a takeover waits for QEMU's acks of the stale card's removal, ms. */
+  readonly takeoverAckTimeoutMs = 1000;
 
   constructor(opts: ClusterRuntimeOptions) {
     this.store = opts.store;
@@ -53,7 +57,7 @@ export class ClusterRuntime {
 
   get status(): ClusterStatus {
     if (!this.store.isAvailable) return 'down';
-    return this.now() < this.#admitFrom ? 'recovering' : 'up';
+    return this.#recoveryTimer !== undefined ? 'recovering' : 'up';
   }
 
   /** Holds a granted lease until `released` resolves; `onLost` when another node took the VM. */
@@ -92,11 +96,9 @@ export class ClusterRuntime {
     }
     if (!this.#wasDown) return this.#onStatus('up');
     this.#wasDown = false;
-    this.#admitFrom = this.now() + this.leaseMs;
-    // Every lease re-asserts at once rather than at its next turn.
     for (const l of this.leases) void l.renew();
-    this.#onStatus('recovering');
     if (this.#recoveryTimer !== undefined) this.timers.clear(this.#recoveryTimer);
+    // Re-assert every lease at once rather than at its next turn, and admit after one lease.
     this.#recoveryTimer = this.timers.set(
       (self: ClusterRuntime) => {
         self.#recoveryTimer = undefined;
@@ -105,5 +107,6 @@ export class ClusterRuntime {
       this.leaseMs,
       this,
     );
+    this.#onStatus('recovering');
   }
 }

@@ -7,12 +7,14 @@
  */
 
 /**
- * KEYS: lease, fence. ARGV: node id, lease ms, nonce, fence key ttl ms.
- * → `{1, holder, fence}` taken, or `{0, holder}` held by someone.
+ * KEYS: lease, fence, unclean. ARGV: node id, lease ms, nonce, fence key ttl ms.
+ * → `{1, holder, fence, unclean}` taken (`unclean` 1: the last holder's lease lapsed without a
+ * release, so the VM may still hold its card), or `{0, holder}` held by someone.
  */
 export const ACQUIRE_VM = `
 local held = redis.call('GET', KEYS[1])
 if held then return {0, held} end
+local unclean = redis.call('EXISTS', KEYS[3])
 if redis.call('EXISTS', KEYS[2]) == 0 then
   local t = redis.call('TIME')
   redis.call('SET', KEYS[2], t[1] .. string.sub('000000' .. t[2], -6))
@@ -21,7 +23,8 @@ local f = redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 local holder = ARGV[1] .. '/' .. string.format('%.0f', f) .. '/' .. ARGV[3]
 redis.call('SET', KEYS[1], holder, 'PX', ARGV[2])
-return {1, holder, f}
+redis.call('SET', KEYS[3], holder, 'PX', ARGV[4])
+return {1, holder, f, unclean}
 `;
 
 /**
@@ -42,9 +45,12 @@ if not last then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4]) end
 return 2
 `;
 
-/** KEYS: lease. ARGV: holder. Deletes the lease only while this holder has it. */
+/**
+ * KEYS: lease, unclean. ARGV: holder. Deletes the lease (and the unclean mark: the session
+ * removed its card) only while this holder has it.
+ */
 export const RELEASE_VM = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1], KEYS[2]) end
 return 0
 `;
 

@@ -26,6 +26,8 @@ export class MemoryClusterStore implements ClusterStore {
   /** Last fence handed out per target (never forgotten: fences only grow). */
   readonly #fences = new Map<string, number>();
   readonly #directory = new Map<string, Expiring<DirectoryEntry>>();
+  /** Targets whose last lease was not released (it lapsed). */
+  readonly #unclean = new Set<string>();
 
   constructor(opts: { now?: () => number } = {}) {
     this.#now = opts.now ?? Date.now;
@@ -55,7 +57,9 @@ export class MemoryClusterStore implements ClusterStore {
     this.#fences.set(targetId, fence);
     const holder = `${nodeId}/${fence}/${randomBytes(6).toString('base64url')}`;
     this.#leases.set(targetId, { value: holder, expiresAt: this.#now() + leaseMs });
-    return Promise.resolve({ ok: true, grant: { targetId, holder, fence } });
+    const isAfterLapse = this.#unclean.has(targetId);
+    this.#unclean.add(targetId);
+    return Promise.resolve({ ok: true, grant: { targetId, holder, fence }, isAfterLapse });
   }
 
   renewVm(grant: VmLeaseGrant, leaseMs: number): Promise<VmRenewResult> {
@@ -73,8 +77,10 @@ export class MemoryClusterStore implements ClusterStore {
   }
 
   releaseVm(grant: VmLeaseGrant): Promise<void> {
-    if (this.#leases.get(grant.targetId)?.value === grant.holder)
+    if (this.#leases.get(grant.targetId)?.value === grant.holder) {
       this.#leases.delete(grant.targetId);
+      this.#unclean.delete(grant.targetId);
+    }
     return Promise.resolve();
   }
 

@@ -84,11 +84,12 @@ export class RedisClusterStore implements ClusterStore {
     const nonce = randomBytes(6).toString('base64url');
     const r = (await this.#eval(
       ACQUIRE_VM,
-      [this.#key('vm', targetId), this.#key('fence', targetId)],
+      [this.#key('vm', targetId), this.#key('fence', targetId), this.#key('unclean', targetId)],
       [nodeId, leaseMs, nonce, FENCE_TTL_MS],
-    )) as [number, string, number?];
+    )) as [number, string, number?, number?];
     if (r[0] !== 1) return { ok: false, reason: 'held', holderNode: nodeOfHolder(r[1]) };
-    return { ok: true, grant: { targetId, holder: r[1], fence: Number(r[2]) } };
+    const grant = { targetId, holder: r[1], fence: Number(r[2]) };
+    return { ok: true, grant, isAfterLapse: r[3] === 1 };
   }
 
   async renewVm(grant: VmLeaseGrant, leaseMs: number): Promise<VmRenewResult> {
@@ -101,7 +102,8 @@ export class RedisClusterStore implements ClusterStore {
   }
 
   async releaseVm(grant: VmLeaseGrant): Promise<void> {
-    await this.#eval(RELEASE_VM, [this.#key('vm', grant.targetId)], [grant.holder]);
+    const keys = [this.#key('vm', grant.targetId), this.#key('unclean', grant.targetId)];
+    await this.#eval(RELEASE_VM, keys, [grant.holder]);
   }
 
   async vmHolder(targetId: string): Promise<string | undefined> {

@@ -36,7 +36,15 @@ export interface VmLeaseGrant {
 
 /** Result of {@link ClusterStore.acquireVm}. */
 export type VmAcquireResult =
-  | { readonly ok: true; readonly grant: VmLeaseGrant }
+  | {
+      readonly ok: true;
+      readonly grant: VmLeaseGrant;
+      /**
+       * The previous holder's lease lapsed without a release (its node died): the VM may still
+       * hold that session's card, so the new holder removes it first (cluster/takeover.ts).
+       */
+      readonly isAfterLapse: boolean;
+    }
   | { readonly ok: false; readonly reason: 'held'; readonly holderNode: string };
 
 /** Result of {@link ClusterStore.renewVm}: renewed, re-asserted after the store lost it, or lost. */

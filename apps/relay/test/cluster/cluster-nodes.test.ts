@@ -145,8 +145,10 @@ describe('relay cluster nodes on one Redis', () => {
     live.send(msg(3, 0));
     await vm?.waitFor(() => (vm?.messages.length ?? 0) > before, 3000, 'message while down');
     await redis.restart();
-    await until(() => b.cluster?.status === 'up' && a.cluster?.status === 'up', 10_000);
-    expect(b.readiness.state).toBe('ready');
+    await until(() => b.cluster?.status === 'recovering', 10_000);
+    expect(b.readiness.state).toBe('unavailable');
+    await until(() => b.readiness.state === 'ready' && a.readiness.state === 'ready', 10_000);
+    expect(b.cluster?.status).toBe('up');
     // The store restarted empty, yet A re-asserted its lease: vm1 stays A's.
     const again = open(b, token());
     expect((await again.closed).code).toBe(RelayClose.VM_IN_USE);

@@ -105,6 +105,19 @@ describe.each(SUBJECTS)('cluster store contract: %s', (_name, make) => {
     expect(await store.vmHolder('vm1')).toBe('node-a');
   });
 
+  it('a lease taken after a lapse (its holder died) says so; after a release it does not', async () => {
+    const { store, pass } = await make();
+    const a = await store.acquireVm('vm1', 'node-a', 200);
+    expect(a.ok && a.isAfterLapse).toBe(false);
+    if (!a.ok) return;
+    await store.releaseVm(a.grant);
+    const b = await store.acquireVm('vm1', 'node-b', 200);
+    expect(b.ok && b.isAfterLapse).toBe(false);
+    await pass(200); // node-b died: its lease lapses unreleased
+    const c = await store.acquireVm('vm1', 'node-c', 200);
+    expect(c.ok && c.isAfterLapse).toBe(true);
+  });
+
   it('a holder that was paused while another node took the VM has lost it', async () => {
     const { store, pass } = await make();
     const a = await store.acquireVm('vm1', 'node-a', 200);
