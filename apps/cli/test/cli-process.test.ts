@@ -81,7 +81,7 @@ afterEach(async () => {
   }
   // The relay ends a session after its cleanup with the VM; the next test may lend only then.
   const deadline = Date.now() + 10_000;
-  while (relay.sessions.size > 0 && Date.now() < deadline)
+  while ((relay.sessions.size > 0 || vm.isConnected) && Date.now() < deadline)
     await new Promise((resolve) => setTimeout(resolve, 50));
 });
 

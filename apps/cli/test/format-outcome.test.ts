@@ -131,6 +131,7 @@ function entry(command: string, response: string, extra: Partial<ApduLogEntry> =
     header: c.slice(0, 4),
     name: 'SELECT',
     commandLength: c.length,
+    hasData: c.length > 5,
     lc: Math.max(0, c.length - 5),
     le: null,
     response: r,

@@ -43,6 +43,11 @@ export class FakeVm {
     return (this.server.address() as AddressInfo).port;
   }
 
+  /** True while the relay holds a connection to this VM. */
+  get isConnected(): boolean {
+    return this.#socket !== null;
+  }
+
   /** Message types received so far. */
   types(): string[] {
     return this.received.map((m) => m.type);
