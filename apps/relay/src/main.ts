@@ -62,7 +62,10 @@ const RESUME_LOG = {
 function logServerEvent(logger: Logger, e: ServerEvent): void {
   if (e.kind === 'server-error') logger.error({ event: e.kind }, e.message);
   else if (e.kind === 'dial-in') logDialIn(logger, e.target, e.event);
-  else if (e.kind === 'session-event' && e.event.kind in RESUME_LOG) {
+  else if (e.kind === 'session-event' && e.event.kind === 'notice') {
+    const { code, message, fields } = e.event.notice;
+    logger.warn({ event: code, sessionId: e.sessionId, ...fields }, message);
+  } else if (e.kind === 'session-event' && e.event.kind in RESUME_LOG) {
     const kind = e.event.kind as keyof typeof RESUME_LOG;
     logger.info({ event: kind, sessionId: e.sessionId }, RESUME_LOG[kind]);
   } else if (

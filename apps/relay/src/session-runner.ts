@@ -182,6 +182,7 @@ export class LiveSession implements HeartbeatPeer, SessionHandler {
 
   onSessionEvent(event: SessionEvent): void {
     if (event.kind === 'limit') this.ctx.metrics?.refused(event.refusal);
+    else if (event.kind === 'notice') this.ctx.metrics?.notice?.(event.notice.code);
     this.ctx.emit({ kind: 'session-event', sessionId: this.sessionId, event });
   }
 

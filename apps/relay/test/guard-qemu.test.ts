@@ -11,6 +11,7 @@ import type { RelayServer } from '../src/server.ts';
 import type { ServerEvent } from '../src/server-events.ts';
 import { Browser, startTestRelay, until, wsUrl } from './helpers.ts';
 import { GUARD_POLICY } from '../src/session/guard-policy.ts';
+import { createRelayMetrics } from '../src/ops/metrics.ts';
 
 const INIT = encodeMessage(clientInit());
 const READER_ADD = encodeMessage({ type: 'ReaderAdd', readerId: 0, name: '' });
@@ -43,9 +44,15 @@ describe.each<QemuVersion>(['7.2', '10.0'])(
       }
     });
 
+    const metrics = createRelayMetrics({ hasProcessMetrics: false });
+
     async function start(extraArgs: string[] = []): Promise<void> {
       qemu = await startQemu({ version, extraArgs });
-      ({ relay, events } = await startTestRelay(qemu.port, {}, { framePolicy: GUARD_POLICY }));
+      ({ relay, events } = await startTestRelay(
+        qemu.port,
+        {},
+        { framePolicy: GUARD_POLICY, metrics },
+      ));
     }
 
     async function open(): Promise<Browser> {
@@ -109,7 +116,14 @@ describe.each<QemuVersion>(['7.2', '10.0'])(
       const notice = events.find(isNagleNotice);
       expect(
         notice?.kind === 'session-event' && notice.event.kind === 'notice' && notice.event.notice,
-      ).toMatchObject({ code: 'nagle-suspected' });
+      ).toMatchObject({
+        code: 'nagle-suspected',
+        message: expect.stringMatching(
+          /^This VM's smart-card channel adds about \d+ ms per command/,
+        ),
+      });
+      const text = await (await fetch(`http://127.0.0.1:${relay?.address.port}/metrics`)).text();
+      expect(text).toMatch(/cardlend_relay_session_notices_total\{code="nagle-suspected"\} [1-9]/);
     });
 
     it('with nodelay=on nothing is reported', async () => {

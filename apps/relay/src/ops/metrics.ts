@@ -41,6 +41,8 @@ export interface RelayMetrics {
   observeApdu(latencySeconds: number): void;
   refused(kind: RefusalKind): void;
   addBytes(direction: ByteDirection, bytes: number): void;
+  /** A session notice (e.g. `nagle-suspected`: a VM chardev without nodelay=on, issue 11 §4). */
+  notice?(code: string): void;
 }
 
 /** Options of {@link createRelayMetrics}. */
@@ -125,8 +127,22 @@ export function createRelayMetrics(opts: RelayMetricsOptions = {}): RelayMetrics
     registers: [registry],
     collect: flushLatencies,
   });
+  const notices = new Map<string, number>();
+  new Counter({
+    name: `${prefix}session_notices_total`,
+    help: "Session notices by code (nagle-suspected: a VM's chardev lacks nodelay=on).",
+    labelNames: ['code'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [code, n] of notices) this.inc({ code }, n);
+    },
+  });
   return {
     registry,
+    notice(code) {
+      notices.set(code, (notices.get(code) ?? 0) + 1);
+    },
     sessionStarted() {
       state.active++;
       state.total++;
