@@ -13,10 +13,18 @@ import { expect, mintToken, test } from './fixtures.ts';
 async function startCuttableProxy(targetPort: number): Promise<{
   port: number;
   cut: () => number;
+  /** While true, new connections are reset at once (the network is down for the page). */
+  isDown: boolean;
   close: () => Promise<void>;
 }> {
   const live = new Set<net.Socket>();
+  const state = { isDown: false };
   const server = net.createServer((client) => {
+    if (state.isDown) {
+      client.on('error', () => client.destroy());
+      client.resetAndDestroy();
+      return;
+    }
     const upstream = net.connect(targetPort, '127.0.0.1');
     for (const s of [client, upstream]) {
       live.add(s);
@@ -31,6 +39,12 @@ async function startCuttableProxy(targetPort: number): Promise<{
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
+    get isDown() {
+      return state.isDown;
+    },
+    set isDown(v: boolean) {
+      state.isDown = v;
+    },
     cut: () => {
       const n = live.size;
       // A reset, not a FIN: neither side gets a WebSocket close frame (both see 1006).
@@ -84,6 +98,54 @@ test('a cut connection resumes the same lending session with a one-time token', 
     await qemu.waitForLog(/VSC_CardRemove/, 10_000, beforeStop);
     await qemu.waitForLog(/CCID Detach/, 10_000, beforeStop);
     await expect(status).toHaveAttribute('data-link', 'stopped');
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('a page that comes back after the grace period is told the session cannot be resumed', async ({
+  page,
+  qemu,
+  launchRelay,
+  snap,
+}, testInfo) => {
+  const secretFile = testInfo.outputPath('token-secret');
+  await writeFile(secretFile, randomBytes(48).toString('base64'), { mode: 0o600 });
+  const configFile = testInfo.outputPath('relay.json');
+  await writeFile(configFile, JSON.stringify({ resumeGraceMs: 1000 }));
+  const relay = await launchRelay(qemu.port, [
+    '--token-secret-file',
+    secretFile,
+    '--config',
+    configFile,
+  ]);
+  const proxy = await startCuttableProxy(relay.port);
+  try {
+    const { link } = await mintToken({ secretFile, baseUrl: `http://127.0.0.1:${proxy.port}/` });
+    await page.goto(link);
+    await page.getByRole('button', { name: 'Try a virtual card' }).click();
+    const status = page.getByTestId('status-link');
+    await expect(status).toHaveAttribute('data-link', 'lent', { timeout: 20_000 });
+    await qemu.waitForLog(/atr passes check/, 10_000);
+
+    const mark = qemu.output.length;
+    proxy.isDown = true; // the network stays down longer than the relay's grace
+    proxy.cut();
+    await expect(page.getByText('Reconnecting to the same session')).toBeVisible({
+      timeout: 10_000,
+    });
+    await snap(page, 'resuming');
+    await qemu.waitForLog(/VSC_CardRemove/, 10_000, mark); // the grace ended: card removed
+    await qemu.waitForLog(/CCID Detach/, 10_000, mark);
+    proxy.isDown = false;
+    const alert = page.getByRole('alert');
+    await expect(alert).toContainText('This lending session cannot be resumed', {
+      timeout: 30_000,
+    });
+    await expect(alert).toContainText('4016');
+    await expect(status).not.toHaveAttribute('data-link', 'lent');
+    await expect(page.getByRole('button', { name: 'Stop lending' })).toHaveCount(0);
+    await snap(page, 'cannot-resume');
   } finally {
     await proxy.close();
   }
