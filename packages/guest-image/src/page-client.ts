@@ -1,0 +1,153 @@
+/**
+ * A Node stand-in for the lending page (tests and benchmarks, issue 11 §3): lends a
+ * {@link SimpleCard} through the relay's WebSocket with the page's own VSCard session
+ * (`VscardClientSession`). It offers the long-answers subprotocol when asked; if the relay
+ * selects it, answers go out whole and the relay splits them, otherwise this client splits
+ * answers longer than 374 bytes itself and serves GET RESPONSE (as the page's bridge does).
+ * It counts every guest command it receives: each one is a round trip over the WAN between
+ * page and relay.
+ */
+import {
+  decodeMessage,
+  LongAnswerSplitter,
+  relaySplitsLongAnswers,
+  relaySubprotocols,
+  toQemuT0CompatibleAtr,
+  VscardClientSession,
+  VSCARD_MAX_PAYLOAD_BYTES,
+  type SessionAction,
+} from '@cardlend/vscard';
+import { WebSocket, type RawData } from 'ws';
+import { GuestImageError } from './errors.ts';
+import type { SimpleCard } from './test-card.ts';
+
+/** Options of {@link startPageClient}. */
+export interface PageClientOptions {
+  /** `ws://host:port/vscard` of the relay. */
+  url: string;
+  card: SimpleCard;
+  /** Offer `cardlend.vscard.v1.long-answers` (a new page); default false (an older page). */
+  isOfferingLongAnswers?: boolean;
+  token?: string;
+  /** Wait this long for the card to be accepted, ms (default 20 000). */
+  readyTimeoutMs?: number;
+}
+
+/** A lending page stand-in, card inserted. */
+export interface PageClient {
+  /** The subprotocol the relay selected. */
+  readonly protocol: string;
+  /** Whether the relay splits long answers (it selected the long-answers subprotocol). */
+  readonly isRelaySplitting: boolean;
+  /** Guest commands received (each one a WAN round trip). */
+  readonly commandsReceived: number;
+  /** Of them, GET RESPONSEs this client answered from its own buffer. */
+  readonly getResponsesServedHere: number;
+  /** The relay's close code and reason, once closed. */
+  readonly closed: Promise<{ code: number; reason: string }>;
+  /** CardRemove + ReaderRemove, acks awaited, then close 1000. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Opens the WebSocket, runs Init / ReaderAdd / ATR and resolves once QEMU accepted the card.
+ * @throws GuestImageError GUEST_VSCARD_PEER when the relay refuses, closes or the ATR is refused.
+ */
+export async function startPageClient(opts: PageClientOptions): Promise<PageClient> {
+  const offered = relaySubprotocols(opts.token, {
+    longAnswers: opts.isOfferingLongAnswers === true,
+  });
+  const ws = new WebSocket(opts.url, offered, { perMessageDeflate: false });
+  ws.binaryType = 'nodebuffer';
+  ws.on('error', () => undefined);
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })),
+  );
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('close', (code: number) =>
+      reject(new GuestImageError('GUEST_VSCARD_PEER', `the relay closed the WebSocket: ${code}`)),
+    );
+  });
+  const isRelaySplitting = relaySplitsLongAnswers(ws.protocol);
+  const session = new VscardClientSession({
+    readerName: 'page stand-in',
+    ...(isRelaySplitting ? { maxAnswerBytes: VSCARD_MAX_PAYLOAD_BYTES } : {}),
+  });
+  const splitter = isRelaySplitting ? undefined : new LongAnswerSplitter();
+  const stats = { commands: 0, served: 0 };
+  let onEvent: (kind: string) => void = () => undefined;
+  let chain: Promise<void> = Promise.resolve();
+
+  const run = (actions: SessionAction[]): void => {
+    for (const a of actions) {
+      if (a.type === 'send') {
+        if (ws.readyState === WebSocket.OPEN) ws.send(a.bytes, { binary: true });
+      } else if (a.type === 'apdu') {
+        stats.commands++;
+        const { id } = a;
+        const apdu = a.apdu.slice();
+        chain = chain.then(async () => {
+          const local = splitter?.handleCommand(apdu);
+          let answer: Uint8Array;
+          if (local?.kind === 'serve') {
+            stats.served++;
+            answer = local.answer;
+          } else {
+            const whole = await opts.card.process(apdu);
+            answer = splitter ? splitter.handleAnswer(whole) : whole;
+          }
+          run(session.answerApdu(id, answer, performance.now()));
+        });
+      } else if (a.type === 'event') {
+        onEvent(a.event.kind);
+      } else if (a.type === 'close') {
+        ws.close(1000, a.reason.slice(0, 100));
+      }
+      // 'arm-timer': the ack timeout is not needed here (QEMU answers in milliseconds).
+    }
+  };
+  ws.on('message', (data: RawData) => {
+    const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
+    run(session.receive(decodeMessage(new Uint8Array(bytes)), performance.now()));
+  });
+  const waitFor = (kinds: readonly string[], ms: number): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const t = setTimeout(
+        () => reject(new GuestImageError('GUEST_VSCARD_PEER', `no ${kinds.join('/')} in ${ms} ms`)),
+        ms,
+      );
+      onEvent = (kind) => {
+        if (!kinds.includes(kind)) return;
+        clearTimeout(t);
+        resolve(kind);
+      };
+      void closed.then(({ code, reason }) =>
+        reject(new GuestImageError('GUEST_VSCARD_PEER', `relay closed: ${code} ${reason}`)),
+      );
+    });
+  const ready = waitFor(['atr-accepted', 'atr-refused'], opts.readyTimeoutMs ?? 20_000);
+  run(session.start(performance.now()));
+  // As the bridge does (t0Compat 'auto'): a T=1-only card is shown with a T=0 ATR (vscard §4).
+  run(session.insertCard(toQemuT0CompatibleAtr(opts.card.atr), performance.now()));
+  if ((await ready) !== 'atr-accepted')
+    throw new GuestImageError('GUEST_VSCARD_PEER', 'QEMU refused the ATR');
+  return {
+    protocol: ws.protocol,
+    isRelaySplitting,
+    get commandsReceived() {
+      return stats.commands;
+    },
+    get getResponsesServedHere() {
+      return stats.served;
+    },
+    closed,
+    async stop() {
+      const done = waitFor(['closed'], 5000).catch(() => 'closed');
+      run(session.close(performance.now()));
+      await done;
+      if (ws.readyState === WebSocket.OPEN) ws.close(1000);
+      await closed;
+    },
+  };
+}
