@@ -14,7 +14,11 @@ import {
   VSCARD_MAGIC,
 } from './constants.ts';
 import { VscardError } from './errors.ts';
+import { readU32BE, readU32LE, writeU32BE, writeU32LE } from './u32.ts';
 import { utf8Decode, utf8Encode } from './utf8.ts';
+
+/** @internal read a big-endian uint32 without a DataView (hot path). */
+export { readU32BE } from './u32.ts';
 
 /** A decoded VSCard message. `readerId` is the header's reader_id (uint32). */
 export type VscardMessage =
@@ -113,33 +117,6 @@ export function isKnownType(type: number, dialect: Dialect = 'current'): boolean
 export type PeekResult =
   { kind: 'incomplete' } | { kind: 'header'; type: number; readerId: number; length: number };
 
-/** @internal read a big-endian uint32 without a DataView (hot path). */
-export function readU32BE(b: Uint8Array, o: number): number {
-  return (
-    (((b[o] ?? 0) << 24) | ((b[o + 1] ?? 0) << 16) | ((b[o + 2] ?? 0) << 8) | (b[o + 3] ?? 0)) >>> 0
-  );
-}
-
-function readU32LE(b: Uint8Array, o: number): number {
-  return (
-    ((b[o] ?? 0) | ((b[o + 1] ?? 0) << 8) | ((b[o + 2] ?? 0) << 16) | ((b[o + 3] ?? 0) << 24)) >>> 0
-  );
-}
-
-function writeU32BE(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
-}
-
-function writeU32LE(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 0xff;
-  b[o + 1] = (v >>> 8) & 0xff;
-  b[o + 2] = (v >>> 16) & 0xff;
-  b[o + 3] = v >>> 24;
-}
-
 /**
  * Read the 12-byte header at the start of `bytes` (§2.1) without validating anything.
  * Returns `{ kind: 'incomplete' }` while fewer than 12 bytes are available.
@@ -173,57 +150,9 @@ function checkU32(value: number, what: string): void {
 export function encodeMessage(msg: VscardMessage, opts: EncodeOptions = {}): Uint8Array {
   const dialect = opts.dialect ?? 'current';
   checkU32(msg.readerId, 'readerId');
-  let type: number;
-  if (msg.type === 'Unknown') {
-    checkU32(msg.code, 'code');
-    type = msg.code;
-  } else {
-    const n = typeNumber(msg.type, dialect);
-    if (n === undefined) {
-      throw new RangeError(`message type ${msg.type} does not exist in dialect ${dialect}`);
-    }
-    type = n;
-  }
-  let payloadLength: number;
-  let nameBytes: Uint8Array | undefined;
-  switch (msg.type) {
-    case 'Init':
-      if (dialect === 'draft2010') {
-        payloadLength = 4;
-      } else {
-        if (msg.magic.length !== 4) throw new RangeError('Init magic must be 4 bytes');
-        payloadLength = 8 + 4 * msg.capabilities.length;
-      }
-      checkU32(msg.version, 'version');
-      for (const c of msg.capabilities) checkU32(c, 'capability');
-      break;
-    case 'Error':
-      checkU32(msg.code, 'code');
-      payloadLength = 4;
-      break;
-    case 'ReaderAdd':
-      nameBytes = utf8Encode(msg.name);
-      payloadLength = nameBytes.length;
-      break;
-    case 'ATR':
-      payloadLength = msg.atr.length;
-      break;
-    case 'APDU':
-      payloadLength = msg.apdu.length;
-      break;
-    case 'Reconnect':
-      checkU32(msg.ip, 'ip');
-      if (!Number.isInteger(msg.port) || msg.port < 0 || msg.port > 0xffff) {
-        throw new RangeError(`port must be a uint16, got ${msg.port}`);
-      }
-      payloadLength = 6;
-      break;
-    case 'Unknown':
-      payloadLength = msg.payload.length;
-      break;
-    default:
-      payloadLength = 0;
-  }
+  const type = encodedType(msg, dialect);
+  const nameBytes = msg.type === 'ReaderAdd' ? utf8Encode(msg.name) : undefined;
+  const payloadLength = nameBytes?.length ?? checkedPayloadLength(msg, dialect);
   const maxPayloadBytes = opts.maxPayloadBytes ?? VSCARD_MAX_PAYLOAD_BYTES;
   if (payloadLength > maxPayloadBytes) {
     throw new RangeError(
@@ -234,6 +163,64 @@ export function encodeMessage(msg: VscardMessage, opts: EncodeOptions = {}): Uin
   writeU32BE(out, 0, type);
   writeU32BE(out, 4, msg.readerId);
   writeU32BE(out, 8, payloadLength);
+  if (nameBytes) out.set(nameBytes, VSCARD_HEADER_BYTES);
+  else writePayload(out, msg, dialect, (opts.errorCodeByteOrder ?? 'le') === 'le');
+  return out;
+}
+
+/** The header's type word: the dialect's number, or an `Unknown` message's raw code. */
+function encodedType(msg: VscardMessage, dialect: Dialect): number {
+  if (msg.type === 'Unknown') {
+    checkU32(msg.code, 'code');
+    return msg.code;
+  }
+  const n = typeNumber(msg.type, dialect);
+  if (n === undefined) {
+    throw new RangeError(`message type ${msg.type} does not exist in dialect ${dialect}`);
+  }
+  return n;
+}
+
+/** Payload length of `msg` (ReaderAdd aside), after checking its numbers. */
+function checkedPayloadLength(msg: VscardMessage, dialect: Dialect): number {
+  switch (msg.type) {
+    case 'Init': {
+      let length = 4;
+      if (dialect !== 'draft2010') {
+        if (msg.magic.length !== 4) throw new RangeError('Init magic must be 4 bytes');
+        length = 8 + 4 * msg.capabilities.length;
+      }
+      checkU32(msg.version, 'version');
+      for (const c of msg.capabilities) checkU32(c, 'capability');
+      return length;
+    }
+    case 'Error':
+      checkU32(msg.code, 'code');
+      return 4;
+    case 'ATR':
+      return msg.atr.length;
+    case 'APDU':
+      return msg.apdu.length;
+    case 'Reconnect':
+      checkU32(msg.ip, 'ip');
+      if (!Number.isInteger(msg.port) || msg.port < 0 || msg.port > 0xffff) {
+        throw new RangeError(`port must be a uint16, got ${msg.port}`);
+      }
+      return 6;
+    case 'Unknown':
+      return msg.payload.length;
+    default:
+      return 0;
+  }
+}
+
+/** Writes the payload of `msg` (ReaderAdd aside) after the header of `out`. */
+function writePayload(
+  out: Uint8Array,
+  msg: VscardMessage,
+  dialect: Dialect,
+  isErrorCodeLe: boolean,
+): void {
   const p = VSCARD_HEADER_BYTES;
   switch (msg.type) {
     case 'Init':
@@ -246,11 +233,8 @@ export function encodeMessage(msg: VscardMessage, opts: EncodeOptions = {}): Uin
       }
       break;
     case 'Error':
-      if ((opts.errorCodeByteOrder ?? 'le') === 'le') writeU32LE(out, p, msg.code);
+      if (isErrorCodeLe) writeU32LE(out, p, msg.code);
       else writeU32BE(out, p, msg.code);
-      break;
-    case 'ReaderAdd':
-      if (nameBytes) out.set(nameBytes, p);
       break;
     case 'ATR':
       out.set(msg.atr, p);
@@ -269,7 +253,6 @@ export function encodeMessage(msg: VscardMessage, opts: EncodeOptions = {}): Uin
     default:
       break;
   }
-  return out;
 }
 
 function badPayload(name: string, detail: string): VscardError {

@@ -10,81 +10,23 @@ import {
   VSCARD_MAX_GUEST_ANSWER_BYTES,
   VSCARD_MAX_PAYLOAD_BYTES,
 } from './constants.ts';
+import { GuestCommands } from './guest-commands.ts';
+import type {
+  ApduAnswer,
+  ControlRequestKind,
+  SessionAction,
+  SessionEvent,
+  SessionOptions,
+  SessionState,
+} from './session-types.ts';
 
-/** What the owner of a session must do. */
-export type SessionAction =
-  /** Write `bytes` (the encoding of `message`) to the host, in action order. */
-  | { type: 'send'; message: VscardMessage; bytes: Uint8Array }
-  /** A guest command to run on the card and answer with `answerApdu(id, …)`. */
-  | { type: 'apdu'; id: number; apdu: Uint8Array }
-  | { type: 'event'; event: SessionEvent }
-  /** Call `tick()` at `atMs` (replaces any earlier timer). */
-  | { type: 'arm-timer'; atMs: number }
-  /** Close the connection; the session is over. */
-  | { type: 'close'; reason: string };
-
-/** Control requests that expect a reply from the host (§6 rule 1). */
-export type ControlRequestKind = 'Init' | 'ReaderAdd' | 'ATR' | 'CardRemove' | 'ReaderRemove';
-
-/** Things the owner may want to show or log. */
-export type SessionEvent =
-  | { kind: 'reader-added' }
-  /** ReaderAdd refused (QEMU never does; spice-server may send code 2); the session closes. */
-  | { kind: 'reader-refused'; code: number }
-  | { kind: 'atr-accepted' }
-  /** The host refused the ATR (QEMU: Error 1, §3.1); the session then sends CardRemove (§6 rule 6). The user must be told. */
-  | { kind: 'atr-refused'; code: number }
-  | { kind: 'card-removed' }
-  | { kind: 'reader-removed' }
-  /** CardRemove or ReaderRemove answered with a non-zero code; treated as done. */
-  | { kind: 'request-refused'; request: ControlRequestKind; code: number }
-  /** An Init from the host (a reply, or unsolicited at device creation, §5); needs no answer. */
-  | { kind: 'host-init'; version: number }
-  | { kind: 'ack-timeout'; waitingFor: string }
-  | { kind: 'closed' }
-  /** An answer for a guest command that the host already flushed (§6 rule 5) was not sent. */
-  | { kind: 'stale-answer-dropped'; id: number }
-  /** A guest command arrived while an ATR/CardRemove/ReaderRemove was on its way: the host flushes it itself, so it is not surfaced. */
-  | { kind: 'guest-command-flushed' }
-  /** A guest command arrived while no card of ours is inserted (QEMU still shows an earlier session's card): answered with VSC_Error. */
-  | { kind: 'guest-command-refused' }
-  /** A message a host should not send here (e.g. an Error with no request in flight); ignored. */
-  | { kind: 'unexpected-message'; message: VscardMessage }
-  /** 2010 draft hosts only: the host asks the client to reconnect (§2.6). Not acted upon. */
-  | { kind: 'reconnect-requested'; ip: number; port: number };
-
-/** Session state as the owner sees it; changes on the host's acknowledgements. */
-export type SessionState = 'idle' | 'connected' | 'reader' | 'card' | 'closing' | 'closed';
-
-/** Options of {@link VscardClientSession}. */
-export interface SessionOptions {
-  /** Reader name sent in ReaderAdd (UTF-8, ignored by QEMU); default `''` (no payload). */
-  readerName?: string;
-  /** How long to wait for a control reply before giving up, in ms; default 2000 (§6: replies take milliseconds). */
-  ackTimeoutMs?: number;
-  /** Send Init first (never waiting for the host's); default true. */
-  sendInit?: boolean;
-  /**
-   * Longest APDU answer accepted by `answerApdu`, bytes; default 374 (what QEMU delivers, §4).
-   * Up to 65 524 when the relay splits long answers itself (subprotocol
-   * `cardlend.vscard.v1.long-answers`, relay-answer-splitter.ts).
-   */
-  maxAnswerBytes?: number;
-}
-
-/** An answer to a guest command: response bytes (data + SW1 SW2, ≤ 374) or a failure. */
-export type ApduAnswer = Uint8Array | { errorCode: number };
+export type * from './session-types.ts';
 
 interface ControlRequest {
   kind: ControlRequestKind;
   atr?: Uint8Array;
   /** CardRemove sent after a refused ATR (§6 rule 6): no card-removed event. */
   isCleanup?: boolean;
-}
-
-interface LiveCommand {
-  id: number;
-  answer?: ApduAnswer;
 }
 
 const FLUSHING: ReadonlySet<ControlRequestKind> = new Set(['ATR', 'CardRemove', 'ReaderRemove']);
@@ -115,9 +57,7 @@ export class VscardClientSession {
   #readerId = 0;
   #queue: ControlRequest[] = [];
   #inFlight: { req: ControlRequest; deadlineMs: number } | undefined;
-  #live: LiveCommand[] = [];
-  #nextId = 1;
-  #isFlushRequested = false;
+  #commands = new GuestCommands();
   /** Reader announced or about to be (ReaderAdd queued/in flight, not removed since). */
   #isReaderWanted = false;
 
@@ -143,7 +83,7 @@ export class VscardClientSession {
 
   /** Ids of guest commands waiting for an answer, oldest first. */
   get outstandingIds(): number[] {
-    return this.#live.map((c) => c.id);
+    return this.#commands.outstandingIds;
   }
 
   /** Open the session: Init (optional) and ReaderAdd. Call once, when the connection is up. */
@@ -186,7 +126,7 @@ export class VscardClientSession {
         this.#guestCommand(msg.apdu, out);
         break;
       case 'Flush':
-        this.#isFlushRequested = true;
+        this.#commands.requestFlush();
         this.#drainAnswers(out);
         break;
       case 'Reconnect':
@@ -248,7 +188,7 @@ export class VscardClientSession {
    * waits for an answer.
    */
   answerApdu(id: number, answer: ApduAnswer, _nowMs: number): SessionAction[] {
-    if (!Number.isInteger(id) || id < 1 || id >= this.#nextId) {
+    if (!this.#commands.isIssued(id)) {
       throw new RangeError(`no guest command with id ${id}`);
     }
     if (answer instanceof Uint8Array) {
@@ -265,13 +205,10 @@ export class VscardClientSession {
       throw new RangeError('errorCode must be a uint32');
     }
     const out: SessionAction[] = [];
-    const cmd = this.#live.find((c) => c.id === id);
-    if (!cmd) {
+    if (!this.#commands.answer(id, answer)) {
       out.push(ev({ kind: 'stale-answer-dropped', id }));
       return out;
     }
-    if (cmd.answer !== undefined) throw new RangeError(`guest command ${id} is already answered`);
-    cmd.answer = answer instanceof Uint8Array ? answer.slice() : { errorCode: answer.errorCode };
     this.#drainAnswers(out);
     return out;
   }
@@ -401,7 +338,7 @@ export class VscardClientSession {
       out.push(ev({ kind: 'guest-command-flushed' }));
       return;
     }
-    if (this.#state !== 'card' && this.#live.length === 0) {
+    if (this.#state !== 'card' && this.#commands.isEmpty) {
       // The host still shows an earlier card; we cannot run the command (§6: "a guest APDU may
       // arrive ... right after connecting"). Answer with an error so the guest never waits.
       const message: VscardMessage = {
@@ -413,16 +350,12 @@ export class VscardClientSession {
       out.push({ type: 'send', message, bytes: encodeMessage(message) });
       return;
     }
-    const id = this.#nextId++;
-    this.#live.push({ id });
-    out.push({ type: 'apdu', id, apdu });
+    out.push({ type: 'apdu', id: this.#commands.add(), apdu });
   }
 
   /** Send answers that are next in line; then FlushComplete if a Flush waits for them. */
   #drainAnswers(out: SessionAction[]): void {
-    while (this.#live[0]?.answer !== undefined) {
-      const cmd = this.#live.shift() as LiveCommand;
-      const a = cmd.answer as ApduAnswer;
+    for (const a of this.#commands.takeReady()) {
       const message: VscardMessage =
         a instanceof Uint8Array
           ? { type: 'APDU', readerId: this.#readerId, apdu: a }
@@ -434,16 +367,12 @@ export class VscardClientSession {
 
   /** The host flushes every outstanding command when it processes ATR/CardRemove/ReaderRemove. */
   #flushLive(out: SessionAction[]): void {
-    for (const cmd of this.#live) {
-      if (cmd.answer !== undefined) out.push(ev({ kind: 'stale-answer-dropped', id: cmd.id }));
-    }
-    this.#live = [];
+    for (const id of this.#commands.dropAll()) out.push(ev({ kind: 'stale-answer-dropped', id }));
     this.#completeFlushIfDue(out);
   }
 
   #completeFlushIfDue(out: SessionAction[]): void {
-    if (!this.#isFlushRequested || this.#live.length > 0) return;
-    this.#isFlushRequested = false;
+    if (!this.#commands.takeFlushComplete()) return;
     const message: VscardMessage = { type: 'FlushComplete', readerId: this.#readerId };
     out.push({ type: 'send', message, bytes: encodeMessage(message) });
   }
@@ -452,7 +381,7 @@ export class VscardClientSession {
     this.#state = 'closed';
     this.#inFlight = undefined;
     this.#queue = [];
-    this.#live = [];
+    this.#commands.dropAll();
     out.push(ev({ kind: 'closed' }), { type: 'close', reason });
   }
 }
