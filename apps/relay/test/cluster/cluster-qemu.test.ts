@@ -1,0 +1,154 @@
+/**
+ * Three relay processes sharing a real redis-server, in front of real QEMU 7.2 (paused
+ * machine, usb-ccid + ccid-card-passthru with debug logs), all on loopback and started here:
+ * a token replayed on another node, a second browser on another node, `kill -9` of the node
+ * holding the session (the lease frees within its length; the next node removes the dead
+ * session's card in the guest before lending again), and the store restarted mid-session.
+ */
+import { randomBytes } from 'node:crypto';
+import { clientInit, RelayClose } from '@cardlend/vscard';
+import { startQemu, type QemuHandle } from '@cardlend/qemu-testbed';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintToken } from '../../src/auth/tokens.ts';
+import { TestRedis } from './redis-server.ts';
+import { RelayNode, TokenBrowser, writeSecret } from './relay-node.ts';
+
+const SECRET = randomBytes(32);
+const LEASE_MS = 1500;
+const YUBIKEY_ATR = Uint8Array.from(
+  Buffer.from('3bfd1300008131fe158073c021c057597562694b657940', 'hex'),
+);
+
+let redis: TestRedis;
+let qemu: QemuHandle;
+const nodes: Record<'a' | 'b' | 'c', RelayNode> = {} as never;
+const browsers: TokenBrowser[] = [];
+
+beforeAll(async () => {
+  redis = await TestRedis.start();
+  qemu = await startQemu({ version: '7.2', debug: 2 });
+  const secretFile = writeSecret(SECRET);
+  for (const id of ['a', 'b', 'c'] as const)
+    nodes[id] = await RelayNode.start({
+      nodeId: id,
+      redisUrl: redis.url,
+      targets: { vm1: `127.0.0.1:${qemu.port}` },
+      secretFile,
+      leaseMs: LEASE_MS,
+    });
+}, 120_000);
+
+afterAll(async () => {
+  for (const b of browsers) b.browser.ws.terminate();
+  for (const n of Object.values(nodes)) await n.stop();
+  await qemu?.stop();
+  await redis?.stop();
+});
+
+function token(): string {
+  return mintToken({ secret: SECRET, targetId: 'vm1', ttlSeconds: 120, nowMs: Date.now() });
+}
+
+function open(node: RelayNode, t = token()): TokenBrowser {
+  const b = new TokenBrowser(node, t);
+  browsers.push(b);
+  return b;
+}
+
+/** Init, ReaderAdd, ATR: the card is in the guest's reader. */
+async function lend(b: TokenBrowser): Promise<void> {
+  expect(await b.request(clientInit())).toMatchObject({ type: 'Init' });
+  expect(await b.request({ type: 'ReaderAdd', readerId: 0, name: 'cardlend' })).toMatchObject({
+    type: 'Error',
+    code: 0,
+  });
+  expect(await b.request({ type: 'ATR', readerId: 0, atr: YUBIKEY_ATR })).toMatchObject({
+    type: 'Error',
+    code: 0,
+  });
+}
+
+describe('three relay processes, one redis-server, real QEMU 7.2', () => {
+  let live: TokenBrowser;
+
+  it('a single-use token used on A is refused when replayed on B; a second browser on B too', async () => {
+    const t = token();
+    live = open(nodes.a, t);
+    await lend(live);
+    expect((await open(nodes.b, t).closed).code).toBe(RelayClose.TOKEN_USED);
+    expect((await open(nodes.b).closed).code).toBe(RelayClose.VM_IN_USE);
+    expect((await open(nodes.c).closed).code).toBe(RelayClose.VM_IN_USE);
+  }, 30_000);
+
+  it('kill -9 of the node lending: the lease frees within its length, the guest sees the card removed, C lends again', async () => {
+    const mark = qemu.output.length;
+    await nodes.a.kill9();
+    const killedAt = Date.now();
+    let next: TokenBrowser | undefined;
+    for (;;) {
+      const b = open(nodes.c);
+      const opened = await Promise.race([
+        b.browser.opened.then(() => true),
+        b.closed.then(() => false),
+      ]);
+      // An admitted session stays open; a refused one is closed with 4009 at once.
+      const first = await Promise.race([
+        b.closed.then((c) => c.code),
+        new Promise<number>((r) => setTimeout(() => r(0), 300)),
+      ]);
+      if (opened && first === 0) {
+        next = b;
+        break;
+      }
+      expect(first).toBe(RelayClose.VM_IN_USE);
+      expect(Date.now() - killedAt).toBeLessThan(LEASE_MS + 3000);
+    }
+    const freedAfterMs = Date.now() - killedAt;
+    expect(freedAfterMs).toBeLessThan(LEASE_MS + 3000);
+    // The stale card went first (the takeover's CardRemove: QEMU detaches the card from the
+    // guest's CCID reader), then the new session's ATR inserts the new one.
+    await qemu.waitForLog(/CCID Detach/, 5000, mark);
+    await lend(next);
+    const after = qemu.output.slice(mark);
+    const at = (re: RegExp) => after.findIndex((l) => re.test(l));
+    expect(at(/VSC_CardRemove/)).toBeGreaterThanOrEqual(0);
+    expect(at(/VSC_CardRemove/)).toBeLessThan(at(/CCID Detach/));
+    expect(at(/CCID Detach/)).toBeLessThan(at(/VSC_ATR/));
+    live = next;
+  }, 40_000);
+
+  it('the store restarted mid-session: the live session goes on, new ones refused while down and admitted after', async () => {
+    await redis.stop();
+    const refused = await open(nodes.b).closed;
+    expect(refused.code).toBe(RelayClose.CLUSTER_UNAVAILABLE);
+    expect((await nodes.b.readyz()).status).toBe(503);
+    // Longer than a lease with the store down: the session on C still reaches the VM.
+    await new Promise((r) => setTimeout(r, LEASE_MS + 500));
+    expect(await live.request(clientInit())).toMatchObject({ type: 'Init' });
+    await redis.restart();
+    const deadline = Date.now() + 15_000;
+    while ((await nodes.b.readyz()).status !== 200) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // C re-asserted its lease in the empty store: the VM is still C's.
+    expect((await open(nodes.b).closed).code).toBe(RelayClose.VM_IN_USE);
+    live.browser.ws.close(1000);
+    await live.closed;
+    const mark = qemu.output.length;
+    await qemu.waitForLog(/VSC_CardRemove/, 5000, mark - 5);
+    // Released cleanly by C: B admits at once.
+    let b: TokenBrowser;
+    for (let i = 0; ; i++) {
+      b = open(nodes.b);
+      const code = await Promise.race([
+        b.closed.then((c) => c.code),
+        b.browser.opened.then(() => new Promise<number>((r) => setTimeout(() => r(0), 300))),
+      ]);
+      if (code === 0) break;
+      expect(code).toBe(RelayClose.VM_IN_USE); // C still removing the card
+      expect(i).toBeLessThan(20);
+    }
+    await lend(b);
+  }, 60_000);
+});
