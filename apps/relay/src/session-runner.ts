@@ -175,6 +175,15 @@ export class LiveSession implements HeartbeatPeer, SessionHandler {
   }
 
   expire(kind: HeartbeatExpiry): void {
+    const session = this.session;
+    // Parked: the resume grace decides (issue 14 §1).
+    if (session?.isParked === true) return;
+    if (kind === 'heartbeat-timeout' && session?.isResumable === true) {
+      // A dead connection (no pong) is a drop like any other: cut it and let the session park.
+      this.ctx.metrics?.refused(kind);
+      this.ws.terminate();
+      return;
+    }
     const { code, reason } = refusalClose(kind);
     this.ctx.metrics?.refused(kind);
     this.session?.close(code, reason);

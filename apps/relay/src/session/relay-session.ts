@@ -330,6 +330,11 @@ export class RelaySession {
     this.#resumeGraceMs = graceMs;
   }
 
+  /** Whether a drop would park the session (its client holds a resume ticket). */
+  get isResumable(): boolean {
+    return this.#resumeGraceMs > 0;
+  }
+
   /** Whether the browser side dropped and the VM side waits for a resume. */
   get isParked(): boolean {
     return this.#parkTimer !== undefined;

@@ -1,0 +1,157 @@
+/**
+ * Parking and resuming a lending session (issue 14 §1) against a fake VM: what the VM side
+ * receives while the browser is gone, a reconnect with the ticket taking over the same VM
+ * connection, a close frame that ends at once, and the grace running out. The grace timer is
+ * held by the test (HeldTimers): no sleeping.
+ */
+import {
+  parseResumeOffer,
+  RELAY_RESUME_CAPABILITY,
+  RELAY_SUBPROTOCOL,
+  RELAY_TICKET_SUBPROTOCOL_PREFIX,
+  RelayClose,
+  type ResumeOffer,
+} from '@cardlend/vscard';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RelayServer } from '../src/server.ts';
+import {
+  Browser,
+  FakeVmHost,
+  HeldTimers,
+  type HostConnection,
+  msg,
+  startTestRelay,
+  until,
+  wsUrl,
+} from './helpers.ts';
+
+const GRACE_MS = 7777;
+const T = { Error: 2, ReaderRemove: 4, CardRemove: 6, APDU: 7 } as const;
+
+let vm: FakeVmHost;
+let relay: RelayServer;
+let timers: HeldTimers;
+const browsers: Browser[] = [];
+
+beforeEach(async () => {
+  vm = await FakeVmHost.start();
+  timers = new HeldTimers(GRACE_MS);
+  ({ relay } = await startTestRelay(
+    vm.port,
+    { resumeGraceMs: GRACE_MS },
+    { sessionTimers: timers },
+  ));
+});
+
+afterEach(async () => {
+  for (const b of browsers.splice(0)) b.ws.terminate();
+  await relay.close();
+  await vm.close();
+});
+
+async function open(credential?: string): Promise<Browser> {
+  const protocols = [RELAY_SUBPROTOCOL, RELAY_RESUME_CAPABILITY];
+  if (credential !== undefined) protocols.push(credential);
+  const b = new Browser(wsUrl(relay), protocols);
+  browsers.push(b);
+  await b.opened;
+  return b;
+}
+
+async function offerOf(b: Browser, index = 0): Promise<ResumeOffer> {
+  const frame = await b.frame(index);
+  expect(b.frames[index]?.isBinary).toBe(false);
+  const offer = parseResumeOffer(frame.toString('utf8'));
+  if (offer === null) throw new Error('no offer');
+  return offer;
+}
+
+const types = (c: HostConnection): number[] => c.messages.map((m) => m.type);
+const count = (c: HostConnection, type: number): number =>
+  types(c).filter((t) => t === type).length;
+
+describe('a parked lending session', () => {
+  it('answers the guest while parked, keeps the card, and is taken over by the ticket', async () => {
+    const first = await open();
+    const offer = await offerOf(first);
+    expect(offer.graceMs).toBe(GRACE_MS);
+    const c = await vm.nextConnection(0);
+    c.socket.write(msg(T.APDU, 0, '00A4040000')); // a guest command the browser never answers
+    await first.frame(1);
+    const session = relay.sessions.get('default');
+
+    first.ws.terminate(); // dropped without a close frame
+    await c.waitFor(() => count(c, T.Error) === 1, 3000, 'the outstanding command answered');
+    await until(() => session?.isParked === true, 3000, 'parked');
+    c.socket.write(msg(T.APDU, 0, '00B0000000')); // the guest asks again meanwhile
+    await c.waitFor(() => count(c, T.Error) === 2, 3000, 'answered at once while parked');
+
+    const second = await open(RELAY_TICKET_SUBPROTOCOL_PREFIX + offer.ticket);
+    expect((await offerOf(second)).ticket).not.toBe(offer.ticket);
+    expect(relay.sessions.get('default')).toBe(session);
+    c.socket.write(msg(T.APDU, 0, '00CA010000'));
+    const frame = await second.frame(1);
+    expect(second.frames[1]?.isBinary).toBe(true);
+    expect(frame.readUInt32BE(0)).toBe(T.APDU);
+    // One VM connection throughout, and never a removal.
+    expect(vm.connections).toHaveLength(1);
+    expect(count(c, T.CardRemove) + count(c, T.ReaderRemove)).toBe(0);
+    // The resumed browser answers the guest as usual.
+    second.send(msg(T.APDU, 0, '9000'));
+    await c.waitFor(() => count(c, T.APDU) === 1, 3000, 'the answer reaches the VM');
+  });
+
+  it('after the grace: CardRemove and ReaderRemove, session over, ticket expired', async () => {
+    const first = await open();
+    const offer = await offerOf(first);
+    const c = await vm.nextConnection(0);
+    first.ws.terminate();
+    await until(() => relay.sessions.get('default')?.isParked === true, 3000, 'parked');
+    expect(timers.held.size).toBe(1);
+    timers.release(); // the grace is over
+    await c.waitFor(
+      () => count(c, T.CardRemove) === 1 && count(c, T.ReaderRemove) === 1,
+      3000,
+      'removals',
+    );
+    await until(() => relay.sessions.size === 0, 3000, 'session end');
+    const late = new Browser(wsUrl(relay), [
+      RELAY_SUBPROTOCOL,
+      RELAY_RESUME_CAPABILITY,
+      RELAY_TICKET_SUBPROTOCOL_PREFIX + offer.ticket,
+    ]);
+    browsers.push(late);
+    expect((await late.closed).code).toBe(RelayClose.RESUME_EXPIRED);
+  });
+
+  it('a close frame (Stop, a closed tab) ends the session at once: no parking', async () => {
+    const first = await open();
+    await offerOf(first);
+    const c = await vm.nextConnection(0);
+    first.ws.close(1000);
+    await c.waitFor(() => count(c, T.CardRemove) === 1, 3000, 'CardRemove');
+    expect(timers.held.size).toBe(0);
+  });
+
+  it('a ticket presented while the relay still holds the old socket takes the session over', async () => {
+    const first = await open();
+    const offer = await offerOf(first);
+    const c = await vm.nextConnection(0);
+    const second = await open(RELAY_TICKET_SUBPROTOCOL_PREFIX + offer.ticket);
+    await offerOf(second);
+    expect((await first.closed).code).toBe(1006);
+    c.socket.write(msg(T.APDU, 0, '00A4040000'));
+    expect((await second.frame(1)).readUInt32BE(0)).toBe(T.APDU);
+    expect(count(c, T.CardRemove)).toBe(0);
+  });
+
+  it('a client that did not offer resuming is not parked', async () => {
+    const b = new Browser(wsUrl(relay), [RELAY_SUBPROTOCOL]);
+    browsers.push(b);
+    await b.opened;
+    const c = await vm.nextConnection(0);
+    b.ws.terminate();
+    await c.waitFor(() => count(c, T.CardRemove) === 1, 3000, 'CardRemove');
+    expect(b.frames).toHaveLength(0);
+  });
+});
