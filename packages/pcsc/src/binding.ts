@@ -79,8 +79,11 @@ export interface BindingContext {
     share: ShareMode,
     protocols?: readonly CardProtocol[],
   ): Promise<BindingCard>;
-  /** Stop watching and release the context. Idempotent; never throws. */
-  release(): void;
+  /**
+   * Stop watching and release the context; resolves once it is released. Idempotent; never
+   * rejects.
+   */
+  release(): Promise<void>;
 }
 
 /** A PC/SC implementation. */

@@ -156,18 +156,19 @@ export class PcscContext {
     if (isServiceLost(error)) this.#onContextError(this.#context, error);
   }
 
-  /** Releases the context and stops retrying. Idempotent. */
-  close(): void {
+  /** Releases the context and stops retrying; resolves once released. Idempotent. */
+  async close(): Promise<void> {
     if (this.#isClosed) return;
     this.#isClosed = true;
     this.#clearTimers();
-    this.#context?.release();
+    const released = this.#context?.release();
     this.#context = null;
     this.#readers = new Map();
     const waiters = this.#settledWaiters;
     this.#settledWaiters = [];
     for (const w of waiters) w.reject(closedError());
     this.#listeners.clear();
+    await released;
   }
 
   #establish(): void {
@@ -219,7 +220,7 @@ export class PcscContext {
 
   #onContextError(ctx: BindingContext, err: PcscError): void {
     if (ctx !== this.#context || this.#isClosed) return;
-    ctx.release();
+    void ctx.release();
     this.#context = null;
     this.#generation++;
     this.#lastError = err;

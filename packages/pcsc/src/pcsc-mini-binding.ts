@@ -255,6 +255,7 @@ class MiniContext implements BindingContext {
   /** The watch thread has ended by itself (service lost): stopping cannot block. */
   #hasWatchEnded = false;
   #lastActivityAt = Date.now();
+  #released: Promise<void> | null = null;
 
   constructor(m: Mini, listener: ContextListener) {
     this.#m = m;
@@ -269,6 +270,7 @@ class MiniContext implements BindingContext {
       this.#client.start();
     } catch (e) {
       this.#isReleased = true; // no context was established: nothing to release
+      this.#released = Promise.resolve();
       throw fromMiniError(e, 'SCardEstablishContext');
     }
   }
@@ -304,18 +306,20 @@ class MiniContext implements BindingContext {
     }
   }
 
-  release(): void {
-    if (this.#isReleased) return;
+  release(): Promise<void> {
+    if (this.#released !== null) return this.#released;
     this.#isReleased = true;
     this.#lastActivityAt = Date.now();
-    this.#stopWhenQuiet(Date.now() + MAX_STOP_DELAY_MS);
+    const deadline = Date.now() + MAX_STOP_DELAY_MS;
+    this.#released = new Promise((resolve) => this.#stopWhenQuiet(deadline, resolve));
+    return this.#released;
   }
 
-  #stopWhenQuiet(deadline: number): void {
+  #stopWhenQuiet(deadline: number, done: () => void): void {
     const now = Date.now();
     const wait = this.#lastActivityAt + QUIET_BEFORE_STOP_MS - now;
     if (!this.#hasWatchEnded && wait > 0 && now < deadline) {
-      setTimeout(() => this.#stopWhenQuiet(deadline), wait);
+      setTimeout(() => this.#stopWhenQuiet(deadline, done), wait);
       return;
     }
     try {
@@ -324,6 +328,7 @@ class MiniContext implements BindingContext {
       // The service is gone (NoService / InvalidHandle): nothing to release, but see below.
       unreleasable.push(this.#client);
     }
+    done();
   }
 }
 

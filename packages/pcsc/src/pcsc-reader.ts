@@ -199,7 +199,7 @@ export class PcscReader {
     this.#listeners.clear();
     this.#dropCard(this.#powerOffDisposition);
     await this.#dropsSettled();
-    if (this.#ownsContext) this.#context.close();
+    if (this.#ownsContext) await this.#context.close();
   }
 
   #checkUsable(slot: number): void {

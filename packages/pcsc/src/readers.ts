@@ -51,7 +51,7 @@ export async function listReaders(opts: OpenOptions = {}): Promise<ReaderInfo[]>
     }
     return infos;
   } finally {
-    if (opts.context === undefined) context.close();
+    if (opts.context === undefined) await context.close();
   }
 }
 
@@ -106,7 +106,7 @@ export async function openReader(
     }
     return new PcscReader(context, name, opts, ownsContext);
   } catch (e) {
-    if (ownsContext) context.close();
+    if (ownsContext) await context.close();
     throw e;
   }
 }

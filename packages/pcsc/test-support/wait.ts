@@ -32,7 +32,7 @@ export async function waitForCard(
       check();
     });
   } finally {
-    context.close();
+    await context.close();
   }
 }
 

@@ -119,7 +119,7 @@ describe('PcscReader', () => {
     expect(binding.openHandles()).toBe(0);
     const e = await failure(reader.transmit(SELECT));
     expect(e?.code).toBe('CCID_NOT_POWERED');
-    other.close();
+    await other.close();
   });
 
   it('a card reset by another program: the command fails CCID_NOT_POWERED, then card-removed + card-inserted', async () => {

@@ -140,8 +140,9 @@ class FakeContext implements BindingContext {
     return card;
   }
 
-  release(): void {
+  release(): Promise<void> {
     this.isReleased = true;
+    return Promise.resolve();
   }
 }
 
