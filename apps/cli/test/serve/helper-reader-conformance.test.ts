@@ -4,20 +4,12 @@
  * server (`cardlend serve`'s), whose reader is the in-memory conformance reader
  * (memory-service.ts): insert/remove/unplug/hold act on that reader behind the helper.
  */
-import { WebSocket } from 'ws';
 import { runReaderConformance } from '@cardlend/bridge/conformance';
 import type { HeldAnswer, ReaderHarnessFactory } from '@cardlend/bridge/conformance';
 import { HelperClient } from '../../../web/src/lib/helper/helper-client.ts';
-import type { HelperSocket } from '../../../web/src/lib/helper/helper-client.ts';
 import { HelperReader } from '../../../web/src/lib/helper/helper-reader.ts';
 import { MEMORY_ATR } from './memory-service.ts';
-import { PAGE, READER_A, startFixture } from './serve-fixture.ts';
-
-/** A WebSocket from `ws` that sends `origin` as a page would. */
-export function pageSocket(origin: string) {
-  return (url: string, protocols: string[]): HelperSocket =>
-    new WebSocket(url, protocols, { origin, perMessageDeflate: false }) as unknown as HelperSocket;
-}
+import { PAGE, pageSocket, READER_A, startFixture } from './serve-fixture.ts';
 
 const helperHarness: ReaderHarnessFactory = async ({ answerTimeoutMs, withCard }) => {
   const fx = await startFixture({ approved: [PAGE], answerTimeoutMs });

@@ -13,6 +13,7 @@ import { Pairing } from '../../src/serve/pairing.ts';
 import { startHelperServer } from '../../src/serve/server.ts';
 import type { HelperServer, HelperServerOptions } from '../../src/serve/server.ts';
 import type { Prompter } from '../../src/ports.ts';
+import type { HelperSocket } from '../../../web/src/lib/helper/helper-client.ts';
 import { memoryService, MemorySlot } from './memory-service.ts';
 
 export const PAGE = 'https://lend.example.org';
@@ -176,4 +177,10 @@ export class RawClient {
   sendRaw(data: string | Buffer): void {
     this.ws.send(data);
   }
+}
+
+/** A WebSocket from `ws` that sends `origin` as a page would (for the page's HelperClient). */
+export function pageSocket(origin: string) {
+  return (url: string, protocols: string[]): HelperSocket =>
+    new WebSocket(url, protocols, { origin, perMessageDeflate: false }) as unknown as HelperSocket;
 }

@@ -243,6 +243,27 @@ export class LendingSession {
     await this.#lend(reader, null, target);
   }
 
+  /**
+   * Lends a reader opened by another route than WebUSB (the local helper, issue 13): same
+   * lending, log and Stop; `open` rejects with a reader error the page explains.
+   */
+  async lendOpened(open: () => Promise<OpenedReader>): Promise<void> {
+    if (this.isLending || this.isBusy) return;
+    this.#problem = null;
+    const target = this.#target();
+    if (target === null) return;
+    this.#activity = 'opening';
+    let reader: OpenedReader;
+    try {
+      reader = await open();
+    } catch (e) {
+      this.#activity = 'idle';
+      this.#setProblem(this.#explain(classifyError(e)));
+      return;
+    }
+    await this.#lend(reader, null, target);
+  }
+
   /** "Try a virtual card": the simulated reader and demo card, through the same driver. */
   async tryVirtualCard(): Promise<void> {
     if (this.isLending || this.isBusy) return;

@@ -1,0 +1,250 @@
+/**
+ * `cardlend serve` from a public page in Debian's Chromium (issue 13): the page is made
+ * "public" (--ip-address-space-overrides), so its WebSocket to the helper on 127.0.0.1 needs
+ * the Local Network Access permission (`loopback-network`), granted or denied over DevTools.
+ * The helper runs in this process against a real pcscd + vpcd with the PIV demo card.
+ * Denied → the socket is blocked and the page can tell (permission state); granted but not
+ * approved → "not approved" only, no reader name; the approval flow (same code on both
+ * sides) → the readers and an APDU to the PIV card.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from '@playwright/test';
+import { createPivDemoCard } from '../packages/card-sim/src/index.ts';
+import { startPcscd, waitForCard, type Pcscd } from '../packages/pcsc/test-support/index.ts';
+import { openPcscReaders } from '../apps/cli/src/pcsc-readers.ts';
+import { ApprovalStore, approvalsPath } from '../apps/cli/src/serve/approvals.ts';
+import { Pairing } from '../apps/cli/src/serve/pairing.ts';
+import { startHelperServer, type HelperServer } from '../apps/cli/src/serve/server.ts';
+import type { Prompter } from '../apps/cli/src/ports.ts';
+import { expect, test } from './fixtures.ts';
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** A terminal that answers what the test says, once asked. */
+class TestTerminal implements Prompter {
+  readonly questions: string[] = [];
+  answer = 'n';
+  ask(text: string): Promise<string | null> {
+    this.questions.push(text);
+    return Promise.resolve(this.answer);
+  }
+}
+
+let pcscd: Pcscd;
+let helper: HelperServer;
+let terminal: TestTerminal;
+let configDir: string;
+
+test.beforeAll(async () => {
+  pcscd = await startPcscd();
+});
+
+test.afterAll(async () => {
+  await pcscd?.stop();
+});
+
+test.beforeEach(async () => {
+  configDir = mkdtempSync(join(tmpdir(), 'cardlend-helper-e2e-'));
+  terminal = new TestTerminal();
+  let service: ReturnType<typeof openPcscReaders> | null = null;
+  helper = await startHelperServer({
+    host: '127.0.0.1',
+    port: 0,
+    service: () => (service ??= openPcscReaders()),
+    approvals: new ApprovalStore(approvalsPath({ CARDLEND_CONFIG_DIR: configDir }), [], Date.now),
+    pairing: new Pairing(terminal),
+    helperName: 'cardlend e2e',
+    now: Date.now,
+    log: () => undefined,
+  });
+});
+
+test.afterEach(async () => {
+  await helper.close();
+  rmSync(configDir, { recursive: true, force: true });
+});
+
+/** Chromium that counts pages of `pagePort` as public, and a page on the relay. */
+async function publicPage(
+  pagePort: number,
+  url: string,
+): Promise<{ browser: Browser; page: Page }> {
+  const browser = await chromium.launch({
+    executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
+    args: [
+      ...(isRoot ? ['--no-sandbox'] : []),
+      '--disable-gpu',
+      '--no-first-run',
+      `--ip-address-space-overrides=127.0.0.1:${pagePort}=public`,
+    ],
+  });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(url);
+  return { browser, page };
+}
+
+/** Grants or denies `loopback-network` to `origin` in the page's browser context (DevTools). */
+async function setLoopbackPermission(
+  browser: Browser,
+  origin: string,
+  setting: 'granted' | 'denied',
+): Promise<void> {
+  const cdp = await browser.newBrowserCDPSession();
+  const { targetInfos } = (await cdp.send('Target.getTargets')) as {
+    targetInfos: { type: string; url: string; browserContextId?: string }[];
+  };
+  const target = targetInfos.find((t) => t.type === 'page' && t.url.startsWith(origin));
+  await cdp.send('Browser.setPermission', {
+    permission: { name: 'loopback-network' },
+    setting,
+    origin,
+    ...(target?.browserContextId === undefined
+      ? {}
+      : { browserContextId: target.browserContextId }),
+  });
+}
+
+/** In the page: opens the helper's socket, sends `requests` one by one, returns all it got. */
+function talkToHelper(
+  page: Page,
+  url: string,
+  requests: object[],
+): Promise<{ opened: boolean; close: number | null; messages: string[] }> {
+  return page.evaluate(
+    ({ url, requests }) =>
+      new Promise((resolve) => {
+        const messages: string[] = [];
+        let opened = false;
+        let next = 0;
+        const ws = new WebSocket(url, ['cardlend-helper.v1']);
+        const finish = (close: number | null): void => resolve({ opened, close, messages });
+        const sendNext = (): void => {
+          const r = requests[next++];
+          if (r === undefined) {
+            ws.close();
+            return;
+          }
+          ws.send(JSON.stringify({ ...r, id: next }));
+        };
+        ws.onopen = () => (opened = true);
+        ws.onmessage = (e) => {
+          const text = String(e.data);
+          messages.push(text);
+          const m = JSON.parse(text) as { type: string };
+          if (m.type === 'hello' || m.type === 'ok' || m.type === 'error') sendNext();
+        };
+        ws.onclose = (e) => finish(opened ? e.code : e.code);
+        setTimeout(() => finish(null), 20_000);
+      }),
+    { url, requests },
+  );
+}
+
+test.describe('the helper from a public page (Local Network Access)', () => {
+  test('denied: the socket is blocked and the page can tell why', async ({ launchRelay }) => {
+    const relay = await launchRelay(1);
+    const origin = `http://127.0.0.1:${relay.port}`;
+    const { browser, page } = await publicPage(relay.port, relay.url);
+    try {
+      await setLoopbackPermission(browser, origin, 'denied');
+      const got = await talkToHelper(page, helper.url, [{ type: 'list' }]);
+      expect(got.opened).toBe(false);
+      expect(got.messages).toEqual([]);
+      const state = await page.evaluate(async () => {
+        try {
+          return (await navigator.permissions.query({ name: 'loopback-network' as PermissionName }))
+            .state;
+        } catch (e) {
+          return `query failed: ${String(e)}`;
+        }
+      });
+      expect(state).toBe('denied');
+      expect(helper.connectionCount()).toBe(0);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('granted, not approved: "not approved" only, no reader name', async ({ launchRelay }) => {
+    const relay = await launchRelay(1);
+    const origin = `http://127.0.0.1:${relay.port}`;
+    const { browser, page } = await publicPage(relay.port, relay.url);
+    try {
+      await setLoopbackPermission(browser, origin, 'granted');
+      const got = await talkToHelper(page, helper.url, [
+        { type: 'list' },
+        { type: 'connect', reader: 'Virtual PCD 00 00' },
+      ]);
+      expect(got.opened).toBe(true);
+      expect(JSON.parse(got.messages[0] ?? '{}')).toMatchObject({ type: 'hello', approved: false });
+      expect(got.messages.slice(1).map((t) => JSON.parse(t) as { code: string })).toMatchObject([
+        { code: 'HELPER_ORIGIN_NOT_APPROVED' },
+        { code: 'HELPER_ORIGIN_NOT_APPROVED' },
+      ]);
+      const all = got.messages.join('\n');
+      expect(all).not.toContain('Virtual PCD');
+      expect(all).not.toContain('Virtual PCD 00 00'.toLowerCase());
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('approval flow, then the PIV card through pcscd', async ({ launchRelay }) => {
+    const relay = await launchRelay(1);
+    const origin = `http://127.0.0.1:${relay.port}`;
+    const { browser, page } = await publicPage(relay.port, relay.url);
+    try {
+      await setLoopbackPermission(browser, origin, 'granted');
+      terminal.answer = 'y';
+      const reader = 'Virtual PCD 00 00';
+      await pcscd.insertCard(await createPivDemoCard());
+      await waitForCard(reader, 'present');
+      const paired = await talkToHelper(page, helper.url, [{ type: 'pair' }]);
+      const pairing = paired.messages
+        .map((t) => JSON.parse(t) as { type: string; code: string })
+        .find((m) => m.type === 'pairing');
+      expect(pairing?.code).toMatch(/^[0-9]{6}$/);
+      expect(terminal.questions).toHaveLength(1);
+      expect(terminal.questions[0]).toContain(origin);
+      expect(terminal.questions[0]).toContain(
+        `${pairing?.code.slice(0, 3)} ${pairing?.code.slice(3)}`,
+      );
+      // the helper's PC/SC context sees the card shortly after it opens
+      await expect
+        .poll(
+          async () => (await talkToHelper(page, helper.url, [{ type: 'list' }])).messages.at(-1),
+          {
+            timeout: 15_000,
+          },
+        )
+        .toContain('"present"');
+      const got = await talkToHelper(page, helper.url, [
+        { type: 'list' },
+        { type: 'connect', reader },
+        { type: 'power-on', reader },
+        // SELECT the PIV application
+        { type: 'transmit', reader, apdu: '00a4040009a0000003080000100000' },
+        { type: 'disconnect', reader },
+      ]);
+      const messages = got.messages.map((t) => JSON.parse(t) as Record<string, unknown>);
+      expect(messages.filter((m) => m['type'] === 'error')).toEqual([]);
+      const oks = messages.filter((m) => m['type'] === 'ok').map((m) => m['result']);
+      expect(oks).toHaveLength(5);
+      expect(oks[0]).toMatchObject({
+        readers: expect.arrayContaining([
+          expect.objectContaining({ name: reader, card: 'present' }),
+        ]),
+      });
+      expect(String((oks[3] as { answer: string }).answer)).toMatch(/9000$/);
+      // remembered: the next connection is approved without a question
+      const again = await talkToHelper(page, helper.url, []);
+      expect(JSON.parse(again.messages[0] ?? '{}')).toMatchObject({ approved: true });
+      expect(terminal.questions).toHaveLength(1);
+    } finally {
+      await browser.close();
+    }
+  });
+});
