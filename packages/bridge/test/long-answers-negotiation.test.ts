@@ -75,6 +75,38 @@ describe('long answers: who splits depends on the subprotocol the relay selected
     expect(answers(d, from)[0]?.length).toBe(258);
   });
 
+  it("long-answers selected: a card's own 61xx chain is collected over USB and sent whole", () => {
+    const d = lentWith(RELAY_SUBPROTOCOL_LONG_ANSWERS);
+    const from = d.actions.length;
+    d.guest(READ);
+    const piece = (at: number, n: number, sw: number[]): Uint8Array =>
+      Uint8Array.from([...LONG.subarray(at, at + n), ...sw]);
+    d.reader('transmit', piece(0, 256, [0x61, 0x00]));
+    d.reader('transmit', piece(256, 256, [0x61, 0x00]));
+    d.reader('transmit', piece(512, 256, [0x61, 0xe8]));
+    d.reader('transmit', piece(768, 1232, [0x90, 0x00]));
+    const transmits = d.actions
+      .slice(from)
+      .flatMap((a) => (a.type === 'reader' && a.request.kind === 'transmit' ? [a.request] : []));
+    expect(transmits.slice(1).map((r) => Buffer.from(r.apdu).toString('hex'))).toEqual([
+      '00c0000000',
+      '00c0000000',
+      '00c00000e8',
+    ]);
+    const sent = answers(d, from);
+    expect(sent).toHaveLength(1);
+    expect(Buffer.from(sent[0] ?? []).equals(LONG)).toBe(true);
+  });
+
+  it("cardlend.vscard.v1: the card's 61xx answer goes to the VM as it is (the guest asks for the rest)", () => {
+    const d = lentWith(RELAY_SUBPROTOCOL);
+    const from = d.actions.length;
+    d.guest(READ);
+    d.reader('transmit', Uint8Array.from([...LONG.subarray(0, 256), 0x61, 0x00]));
+    expect(d.pending).toEqual([]);
+    expect(answers(d, from)[0]?.length).toBe(258);
+  });
+
   it('a server selecting neither is not a cardlend relay', () => {
     const d = new MachineDriver();
     d.feed((m, now) => m.start(now, true));

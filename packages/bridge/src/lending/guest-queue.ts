@@ -7,6 +7,7 @@ import { createLogEntry } from '../apdu-log.ts';
 import type { ApduAnswerSource, ApduLogEntry } from '../apdu-log.ts';
 import { describeApdu } from '../apdu-describe.ts';
 import type { BridgeErrorCode } from '../errors.ts';
+import { VSCARD_MAX_GUEST_ANSWER_BYTES } from '@cardlend/vscard';
 import { LongAnswerSplitter } from '../long-answer.ts';
 
 /**
@@ -38,6 +39,8 @@ export interface BridgeAnswer {
 /** FIFO of guest commands plus the long-answer buffer; see the module comment. */
 export class GuestQueue {
   #splitter: LongAnswerSplitter;
+  /** The relay splits long answers (long-answers contract): card chains are collected here. */
+  #isRelaySplitting = false;
   readonly #items: GuestCommand[] = [];
   #logId = 0;
 
@@ -69,6 +72,15 @@ export class GuestQueue {
   useAnswerLimit(maxAnswerBytes: number): void {
     this.#splitter.reset();
     this.#splitter = new LongAnswerSplitter({ maxAnswerBytes });
+    this.#isRelaySplitting = maxAnswerBytes > VSCARD_MAX_GUEST_ANSWER_BYTES;
+  }
+
+  /**
+   * Whether to collect a card's own `61xx` chain with GET RESPONSE before answering (only when
+   * the relay splits: it then serves the guest's GET RESPONSEs next to QEMU, issue 11 §3).
+   */
+  get isCollectingChains(): boolean {
+    return this.#isRelaySplitting;
   }
 
   /** Forgets the long-answer buffer (card changed, new connection). */

@@ -10,6 +10,7 @@ import type { Connection, MachineCore } from './core.ts';
 import { failedAnswer, MAX_QUEUED_GUEST_COMMANDS } from './guest-queue.ts';
 import type { BridgeAnswer, GuestCommand } from './guest-queue.ts';
 import type { ReaderResult } from './types.ts';
+import { ChainCollector } from './chain-collector.ts';
 
 /** See the module comment. */
 export class GuestServer {
@@ -71,13 +72,28 @@ export class GuestServer {
       this.#answer(command, direct);
       return false;
     }
+    const chain = new ChainCollector(command.apdu, this.#core.queue.isCollectingChains);
+    this.#transmit(command, chain, command.apdu);
+    return true;
+  }
+
+  /** One transmit of `command`'s exchange (the command, or a GET RESPONSE of its chain). */
+  #transmit(command: GuestCommand, chain: ChainCollector, apdu: Uint8Array): void {
     const generation = this.#card.generation;
-    this.#core.callReader({ kind: 'transmit', apdu: command.apdu }, (result) => {
+    this.#core.callReader({ kind: 'transmit', apdu }, (result) => {
+      const isSameCard = generation === this.#card.generation;
+      if (result.ok && result.value instanceof Uint8Array && isSameCard) {
+        const next = chain.add(result.value);
+        if (next !== null) {
+          this.#transmit(command, chain, next);
+          return;
+        }
+        result = { ok: true, value: chain.answer() };
+      }
       this.#answer(command, this.#fromCard(generation, result));
       this.#isPumping = false;
       this.#pump();
     });
-    return true;
   }
 
   /** The answer to send for the card's `result` to a command sent while the card was `generation`. */
