@@ -38,11 +38,11 @@ afterAll(async () => {
 
 it('lends the PIV demo card of a real pcscd through the helper, and tells the end', async () => {
   const card = await pcscd.insertCard(await createPivDemoCard());
-  let service: Promise<ReaderService> | null = null;
+  const opened: { service?: Promise<ReaderService> } = {};
   const server = await startHelperServer({
     host: '127.0.0.1',
     port: 0,
-    service: () => (service ??= openPcscReaders()),
+    service: () => (opened.service ??= openPcscReaders()),
     approvals: new ApprovalStore(approvalsPath({ CARDLEND_CONFIG_DIR: dir }), [PAGE], Date.now),
     pairing: new Pairing(null),
     helperName: 'cardlend test',
@@ -78,6 +78,6 @@ it('lends the PIV demo card of a real pcscd through the helper, and tells the en
     });
   } finally {
     await server.close();
-    await (await service)?.close();
+    await (await opened.service)?.close();
   }
 });
