@@ -73,11 +73,15 @@ describe('resuming the lending session', () => {
     expect(presented(d)).toBe(TICKET_A);
   });
 
-  it.each([RelayClose.RESUME_EXPIRED, RelayClose.RESUME_USED])(
-    'close %i to the ticket: lending ends, cannot-resume, no retry',
+  it.each([RelayClose.RESUME_EXPIRED, RelayClose.RESUME_USED, RelayClose.RESUME_UNKNOWN])(
+    'close %i to the ticket and a spent one-time token: lending ends with the resume refusal',
     (code) => {
       const d = droppedAndRetrying();
       d.closed(code, 'why');
+      expect(d.m.state).toMatchObject({ link: 'reconnecting', resume: 'cannot-resume' });
+      d.fire('reconnect');
+      expect(presented(d)).toBeUndefined(); // the token, once more
+      d.closed(RelayClose.TOKEN_USED);
       expect(d.m.state).toMatchObject({
         link: 'refused',
         resume: 'cannot-resume',
@@ -89,10 +93,9 @@ describe('resuming the lending session', () => {
     },
   );
 
-  it('an unknown ticket (relay restarted): the token once more, and a fresh session is not "resumed"', () => {
+  it('a refused ticket and a token that still works (no tokens, relay restarted): a fresh session, not "resumed"', () => {
     const d = droppedAndRetrying();
     d.closed(RelayClose.RESUME_UNKNOWN);
-    expect(d.m.state).toMatchObject({ link: 'reconnecting', resume: 'cannot-resume' });
     d.fire('reconnect');
     expect(presented(d)).toBeUndefined();
     d.opened();
@@ -102,17 +105,14 @@ describe('resuming the lending session', () => {
     expect(d.m.state.resume).toBeUndefined();
   });
 
-  it('an unknown ticket and then a refused token: ends with the resume refusal, which says why', () => {
-    const d = droppedAndRetrying();
-    d.closed(RelayClose.RESUME_UNKNOWN);
+  it('a close with a code (the relay ended the session itself) drops the ticket: the token again', () => {
+    const d = new MachineDriver();
+    d.lend();
+    offer(d, TICKET_A);
+    d.closed(RelayClose.VM_CLOSED);
+    expect(d.m.state.resume).toBeUndefined();
     d.fire('reconnect');
-    d.closed(RelayClose.TOKEN_USED);
-    expect(d.m.state).toMatchObject({
-      link: 'refused',
-      resume: 'cannot-resume',
-      error: { code: 'BRIDGE_RESUME_REFUSED' },
-      closeCode: RelayClose.RESUME_UNKNOWN,
-    });
+    expect(presented(d)).toBeUndefined();
   });
 
   it('retries used up while resuming: cannot-resume', () => {
@@ -155,62 +155,16 @@ describe('resuming the lending session', () => {
 describe('ResumeTicket (table)', () => {
   const err = (code: number): BridgeError =>
     new BridgeError('BRIDGE_RESUME_REFUSED', { closeCode: code });
-  const cases: {
-    name: string;
-    presented: boolean;
-    code: number;
-    isRefused: boolean;
-    kind: string;
-    ticketAfter: boolean;
-  }[] = [
-    {
-      name: 'drop with ticket',
-      presented: true,
-      code: 1006,
-      isRefused: false,
-      kind: 'usual',
-      ticketAfter: true,
-    },
-    {
-      name: 'expired',
-      presented: true,
-      code: 4016,
-      isRefused: true,
-      kind: 'over',
-      ticketAfter: false,
-    },
-    {
-      name: 'used',
-      presented: true,
-      code: 4017,
-      isRefused: true,
-      kind: 'over',
-      ticketAfter: false,
-    },
-    {
-      name: 'unknown',
-      presented: true,
-      code: 4018,
-      isRefused: true,
-      kind: 'token-fallback',
-      ticketAfter: false,
-    },
-    {
-      name: 'token refused, no ticket before',
-      presented: false,
-      code: 4002,
-      isRefused: true,
-      kind: 'usual',
-      ticketAfter: true,
-    },
-    {
-      name: '4016 without presenting',
-      presented: false,
-      code: 4016,
-      isRefused: true,
-      kind: 'usual',
-      ticketAfter: true,
-    },
+  // prettier-ignore
+  const cases: { name: string; presented: boolean; code: number; isRefused: boolean; kind: string; ticketAfter: boolean }[] = [
+    { name: 'drop with ticket', presented: true, code: 1006, isRefused: false, kind: 'usual', ticketAfter: true },
+    { name: 'dropped before presenting', presented: false, code: 1006, isRefused: false, kind: 'usual', ticketAfter: true },
+    { name: 'expired', presented: true, code: 4016, isRefused: true, kind: 'token-fallback', ticketAfter: false },
+    { name: 'used', presented: true, code: 4017, isRefused: true, kind: 'token-fallback', ticketAfter: false },
+    { name: 'unknown', presented: true, code: 4018, isRefused: true, kind: 'token-fallback', ticketAfter: false },
+    { name: 'token refused, no ticket refused before', presented: false, code: 4002, isRefused: true, kind: 'usual', ticketAfter: false },
+    { name: 'VM closed: the relay ended the session', presented: false, code: 4011, isRefused: false, kind: 'usual', ticketAfter: false },
+    { name: 'relay going away', presented: true, code: 1001, isRefused: false, kind: 'usual', ticketAfter: false },
   ];
   it.each(cases)('$name → $kind', (c) => {
     const t = new ResumeTicket(true);
@@ -219,13 +173,21 @@ describe('ResumeTicket (table)', () => {
     expect(t.ticket !== undefined).toBe(c.ticketAfter);
   });
 
+  it('a refused ticket, then a refused token: over, with the ticket refusal', () => {
+    const t = new ResumeTicket(true);
+    t.receive(encodeResumeOffer({ ticket: TICKET_A, graceMs: 1000 }));
+    t.closed(true, 4016, true, err(4016));
+    const v = t.closed(false, 4002, true, err(4002));
+    expect(v.kind === 'over' ? v.error.closeCode : null).toBe(4016);
+  });
+
   it('disabled: no offer is ever kept', () => {
     const t = new ResumeTicket(false);
     expect(t.receive(encodeResumeOffer({ ticket: TICKET_A, graceMs: 1000 }))).toBe(false);
     expect(t.ticket).toBeUndefined();
   });
 
-  it('a fresh session clears a pending unknown-ticket refusal', () => {
+  it('a fresh session clears a pending ticket refusal', () => {
     const t = new ResumeTicket(true);
     t.receive(encodeResumeOffer({ ticket: TICKET_A, graceMs: 1000 }));
     t.closed(true, 4018, true, err(4018));

@@ -328,7 +328,7 @@ export class LendingMachine extends MachineOutput implements MachineCore {
       this.setState({ resume: 'cannot-resume' });
       this.end('refused', verdict.error, verdict.error.closeCode);
     } else if (verdict.kind === 'token-fallback') {
-      this.log('info', 'the relay does not know the resume ticket; trying the session token');
+      this.log('info', 'the relay refused the resume ticket; trying the session token', { code });
       this.setState({ resume: 'cannot-resume' });
       this.#scheduleReconnect(error, code);
     } else if (c.outcome === 'refused') {

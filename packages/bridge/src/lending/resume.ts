@@ -5,12 +5,16 @@
  *
  * - The relay sends an offer (a single-use ticket and its grace period) as a text frame after
  *   admission and after every resume; the newest replaces the older one.
- * - After a drop, every reconnect presents the ticket instead of the token (the token is
- *   single-use) until the relay answers: a new offer after a resume, or a refusal.
- * - `RESUME_EXPIRED` / `RESUME_USED`: the session is over; lending ends, `cannot-resume`.
- * - `RESUME_UNKNOWN`: the relay does not know the ticket — it restarted (and removed the card
- *   from the VM when it shut down). The token is tried once more, as before resuming existed;
- *   if the relay refuses it too, lending ends with the resume refusal, which says why.
+ * - After a drop without a close frame (1006: the only drop the relay parks a session for),
+ *   every reconnect presents the ticket instead of the token (the token may be single-use)
+ *   until the relay answers: a new offer after a resume, or a refusal.
+ * - A close with a code (VM closed, relay going away, ...) means the relay ended the session
+ *   itself: the ticket is dropped and the reconnect presents the token, as before resuming.
+ * - A refused ticket (`RESUME_EXPIRED`, `RESUME_USED`, `RESUME_UNKNOWN`: grace over, replayed,
+ *   or a relay that restarted): `cannot-resume`, and the token is tried once more — a relay
+ *   without tokens, or a token that allows it, starts a fresh session (the card is announced
+ *   anew); if the relay refuses the token too (a single-use one), lending ends with the resume
+ *   refusal, which says why.
  */
 import { parseResumeOffer, RelayClose, type ResumeOffer } from '@cardlend/vscard';
 import type { BridgeError } from '../errors.ts';
@@ -22,17 +26,26 @@ export type ResumeStatus = 'resuming' | 'resumed' | 'cannot-resume';
 export type ResumeVerdict =
   /** Nothing about resuming: handle the close as usual. */
   | { kind: 'usual' }
-  /** The session cannot be resumed: end lending with this error. */
+  /** The session cannot be resumed and the token was refused too: end lending with this error. */
   | { kind: 'over'; error: BridgeError }
-  /** The relay does not know the ticket: reconnect with the token. */
+  /** The relay refused the ticket: reconnect with the token. */
   | { kind: 'token-fallback' };
+
+const TICKET_REFUSALS: ReadonlySet<number> = new Set([
+  RelayClose.RESUME_EXPIRED,
+  RelayClose.RESUME_USED,
+  RelayClose.RESUME_UNKNOWN,
+]);
+
+/** A close without a close frame: the only drop after which the relay keeps the session. */
+const DROPPED = 1006;
 
 /** See the module comment. */
 export class ResumeTicket {
   readonly isEnabled: boolean;
   #offer: ResumeOffer | null = null;
-  /** The RESUME_UNKNOWN refusal while the token is tried again. */
-  #unknownTicket: BridgeError | null = null;
+  /** The ticket's refusal while the token is tried again. */
+  #refusedTicket: BridgeError | null = null;
 
   constructor(isEnabled: boolean) {
     this.isEnabled = isEnabled;
@@ -59,7 +72,7 @@ export class ResumeTicket {
 
   /** A fresh session (token) was lent after a refused ticket: nothing is pending any more. */
   freshSession(): void {
-    this.#unknownTicket = null;
+    this.#refusedTicket = null;
   }
 
   /**
@@ -67,18 +80,16 @@ export class ResumeTicket {
    * whether it carried the ticket. `error` is the close as a BridgeError.
    */
   closed(presented: boolean, code: number, isRefused: boolean, error: BridgeError): ResumeVerdict {
-    if (presented && (code === RelayClose.RESUME_EXPIRED || code === RelayClose.RESUME_USED)) {
+    if (presented && TICKET_REFUSALS.has(code)) {
       this.#offer = null;
-      return { kind: 'over', error };
-    }
-    if (presented && code === RelayClose.RESUME_UNKNOWN) {
-      this.#offer = null;
-      this.#unknownTicket = error;
+      this.#refusedTicket = error;
       return { kind: 'token-fallback' };
     }
-    if (!presented && isRefused && this.#unknownTicket !== null) {
-      const first = this.#unknownTicket;
-      this.#unknownTicket = null;
+    // The relay ended the session itself (or refused us): its ticket is worthless now.
+    if (code !== DROPPED) this.#offer = null;
+    if (!presented && isRefused && this.#refusedTicket !== null) {
+      const first = this.#refusedTicket;
+      this.#refusedTicket = null;
       return { kind: 'over', error: first };
     }
     return { kind: 'usual' };
