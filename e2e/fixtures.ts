@@ -7,7 +7,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test as base, expect, type Page, type TestInfo } from '@playwright/test';
-import { findFreePort, startQemu, type QemuHandle } from '../packages/qemu-testbed/src/index.ts';
+import { findFreePort, startQemu, type QemuHandle } from '@cardlend/qemu-testbed';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tsxBin = path.join(repoRoot, 'apps/relay/node_modules/.bin/tsx');

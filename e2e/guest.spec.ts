@@ -4,12 +4,7 @@
  * VERIFY without its PIN, and the exported log carries no PIN bytes.
  */
 import { readFile } from 'node:fs/promises';
-import {
-  buildGuest,
-  freePort,
-  GuestScenario,
-  startGuest,
-} from '../packages/guest-image/src/index.ts';
+import { buildGuest, freePort, GuestScenario, startGuest } from '@cardlend/guest-image';
 import { expect, test } from './fixtures.ts';
 
 /** '123456' (the demo card's PIN, pkcs11-tool's default here) as hex: must never appear. */

@@ -20,8 +20,8 @@ import {
   startGuest,
   type GuestHandle,
   type GuestMarker,
-} from '../../packages/guest-image/src/index.ts';
-import { parseAtr, toQemuT0CompatibleAtr } from '../../packages/vscard/src/index.ts';
+} from '@cardlend/guest-image';
+import { parseAtr, toQemuT0CompatibleAtr } from '@cardlend/vscard';
 import { expect } from '../fixtures.ts';
 import { startRelayProcess, type RelayProcess } from './relay-process.ts';
 
