@@ -4,7 +4,7 @@
  * reinserted, keeps no stale card after Stop lending or a closed tab, and gets the card back
  * when the page reconnects to a relay restarted after a crash or a graceful shutdown. Walk-through in chain.ts.
  */
-import { ensureQemu10 } from '../../packages/qemu-testbed/src/index.ts';
+import { ensureQemu10 } from '@cardlend/qemu-testbed';
 import { test } from '../fixtures.ts';
 import { runGuestChain } from './chain.ts';
 
