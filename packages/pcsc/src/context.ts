@@ -29,6 +29,11 @@ export interface PcscContextOptions {
   timers?: PcscTimers;
   /** Quiet time after establishing before the reader list counts as complete, ms; default 150. */
   settleMs?: number;
+  /**
+   * When no reader at all was reported by then, how much longer to wait for a first one, ms;
+   * default 1000 (a loaded machine may report later; "no reader" must not be a wrong answer).
+   */
+  emptyGraceMs?: number;
   /** First retry delay after the service is lost, ms; doubled up to `retryMaxMs`; default 250. */
   retryMinMs?: number;
   /** Longest retry delay, ms; default 2000. */
@@ -56,6 +61,8 @@ export class PcscContext {
   readonly #binding: PcscBinding;
   readonly #timers: PcscTimers;
   readonly #settleMs: number;
+  readonly #emptyGraceMs: number;
+  #isGraceUsed = false;
   readonly #retryMinMs: number;
   readonly #retryMaxMs: number;
   readonly #listeners = new Set<(e: PcscContextEvent) => void>();
@@ -80,6 +87,7 @@ export class PcscContext {
     this.#binding = opts.binding ?? pcscMiniBinding;
     this.#timers = opts.timers ?? defaultTimers;
     this.#settleMs = opts.settleMs ?? 150;
+    this.#emptyGraceMs = opts.emptyGraceMs ?? 1000;
     this.#retryMinMs = opts.retryMinMs ?? 250;
     this.#retryMaxMs = opts.retryMaxMs ?? 2000;
     this.#retryDelayMs = this.#retryMinMs;
@@ -194,6 +202,7 @@ export class PcscContext {
       return;
     }
     this.#context = ctx;
+    this.#isGraceUsed = false;
     this.#lastError = null;
     this.#retryDelayMs = this.#retryMinMs;
     this.#armSettle();
@@ -248,12 +257,17 @@ export class PcscContext {
     this.#emit({ type: 'reader', reader: next, previous });
   }
 
-  #armSettle(): void {
+  #armSettle(ms = this.#settleMs): void {
     if (this.#settleTimer !== null) this.#timers.clearTimeout(this.#settleTimer);
     this.#settleTimer = this.#timers.setTimeout(() => {
       this.#settleTimer = null;
+      if (this.#readers.size === 0 && !this.#isGraceUsed && this.#emptyGraceMs > 0) {
+        this.#isGraceUsed = true;
+        this.#armSettle(this.#emptyGraceMs);
+        return;
+      }
       this.#onSettled();
-    }, this.#settleMs);
+    }, ms);
   }
 
   #onSettled(): void {

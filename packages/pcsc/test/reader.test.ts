@@ -74,6 +74,18 @@ describe('listReaders', () => {
     expect(info?.atrError?.sourceCode).toBe('SCARD_E_SHARING_VIOLATION');
   });
 
+  it('waits a grace period for a first reader that reports late, and answers [] when none comes', async () => {
+    const late = new FakeBinding();
+    const p = listReaders({ binding: late });
+    await vi.advanceTimersByTimeAsync(300); // past the quiet time, within the grace
+    late.addReader('Late Reader');
+    await vi.advanceTimersByTimeAsync(1200);
+    expect((await p).map((i) => i.name)).toEqual(['Late Reader']);
+    const none = listReaders({ binding: new FakeBinding() });
+    await vi.advanceTimersByTimeAsync(1200);
+    expect(await none).toEqual([]);
+  });
+
   it('fails with SCARD_E_NO_SERVICE when no PC/SC service runs', async () => {
     binding.stopService();
     const e = await failure(listReaders({ binding }));
