@@ -101,17 +101,27 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
   const emit = opts.onEvent ?? (() => {});
   const targets = new Targets({
     config,
-    onDialInEvent: (target, event) => emit({ kind: 'dial-in', target, event }),
+    onDialInEvent: (target, event) => {
+      cluster?.onDialInEvent(target, event); // the cluster's dial-in directory
+      emit({ kind: 'dial-in', target, event });
+    },
   });
-  await targets.start();
   const readiness = new Readiness();
+  // Before the dial-in ports open, so that the directory hears of every VM.
   const cluster = await startCluster({
     config,
     readiness,
     metrics,
     emit,
     store: opts.clusterStore,
+    vms: targets,
   });
+  try {
+    await targets.start();
+  } catch (e) {
+    await cluster?.close();
+    throw e;
+  }
   const runner = runnerContext(opts, emit);
   const originPolicy = createOriginPolicy({
     allowedOrigins: config.allowedOrigins,

@@ -23,6 +23,7 @@ import type {
 import type { OriginPolicy } from '../auth/origin.ts';
 import { clusterStep } from '../cluster/admission-step.ts';
 import type { ClusterRuntime } from '../cluster/cluster-runtime.ts';
+import { remoteDialInStep } from '../cluster/remote-dial-in-step.ts';
 import { takeoverStep } from '../cluster/takeover.ts';
 import type { SessionCaps } from '../limits/session-caps.ts';
 import type { Targets } from '../targets.ts';
@@ -46,7 +47,7 @@ export function admissionSteps(p: AdmissionPolicy): AdmissionStep[] {
     tokenStep(p.tokens),
     targetStep(p.targets),
     vmLockStep(p.targets),
-    ...(p.cluster ? [clusterStep(p.cluster)] : []),
+    ...(p.cluster ? [clusterStep(p.cluster), remoteDialInStep(p.cluster, p.connectTimeoutMs)] : []),
     connectStep(p.targets, p.connectTimeoutMs),
     ...(p.cluster ? [takeoverStep(p.cluster.takeovers, p.cluster.takeoverAckTimeoutMs)] : []),
   ];

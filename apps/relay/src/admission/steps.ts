@@ -126,6 +126,7 @@ function untilReleasedOrAborted(released: Promise<void>, signal: AbortSignal): P
 /** The VM connection: connect to QEMU, or take the one it dialled in with. */
 export function connectStep(targets: Targets, connectTimeoutMs: number): AdmissionStep {
   return async (a, io): Promise<Verdict> => {
+    if (a.vm) return admit(a); // an earlier step found it (a VM parked on another cluster node)
     let vm;
     try {
       vm = await targets.connect(a.targetId, connectTimeoutMs, io.signal);

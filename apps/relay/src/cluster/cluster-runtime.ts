@@ -4,6 +4,7 @@
  * node waits one lease length before admitting again, so that every live session on every
  * node has re-asserted its VM lease (vm-lease.ts) in a store that may have restarted empty.
  */
+import type { DialInEvent } from '../dial-in.ts';
 import { NODE_TIMERS, type SessionTimers } from '../session/timers.ts';
 import type { ClusterStore, VmLeaseGrant } from './store.ts';
 import type { TakeoverMarks } from './takeover.ts';
@@ -24,6 +25,7 @@ export interface ClusterRuntimeOptions {
   readonly now?: () => number;
   /** Status changes (readiness, metrics, logs). */
   readonly onStatus?: (status: ClusterStatus) => void;
+  readonly linkKey?: Uint8Array;
 }
 
 export class ClusterRuntime {
@@ -38,6 +40,9 @@ export class ClusterRuntime {
   #recoveryTimer: unknown;
   readonly #unsubscribe: () => void;
   readonly leases = new Set<VmLease>();
+  /** Key of the internal link between nodes (link-auth.ts); none without token secrets. */
+  readonly linkKey: Uint8Array | undefined;
+  readonly #closers: (() => Promise<void> | void)[] = [];
   /** Locks whose session takes over a VM whose last holder died (cluster/takeover.ts). */
   readonly takeovers: TakeoverMarks = new WeakSet();
   /** How long a takeover waits for QEMU's acks of the stale card's removal, ms. */
@@ -51,6 +56,7 @@ export class ClusterRuntime {
     this.timers = opts.timers ?? NODE_TIMERS;
     this.now = opts.now ?? Date.now;
     this.#onStatus = opts.onStatus ?? (() => {});
+    this.linkKey = opts.linkKey;
     this.#wasDown = !opts.store.isAvailable;
     this.#unsubscribe = opts.store.onAvailability((up) => this.#availability(up));
   }
@@ -81,7 +87,16 @@ export class ClusterRuntime {
     return lease;
   }
 
-  close(): Promise<void> {
+  /** Dial-in events of this node's targets, for the directory (set by cluster/wiring.ts). */
+  onDialInEvent: (target: string | undefined, event: DialInEvent) => void = () => {};
+
+  /** Runs `closer` when the runtime closes (link server, directory entries). */
+  onClose(closer: () => Promise<void> | void): void {
+    this.#closers.push(closer);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.#closers.splice(0).reverse()) await c();
     this.#unsubscribe();
     if (this.#recoveryTimer !== undefined) this.timers.clear(this.#recoveryTimer);
     for (const l of this.leases) l.release();

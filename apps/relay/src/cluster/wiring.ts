@@ -5,7 +5,13 @@
  * `config.cluster` nothing starts: the relay is one process with its state in memory.
  */
 import { Gauge } from 'prom-client';
-import type { RelayConfig } from '../config/types.ts';
+import type { HostPort, RelayConfig, TargetConfig } from '../config/types.ts';
+import { parseHostPort } from '../config/values.ts';
+import { RelayError } from '../errors.ts';
+import type { VmConnection } from '../targets.ts';
+import { DialInAnnouncer } from './dial-in-directory.ts';
+import { linkKey } from './link-auth.ts';
+import { LinkServer } from './link.ts';
 import type { Readiness } from '../ops/http.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
 import type { ServerEvent } from '../server-events.ts';
@@ -20,6 +26,11 @@ export interface ClusterWiring {
   readonly emit: (e: ServerEvent) => void;
   /** A store to use instead of connecting to `config.cluster.redisUrl` (tests). */
   readonly store?: ClusterStore | undefined;
+  /** The node's VM connections, for links from other nodes (cluster/link.ts). */
+  readonly vms: {
+    connect(targetId: string, timeoutMs: number, signal: AbortSignal): Promise<VmConnection>;
+    get(targetId: string): TargetConfig | undefined;
+  };
 }
 
 const UNAVAILABLE: Record<Exclude<ClusterStatus, 'up'>, string> = {
@@ -51,9 +62,37 @@ export async function startCluster(w: ClusterWiring): Promise<ClusterRuntime | u
       show(status);
       w.emit({ kind: 'server-error', message: `cluster: ${status}` });
     },
+    ...(w.config.tokenSecrets[0] ? { linkKey: linkKey(w.config.tokenSecrets[0]) } : {}),
   });
   show(rt.status);
+  await startLinks(w, rt, parseHostPort(c.advertise, '--advertise'));
   return rt;
+}
+
+/** The link server on the advertised address, and this node's dial-in directory entries. */
+async function startLinks(w: ClusterWiring, rt: ClusterRuntime, at: HostPort): Promise<void> {
+  const link = new LinkServer({
+    listen: at,
+    key: rt.linkKey,
+    take: (id, signal) => w.vms.connect(id, w.config.connectTimeoutMs, signal),
+    isDialIn: (id) => w.vms.get(id)?.isDialIn === true,
+    now: rt.now,
+    onEvent: (message) => w.emit({ kind: 'server-error', message }),
+  });
+  try {
+    await link.start();
+  } catch (e) {
+    await rt.close();
+    throw new RelayError(
+      'RELAY_LISTEN_FAILED',
+      `cannot listen on ${at.host}:${at.port} (--advertise): ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  const announcer = new DialInAnnouncer(rt);
+  rt.onDialInEvent = (target, event) => announcer.onDialInEvent(target, event);
+  rt.onClose(() => announcer.close());
+  rt.onClose(() => link.close());
 }
 
 function clusterGauges(metrics: RelayMetrics): { storeUp: Gauge; admitting: Gauge } {

@@ -15,6 +15,7 @@ import {
   RELAY_TOKEN_SUBPROTOCOL_PREFIX,
   type VscardMessage,
 } from '@cardlend/vscard';
+import { findFreePort } from '@cardlend/qemu-testbed';
 import { Browser, makeStaticDir } from '../helpers.ts';
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -65,7 +66,7 @@ export class RelayNode {
         cluster: {
           redis: setup.redisUrl,
           nodeId: setup.nodeId,
-          advertise: '127.0.0.1:1',
+          advertise: `127.0.0.1:${await findFreePort()}`,
           leaseMs: setup.leaseMs,
         },
       }),
@@ -115,7 +116,7 @@ export class TokenBrowser {
   readonly browser: Browser;
   #next = 0;
 
-  constructor(node: RelayNode, token: string) {
+  constructor(node: { readonly port: number }, token: string) {
     this.browser = new Browser(`ws://127.0.0.1:${node.port}${RELAY_PATH}`, [
       RELAY_SUBPROTOCOL,
       RELAY_TOKEN_SUBPROTOCOL_PREFIX + token,
