@@ -150,5 +150,19 @@ describe('three relay processes, one redis-server, real QEMU 7.2', () => {
       expect(i).toBeLessThan(20);
     }
     await lend(b);
+    live = b;
   }, 60_000);
+
+  it('SIGTERM drains one node: its session ends cleanly (card removed in the guest), another node lends at once', async () => {
+    const mark = qemu.output.length;
+    nodes.b.proc.kill('SIGTERM');
+    expect((await live.closed).code).toBe(RelayClose.GOING_AWAY);
+    await qemu.waitForLog(/VSC_CardRemove/, 5000, mark);
+    expect(await nodes.b.exited).toBe(0);
+    // Released, not lapsed: the next node is admitted at once, with no takeover removal.
+    const afterDrain = qemu.output.length;
+    const next = open(nodes.c);
+    await lend(next);
+    expect(qemu.output.slice(afterDrain).some((l) => /VSC_CardRemove/.test(l))).toBe(false);
+  }, 30_000);
 });
