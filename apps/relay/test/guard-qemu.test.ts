@@ -4,7 +4,15 @@
  * stopped) and a pipelined flood are refused with 4015 and a reason naming the rule, and a
  * fresh session is served; a VM whose chardev lacks nodelay=on is reported (`nagle-suspected`).
  */
-import { clientInit, encodeMessage, RelayClose, VSC, type VscardMessage } from '@cardlend/vscard';
+import {
+  clientInit,
+  encodeMessage,
+  parseRelayNotice,
+  RelayClose,
+  relaySubprotocols,
+  VSC,
+  type VscardMessage,
+} from '@cardlend/vscard';
 import { ensureQemu10, startQemu, type QemuHandle, type QemuVersion } from '@cardlend/qemu-testbed';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayServer } from '../src/server.ts';
@@ -55,8 +63,8 @@ describe.each<QemuVersion>(['7.2', '10.0'])(
       ));
     }
 
-    async function open(): Promise<Browser> {
-      const b = new Browser(wsUrl(relay as RelayServer));
+    async function open(protocols?: string[]): Promise<Browser> {
+      const b = new Browser(wsUrl(relay as RelayServer), protocols);
       browsers.push(b);
       await b.opened;
       return b;
@@ -124,6 +132,22 @@ describe.each<QemuVersion>(['7.2', '10.0'])(
       });
       const text = await (await fetch(`http://127.0.0.1:${relay?.address.port}/metrics`)).text();
       expect(text).toMatch(/cardlend_relay_session_notices_total\{code="nagle-suspected"\} [1-9]/);
+    });
+
+    it('a page on the long-answers contract gets the nagle notice as a text frame it can show', async () => {
+      await start(['-set', 'chardev.vscard.nodelay=off']);
+      const b = await open(relaySubprotocols(undefined, { longAnswers: true }));
+      for (let i = 0; i < 5; i++) {
+        b.send(INIT);
+        await b.frame(i, 5000);
+      }
+      await until(() => b.frames.some((f) => !f.isBinary), 5000);
+      const text = b.frames.find((f) => !f.isBinary)?.data.toString() ?? '';
+      expect(parseRelayNotice(text)).toMatchObject({
+        code: 'nagle-suspected',
+        message: expect.stringContaining('per command'),
+        typicalStallMs: expect.any(Number),
+      });
     });
 
     it('with nodelay=on nothing is reported', async () => {

@@ -3,7 +3,11 @@
  * and leaves the 61xx splitting and GET RESPONSE to the relay; with `cardlend.vscard.v1` (an
  * older relay) it splits and serves GET RESPONSE itself, as before.
  */
-import { RELAY_SUBPROTOCOL, RELAY_SUBPROTOCOL_LONG_ANSWERS } from '@cardlend/vscard';
+import {
+  encodeRelayNotice,
+  RELAY_SUBPROTOCOL,
+  RELAY_SUBPROTOCOL_LONG_ANSWERS,
+} from '@cardlend/vscard';
 import { describe, expect, it } from 'vitest';
 import { MachineDriver, T0_ATR } from './helpers/machine-driver.ts';
 
@@ -105,6 +109,21 @@ describe('long answers: who splits depends on the subprotocol the relay selected
     d.reader('transmit', Uint8Array.from([...LONG.subarray(0, 256), 0x61, 0x00]));
     expect(d.pending).toEqual([]);
     expect(answers(d, from)[0]?.length).toBe(258);
+  });
+
+  it("a relay notice (text frame) is logged with the relay's sentence; the connection stays", () => {
+    const d = lentWith(RELAY_SUBPROTOCOL_LONG_ANSWERS);
+    const from = d.actions.length;
+    const text = encodeRelayNotice({
+      code: 'nagle-suspected',
+      message: "This VM's smart-card channel adds about 42 ms per command: …",
+      typicalStallMs: 42,
+    });
+    d.feed((m, now) => m.socketMessage(d.socket, text, now));
+    const logs = d.actions.slice(from).filter((a) => a.type === 'log');
+    expect(logs).toHaveLength(1);
+    expect(JSON.stringify(logs[0])).toContain('adds about 42 ms per command');
+    expect(d.of('close-socket', from)).toEqual([]);
   });
 
   it('a server selecting neither is not a cardlend relay', () => {

@@ -99,3 +99,5 @@ export type {
   RelayAnswerSplitterOptions,
   RelayAnswerSplitterStats,
 } from './relay-answer-splitter.ts';
+export { encodeRelayNotice, parseRelayNotice } from './relay-notice.ts';
+export type { RelayNotice } from './relay-notice.ts';

@@ -35,11 +35,13 @@ import {
   VSC,
   VSCARD_MAX_GUEST_COMMAND_BYTES,
   VscardFramer,
+  encodeRelayNotice,
+  relaySplitsLongAnswers,
 } from '@cardlend/vscard';
 import type { RawData, WebSocket } from 'ws';
 import { DEFAULT_MESSAGE_RATE, TokenBucket } from '../limits/rate-limit.ts';
 import { refusalClose } from '../limits/refusals.ts';
-import type { FramePolicy } from './frame-policy.ts';
+import type { FramePolicy, PolicyNotice } from './frame-policy.ts';
 import { NODE_TIMERS, type SessionTimers, type TimerHandle } from './timers.ts';
 import { SessionCounters } from './counters.ts';
 import { expectsReply, GUEST_ANSWER_GRACE_MS, VmLink, type VmPhase } from './vm-link.ts';
@@ -507,7 +509,7 @@ export class RelaySession {
 
   #onVmData(chunk: Buffer): void {
     const notice = this.#policy?.vmChunk?.(chunk, this.#now(), this.#policyState);
-    if (notice) this.#emit({ kind: 'notice', notice });
+    if (notice) this.#notify(notice);
     let frames;
     try {
       frames = this.#framer.push(chunk);
@@ -543,6 +545,23 @@ export class RelaySession {
       this.#emit({ kind: 'backpressure', side: 'vm', isPaused: true });
       this.#vm.armSlowReader(RelaySession.#slowReader, this.#slowReaderTimeoutMs, this);
     }
+  }
+
+  /**
+   * A policy notice: an event (log, metrics) and, for a page on the long-answers contract,
+   * a text frame it can show (`encodeRelayNotice`, @cardlend/vscard relay-notice.ts).
+   */
+  #notify(notice: PolicyNotice): void {
+    this.#emit({ kind: 'notice', notice });
+    if (!this.#browser.isOpen || !relaySplitsLongAnswers(this.#ws.protocol)) return;
+    const stall = notice.fields['typicalStallMs'];
+    this.#ws.send(
+      encodeRelayNotice({
+        code: notice.code,
+        message: notice.message,
+        ...(typeof stall === 'number' ? { typicalStallMs: stall } : {}),
+      }),
+    );
   }
 
   #sendToBrowser(bytes: Uint8Array): void {

@@ -23,6 +23,7 @@ import {
   isRelaySubprotocol,
   RELAY_SUBPROTOCOL,
   relaySplitsLongAnswers,
+  parseRelayNotice,
   VSCARD_MAX_PAYLOAD_BYTES,
 } from '@cardlend/vscard';
 import type { ReaderEvent } from '@cardlend/ccid';
@@ -141,6 +142,12 @@ export class LendingMachine extends MachineOutput implements MachineCore {
       if (conn?.socket !== socket || conn.session === null) return;
       if (typeof data === 'string' && this.#resume.receive(data)) {
         this.log('info', 'resume ticket received', { graceMs: this.#resume.graceMs });
+        return;
+      }
+      const notice = typeof data === 'string' ? parseRelayNotice(data) : null;
+      if (notice !== null) {
+        // e.g. nagle-suspected: "This VM's smart-card channel adds about 42 ms per command: …"
+        this.log('warn', notice.message, { relayNotice: notice.code });
         return;
       }
       const decoded = decodeHostFrame(typeof data === 'string' ? null : data);
