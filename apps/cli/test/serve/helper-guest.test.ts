@@ -1,0 +1,156 @@
+/**
+ * Issue 13's guest proof without the browser: the page's lending path (CardBridge over the
+ * page's HelperReader and HelperClient) lends the PIV demo card of a real pcscd + vpcd through
+ * `cardlend serve`'s server and the real relay to the project's Linux guest under real QEMU
+ * 7.2 and 10.0: the guest reads the ATR and signs with pkcs11-tool (the host verifies the
+ * signature); the helper stops mid-lending → the guest sees no card.
+ */
+import { constants, publicDecrypt, verify, X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { WebSocket } from 'ws';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CardBridge } from '@cardlend/bridge';
+import type { BridgeWebSocket } from '@cardlend/bridge';
+import { createPivDemoCard } from '@cardlend/card-sim';
+import { buildGuest, freePort, hexToBytes, startGuest } from '@cardlend/guest-image';
+import type { GuestHandle, GuestImage, GuestMarker } from '@cardlend/guest-image';
+import { startPcscd, waitForCard } from '@cardlend/pcsc/testing';
+import { ensureQemu10 } from '@cardlend/qemu-testbed';
+import { defaultConfig, startRelayServer } from '@cardlend/relay';
+import { HelperClient } from '../../../web/src/lib/helper/helper-client.ts';
+import { HelperReader } from '../../../web/src/lib/helper/helper-reader.ts';
+import { openPcscReaders } from '../../src/pcsc-readers.ts';
+import type { ReaderService } from '../../src/ports.ts';
+import { ApprovalStore, approvalsPath } from '../../src/serve/approvals.ts';
+import { Pairing } from '../../src/serve/pairing.ts';
+import { startHelperServer } from '../../src/serve/server.ts';
+import { pageSocket } from './serve-fixture.ts';
+
+const BOOT_TIMEOUT_MS = 420_000;
+const STEP_MS = 120_000;
+const PAGE = 'https://lend.example.org';
+const SIGNED = 'cardlend-helper-signature';
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+let image: GuestImage;
+const cleanups: (() => Promise<void> | void)[] = [];
+
+beforeAll(async () => {
+  image = await buildGuest();
+}, 300_000);
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
+});
+
+async function result(guest: GuestHandle, name: string): Promise<GuestMarker> {
+  const named = (): GuestMarker | undefined =>
+    guest.markers.find((m) => m.kind === 'RESULT' && m.fields['name'] === name);
+  await guest.waitForMarker(() => named() !== undefined, STEP_MS);
+  const m = named() as GuestMarker;
+  expect(m.fields['ok'], `${name}: ${JSON.stringify(m.fields)}`).toBe('1');
+  return m;
+}
+
+async function runProof(qemu: {
+  qemuBinary?: string;
+  qemuEnv?: Readonly<Record<string, string>>;
+  qemuArgsExtra?: readonly string[];
+}): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cardlend-helper-guest-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const pcscd = await startPcscd();
+  cleanups.push(() => pcscd.stop());
+  const piv = await createPivDemoCard();
+  await pcscd.insertCard(piv);
+  await waitForCard(pcscd.readers[0], 'present');
+  const vscardPort = await freePort();
+  const guest = startGuest({
+    image,
+    vscardPort,
+    timeoutMs: BOOT_TIMEOUT_MS,
+    scenario: ['atr', 'pkcs11-sign', 'until-removed'],
+    args: { data: SIGNED, pin: '123456', seconds: 150, cardwait: 150 },
+    ...qemu,
+  });
+  cleanups.push(() => guest.kill());
+  const relay = await startRelayServer({
+    config: {
+      ...defaultConfig(),
+      listen: { host: '127.0.0.1', port: 0 },
+      targets: { vm: { host: '127.0.0.1', port: vscardPort } },
+      defaultTarget: 'vm',
+      staticDir: dir,
+    },
+  });
+  cleanups.push(() => relay.close());
+  const opened: { service?: Promise<ReaderService> } = {};
+  const helper = await startHelperServer({
+    host: '127.0.0.1',
+    port: 0,
+    service: () => (opened.service ??= openPcscReaders()),
+    approvals: new ApprovalStore(approvalsPath({ CARDLEND_CONFIG_DIR: dir }), [PAGE], Date.now),
+    pairing: new Pairing(null),
+    helperName: 'cardlend test',
+    now: Date.now,
+    log: () => undefined,
+  });
+  cleanups.push(async () => {
+    await helper.close();
+    await (await opened.service)?.close();
+  });
+  await guest.waitForMarker((m) => m.kind === 'BOOT', 60_000);
+
+  const client = await HelperClient.connect({ url: helper.url, createSocket: pageSocket(PAGE) });
+  const reader = await HelperReader.open(client, pcscd.readers[0]);
+  const bridge = new CardBridge({
+    reader,
+    relayUrl: `ws://127.0.0.1:${relay.address.port}/vscard`,
+    createWebSocket: (url, protocols) =>
+      new WebSocket(url, protocols, { perMessageDeflate: false }) as unknown as BridgeWebSocket,
+  });
+  cleanups.push(() => bridge.stop());
+  await bridge.start();
+
+  const atr = await result(guest, 'atr');
+  expect([hex(piv.atr), hex(bridge.state.card?.presentedAtr ?? new Uint8Array())]).toContain(
+    atr.fields['atr'],
+  );
+  const sign = await result(guest, 'pkcs11-sign');
+  const cert = hexToBytes(sign.fields['cert'] ?? '');
+  expect(Buffer.from(cert)).toEqual(Buffer.from(piv.certificateDer));
+  const key = new X509Certificate(cert).publicKey;
+  const recovered = publicDecrypt(
+    { key, padding: constants.RSA_PKCS1_PADDING },
+    hexToBytes(sign.fields['sig'] ?? ''),
+  );
+  expect(recovered.toString('utf8')).toBe(SIGNED);
+  expect(
+    verify('sha256', Buffer.from(SIGNED), key, hexToBytes(sign.fields['sha256sig'] ?? '')),
+  ).toBe(true);
+
+  // The helper stops mid-lending: the guest keeps no card.
+  await helper.close();
+  await result(guest, 'until-removed');
+  expect(reader.goneBecause).toBe('HELPER_STOPPING');
+  await guest.result;
+}
+
+describe('lending through cardlend serve to a real guest', () => {
+  it(
+    'QEMU 7.2: ATR, pkcs11-tool signature verified, helper stopped → no card',
+    () => runProof({}),
+    BOOT_TIMEOUT_MS + 60_000,
+  );
+
+  it(
+    'QEMU 10.0: the same',
+    async () => {
+      const q = await ensureQemu10();
+      await runProof({ qemuBinary: q.binary, qemuEnv: q.env, qemuArgsExtra: q.args });
+    },
+    BOOT_TIMEOUT_MS + 180_000,
+  );
+});
