@@ -221,6 +221,8 @@ class MiniCard implements BindingCard {
         return await fn();
       } catch (e) {
         throw fromMiniError(e, what, this.#reader);
+      } finally {
+        cardActivityAt = Date.now(); // may change reader states: see QUIET_BEFORE_STOP_MS
       }
     };
     const p = this.#queue.then(call, call);
@@ -247,6 +249,11 @@ const unreleasable: PcscMini.Client[] = [];
 const QUIET_BEFORE_STOP_MS = 200;
 /** Stop anyway after this long of continuous changes, ms. */
 const MAX_STOP_DELAY_MS = 3000;
+/**
+ * When a card call of this process last ended: connects, resets and disconnects change
+ * reader states, which wake every watch, so they count as activity for all clients.
+ */
+let cardActivityAt = 0;
 
 class MiniContext implements BindingContext {
   readonly #m: Mini;
@@ -303,6 +310,8 @@ class MiniContext implements BindingContext {
       return new MiniCard(this.#m, card, reader);
     } catch (e) {
       throw fromMiniError(e, 'SCardConnect', reader);
+    } finally {
+      cardActivityAt = Date.now();
     }
   }
 
@@ -317,7 +326,7 @@ class MiniContext implements BindingContext {
 
   #stopWhenQuiet(deadline: number, done: () => void): void {
     const now = Date.now();
-    const wait = this.#lastActivityAt + QUIET_BEFORE_STOP_MS - now;
+    const wait = Math.max(this.#lastActivityAt, cardActivityAt) + QUIET_BEFORE_STOP_MS - now;
     if (!this.#hasWatchEnded && wait > 0 && now < deadline) {
       setTimeout(() => this.#stopWhenQuiet(deadline, done), wait);
       return;

@@ -55,6 +55,9 @@ const HANDLE_LOST: ReadonlySet<PcscCode> = new Set<PcscCode>([
   'SCARD_W_UNRESPONSIVE_CARD',
 ]);
 
+/** How long an empty answer is checked against the card's presence, ms (card-failure.ts). */
+const PRESENCE_WAIT_MS = 2000;
+
 const globalTimers: PcscTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
@@ -105,7 +108,7 @@ export class PcscReader {
       context,
       reader: name,
       timers: this.#timers,
-      presenceWaitMs: 2000,
+      presenceWaitMs: PRESENCE_WAIT_MS,
       serviceWaitMs: opts.serviceWaitMs ?? 5000,
     };
     this.#ownsContext = ownsContext;
@@ -162,7 +165,10 @@ export class PcscReader {
   /** Sends one APDU to the powered card; the full response (data + SW1 SW2). */
   async transmit(apdu: Uint8Array, opts: { slot?: number } = {}): Promise<Uint8Array> {
     this.#checkUsable(opts.slot ?? 0);
-    return this.#op('SCardTransmit', this.#answerTimeoutMs, async (call) => {
+    // The card's answer is bounded by answerTimeoutMs; finding out what a failure means
+    // (card-failure.ts) has its own bounds, so the whole call gets their sum as a safety net.
+    const bound = this.#answerTimeoutMs + PRESENCE_WAIT_MS + this.#failureDeps.serviceWaitMs + 1000;
+    return this.#op('SCardTransmit', bound, async (call) => {
       const card = this.#card;
       if (card === null) {
         throw new PcscError(
@@ -175,9 +181,14 @@ export class PcscReader {
       }
       let answer: Uint8Array;
       try {
-        answer = await card.transmit(apdu);
+        answer = await this.#bounded(card.transmit(apdu), this.#answerTimeoutMs, 'SCardTransmit');
       } catch (e) {
-        throw await this.#explain(card, toPcscError(e, 'SCardTransmit', this.name));
+        const err = toPcscError(e, 'SCardTransmit', this.name);
+        if (err.sourceCode === 'SCARD_E_TIMEOUT') {
+          this.#onCardLost(card, true);
+          throw err;
+        }
+        throw await this.#explain(card, err);
       }
       if (answer.length < 2) throw await this.#explain(card, null);
       if (call.isTimedOut) throw new Error('abandoned'); // its caller has its answer already
@@ -218,6 +229,25 @@ export class PcscReader {
       reader: this.name,
       ...(cause === undefined ? {} : { cause }),
     });
+  }
+
+  /** `p`, or a SCARD_E_TIMEOUT rejection after `ms`. */
+  async #bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+    let timer: unknown = null;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = this.#timers.setTimeout(() => {
+        reject(
+          new PcscError('SCARD_E_TIMEOUT', `${what} took longer than ${ms} ms`, {
+            reader: this.name,
+          }),
+        );
+      }, ms);
+    });
+    try {
+      return await Promise.race([p, timeout]);
+    } finally {
+      this.#timers.clearTimeout(timer);
+    }
   }
 
   /** Runs `fn` after the calls before it, bounded by `timeoutMs`; failures become PcscErrors. */
