@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  answerNextChooserWith,
-  isReaderCandidate,
-  listKnownReaders,
-  readerName,
-} from './known-readers.ts';
+import { isReaderCandidate, listKnownReaders, readerName } from './known-readers.ts';
 
 function device(opts: { productName?: string; classes: number[] }): USBDevice {
   return {
@@ -40,27 +35,5 @@ describe('known readers', () => {
     expect(await listKnownReaders(undefined)).toEqual([]);
     const broken = { getDevices: async () => Promise.reject(new Error('x')) } as unknown as USB;
     expect(await listKnownReaders(broken)).toEqual([]);
-  });
-
-  it('answers the next chooser call once, then the real chooser is back', async () => {
-    const chosen = device({ productName: 'Token', classes: [0xff] });
-    class FakeUsb {
-      calls = 0;
-      requestDevice(): Promise<USBDevice> {
-        this.calls++;
-        return Promise.reject(new DOMException('No device selected.', 'NotFoundError'));
-      }
-    }
-    const usb = new FakeUsb();
-    answerNextChooserWith(usb as unknown as USB, chosen);
-    expect(await usb.requestDevice()).toBe(chosen);
-    expect(usb.calls).toBe(0);
-    await expect(usb.requestDevice()).rejects.toThrow('No device selected.');
-    expect(usb.calls).toBe(1);
-    // Removed unused: the real chooser again.
-    const restore = answerNextChooserWith(usb as unknown as USB, chosen);
-    restore();
-    await expect(usb.requestDevice()).rejects.toThrow();
-    expect(Object.hasOwn(usb, 'requestDevice')).toBe(false);
   });
 });

@@ -40,22 +40,3 @@ export async function listKnownReaders(usb: USB | undefined): Promise<KnownReade
     return [];
   }
 }
-
-/**
- * Answer the next `requestDevice()` with `device`, once. Returns a function that removes the
- * answer if it was not used (call it when the action that should use it has started).
- */
-export function answerNextChooserWith(usb: USB, device: USBDevice): () => void {
-  const own = usb as USB & { requestDevice: USB['requestDevice'] };
-  const hadOwn = Object.hasOwn(usb, 'requestDevice');
-  const previous = own.requestDevice;
-  const restore = (): void => {
-    if (hadOwn) own.requestDevice = previous;
-    else delete (own as Partial<typeof own>).requestDevice;
-  };
-  own.requestDevice = () => {
-    restore();
-    return Promise.resolve(device);
-  };
-  return restore;
-}

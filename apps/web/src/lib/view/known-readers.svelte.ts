@@ -1,9 +1,8 @@
-/** "Use <reader> again": the readers this page was allowed before, as reactive state. */
-import {
-  answerNextChooserWith,
-  listKnownReaders,
-  type KnownReader,
-} from '../adapters/known-readers.ts';
+/**
+ * "Use <reader> again": the readers this page was allowed before, as reactive state. Opening
+ * one is `LendingSession.useKnownReader(device)` (the same path as a chosen reader).
+ */
+import { listKnownReaders, type KnownReader } from '../adapters/known-readers.ts';
 
 export class KnownReaders {
   #list = $state.raw<KnownReader[]>([]);
@@ -33,16 +32,5 @@ export class KnownReaders {
       usb.removeEventListener('connect', refresh);
       usb.removeEventListener('disconnect', refresh);
     };
-  }
-
-  /** Run `choose` (which asks for a device once) with `reader` as the answer, without the chooser. */
-  async open(reader: KnownReader, choose: () => Promise<void>): Promise<void> {
-    if (this.#usb === undefined) return choose();
-    const restore = answerNextChooserWith(this.#usb, reader.device);
-    try {
-      await choose();
-    } finally {
-      restore();
-    }
   }
 }
