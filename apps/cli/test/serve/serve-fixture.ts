@@ -97,6 +97,7 @@ export async function startFixture(
     helperName: 'cardlend test',
     now: Date.now,
     log: (l) => log.push(l),
+    watchIntervalMs: 20,
     ...(opts.limits === undefined ? {} : { limits: opts.limits }),
   });
   return {

@@ -189,6 +189,31 @@ describe('cardlend serve: what a page may send', () => {
     expect(other.messages.map((m) => m.type)).toEqual(['hello']);
   });
 
+  it('tells approved pages, and only them, that the reader list changed', async () => {
+    fx = await startFixture({ approved: [PAGE] });
+    const approved = new RawClient(fx.server.port, { origin: PAGE });
+    const stranger = new RawClient(fx.server.port, { origin: 'https://evil.example.com' });
+    await approved.next((m) => m.type === 'hello');
+    await stranger.next((m) => m.type === 'hello');
+    // a card comes and goes until the watch (which compares with its previous reading) saw it
+    const slot = fx.slots[1]!;
+    await expect
+      .poll(
+        () => {
+          if (slot.isCardIn) slot.remove();
+          else slot.insert();
+          return approved.messages.some((m) => m.type === 'readers-changed');
+        },
+        { interval: 100, timeout: 10_000 },
+      )
+      .toBe(true);
+    // the stranger's socket got nothing: a later message on it would arrive after this reply
+    expect(await stranger.request({ type: 'list' })).toMatchObject({
+      code: 'HELPER_ORIGIN_NOT_APPROVED',
+    });
+    expect(stranger.messages.map((m) => m.type)).toEqual(['hello', 'error']);
+  });
+
   it('on stop, every page is closed with 4503 and the readers are let go', async () => {
     fx = await startFixture({ approved: [PAGE] });
     const c = new RawClient(fx.server.port, { origin: PAGE });
