@@ -196,9 +196,11 @@ async function main(): Promise<void> {
     await cluster('b'),
   );
   const fake = dialingVm(dialInPort);
+  // Each session uses up one VM connection: before the next, QEMU's stand-in reconnected.
+  let used = 0;
   const parked = async () => {
-    const before = fake.connects();
-    await waitFor(() => fake.connects() > before);
+    used++;
+    await waitFor(() => fake.connects() > used);
     await waitFor(async () => (await a.cluster?.store.findDialIn('dvm'))?.nodeId === 'a');
   };
   await waitFor(async () => (await a.cluster?.store.findDialIn('dvm'))?.nodeId === 'a');

@@ -83,7 +83,10 @@ export class DialInSlot {
     const waiter = this.#waiters.shift();
     if (waiter) {
       this.#taken = socket;
-      socket.once('close', () => this.#onTakenClosed(socket));
+      socket.once('close', () => {
+        this.#onTakenClosed(socket);
+        this.#onEvent({ kind: 'vm-disconnected', remote }); // as for a parked one
+      });
       waiter({ socket, pending: new Uint8Array() });
       return;
     }

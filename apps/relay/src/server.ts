@@ -14,6 +14,7 @@ import { parseTrustedProxies } from './auth/forwarded.ts';
 import type { ClusterRuntime } from './cluster/cluster-runtime.ts';
 import type { ClusterStore } from './cluster/store.ts';
 import { startCluster } from './cluster/wiring.ts';
+import { startOperator, type RunningOperator } from './operator/wiring.ts';
 import { createOriginPolicy, isLoopbackHost } from './auth/origin.ts';
 import { TokenLedger } from './auth/tokens.ts';
 import type { HostPort, RelayConfig } from './config/types.ts';
@@ -78,6 +79,8 @@ export interface RelayServer {
   readonly readiness: Readiness;
   /** This node's cluster (config `cluster`), or undefined for a relay alone. */
   readonly cluster: ClusterRuntime | undefined;
+  /** The operator API's bound port (config `operator`), when it runs. */
+  readonly operatorPort: number | undefined;
   /** Bound dial-in ports by target id (for per-VM-port dial-in targets). */
   readonly dialInPorts: ReadonlyMap<string, number>;
   /** The shared TLS listener for dial-in VMs (config `vmTls`), when configured. */
@@ -98,7 +101,12 @@ export interface RelayServer {
 /** Starts listening; rejects with `RELAY_LISTEN_FAILED` if an address cannot be bound. */
 export async function startRelayServer(opts: RelayServerOptions): Promise<RelayServer> {
   const { config, metrics } = opts;
-  const emit = opts.onEvent ?? (() => {});
+  const onEvent = opts.onEvent ?? (() => {});
+  let operator: RunningOperator | undefined;
+  const emit = (e: ServerEvent): void => {
+    operator?.onServerEvent(e); // the operator API's session registry
+    onEvent(e);
+  };
   const targets = new Targets({
     config,
     onDialInEvent: (target, event) => {
@@ -165,8 +173,22 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     await cluster?.close();
     throw e;
   }
+  try {
+    operator = await startOperator({
+      config,
+      cluster,
+      sessions: runner.sessions,
+      isKnownTarget: (id) => targets.get(id) !== undefined,
+      now: opts.now ?? Date.now,
+    });
+  } catch (e) {
+    httpServer.close();
+    await targets.close();
+    await cluster?.close();
+    throw e;
+  }
   readiness.markListening();
-  return relayHandle({ config, httpServer, targets, front, runner, readiness, cluster });
+  return relayHandle({ config, httpServer, targets, front, runner, readiness, cluster, operator });
 }
 
 function runnerContext(opts: RelayServerOptions, emit: (e: ServerEvent) => void): RunnerContext {
@@ -218,8 +240,9 @@ function relayHandle(parts: {
   runner: RunnerContext;
   readiness: Readiness;
   cluster: ClusterRuntime | undefined;
+  operator: RunningOperator | undefined;
 }): RelayServer {
-  const { config, httpServer, targets, front, runner, readiness, cluster } = parts;
+  const { config, httpServer, targets, front, runner, readiness, cluster, operator } = parts;
   const address = {
     host: config.listen.host,
     port: (httpServer.address() as net.AddressInfo).port,
@@ -230,6 +253,7 @@ function relayHandle(parts: {
     sessions: runner.sessions,
     readiness,
     cluster,
+    operatorPort: operator?.api.port,
     dialInPorts: targets.dialInPorts,
     vmTlsAddress: targets.vmTlsAddress,
     get vmTlsConnections() {
@@ -256,6 +280,7 @@ function relayHandle(parts: {
         httpServer.closeAllConnections();
       });
       await targets.close();
+      await operator?.close();
       await cluster?.close();
     },
   };

@@ -10,6 +10,8 @@ import type { ClusterRuntime } from './cluster-runtime.ts';
 export class DialInAnnouncer {
   readonly #rt: ClusterRuntime;
   readonly #timers = new Map<string, TimerHandle>();
+  /** VM connections per target: a reconnecting VM's new connection may come before the old one's close. */
+  readonly #connections = new Map<string, number>();
 
   constructor(rt: ClusterRuntime) {
     this.#rt = rt;
@@ -18,8 +20,15 @@ export class DialInAnnouncer {
   /** A dial-in event of `target` (server events). */
   onDialInEvent(target: string | undefined, event: DialInEvent): void {
     if (target === undefined) return;
-    if (event.kind === 'vm-connected') this.#announce(target);
-    else if (event.kind === 'vm-disconnected') this.#withdraw(target);
+    const count = this.#connections.get(target) ?? 0;
+    if (event.kind === 'vm-connected') {
+      this.#connections.set(target, count + 1);
+      this.#announce(target);
+    } else if (event.kind === 'vm-disconnected') {
+      if (count > 1) return void this.#connections.set(target, count - 1);
+      this.#connections.delete(target);
+      this.#withdraw(target);
+    }
   }
 
   close(): void {

@@ -60,3 +60,10 @@ local v = redis.call('GET', KEYS[1])
 if v and string.sub(v, 1, #ARGV[1] + 1) == ARGV[1] .. '\\n' then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
+
+/** KEYS: a set. Returns its members and deletes it (GETDEL for sets). */
+export const TAKE_ALL = `
+local m = redis.call('SMEMBERS', KEYS[1])
+redis.call('DEL', KEYS[1])
+return m
+`;

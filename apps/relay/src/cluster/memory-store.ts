@@ -8,6 +8,7 @@ import {
   nodeOfHolder,
   type ClusterStore,
   type DirectoryEntry,
+  type SessionRecord,
   type TokenClaimResult,
   type VmAcquireResult,
   type VmLeaseGrant,
@@ -28,6 +29,8 @@ export class MemoryClusterStore implements ClusterStore {
   readonly #directory = new Map<string, Expiring<DirectoryEntry>>();
   /** Targets whose last lease was not released (it lapsed). */
   readonly #unclean = new Set<string>();
+  readonly #sessions = new Map<string, Expiring<SessionRecord[]>>();
+  readonly #ends = new Map<string, Set<number>>();
 
   constructor(opts: { now?: () => number } = {}) {
     this.#now = opts.now ?? Date.now;
@@ -101,6 +104,34 @@ export class MemoryClusterStore implements ClusterStore {
 
   findDialIn(targetId: string): Promise<DirectoryEntry | undefined> {
     return Promise.resolve(this.#live(this.#directory, targetId));
+  }
+
+  publishSessions(
+    nodeId: string,
+    sessions: readonly SessionRecord[],
+    ttlMs: number,
+  ): Promise<void> {
+    this.#sessions.set(nodeId, { value: [...sessions], expiresAt: this.#now() + ttlMs });
+    return Promise.resolve();
+  }
+
+  listSessions(): Promise<SessionRecord[]> {
+    return Promise.resolve(
+      [...this.#sessions.keys()].flatMap((node) => this.#live(this.#sessions, node) ?? []),
+    );
+  }
+
+  requestEnd(nodeId: string, sessionId: number): Promise<void> {
+    const ids = this.#ends.get(nodeId) ?? new Set<number>();
+    ids.add(sessionId);
+    this.#ends.set(nodeId, ids);
+    return Promise.resolve();
+  }
+
+  takeEndRequests(nodeId: string): Promise<number[]> {
+    const ids = [...(this.#ends.get(nodeId) ?? [])];
+    this.#ends.delete(nodeId);
+    return Promise.resolve(ids);
   }
 
   close(): Promise<void> {

@@ -10,12 +10,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Valkey } from 'iovalkey';
-import { ACQUIRE_VM, RELEASE_VM, RENEW_VM, WITHDRAW_DIAL_IN } from './lua.ts';
+import { ACQUIRE_VM, RELEASE_VM, RENEW_VM, TAKE_ALL, WITHDRAW_DIAL_IN } from './lua.ts';
 import {
   nodeOfHolder,
   StoreUnavailableError,
   type ClusterStore,
   type DirectoryEntry,
+  type SessionRecord,
   type TokenClaimResult,
   type VmAcquireResult,
   type VmLeaseGrant,
@@ -127,6 +128,42 @@ export class RedisClusterStore implements ClusterStore {
     const nl = v.indexOf('\n');
     if (nl < 0) return undefined;
     return { targetId, nodeId: v.slice(0, nl), advertise: v.slice(nl + 1) };
+  }
+
+  async publishSessions(
+    nodeId: string,
+    sessions: readonly SessionRecord[],
+    ttlMs: number,
+  ): Promise<void> {
+    const key = this.#key('sessions', nodeId);
+    await this.#call(() => this.#client.set(key, JSON.stringify(sessions), 'PX', Math.ceil(ttlMs)));
+  }
+
+  async listSessions(): Promise<SessionRecord[]> {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, found] = await this.#call(() =>
+        this.#client.scan(cursor, 'MATCH', `${this.#prefix}sessions:*`, 'COUNT', 100),
+      );
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== '0');
+    if (keys.length === 0) return [];
+    const values = await this.#call(() => this.#client.mget(...keys));
+    return values.flatMap((v) => (v === null ? [] : (JSON.parse(v) as SessionRecord[])));
+  }
+
+  async requestEnd(nodeId: string, sessionId: number, ttlMs: number): Promise<void> {
+    const key = this.#key('end', nodeId);
+    await this.#call(() =>
+      this.#client.multi().sadd(key, String(sessionId)).pexpire(key, Math.ceil(ttlMs)).exec(),
+    );
+  }
+
+  async takeEndRequests(nodeId: string): Promise<number[]> {
+    const ids = (await this.#eval(TAKE_ALL, [this.#key('end', nodeId)], [])) as string[];
+    return ids.map(Number).filter(Number.isSafeInteger);
   }
 
   async close(): Promise<void> {

@@ -58,6 +58,17 @@ export interface DirectoryEntry {
   readonly advertise: string;
 }
 
+/** A live session as the operator API lists it (never payloads). */
+export interface SessionRecord {
+  readonly node: string;
+  readonly sessionId: number;
+  readonly target: string;
+  readonly clientAddress: string;
+  /** Unix ms. */
+  readonly since: number;
+  readonly apduCount: number;
+}
+
 /** The shared state of a relay cluster. */
 export interface ClusterStore {
   /** Claims a single-use token id until `ttlMs` from now; `used` when it was claimed before. */
@@ -80,6 +91,14 @@ export interface ClusterStore {
   withdrawDialIn(targetId: string, nodeId: string): Promise<void>;
   /** Where a dial-in VM is parked, if any node announced it. */
   findDialIn(targetId: string): Promise<DirectoryEntry | undefined>;
+  /** Replaces this node's published live sessions (they lapse after `ttlMs` unless renewed). */
+  publishSessions(nodeId: string, sessions: readonly SessionRecord[], ttlMs: number): Promise<void>;
+  /** Every node's published live sessions. */
+  listSessions(): Promise<SessionRecord[]>;
+  /** Asks `nodeId` to end one of its sessions (the request lapses after `ttlMs`). */
+  requestEnd(nodeId: string, sessionId: number, ttlMs: number): Promise<void>;
+  /** The session ids the operator asked this node to end, removed from the store. */
+  takeEndRequests(nodeId: string): Promise<number[]>;
   /** Whether the store answers now (readiness, metrics); changes are reported to listeners. */
   readonly isAvailable: boolean;
   /** Calls `listener(isAvailable)` on every change; returns the unsubscribe function. */

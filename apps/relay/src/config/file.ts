@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { parseClusterFile, type ClusterConfig } from '../cluster/config.ts';
 import { DEFAULT_MESSAGE_RATE } from '../limits/rate-limit.ts';
+import { parseOperatorFile } from '../operator/config.ts';
 import type { HttpLimitsOptions } from '../limits/http-limits.ts';
 import type { ConfigDraft, TargetConfig } from './types.ts';
 import {
@@ -44,6 +45,7 @@ export const FILE_KEYS = [
   'http',
   'vmTls',
   'cluster',
+  'operator',
 ] as const;
 
 /** Keys of the config file's `"vmTls"` object. */
@@ -97,6 +99,7 @@ export function applyConfigFile(
   if ('vmTls' in obj) draft.vmTls = parseVmTls(obj['vmTls'], src);
   // Completed (and checked) once the flags are applied (config/args.ts).
   if ('cluster' in obj) draft.cluster = parseClusterFile(obj['cluster'], source) as ClusterConfig;
+  if ('operator' in obj) draft.operator = parseOperatorFile(obj['operator'], source, baseDir);
 }
 
 function applyEndpoints(draft: ConfigDraft, obj: Record<string, unknown>, src: Source): void {

@@ -7,6 +7,7 @@
  * target id to host:port; without tokens every session goes to `defaultTarget`.
  */
 import type { ClusterConfig } from '../cluster/config.ts';
+import type { OperatorConfig } from '../operator/config.ts';
 import type { HttpLimitsOptions } from '../limits/http-limits.ts';
 import { DEFAULT_MESSAGE_RATE, type TokenBucketOptions } from '../limits/rate-limit.ts';
 import type { VmCertId } from '../vm-cert-id.ts';
@@ -99,6 +100,8 @@ export interface RelayConfig {
   http: HttpLimitsOptions;
   /** A relay cluster sharing its state through a Redis-protocol store (cluster/). Default none. */
   cluster?: ClusterConfig;
+  /** The operator API for the helpdesk (operator/). Default none (off). */
+  operator?: OperatorConfig;
 }
 
 /**

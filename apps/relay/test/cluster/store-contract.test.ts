@@ -130,6 +130,29 @@ describe.each(SUBJECTS)('cluster store contract: %s', (_name, make) => {
     expect(await store.vmHolder('vm1')).toBeUndefined();
   });
 
+  it('published sessions are listed across nodes and lapse; end requests are taken once', async () => {
+    const { store, pass } = await make();
+    const rec = (node: string, sessionId: number) => ({
+      node,
+      sessionId,
+      target: 'vm1',
+      clientAddress: '192.0.2.1',
+      since: 1,
+      apduCount: 3,
+    });
+    await store.publishSessions('node-a', [rec('node-a', 1)], 200);
+    await store.publishSessions('node-b', [rec('node-b', 7), rec('node-b', 8)], 400);
+    const ids = (await store.listSessions()).map((s) => `${s.node}/${s.sessionId}`).sort();
+    expect(ids).toEqual(['node-a/1', 'node-b/7', 'node-b/8']);
+    await pass(250);
+    expect((await store.listSessions()).map((s) => s.node)).toEqual(['node-b', 'node-b']);
+    await store.requestEnd('node-b', 7, 1000);
+    await store.requestEnd('node-b', 8, 1000);
+    expect((await store.takeEndRequests('node-b')).sort()).toEqual([7, 8]);
+    expect(await store.takeEndRequests('node-b')).toEqual([]);
+    expect(await store.takeEndRequests('node-a')).toEqual([]);
+  });
+
   it('the dial-in directory: announce, find, withdraw only by the announcing node, lapse', async () => {
     const { store, pass } = await make();
     expect(await store.findDialIn('vm9')).toBeUndefined();

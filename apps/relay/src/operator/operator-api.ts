@@ -1,0 +1,147 @@
+/**
+ * The operator API for the helpdesk (issue 15), off unless the config file has
+ * `"operator": { "listen": "HOST:PORT", "secretFile": FILE }`. Its own listener; every request
+ * carries `Authorization: Bearer <the secret file's content>`.
+ *
+ * - `POST /v1/links` `{"target": ID, "ttlSeconds"?: N}` → `{"token": …}`: mints a single-use
+ *   session token (as `mint-token` does offline) for a target this relay serves;
+ * - `GET /v1/sessions` → `{"sessions": [{node, sessionId, target, clientAddress, since,
+ *   apduCount}]}`: the live sessions of every node (never payloads);
+ * - `DELETE /v1/sessions/<node>/<sessionId>` → 202: ends that session on whichever node holds
+ *   it (within a second); the guest sees the card removed, the page "the helpdesk ended it".
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type net from 'node:net';
+import { mintToken } from '../auth/tokens.ts';
+import type { ClusterStore } from '../cluster/store.ts';
+import type { HostPort } from '../config/types.ts';
+import type { SessionRegistry } from './session-registry.ts';
+
+export interface OperatorApiOptions {
+  readonly listen: HostPort;
+  readonly secret: Uint8Array;
+  readonly store: ClusterStore;
+  readonly registry: SessionRegistry;
+  readonly nodeId: string;
+  readonly tokenSecret: Uint8Array | undefined;
+  readonly isKnownTarget: (id: string) => boolean;
+  readonly now: () => number;
+}
+
+const MAX_BODY_BYTES = 4096;
+
+export class OperatorApi {
+  readonly #o: OperatorApiOptions;
+  readonly #server: http.Server;
+  readonly #secretHash: Buffer;
+
+  constructor(opts: OperatorApiOptions) {
+    this.#o = opts;
+    this.#secretHash = createHash('sha256').update(opts.secret).digest();
+    this.#server = http.createServer((req, res) => {
+      this.#handle(req, res).catch((e: unknown) =>
+        send(res, 503, { error: `unavailable: ${(e as Error).message}` }),
+      );
+    });
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host: this.#o.listen.host, port: this.#o.listen.port }, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  get port(): number {
+    return (this.#server.address() as net.AddressInfo).port;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+
+  #isAuthorized(req: http.IncomingMessage): boolean {
+    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    if (!m) return false;
+    const given = createHash('sha256')
+      .update((m[1] as string).trim())
+      .digest();
+    return timingSafeEqual(given, this.#secretHash);
+  }
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (!this.#isAuthorized(req)) return send(res, 401, { error: 'a bearer secret is required' });
+    const url = new URL(req.url ?? '/', 'http://operator');
+    const end = /^\/v1\/sessions\/([A-Za-z0-9._-]{1,64})\/(\d{1,15})$/.exec(url.pathname);
+    if (req.method === 'GET' && url.pathname === '/v1/sessions')
+      return send(res, 200, { sessions: await this.#o.store.listSessions() });
+    if (req.method === 'DELETE' && end) return this.#end(res, end[1] as string, Number(end[2]));
+    if (req.method === 'POST' && url.pathname === '/v1/links') return this.#mint(req, res);
+    send(res, 404, { error: 'unknown request' });
+  }
+
+  async #end(res: http.ServerResponse, node: string, sessionId: number): Promise<void> {
+    if (node === this.#o.nodeId) {
+      const isEnded = this.#o.registry.end(sessionId);
+      return send(
+        res,
+        isEnded ? 202 : 404,
+        isEnded ? { ending: true } : { error: 'no such session' },
+      );
+    }
+    await this.#o.store.requestEnd(node, sessionId, 10_000);
+    send(res, 202, { ending: true });
+  }
+
+  async #mint(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await readJson(req);
+    const o = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    const target = o['target'];
+    const ttl = o['ttlSeconds'] ?? 600;
+    if (typeof target !== 'string' || !this.#o.isKnownTarget(target))
+      return send(res, 400, { error: 'unknown target' });
+    if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > 86_400)
+      return send(res, 400, { error: 'ttlSeconds must be an integer in 1..86400' });
+    if (this.#o.tokenSecret === undefined)
+      return send(res, 409, { error: 'this relay has no token secret' });
+    const token = mintToken({
+      secret: this.#o.tokenSecret,
+      targetId: target,
+      ttlSeconds: ttl,
+      nowMs: this.#o.now(),
+    });
+    send(res, 200, { token });
+  }
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return void res.end();
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+  res.end(`${JSON.stringify(body)}\n`);
+}
+
+function readJson(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => {
+      text += c;
+      if (text.length > MAX_BODY_BYTES) req.destroy();
+    });
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        resolve(undefined);
+      }
+    });
+    req.on('error', () => resolve(undefined));
+  });
+}

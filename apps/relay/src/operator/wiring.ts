@@ -1,0 +1,66 @@
+/**
+ * Starts the operator API when the configuration asks for it: the session registry (on the
+ * cluster store, or on an embedded one for a relay alone) and the API's listener.
+ */
+import { readFileSync } from 'node:fs';
+import type { ClusterRuntime } from '../cluster/cluster-runtime.ts';
+import { MemoryClusterStore } from '../cluster/memory-store.ts';
+import type { RelayConfig } from '../config/types.ts';
+import { invalid } from '../config/values.ts';
+import { RelayError } from '../errors.ts';
+import type { ServerEvent } from '../server-events.ts';
+import type { RelaySession } from '../session/relay-session.ts';
+import { OperatorApi } from './operator-api.ts';
+import { SessionRegistry } from './session-registry.ts';
+
+export interface RunningOperator {
+  readonly api: OperatorApi;
+  onServerEvent(e: ServerEvent): void;
+  close(): Promise<void>;
+}
+
+export async function startOperator(w: {
+  readonly config: RelayConfig;
+  readonly cluster: ClusterRuntime | undefined;
+  readonly sessions: ReadonlyMap<string, RelaySession>;
+  readonly isKnownTarget: (id: string) => boolean;
+  readonly now: () => number;
+}): Promise<RunningOperator | undefined> {
+  const o = w.config.operator;
+  if (o === undefined) return undefined;
+  let secret: Buffer;
+  try {
+    secret = Buffer.from(readFileSync(o.secretFile, 'utf8').trim(), 'utf8');
+  } catch (e) {
+    throw invalid(`operator.secretFile ${o.secretFile}: ${(e as Error).message}`, e);
+  }
+  if (secret.length < 16) throw invalid(`operator.secretFile ${o.secretFile}: at least 16 bytes`);
+  const store = w.cluster?.store ?? new MemoryClusterStore();
+  const nodeId = w.cluster?.nodeId ?? 'local';
+  const registry = new SessionRegistry({ store, nodeId, sessions: w.sessions, now: w.now });
+  const api = new OperatorApi({
+    listen: o.listen,
+    secret,
+    store,
+    registry,
+    nodeId,
+    tokenSecret: w.config.tokenSecrets[0],
+    isKnownTarget: w.isKnownTarget,
+    now: w.now,
+  });
+  try {
+    await api.start();
+  } catch (e) {
+    registry.close();
+    const at = `${o.listen.host}:${o.listen.port}`;
+    throw new RelayError('RELAY_LISTEN_FAILED', `cannot listen on ${at} (operator)`, { cause: e });
+  }
+  return {
+    api,
+    onServerEvent: (e) => registry.onServerEvent(e),
+    close: async () => {
+      registry.close();
+      await api.close();
+    },
+  };
+}
