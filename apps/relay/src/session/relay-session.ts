@@ -366,6 +366,13 @@ export class RelaySession {
     this.#emit({ kind: 'parked', answered, graceMs: this.#resumeGraceMs });
   }
 
+  /** No longer parked (resumed, cleaning up, or over): the grace timer goes. */
+  #unpark(): void {
+    if (this.#parkTimer === undefined) return;
+    this.#timers.clear(this.#parkTimer);
+    this.#parkTimer = undefined;
+  }
+
   /** Guest commands that arrive while parked are answered with VSC_Error at once. */
   #answerWhileParked(): void {
     const answered = this.#counters.takeAll();
@@ -385,8 +392,7 @@ export class RelaySession {
       old.terminate();
     }
     this.#browser.settle();
-    if (this.#parkTimer !== undefined) this.#timers.clear(this.#parkTimer);
-    this.#parkTimer = undefined;
+    this.#unpark();
     this.#answerWhileParked();
     this.#ws = ws;
     this.#browser = new BrowserLink(ws, this.#timers, this.#wsCloseTimeoutMs);
@@ -625,6 +631,7 @@ export class RelaySession {
    * sends CardRemove + ReaderRemove; it waits (bounded) for acks when `isWaitingForAcks`.
    */
   #startCleanup(reason: SessionEndReason, isWaitingForAcks: boolean): void {
+    this.#unpark();
     if (this.#vm.phase !== 'open') return;
     this.#endReason = reason;
     const answered = this.#counters.takeAll();
@@ -635,6 +642,7 @@ export class RelaySession {
 
   #maybeFinish(): void {
     if (this.#vm.phase !== 'closed' || this.#vm.isConnected || this.#browser.isOpen) return;
+    this.#unpark();
     this.#browser.settle();
     if (this.#end) return;
     const end: SessionEnd = {
