@@ -178,6 +178,12 @@ export function classifyClose(closeCode: number, wasOpen: boolean): CloseClassif
       return { code: 'BRIDGE_IDLE_TIMEOUT', outcome: 'final' };
     case RelayClose.AUTH_TIMEOUT:
       return { code: 'BRIDGE_AUTH_TIMEOUT', outcome: 'reconnect' };
+    case RelayClose.CLUSTER_UNAVAILABLE:
+      // A cluster node without its store refuses new sessions until it has it again.
+      return { code: 'BRIDGE_RELAY_GOING_AWAY', outcome: 'reconnect' };
+    case RelayClose.ENDED_BY_OPERATOR:
+      // The helpdesk ended it on purpose (the card was removed): an orderly end, no retry.
+      return { code: 'BRIDGE_RELAY_CLOSED', outcome: 'final' };
     case RelayClose.RESUME_EXPIRED:
     case RelayClose.RESUME_USED:
     case RelayClose.RESUME_UNKNOWN:

@@ -68,6 +68,22 @@ describe('classifyClose', () => {
     expect(classifyClose(RelayClose.MESSAGE_TOO_BIG, true).outcome).toBe('final');
     expect(classifyClose(RelayClose.VM_PROTOCOL, true).outcome).toBe('final');
     expect(classifyClose(RelayClose.NORMAL, true).outcome).toBe('final');
+    // The helpdesk ended the session on purpose: an orderly end, never retried.
+    expect(classifyClose(RelayClose.ENDED_BY_OPERATOR, true)).toEqual({
+      code: 'BRIDGE_RELAY_CLOSED',
+      outcome: 'final',
+    });
+    // A refused resume ticket: the lending machine decides what follows (resume.ts).
+    for (const code of [
+      RelayClose.RESUME_EXPIRED,
+      RelayClose.RESUME_USED,
+      RelayClose.RESUME_UNKNOWN,
+    ]) {
+      expect(classifyClose(code, true)).toEqual({
+        code: 'BRIDGE_RESUME_REFUSED',
+        outcome: 'refused',
+      });
+    }
   });
 
   it('reconnects after drops and VM-side closes', () => {
@@ -83,6 +99,7 @@ describe('classifyClose', () => {
     expect(classifyClose(RelayClose.VM_CLOSED, true).outcome).toBe('reconnect');
     expect(classifyClose(RelayClose.VM_UNREACHABLE, true).outcome).toBe('reconnect');
     expect(classifyClose(RelayClose.RATE_LIMITED, true).outcome).toBe('reconnect');
+    expect(classifyClose(RelayClose.CLUSTER_UNAVAILABLE, true).outcome).toBe('reconnect');
   });
 
   it('maps every relay close code to a catalogued error', () => {
