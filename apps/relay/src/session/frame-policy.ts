@@ -7,7 +7,8 @@
  * - `toVm`: each valid browser message, before it is written to QEMU.
  * - `toBrowser`: each whole message from QEMU, in every phase, before it may go to the
  *   browser (`drop`: never to the browser — e.g. QEMU's reply to a message the relay wrote
- *   itself; the relay's own bookkeeping still sees it).
+ *   itself; the relay's own bookkeeping still sees it, except a dropped guest command, which
+ *   the policy answers itself with its probe and which is then not outstanding).
  * - `fromRelay`: each message the relay itself writes to QEMU (the cleanup's VSC_Error
  *   answers, CardRemove, ReaderRemove); `refuse` or `drop`: not written.
  *

@@ -528,7 +528,9 @@ export class RelaySession {
       const verdict = this.#policy?.toBrowser?.(f, this.#policyState);
       if (verdict && verdict.action !== 'forward') {
         // The bookkeeping still sees it: a refused guest command is answered by the cleanup.
-        this.#countFromVm(f.type);
+        // A dropped guest command was answered by the policy itself (its probe: e.g. a GET
+        // RESPONSE served from the relay's buffer), so it is not outstanding.
+        if (verdict.action === 'refuse' || f.type !== VSC.APDU) this.#countFromVm(f.type);
         if (verdict.action === 'refuse') {
           if (this.#vm.phase === 'open') this.#refuseFrame('to-browser', verdict);
         } else if (verdict.probe) this.#writeProbe(verdict.probe);
