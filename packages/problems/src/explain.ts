@@ -6,6 +6,7 @@
 import { PROBLEMS, type ProblemId } from './catalog/index.ts';
 import type { Failure, FailureKind } from './failure.ts';
 import { CCID_PROBLEMS } from './sources/ccid.ts';
+import { HELPER_PROBLEMS } from './sources/helper.ts';
 import { PAGE_CONDITIONS } from './sources/page.ts';
 import { PCSC_PROBLEMS, pcscCodeName } from './sources/pcsc.ts';
 import { problemForBridgeCode } from './sources/bridge.ts';
@@ -63,6 +64,8 @@ function matchSource(f: Failure): Omit<ProblemMatch, 'kind'> {
         name ?? (typeof f.code === 'number' ? `PC/SC 0x${(f.code >>> 0).toString(16)}` : f.code);
       return { id: name === null ? 'reader-error' : PCSC_PROBLEMS[name][1], reference, params: {} };
     }
+    case 'helper':
+      return { id: HELPER_PROBLEMS[f.code] ?? 'helper-failed', reference: f.code, params: {} };
     case 'bridge':
       return { id: problemForBridgeCode(f.code) ?? 'unexpected', reference: f.code, params: {} };
     case 'page': {

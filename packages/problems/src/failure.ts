@@ -17,6 +17,8 @@ export type Failure =
   | { kind: 'vscard'; code: string }
   /** A PC/SC return code by name (`SCARD_E_NO_SERVICE`) or value (0x8010001D). */
   | { kind: 'pcsc'; code: string | number; reader?: string }
+  /** A refusal by the local helper (`HelperErrorCode` of @cardlend/helper-protocol, e.g. `HELPER_READER_IN_USE`). */
+  | { kind: 'helper'; code: string }
   /** A failure the bridge detected itself (`BridgeErrorCode`, e.g. `BRIDGE_ATR_REFUSED`). */
   | { kind: 'bridge'; code: string }
   /**
@@ -33,12 +35,13 @@ export type FailureKind = Failure['kind'];
 
 /**
  * A failure from a bare code string, told apart by its prefix (`CCID_`, `VSCARD_`, `SCARD_`,
- * `BRIDGE_`); anything else is `unknown`. For errors that arrive without their source.
+ * `HELPER_`, `BRIDGE_`); anything else is `unknown`. For errors that arrive without their source.
  */
 export function failureFromCode(code: string): Failure {
   if (code.startsWith('CCID_')) return { kind: 'ccid', code };
   if (code.startsWith('VSCARD_')) return { kind: 'vscard', code };
   if (code.startsWith('SCARD_')) return { kind: 'pcsc', code };
+  if (code.startsWith('HELPER_')) return { kind: 'helper', code };
   if (problemForBridgeCode(code) !== null) return { kind: 'bridge', code };
   return { kind: 'unknown', code };
 }

@@ -14,6 +14,7 @@ export { osFamilyFromPlatform, osFamilyFromUserAgent } from './os.ts';
 export { CCID_PROBLEMS } from './sources/ccid.ts';
 export { BRIDGE_PROBLEMS } from './sources/bridge.ts';
 export type { BridgeCodeName } from './sources/bridge.ts';
+export { HELPER_PROBLEMS } from './sources/helper.ts';
 export { PAGE_CONDITIONS } from './sources/page.ts';
 export type { PageCondition } from './sources/page.ts';
 export { PCSC_PROBLEMS, pcscCodeName } from './sources/pcsc.ts';

@@ -47,7 +47,8 @@ export interface ProblemEntry {
 }
 
 /** The kinds of source a failure can come from (`Failure['kind']`). */
-export type SourceKind = 'ccid' | 'relay-close' | 'vscard' | 'pcsc' | 'bridge' | 'page' | 'unknown';
+export type SourceKind =
+  'ccid' | 'relay-close' | 'vscard' | 'pcsc' | 'helper' | 'bridge' | 'page' | 'unknown';
 
 /** One step as shown. */
 export interface Fix {

@@ -3,9 +3,11 @@ import browser from '../src/catalog/browser.json' with { type: 'json' };
 import reader from '../src/catalog/reader.json' with { type: 'json' };
 import relay from '../src/catalog/relay.json' with { type: 'json' };
 import token from '../src/catalog/token.json' with { type: 'json' };
+import helper from '../src/catalog/helper.json' with { type: 'json' };
 import {
   BRIDGE_PROBLEMS,
   CCID_PROBLEMS,
+  HELPER_PROBLEMS,
   PAGE_CONDITIONS,
   PCSC_PROBLEMS,
   PROBLEM_IDS,
@@ -124,7 +126,7 @@ describe('the catalog', () => {
   });
 
   it('has no id defined twice across its parts', () => {
-    const parts = [browser, reader, relay, token].map((p) => Object.keys(p));
+    const parts = [browser, reader, relay, token, helper].map((p) => Object.keys(p));
     expect(new Set(parts.flat()).size).toBe(parts.flat().length);
     expect(PROBLEM_IDS).toHaveLength(parts.flat().length);
   });
@@ -136,6 +138,7 @@ describe('the catalog', () => {
       ...Object.values(VSCARD_PROBLEMS),
       ...Object.values(PCSC_PROBLEMS).map(([, id]) => id),
       ...Object.values(BRIDGE_PROBLEMS),
+      ...Object.values(HELPER_PROBLEMS),
       ...(Object.keys(PAGE_CONDITIONS) as ProblemId[]),
       'relay-unreachable',
       'unexpected',

@@ -21,6 +21,9 @@ export const PAGE_CONDITIONS = {
   'token-malformed': 'token malformed',
   'token-expired': 'token expired',
   'token-forged': 'token forged',
+  // The local helper (issue 13): nothing answered; the browser refused the loopback network.
+  'helper-absent': 'no helper',
+  'helper-blocked': 'local network access denied',
 } as const satisfies Readonly<Partial<Record<ProblemId, string>>>;
 
 /** A condition a client detects by itself (also the id of its problem). */

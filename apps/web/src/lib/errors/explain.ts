@@ -73,6 +73,7 @@ const SOURCE_KINDS: ReadonlySet<string> = new Set<SourceFailure['kind']>([
   'relay-close',
   'vscard',
   'pcsc',
+  'helper',
   'bridge',
   'page',
   'unknown',

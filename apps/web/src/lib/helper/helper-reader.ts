@@ -12,15 +12,20 @@ import type { BridgeReader, BridgeReaderEvent, PoweredCard, SlotStatus } from '@
 import { HelperRequestError } from './helper-client.ts';
 import type { HelperClient, HelperClientEvent } from './helper-client.ts';
 
-/** A failed call: `code` in the reader vocabulary, `helperCode` what the helper said. */
+/**
+ * A failed call: `code` in the reader vocabulary, `helperCode` what the helper said, and then
+ * `source` (@cardlend/problems' failure) so the page explains the helper's own refusal.
+ */
 export class HelperReaderError extends Error {
   readonly code: string;
   readonly helperCode: HelperErrorCode | null;
+  readonly source: { readonly kind: 'helper'; readonly code: HelperErrorCode } | undefined;
   constructor(code: string, message: string, helperCode: HelperErrorCode | null = null) {
     super(message);
     this.name = 'HelperReaderError';
     this.code = code;
     this.helperCode = helperCode;
+    this.source = helperCode === null ? undefined : { kind: 'helper', code: helperCode };
   }
 }
 

@@ -8,7 +8,8 @@ import {
 import { fakeSockets } from './fake-helper-socket.test-support.ts';
 import { HelperClient } from './helper-client.ts';
 import { HelperPanel } from './helper-panel.svelte.ts';
-import { HELPER_CODE_TEXTS } from './helper-texts.ts';
+import { HELPER_PROBLEMS } from '@cardlend/problems';
+import { explainHelperCode, explainHelperCondition } from './helper-words.ts';
 import { readerCodeFor } from './helper-reader.ts';
 import { HELPER_ERROR_CODES } from '@cardlend/helper-protocol';
 
@@ -147,11 +148,22 @@ describe('HelperPanel', () => {
 });
 
 describe('texts and codes', () => {
-  it('explains every helper code and maps each onto a reader code', () => {
+  it('explains every helper code from the catalog and maps each onto a reader code', () => {
     for (const code of HELPER_ERROR_CODES) {
-      expect(HELPER_CODE_TEXTS[code].title.length).toBeGreaterThan(10);
+      expect(HELPER_PROBLEMS[code], code).toBeDefined();
+      const e = explainHelperCode(code, 'windows');
+      expect(e.id).toBe(HELPER_PROBLEMS[code]);
+      expect(e.reference).toBe(code);
+      expect(e.fixes.length).toBeGreaterThan(0);
       expect(readerCodeFor(code)).toMatch(/^CCID_/);
     }
+    expect(explainHelperCode('HELPER_STOPPING', 'linux').title).toBe('The cardlend helper stopped');
+    expect(explainHelperCondition('helper-blocked', 'linux').fixes[0]?.text).toContain(
+      'Local network access',
+    );
+    expect(explainHelperCondition('helper-absent', 'linux').fixes[0]?.command).toBe(
+      'npx cardlend serve',
+    );
     expect(readerCodeFor('HELPER_READER_IN_USE')).toBe('CCID_DEVICE_BUSY');
     expect(readerCodeFor('CCID_CARD_ABSENT')).toBe('CCID_CARD_ABSENT');
     expect(readerCodeFor('TIMEOUT')).toBe('CCID_TIMEOUT');

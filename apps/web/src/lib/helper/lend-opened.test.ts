@@ -94,7 +94,8 @@ describe('lending through the helper', () => {
     });
     await lending;
     expect(session.isLending).toBe(false);
-    expect(session.problem).not.toBeNull();
+    expect(session.problem?.id).toBe('helper-reader-in-use');
+    expect(session.problem?.reference).toBe('HELPER_READER_IN_USE');
   });
 
   it('the helper reader says its route and passes events on', async () => {
