@@ -13,6 +13,7 @@ import {
   type ResumeOffer,
 } from '@cardlend/vscard';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import type { RelayServer } from '../src/server.ts';
 import {
   Browser,
@@ -153,5 +154,32 @@ describe('a parked lending session', () => {
     b.ws.terminate();
     await c.waitFor(() => count(c, T.CardRemove) === 1, 3000, 'CardRemove');
     expect(b.frames).toHaveLength(0);
+  });
+
+  it('a connection that stops answering pings is a drop: the session parks and resumes', async () => {
+    await relay.close();
+    ({ relay } = await startTestRelay(
+      vm.port,
+      { resumeGraceMs: GRACE_MS, pingIntervalMs: 50 },
+      { sessionTimers: timers },
+    ));
+    // A client whose network went silent: it never answers the relay's pings.
+    const silent = new WebSocket(wsUrl(relay), [RELAY_SUBPROTOCOL, RELAY_RESUME_CAPABILITY], {
+      autoPong: false,
+    });
+    const texts: string[] = [];
+    silent.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary) texts.push(data.toString('utf8'));
+    });
+    silent.on('error', () => {});
+    const c = await vm.nextConnection(0);
+    await until(() => relay.sessions.get('default')?.isParked === true, 5000, 'parked');
+    expect(count(c, T.CardRemove)).toBe(0);
+    const offer = parseResumeOffer(texts[0] ?? '');
+    expect(offer).not.toBeNull();
+    const back = await open(RELAY_TICKET_SUBPROTOCOL_PREFIX + (offer?.ticket ?? ''));
+    await offerOf(back);
+    expect(relay.sessions.get('default')?.isParked).toBe(false);
+    silent.terminate();
   });
 });
