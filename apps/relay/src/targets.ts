@@ -5,6 +5,7 @@
  * card from its VM still holds the lock; one newcomer (a reload, a reconnect) may wait for it.
  */
 import net from 'node:net';
+import { EndpointPolicy } from './cluster/endpoints.ts';
 import type { HostPort, RelayConfig, TargetConfig } from './config/types.ts';
 import { DialInPort, type DialInConnection, type DialInEvent } from './dial-in.ts';
 import { DialInTlsListener } from './dial-in-tls.ts';
@@ -73,11 +74,13 @@ export class Targets {
   readonly #sources = new Map<string, DialInSource>();
   readonly #vmTls: DialInTlsListener | undefined;
   readonly #locks = new Map<string, TargetLock>();
+  readonly #endpoints: EndpointPolicy | undefined;
 
   /** Loads the VM TLS listener's files (throws `RELAY_CONFIG_INVALID`); binds nothing yet. */
   constructor(opts: TargetsOptions) {
     this.#config = opts.config;
     this.#onDialInEvent = opts.onDialInEvent;
+    this.#endpoints = opts.config.vmEndpoints && new EndpointPolicy(opts.config.vmEndpoints);
     const emit = opts.onDialInEvent;
     this.#vmTls = opts.config.vmTls
       ? new DialInTlsListener({
@@ -116,11 +119,14 @@ export class Targets {
     }
   }
 
-  /** The configuration of a target, if the relay serves it. */
+  /**
+   * The configuration of a target, if the relay serves it: a configured one, or a VM endpoint
+   * (`ep-<address>-<port>`) inside the config's `vmEndpoints` allowlist (cluster/endpoints.ts).
+   */
   get(targetId: string): TargetConfig | undefined {
     return Object.hasOwn(this.#config.targets, targetId)
       ? this.#config.targets[targetId]
-      : undefined;
+      : this.#endpoints?.target(targetId);
   }
 
   /** Bound per-VM dial-in ports by target id. */

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { parseClusterFile, type ClusterConfig } from '../cluster/config.ts';
+import { parseEndpointAllowlist } from '../cluster/endpoints.ts';
 import { DEFAULT_MESSAGE_RATE } from '../limits/rate-limit.ts';
 import { parseOperatorFile } from '../operator/config.ts';
 import type { HttpLimitsOptions } from '../limits/http-limits.ts';
@@ -46,6 +47,7 @@ export const FILE_KEYS = [
   'vmTls',
   'cluster',
   'operator',
+  'vmEndpoints',
 ] as const;
 
 /** Keys of the config file's `"vmTls"` object. */
@@ -100,6 +102,7 @@ export function applyConfigFile(
   // Completed (and checked) once the flags are applied (config/args.ts).
   if ('cluster' in obj) draft.cluster = parseClusterFile(obj['cluster'], source) as ClusterConfig;
   if ('operator' in obj) draft.operator = parseOperatorFile(obj['operator'], source, baseDir);
+  if ('vmEndpoints' in obj) draft.vmEndpoints = parseEndpointAllowlist(obj['vmEndpoints'], source);
 }
 
 function applyEndpoints(draft: ConfigDraft, obj: Record<string, unknown>, src: Source): void {

@@ -7,6 +7,7 @@
  * target id to host:port; without tokens every session goes to `defaultTarget`.
  */
 import type { ClusterConfig } from '../cluster/config.ts';
+import type { EndpointAllowlist } from '../cluster/endpoints.ts';
 import type { OperatorConfig } from '../operator/config.ts';
 import type { HttpLimitsOptions } from '../limits/http-limits.ts';
 import { DEFAULT_MESSAGE_RATE, type TokenBucketOptions } from '../limits/rate-limit.ts';
@@ -102,6 +103,8 @@ export interface RelayConfig {
   cluster?: ClusterConfig;
   /** The operator API for the helpdesk (operator/). Default none (off). */
   operator?: OperatorConfig;
+  /** VM endpoints tokens may name without a target line (cluster/endpoints.ts). Default none. */
+  vmEndpoints?: EndpointAllowlist;
 }
 
 /**
