@@ -60,7 +60,9 @@ export async function startCluster(w: ClusterWiring): Promise<ClusterRuntime | u
     ...(c.leaseMs !== undefined ? { leaseMs: c.leaseMs } : {}),
     onStatus: (status) => {
       show(status);
-      w.emit({ kind: 'server-error', message: `cluster: ${status}` });
+      // Logged (main.ts) as an error while new sessions are refused; /readyz says when it ends.
+      if (status === 'down')
+        w.emit({ kind: 'server-error', message: `cluster: ${UNAVAILABLE.down}` });
     },
     ...(w.config.tokenSecrets[0] ? { linkKey: linkKey(w.config.tokenSecrets[0]) } : {}),
   });
