@@ -447,7 +447,8 @@ describe('LendingSession', () => {
         nextRetryAtMs: 1_700_000_001_000,
       });
       // Connecting again after having been lent is still retrying.
-      reader.link?.emit({ ...lost, link: 'connecting', reconnectAttempt: undefined });
+      const { reconnectAttempt: _attempt, ...withoutAttempt } = lost;
+      reader.link?.emit({ ...withoutAttempt, link: 'connecting' });
       expect(session.problem).toBeNull();
       expect(session.reconnect).toBeNull();
       reader.link?.emit({ link: 'lent', card: null, error: null });
@@ -459,7 +460,8 @@ describe('LendingSession', () => {
       const { session, reader } = setup();
       await session.tryVirtualCard();
       reader.link?.emit(lost);
-      reader.link?.emit({ ...lost, link: 'failed', reconnectAttempt: undefined });
+      const { reconnectAttempt: _attempt, ...withoutAttempt } = lost;
+      reader.link?.emit({ ...withoutAttempt, link: 'failed' });
       expect(session.problem?.id).toBe('vm-unreachable');
       expect(session.pendingProblem).toBeNull();
     });
