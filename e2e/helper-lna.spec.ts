@@ -10,27 +10,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import { createPivDemoCard } from '../packages/card-sim/src/index.ts';
 import { startPcscd, waitForCard, type Pcscd } from '../packages/pcsc/test-support/index.ts';
 import { openPcscReaders } from '../apps/cli/src/pcsc-readers.ts';
 import { ApprovalStore, approvalsPath } from '../apps/cli/src/serve/approvals.ts';
 import { Pairing } from '../apps/cli/src/serve/pairing.ts';
 import { startHelperServer, type HelperServer } from '../apps/cli/src/serve/server.ts';
-import type { Prompter } from '../apps/cli/src/ports.ts';
 import { expect, test } from './fixtures.ts';
-
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-
-/** A terminal that answers what the test says, once asked. */
-class TestTerminal implements Prompter {
-  readonly questions: string[] = [];
-  answer = 'n';
-  ask(text: string): Promise<string | null> {
-    this.questions.push(text);
-    return Promise.resolve(this.answer);
-  }
-}
+import { publicPage, setLoopbackPermission, TestTerminal } from './helper-e2e.ts';
 
 let pcscd: Pcscd;
 let helper: HelperServer;
@@ -65,47 +53,6 @@ test.afterEach(async () => {
   await helper.close();
   rmSync(configDir, { recursive: true, force: true });
 });
-
-/** Chromium that counts pages of `pagePort` as public, and a page on the relay. */
-async function publicPage(
-  pagePort: number,
-  url: string,
-): Promise<{ browser: Browser; page: Page }> {
-  const browser = await chromium.launch({
-    executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
-    args: [
-      ...(isRoot ? ['--no-sandbox'] : []),
-      '--disable-gpu',
-      '--no-first-run',
-      `--ip-address-space-overrides=127.0.0.1:${pagePort}=public`,
-    ],
-  });
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(url);
-  return { browser, page };
-}
-
-/** Grants or denies `loopback-network` to `origin` in the page's browser context (DevTools). */
-async function setLoopbackPermission(
-  browser: Browser,
-  origin: string,
-  setting: 'granted' | 'denied',
-): Promise<void> {
-  const cdp = await browser.newBrowserCDPSession();
-  const { targetInfos } = (await cdp.send('Target.getTargets')) as {
-    targetInfos: { type: string; url: string; browserContextId?: string }[];
-  };
-  const target = targetInfos.find((t) => t.type === 'page' && t.url.startsWith(origin));
-  await cdp.send('Browser.setPermission', {
-    permission: { name: 'loopback-network' },
-    setting,
-    origin,
-    ...(target?.browserContextId === undefined
-      ? {}
-      : { browserContextId: target.browserContextId }),
-  });
-}
 
 /** In the page: opens the helper's socket, sends `requests` one by one, returns all it got. */
 function talkToHelper(

@@ -51,6 +51,17 @@ export class HelperPanel {
     this.#deps = deps;
   }
 
+  /**
+   * Looks for the helper without making the browser ask: only when the page may already reach
+   * loopback (the permission granted, or a page of this computer). Otherwise the person clicks
+   * "Look for the helper" (and the browser's prompt then makes sense).
+   */
+  async findIfAllowed(isPageOnLoopback: boolean): Promise<void> {
+    const permission = await this.#deps.permission();
+    this.permission = permission;
+    if (permission === 'granted' || isPageOnLoopback) await this.find();
+  }
+
   /** Looks for a running helper (and lists its readers when this page is approved). */
   async find(): Promise<void> {
     if (this.status === 'looking' || this.status === 'pairing') return;
@@ -69,7 +80,10 @@ export class HelperPanel {
     } else {
       this.#attach(found.client);
       if (found.client.approved) await this.refresh();
-      else this.status = 'not-approved';
+      else {
+        this.status = 'not-approved';
+        this.code = 'HELPER_ORIGIN_NOT_APPROVED';
+      }
     }
   }
 
