@@ -9,6 +9,7 @@ import {
   RELAY_SUBPROTOCOL_LONG_ANSWERS,
 } from '@cardlend/vscard';
 import { describe, expect, it } from 'vitest';
+import { MAX_CHAIN_LINKS } from '../src/lending/chain-collector.ts';
 import { MachineDriver, T0_ATR } from './helpers/machine-driver.ts';
 
 /** 2000 data bytes + 90 00, as a card answers a certificate read. */
@@ -100,6 +101,15 @@ describe('long answers: who splits depends on the subprotocol the relay selected
     const sent = answers(d, from);
     expect(sent).toHaveLength(1);
     expect(Buffer.from(sent[0] ?? []).equals(LONG)).toBe(true);
+  });
+
+  it('a card answering 61xx without data forever: collection stops after MAX_CHAIN_LINKS', () => {
+    const d = lentWith(RELAY_SUBPROTOCOL_LONG_ANSWERS);
+    const from = d.actions.length;
+    d.guest(READ);
+    for (let i = 0; i <= MAX_CHAIN_LINKS; i++) d.reader('transmit', Uint8Array.of(0x61, 0x10));
+    expect(d.pending).toEqual([]);
+    expect(answers(d, from)).toEqual([Uint8Array.of(0x61, 0x10)]);
   });
 
   it("cardlend.vscard.v1: the card's 61xx answer goes to the VM as it is (the guest asks for the rest)", () => {

@@ -170,7 +170,12 @@ export async function collectChain(
   const parts: Uint8Array[] = [];
   let total = 0;
   let answer = first;
-  while (answer.length >= 2 && answer[answer.length - 2] === 0x61 && total < MAX_COLLECTED_BYTES) {
+  while (
+    answer.length >= 2 &&
+    answer[answer.length - 2] === 0x61 &&
+    total < MAX_COLLECTED_BYTES &&
+    parts.length < 300
+  ) {
     parts.push(answer.subarray(0, answer.length - 2));
     total += answer.length - 2;
     const le = answer[answer.length - 1] ?? 0;

@@ -9,6 +9,9 @@ import { VSCARD_MAX_PAYLOAD_BYTES } from '@cardlend/vscard';
 /** Most data collected: one VSCard message minus SW1 SW2 and one piece of room. */
 export const MAX_COLLECTED_BYTES = VSCARD_MAX_PAYLOAD_BYTES - 2 - 256;
 
+/** Most GET RESPONSEs per guest command (a card answering `61xx` with no data stops here). */
+export const MAX_CHAIN_LINKS = 300;
+
 /** One guest command's exchange with the card; see the module comment. */
 export class ChainCollector {
   readonly #cla: number;
@@ -29,6 +32,7 @@ export class ChainCollector {
     this.#last = answer;
     const isMore = answer.length >= 2 && answer[answer.length - 2] === 0x61;
     if (!this.#isCollecting || !isMore || this.#total >= MAX_COLLECTED_BYTES) return null;
+    if (this.#parts.length >= MAX_CHAIN_LINKS) return null;
     const data = answer.subarray(0, answer.length - 2);
     this.#parts.push(data.slice());
     this.#total += data.length;
