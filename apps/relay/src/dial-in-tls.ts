@@ -21,6 +21,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import type { HostPort, VmTlsConfig } from './config/types.ts';
 import { DialInSlot, listenOrFail, type DialInEvent } from './dial-in.ts';
+import { TARGET_ID_PATTERN } from './auth/tokens.ts';
 import { loadVmTlsFiles, readFileBytes, type ReadBytes, type VmTlsMaterial } from './tls-files.ts';
 import { VmCertIndex, type VmCertId, type VmCertIdentity } from './vm-cert-id.ts';
 
@@ -28,6 +29,9 @@ export type { VmTlsMaterial } from './tls-files.ts';
 
 /** Longest TLS handshake of a VM connection, ms; slower peers are cut off. */
 export const VM_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Most targets made from certificate CNs (`vmTls.targetFromCn`). */
+export const MAX_CN_TARGETS = 4096;
 
 /**
  * Most TCP connections the VM listener keeps open at once: each target holds at most one
@@ -59,6 +63,8 @@ export interface DialInTlsListenerOptions {
   onEvent?: (e: DialInTlsEvent) => void;
   /** Reads the PEM files (tests); default `readFileSync`. */
   readBytes?: ReadBytes;
+  /** Every configured target id (a certificate CN never takes one, `isTargetFromCn`). */
+  configuredIds?: Iterable<string>;
 }
 
 /** The shared TLS listener for dial-in VMs; one {@link DialInSlot} per target. */
@@ -67,6 +73,9 @@ export class DialInTlsListener {
   readonly #config: VmTlsConfig;
   readonly #index: VmCertIndex;
   readonly #slots = new Map<string, DialInSlot>();
+  /** Configured target ids (never taken by a CN). */
+  readonly #configured = new Set<string>();
+  readonly #onTargetEvent: (targetId: string, e: DialInEvent) => void;
   readonly #onEvent: (e: DialInTlsEvent) => void;
   readonly #readBytes: ReadBytes;
   /** Every accepted TCP connection still open (handshaking, parked or taken). */
@@ -80,6 +89,9 @@ export class DialInTlsListener {
     const targets = [...opts.targets];
     this.#index = new VmCertIndex(targets);
     const onTargetEvent = opts.onTargetEvent ?? (() => {});
+    this.#onTargetEvent = onTargetEvent;
+    for (const id of opts.configuredIds ?? []) this.#configured.add(id);
+    for (const [id] of targets) this.#configured.add(id);
     for (const [id] of targets)
       this.#slots.set(id, new DialInSlot({ onEvent: (e) => onTargetEvent(id, e) }));
     this.#server = tls.createServer(
@@ -100,7 +112,9 @@ export class DialInTlsListener {
       });
       socket.destroy();
     });
-    this.#server.maxConnections = vmTlsMaxConnections(targets.length);
+    this.#server.maxConnections = vmTlsMaxConnections(
+      opts.config.isTargetFromCn ? MAX_CN_TARGETS : targets.length,
+    );
     this.#server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) =>
       this.#onEvent({
         kind: 'vm-refused',
@@ -131,6 +145,23 @@ export class DialInTlsListener {
   /** TCP connections open now (handshaking, parked or taken). */
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /**
+   * With `isTargetFromCn`: the slot of the target a certificate's CN names (made on first use,
+   * at most {@link MAX_CN_TARGETS}), or undefined for a CN that is no valid target id or that a
+   * configured target already uses.
+   */
+  cnSlot(cn: string | undefined): DialInSlot | undefined {
+    if (!this.#config.isTargetFromCn || cn === undefined || !TARGET_ID_PATTERN.test(cn))
+      return undefined;
+    if (this.#configured.has(cn)) return undefined;
+    let slot = this.#slots.get(cn);
+    if (slot === undefined && this.#slots.size < MAX_CN_TARGETS) {
+      slot = new DialInSlot({ onEvent: (e) => this.#onTargetEvent(cn, e) });
+      this.#slots.set(cn, slot);
+    }
+    return slot;
   }
 
   /** The park/handover slot of a target, undefined for targets this listener does not serve. */
@@ -167,7 +198,7 @@ export class DialInTlsListener {
     }
     const identity = peerIdentity(cert);
     const targetId = this.#index.lookup(identity);
-    const slot = targetId === undefined ? undefined : this.#slots.get(targetId);
+    const slot = targetId === undefined ? this.cnSlot(identity.cn) : this.#slots.get(targetId);
     if (!slot) {
       this.#onEvent({
         kind: 'vm-refused',

@@ -90,6 +90,7 @@ export class Targets {
           ),
           onTargetEvent: (target, event) => emit(target, event),
           onEvent: (event) => emit(undefined, event),
+          configuredIds: Object.keys(opts.config.targets),
         })
       : undefined;
   }
@@ -126,7 +127,14 @@ export class Targets {
   get(targetId: string): TargetConfig | undefined {
     return Object.hasOwn(this.#config.targets, targetId)
       ? this.#config.targets[targetId]
-      : this.#endpoints?.target(targetId);
+      : (this.#endpoints?.target(targetId) ?? this.#cnTarget(targetId));
+  }
+
+  /** With `vmTls.targetFromCn`: a target id a VM certificate's CN may name (dial-in.ts slot). */
+  #cnTarget(targetId: string): TargetConfig | undefined {
+    const vmTls = this.#config.vmTls;
+    if (!vmTls?.isTargetFromCn || !this.#vmTls?.cnSlot(targetId)) return undefined;
+    return { ...vmTls.listen, isDialIn: true, vmCert: { kind: 'cn', value: targetId } };
   }
 
   /** Bound per-VM dial-in ports by target id. */
@@ -181,7 +189,7 @@ export class Targets {
    * with (waiting up to `timeoutMs` for it). Rejects on error, timeout (`ETIMEDOUT`) or abort.
    */
   async connect(target: string, timeoutMs: number, signal: AbortSignal): Promise<VmConnection> {
-    const source = this.#sources.get(target);
+    const source = this.#sources.get(target) ?? this.#vmTls?.cnSlot(target);
     if (source) return source.take(timeoutMs, signal);
     const config = this.get(target) as TargetConfig;
     return { socket: await connectTcp(config, timeoutMs, signal), pending: undefined };

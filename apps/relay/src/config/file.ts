@@ -51,7 +51,7 @@ export const FILE_KEYS = [
 ] as const;
 
 /** Keys of the config file's `"vmTls"` object. */
-const VM_TLS_KEYS = ['listen', 'cert', 'key', 'ca'] as const;
+const VM_TLS_KEYS = ['listen', 'cert', 'key', 'ca', 'targetFromCn'] as const;
 
 /** Keys of the config file's `"http"` object (limits/http-limits.ts). */
 const HTTP_KEYS = [
@@ -213,7 +213,10 @@ function parseVmTls(value: unknown, src: Source): ConfigDraft['vmTls'] {
     if (!(VM_TLS_KEYS as readonly string[]).includes(key))
       throw invalid(`${src.name}: unknown key "vmTls.${key}" (allowed: ${VM_TLS_KEYS.join(', ')})`);
   }
-  const missing = VM_TLS_KEYS.filter((k) => !(k in vt));
+  const missing = VM_TLS_KEYS.filter((k) => k !== 'targetFromCn' && !(k in vt));
+  const fromCn = vt['targetFromCn'];
+  if (fromCn !== undefined && typeof fromCn !== 'boolean')
+    throw invalid(`${src.name}: "vmTls.targetFromCn" must be true or false`);
   if (missing.length > 0)
     throw invalid(`${src.name}: "vmTls" lacks ${missing.map((k) => `"${k}"`).join(', ')}`);
   const file = (key: 'cert' | 'key' | 'ca'): string => {
@@ -227,5 +230,6 @@ function parseVmTls(value: unknown, src: Source): ConfigDraft['vmTls'] {
     certFile: file('cert'),
     keyFile: file('key'),
     caFile: file('ca'),
+    ...(fromCn === true ? { isTargetFromCn: true } : {}),
   };
 }

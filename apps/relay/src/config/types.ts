@@ -41,6 +41,11 @@ export interface VmTlsConfig {
   keyFile: string;
   /** The CA (one or more PEM certificates) that signs the VMs' client certificates. */
   caFile: string;
+  /**
+   * A verified certificate no target names is its own target, with its subject CN as target id
+   * (a VM fleet without a line per VM; issue 15). Default false.
+   */
+  isTargetFromCn?: boolean;
 }
 
 /** The validated configuration. */
