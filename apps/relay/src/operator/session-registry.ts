@@ -88,7 +88,10 @@ export class SessionRegistry {
     }
   }
 
-  close(): void {
+  /** Stops publishing and withdraws this node's list (its sessions have ended by now). */
+  async close(): Promise<void> {
     clearInterval(this.#interval);
+    this.#live.clear();
+    await this.tick();
   }
 }

@@ -51,7 +51,7 @@ export async function startOperator(w: {
   try {
     await api.start();
   } catch (e) {
-    registry.close();
+    await registry.close();
     const at = `${o.listen.host}:${o.listen.port}`;
     throw new RelayError('RELAY_LISTEN_FAILED', `cannot listen on ${at} (operator)`, { cause: e });
   }
@@ -59,7 +59,7 @@ export async function startOperator(w: {
     api,
     onServerEvent: (e) => registry.onServerEvent(e),
     close: async () => {
-      registry.close();
+      await registry.close();
       await api.close();
     },
   };

@@ -15,6 +15,7 @@ import { RelayNode, TokenBrowser, writeSecret } from './relay-node.ts';
 
 const SECRET = randomBytes(32);
 const LEASE_MS = 1500;
+const OPERATOR_SECRET = 'helpdesk-operator-secret-42';
 const YUBIKEY_ATR = Uint8Array.from(
   Buffer.from('3bfd1300008131fe158073c021c057597562694b657940', 'hex'),
 );
@@ -23,11 +24,13 @@ let redis: TestRedis;
 let qemu: QemuHandle;
 const nodes: Record<'a' | 'b' | 'c', RelayNode> = {} as never;
 const browsers: TokenBrowser[] = [];
+const extra: RelayNode[] = [];
 
 beforeAll(async () => {
   redis = await TestRedis.start();
   qemu = await startQemu({ version: '7.2', debug: 2 });
   const secretFile = writeSecret(SECRET);
+  const operatorSecretFile = writeSecret(Buffer.from(OPERATOR_SECRET));
   for (const id of ['a', 'b', 'c'] as const)
     nodes[id] = await RelayNode.start({
       nodeId: id,
@@ -35,12 +38,13 @@ beforeAll(async () => {
       targets: { vm1: `127.0.0.1:${qemu.port}` },
       secretFile,
       leaseMs: LEASE_MS,
+      operatorSecretFile,
     });
 }, 120_000);
 
 afterAll(async () => {
   for (const b of browsers) b.browser.ws.terminate();
-  for (const n of Object.values(nodes)) await n.stop();
+  for (const n of [...Object.values(nodes), ...extra]) await n.stop();
   await qemu?.stop();
   await redis?.stop();
 });
@@ -164,5 +168,35 @@ describe('three relay processes, one redis-server, real QEMU 7.2', () => {
     const next = open(nodes.c);
     await lend(next);
     expect(qemu.output.slice(afterDrain).some((l) => /VSC_CardRemove/.test(l))).toBe(false);
+    live = next;
   }, 30_000);
+
+  it('the operator API on A lists the session lent through C and ends it: the guest sees the card removed', async () => {
+    const a = await RelayNode.start({
+      nodeId: 'a2',
+      redisUrl: redis.url,
+      targets: { vm1: `127.0.0.1:${qemu.port}` },
+      secretFile: writeSecret(SECRET),
+      leaseMs: LEASE_MS,
+      operatorSecretFile: writeSecret(Buffer.from(OPERATOR_SECRET)),
+    });
+    extra.push(a);
+    let sessions: { node: string; sessionId: number; target: string; apduCount: number }[] = [];
+    for (let i = 0; i < 50 && sessions.length === 0; i++) {
+      const listed = await a.operator('GET', '/v1/sessions', OPERATOR_SECRET);
+      sessions = (listed.json as { sessions: typeof sessions }).sessions;
+      if (sessions.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(sessions).toMatchObject([{ node: 'c', target: 'vm1' }]);
+    const mark = qemu.output.length;
+    const ended = await a.operator(
+      'DELETE',
+      `/v1/sessions/c/${sessions[0]?.sessionId}`,
+      OPERATOR_SECRET,
+    );
+    expect(ended.status).toBe(202);
+    expect((await live.closed).code).toBe(RelayClose.ENDED_BY_OPERATOR);
+    await qemu.waitForLog(/VSC_CardRemove/, 5000, mark);
+    await qemu.waitForLog(/CCID Detach/, 5000, mark);
+  }, 40_000);
 });

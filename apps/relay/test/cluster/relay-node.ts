@@ -26,6 +26,8 @@ export interface NodeSetup {
   readonly targets: Record<string, string>;
   readonly secretFile: string;
   readonly leaseMs: number;
+  /** The operator API's bearer secret file (the API listens on a free loopback port). */
+  readonly operatorSecretFile?: string;
 }
 
 /** A secret file (32+ bytes) in a fresh directory. */
@@ -43,6 +45,7 @@ export class RelayNode {
   #stderr = '';
   #stdout = '';
   port = 0;
+  operatorPort = 0;
 
   private constructor(nodeId: string, proc: ChildProcess) {
     this.nodeId = nodeId;
@@ -54,6 +57,7 @@ export class RelayNode {
 
   static async start(setup: NodeSetup): Promise<RelayNode> {
     const dir = mkdtempSync(path.join(os.tmpdir(), `cardlend-${setup.nodeId}-`));
+    const operatorPort = await findFreePort();
     const config = path.join(dir, 'relay.json');
     writeFileSync(
       config,
@@ -69,6 +73,14 @@ export class RelayNode {
           advertise: `127.0.0.1:${await findFreePort()}`,
           leaseMs: setup.leaseMs,
         },
+        ...(setup.operatorSecretFile
+          ? {
+              operator: {
+                listen: `127.0.0.1:${operatorPort}`,
+                secretFile: setup.operatorSecretFile,
+              },
+            }
+          : {}),
       }),
     );
     const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', config], {
@@ -76,6 +88,7 @@ export class RelayNode {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const node = new RelayNode(setup.nodeId, proc);
+    node.operatorPort = operatorPort;
     const deadline = Date.now() + 30_000;
     for (;;) {
       const m = /Open in Chrome:\s+http:\/\/127\.0\.0\.1:(\d+)\//.exec(node.#stderr);
@@ -96,6 +109,19 @@ export class RelayNode {
   async readyz(): Promise<{ status: number; body: string }> {
     const res = await fetch(`http://127.0.0.1:${this.port}/readyz`);
     return { status: res.status, body: await res.text() };
+  }
+
+  /** A request to the node's operator API with the bearer secret. */
+  async operator(
+    method: string,
+    pathname: string,
+    secret: string,
+  ): Promise<{ status: number; json: unknown }> {
+    const res = await fetch(`http://127.0.0.1:${this.operatorPort}${pathname}`, {
+      method,
+      headers: { Authorization: `Bearer ${secret}` },
+    });
+    return { status: res.status, json: await res.json() };
   }
 
   /** `kill -9`. */
