@@ -35,18 +35,14 @@ describe('noticeFor', () => {
   const vmGone = explainFailure({ kind: 'relay-closed', closeCode: 4011 }, 'linux');
   const base = { pageProblem: null, token: '', closeCode: 4001, nowMs: now };
 
-  it('holds the lending problem back while the page view says so', () => {
-    expect(noticeFor({ ...base, sessionProblem: vmGone, mayShowSessionProblem: false })).toBeNull();
-    expect(noticeFor({ ...base, sessionProblem: vmGone, mayShowSessionProblem: true })).toBe(
-      vmGone,
-    );
+  it('shows the lending problem (the lending state holds it back while retrying)', () => {
+    expect(noticeFor({ ...base, sessionProblem: null })).toBeNull();
+    expect(noticeFor({ ...base, sessionProblem: vmGone })).toBe(vmGone);
   });
 
   it("puts the page's own problem first", () => {
     const own = explainFailure({ kind: 'relay-unreachable' }, 'linux');
-    expect(
-      noticeFor({ ...base, pageProblem: own, sessionProblem: vmGone, mayShowSessionProblem: true }),
-    ).toBe(own);
+    expect(noticeFor({ ...base, pageProblem: own, sessionProblem: vmGone })).toBe(own);
   });
 
   it('tells a refused token apart by the token sent', () => {

@@ -43,16 +43,19 @@ export function refineProblem(
   });
 }
 
+/**
+ * The one notice shown: the page's own problem first, else the lending state's (which holds a
+ * link error back while the bridge retries: `LendingSession.pendingProblem`).
+ */
 export function noticeFor(opts: {
   pageProblem: Explanation | null;
   sessionProblem: Explanation | null;
-  mayShowSessionProblem: boolean;
   token: string;
   closeCode: number | undefined;
   nowMs: number;
   os?: OsFamily;
 }): Explanation | null {
   if (opts.pageProblem !== null) return opts.pageProblem;
-  if (opts.sessionProblem === null || !opts.mayShowSessionProblem) return null;
+  if (opts.sessionProblem === null) return null;
   return refineProblem(opts.sessionProblem, opts);
 }
