@@ -122,8 +122,7 @@ export async function runLend(plan: LendPlan, deps: CliDeps): Promise<ExitCode> 
   const stop: StopRequest = { isRequested: false, onStop: null };
   const prompts = new AbortController();
   const unsubscribe = deps.signals.onStop((signal) => {
-    if (!plan.json && stop.onStop !== null)
-      deps.output.err(`${signal}: stopping; the VM will see the card removed…\n`);
+    if (!plan.json && stop.onStop !== null) deps.output.err(`${signal}: stopping the lending…\n`);
     stop.isRequested = true;
     prompts.abort();
     stop.onStop?.();
