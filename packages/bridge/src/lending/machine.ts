@@ -27,7 +27,7 @@ import {
   VSCARD_MAX_PAYLOAD_BYTES,
 } from '@cardlend/vscard';
 import type { ReaderEvent } from '@cardlend/ccid';
-import { BridgeError, classifyClose, toErrorInfo } from '../errors.ts';
+import { BridgeError, toErrorInfo } from '../errors.ts';
 import { errorKeptOnLink } from './card.ts';
 import type { T0CompatMode } from './card.ts';
 import { CardTrack } from './card-track.ts';
@@ -42,6 +42,7 @@ import type {
 import { GuestQueue } from './guest-queue.ts';
 import { GuestServer } from './guest-server.ts';
 import { MachineOutput } from './output.ts';
+import { closeOutcome } from './close-outcome.ts';
 import { ReconnectSchedule } from './reconnect.ts';
 import { ResumeTicket } from './resume.ts';
 import { decodeHostFrame, SessionDriver } from './session-driver.ts';
@@ -320,32 +321,17 @@ export class LendingMachine extends MachineOutput implements MachineCore {
     }
     if (phase.name !== 'online') return;
     this.#phase = { name: 'offline', retryAtMs: this.nowMs };
-    if (conn.failure !== null) {
-      this.end('failed', conn.failure, code);
+    this.#reconnect.connectionEnded(conn.lentAtMs, this.nowMs);
+    const out = closeOutcome(conn, code, reason, this.#resume);
+    if (out.isResumeOver) this.setState({ resume: 'cannot-resume' });
+    if (out.kind === 'end') {
+      this.end(out.link, out.error, out.closeCode);
       return;
     }
-    const c = classifyClose(code, conn.wasOpen);
-    const error = new BridgeError(c.code, {
-      closeCode: code,
-      source: { kind: 'relay-close', code, ...(reason === '' ? {} : { reason }) },
-    });
-    this.#reconnect.connectionEnded(conn.lentAtMs, this.nowMs);
-    const verdict = this.#resume.closed(conn.isResuming, code, c.outcome === 'refused', error);
-    if (verdict.kind === 'over') {
-      this.setState({ resume: 'cannot-resume' });
-      this.end('refused', verdict.error, verdict.error.closeCode);
-    } else if (verdict.kind === 'token-fallback') {
+    if (out.isResumeOver) {
       this.log('info', 'the relay refused the resume ticket; trying the session token', { code });
-      this.setState({ resume: 'cannot-resume' });
-      this.#scheduleReconnect(error, code);
-    } else if (c.outcome === 'refused') {
-      this.end('refused', error, code);
-    } else if (c.outcome === 'final') {
-      const isOrderlyEnd = c.code === 'BRIDGE_RELAY_CLOSED' || c.code === 'BRIDGE_IDLE_TIMEOUT';
-      this.end(isOrderlyEnd ? 'stopped' : 'failed', error, code);
-    } else {
-      this.#scheduleReconnect(error, code);
     }
+    this.#scheduleReconnect(out.error, out.closeCode);
   }
 
   #scheduleReconnect(error: BridgeError, closeCode: number): void {
