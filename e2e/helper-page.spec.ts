@@ -69,7 +69,9 @@ test('denied: the panel explains the block and how to undo it', async ({ launchR
     await setLoopbackPermission(browser, origin, 'denied');
     await page.goto(`${relay.url}?helper=${encodeURIComponent(helper.url)}`);
     const notice = page.getByTestId('helper-notice');
-    await expect(notice).toHaveAttribute('data-problem', 'helper-blocked', { timeout: 15_000 });
+    await expect(notice).toHaveAttribute('data-helper-problem', 'helper-blocked', {
+      timeout: 15_000,
+    });
     await expect(notice).toContainText('Local network access');
     expect(helper.connectionCount()).toBe(0);
   } finally {
@@ -91,7 +93,7 @@ test('granted, no WebUSB: approval, the reader via the helper, lent to QEMU; the
     expect(await page.evaluate(() => 'usb' in navigator)).toBe(false);
     const panel = page.getByTestId('helper-panel');
     await expect(panel.getByTestId('helper-notice')).toHaveAttribute(
-      'data-problem',
+      'data-helper-problem',
       'helper-not-approved',
       { timeout: 15_000 },
     );
@@ -124,7 +126,7 @@ test('granted, no WebUSB: approval, the reader via the helper, lent to QEMU; the
     await helper.close();
     await qemu.waitForLog(/VSC_CardRemove/, 15_000, before);
     await expect(panel.getByTestId('helper-notice')).toHaveAttribute(
-      'data-problem',
+      'data-helper-problem',
       'helper-stopped',
     );
     await expect(panel).toContainText('The cardlend helper stopped');

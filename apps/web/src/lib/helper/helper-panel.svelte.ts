@@ -44,6 +44,8 @@ export class HelperPanel {
   pairingCode = $state<string | null>(null);
   readers = $state<readonly ReaderEntry[]>([]);
   helperName = $state<string>('');
+  /** Whether a reader of this helper was opened for lending (and not let go). */
+  isLendingHere = $state(false);
   readonly #deps: HelperPanelDeps;
   #client: HelperClient | null = null;
 
@@ -140,7 +142,16 @@ export class HelperPanel {
     const client = this.#client;
     if (client === null)
       throw new HelperReaderError('CCID_READER_GONE', 'no helper', 'HELPER_STOPPING');
-    return openedHelperReader(await HelperReader.open(client, name));
+    const opened = openedHelperReader(await HelperReader.open(client, name));
+    this.isLendingHere = true;
+    const close = opened.close;
+    return {
+      ...opened,
+      close: async () => {
+        this.isLendingHere = false;
+        await close();
+      },
+    };
   }
 
   /** Whether the helper is connected. */
