@@ -7,7 +7,9 @@
 import { RELAY_SUBPROTOCOL, RELAY_TOKEN_SUBPROTOCOL_PREFIX, RelayClose } from '@cardlend/vscard';
 import { Valkey } from 'iovalkey';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { findFreePort } from '@cardlend/qemu-testbed';
 import { mintToken } from '../../src/auth/tokens.ts';
+import { createRelayMetrics } from '../../src/ops/metrics.ts';
 import type { RelayServer } from '../../src/server.ts';
 import { Browser, FakeVmHost, msg, startTestRelay, until, wsUrl } from '../helpers.ts';
 import { TestRedis } from './redis-server.ts';
@@ -51,20 +53,30 @@ async function redisUp(): Promise<boolean> {
 
 async function node(nodeId: string): Promise<RelayServer> {
   const target = { host: '127.0.0.1', port: host.port };
-  const { relay } = await startTestRelay(host.port, {
-    targets: { vm1: { ...target }, vm2: { ...target } },
-    defaultTarget: 'vm1',
-    tokenSecrets: [SECRET],
-    cluster: {
-      redisUrl: redis.url,
-      nodeId,
-      advertise: `127.0.0.1:${9000 + relays.length}`,
-      leaseMs: LEASE_MS,
+  const { relay } = await startTestRelay(
+    host.port,
+    {
+      targets: { vm1: { ...target }, vm2: { ...target } },
+      defaultTarget: 'vm1',
+      tokenSecrets: [SECRET],
+      cluster: {
+        redisUrl: redis.url,
+        nodeId,
+        advertise: `127.0.0.1:${await findFreePort()}`,
+        leaseMs: LEASE_MS,
+      },
     },
-  });
+    { metrics: createRelayMetrics() },
+  );
   relays.push(relay);
   await until(() => relay.cluster?.status === 'up', 5000);
   return relay;
+}
+
+async function metric(relay: RelayServer, name: string): Promise<number> {
+  const text = await (await fetch(`${relay.url}metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(' ')[1]);
 }
 
 function token(targetId = 'vm1'): string {
@@ -139,6 +151,11 @@ describe('relay cluster nodes on one Redis', () => {
     expect(closed.code).toBe(RelayClose.CLUSTER_UNAVAILABLE);
     expect(closed.reason).toMatch(/cluster store/);
     expect(b.readiness.state).toBe('unavailable');
+    const down = await fetch(`${b.url}readyz`);
+    expect(down.status).toBe(503);
+    expect(await down.text()).toMatch(/unavailable: cluster store unreachable/);
+    expect(await metric(b, 'cardlend_relay_cluster_store_up')).toBe(0);
+    expect(await metric(b, 'cardlend_relay_cluster_admitting')).toBe(0);
     // The live session still carries messages to its VM, for longer than its lease.
     const before = vm?.messages.length ?? 0;
     await new Promise((r) => setTimeout(r, LEASE_MS * 2));
@@ -149,6 +166,8 @@ describe('relay cluster nodes on one Redis', () => {
     expect(b.readiness.state).toBe('unavailable');
     await until(() => b.readiness.state === 'ready' && a.readiness.state === 'ready', 10_000);
     expect(b.cluster?.status).toBe('up');
+    expect(await metric(b, 'cardlend_relay_cluster_store_up')).toBe(1);
+    expect(await metric(b, 'cardlend_relay_cluster_admitting')).toBe(1);
     // The store restarted empty, yet A re-asserted its lease: vm1 stays A's.
     const again = open(b, token());
     expect((await again.closed).code).toBe(RelayClose.VM_IN_USE);
