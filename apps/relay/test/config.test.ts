@@ -338,7 +338,7 @@ describe('config: TLS dial-in (vmTls, dialInTls, --dial-in-tls, --vm-tls-*)', ()
     );
     expect(
       error(['--config', '/c.json'], conf({ targets: t, vmTls: vmTls({ crt: 'x' }) })),
-    ).toMatch(/unknown key "vmTls\.crt" \(allowed: listen, cert, key, ca\)/);
+    ).toMatch(/unknown key "vmTls\.crt" \(allowed: listen, cert, key, ca, targetFromCn\)/);
     const { ca: _ca, ...noCa } = vmTls();
     expect(error(['--config', '/c.json'], conf({ targets: t, vmTls: noCa }))).toMatch(
       /"vmTls" lacks "ca"/,
