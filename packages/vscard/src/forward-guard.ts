@@ -213,6 +213,17 @@ export class ForwardGuard {
   }
 
   /**
+   * A new browser connection took the session over (a resume, issue 14 §1): the control
+   * messages the old one sent that QEMU has not acknowledged yet become the relay's — their
+   * replies are dropped (never shown to the new page) and they no longer count as the
+   * browser's message in flight, so the new page may announce itself at once.
+   */
+  adoptBrowserControls(): void {
+    for (const e of this.#expected) if (e.origin === 'browser') e.origin = 'relay';
+    this.#browserControlsInFlight = 0;
+  }
+
+  /**
    * Consume one message from QEMU (`type` = its header's type word), before it goes to the
    * browser. Guest commands (APDU) become answerable; Init/Error replies settle the oldest
    * control message awaiting one (QEMU replies in order, §3).

@@ -10,7 +10,9 @@
  *   itself; the relay's own bookkeeping still sees it, except a dropped guest command, which
  *   the policy answers itself with its probe and which is then not outstanding).
  * - `fromRelay`: each message the relay itself writes to QEMU (the cleanup's VSC_Error
- *   answers, CardRemove, ReaderRemove); `refuse` or `drop`: not written.
+ *   answers, CardRemove, ReaderRemove, and its answers while parked); `refuse` or `drop`: not
+ *   written.
+ * - `resume`: a new browser connection took a parked session over.
  *
  * A `forward` or `drop` verdict may carry a `probe`: whole client messages the relay writes
  * to QEMU right after (after the frame itself, when that is written to QEMU), counted like its
@@ -69,6 +71,11 @@ export interface FramePolicy<S = unknown> {
   toBrowser?(frame: RelayFrame, state: S): FrameVerdict;
   /** Relay → VM: called for each message the relay itself writes to QEMU. */
   fromRelay?(frame: RelayFrame, state: S): FrameVerdict;
+  /**
+   * A reconnect with the resume ticket took the parked session over (issue 14 §1): what the
+   * state kept for the old browser connection now belongs to the relay.
+   */
+  resume?(state: S): void;
   /** Each chunk as read from QEMU's socket, with the session clock; may report a notice. */
   vmChunk?(chunk: Uint8Array, nowMs: number, state: S): PolicyNotice | undefined;
 }

@@ -124,5 +124,10 @@ export const GUARD_POLICY: FramePolicy<GuardPolicyState> = Object.freeze({
     if (d.action === 'refuse') return DROP;
     return d.probe ? { action: 'forward', probe: d.probe } : FORWARD;
   },
+  resume(s: GuardPolicyState): void {
+    // The old page's unacknowledged control messages are the relay's now: their late replies
+    // are dropped and the new page may re-announce (Init, ReaderAdd, ATR) at once.
+    s.guard.adoptBrowserControls();
+  },
   vmChunk,
 });

@@ -394,6 +394,7 @@ export class RelaySession {
     this.#browser.settle();
     this.#unpark();
     this.#answerWhileParked();
+    this.#policy?.resume?.(this.#policyState);
     this.#ws = ws;
     this.#browser = new BrowserLink(ws, this.#timers, this.#wsCloseTimeoutMs);
     this.#isBrowserPaused = false;
