@@ -27,6 +27,8 @@ export type Plan =
       readonly json: boolean;
       readonly t0Compat: T0Compat;
     }
+  /** `cardlend serve …`: the local helper parses its own options (serve/args.ts). */
+  | { readonly kind: 'serve'; readonly argv: readonly string[] }
   /** The link or token cannot be used: explain it (the page's words), exit 2. */
   | { readonly kind: 'link-error'; readonly problem: LinkProblem }
   /** Bad command line: print `message` and the topic's usage, exit 2. */
@@ -45,6 +47,8 @@ Commands:
   readers [--json]                    list readers, their card state and ATR
   lend <link> [--reader NAME] [--yes] [--json] [--token TOKEN] [--t0-compat MODE]
                                       lend a card until Ctrl-C
+  serve [--listen 127.0.0.1:PORT] [--allow-origin ORIGIN]...
+                                      let pages you approve use this computer's readers
 
 Options:
   -h, --help       show help (cardlend <command> --help for a command)
@@ -154,6 +158,8 @@ export function planFromArgs(argv: readonly string[]): Plan {
         return parseReaders(rest);
       case 'lend':
         return parseLend(rest);
+      case 'serve':
+        return { kind: 'serve', argv: rest };
       default:
         return { kind: 'usage-error', message: `unknown command "${command}"`, topic: 'main' };
     }

@@ -9,6 +9,7 @@ import { ExitCode } from './outcome.ts';
 import { explainForCli, formatProblem } from './problem.ts';
 import type { CliDeps } from './ports.ts';
 import { runReaders } from './readers.ts';
+import { runServe } from './serve/index.ts';
 
 /** The version `--version` prints. */
 export const CARDLEND_VERSION: string = pkg.version;
@@ -45,5 +46,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Ex
       return runReaders(plan, deps);
     case 'lend':
       return runLend(plan, deps);
+    case 'serve':
+      return runServe(plan.argv, deps);
   }
 }
