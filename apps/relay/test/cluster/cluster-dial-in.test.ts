@@ -5,7 +5,7 @@
  * removal; a link hello with a wrong key is refused.
  */
 import net from 'node:net';
-import { clientInit, RelayClose } from '@cardlend/vscard';
+import { clientInit, encodeMessage, RelayClose } from '@cardlend/vscard';
 import { findFreePort, startQemu, type QemuHandle } from '@cardlend/qemu-testbed';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/tokens.ts';
@@ -78,6 +78,12 @@ describe('dial-in across nodes', () => {
       code: 0,
     });
     await qemu.waitForLog(/VSC_ATR/, 5000, mark);
+    // A card answer through the link reaches usb-ccid (no guest command outstanding: it says so).
+    const apduMark = qemu.output.length;
+    browser.browser.send(
+      encodeMessage({ type: 'APDU', readerId: 0, apdu: Uint8Array.of(0x90, 0x00) }),
+    );
+    await qemu.waitForLog(/APDU without pending answers/, 10_000, apduMark);
     expect(b.sessions.size).toBe(1);
     expect(a.sessions.size).toBe(0);
     // The VM is B's for the whole cluster: a browser on A is refused.
@@ -87,6 +93,20 @@ describe('dial-in across nodes', () => {
     await browser.closed;
     await qemu.waitForLog(/VSC_CardRemove/, 5000, mark);
     await until(() => b.sessions.size === 0, 5000);
+    // QEMU redials A (reconnect=1), A announces it again, and B lends it again.
+    let again: TokenBrowser | undefined;
+    for (let i = 0; i < 60 && again === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      const t = new TokenBrowser(b.address, token());
+      const first = await Promise.race([
+        t.request(clientInit(), 2000).then(() => 'ok'),
+        t.closed.then((c) => String(c.code)),
+      ]).catch(() => 'timeout');
+      if (first === 'ok') again = t;
+      else t.browser.ws.terminate();
+    }
+    expect(again).toBeDefined();
+    again?.browser.ws.close(1000);
   }, 60_000);
 
   it('a link hello signed with another key is refused', async () => {
