@@ -40,11 +40,11 @@ test.afterAll(async () => {
 test.beforeEach(async () => {
   configDir = mkdtempSync(join(tmpdir(), 'cardlend-helper-page-'));
   terminal = new TestTerminal();
-  let service: ReturnType<typeof openPcscReaders> | null = null;
+  const opened: { service?: ReturnType<typeof openPcscReaders> } = {};
   helper = await startHelperServer({
     host: '127.0.0.1',
     port: 0,
-    service: () => (service ??= openPcscReaders()),
+    service: () => (opened.service ??= openPcscReaders()),
     approvals: new ApprovalStore(approvalsPath({ CARDLEND_CONFIG_DIR: configDir }), [], Date.now),
     pairing: new Pairing(terminal),
     helperName: 'cardlend e2e',
