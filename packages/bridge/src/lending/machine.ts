@@ -15,7 +15,8 @@
  * Around the phases: the card (card-track.ts: `state.card`, probed and powered through
  * reader calls, a generation bumped at every change so answers of an earlier card are
  * dropped), the VM's view of it per connection (`vmCard`), and the guest commands
- * (guest-server.ts, guest-queue.ts).
+ * (guest-server.ts, guest-queue.ts); what a connection's close means (close-outcome.ts);
+ * the stop sequence (stopping.ts).
  * Rules: vscard-protocol.md §6 (client) and §7 (errors); the failure answer to a guest
  * command is 6F00 (see card-bridge.ts).
  */
@@ -32,26 +33,21 @@ import { errorKeptOnLink } from './card.ts';
 import type { T0CompatMode } from './card.ts';
 import { CardTrack } from './card-track.ts';
 import { newConnection } from './core.ts';
-import type {
-  Connection,
-  LendingMachineOptions,
-  LendingPhase,
-  MachineCore,
-  SessionCall,
-} from './core.ts';
+import type { Connection, LendingMachineOptions, LendingPhase, SessionCall } from './core.ts';
 import { GuestQueue } from './guest-queue.ts';
 import { GuestServer } from './guest-server.ts';
 import { MachineOutput } from './output.ts';
 import { closeOutcome } from './close-outcome.ts';
 import { ReconnectSchedule } from './reconnect.ts';
 import { ResumeTicket } from './resume.ts';
+import { StopSequence, type StopHost } from './stopping.ts';
 import { decodeHostFrame, SessionDriver } from './session-driver.ts';
 import type { LendingAction, ReaderResult, TimerName } from './types.ts';
 
 export type { Connection, LendingMachineOptions, LendingPhase } from './core.ts';
 
 /** The lending state machine; see the module comment. */
-export class LendingMachine extends MachineOutput implements MachineCore {
+export class LendingMachine extends MachineOutput implements StopHost {
   readonly queue: GuestQueue;
   readonly #opts: LendingMachineOptions;
   readonly #card: CardTrack;
@@ -59,6 +55,7 @@ export class LendingMachine extends MachineOutput implements MachineCore {
   readonly #session: SessionDriver;
   readonly #reconnect: ReconnectSchedule;
   readonly #resume: ResumeTicket;
+  readonly #stop: StopSequence;
   #phase: LendingPhase = { name: 'idle' };
   #nextSocket = 0;
   #isStartPending = false;
@@ -72,6 +69,7 @@ export class LendingMachine extends MachineOutput implements MachineCore {
     this.#session = new SessionDriver(this);
     this.#reconnect = new ReconnectSchedule(opts.reconnect, opts.random);
     this.#resume = new ResumeTicket(opts.isResumable);
+    this.#stop = new StopSequence(this, this.#card, opts);
   }
 
   get phase(): LendingPhase {
@@ -103,7 +101,7 @@ export class LendingMachine extends MachineOutput implements MachineCore {
         this.setState({ link: 'stopped' });
         this.emit({ type: 'ended' });
       } else if (this.isRunning) {
-        this.#beginStop(null);
+        this.#stop.begin(null);
       }
     });
   }
@@ -184,7 +182,7 @@ export class LendingMachine extends MachineOutput implements MachineCore {
       else if (timer === 'session') this.#session.tick();
       else if (timer === 'stop' && phase.name === 'stopping') {
         this.log('warn', 'stop timed out; closing without all acks');
-        this.#afterLink(phase);
+        this.#stop.linkClosed(phase);
       } else if (timer === 'power-off' && phase.name === 'powering-off') {
         this.end('stopped', phase.reason);
       }
@@ -269,7 +267,7 @@ export class LendingMachine extends MachineOutput implements MachineCore {
   /** The reader is unusable for good: lending stops with `code`. */
   readerLost(code: 'BRIDGE_READER_GONE' | 'BRIDGE_READER_CLOSED'): void {
     this.log('info', code === 'BRIDGE_READER_GONE' ? 'reader gone' : 'reader closed');
-    if (this.isRunning) this.#beginStop(new BridgeError(code));
+    if (this.isRunning) this.#stop.begin(new BridgeError(code));
   }
 
   /** Final state; releases the reader subscription and all timers. */
@@ -277,7 +275,7 @@ export class LendingMachine extends MachineOutput implements MachineCore {
     const conn = this.conn;
     this.#phase = { name: 'done' };
     this.emit({ type: 'cancel-timer', timer: 'reconnect' });
-    this.#dropSession(conn);
+    this.dropSession(conn);
     const resume = this.state.resume;
     this.setState({
       link,
@@ -289,10 +287,7 @@ export class LendingMachine extends MachineOutput implements MachineCore {
       // Ending while still resuming (retries used up, a refusal): the session is not coming back.
       resume: resume === 'resuming' ? 'cannot-resume' : resume,
     });
-    if (this.#isStartPending) {
-      this.#isStartPending = false;
-      this.emit({ type: 'start-failed', error: error ?? new BridgeError('BRIDGE_RELAY_CLOSED') });
-    }
+    if (this.#isStartPending) this.failStart(error ?? new BridgeError('BRIDGE_RELAY_CLOSED'));
     this.emit({ type: 'ended' });
   }
 
@@ -312,11 +307,11 @@ export class LendingMachine extends MachineOutput implements MachineCore {
 
   #connectionClosed(conn: Connection, code: number, reason: string): void {
     const phase = this.#phase;
-    this.#dropSession(conn);
+    this.dropSession(conn);
     this.log('info', 'relay connection closed', { code, reason, wasOpen: conn.wasOpen });
     if (phase.name === 'stopping') {
       phase.conn = null;
-      this.#afterLink(phase);
+      this.#stop.linkClosed(phase);
       return;
     }
     if (phase.name !== 'online') return;
@@ -356,7 +351,7 @@ export class LendingMachine extends MachineOutput implements MachineCore {
   }
 
   /** Forgets the connection's VSCard session: its timer, its queued guest commands. */
-  #dropSession(conn: Connection | null): void {
+  dropSession(conn: Connection | null): void {
     if (conn !== null) {
       if (conn.session !== null) this.emit({ type: 'cancel-timer', timer: 'session' });
       conn.session = null;
@@ -372,66 +367,23 @@ export class LendingMachine extends MachineOutput implements MachineCore {
     }
   }
 
-  // ── stopping ────────────────────────────────────────────────────────────────
+  // ── for stopping (StopHost) ─────────────────────────────────────────────────
 
-  #beginStop(reason: BridgeError | null): void {
-    const conn = this.conn;
-    const phase: LendingPhase = { name: 'stopping', conn, reason };
+  get isStartPending(): boolean {
+    return this.#isStartPending;
+  }
+
+  enter(phase: Extract<LendingPhase, { name: 'stopping' | 'powering-off' }>): void {
     this.#phase = phase;
-    // Stopping ends the session on purpose: nothing is being resumed any more.
-    if (this.state.resume === 'resuming') this.setState({ resume: undefined });
-    this.emit({ type: 'cancel-timer', timer: 'reconnect' });
-    if (this.#isStartPending) {
-      this.#isStartPending = false;
-      const error =
-        reason ??
-        new BridgeError('BRIDGE_RELAY_CLOSED', {
-          message: 'Lending was stopped before the VM acknowledged the reader.',
-        });
-      this.emit({ type: 'start-failed', error });
-    }
-    if (conn === null) {
-      this.#afterLink(phase);
-      return;
-    }
-    this.emit({ type: 'arm-timer', timer: 'stop', atMs: this.nowMs + this.#opts.stopTimeoutMs });
-    if (conn.session !== null && conn.status === 'open') {
-      // CardRemove + ReaderRemove; the session asks to close once both are acked (§6 "shutting down").
-      this.run(conn, (s, now) => s.close(now));
-    } else if (conn.status === 'open') {
-      this.closeSocket(conn, 1000, 'Lending stopped');
-    }
-    // While opening, socketOpened closes the socket as soon as it opens.
   }
 
-  /** The link is closed (or the stop timer gave up on it): power the card off, then end. */
-  #afterLink(phase: Extract<LendingPhase, { name: 'stopping' }>): void {
-    this.emit({ type: 'cancel-timer', timer: 'stop' });
-    const conn = phase.conn;
-    phase.conn = null;
-    if (conn !== null) this.closeSocket(conn, 1000, 'Lending stopped');
-    this.#dropSession(conn);
-    const isPowerOff = this.#opts.isPowerOffOnStop && this.#card.canPowerOff;
-    this.#card.forget();
-    if (!isPowerOff) {
-      this.end('stopped', phase.reason);
-      return;
-    }
-    // Bounded: a reader exchange that never ends must not hold stop() forever.
-    this.#phase = { name: 'powering-off', reason: phase.reason };
-    this.#card.powerOff();
-    this.emit({
-      type: 'arm-timer',
-      timer: 'power-off',
-      atMs: this.nowMs + this.#opts.stopTimeoutMs,
-    });
+  failStart(error: BridgeError): void {
+    this.#isStartPending = false;
+    this.emit({ type: 'start-failed', error });
   }
 
-  /** The power off asked for by `#afterLink` ended (either way). */
+  /** The power off asked for by stopping ended (either way). */
   poweredOff(): void {
-    const phase = this.#phase;
-    if (phase.name !== 'powering-off') return;
-    this.emit({ type: 'cancel-timer', timer: 'power-off' });
-    this.end('stopped', phase.reason);
+    this.#stop.poweredOff(this.#phase);
   }
 }
