@@ -32,7 +32,10 @@ const GRACE_MS = 3000;
 /** A resumable page stand-in: the offer arrives as a text frame, VSCard in binary frames. */
 class Page {
   #next = 0;
-  constructor(readonly browser: Browser) {}
+  readonly browser: Browser;
+  constructor(browser: Browser) {
+    this.browser = browser;
+  }
   async ticket(): Promise<string> {
     const frame = await this.browser.frame(this.#next);
     expect(this.browser.frames[this.#next++]?.isBinary).toBe(false);

@@ -4,6 +4,8 @@
  */
 import type { WebSocket } from 'ws';
 import type { SessionTimers, TimerHandle } from './timers.ts';
+import type { SessionEnd, SessionEndReason, SessionStats } from './types.ts';
+import type { VmLink } from './vm-link.ts';
 import { clampReason } from './wire.ts';
 
 export class BrowserLink {
@@ -60,4 +62,28 @@ export class BrowserLink {
     if (this.#closeTimer !== undefined) this.#timers.clear(this.#closeTimer);
     this.#closeTimer = undefined;
   }
+}
+
+/** The summary of a session that is over, from what its two sides recorded. */
+export function sessionEnd(
+  reason: SessionEndReason,
+  browser: BrowserLink,
+  vm: VmLink,
+  stats: Readonly<SessionStats>,
+): SessionEnd {
+  return {
+    reason,
+    closeCode: browser.closeCode,
+    closeReason: browser.closeReason,
+    browserCloseCode: browser.peerCloseCode,
+    endedBy: endedBy(reason),
+    answeredOnCleanup: vm.answeredOnCleanup,
+    isCleanupAcked: vm.isCleanupAcked,
+    stats: { ...stats },
+  };
+}
+
+function endedBy(reason: SessionEndReason): SessionEnd['endedBy'] {
+  if (reason === 'relay-closed' || reason === 'frame-refused') return 'relay';
+  return reason.startsWith('vm-') ? 'vm' : 'browser';
 }

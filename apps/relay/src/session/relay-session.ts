@@ -2,15 +2,8 @@
  * One relay session: pumps VSCard messages between an already-open browser WebSocket and an
  * already-open TCP connection to QEMU's `ccid-card-passthru` chardev (style.md, "Relay").
  *
- * - Browser → VM: each binary frame must be exactly one valid client message
- *   (`validateClientFrame`); only whole, checked messages are written to TCP. Anything else
- *   closes the session with `RelayClose.BAD_FRAME` and none of it reaches QEMU.
- * - VM → browser: QEMU's byte stream is cut into whole messages (`VscardFramer`), one per
- *   binary frame. A guest command may carry up to `VSCARD_MAX_GUEST_COMMAND_BYTES` (65 526)
- *   payload bytes, so a frame to the browser is at most 12 + 65 526 bytes (the browser → VM
- *   direction stays at 65 524). Bytes that are not VSCard close with `RelayClose.VM_PROTOCOL`.
- * - A frame policy (session/frame-policy.ts), when given, sees every whole message of either
- *   direction before it is passed on, and may refuse it (close code and reason of its own).
+ * - Both directions (session/pumps.ts): only whole, checked VSCard messages pass, each seen
+ *   by the frame policy when one is given (session/policy-gate.ts), with backpressure both ways.
  * - Browser gone (any reason): every guest command still outstanding is answered with
  *   `VSC_Error`, then (after a grace for the guest to read those answers, which CardRemove
  *   would clear: {@link GUEST_ANSWER_GRACE_MS}) `CardRemove` and `ReaderRemove` are sent,
@@ -18,35 +11,25 @@
  *   forever and QEMU's 128-command FIFO is never approached (vscard-protocol.md §4, §5,
  *   §6 rules 7–8).
  * - VM gone: the browser gets `RelayClose.VM_CLOSED` with a reason it can show.
- * - Backpressure both ways: `socket.write() === false` pauses the WebSocket; more than
- *   `maxBufferedToBrowserBytes` queued towards the browser pauses the TCP socket.
+ * - A drop parks the session when its client holds a resume ticket (session/parking.ts).
  *
- * The VM side's lifecycle (relaying, then the cleanup) is one union that owns its timers
- * (session/vm-link.ts). Memory: an idle session is this object, its
- * framer and counters; the socket and WebSocket listeners are functions shared by every
+ * This file holds the lifecycle: wiring the emitters, parking and resuming, and the end. The
+ * VM side's lifecycle (relaying, then the cleanup) is one union
+ * that owns its timers (session/vm-link.ts). Memory: an idle session is this object, its
+ * pumps, framer and counters; the socket and WebSocket listeners are functions shared by every
  * session (they find the session through a symbol on the emitter), and no promise is pending
  * unless someone reads {@link RelaySession.done}.
  */
 import type { Socket } from 'node:net';
-import {
-  isVscardError,
-  RelayClose,
-  validateClientFrame,
-  VSC,
-  VSCARD_MAX_GUEST_COMMAND_BYTES,
-  VscardFramer,
-  encodeRelayNotice,
-  relaySplitsLongAnswers,
-} from '@cardlend/vscard';
+import { RelayClose } from '@cardlend/vscard';
 import type { RawData, WebSocket } from 'ws';
-import { DEFAULT_MESSAGE_RATE, TokenBucket } from '../limits/rate-limit.ts';
-import { refusalClose } from '../limits/refusals.ts';
-import type { FramePolicy, PolicyNotice } from './frame-policy.ts';
-import { NODE_TIMERS, type SessionTimers, type TimerHandle } from './timers.ts';
+import { NODE_TIMERS, type SessionTimers } from './timers.ts';
+import { Parking } from './parking.ts';
 import { SessionCounters } from './counters.ts';
-import { expectsReply, GUEST_ANSWER_GRACE_MS, VmLink, type VmPhase } from './vm-link.ts';
-import { toBytes } from './wire.ts';
-import { BrowserLink } from './browser-link.ts';
+import { GUEST_ANSWER_GRACE_MS, VmLink, type VmPhase } from './vm-link.ts';
+import { BrowserLink, sessionEnd } from './browser-link.ts';
+import { PolicyGate } from './policy-gate.ts';
+import { kEmit, kStop, SessionPumps, type PumpOwner } from './pumps.ts';
 
 export { GUEST_ANSWER_GRACE_MS } from './vm-link.ts';
 export { clampReason } from './wire.ts';
@@ -73,8 +56,6 @@ const VM_CLOSED_MESSAGE = 'The VM closed the connection (QEMU stopped or restart
 
 function noop(): void {}
 
-const SEND_BINARY = { binary: true } as const;
-
 function defaultNow(): number {
   return performance.now();
 }
@@ -85,30 +66,18 @@ interface Carrier {
   [kSession]?: RelaySession;
 }
 
-export class RelaySession {
-  #ws: WebSocket;
+export class RelaySession implements PumpOwner {
   readonly #tcp: Socket;
   readonly #vm: VmLink;
-  /** QEMU's stream: a guest command may be 2 bytes longer than any client message. */
-  readonly #framer = new VscardFramer({ maxPayloadBytes: VSCARD_MAX_GUEST_COMMAND_BYTES });
-  readonly #maxBufferedToBrowserBytes: number;
+  readonly #pumps: SessionPumps;
+  readonly #gate: PolicyGate | undefined;
   readonly #onEvent: (e: SessionEvent) => void;
   readonly #timers: SessionTimers;
-  #browser: BrowserLink;
   readonly #wsCloseTimeoutMs: number;
-  /** Parking after a drop is allowed for this long, ms (0: never; see {@link enableResume}). */
-  #resumeGraceMs = 0;
-  /** Set while parked: the browser dropped, the VM side waits for a resume (issue 14 §1). */
-  #parkTimer: TimerHandle | undefined;
-  #isVmPaused = false;
-  #isBrowserPaused = false;
+  /** Parking after a drop (see {@link enableResume}). */
+  readonly #parking: Parking;
   #endReason: SessionEndReason = 'browser-closed';
-  readonly #now: () => number;
   readonly #counters: SessionCounters;
-  readonly #bucket: TokenBucket | undefined;
-  readonly #slowReaderTimeoutMs: number;
-  readonly #policy: FramePolicy | undefined;
-  readonly #policyState: unknown;
   readonly #handler: SessionHandler | undefined;
   readonly #activity: SessionActivity | undefined;
   #end: SessionEnd | undefined;
@@ -116,13 +85,11 @@ export class RelaySession {
   #resolveDone: ((end: SessionEnd) => void) | undefined;
 
   constructor(opts: RelaySessionOptions) {
-    this.#ws = opts.ws;
     this.#tcp = opts.tcp;
-    this.#maxBufferedToBrowserBytes = opts.maxBufferedToBrowserBytes ?? 256 * 1024;
     this.#onEvent = opts.onEvent ?? noop;
     this.#timers = opts.timers ?? NODE_TIMERS;
     this.#wsCloseTimeoutMs = opts.wsCloseTimeoutMs ?? 2000;
-    this.#browser = new BrowserLink(opts.ws, this.#timers, this.#wsCloseTimeoutMs);
+    this.#parking = new Parking(this.#timers);
     this.#vm = new VmLink(opts.tcp, this.#timers, {
       guestAnswerGraceMs: opts.guestAnswerGraceMs ?? GUEST_ANSWER_GRACE_MS,
       cleanupAckTimeoutMs: opts.cleanupAckTimeoutMs ?? 1000,
@@ -130,18 +97,25 @@ export class RelaySession {
     });
     this.#handler = opts.handler;
     this.#activity = opts.activity;
-    this.#now = opts.now ?? defaultNow;
-    this.#counters = new SessionCounters(opts.observer, this.#now);
-    const rate = opts.messageRate === undefined ? DEFAULT_MESSAGE_RATE : opts.messageRate;
-    this.#bucket = rate === null ? undefined : new TokenBucket(rate);
-    this.#slowReaderTimeoutMs = opts.slowReaderTimeoutMs ?? 10_000;
-    this.#policy = opts.framePolicy ?? undefined;
-    this.#policyState = this.#policy?.init({ protocol: opts.ws.protocol });
-    if (this.#policy?.fromRelay) this.#vm.relayWrite = (bytes) => this.#writeFromRelay(bytes);
+    const now = opts.now ?? defaultNow;
+    this.#counters = new SessionCounters(opts.observer, now);
+    const policy = opts.framePolicy ?? undefined;
+    this.#gate = policy ? new PolicyGate(policy, opts.ws.protocol, this.#vm) : undefined;
+    const browser = new BrowserLink(opts.ws, this.#timers, this.#wsCloseTimeoutMs);
+    const parts = { browser, vm: this.#vm, counters: this.#counters, gate: this.#gate, now };
+    this.#pumps = new SessionPumps(this, opts, parts);
     this.#attach();
     if (opts.initialVmBytes && opts.initialVmBytes.length > 0)
-      this.#onVmData(Buffer.from(opts.initialVmBytes));
-    for (const m of opts.initialMessages ?? []) this.#onBrowserMessage(m.data, m.isBinary);
+      this.#pumps.fromVm(Buffer.from(opts.initialVmBytes));
+    for (const m of opts.initialMessages ?? []) this.#pumps.fromBrowser(m.data, m.isBinary);
+  }
+
+  get #ws(): WebSocket {
+    return this.#pumps.browser.ws;
+  }
+
+  get #browser(): BrowserLink {
+    return this.#pumps.browser;
   }
 
   #attach(): void {
@@ -175,18 +149,18 @@ export class RelaySession {
 
   static #tcpData(this: Socket, chunk: Buffer): void {
     const s = (this as Carrier)[kSession];
-    if (s) s.#onVmData(chunk);
+    if (s) s.#pumps.fromVm(chunk);
   }
 
   static #tcpDrain(this: Socket): void {
     const s = (this as Carrier)[kSession];
-    if (s) s.#onVmDrain();
+    if (s) s.#pumps.vmDrained();
   }
 
   static #tcpError(this: Socket, e: NodeJS.ErrnoException): void {
     const s = (this as Carrier)[kSession];
     if (!s) return;
-    s.#emit({ kind: 'vm-error', code: e.code ?? 'EUNKNOWN', message: e.message });
+    s[kEmit]({ kind: 'vm-error', code: e.code ?? 'EUNKNOWN', message: e.message });
     s.#onVmGone('vm-error', `The connection to the VM failed (${e.code ?? e.message}).`);
   }
 
@@ -205,19 +179,19 @@ export class RelaySession {
 
   static #wsMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
     const s = (this as Carrier)[kSession];
-    if (s) s.#onBrowserMessage(data, isBinary);
+    if (s) s.#pumps.fromBrowser(data, isBinary);
   }
 
   static #wsError(this: WebSocket, e: Error): void {
     const s = (this as Carrier)[kSession];
-    if (s) s.#emit({ kind: 'browser-error', message: e.message });
+    if (s) s[kEmit]({ kind: 'browser-error', message: e.message });
   }
 
   static #wsClose(this: WebSocket, code: number): void {
     const s = (this as Carrier)[kSession];
     if (!s) return;
     s.#browser.onClosed(code);
-    if (s.#canPark(code)) s.#park();
+    if (s.#parking.mayPark(code, s.#browser, s.#vm)) s.#park();
     else s.#startCleanup('browser-closed', true);
     s.#maybeFinish();
   }
@@ -229,13 +203,9 @@ export class RelaySession {
 
   // Timer callbacks; the argument is the session (no closure per timer).
 
-  static #slowReader(s: RelaySession): void {
-    s.#limit('slow-reader');
-  }
-
   static #resumeGraceOver(s: RelaySession): void {
-    s.#parkTimer = undefined;
-    s.#emit({ kind: 'resume-expired' });
+    s.#parking.expired();
+    s[kEmit]({ kind: 'resume-expired' });
     s.#startCleanup('browser-closed', true);
     s.#maybeFinish();
   }
@@ -251,7 +221,7 @@ export class RelaySession {
     return this.#done;
   }
 
-  #emit(e: SessionEvent): void {
+  [kEmit](e: SessionEvent): void {
     this.#onEvent(e);
     this.#handler?.onSessionEvent?.(e);
   }
@@ -278,12 +248,12 @@ export class RelaySession {
 
   /** Whether reading from the VM is paused for backpressure. */
   get isVmPaused(): boolean {
-    return this.#isVmPaused;
+    return this.#pumps.isVmPaused;
   }
 
   /** Whether reading from the browser is paused for backpressure. */
   get isBrowserPaused(): boolean {
-    return this.#isBrowserPaused;
+    return this.#pumps.isBrowserPaused;
   }
 
   get stats(): Readonly<SessionStats> {
@@ -329,54 +299,25 @@ export class RelaySession {
    * {@link resumeWith} within the grace continues it. After the grace: the usual cleanup.
    */
   enableResume(graceMs: number): void {
-    this.#resumeGraceMs = graceMs;
+    this.#parking.graceMs = graceMs;
   }
 
   /** Whether a drop would park the session (its client holds a resume ticket). */
   get isResumable(): boolean {
-    return this.#resumeGraceMs > 0;
+    return this.#parking.graceMs > 0;
   }
 
   /** Whether the browser side dropped and the VM side waits for a resume. */
   get isParked(): boolean {
-    return this.#parkTimer !== undefined;
-  }
-
-  #canPark(browserCloseCode: number): boolean {
-    return (
-      this.#resumeGraceMs > 0 &&
-      browserCloseCode === 1006 &&
-      this.#browser.closeCode === undefined &&
-      this.#vm.phase === 'open' &&
-      !this.#tcp.destroyed &&
-      this.#tcp.writable
-    );
+    return this.#parking.isParked;
   }
 
   #park(): void {
-    if (this.#isVmPaused) {
-      // Nothing goes to the browser while parked: keep reading QEMU (its writes must not stall).
-      this.#isVmPaused = false;
-      this.#tcp.resume();
-      this.#vm.disarmSlowReader();
-    }
+    this.#pumps.releaseVm();
     const answered = this.#counters.takeAll();
     this.#vm.answerGuestCommands(answered);
-    this.#parkTimer = this.#timers.set(RelaySession.#resumeGraceOver, this.#resumeGraceMs, this);
-    this.#emit({ kind: 'parked', answered, graceMs: this.#resumeGraceMs });
-  }
-
-  /** No longer parked (resumed, cleaning up, or over): the grace timer goes. */
-  #unpark(): void {
-    if (this.#parkTimer === undefined) return;
-    this.#timers.clear(this.#parkTimer);
-    this.#parkTimer = undefined;
-  }
-
-  /** Guest commands that arrive while parked are answered with VSC_Error at once. */
-  #answerWhileParked(): void {
-    const answered = this.#counters.takeAll();
-    if (answered > 0) this.#vm.answerGuestCommands(answered);
+    this.#parking.start(RelaySession.#resumeGraceOver, this);
+    this[kEmit]({ kind: 'parked', answered, graceMs: this.#parking.graceMs });
   }
 
   /**
@@ -392,228 +333,14 @@ export class RelaySession {
       old.terminate();
     }
     this.#browser.settle();
-    this.#unpark();
-    this.#answerWhileParked();
-    this.#policy?.resume?.(this.#policyState);
-    this.#ws = ws;
-    this.#browser = new BrowserLink(ws, this.#timers, this.#wsCloseTimeoutMs);
-    this.#isBrowserPaused = false;
-    if (this.#tcp.isPaused()) this.#tcp.resume();
+    this.#parking.end();
+    this.#pumps.answerOutstanding(); // guest commands that came while parked
+    this.#gate?.resume();
+    this.#pumps.takeOver(new BrowserLink(ws, this.#timers, this.#wsCloseTimeoutMs));
     this.#attachBrowser();
-    this.#emit({ kind: 'resumed' });
-    for (const m of early) this.#onBrowserMessage(m.data, m.isBinary);
+    this[kEmit]({ kind: 'resumed' });
+    for (const m of early) this.#pumps.fromBrowser(m.data, m.isBinary);
     return true;
-  }
-
-  // Browser → VM
-
-  #onBrowserMessage(data: RawData, isBinary: boolean): void {
-    if (this.#vm.phase !== 'open') return;
-    if (!isBinary) {
-      this.#badFrame(
-        'TEXT_FRAME',
-        'Text frames are not allowed: send one binary VSCard message per frame.',
-      );
-      return;
-    }
-    const bytes = toBytes(data);
-    let type: number;
-    try {
-      type = validateClientFrame(bytes).type;
-    } catch (e) {
-      if (!isVscardError(e)) throw e;
-      this.#badFrame(e.code, `Bad VSCard frame (${e.code}): ${e.message}`);
-      return;
-    }
-    const isAnswer = this.#counters.isAnswer(type);
-    // Answers to outstanding guest commands are paced by QEMU (one per command): not limited.
-    if (!isAnswer && this.#bucket && !this.#bucket.take(this.#now())) {
-      this.#limit('message-rate');
-      return;
-    }
-    let probe: Uint8Array | undefined;
-    let out: Uint8Array = bytes;
-    if (this.#policy?.toVm) {
-      const verdict = this.#policy.toVm({ type, bytes }, this.#policyState);
-      if (verdict.action !== 'forward') {
-        if (verdict.action === 'refuse') this.#refuseFrame('to-vm', verdict);
-        return;
-      }
-      probe = verdict.probe;
-      if (verdict.bytes) out = verdict.bytes; // e.g. the first piece of a long answer
-    }
-    // The bytes leave first; the bookkeeping below is not on the round trip's path (nothing
-    // it updates is read before QEMU's reply, which arrives in a later event).
-    let isWritable = this.#tcp.write(out);
-    if (probe) isWritable = this.#writeProbe(probe);
-    this.#counters.toVm(type, bytes.length, isAnswer);
-    if (expectsReply(type)) this.#vm.pendingReplies++;
-    if (!isWritable && !this.#isBrowserPaused) {
-      this.#isBrowserPaused = true;
-      this.#ws.pause();
-      this.#emit({ kind: 'backpressure', side: 'browser', isPaused: true });
-    }
-  }
-
-  /** The frame policy refused a frame: the browser gets its code, the VM its cleanup. */
-  #refuseFrame(
-    direction: 'to-vm' | 'to-browser',
-    verdict: { closeCode: number; reason: string },
-  ): void {
-    const { closeCode, reason } = verdict;
-    this.#emit({ kind: 'frame-refused', direction, closeCode, reason });
-    this.#browser.close(closeCode, reason);
-    this.#startCleanup('frame-refused', true);
-  }
-
-  /**
-   * Whole messages the policy asked for (a probe, a served answer), right after what was
-   * written; each control message among them is counted as awaiting its reply.
-   */
-  #writeProbe(probe: Uint8Array): boolean {
-    if (this.#tcp.destroyed || !this.#tcp.writable) return true;
-    const view = new DataView(probe.buffer, probe.byteOffset, probe.byteLength);
-    for (let at = 0; at + 12 <= probe.length; at += 12 + view.getUint32(at + 8)) {
-      if (expectsReply(view.getUint32(at))) this.#vm.pendingReplies++;
-    }
-    return this.#tcp.write(probe);
-  }
-
-  /** The cleanup's own messages, through the frame policy (VmLink.relayWrite). */
-  #writeFromRelay(bytes: Uint8Array): boolean {
-    const verdict = this.#policy?.fromRelay?.(
-      { type: new DataView(bytes.buffer, bytes.byteOffset).getUint32(0), bytes },
-      this.#policyState,
-    );
-    if (verdict && verdict.action !== 'forward') return false;
-    this.#tcp.write(bytes);
-    if (verdict?.probe) this.#writeProbe(verdict.probe);
-    return true;
-  }
-
-  #onVmDrain(): void {
-    if (this.#isBrowserPaused) {
-      this.#isBrowserPaused = false;
-      if (this.#browser.isOpen) this.#ws.resume();
-      this.#emit({ kind: 'backpressure', side: 'browser', isPaused: false });
-    }
-  }
-
-  #limit(refusal: 'message-rate' | 'slow-reader'): void {
-    if (this.#vm.phase !== 'open') return;
-    this.#emit({ kind: 'limit', refusal });
-    const { code, reason } = refusalClose(refusal);
-    this.close(code, reason);
-  }
-
-  #badFrame(code: string, message: string): void {
-    this.#emit({ kind: 'bad-frame', code, message });
-    this.#browser.close(RelayClose.BAD_FRAME, message);
-    this.#startCleanup('bad-frame', true);
-  }
-
-  // VM → browser
-
-  #onVmData(chunk: Buffer): void {
-    const notice = this.#policy?.vmChunk?.(chunk, this.#now(), this.#policyState);
-    if (notice) this.#notify(notice);
-    let frames;
-    try {
-      frames = this.#framer.push(chunk);
-    } catch (e) {
-      if (!isVscardError(e)) throw e;
-      this.#onVmGarbage(e.code, e.message);
-      return;
-    }
-    for (const f of frames) {
-      const verdict = this.#policy?.toBrowser?.(f, this.#policyState);
-      if (verdict && verdict.action !== 'forward') {
-        // The bookkeeping still sees it: a refused guest command is answered by the cleanup.
-        // A dropped guest command was answered by the policy itself (its probe: e.g. a GET
-        // RESPONSE served from the relay's buffer), so it is not outstanding.
-        if (verdict.action === 'refuse' || f.type !== VSC.APDU) this.#countFromVm(f.type);
-        if (verdict.action === 'refuse') {
-          if (this.#vm.phase === 'open') this.#refuseFrame('to-browser', verdict);
-        } else if (verdict.probe) this.#writeProbe(verdict.probe);
-        continue;
-      }
-      if (verdict?.probe) this.#writeProbe(verdict.probe);
-      // Send first: the bookkeeping after it is not on the round trip's path.
-      if (this.#vm.phase === 'open' && this.#browser.isOpen) this.#sendToBrowser(f.bytes);
-      this.#countFromVm(f.type);
-    }
-    if (this.#parkTimer !== undefined) this.#answerWhileParked();
-    if (
-      this.#vm.phase === 'open' &&
-      this.#browser.isOpen &&
-      !this.#isVmPaused &&
-      this.#ws.bufferedAmount > this.#maxBufferedToBrowserBytes
-    ) {
-      this.#isVmPaused = true;
-      this.#tcp.pause();
-      this.#emit({ kind: 'backpressure', side: 'vm', isPaused: true });
-      this.#vm.armSlowReader(RelaySession.#slowReader, this.#slowReaderTimeoutMs, this);
-    }
-  }
-
-  /**
-   * A policy notice: an event (log, metrics) and, for a page on the long-answers contract,
-   * a text frame it can show (`encodeRelayNotice`, @cardlend/vscard relay-notice.ts).
-   */
-  #notify(notice: PolicyNotice): void {
-    this.#emit({ kind: 'notice', notice });
-    if (!this.#browser.isOpen || !relaySplitsLongAnswers(this.#ws.protocol)) return;
-    const stall = notice.fields['typicalStallMs'];
-    this.#ws.send(
-      encodeRelayNotice({
-        code: notice.code,
-        message: notice.message,
-        ...(typeof stall === 'number' ? { typicalStallMs: stall } : {}),
-      }),
-    );
-  }
-
-  #sendToBrowser(bytes: Uint8Array): void {
-    // The send callback only serves to resume a paused VM side, and a pause needs the last
-    // queued frame to carry one: a frame queued behind others, or one that alone exceeds the
-    // limit. While nothing is queued (the usual case) none is allocated.
-    if (this.#ws.bufferedAmount > 0 || bytes.length > this.#maxBufferedToBrowserBytes)
-      this.#ws.send(bytes, SEND_BINARY, this.#sentCallback());
-    else this.#ws.send(bytes, SEND_BINARY);
-    this.#counters.toBrowser(bytes.length);
-  }
-
-  #countFromVm(type: number): void {
-    if (type === VSC.APDU) this.#counters.guestCommand(this.#vm.phase === 'open');
-    else if (type === VSC.Error || type === VSC.Init) {
-      this.#vm.noteReply();
-    }
-  }
-
-  #onVmGarbage(code: string, message: string): void {
-    this.#emit({ kind: 'vm-protocol', code, message });
-    if (this.#vm.phase === 'open') {
-      this.#browser.close(
-        RelayClose.VM_PROTOCOL,
-        `The VM sent bytes that are not VSCard (${code}).`,
-      );
-      this.#startCleanup('vm-protocol', false);
-    } else {
-      this.#vm.onGarbageDuringCleanup();
-    }
-  }
-
-  #sentCallback(): () => void {
-    return () => this.#onBrowserSent();
-  }
-
-  #onBrowserSent(): void {
-    if (this.#isVmPaused && this.#ws.bufferedAmount <= this.#maxBufferedToBrowserBytes / 2) {
-      this.#isVmPaused = false;
-      this.#tcp.resume();
-      this.#vm.disarmSlowReader();
-      this.#emit({ kind: 'backpressure', side: 'vm', isPaused: false });
-    }
   }
 
   #onVmGone(reason: SessionEndReason, message: string): void {
@@ -628,44 +355,41 @@ export class RelaySession {
     this.#maybeFinish();
   }
 
+  /** A pump ends the session: the browser gets `closeCode`/`message`, the VM its cleanup. */
+  [kStop](
+    reason: SessionEndReason,
+    closeCode: number,
+    message: string,
+    isWaitingForAcks: boolean,
+  ): void {
+    this.#browser.close(closeCode, message);
+    this.#startCleanup(reason, isWaitingForAcks);
+  }
+
   /**
    * The browser side is gone (or being closed): the VM link answers outstanding guest
    * commands with VSC_Error, then (after {@link GUEST_ANSWER_GRACE_MS} if there were any)
    * sends CardRemove + ReaderRemove; it waits (bounded) for acks when `isWaitingForAcks`.
    */
   #startCleanup(reason: SessionEndReason, isWaitingForAcks: boolean): void {
-    this.#unpark();
+    this.#parking.end();
     if (this.#vm.phase !== 'open') return;
     this.#endReason = reason;
     const answered = this.#counters.takeAll();
-    if (!this.#tcp.destroyed && this.#tcp.writable) this.#emit({ kind: 'cleanup', answered });
-    this.#vm.startCleanup(answered, isWaitingForAcks && this.#framer.state !== 'failed');
+    if (!this.#tcp.destroyed && this.#tcp.writable) this[kEmit]({ kind: 'cleanup', answered });
+    this.#vm.startCleanup(answered, isWaitingForAcks && this.#pumps.framer.state !== 'failed');
     this.#maybeFinish();
   }
 
   #maybeFinish(): void {
     if (this.#vm.phase !== 'closed' || this.#vm.isConnected || this.#browser.isOpen) return;
-    this.#unpark();
+    this.#parking.end();
     this.#browser.settle();
     if (this.#end) return;
-    const end: SessionEnd = {
-      reason: this.#endReason,
-      closeCode: this.#browser.closeCode,
-      closeReason: this.#browser.closeReason,
-      browserCloseCode: this.#browser.peerCloseCode,
-      endedBy: endedBy(this.#endReason),
-      answeredOnCleanup: this.#vm.answeredOnCleanup,
-      isCleanupAcked: this.#vm.isCleanupAcked,
-      stats: { ...this.#counters.stats },
-    };
+    const end = sessionEnd(this.#endReason, this.#browser, this.#vm, this.#counters.stats);
     this.#end = end;
     this.#counters.takeAll();
     this.#resolveDone?.(end);
     this.#handler?.onSessionEnd?.(end);
   }
-}
-
-function endedBy(reason: SessionEndReason): SessionEnd['endedBy'] {
-  if (reason === 'relay-closed' || reason === 'frame-refused') return 'relay';
-  return reason.startsWith('vm-') ? 'vm' : 'browser';
 }
