@@ -131,34 +131,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     throw e;
   }
   const runner = runnerContext(opts, emit);
-  const originPolicy = createOriginPolicy({
-    allowedOrigins: config.allowedOrigins,
-    isLoopbackListener: isLoopbackHost(config.listen.host),
-  });
-  const front = new WebSocketFront({
-    defaultTarget: config.defaultTarget,
-    // A resume (issue 14 §1) passes the origin check; its ticket stands for the rest.
-    resumeSteps: [originStep(originPolicy)],
-    steps: admissionSteps({
-      originPolicy,
-      caps: new SessionCaps(config),
-      tokens: {
-        secrets: config.tokenSecrets,
-        ledger: new TokenLedger(),
-        authTimeoutMs: config.authTimeoutMs,
-        isKnownTarget: (id) => targets.get(id) !== undefined,
-      },
-      targets,
-      connectTimeoutMs: config.connectTimeoutMs,
-      ...(cluster ? { cluster } : {}),
-    }),
-    runner,
-    trustedProxies: parseTrustedProxies(config.trustedProxies),
-    emit,
-    metrics,
-    audit: opts.audit,
-    now: opts.now ?? Date.now,
-  });
+  const front = websocketFront(opts, { targets, cluster, runner, emit });
   const onError = (message: string) => emit({ kind: 'server-error', message });
   const httpServer = createHttpServer(
     config,
@@ -189,6 +162,48 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
   }
   readiness.markListening();
   return relayHandle({ config, httpServer, targets, front, runner, readiness, cluster, operator });
+}
+
+/** The `/vscard` endpoint with its admission steps (origin → limits → token → target → …). */
+function websocketFront(
+  opts: RelayServerOptions,
+  parts: {
+    targets: Targets;
+    cluster: ClusterRuntime | undefined;
+    runner: RunnerContext;
+    emit: (e: ServerEvent) => void;
+  },
+): WebSocketFront {
+  const { config } = opts;
+  const { targets, cluster } = parts;
+  const originPolicy = createOriginPolicy({
+    allowedOrigins: config.allowedOrigins,
+    isLoopbackListener: isLoopbackHost(config.listen.host),
+  });
+  return new WebSocketFront({
+    defaultTarget: config.defaultTarget,
+    // A resume (issue 14 §1) passes the origin check; its ticket stands for the rest.
+    resumeSteps: [originStep(originPolicy)],
+    steps: admissionSteps({
+      originPolicy,
+      caps: new SessionCaps(config),
+      tokens: {
+        secrets: config.tokenSecrets,
+        ledger: new TokenLedger(),
+        authTimeoutMs: config.authTimeoutMs,
+        isKnownTarget: (id) => targets.get(id) !== undefined,
+      },
+      targets,
+      connectTimeoutMs: config.connectTimeoutMs,
+      ...(cluster ? { cluster } : {}),
+    }),
+    runner: parts.runner,
+    trustedProxies: parseTrustedProxies(config.trustedProxies),
+    emit: parts.emit,
+    metrics: opts.metrics,
+    audit: opts.audit,
+    now: opts.now ?? Date.now,
+  });
 }
 
 function runnerContext(opts: RelayServerOptions, emit: (e: ServerEvent) => void): RunnerContext {
