@@ -153,6 +153,19 @@ describe('ForwardGuard', () => {
     expect(g.unprovenBytes).toBe(0);
   });
 
+  it("a takeover makes the old page's controls the relay's: replies dropped, the new page may send", () => {
+    const g = new ForwardGuard();
+    expect(g.toVm(INIT).action).toBe('forward');
+    expect(refusal(g.toVm(READER_ADD))).toMatchObject({ rule: 'control-in-flight' });
+    g.adoptBrowserControls(); // a resume: a new page took the session over
+    expect(g.toVm(INIT).action).toBe('forward');
+    expect(g.repliesAwaited).toBe(2);
+    expect(g.fromVm({ type: VSC.Init }).action).toBe('drop'); // the old page's Init
+    expect(g.fromVm({ type: VSC.Init }).action).toBe('forward'); // the new page's
+    expect(g.toVm(READER_ADD).action).toBe('forward');
+    expect(g.unprovenBytes).toBe(READER_ADD.length);
+  });
+
   it('passes unsolicited messages from QEMU through', () => {
     const g = new ForwardGuard();
     expect(g.fromVm({ type: VSC.Init })).toEqual({ action: 'forward' });
