@@ -5,29 +5,36 @@
 import { createInterface } from 'node:readline/promises';
 import type { Output, Prompter, StopSignals } from './ports.ts';
 
+/** Longest time stdout text waits before it is written, ms. */
+const STDOUT_FLUSH_MS = 20;
+/** Pending stdout text that is written at once, whatever the timer, characters. */
+const STDOUT_FLUSH_CHARS = 16_384;
+
 /**
- * stdout/stderr writers. stdout is gathered and written once per event-loop turn: the APDU
- * log then costs one write for a burst of commands instead of one per line, off the path of
- * the next guest command. stderr writes first flush what stdout holds, so the order of
- * everything printed stays as it happened.
+ * stdout/stderr writers. stdout is gathered and written at most every 20 ms (or per 16 kB):
+ * a burst of guest commands costs one write of APDU log lines instead of one per command, and
+ * no extra wake-up between two commands. stderr writes first flush what stdout holds, so the
+ * order of everything printed stays as it happened; `flush()` before exiting.
  */
 export function processOutput(): Output & { flush(): void } {
   let pending: string[] = [];
-  let isScheduled = false;
+  let size = 0;
+  let timer: NodeJS.Timeout | null = null;
   const flush = (): void => {
-    isScheduled = false;
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
     if (pending.length === 0) return;
     const text = pending.join('');
     pending = [];
+    size = 0;
     process.stdout.write(text);
   };
   return {
     out: (text) => {
       pending.push(text);
-      if (!isScheduled) {
-        isScheduled = true;
-        setImmediate(flush);
-      }
+      size += text.length;
+      if (size >= STDOUT_FLUSH_CHARS) flush();
+      else if (timer === null) timer = setTimeout(flush, STDOUT_FLUSH_MS);
     },
     err: (text) => {
       flush();
