@@ -47,8 +47,13 @@ export default tseslint.config(
     languageOptions: { parserOptions: { parser: tseslint.parser } },
   },
   {
-    // Architecture: the VSCard package and the CCID core do no I/O and import nothing platform-bound.
-    files: ['packages/vscard/src/**/*.ts', 'packages/ccid/src/core/**/*.ts'],
+    // Architecture: the VSCard package, the CCID core and the helper protocol do no I/O and
+    // import nothing platform-bound.
+    files: [
+      'packages/vscard/src/**/*.ts',
+      'packages/ccid/src/core/**/*.ts',
+      'packages/helper-protocol/src/**/*.ts',
+    ],
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-globals': ['error', ...platformGlobals],
