@@ -5,13 +5,20 @@
 import {
   classifyError,
   explainFailure,
-  failureFromLinkError,
   type Explanation,
   type Failure,
 } from '../errors/explain.ts';
 import { DEFAULT_RECONNECT_POLICY } from '@cardlend/bridge';
 import { ApduLog } from './apdu-log.svelte.ts';
 import { normalizeRelayUrl, normalizeToken, type LaunchParams } from './launch-params.ts';
+import {
+  cardView,
+  failureForSnapshot,
+  reconnectView,
+  type CardView,
+  type ReconnectView,
+  type ResumeView,
+} from './link-view.ts';
 import type {
   LendingLink,
   LinkSnapshot,
@@ -21,39 +28,12 @@ import type {
   VirtualCardControls,
 } from './ports.ts';
 
+export type { CardView, ReconnectView, ResumeView } from './link-view.ts';
+
 /** What the page is doing right now (independent of the VM link). */
 export type Activity = 'idle' | 'choosing' | 'opening' | 'lending' | 'stopping';
 
 const IDLE_SNAPSHOT: LinkSnapshot = { link: 'idle', card: null, error: null };
-
-const toHex = (b: Uint8Array): string =>
-  Array.from(b, (x) => x.toString(16).padStart(2, '0').toUpperCase()).join(' ');
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/** The bridge's retries while the link is `reconnecting` (issue 14 §4). */
-export interface ReconnectView {
-  /** The attempt under way or next (1-based). */
-  attempt: number;
-  maxAttempts: number;
-  /** When the next attempt starts (`Date.now` ms), when known. */
-  nextRetryAtMs?: number;
-}
-
-/** Resuming the same lending session after a drop (issue 14 §1). */
-export type ResumeView = 'resuming' | 'resumed' | 'cannot-resume' | null;
-
-export interface CardView {
-  atrHex: string;
-  protocol: 0 | 1;
-  /** The card was announced to the VM with a T=0 compatibility ATR. */
-  isT0Compat: boolean;
-  presentedAtrHex: string;
-  /** The VM refused this card's ATR. */
-  isRefusedByVm: boolean;
-}
 
 export class LendingSession {
   readonly #platform: Platform;
@@ -124,13 +104,7 @@ export class LendingSession {
   }
   /** The bridge's retries while the link is `reconnecting`, else null. */
   get reconnect(): ReconnectView | null {
-    const s = this.#snapshot;
-    if (s.link !== 'reconnecting' || s.reconnectAttempt === undefined) return null;
-    return {
-      attempt: s.reconnectAttempt,
-      maxAttempts: this.#maxReconnectAttempts,
-      ...(s.nextRetryAtMs === undefined ? {} : { nextRetryAtMs: s.nextRetryAtMs }),
-    };
+    return reconnectView(this.#snapshot, this.#maxReconnectAttempts);
   }
   /** Resuming the same lending session after a drop: what the bridge reports, else null. */
   get resume(): ResumeView {
@@ -155,15 +129,7 @@ export class LendingSession {
   }
 
   get card(): CardView | null {
-    const card = this.#snapshot.card;
-    if (card === null) return null;
-    return {
-      atrHex: toHex(card.atr),
-      protocol: card.protocol,
-      isT0Compat: !sameBytes(card.atr, card.presentedAtr),
-      presentedAtrHex: toHex(card.presentedAtr),
-      isRefusedByVm: card.vmStatus === 'refused',
-    };
+    return cardView(this.#snapshot);
   }
 
   #explain(f: Failure): Explanation {
@@ -353,25 +319,8 @@ export class LendingSession {
   }
 
   #problemFor(s: LinkSnapshot): Explanation | null {
-    if (s.error !== null) {
-      const isNormalStop =
-        s.link === 'stopped' && (s.closeCode === undefined || s.closeCode === 1000);
-      if (isNormalStop && (s.error.code === 'BRIDGE_RELAY_CLOSED' || this.#activity === 'stopping'))
-        return null;
-      return this.#explain(failureFromLinkError(s.error.code, s.closeCode, s.error.source));
-    }
-    if (s.link === 'refused')
-      return this.#explain(
-        s.card === null ? { kind: 'unexpected', code: 'refused' } : { kind: 'atr-refused' },
-      );
-    if (
-      (s.link === 'failed' || s.link === 'stopped') &&
-      s.closeCode !== undefined &&
-      s.closeCode !== 1000
-    ) {
-      return this.#explain({ kind: 'relay-closed', closeCode: s.closeCode });
-    }
-    return null;
+    const failure = failureForSnapshot(s, this.#activity === 'stopping');
+    return failure === null ? null : this.#explain(failure);
   }
 
   /** Pull the virtual card out of the simulated reader (demo mode). */

@@ -1,0 +1,81 @@
+/**
+ * What the page shows of the lending link, derived from the bridge's snapshot: the card, the
+ * retries, resuming, and which failure (if any) a snapshot stands for. Pure.
+ */
+import { failureFromLinkError, type Failure } from '../errors/explain.ts';
+import type { LinkSnapshot } from './ports.ts';
+
+/** The bridge's retries while the link is `reconnecting` (issue 14 §4). */
+export interface ReconnectView {
+  /** The attempt under way or next (1-based). */
+  attempt: number;
+  maxAttempts: number;
+  /** When the next attempt starts (`Date.now` ms), when known. */
+  nextRetryAtMs?: number;
+}
+
+/** Resuming the same lending session after a drop (issue 14 §1). */
+export type ResumeView = 'resuming' | 'resumed' | 'cannot-resume' | null;
+
+export interface CardView {
+  atrHex: string;
+  protocol: 0 | 1;
+  /** The card was announced to the VM with a T=0 compatibility ATR. */
+  isT0Compat: boolean;
+  presentedAtrHex: string;
+  /** The VM refused this card's ATR. */
+  isRefusedByVm: boolean;
+}
+
+const toHex = (b: Uint8Array): string =>
+  Array.from(b, (x) => x.toString(16).padStart(2, '0').toUpperCase()).join(' ');
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** The card as the page shows it, or null when the bridge has none. */
+export function cardView(s: LinkSnapshot): CardView | null {
+  const card = s.card;
+  if (card === null) return null;
+  return {
+    atrHex: toHex(card.atr),
+    protocol: card.protocol,
+    isT0Compat: !sameBytes(card.atr, card.presentedAtr),
+    presentedAtrHex: toHex(card.presentedAtr),
+    isRefusedByVm: card.vmStatus === 'refused',
+  };
+}
+
+/** The retry under way while the link is `reconnecting`, else null. */
+export function reconnectView(s: LinkSnapshot, maxAttempts: number): ReconnectView | null {
+  if (s.link !== 'reconnecting' || s.reconnectAttempt === undefined) return null;
+  return {
+    attempt: s.reconnectAttempt,
+    maxAttempts,
+    ...(s.nextRetryAtMs === undefined ? {} : { nextRetryAtMs: s.nextRetryAtMs }),
+  };
+}
+
+/**
+ * The failure a snapshot stands for, or null: none for a normal stop (the person's own Stop,
+ * or the relay ending the session with 1000).
+ */
+export function failureForSnapshot(s: LinkSnapshot, isStopping: boolean): Failure | null {
+  if (s.error !== null) {
+    const isNormalStop =
+      s.link === 'stopped' && (s.closeCode === undefined || s.closeCode === 1000);
+    if (isNormalStop && (s.error.code === 'BRIDGE_RELAY_CLOSED' || isStopping)) return null;
+    return failureFromLinkError(s.error.code, s.closeCode, s.error.source);
+  }
+  if (s.link === 'refused')
+    return s.card === null ? { kind: 'unexpected', code: 'refused' } : { kind: 'atr-refused' };
+  if (
+    (s.link === 'failed' || s.link === 'stopped') &&
+    s.closeCode !== undefined &&
+    s.closeCode !== 1000
+  ) {
+    return { kind: 'relay-closed', closeCode: s.closeCode };
+  }
+  return null;
+}
