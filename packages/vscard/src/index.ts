@@ -67,24 +67,8 @@ export type {
 } from './forward-guard.ts';
 export { NagleDetector, describeNagleReport } from './nagle-detector.ts';
 export type { NagleDetectorOptions, NagleReport, NagleFinding } from './nagle-detector.ts';
-export {
-  relaySubprotocols,
-  selectRelaySubprotocol,
-  isRelaySubprotocol,
-  relaySplitsLongAnswers,
-} from './relay-contract.ts';
-export type { RelaySubprotocolOptions } from './relay-contract.ts';
-export {
-  RELAY_RESUME_CAPABILITY,
-  RELAY_TICKET_SUBPROTOCOL_PREFIX,
-  MAX_RESUME_GRACE_MS,
-  encodeResumeOffer,
-  isResumeTicket,
-  offeredResume,
-  parseResumeOffer,
-  resumeTicketFromBytes,
-} from './relay-resume.ts';
-export type { OfferedResume, ResumeOffer } from './relay-resume.ts';
+// The browser ⇄ relay contract: subprotocols, resume offer and ticket (relay-contract.ts re-exports relay-resume.ts).
+export * from './relay-contract.ts';
 export {
   LongAnswerSplitter,
   getResponseNe,
