@@ -8,23 +8,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WebSocket } from 'ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CardBridge } from '@cardlend/bridge';
-import type { BridgeWebSocket } from '@cardlend/bridge';
 import { createPivDemoCard } from '@cardlend/card-sim';
 import { startPcscd } from '@cardlend/pcsc/testing';
 import type { Pcscd } from '@cardlend/pcsc/testing';
-import { defaultConfig, startRelayServer } from '@cardlend/relay';
 import type { RelayServer } from '@cardlend/relay';
 import { HelperClient } from '../../../web/src/lib/helper/helper-client.ts';
 import { HelperReader } from '../../../web/src/lib/helper/helper-reader.ts';
-import { openPcscReaders } from '../../src/pcsc-readers.ts';
-import type { ReaderService } from '../../src/ports.ts';
-import { ApprovalStore, approvalsPath } from '../../src/serve/approvals.ts';
-import { Pairing } from '../../src/serve/pairing.ts';
-import { startHelperServer } from '../../src/serve/server.ts';
 import { FakeVm } from '../helpers/fake-vm.ts';
+import { startPcscHelper } from '../helpers/pcsc-helper.ts';
+import { bridgeToRelay, startTestRelay } from '../helpers/relay-rig.ts';
 import { pageSocket } from './serve-fixture.ts';
 
 const PAGE = 'https://lend.example.org';
@@ -42,15 +35,7 @@ beforeAll(async () => {
   await pcscd.insertCard(await createPivDemoCard());
   vm = await FakeVm.start();
   dir = mkdtempSync(join(tmpdir(), 'cardlend-helper-lend-'));
-  relay = await startRelayServer({
-    config: {
-      ...defaultConfig(),
-      listen: { host: '127.0.0.1', port: 0 },
-      targets: { vm: { host: '127.0.0.1', port: vm.port } },
-      defaultTarget: 'vm',
-      staticDir: dir,
-    },
-  });
+  relay = await startTestRelay({ vmPort: vm.port, staticDir: dir });
 });
 
 afterAll(async () => {
@@ -61,28 +46,14 @@ afterAll(async () => {
 });
 
 it('lends through the helper; the helper stopping removes the guest card', async () => {
-  const opened: { service?: Promise<ReaderService> } = {};
-  const server = await startHelperServer({
-    host: '127.0.0.1',
-    port: 0,
-    service: () => (opened.service ??= openPcscReaders()),
-    approvals: new ApprovalStore(approvalsPath({ CARDLEND_CONFIG_DIR: dir }), [PAGE], Date.now),
-    pairing: new Pairing(null),
-    helperName: 'cardlend test',
-    now: Date.now,
-    log: () => undefined,
-  });
+  const helper = await startPcscHelper({ configDir: dir, approved: [PAGE] });
+  const { server } = helper;
   const client = await HelperClient.connect({ url: server.url, createSocket: pageSocket(PAGE) });
   await expect
     .poll(async () => (await client.request({ type: 'list' })).readers, { timeout: 15_000 })
     .toContainEqual(expect.objectContaining({ name: READER, card: 'present' }));
   const reader = await HelperReader.open(client, READER);
-  const bridge = new CardBridge({
-    reader,
-    relayUrl: `ws://127.0.0.1:${relay.address.port}/vscard`,
-    createWebSocket: (url, protocols) =>
-      new WebSocket(url, protocols, { perMessageDeflate: false }) as unknown as BridgeWebSocket,
-  });
+  const bridge = bridgeToRelay(reader, relay);
   try {
     await bridge.start();
     await vm.until(() => vm.atr !== null, 'an ATR');
@@ -95,7 +66,6 @@ it('lends through the helper; the helper stopping removes the guest card', async
     expect(reader.goneBecause).toBe('HELPER_STOPPING');
   } finally {
     await bridge.stop();
-    await server.close();
-    await (await opened.service)?.close();
+    await helper.stop();
   }
 });

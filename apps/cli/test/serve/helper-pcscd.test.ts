@@ -14,11 +14,7 @@ import { startPcscd } from '@cardlend/pcsc/testing';
 import type { Pcscd } from '@cardlend/pcsc/testing';
 import { HelperClient } from '../../../web/src/lib/helper/helper-client.ts';
 import { HelperReader } from '../../../web/src/lib/helper/helper-reader.ts';
-import { openPcscReaders } from '../../src/pcsc-readers.ts';
-import type { ReaderService } from '../../src/ports.ts';
-import { ApprovalStore, approvalsPath } from '../../src/serve/approvals.ts';
-import { Pairing } from '../../src/serve/pairing.ts';
-import { startHelperServer } from '../../src/serve/server.ts';
+import { startPcscHelper } from '../helpers/pcsc-helper.ts';
 import { pageSocket } from './serve-fixture.ts';
 
 const PAGE = 'https://lend.example.org';
@@ -38,17 +34,8 @@ afterAll(async () => {
 
 it('lends the PIV demo card of a real pcscd through the helper, and tells the end', async () => {
   const card = await pcscd.insertCard(await createPivDemoCard());
-  const opened: { service?: Promise<ReaderService> } = {};
-  const server = await startHelperServer({
-    host: '127.0.0.1',
-    port: 0,
-    service: () => (opened.service ??= openPcscReaders()),
-    approvals: new ApprovalStore(approvalsPath({ CARDLEND_CONFIG_DIR: dir }), [PAGE], Date.now),
-    pairing: new Pairing(null),
-    helperName: 'cardlend test',
-    now: Date.now,
-    log: () => undefined,
-  });
+  const helper = await startPcscHelper({ configDir: dir, approved: [PAGE] });
+  const { server } = helper;
   try {
     const client = await HelperClient.connect({ url: server.url, createSocket: pageSocket(PAGE) });
     expect(client.approved).toBe(true);
@@ -77,7 +64,6 @@ it('lends the PIV demo card of a real pcscd through the helper, and tells the en
       helperCode: 'HELPER_STOPPING',
     });
   } finally {
-    await server.close();
-    await (await opened.service)?.close();
+    await helper.stop();
   }
 });
