@@ -192,6 +192,27 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Someone awaiting a marker through {@link GuestHandle.waitForMarker}. */
+interface MarkerWaiter {
+  predicate: (m: GuestMarker) => boolean;
+  resolve: (m: GuestMarker) => void;
+  reject: (e: Error) => void;
+}
+
+/** What one QEMU run has collected so far (shared by the serial reader, the exit handler and the handle). */
+interface GuestRun {
+  readonly markers: GuestMarker[];
+  readonly timeline: TimelineEntry[];
+  readonly waiters: Set<MarkerWaiter>;
+  serial: string;
+  stderr: string;
+  pending: string;
+  exited: boolean;
+  exitError: GuestImageError | undefined;
+  /** ms since spawn. */
+  now(): number;
+}
+
 /**
  * Spawns QEMU for one scenario and returns at once; the guest powers off when the scenario
  * is done. Start the VSCard client (direct card or relay) after this: QEMU listens on the
@@ -205,99 +226,29 @@ export function startGuest(opts: BootGuestOptions): GuestHandle {
     env: { ...process.env, ...opts.qemuEnv },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const markers: GuestMarker[] = [];
-  const timeline: TimelineEntry[] = [{ atMs: 0, what: 'spawn' }];
-  const waiters = new Set<{
-    predicate: (m: GuestMarker) => boolean;
-    resolve: (m: GuestMarker) => void;
-    reject: (e: Error) => void;
-  }>();
-  let serial = '';
-  let stderr = '';
-  let pending = '';
-  let exited = false;
-  let exitError: GuestImageError | undefined;
-  const now = (): number => performance.now() - startedAtMs;
-
-  child.stdout?.setEncoding('latin1');
-  child.stdout?.on('data', (chunk: string) => {
-    if (serial === '') timeline.push({ atMs: now(), what: 'first-serial-byte' });
-    serial += chunk;
-    pending += chunk;
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl).replace(/\r$/, '');
-      pending = pending.slice(nl + 1);
-      const at = now();
-      opts.onLine?.(line, at);
-      const m = parseMarkerLine(line);
-      if (!m) continue;
-      markers.push(m);
-      timeline.push({
-        atMs: at,
-        what: m.fields['name'] ? `${m.kind}:${m.fields['name']}` : m.kind,
-        marker: m,
-      });
-      for (const w of waiters) {
-        if (w.predicate(m)) {
-          waiters.delete(w);
-          w.resolve(m);
-        }
-      }
-    }
-  });
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (c: string) => (stderr += c));
+  const run: GuestRun = {
+    markers: [],
+    timeline: [{ atMs: 0, what: 'spawn' }],
+    waiters: new Set(),
+    serial: '',
+    stderr: '',
+    pending: '',
+    exited: false,
+    exitError: undefined,
+    now: () => performance.now() - startedAtMs,
+  };
+  readOutput(child, run, opts.onLine);
 
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const timer = setTimeout(() => {
-    exitError = new GuestImageError(
+    run.exitError = new GuestImageError(
       'GUEST_TIMEOUT',
       `guest did not finish within ${timeoutMs} ms (scenario ${String(opts.scenario)})`,
     );
     child.kill('SIGKILL');
   }, timeoutMs);
 
-  const result = new Promise<GuestRunResult>((resolve, reject) => {
-    child.on('error', (cause) => {
-      exitError ??= new GuestImageError(
-        'GUEST_QEMU_FAILED',
-        `cannot start ${opts.qemuBinary ?? 'qemu-system-x86_64'}`,
-        { cause },
-      );
-    });
-    child.on('close', (code) => {
-      exited = true;
-      clearTimeout(timer);
-      const done = markers.some((m) => m.kind === 'DONE');
-      if (!done && !exitError) {
-        exitError = new GuestImageError(
-          'GUEST_QEMU_FAILED',
-          `QEMU exited (${code}) before the guest finished: ${stderr.trim().slice(-1000)}`,
-        );
-      }
-      for (const w of waiters)
-        w.reject(
-          exitError ??
-            new GuestImageError('GUEST_QEMU_FAILED', 'guest finished without the awaited marker'),
-        );
-      waiters.clear();
-      if (exitError) {
-        reject(exitError);
-        return;
-      }
-      resolve({
-        markers,
-        results: markers.filter((m) => m.kind === 'RESULT'),
-        events: markers.filter((m) => m.kind === 'EVENT'),
-        timeline,
-        serial,
-        stderr,
-        exitCode: code,
-        durationMs: now(),
-      });
-    });
-  });
+  const result = settleOnExit(child, run, timer, opts.qemuBinary);
   result.catch(() => undefined); // callers that only use waitForMarker must not see an unhandled rejection
 
   return {
@@ -305,36 +256,132 @@ export function startGuest(opts: BootGuestOptions): GuestHandle {
       return child.pid ?? -1;
     },
     startedAtMs,
-    markers,
+    markers: run.markers,
     result,
-    waitForMarker(predicate, waitMs = timeoutMs) {
-      const found = markers.find(predicate);
-      if (found) return Promise.resolve(found);
-      if (exited)
-        return Promise.reject(
-          exitError ?? new GuestImageError('GUEST_QEMU_FAILED', 'guest already exited'),
-        );
-      return new Promise((resolve, reject) => {
-        const w = { predicate, resolve, reject };
-        const t = setTimeout(() => {
-          waiters.delete(w);
-          reject(new GuestImageError('GUEST_TIMEOUT', `marker not seen within ${waitMs} ms`));
-        }, waitMs);
-        w.resolve = (m) => (clearTimeout(t), resolve(m));
-        w.reject = (e) => (clearTimeout(t), reject(e));
-        waiters.add(w);
-      });
-    },
-    kill() {
-      if (exited) return Promise.resolve();
-      exitError ??= new GuestImageError('GUEST_QEMU_FAILED', 'QEMU was killed by the host');
-      return new Promise((resolve) => {
-        child.once('close', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 2000).unref();
-      });
-    },
+    waitForMarker: (predicate, waitMs = timeoutMs) => waitForMarker(run, predicate, waitMs),
+    kill: () => killGuest(child, run),
   };
+}
+
+/** Collects QEMU's stderr and its serial console: every line to `onLine`, markers to the run and its waiters. */
+function readOutput(child: ChildProcess, run: GuestRun, onLine: BootGuestOptions['onLine']): void {
+  child.stdout?.setEncoding('latin1');
+  child.stdout?.on('data', (chunk: string) => {
+    if (run.serial === '') run.timeline.push({ atMs: run.now(), what: 'first-serial-byte' });
+    run.serial += chunk;
+    run.pending += chunk;
+    let nl: number;
+    while ((nl = run.pending.indexOf('\n')) >= 0) {
+      const line = run.pending.slice(0, nl).replace(/\r$/, '');
+      run.pending = run.pending.slice(nl + 1);
+      const at = run.now();
+      onLine?.(line, at);
+      const m = parseMarkerLine(line);
+      if (m) addMarker(run, m, at);
+    }
+  });
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (c: string) => (run.stderr += c));
+}
+
+/** Records a marker and resolves the waiters it satisfies. */
+function addMarker(run: GuestRun, m: GuestMarker, atMs: number): void {
+  run.markers.push(m);
+  run.timeline.push({
+    atMs,
+    what: m.fields['name'] ? `${m.kind}:${m.fields['name']}` : m.kind,
+    marker: m,
+  });
+  for (const w of run.waiters) {
+    if (w.predicate(m)) {
+      run.waiters.delete(w);
+      w.resolve(m);
+    }
+  }
+}
+
+/** The run's result: resolves when QEMU exits after the guest printed DONE, rejects otherwise (and fails all waiters). */
+function settleOnExit(
+  child: ChildProcess,
+  run: GuestRun,
+  timer: NodeJS.Timeout,
+  qemuBinary: string | undefined,
+): Promise<GuestRunResult> {
+  return new Promise<GuestRunResult>((resolve, reject) => {
+    child.on('error', (cause) => {
+      run.exitError ??= new GuestImageError(
+        'GUEST_QEMU_FAILED',
+        `cannot start ${qemuBinary ?? 'qemu-system-x86_64'}`,
+        { cause },
+      );
+    });
+    child.on('close', (code) => {
+      run.exited = true;
+      clearTimeout(timer);
+      const done = run.markers.some((m) => m.kind === 'DONE');
+      if (!done && !run.exitError) {
+        run.exitError = new GuestImageError(
+          'GUEST_QEMU_FAILED',
+          `QEMU exited (${code}) before the guest finished: ${run.stderr.trim().slice(-1000)}`,
+        );
+      }
+      for (const w of run.waiters)
+        w.reject(
+          run.exitError ??
+            new GuestImageError('GUEST_QEMU_FAILED', 'guest finished without the awaited marker'),
+        );
+      run.waiters.clear();
+      if (run.exitError) {
+        reject(run.exitError);
+        return;
+      }
+      resolve({
+        markers: run.markers,
+        results: run.markers.filter((m) => m.kind === 'RESULT'),
+        events: run.markers.filter((m) => m.kind === 'EVENT'),
+        timeline: run.timeline,
+        serial: run.serial,
+        stderr: run.stderr,
+        exitCode: code,
+        durationMs: run.now(),
+      });
+    });
+  });
+}
+
+/** {@link GuestHandle.waitForMarker}: a past marker at once, else the first future one within `waitMs`. */
+function waitForMarker(
+  run: GuestRun,
+  predicate: (m: GuestMarker) => boolean,
+  waitMs: number,
+): Promise<GuestMarker> {
+  const found = run.markers.find(predicate);
+  if (found) return Promise.resolve(found);
+  if (run.exited)
+    return Promise.reject(
+      run.exitError ?? new GuestImageError('GUEST_QEMU_FAILED', 'guest already exited'),
+    );
+  return new Promise((resolve, reject) => {
+    const w: MarkerWaiter = { predicate, resolve, reject };
+    const t = setTimeout(() => {
+      run.waiters.delete(w);
+      reject(new GuestImageError('GUEST_TIMEOUT', `marker not seen within ${waitMs} ms`));
+    }, waitMs);
+    w.resolve = (m) => (clearTimeout(t), resolve(m));
+    w.reject = (e) => (clearTimeout(t), reject(e));
+    run.waiters.add(w);
+  });
+}
+
+/** {@link GuestHandle.kill}: SIGTERM to this QEMU (SIGKILL after 2 s), resolving when it has exited. */
+function killGuest(child: ChildProcess, run: GuestRun): Promise<void> {
+  if (run.exited) return Promise.resolve();
+  run.exitError ??= new GuestImageError('GUEST_QEMU_FAILED', 'QEMU was killed by the host');
+  return new Promise((resolve) => {
+    child.once('close', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+  });
 }
 
 /** Boots the guest for one scenario and resolves when it has powered off. */

@@ -49,34 +49,33 @@ export interface PageClient {
   stop(): Promise<void>;
 }
 
+type CloseInfo = { code: number; reason: string };
+
+/** Counters behind {@link PageClient.commandsReceived} and {@link PageClient.getResponsesServedHere}. */
+interface CommandStats {
+  commands: number;
+  served: number;
+}
+
+/** Where the session's events go: the current {@link waitForEvent} listener. */
+interface EventTap {
+  onEvent: (kind: string) => void;
+}
+
 /**
  * Opens the WebSocket, runs Init / ReaderAdd / ATR and resolves once QEMU accepted the card.
  * @throws GuestImageError GUEST_VSCARD_PEER when the relay refuses, closes or the ATR is refused.
  */
 export async function startPageClient(opts: PageClientOptions): Promise<PageClient> {
-  const offered = relaySubprotocols(opts.token, {
-    longAnswers: opts.isOfferingLongAnswers === true,
-  });
-  const ws = new WebSocket(opts.url, offered, { perMessageDeflate: false });
-  ws.binaryType = 'nodebuffer';
-  ws.on('error', () => undefined);
-  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-    ws.on('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })),
-  );
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('close', (code: number) =>
-      reject(new GuestImageError('GUEST_VSCARD_PEER', `the relay closed the WebSocket: ${code}`)),
-    );
-  });
+  const { ws, closed } = await openRelaySocket(opts);
   const isRelaySplitting = relaySplitsLongAnswers(ws.protocol);
   const session = new VscardClientSession({
     readerName: 'page stand-in',
     ...(isRelaySplitting ? { maxAnswerBytes: VSCARD_MAX_PAYLOAD_BYTES } : {}),
   });
   const splitter = isRelaySplitting ? undefined : new LongAnswerSplitter();
-  const stats = { commands: 0, served: 0 };
-  let onEvent: (kind: string) => void = () => undefined;
+  const stats: CommandStats = { commands: 0, served: 0 };
+  const tap: EventTap = { onEvent: () => undefined };
   let chain: Promise<void> = Promise.resolve();
 
   const run = (actions: SessionAction[]): void => {
@@ -88,21 +87,11 @@ export async function startPageClient(opts: PageClientOptions): Promise<PageClie
         const { id } = a;
         const apdu = a.apdu.slice();
         chain = chain.then(async () => {
-          const local = splitter?.handleCommand(apdu);
-          let answer: Uint8Array;
-          if (local?.kind === 'serve') {
-            stats.served++;
-            answer = local.answer;
-          } else {
-            const whole = splitter
-              ? await opts.card.process(apdu)
-              : await collectChain(opts.card, apdu, await opts.card.process(apdu));
-            answer = splitter ? splitter.handleAnswer(whole) : whole;
-          }
+          const answer = await answerCommand(opts.card, splitter, apdu, stats);
           run(session.answerApdu(id, answer, performance.now()));
         });
       } else if (a.type === 'event') {
-        onEvent(a.event.kind);
+        tap.onEvent(a.event.kind);
       } else if (a.type === 'close') {
         ws.close(1000, a.reason.slice(0, 100));
       }
@@ -113,22 +102,12 @@ export async function startPageClient(opts: PageClientOptions): Promise<PageClie
     const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
     run(session.receive(decodeMessage(new Uint8Array(bytes)), performance.now()));
   });
-  const waitFor = (kinds: readonly string[], ms: number): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const t = setTimeout(
-        () => reject(new GuestImageError('GUEST_VSCARD_PEER', `no ${kinds.join('/')} in ${ms} ms`)),
-        ms,
-      );
-      onEvent = (kind) => {
-        if (!kinds.includes(kind)) return;
-        clearTimeout(t);
-        resolve(kind);
-      };
-      void closed.then(({ code, reason }) =>
-        reject(new GuestImageError('GUEST_VSCARD_PEER', `relay closed: ${code} ${reason}`)),
-      );
-    });
-  const ready = waitFor(['atr-accepted', 'atr-refused'], opts.readyTimeoutMs ?? 20_000);
+  const ready = waitForEvent(
+    tap,
+    closed,
+    ['atr-accepted', 'atr-refused'],
+    opts.readyTimeoutMs ?? 20_000,
+  );
   run(session.start(performance.now()));
   // As the bridge does (t0Compat 'auto'): a T=1-only card is shown with a T=0 ATR (vscard §4).
   run(session.insertCard(toQemuT0CompatibleAtr(opts.card.atr), performance.now()));
@@ -145,13 +124,79 @@ export async function startPageClient(opts: PageClientOptions): Promise<PageClie
     },
     closed,
     async stop() {
-      const done = waitFor(['closed'], 5000).catch(() => 'closed');
+      const done = waitForEvent(tap, closed, ['closed'], 5000).catch(() => 'closed');
       run(session.close(performance.now()));
       await done;
       if (ws.readyState === WebSocket.OPEN) ws.close(1000);
       await closed;
     },
   };
+}
+
+/** Connects to the relay with the subprotocols this page offers; resolves once the WebSocket is open. */
+async function openRelaySocket(
+  opts: PageClientOptions,
+): Promise<{ ws: WebSocket; closed: Promise<CloseInfo> }> {
+  const offered = relaySubprotocols(opts.token, {
+    longAnswers: opts.isOfferingLongAnswers === true,
+  });
+  const ws = new WebSocket(opts.url, offered, { perMessageDeflate: false });
+  ws.binaryType = 'nodebuffer';
+  ws.on('error', () => undefined);
+  const closed = new Promise<CloseInfo>((resolve) =>
+    ws.on('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })),
+  );
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('close', (code: number) =>
+      reject(new GuestImageError('GUEST_VSCARD_PEER', `the relay closed the WebSocket: ${code}`)),
+    );
+  });
+  return { ws, closed };
+}
+
+/**
+ * The answer to one guest command: a GET RESPONSE this client serves from its own buffer, or
+ * the card's answer (split here when the relay does not split, its `61xx` chain collected when it does).
+ */
+async function answerCommand(
+  card: SimpleCard,
+  splitter: LongAnswerSplitter | undefined,
+  apdu: Uint8Array,
+  stats: CommandStats,
+): Promise<Uint8Array> {
+  const local = splitter?.handleCommand(apdu);
+  if (local?.kind === 'serve') {
+    stats.served++;
+    return local.answer;
+  }
+  const whole = splitter
+    ? await card.process(apdu)
+    : await collectChain(card, apdu, await card.process(apdu));
+  return splitter ? splitter.handleAnswer(whole) : whole;
+}
+
+/** Resolves with the first session event of `kinds`; rejects after `ms` or when the relay closes. */
+function waitForEvent(
+  tap: EventTap,
+  closed: Promise<CloseInfo>,
+  kinds: readonly string[],
+  ms: number,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(
+      () => reject(new GuestImageError('GUEST_VSCARD_PEER', `no ${kinds.join('/')} in ${ms} ms`)),
+      ms,
+    );
+    tap.onEvent = (kind) => {
+      if (!kinds.includes(kind)) return;
+      clearTimeout(t);
+      resolve(kind);
+    };
+    void closed.then(({ code, reason }) =>
+      reject(new GuestImageError('GUEST_VSCARD_PEER', `relay closed: ${code} ${reason}`)),
+    );
+  });
 }
 
 /** Most data collected from one card chain: one VSCard message, minus SW and a piece of room. */
