@@ -18,21 +18,6 @@ export {
   SERVICE_LOST_CODES,
 } from './errors.ts';
 export type { PcscCode, PcscErrorCode, PcscErrorOptions } from './errors.ts';
-export {
-  describeReaderState,
-  isCardPresentState,
-  isReaderGoneState,
-  SCARD_STATE,
-} from './binding.ts';
-export type {
-  BindingCard,
-  BindingContext,
-  CardProtocol,
-  CardStatus,
-  ContextListener,
-  Disposition,
-  PcscBinding,
-  RawReaderState,
-  ShareMode,
-} from './binding.ts';
+// The binding's contract (PcscBinding and its parts, SCARD_STATE and its readers): all public.
+export * from './binding.ts';
 export { fromMiniError, pcscMiniBinding } from './pcsc-mini-binding.ts';
