@@ -5,26 +5,21 @@
  * the relay's; a control message the old page sent and QEMU had not acknowledged yet neither
  * blocks the new page's re-announcement (no 4015) nor has its late reply shown to the new page.
  */
-import {
-  parseResumeOffer,
-  RELAY_RESUME_CAPABILITY,
-  RELAY_SUBPROTOCOL,
-  RELAY_TICKET_SUBPROTOCOL_PREFIX,
-} from '@cardlend/vscard';
+import { RELAY_SUBPROTOCOL, RELAY_TICKET_SUBPROTOCOL_PREFIX } from '@cardlend/vscard';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RelayServer } from '../src/server.ts';
 import type { ServerEvent } from '../src/server-events.ts';
 import { GUARD_POLICY } from '../src/session/guard-policy.ts';
 import {
-  Browser,
+  type Browser,
   FakeVmHost,
   HeldTimers,
   type HostConnection,
   msg,
   startTestRelay,
   until,
-  wsUrl,
 } from './helpers.ts';
+import { offerAt, openResumable } from './resume-helpers.ts';
 
 const GRACE_MS = 7777;
 const T = { Init: 1, Error: 2, ReaderAdd: 3, ATR: 5, APDU: 7 } as const;
@@ -54,14 +49,8 @@ afterEach(async () => {
 });
 
 async function open(credential?: string): Promise<{ b: Browser; ticket: string }> {
-  const protocols = [RELAY_SUBPROTOCOL, RELAY_RESUME_CAPABILITY];
-  if (credential !== undefined) protocols.push(credential);
-  const b = new Browser(wsUrl(relay), protocols);
-  browsers.push(b);
-  await b.opened;
-  const offer = parseResumeOffer((await b.frame(0)).toString('utf8'));
-  if (offer === null) throw new Error('no offer');
-  return { b, ticket: offer.ticket };
+  const b = await openResumable(relay, browsers, credential);
+  return { b, ticket: (await offerAt(b)).ticket };
 }
 
 const count = (c: HostConnection, type: number): number =>

@@ -8,61 +8,22 @@ import {
   clientInit,
   decodeMessage,
   encodeMessage,
-  parseResumeOffer,
   RELAY_RESUME_CAPABILITY,
   RELAY_SUBPROTOCOL,
   RELAY_TICKET_SUBPROTOCOL_PREFIX,
   RELAY_TOKEN_SUBPROTOCOL_PREFIX,
   RelayClose,
   resumeTicketFromBytes,
-  type ResumeOffer,
-  type VscardMessage,
 } from '@cardlend/vscard';
 import { type QemuHandle, startQemu } from '@cardlend/qemu-testbed';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mintToken } from '../src/auth/tokens.ts';
 import type { RelayServer } from '../src/server.ts';
 import type { ServerEvent } from '../src/server-events.ts';
 import { Browser, startTestRelay, until, wsUrl } from './helpers.ts';
+import { CAC_ATR, mintTestToken, ResumingPage } from './resume-helpers.ts';
 
-const CAC_ATR = Uint8Array.from(Buffer.from('3b7a18000073667465206364313434', 'hex'));
 const SECRET = new Uint8Array(32).fill(0x5a);
 const GRACE_MS = 1500;
-
-/** A resumable client: reads the offer (a text frame) and speaks VSCard in binary frames. */
-class ResumingClient {
-  readonly browser: Browser;
-  #next = 0;
-  constructor(browser: Browser) {
-    this.browser = browser;
-  }
-  static async open(relay: RelayServer, credential: string): Promise<ResumingClient> {
-    const b = new Browser(wsUrl(relay), [RELAY_SUBPROTOCOL, credential, RELAY_RESUME_CAPABILITY]);
-    await b.opened;
-    return new ResumingClient(b);
-  }
-  async offer(): Promise<ResumeOffer> {
-    const frame = await this.browser.frame(this.#next);
-    expect(this.browser.frames[this.#next++]?.isBinary).toBe(false);
-    const offer = parseResumeOffer(frame.toString('utf8'));
-    if (offer === null) throw new Error(`not a resume offer: ${frame.toString('utf8')}`);
-    return offer;
-  }
-  async request(msg: VscardMessage): Promise<VscardMessage> {
-    this.browser.send(encodeMessage(msg, { errorCodeByteOrder: 'le' }));
-    return decodeMessage(Uint8Array.from(await this.browser.frame(this.#next++)));
-  }
-  /** Init, ReaderAdd and the card's ATR, each answered by QEMU. */
-  async announce(): Promise<void> {
-    expect(await this.request(clientInit())).toMatchObject({ type: 'Init' });
-    expect(await this.request({ type: 'ReaderAdd', readerId: 0, name: '' })).toMatchObject({
-      code: 0,
-    });
-    expect(await this.request({ type: 'ATR', readerId: 0, atr: CAC_ATR })).toMatchObject({
-      code: 0,
-    });
-  }
-}
 
 async function refusedWith(relay: RelayServer, credential: string): Promise<number> {
   const b = new Browser(wsUrl(relay), [RELAY_SUBPROTOCOL, credential, RELAY_RESUME_CAPABILITY]);
@@ -73,7 +34,7 @@ describe('resuming a lending session through the relay, real QEMU 7.2', () => {
   let qemu: QemuHandle;
   let relay: RelayServer;
   let events: ServerEvent[];
-  const clients: ResumingClient[] = [];
+  const browsers: Browser[] = [];
 
   beforeEach(async () => {
     qemu = await startQemu({ version: '7.2', debug: 2 });
@@ -84,24 +45,16 @@ describe('resuming a lending session through the relay, real QEMU 7.2', () => {
   });
 
   afterEach(async () => {
-    for (const c of clients.splice(0)) c.browser.ws.terminate();
+    for (const b of browsers.splice(0)) b.ws.terminate();
     await relay.close();
     await qemu.stop();
   });
 
-  async function open(credential: string): Promise<ResumingClient> {
-    const c = await ResumingClient.open(relay, credential);
-    clients.push(c);
-    return c;
-  }
+  const open = (credential: string): Promise<ResumingPage> =>
+    ResumingPage.open(relay, browsers, credential);
 
   it('a cut connection resumes the same session with the ticket; the VM keeps the card', async () => {
-    const token = mintToken({
-      secret: SECRET,
-      targetId: 'default',
-      ttlSeconds: 60,
-      nowMs: Date.now(),
-    });
+    const token = mintTestToken(SECRET);
     const first = await open(RELAY_TOKEN_SUBPROTOCOL_PREFIX + token);
     const offer = await first.offer();
     expect(offer.graceMs).toBe(GRACE_MS);
@@ -145,12 +98,7 @@ describe('resuming a lending session through the relay, real QEMU 7.2', () => {
   });
 
   it('after the grace the card and reader are removed and the ticket reads expired', async () => {
-    const token = mintToken({
-      secret: SECRET,
-      targetId: 'default',
-      ttlSeconds: 60,
-      nowMs: Date.now(),
-    });
+    const token = mintTestToken(SECRET);
     const first = await open(RELAY_TOKEN_SUBPROTOCOL_PREFIX + token);
     const offer = await first.offer();
     await first.announce();
@@ -167,8 +115,7 @@ describe('resuming a lending session through the relay, real QEMU 7.2', () => {
   it('a client that did not offer resuming gets no text frame and is cleaned up at once', async () => {
     const b = new Browser(wsUrl(relay), [
       RELAY_SUBPROTOCOL,
-      RELAY_TOKEN_SUBPROTOCOL_PREFIX +
-        mintToken({ secret: SECRET, targetId: 'default', ttlSeconds: 60, nowMs: Date.now() }),
+      RELAY_TOKEN_SUBPROTOCOL_PREFIX + mintTestToken(SECRET),
     ]);
     await b.opened;
     b.send(encodeMessage(clientInit()));

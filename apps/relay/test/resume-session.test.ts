@@ -10,7 +10,6 @@ import {
   RELAY_SUBPROTOCOL,
   RELAY_TICKET_SUBPROTOCOL_PREFIX,
   RelayClose,
-  type ResumeOffer,
 } from '@cardlend/vscard';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -25,6 +24,7 @@ import {
   until,
   wsUrl,
 } from './helpers.ts';
+import { offerAt, openResumable } from './resume-helpers.ts';
 
 const GRACE_MS = 7777;
 const T = { Error: 2, ReaderRemove: 4, CardRemove: 6, APDU: 7 } as const;
@@ -50,22 +50,8 @@ afterEach(async () => {
   await vm.close();
 });
 
-async function open(credential?: string): Promise<Browser> {
-  const protocols = [RELAY_SUBPROTOCOL, RELAY_RESUME_CAPABILITY];
-  if (credential !== undefined) protocols.push(credential);
-  const b = new Browser(wsUrl(relay), protocols);
-  browsers.push(b);
-  await b.opened;
-  return b;
-}
-
-async function offerOf(b: Browser, index = 0): Promise<ResumeOffer> {
-  const frame = await b.frame(index);
-  expect(b.frames[index]?.isBinary).toBe(false);
-  const offer = parseResumeOffer(frame.toString('utf8'));
-  if (offer === null) throw new Error('no offer');
-  return offer;
-}
+const open = (credential?: string): Promise<Browser> => openResumable(relay, browsers, credential);
+const offerOf = offerAt;
 
 const types = (c: HostConnection): number[] => c.messages.map((m) => m.type);
 const count = (c: HostConnection, type: number): number =>
