@@ -9,7 +9,7 @@ import { createPivDemoCard, createT0Card, PIV_AID } from '@cardlend/card-sim';
 import { listReaders, openReader } from '../src/index.ts';
 import type { PcscReader } from '../src/index.ts';
 import { startPcscd, waitForCard, waitUntil } from '../test-support/index.ts';
-import type { Pcscd } from '../test-support/index.ts';
+import type { Pcscd, VpcdCard } from '../test-support/index.ts';
 
 let pcscd: Pcscd;
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -34,6 +34,24 @@ async function waitForEvents(events: ReaderEvent[], types: ReaderEvent['type'][]
     () => types.every((t, i) => events[i]?.type === t),
     `events ${types.join(', ')} (got ${events.map((e) => e.type).join(', ') || 'none'})`,
   );
+}
+
+/** `card` inserted in `slot`, its reader opened for `body`; afterwards closed, pulled, absent. */
+async function withCardReader(
+  card: Parameters<Pcscd['insertCard']>[0],
+  slot: 0 | 1,
+  body: (reader: PcscReader, link: VpcdCard) => Promise<void>,
+): Promise<void> {
+  const link = await pcscd.insertCard(card, { slot });
+  await waitForCard(pcscd.readers[slot], 'present');
+  const reader = await openReader(pcscd.readers[slot]);
+  try {
+    await body(reader, link);
+  } finally {
+    await reader.close();
+    await link.remove();
+    await waitForCard(pcscd.readers[slot], 'absent');
+  }
 }
 
 describe('PC/SC on a real pcscd with vpcd', () => {
@@ -64,27 +82,17 @@ describe('PC/SC on a real pcscd with vpcd', () => {
   });
 
   it('a T=0 card in the second reader runs T=0 and answers with data', async () => {
-    const card = await pcscd.insertCard(createT0Card(), { slot: 1 });
-    await waitForCard(pcscd.readers[1], 'present');
-    const reader = await openReader(pcscd.readers[1]);
-    try {
+    await withCardReader(createT0Card(), 1, async (reader) => {
       const on = await reader.powerOn();
       expect(on.protocol).toBe(0);
       const answer = await reader.transmit(Uint8Array.of(0x00, 0x20, 0x00, 0x05, 0x05));
       expect([...answer]).toEqual([0, 7, 14, 21, 28, 0x90, 0x00]);
-    } finally {
-      await reader.close();
-      await card.remove();
-      await waitForCard(pcscd.readers[1], 'absent');
-    }
+    });
   });
 
   it('card pulled and put back: card-removed, card-inserted; the command in between fails typed', async () => {
-    const card = await pcscd.insertCard(await createPivDemoCard());
-    await waitForCard(pcscd.readers[0], 'present');
-    const reader = await openReader(pcscd.readers[0]);
-    const events = recordEvents(reader);
-    try {
+    await withCardReader(await createPivDemoCard(), 0, async (reader, card) => {
+      const events = recordEvents(reader);
       await reader.powerOn();
       await card.remove();
       await waitForEvents(events, ['card-removed']);
@@ -96,19 +104,12 @@ describe('PC/SC on a real pcscd with vpcd', () => {
       await waitForEvents(events, ['card-removed', 'card-inserted']);
       await reader.powerOn();
       expect(hex((await reader.transmit(SELECT_PIV)).subarray(-2))).toBe('9000');
-    } finally {
-      await reader.close();
-      await card.remove();
-      await waitForCard(pcscd.readers[0], 'absent');
-    }
+    });
   });
 
   it('pcscd restarted: the context is established again and the card comes back', async () => {
-    const card = await pcscd.insertCard(await createPivDemoCard());
-    await waitForCard(pcscd.readers[0], 'present');
-    const reader = await openReader(pcscd.readers[0]);
-    const events = recordEvents(reader);
-    try {
+    await withCardReader(await createPivDemoCard(), 0, async (reader) => {
+      const events = recordEvents(reader);
       await reader.powerOn();
       const firstPid = pcscd.pid;
       await pcscd.restart(); // SIGTERM, new pcscd in a new namespace, the card plugged in again
@@ -117,11 +118,7 @@ describe('PC/SC on a real pcscd with vpcd', () => {
       const on = await reader.powerOn();
       expect(on.atr.length).toBeGreaterThan(2);
       expect(hex((await reader.transmit(SELECT_PIV)).subarray(-2))).toBe('9000');
-    } finally {
-      await reader.close();
-      await card.remove();
-      await waitForCard(pcscd.readers[0], 'absent');
-    }
+    });
   });
 
   it("Debian's vicc, an independent card: its ATR and a SELECT", async () => {
