@@ -13,7 +13,6 @@
  *   atr, apdu      ← a second CLI lends vicc's card (T=1 only: shown with a T=0 ATR)
  *   until-removed  ← SIGINT to that CLI (exit 0)
  */
-import { constants, publicDecrypt, verify, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,12 +23,13 @@ import type { GuestHandle, GuestImage, GuestMarker } from '@cardlend/guest-image
 import { startPcscd, waitForCard } from '@cardlend/pcsc/testing';
 import type { Pcscd, Vicc, VpcdCard } from '@cardlend/pcsc/testing';
 import { ensureQemu10 } from '@cardlend/qemu-testbed';
-import { defaultConfig, startRelayServer } from '@cardlend/relay';
 import type { RelayServer } from '@cardlend/relay';
 import { toQemuT0CompatibleAtr } from '@cardlend/vscard';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBundle, spawnCli } from './helpers/cli-process.ts';
 import type { CliEvent, CliRun } from './helpers/cli-process.ts';
+import { checkPivSignature } from './helpers/piv-signature.ts';
+import { startTestRelay } from './helpers/relay-rig.ts';
 import { mintTestToken, testSecret } from './helpers/tokens.ts';
 
 /** One boot with every step; PKCS#11 boots alone take ~40 s on the loaded 2-core machine. */
@@ -84,16 +84,7 @@ async function nthResult(
 
 /** A relay in this process for target `vm` (tokens required), on `port` (0: any). */
 async function startRelay(vscardPort: number, port: number, secret: Uint8Array, dir: string) {
-  return startRelayServer({
-    config: {
-      ...defaultConfig(),
-      listen: { host: '127.0.0.1', port },
-      targets: { vm: { host: '127.0.0.1', port: vscardPort } },
-      defaultTarget: 'vm',
-      tokenSecrets: [secret],
-      staticDir: dir,
-    },
-  });
+  return startTestRelay({ vmPort: vscardPort, staticDir: dir, port, tokenSecrets: [secret] });
 }
 
 const isAccepted = (e: CliEvent): boolean =>
@@ -119,14 +110,10 @@ async function provePiv(rig: Rig, piv: PivDemoCard, cli: CliRun): Promise<void> 
   expect(p15).toMatch(/Private RSA Key \[/);
   expect(p15).toMatch(/X\.509 Certificate \[/);
   const sign = await nthResult(rig.guest, 'pkcs11-sign', 1, 'pkcs11-tool --sign');
-  const cert = hexToBytes(sign.fields['cert'] ?? '');
-  expect(Buffer.from(cert)).toEqual(Buffer.from(piv.certificateDer));
-  const key = new X509Certificate(cert).publicKey;
-  const sig = hexToBytes(sign.fields['sig'] ?? '');
-  const recovered = publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, sig);
-  expect(recovered.toString('utf8')).toBe(SIGNED);
-  const sig256 = hexToBytes(sign.fields['sha256sig'] ?? '');
-  expect(verify('sha256', Buffer.from(SIGNED), key, sig256)).toBe(true);
+  const signature = checkPivSignature(sign.fields, SIGNED);
+  expect(signature.cert).toEqual(Buffer.from(piv.certificateDer));
+  expect(signature.recovered).toBe(SIGNED);
+  expect(signature.isSha256Valid).toBe(true);
   // The PIN went through the CLI: its log has the VERIFY, without the PIN.
   const verifyEntry = cli.events.find((e) => e.event === 'apdu' && e['name'] === 'VERIFY');
   expect(verifyEntry).toMatchObject({ isRedacted: true, command: null });

@@ -5,27 +5,20 @@
  * 7.2 and 10.0: the guest reads the ATR and signs with pkcs11-tool (the host verifies the
  * signature); the helper stops mid-lending → the guest sees no card.
  */
-import { constants, publicDecrypt, verify, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { WebSocket } from 'ws';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CardBridge } from '@cardlend/bridge';
-import type { BridgeWebSocket } from '@cardlend/bridge';
 import { createPivDemoCard } from '@cardlend/card-sim';
-import { buildGuest, freePort, hexToBytes, startGuest } from '@cardlend/guest-image';
+import { buildGuest, freePort, startGuest } from '@cardlend/guest-image';
 import type { GuestHandle, GuestImage, GuestMarker } from '@cardlend/guest-image';
 import { startPcscd, waitForCard } from '@cardlend/pcsc/testing';
 import { ensureQemu10 } from '@cardlend/qemu-testbed';
-import { defaultConfig, startRelayServer } from '@cardlend/relay';
 import { HelperClient } from '../../../web/src/lib/helper/helper-client.ts';
 import { HelperReader } from '../../../web/src/lib/helper/helper-reader.ts';
-import { openPcscReaders } from '../../src/pcsc-readers.ts';
-import type { ReaderService } from '../../src/ports.ts';
-import { ApprovalStore, approvalsPath } from '../../src/serve/approvals.ts';
-import { Pairing } from '../../src/serve/pairing.ts';
-import { startHelperServer } from '../../src/serve/server.ts';
+import { startPcscHelper } from '../helpers/pcsc-helper.ts';
+import { checkPivSignature } from '../helpers/piv-signature.ts';
+import { bridgeToRelay, startTestRelay } from '../helpers/relay-rig.ts';
 import { pageSocket } from './serve-fixture.ts';
 
 const BOOT_TIMEOUT_MS = 420_000;
@@ -76,41 +69,18 @@ async function runProof(qemu: {
     ...qemu,
   });
   cleanups.push(() => guest.kill());
-  const relay = await startRelayServer({
-    config: {
-      ...defaultConfig(),
-      listen: { host: '127.0.0.1', port: 0 },
-      targets: { vm: { host: '127.0.0.1', port: vscardPort } },
-      defaultTarget: 'vm',
-      staticDir: dir,
-    },
-  });
+  const relay = await startTestRelay({ vmPort: vscardPort, staticDir: dir });
   cleanups.push(() => relay.close());
-  const opened: { service?: Promise<ReaderService> } = {};
-  const helper = await startHelperServer({
-    host: '127.0.0.1',
-    port: 0,
-    service: () => (opened.service ??= openPcscReaders()),
-    approvals: new ApprovalStore(approvalsPath({ CARDLEND_CONFIG_DIR: dir }), [PAGE], Date.now),
-    pairing: new Pairing(null),
-    helperName: 'cardlend test',
-    now: Date.now,
-    log: () => undefined,
-  });
-  cleanups.push(async () => {
-    await helper.close();
-    await (await opened.service)?.close();
-  });
+  const helper = await startPcscHelper({ configDir: dir, approved: [PAGE] });
+  cleanups.push(() => helper.stop());
   await guest.waitForMarker((m) => m.kind === 'BOOT', 60_000);
 
-  const client = await HelperClient.connect({ url: helper.url, createSocket: pageSocket(PAGE) });
-  const reader = await HelperReader.open(client, pcscd.readers[0]);
-  const bridge = new CardBridge({
-    reader,
-    relayUrl: `ws://127.0.0.1:${relay.address.port}/vscard`,
-    createWebSocket: (url, protocols) =>
-      new WebSocket(url, protocols, { perMessageDeflate: false }) as unknown as BridgeWebSocket,
+  const client = await HelperClient.connect({
+    url: helper.server.url,
+    createSocket: pageSocket(PAGE),
   });
+  const reader = await HelperReader.open(client, pcscd.readers[0]);
+  const bridge = bridgeToRelay(reader, relay);
   cleanups.push(() => bridge.stop());
   await bridge.start();
 
@@ -118,21 +88,13 @@ async function runProof(qemu: {
   expect([hex(piv.atr), hex(bridge.state.card?.presentedAtr ?? new Uint8Array())]).toContain(
     atr.fields['atr'],
   );
-  const sign = await result(guest, 'pkcs11-sign');
-  const cert = hexToBytes(sign.fields['cert'] ?? '');
-  expect(Buffer.from(cert)).toEqual(Buffer.from(piv.certificateDer));
-  const key = new X509Certificate(cert).publicKey;
-  const recovered = publicDecrypt(
-    { key, padding: constants.RSA_PKCS1_PADDING },
-    hexToBytes(sign.fields['sig'] ?? ''),
-  );
-  expect(recovered.toString('utf8')).toBe(SIGNED);
-  expect(
-    verify('sha256', Buffer.from(SIGNED), key, hexToBytes(sign.fields['sha256sig'] ?? '')),
-  ).toBe(true);
+  const signature = checkPivSignature((await result(guest, 'pkcs11-sign')).fields, SIGNED);
+  expect(signature.cert).toEqual(Buffer.from(piv.certificateDer));
+  expect(signature.recovered).toBe(SIGNED);
+  expect(signature.isSha256Valid).toBe(true);
 
   // The helper stops mid-lending: the guest keeps no card.
-  await helper.close();
+  await helper.server.close();
   await result(guest, 'until-removed');
   expect(reader.goneBecause).toBe('HELPER_STOPPING');
   await guest.result;
