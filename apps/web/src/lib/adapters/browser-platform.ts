@@ -3,11 +3,11 @@
  * bridge and, for "Try a virtual card", the simulator. The virtual reader goes through the
  * very same `openReader` + `CardBridge` path as a real one.
  */
-import { CardBridge } from '@cardlend/bridge';
 import { CCID_USB_FILTERS, openReader, type CcidReader } from '@cardlend/ccid/webusb';
 import { detectOs } from '../errors/explain.ts';
 import { DEMO_PROFILES, isDemoProfileId } from '../state/launch-params.ts';
-import type { OpenedReader, Platform, ReaderNotice, VirtualCardControls } from '../state/ports.ts';
+import type { OpenedReader, Platform, VirtualCardControls } from '../state/ports.ts';
+import { openedReader } from './opened-reader.ts';
 
 const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 
@@ -18,25 +18,14 @@ function wrapReader(reader: CcidReader, isVirtual: boolean, label?: string): Ope
     (info.productName.trim() !== ''
       ? info.productName.trim()
       : `USB reader ${hex4(info.vendorId)}:${hex4(info.productId)}`);
-  return {
-    summary: {
-      name,
-      exchangeLevel: interfaceInfo.exchangeLevel,
-      interfaceClass: interfaceInfo.interfaceClass,
-      vendorId: info.vendorId,
-      productId: info.productId,
-      isVirtual,
-    },
-    lend: ({ relayUrl, token }) =>
-      new CardBridge({ reader, relayUrl, ...(token === '' ? {} : { token }) }),
-    onNotice: (listener: (n: ReaderNotice) => void) =>
-      reader.onEvent((e) => {
-        if (e.type === 'reader-gone') listener({ type: 'reader-gone' });
-        else if (e.type === 'card-inserted') listener({ type: 'card-inserted' });
-        else if (e.type === 'card-removed') listener({ type: 'card-removed' });
-      }),
-    close: () => reader.close(),
-  };
+  return openedReader(reader, {
+    name,
+    exchangeLevel: interfaceInfo.exchangeLevel,
+    interfaceClass: interfaceInfo.interfaceClass,
+    vendorId: info.vendorId,
+    productId: info.productId,
+    isVirtual,
+  });
 }
 
 /** The platform of a real browser tab. */

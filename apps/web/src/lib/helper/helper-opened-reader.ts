@@ -2,8 +2,8 @@
  * A helper reader as the page's `OpenedReader` (state/ports.ts): lent through the same
  * `CardBridge` as a WebUSB reader; its summary says which route it uses.
  */
-import { CardBridge } from '@cardlend/bridge';
-import type { OpenedReader, ReaderNotice } from '../state/ports.ts';
+import { openedReader } from '../adapters/opened-reader.ts';
+import type { OpenedReader } from '../state/ports.ts';
 import type { HelperReader } from './helper-reader.ts';
 
 /** The exchange level the page shows for a helper reader: the route, said plainly. */
@@ -11,23 +11,12 @@ export const HELPER_ROUTE = 'cardlend helper (PC/SC)';
 
 /** Wraps `reader` for the lending session. */
 export function openedHelperReader(reader: HelperReader): OpenedReader {
-  return {
-    summary: {
-      name: reader.name,
-      exchangeLevel: HELPER_ROUTE,
-      interfaceClass: 0x0b,
-      vendorId: 0,
-      productId: 0,
-      isVirtual: false,
-    },
-    lend: ({ relayUrl, token }) =>
-      new CardBridge({ reader, relayUrl, ...(token === '' ? {} : { token }) }),
-    onNotice: (listener: (n: ReaderNotice) => void) =>
-      reader.onEvent((e) => {
-        if (e.type === 'reader-gone') listener({ type: 'reader-gone' });
-        else if (e.type === 'card-inserted') listener({ type: 'card-inserted' });
-        else if (e.type === 'card-removed') listener({ type: 'card-removed' });
-      }),
-    close: () => reader.close(),
-  };
+  return openedReader(reader, {
+    name: reader.name,
+    exchangeLevel: HELPER_ROUTE,
+    interfaceClass: 0x0b,
+    vendorId: 0,
+    productId: 0,
+    isVirtual: false,
+  });
 }
