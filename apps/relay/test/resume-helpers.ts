@@ -3,7 +3,6 @@
  * resume offer (a text frame), and a page stand-in that announces a card to a real QEMU.
  */
 import {
-  clientInit,
   decodeMessage,
   encodeMessage,
   parseResumeOffer,
@@ -15,6 +14,7 @@ import {
 import { expect } from 'vitest';
 import { mintToken } from '../src/auth/tokens.ts';
 import type { RelayServer } from '../src/server.ts';
+import { announceCard } from './announce.ts';
 import { Browser, wsUrl } from './helpers.ts';
 
 export const CAC_ATR = Uint8Array.from(Buffer.from('3b7a18000073667465206364313434', 'hex'));
@@ -60,11 +60,8 @@ export class ResumingPage {
     return decodeMessage(Uint8Array.from(await this.browser.frame(this.#next++, 5000)));
   }
   /** What the bridge sends on every (re)connect: Init, ReaderAdd, the card's ATR. */
-  async announce(): Promise<void> {
-    expect(await this.request(clientInit())).toMatchObject({ type: 'Init' });
-    const ack = { type: 'Error', code: 0 };
-    expect(await this.request({ type: 'ReaderAdd', readerId: 0, name: '' })).toMatchObject(ack);
-    expect(await this.request({ type: 'ATR', readerId: 0, atr: CAC_ATR })).toMatchObject(ack);
+  announce(): Promise<void> {
+    return announceCard((msg) => this.request(msg), CAC_ATR);
   }
 }
 

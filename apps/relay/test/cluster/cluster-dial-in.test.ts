@@ -12,6 +12,7 @@ import { mintToken } from '../../src/auth/tokens.ts';
 import { linkKey, signHello } from '../../src/cluster/link-auth.ts';
 import type { RelayServer } from '../../src/server.ts';
 import { startTestRelay, until } from '../helpers.ts';
+import { announceCard } from '../announce.ts';
 import { TestRedis } from './redis-server.ts';
 import { TokenBrowser } from './relay-node.ts';
 
@@ -68,15 +69,7 @@ describe('dial-in across nodes', () => {
     expect(entry).toMatchObject({ nodeId: 'a', advertise: `127.0.0.1:${linkPorts[0]}` });
     const mark = qemu.output.length;
     const browser = new TokenBrowser(b.address, token());
-    expect(await browser.request(clientInit())).toMatchObject({ type: 'Init' });
-    expect(await browser.request({ type: 'ReaderAdd', readerId: 0, name: 'via b' })).toMatchObject({
-      type: 'Error',
-      code: 0,
-    });
-    expect(await browser.request({ type: 'ATR', readerId: 0, atr: YUBIKEY_ATR })).toMatchObject({
-      type: 'Error',
-      code: 0,
-    });
+    await announceCard((msg) => browser.request(msg), YUBIKEY_ATR, 'via b');
     await qemu.waitForLog(/VSC_ATR/, 5000, mark);
     // A card answer through the link reaches usb-ccid (no guest command outstanding: it says so).
     const apduMark = qemu.output.length;
