@@ -12,8 +12,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPivDemoCard } from '../packages/card-sim/src/index.ts';
-import { startPcscd, waitForCard, type Pcscd } from '../packages/pcsc/test-support/index.ts';
+import { createPivDemoCard } from '@cardlend/card-sim';
+import { startPcscd, waitForCard, type Pcscd } from '@cardlend/pcsc/testing';
 import { openPcscReaders } from '../apps/cli/src/pcsc-readers.ts';
 import { ApprovalStore, approvalsPath } from '../apps/cli/src/serve/approvals.ts';
 import { Pairing } from '../apps/cli/src/serve/pairing.ts';

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import AxeBuilder from '@axe-core/playwright';
 import { expect, type Page, type TestInfo } from '@playwright/test';
 import { mintToken as mintSignedToken } from '../apps/relay/src/auth/tokens.ts';
-import { findFreePort } from '../packages/qemu-testbed/src/index.ts';
+import { findFreePort } from '@cardlend/qemu-testbed';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tsxBin = path.join(repoRoot, 'apps/relay/node_modules/.bin/tsx');

@@ -17,19 +17,12 @@ export type {
   VmCertId,
   VmTlsConfig,
 } from './config/types.ts';
-export { DEFAULT_LISTEN, DEFAULT_TARGET, configDefaults } from './config/types.ts';
+export { DEFAULT_LISTEN, DEFAULT_TARGET } from './config/types.ts';
 export { parseHostPort, parseVmCertId } from './config/values.ts';
-export { HELP_TEXT, parseCommandLine, type CommandLine } from './config/args.ts';
+export { HELP_TEXT, parseCommandLine } from './config/args.ts';
 export { applyConfigFile } from './config/file.ts';
 export { validateConfig } from './config/validate.ts';
-export {
-  defaultDraft,
-  loadConfig,
-  loadSecrets,
-  parseArgs,
-  type ConfigIo,
-  type ParsedArgs,
-} from './config/load.ts';
+export { loadConfig, loadSecrets, parseArgs, type ParsedArgs } from './config/load.ts';
 export { defaultStaticDir } from './paths.ts';
 
 /** The defaults (no token secrets; the page from apps/web/dist). */

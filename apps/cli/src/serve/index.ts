@@ -12,10 +12,7 @@ import { Pairing } from './pairing.ts';
 import { startHelperServer } from './server.ts';
 import type { HelperServer } from './server.ts';
 
-export { startHelperServer } from './server.ts';
-export type { HelperServer, HelperServerOptions } from './server.ts';
-export { ApprovalStore, approvalsPath } from './approvals.ts';
-export { Pairing } from './pairing.ts';
+export type { HelperServer } from './server.ts';
 
 /** What `serve` needs beyond the CLI's own dependencies. */
 export interface ServeEnv {

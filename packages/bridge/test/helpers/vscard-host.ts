@@ -288,10 +288,6 @@ export class VscardHostDouble {
   }
 }
 
-export function bytes(hexString: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(hexString.replace(/\s+/g, ''), 'hex'));
-}
-
 export function toHexString(b: Uint8Array): string {
   return hex(b);
 }

@@ -13,7 +13,7 @@ import {
   type OsFamily,
 } from '@cardlend/problems';
 
-export type { Explanation, Fix, OsFamily, ProblemId } from '@cardlend/problems';
+export type { Explanation, Fix, OsFamily } from '@cardlend/problems';
 
 /**
  * What went wrong, as the page tells it: a failure with its source code (@cardlend/problems),
