@@ -20,15 +20,18 @@ export type Decoded<T> =
       readonly id?: number;
     };
 
-const READER_TYPES: ReadonlySet<string> = new Set([
+/** Requests without a reader, then those that name one. */
+const BARE_REQUESTS = ['pair', 'list'] as const satisfies readonly ClientRequestType[];
+const READER_REQUESTS = [
   'connect',
   'status',
   'power-on',
   'power-off',
   'transmit',
   'disconnect',
-]);
-const BARE_TYPES: ReadonlySet<string> = new Set(['pair', 'list']);
+] as const satisfies readonly ClientRequestType[];
+const READER_TYPES: ReadonlySet<string> = new Set(READER_REQUESTS);
+const BARE_TYPES: ReadonlySet<string> = new Set(BARE_REQUESTS);
 
 type Obj = Record<string, unknown>;
 
@@ -111,12 +114,6 @@ export function encodeMessage(message: ClientMessage | HelperMessage): string {
 
 /** The request types, for tables and tests. */
 export const CLIENT_REQUEST_TYPES: readonly ClientRequestType[] = [
-  'pair',
-  'list',
-  'connect',
-  'status',
-  'power-on',
-  'power-off',
-  'transmit',
-  'disconnect',
+  ...BARE_REQUESTS,
+  ...READER_REQUESTS,
 ];
