@@ -9,6 +9,7 @@
 import net from 'node:net';
 import type { HostPort } from '../config/types.ts';
 import type { VmConnection } from '../targets.ts';
+import { listenOn } from '../listen.ts';
 import { checkHello, MAX_HELLO_BYTES, signHello } from './link-auth.ts';
 
 export interface LinkServerOptions {
@@ -35,13 +36,7 @@ export class LinkServer {
   }
 
   start(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen({ host: this.#o.listen.host, port: this.#o.listen.port }, () => {
-        this.#server.off('error', reject);
-        resolve();
-      });
-    });
+    return listenOn(this.#server, this.#o.listen);
   }
 
   get port(): number {

@@ -16,6 +16,7 @@ import type net from 'node:net';
 import { mintToken } from '../auth/tokens.ts';
 import type { ClusterStore } from '../cluster/store.ts';
 import type { HostPort } from '../config/types.ts';
+import { listenOn } from '../listen.ts';
 import type { SessionRegistry } from './session-registry.ts';
 
 export interface OperatorApiOptions {
@@ -47,13 +48,7 @@ export class OperatorApi {
   }
 
   start(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen({ host: this.#o.listen.host, port: this.#o.listen.port }, () => {
-        this.#server.off('error', reject);
-        resolve();
-      });
-    });
+    return listenOn(this.#server, this.#o.listen);
   }
 
   get port(): number {
