@@ -51,6 +51,12 @@ export class FakeHelperSocket implements HelperSocket {
     this.message({ type: 'ok', id: req?.['id'], result });
   }
 
+  /** Answers the last request sent with the helper error `code`. */
+  refuseLast(code: string, message: string): void {
+    const req = this.sent.at(-1);
+    this.message({ type: 'error', id: req?.['id'], code, message });
+  }
+
   serverClose(code: number, reason = ''): void {
     this.readyState = 3;
     this.#fire('close', { code, reason });

@@ -134,13 +134,7 @@ describe('HelperPanel', () => {
     sockets[0]!.hello(false);
     await finding;
     const pairing = panel.pair();
-    const req = sockets[0]!.sent.at(-1);
-    sockets[0]!.message({
-      type: 'error',
-      id: req?.['id'],
-      code: 'HELPER_PAIRING_REFUSED',
-      message: 'no',
-    });
+    sockets[0]!.refuseLast('HELPER_PAIRING_REFUSED', 'no');
     await pairing;
     expect(panel.status).toBe('refused');
     expect(panel.code).toBe('HELPER_PAIRING_REFUSED');

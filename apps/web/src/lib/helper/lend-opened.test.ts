@@ -85,13 +85,7 @@ describe('lending through the helper', () => {
     const lending = session.lendOpened(async () =>
       openedHelperReader(await HelperReader.open(client, 'Reader 0B')),
     );
-    const req = sockets[0]!.sent.at(-1);
-    sockets[0]!.message({
-      type: 'error',
-      id: req?.['id'],
-      code: 'HELPER_READER_IN_USE',
-      message: 'another page',
-    });
+    sockets[0]!.refuseLast('HELPER_READER_IN_USE', 'another page');
     await lending;
     expect(session.isLending).toBe(false);
     expect(session.problem?.id).toBe('helper-reader-in-use');
