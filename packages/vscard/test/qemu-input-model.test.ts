@@ -13,22 +13,13 @@ import {
   encodeMessage,
   qemuReadsAllAtOnce,
 } from '../src/index.ts';
+import { concat } from './vectors.ts';
 
 function unknown(code: number, payloadBytes: number, fill = 0x5a): Uint8Array {
   return encodeMessage(
     { type: 'Unknown', code, readerId: 0, payload: new Uint8Array(payloadBytes).fill(fill) },
     { maxPayloadBytes: 1 << 20 },
   );
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 const READER_ADD = encodeMessage({ type: 'ReaderAdd', readerId: 0, name: '' });
