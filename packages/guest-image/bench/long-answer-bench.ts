@@ -12,7 +12,6 @@
  * hop stays local. The page is a Node stand-in
  * (src/page-client.ts) running the page's VSCard session. Numbers are printed, not asserted.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -25,27 +24,13 @@ import { freePort, startGuest, type GuestRunResult } from '../src/boot-guest.ts'
 import { buildGuest } from '../src/build-guest.ts';
 import { parseMarkerLine } from '../src/markers.ts';
 import { startPageClient } from '../src/page-client.ts';
+import { argv, option, out, runInOwnNetns } from './bench-script.ts';
 
 const NETNS_ENV = 'CARDLEND_LONG_ANSWER_BENCH_NETNS';
-const argv = process.argv.slice(2);
-const option = (name: string): string | undefined => {
-  const at = argv.indexOf(name);
-  return at >= 0 ? argv[at + 1] : undefined;
-};
-const out = (line: string): boolean => process.stdout.write(`${line}\n`);
-
-if (process.env[NETNS_ENV] !== '1') {
-  const r = spawnSync(
-    'unshare',
-    ['-n', '--', process.execPath, ...process.execArgv, ...process.argv.slice(1)],
-    { stdio: 'inherit', env: { ...process.env, [NETNS_ENV]: '1' } },
-  );
-  process.exit(r.status ?? 1);
-}
+runInOwnNetns(NETNS_ENV);
 
 const rttMs = Number(option('--rtt-ms') ?? 40);
 const useQemu10 = argv.includes('--qemu10');
-execFileSync('ip', ['link', 'set', 'lo', 'up']);
 
 /**
  * The WAN: a TCP proxy in front of the relay that holds every chunk rtt/2 in each direction

@@ -16,7 +16,7 @@
  *   set-nodelay  no nodelay=on, plus `-set chardev.vscard.nodelay=on` (libvirt <qemu:commandline>)
  *   quickack     no nodelay=on; the relay host's route to QEMU has `quickack 1`
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { ensureQemu10 } from '@cardlend/qemu-testbed';
 import { describeNagleReport, NagleDetector, type NagleReport } from '@cardlend/vscard';
@@ -25,32 +25,17 @@ import { freePort, startGuest } from '../src/boot-guest.ts';
 import { buildGuest } from '../src/build-guest.ts';
 import { startDirectCard } from '../src/direct-card.ts';
 import { createTestCard } from '../src/test-card.ts';
+import { argv, option, out, runInOwnNetns } from './bench-script.ts';
 
 const NETNS_ENV = 'CARDLEND_NODELAY_BENCH_NETNS';
 const CASES = ['nodelay', 'plain', 'set-nodelay', 'quickack'] as const;
 type CaseName = (typeof CASES)[number];
 
-const argv = process.argv.slice(2);
-const option = (name: string): string | undefined => {
-  const at = argv.indexOf(name);
-  return at >= 0 ? argv[at + 1] : undefined;
-};
-const out = (line: string): boolean => process.stdout.write(`${line}\n`);
-
-if (process.env[NETNS_ENV] !== '1') {
-  // Re-run this very script inside a fresh network namespace.
-  const r = spawnSync(
-    'unshare',
-    ['-n', '--', process.execPath, ...process.execArgv, ...process.argv.slice(1)],
-    { stdio: 'inherit', env: { ...process.env, [NETNS_ENV]: '1' } },
-  );
-  process.exit(r.status ?? 1);
-}
+runInOwnNetns(NETNS_ENV);
 
 const count = Number(option('--count') ?? 60);
 const useQemu10 = argv.includes('--qemu10');
 const cases = (option('--case')?.split(',') ?? [...CASES]) as CaseName[];
-execFileSync('ip', ['link', 'set', 'lo', 'up']);
 
 /** The loopback host route QEMU's 127.0.0.1 is reached by, in the `local` table. */
 const LOCAL_ROUTE = ['local', '127.0.0.1', 'dev', 'lo', 'table', 'local', 'proto', 'kernel'];
