@@ -8,6 +8,7 @@ import { decodeMessage, encodeMessage, RELAY_PATH, RELAY_SUBPROTOCOL } from '@ca
 import type { VscardMessage } from '@cardlend/vscard';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
+import { vmInit } from '../test/helpers/fake-vm.ts';
 
 export class VmOverWebSocket {
   readonly #server: WebSocketServer;
@@ -66,15 +67,7 @@ export class VmOverWebSocket {
         ws.send(encodeMessage({ type: 'Error', readerId: m.readerId, code: 0 }));
       switch (m.type) {
         case 'Init':
-          ws.send(
-            encodeMessage({
-              type: 'Init',
-              readerId: 0xffffffff,
-              magic: Uint8Array.from([0x56, 0x53, 0x43, 0x44]),
-              version: 2,
-              capabilities: [0],
-            }),
-          );
+          ws.send(encodeMessage(vmInit()));
           return;
         case 'ATR':
           ack();

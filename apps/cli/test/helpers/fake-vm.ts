@@ -15,6 +15,17 @@ import {
 } from '@cardlend/vscard';
 import type { VscardMessage } from '@cardlend/vscard';
 
+/** The Init QEMU answers a client's Init with: reader_id 0xffffffff, "VSCD", version 2. */
+export function vmInit(): VscardMessage {
+  return {
+    type: 'Init',
+    readerId: 0xffffffff,
+    magic: Uint8Array.from([0x56, 0x53, 0x43, 0x44]),
+    version: 2,
+    capabilities: [0],
+  };
+}
+
 /** The fake VM (see the module comment). */
 export class FakeVm {
   readonly server: net.Server;
@@ -115,15 +126,7 @@ export class FakeVm {
   #handle(s: net.Socket, msg: VscardMessage): void {
     switch (msg.type) {
       case 'Init':
-        s.write(
-          encodeMessage({
-            type: 'Init',
-            readerId: 0xffffffff,
-            magic: Uint8Array.from([0x56, 0x53, 0x43, 0x44]),
-            version: 2,
-            capabilities: [0],
-          }),
-        );
+        s.write(encodeMessage(vmInit()));
         return;
       case 'ATR': {
         const isRefused = this.isRefusingAtrs || !qemu72AcceptsAtr(msg.atr).ok;
