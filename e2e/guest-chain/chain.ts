@@ -157,7 +157,8 @@ export async function runGuestChain(opts: {
     // (1)+(2) ATR: the demo card offers T=1 only; QEMU's reader speaks T=0 only, so the page
     // presents the T=0 compatibility ATR, and that is the ATR the guest's OpenSC reports.
     const status = page.getByTestId('status-card');
-    await expect(status).toContainText('protocol T=1');
+    await status.getByText('Details for your helpdesk').click();
+    await expect(status).toContainText(/Protocol\s*T=1/);
     await expect(status).toContainText('T=0 compatibility ATR');
     const codes = status.locator('code');
     const cardAtr = hex(await codes.first().innerText());

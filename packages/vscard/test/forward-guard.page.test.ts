@@ -125,7 +125,9 @@ describe('ForwardGuard with a well-behaved page (property)', () => {
         // Probe replies are dropped: the page sees only the reply to its own Init.
         expect(initsSeen).toBeLessThanOrEqual(1);
       }),
-      { numRuns: 200 },
+      // A fixed seed: the counts below check that the runs reach the probe path, which depends
+      // on how long the generated sessions happen to be.
+      { numRuns: 200, seed: 20261206 },
     );
     expect(answered).toBeGreaterThan(2000);
     expect(probes).toBeGreaterThan(10);
