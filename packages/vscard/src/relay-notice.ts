@@ -6,6 +6,7 @@
  * clients on the long-answers contract (`cardlend.vscard.v1.long-answers`), which understand
  * it; older clients never get one.
  */
+import { parseJsonObject } from './json-text-frame.ts';
 
 /** One notice from the relay. */
 export interface RelayNotice {
@@ -31,14 +32,9 @@ export function encodeRelayNotice(notice: RelayNotice): string {
 
 /** Reads a text frame: the notice, or `null` for anything else. Never throws. */
 export function parseRelayNotice(text: string): RelayNotice | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof value !== 'object' || value === null) return null;
-  const { type, code, message, typicalStallMs } = value as Record<string, unknown>;
+  const value = parseJsonObject(text);
+  if (value === null) return null;
+  const { type, code, message, typicalStallMs } = value;
   if (type !== 'notice' || typeof code !== 'string' || !/^[a-z0-9-]{1,64}$/.test(code)) return null;
   if (typeof message !== 'string' || message.length > MAX_MESSAGE_CHARS) return null;
   const notice: RelayNotice = { code, message };

@@ -17,6 +17,7 @@
  * (a replay) or `RESUME_UNKNOWN` (never issued, another target or origin, or a relay that
  * restarted since).
  */
+import { parseJsonObject } from './json-text-frame.ts';
 
 /** Marker a client offers when it understands the resume message. */
 export const RELAY_RESUME_CAPABILITY = 'cardlend.resume.v1';
@@ -74,14 +75,9 @@ export function encodeResumeOffer(offer: ResumeOffer): string {
  * (not JSON, another type, a bad ticket or grace). Never throws.
  */
 export function parseResumeOffer(text: string): ResumeOffer | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof value !== 'object' || value === null) return null;
-  const { type, ticket, graceMs } = value as Record<string, unknown>;
+  const value = parseJsonObject(text);
+  if (value === null) return null;
+  const { type, ticket, graceMs } = value;
   if (type !== 'resume' || typeof ticket !== 'string' || !isResumeTicket(ticket)) return null;
   if (typeof graceMs !== 'number' || !Number.isFinite(graceMs) || graceMs <= 0) return null;
   return { ticket, graceMs: Math.min(Math.floor(graceMs), MAX_RESUME_GRACE_MS) };
