@@ -7,10 +7,10 @@
  * bytes unread, and hold exactly the model's registers — through buffer creep and wedges.
  */
 import { QemuInputBuffer, VSC, encodeMessage } from '@cardlend/vscard';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureQemu10, RawVscardClient, startQemu } from '../src/index.ts';
-import type { QemuHandle, QemuVersion } from '../src/index.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { QemuVersion } from '../src/index.ts';
 import { readPassthruRegisters } from './helpers/passthru-state.ts';
+import { qemuPerTest } from './helpers/qemu-per-test.ts';
 import { waitForUnread } from './helpers/socket-queue.ts';
 
 /** Deterministic PRNG (mulberry32); the seed is in the test name. */
@@ -127,20 +127,8 @@ function plan(
 const SEEDS = [0, 1, 2, 3, 4, 6, 20, 30];
 
 describe.each<QemuVersion>(['7.2', '10.0'])('QEMU %s reads as the model predicts', (version) => {
-  let qemu: QemuHandle | undefined;
-  let client: RawVscardClient | undefined;
+  const perTest = qemuPerTest(version);
   const outcomes = new Set<string>();
-
-  beforeAll(async () => {
-    if (version === '10.0') await ensureQemu10();
-  });
-
-  afterEach(async () => {
-    client?.destroy();
-    client = undefined;
-    await qemu?.stop();
-    qemu = undefined;
-  });
 
   afterAll(() => {
     // The seeds cover every outcome.
@@ -151,8 +139,8 @@ describe.each<QemuVersion>(['7.2', '10.0'])('QEMU %s reads as the model predicts
     'random sequence and read boundaries, seed %i',
     async (seed) => {
       const { pieces, model, replies } = plan(sequence(seed), seed);
-      qemu = await startQemu({ version });
-      client = await RawVscardClient.connect(qemu.port);
+      const qemu = await perTest.start();
+      const client = await perTest.connect();
       for (const piece of pieces) {
         client.write(piece.bytes);
         await waitForUnread(qemu.port, client, piece.unread);

@@ -12,18 +12,12 @@ import {
   qemuReadsAllAtOnce,
   type ToVmDecision,
 } from '@cardlend/vscard';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ensureQemu10,
-  RAW_INIT_PAYLOAD,
-  RAW_VSC,
-  RawVscardClient,
-  startQemu,
-  toHex,
-} from '../src/index.ts';
-import type { QemuHandle, QemuVersion } from '../src/index.ts';
+import { describe, expect, it } from 'vitest';
+import { RAW_INIT_PAYLOAD, RAW_VSC, toHex } from '../src/index.ts';
+import type { QemuHandle, QemuVersion, RawVscardClient } from '../src/index.ts';
 import { GuardedClient } from './helpers/guarded-client.ts';
 import { readPassthruRegisters } from './helpers/passthru-state.ts';
+import { qemuPerTest } from './helpers/qemu-per-test.ts';
 import { waitForUnread } from './helpers/socket-queue.ts';
 
 const READER_ADD = encodeMessage({ type: 'ReaderAdd', readerId: 0, name: '' });
@@ -38,15 +32,8 @@ const FLOOD = 700;
 /** Long enough that a served message would have been answered many times over. */
 const SILENCE_MS = 1500;
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+/** One buffer of all `parts` (what QEMU finds waiting when they are written back to back). */
+const concat = (parts: Uint8Array[]): Uint8Array => Buffer.concat(parts);
 
 /** The model's prediction for bytes QEMU finds waiting all at once. */
 function predict(bytes: Uint8Array): {
@@ -85,28 +72,13 @@ async function expectAnswered(client: RawVscardClient): Promise<void> {
 }
 
 describe.each<QemuVersion>(['7.2', '10.0'])('QEMU %s input buffer', (version) => {
-  let qemu: QemuHandle | undefined;
-  const clients: { destroy(): void }[] = [];
-  const connect = async (): Promise<RawVscardClient> => {
-    const c = await RawVscardClient.connect((qemu as QemuHandle).port);
-    clients.push(c);
-    return c;
-  };
-
-  beforeAll(async () => {
-    if (version === '10.0') await ensureQemu10();
-  });
-
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.destroy();
-    await qemu?.stop();
-    qemu = undefined;
-  });
+  const perTest = qemuPerTest(version);
+  const connect = (): Promise<RawVscardClient> => perTest.connect();
 
   it('ReaderAdd + a back-to-back 65 524-byte APDU wedge it as the model predicts; a fresh session gets nothing', async () => {
     const expected = predict(concat([READER_ADD, BIG_APDU]));
     expect(expected).toEqual({ handled: 1, status: 'wedged', pos: 65536, hdr: 12, unread: 12 });
-    qemu = await startQemu({ version });
+    const qemu = await perTest.start();
     const attacker = await connect();
     // QEMU briefly busy (stopped) while both messages are written, as two separate writes.
     await whileStopped(qemu, async () => {
@@ -131,7 +103,7 @@ describe.each<QemuVersion>(['7.2', '10.0'])('QEMU %s input buffer', (version) =>
     const stream = concat(Array.from({ length: FLOOD }, () => SMALL));
     const expected = predict(stream);
     expect(expected).toMatchObject({ handled: 655, status: 'wedged', pos: 65536, unread: 4464 });
-    qemu = await startQemu({ version });
+    const qemu = await perTest.start();
     const attacker = await connect();
     attacker.write(stream);
     for (let i = 0; i < expected.handled; i++) {
@@ -147,9 +119,9 @@ describe.each<QemuVersion>(['7.2', '10.0'])('QEMU %s input buffer', (version) =>
   }, 60_000);
 
   it('through the guard the big APDU is refused; QEMU serves a fresh session', async () => {
-    qemu = await startQemu({ version });
+    const qemu = await perTest.start();
     const attacker = await GuardedClient.connect(qemu.port);
-    clients.push(attacker.raw);
+    perTest.track(attacker.raw);
     let refused: ToVmDecision | undefined;
     await whileStopped(qemu, () => {
       expect(attacker.send(READER_ADD).action).toBe('forward');
@@ -172,16 +144,16 @@ describe.each<QemuVersion>(['7.2', '10.0'])('QEMU %s input buffer', (version) =>
   }, 60_000);
 
   it('through the guard a pipelined flood is refused at its second message; sent one reply at a time, all of it is served', async () => {
-    qemu = await startQemu({ version });
+    const qemu = await perTest.start();
     const named = encodeMessage({ type: 'ReaderAdd', readerId: 0, name: 'r'.repeat(88) });
     const flooder = await GuardedClient.connect(qemu.port);
-    clients.push(flooder.raw);
+    perTest.track(flooder.raw);
     expect(flooder.send(named).action).toBe('forward');
     expect(flooder.send(named)).toMatchObject({ action: 'refuse', rule: 'control-in-flight' });
     await flooder.raw.end();
     // A client that waits whenever the guard says so: 700 messages, 700 answers, no wedge.
     const patient = await GuardedClient.connect(qemu.port);
-    clients.push(patient.raw);
+    perTest.track(patient.raw);
     let answers = 0;
     for (let i = 0; i < FLOOD; i++) {
       while (patient.send(named).action === 'refuse') {
