@@ -4,10 +4,10 @@
  * with the relay's resume ticket (the token is spent) and the same lending session goes on:
  * QEMU sees the card announced again and never a CardRemove or ReaderRemove in between.
  */
-import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { expect, mintToken, test } from './fixtures.ts';
+import { writeSecret } from './ux-helpers.ts';
 
 /** A TCP proxy to `targetPort` whose connections can all be cut at once (the relay stays up). */
 async function startCuttableProxy(targetPort: number): Promise<{
@@ -65,8 +65,7 @@ test('a cut connection resumes the same lending session with a one-time token', 
   launchRelay,
   snap,
 }, testInfo) => {
-  const secretFile = testInfo.outputPath('token-secret');
-  await writeFile(secretFile, randomBytes(48).toString('base64'), { mode: 0o600 });
+  const { file: secretFile } = await writeSecret(testInfo);
   const relay = await launchRelay(qemu.port, ['--token-secret-file', secretFile]);
   const proxy = await startCuttableProxy(relay.port);
   try {
@@ -109,8 +108,7 @@ test('a page that comes back after the grace period is told the session cannot b
   launchRelay,
   snap,
 }, testInfo) => {
-  const secretFile = testInfo.outputPath('token-secret');
-  await writeFile(secretFile, randomBytes(48).toString('base64'), { mode: 0o600 });
+  const { file: secretFile } = await writeSecret(testInfo);
   const configFile = testInfo.outputPath('relay.json');
   await writeFile(configFile, JSON.stringify({ resumeGraceMs: 1000 }));
   const relay = await launchRelay(qemu.port, [

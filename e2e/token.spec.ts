@@ -3,9 +3,8 @@
  * relay's mint-token CLI (token in the fragment), opened as is. A forged token and a reused
  * single-use token are explained in plain words.
  */
-import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import { expect, mintToken, test } from './fixtures.ts';
+import { writeSecret } from './ux-helpers.ts';
 
 test('a minted link lends at once; a forged or reused token is explained', async ({
   page,
@@ -14,8 +13,7 @@ test('a minted link lends at once; a forged or reused token is explained', async
   launchRelay,
   snap,
 }, testInfo) => {
-  const secretFile = testInfo.outputPath('token-secret');
-  await writeFile(secretFile, randomBytes(48).toString('base64'), { mode: 0o600 });
+  const { file: secretFile } = await writeSecret(testInfo);
   const relay = await launchRelay(qemu.port, ['--token-secret-file', secretFile]);
   const { token, link } = await mintToken({ secretFile, baseUrl: relay.url });
   expect(link).toContain(`#token=${token}`);
