@@ -6,9 +6,9 @@
  */
 import { encodeResumeOffer, RelayClose, resumeTicketFromBytes } from '@cardlend/vscard';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { CardBridge } from '../src/card-bridge.ts';
 import type { BridgeOptions, BridgeState } from '../src/card-bridge.ts';
+import { FAST_WS_BRIDGE_OPTIONS } from './helpers/fast-bridge.ts';
 import { CAC_T0_ATR, makeCard } from './helpers/cards.ts';
 import { ScriptedReader } from './helpers/scripted-reader.ts';
 import { VscardHostDouble } from './helpers/vscard-host.ts';
@@ -38,11 +38,7 @@ function start(extra: Partial<BridgeOptions> = {}): CardBridge {
     reader,
     relayUrl: host.url,
     token: TOKEN,
-    createWebSocket: (url, protocols) => new WebSocket(url, protocols),
-    reconnect: { initialDelayMs: 20, maxDelayMs: 40, maxAttempts: 5 },
-    random: () => 0,
-    ackTimeoutMs: 500,
-    stopTimeoutMs: 1000,
+    ...FAST_WS_BRIDGE_OPTIONS,
     ...extra,
   });
   return bridge;

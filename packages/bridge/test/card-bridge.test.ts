@@ -6,12 +6,12 @@
  */
 import { RelayClose, toQemuT0CompatibleAtr } from '@cardlend/vscard';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { WebSocket } from 'ws';
 import type { ApduLogEntry } from '../src/apdu-log.ts';
 import { toExportableLog } from '../src/apdu-log.ts';
 import { CardBridge } from '../src/card-bridge.ts';
 import type { BridgeLogEvent, BridgeOptions, BridgeState } from '../src/card-bridge.ts';
 import { relayWebSocketUrl } from '../src/platform.ts';
+import { FAST_WS_BRIDGE_OPTIONS } from './helpers/fast-bridge.ts';
 import { CAC_T0_ATR, makeCard, QEMU_REFUSED_ATR, YUBIKEY_ATR } from './helpers/cards.ts';
 import { MemorySocket, opensSoon } from './helpers/memory-socket.ts';
 import { ScriptedReader } from './helpers/scripted-reader.ts';
@@ -41,11 +41,7 @@ function makeBridge(extra: Partial<BridgeOptions> = {}): {
   const bridge = new CardBridge({
     reader,
     relayUrl: extra.relayUrl ?? host.url,
-    createWebSocket: (url, protocols) => new WebSocket(url, protocols),
-    reconnect: { initialDelayMs: 20, maxDelayMs: 40, maxAttempts: 5 },
-    random: () => 0,
-    ackTimeoutMs: 500,
-    stopTimeoutMs: 1000,
+    ...FAST_WS_BRIDGE_OPTIONS,
     ...extra,
   });
   bridges.push(bridge);
