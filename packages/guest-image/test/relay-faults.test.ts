@@ -29,12 +29,12 @@ import {
   VSC_MINIMAL_READER_ID,
   type VscardMessage,
 } from '@cardlend/vscard';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket, type RawData } from 'ws';
-import { buildGuest, type GuestImage } from '../src/build-guest.ts';
 import { freePort, startGuest, type GuestHandle } from '../src/boot-guest.ts';
 import { bytesToHex, hexToBytes, type GuestMarker } from '../src/markers.ts';
 import { createTestCard, TEST_CARD_AID, TEST_CARD_ATR, type SimpleCard } from '../src/test-card.ts';
+import { useGuestFixture } from './guest-fixture.ts';
 
 /** Whole boot (three lending sessions), ms; boots stretch to ~25 s on the loaded 2-core machine. */
 const BOOT_TIMEOUT_MS = 180_000;
@@ -52,16 +52,7 @@ const ECHO = `80200000${(ECHO_DATA.length / 2).toString(16).padStart(2, '0')}${E
 /** Ping (test card `80 30`), sent after the echo; never reached in a dropped session. */
 const PING = '80300000';
 
-let image: GuestImage;
-const cleanups: (() => Promise<void> | void)[] = [];
-
-beforeAll(async () => {
-  image = await buildGuest();
-}, 300_000);
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
-});
+const fixture = useGuestFixture();
 
 /** How the browser goes away: TCP torn down without a close frame, or a clean close 1000. */
 type DropMode = 'terminate' | 'close';
@@ -243,7 +234,7 @@ interface RunOptions {
 async function runDropScenario(opts: RunOptions): Promise<void> {
   const vscardPort = await freePort();
   const guest: GuestHandle = startGuest({
-    image,
+    image: fixture.image,
     vscardPort,
     timeoutMs: BOOT_TIMEOUT_MS,
     // apdu-try reports a failed exchange and goes on; until-removed waits for an empty slot
@@ -253,10 +244,10 @@ async function runDropScenario(opts: RunOptions): Promise<void> {
     args: { apdus: [SELECT, ECHO, PING].join(','), seconds: 60, cardwait: 120 },
     ...opts,
   });
-  cleanups.push(() => guest.kill());
+  fixture.defer(() => guest.kill());
 
   const staticDir = mkdtempSync(path.join(os.tmpdir(), 'cardlend-fault-static-'));
-  cleanups.push(() => rmSync(staticDir, { recursive: true, force: true }));
+  fixture.defer(() => rmSync(staticDir, { recursive: true, force: true }));
   const events: ServerEvent[] = [];
   const relay = await startRelayServer({
     config: {
@@ -267,12 +258,12 @@ async function runDropScenario(opts: RunOptions): Promise<void> {
     },
     onEvent: (e) => events.push(e),
   });
-  cleanups.push(() => relay.close());
+  fixture.defer(() => relay.close());
   // QEMU's chardev listens once QEMU has started; the guest's first marker comes later.
   await guest.waitForMarker((m) => m.kind === 'BOOT', 60_000);
 
   const browsers: LendingBrowser[] = [];
-  cleanups.push(() => browsers.forEach((b) => b.ws.terminate()));
+  fixture.defer(() => browsers.forEach((b) => b.ws.terminate()));
   const sessionEnds = (): SessionEnd[] =>
     events.flatMap((e) => (e.kind === 'session-end' ? [e.end] : []));
 

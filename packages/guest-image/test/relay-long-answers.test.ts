@@ -11,28 +11,19 @@ import path from 'node:path';
 import { defaultConfig, startRelayServer, type RelayServer } from '@cardlend/relay';
 import { ensureQemu10 } from '@cardlend/qemu-testbed';
 import { RELAY_PATH, RELAY_SUBPROTOCOL, RELAY_SUBPROTOCOL_LONG_ANSWERS } from '@cardlend/vscard';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startGuest } from '../src/boot-guest.ts';
-import { buildGuest, type GuestImage } from '../src/build-guest.ts';
 import { bytesToHex, hexToBytes } from '../src/markers.ts';
 import { startPageClient, type PageClient } from '../src/page-client.ts';
 import { createTestCard, TEST_CARD_AID, testPattern } from '../src/test-card.ts';
+import { useGuestFixture } from './guest-fixture.ts';
 
 const BOOT_TIMEOUT_MS = 150_000;
 const SELECT = `00A40400${TEST_CARD_AID.length.toString(16).padStart(2, '0')}${bytesToHex(TEST_CARD_AID)}`;
 /** LongAnswer of 0x03E8 = 1000 bytes, with Le (OpenSC then follows 61xx with GET RESPONSE). */
 const READ_1000 = '801003E800';
 
-let image: GuestImage;
-const cleanups: (() => Promise<void> | void)[] = [];
-
-beforeAll(async () => {
-  image = await buildGuest();
-}, 300_000);
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
-});
+const fixture = useGuestFixture();
 
 async function lendAndRead(
   qemu10: Awaited<ReturnType<typeof ensureQemu10>> | undefined,
@@ -40,7 +31,7 @@ async function lendAndRead(
 ): Promise<{ page: PageClient; data: string; sw: string }> {
   const vscardPort = await freePort();
   const guest = startGuest({
-    image,
+    image: fixture.image,
     vscardPort,
     scenario: 'apdu',
     args: { apdus: `${SELECT},${READ_1000}` },
@@ -49,7 +40,7 @@ async function lendAndRead(
       ? { qemuBinary: qemu10.binary, qemuEnv: qemu10.env, qemuArgsExtra: qemu10.args }
       : {}),
   });
-  cleanups.push(() => guest.kill());
+  fixture.defer(() => guest.kill());
   const relay: RelayServer = await startRelayServer({
     config: {
       ...defaultConfig(),
@@ -58,14 +49,14 @@ async function lendAndRead(
       staticDir: mkdtempSync(path.join(os.tmpdir(), 'cardlend-static-')),
     },
   });
-  cleanups.push(() => relay.close());
+  fixture.defer(() => relay.close());
   await guest.waitForMarker((m) => m.kind === 'BOOT', 90_000);
   const page = await startPageClient({
     url: `ws://127.0.0.1:${relay.address.port}${RELAY_PATH}`,
     card: createTestCard(),
     isOfferingLongAnswers: isNewPage,
   });
-  cleanups.push(() => page.stop());
+  fixture.defer(() => page.stop());
   const run = await guest.result;
   const read = run.results.find((r) => r.fields['name'] === 'apdu' && r.fields['i'] === '1');
   return { page, data: read?.fields['data'] ?? '', sw: read?.fields['sw'] ?? '' };
