@@ -12,6 +12,7 @@ import {
   encodeMessage,
   HELPER_SUBPROTOCOL,
 } from '@cardlend/helper-protocol';
+import type { BridgeTimers, BridgeWebSocket } from '@cardlend/bridge';
 import type {
   ClientRequest,
   ClientRequestType,
@@ -20,27 +21,18 @@ import type {
   OkResults,
 } from '@cardlend/helper-protocol';
 
-/** The WebSocket members the client uses (the browser's WebSocket and `ws` both fit). */
-export interface HelperSocket {
-  readonly readyState: number;
-  readonly protocol: string;
+/**
+ * The WebSocket members the client uses (the browser's WebSocket and `ws` both fit): the
+ * bridge's socket, sending text instead of bytes.
+ */
+export type HelperSocket = Omit<BridgeWebSocket, 'binaryType' | 'send'> & {
   send(data: string): void;
-  close(code?: number, reason?: string): void;
-  addEventListener(type: 'open' | 'error', listener: (event: unknown) => void): void;
-  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
-  addEventListener(
-    type: 'close',
-    listener: (event: { code: number; reason: string }) => void,
-  ): void;
-}
+};
 
 export type CreateHelperSocket = (url: string, protocols: string[]) => HelperSocket;
 
-/** Timer functions (injected in tests). */
-export interface HelperTimers {
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+/** Timer functions (injected in tests): the bridge's. */
+export type HelperTimers = BridgeTimers;
 
 /** What a client tells its listeners. */
 export type HelperClientEvent =
