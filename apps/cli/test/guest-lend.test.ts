@@ -22,12 +22,13 @@ import { buildGuest, freePort, hexToBytes, startGuest } from '@cardlend/guest-im
 import type { GuestHandle, GuestImage, GuestMarker } from '@cardlend/guest-image';
 import { startPcscd, waitForCard } from '@cardlend/pcsc/testing';
 import type { Pcscd, Vicc, VpcdCard } from '@cardlend/pcsc/testing';
-import { ensureQemu10 } from '@cardlend/qemu-testbed';
 import type { RelayServer } from '@cardlend/relay';
 import { toQemuT0CompatibleAtr } from '@cardlend/vscard';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect } from 'vitest';
 import { ensureBundle, spawnCli } from './helpers/cli-process.ts';
 import type { CliEvent, CliRun } from './helpers/cli-process.ts';
+import { cleanupsAfterEach, itOnBothQemus } from './helpers/guest-proof.ts';
+import type { QemuChoice } from './helpers/guest-proof.ts';
 import { checkPivSignature } from './helpers/piv-signature.ts';
 import { startTestRelay } from './helpers/relay-rig.ts';
 import { mintTestToken, testSecret } from './helpers/tokens.ts';
@@ -46,16 +47,12 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const text = (h: string | undefined): string => Buffer.from(hexToBytes(h ?? '')).toString('utf8');
 
 let image: GuestImage;
-const cleanups: (() => Promise<void> | void)[] = [];
+const cleanups = cleanupsAfterEach();
 
 beforeAll(async () => {
   ensureBundle();
   image = await buildGuest();
 }, 300_000);
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
-});
 
 /** The nth (1-based) RESULT called `name`, once printed; the error names `what` and the last markers. */
 async function nthResult(
@@ -120,11 +117,7 @@ async function provePiv(rig: Rig, piv: PivDemoCard, cli: CliRun): Promise<void> 
   expect(cli.stdout.join('\n')).not.toContain(hex(Buffer.from('123456')));
 }
 
-async function runProof(qemu: {
-  qemuBinary?: string;
-  qemuEnv?: Readonly<Record<string, string>>;
-  qemuArgsExtra?: readonly string[];
-}): Promise<void> {
+async function runProof(qemu: QemuChoice): Promise<void> {
   const staticDir = mkdtempSync(path.join(os.tmpdir(), 'cardlend-cli-guest-'));
   cleanups.push(() => rmSync(staticDir, { recursive: true, force: true }));
   const pcscd = await startPcscd();
@@ -223,18 +216,9 @@ async function runProof(qemu: {
 }
 
 describe('cardlend lend with a real guest (real pcscd, relay, QEMU)', () => {
-  it(
-    'QEMU 7.2: PIV card through pkcs15-tool and PKCS#11 signing; pull/insert, pcscd restart, relay restart, SIGTERM; vicc card; SIGINT',
-    () => runProof({}),
-    BOOT_TIMEOUT_MS + 60_000,
-  );
-
-  it(
-    'QEMU 10.0: the same',
-    async () => {
-      const q = await ensureQemu10();
-      await runProof({ qemuBinary: q.binary, qemuEnv: q.env, qemuArgsExtra: q.args });
-    },
-    BOOT_TIMEOUT_MS + 180_000,
+  itOnBothQemus(
+    'PIV card through pkcs15-tool and PKCS#11 signing; pull/insert, pcscd restart, relay restart, SIGTERM; vicc card; SIGINT',
+    runProof,
+    BOOT_TIMEOUT_MS,
   );
 });

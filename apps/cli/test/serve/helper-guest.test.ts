@@ -8,15 +8,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect } from 'vitest';
 import { createPivDemoCard } from '@cardlend/card-sim';
 import { buildGuest, freePort, startGuest } from '@cardlend/guest-image';
 import type { GuestHandle, GuestImage, GuestMarker } from '@cardlend/guest-image';
 import { startPcscd, waitForCard } from '@cardlend/pcsc/testing';
-import { ensureQemu10 } from '@cardlend/qemu-testbed';
 import { HelperClient } from '../../../web/src/lib/helper/helper-client.ts';
 import { HelperReader } from '../../../web/src/lib/helper/helper-reader.ts';
 import { startPcscHelper } from '../helpers/pcsc-helper.ts';
+import { cleanupsAfterEach, itOnBothQemus } from '../helpers/guest-proof.ts';
+import type { QemuChoice } from '../helpers/guest-proof.ts';
 import { checkPivSignature } from '../helpers/piv-signature.ts';
 import { bridgeToRelay, startTestRelay } from '../helpers/relay-rig.ts';
 import { pageSocket } from './serve-fixture.ts';
@@ -28,15 +29,11 @@ const SIGNED = 'cardlend-helper-signature';
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 let image: GuestImage;
-const cleanups: (() => Promise<void> | void)[] = [];
+const cleanups = cleanupsAfterEach();
 
 beforeAll(async () => {
   image = await buildGuest();
 }, 300_000);
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
-});
 
 async function result(guest: GuestHandle, name: string): Promise<GuestMarker> {
   const named = (): GuestMarker | undefined =>
@@ -47,11 +44,7 @@ async function result(guest: GuestHandle, name: string): Promise<GuestMarker> {
   return m;
 }
 
-async function runProof(qemu: {
-  qemuBinary?: string;
-  qemuEnv?: Readonly<Record<string, string>>;
-  qemuArgsExtra?: readonly string[];
-}): Promise<void> {
+async function runProof(qemu: QemuChoice): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cardlend-helper-guest-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const pcscd = await startPcscd();
@@ -101,18 +94,9 @@ async function runProof(qemu: {
 }
 
 describe('lending through cardlend serve to a real guest', () => {
-  it(
-    'QEMU 7.2: ATR, pkcs11-tool signature verified, helper stopped → no card',
-    () => runProof({}),
-    BOOT_TIMEOUT_MS + 60_000,
-  );
-
-  it(
-    'QEMU 10.0: the same',
-    async () => {
-      const q = await ensureQemu10();
-      await runProof({ qemuBinary: q.binary, qemuEnv: q.env, qemuArgsExtra: q.args });
-    },
-    BOOT_TIMEOUT_MS + 180_000,
+  itOnBothQemus(
+    'ATR, pkcs11-tool signature verified, helper stopped → no card',
+    runProof,
+    BOOT_TIMEOUT_MS,
   );
 });
