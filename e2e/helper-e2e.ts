@@ -3,8 +3,16 @@
  * (`--ip-address-space-overrides`), the Local Network Access permission set over DevTools,
  * and a test terminal for the helper's pairing question.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from '@playwright/test';
+import { createPivDemoCard } from '@cardlend/card-sim';
+import { startPcscd, waitForCard, type Pcscd } from '@cardlend/pcsc/testing';
 import type { Prompter } from '../apps/cli/src/ports.ts';
+import type { HelperServer } from '../apps/cli/src/serve/server.ts';
+import { startPcscHelper, type PcscHelper } from '../apps/cli/test/helpers/pcsc-helper.ts';
+import { test } from './fixtures.ts';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -68,4 +76,47 @@ export async function setLoopbackPermission(
       ? {}
       : { browserContextId: target.browserContextId }),
   });
+}
+
+/** What a helper spec works with; filled in by the hooks `useHelperRig` registers. */
+export interface HelperRig {
+  readonly pcscd: Pcscd;
+  readonly helper: HelperServer;
+  readonly terminal: TestTerminal;
+}
+
+/**
+ * Registers the hooks of a helper spec: a real pcscd + vpcd for the file (with the PIV demo
+ * card in its first reader if `withPivCard`), and per test a fresh helper server over it with
+ * no page approved, a test terminal for pairing and its own config folder.
+ */
+export function useHelperRig(opts: { withPivCard: boolean }): HelperRig {
+  const rig = {} as { pcscd: Pcscd; helper: HelperServer; terminal: TestTerminal };
+  let running: PcscHelper | undefined;
+  let configDir = '';
+  test.beforeAll(async () => {
+    rig.pcscd = await startPcscd();
+    if (opts.withPivCard) {
+      await rig.pcscd.insertCard(await createPivDemoCard());
+      await waitForCard(rig.pcscd.readers[0], 'present');
+    }
+  });
+  test.afterAll(async () => {
+    await rig.pcscd?.stop();
+  });
+  test.beforeEach(async () => {
+    configDir = mkdtempSync(join(tmpdir(), 'cardlend-helper-e2e-'));
+    rig.terminal = new TestTerminal();
+    running = await startPcscHelper({
+      configDir,
+      prompter: rig.terminal,
+      helperName: 'cardlend e2e',
+    });
+    rig.helper = running.server;
+  });
+  test.afterEach(async () => {
+    await running?.stop();
+    rmSync(configDir, { recursive: true, force: true });
+  });
+  return rig;
 }

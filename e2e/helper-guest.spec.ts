@@ -6,19 +6,16 @@
  * verifies the signature); the helper stops mid-lending → the page says so and the guest sees
  * no card.
  */
-import { constants, publicDecrypt, verify, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildGuest, freePort, hexToBytes, startGuest } from '@cardlend/guest-image';
+import { buildGuest, freePort, startGuest } from '@cardlend/guest-image';
 import type { GuestHandle, GuestMarker } from '@cardlend/guest-image';
 import { createPivDemoCard, type PivDemoCard } from '@cardlend/card-sim';
 import { startPcscd, waitForCard, type Pcscd } from '@cardlend/pcsc/testing';
 import { ensureQemu10 } from '@cardlend/qemu-testbed';
-import { openPcscReaders } from '../apps/cli/src/pcsc-readers.ts';
-import { ApprovalStore, approvalsPath } from '../apps/cli/src/serve/approvals.ts';
-import { Pairing } from '../apps/cli/src/serve/pairing.ts';
-import { startHelperServer } from '../apps/cli/src/serve/server.ts';
+import { startPcscHelper } from '../apps/cli/test/helpers/pcsc-helper.ts';
+import { checkPivSignature } from '../apps/cli/test/helpers/piv-signature.ts';
 import { expect, test, type RelayHandle } from './fixtures.ts';
 import { publicPage, setLoopbackPermission } from './helper-e2e.ts';
 
@@ -66,19 +63,14 @@ async function proveThroughPage(
     ...qemu,
   });
   const dir = mkdtempSync(join(tmpdir(), 'cardlend-helper-guest-e2e-'));
-  const opened: { service?: ReturnType<typeof openPcscReaders> } = {};
   const relay = await launchRelay(vscardPort);
   const origin = `http://127.0.0.1:${relay.port}`;
-  const helper = await startHelperServer({
-    host: '127.0.0.1',
-    port: 0,
-    service: () => (opened.service ??= openPcscReaders()),
-    approvals: new ApprovalStore(approvalsPath({ CARDLEND_CONFIG_DIR: dir }), [origin], Date.now),
-    pairing: new Pairing(null),
+  const rig = await startPcscHelper({
+    configDir: dir,
+    approved: [origin],
     helperName: 'cardlend e2e',
-    now: Date.now,
-    log: () => undefined,
   });
+  const helper = rig.server;
   const { browser, page } = await publicPage(relay.port, 'about:blank');
   try {
     await guest.waitForMarker((m) => m.kind === 'BOOT', 60_000);
@@ -93,18 +85,10 @@ async function proveThroughPage(
     });
 
     await result(guest, 'atr');
-    const sign = await result(guest, 'pkcs11-sign');
-    const cert = hexToBytes(sign.fields['cert'] ?? '');
-    expect(Buffer.from(cert)).toEqual(Buffer.from(piv.certificateDer));
-    const key = new X509Certificate(cert).publicKey;
-    const recovered = publicDecrypt(
-      { key, padding: constants.RSA_PKCS1_PADDING },
-      hexToBytes(sign.fields['sig'] ?? ''),
-    );
-    expect(recovered.toString('utf8')).toBe(SIGNED);
-    expect(
-      verify('sha256', Buffer.from(SIGNED), key, hexToBytes(sign.fields['sha256sig'] ?? '')),
-    ).toBe(true);
+    const signature = checkPivSignature((await result(guest, 'pkcs11-sign')).fields, SIGNED);
+    expect(signature.cert).toEqual(Buffer.from(piv.certificateDer));
+    expect(signature.recovered).toBe(SIGNED);
+    expect(signature.isSha256Valid).toBe(true);
     const log = page.getByRole('region', { name: 'Card activity', exact: true });
     await expect(log).toContainText('GENERAL AUTHENTICATE');
 
@@ -114,8 +98,7 @@ async function proveThroughPage(
     await result(guest, 'until-removed');
   } finally {
     await browser.close();
-    await helper.close();
-    await (await opened.service)?.close();
+    await rig.stop();
     await guest.kill();
     rmSync(dir, { recursive: true, force: true });
   }

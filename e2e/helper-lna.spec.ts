@@ -7,52 +7,13 @@
  * approved → "not approved" only, no reader name; the approval flow (same code on both
  * sides) → the readers and an APDU to the PIV card.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Page } from '@playwright/test';
 import { createPivDemoCard } from '@cardlend/card-sim';
-import { startPcscd, waitForCard, type Pcscd } from '@cardlend/pcsc/testing';
-import { openPcscReaders } from '../apps/cli/src/pcsc-readers.ts';
-import { ApprovalStore, approvalsPath } from '../apps/cli/src/serve/approvals.ts';
-import { Pairing } from '../apps/cli/src/serve/pairing.ts';
-import { startHelperServer, type HelperServer } from '../apps/cli/src/serve/server.ts';
+import { waitForCard } from '@cardlend/pcsc/testing';
 import { expect, test } from './fixtures.ts';
-import { publicPage, setLoopbackPermission, TestTerminal } from './helper-e2e.ts';
+import { publicPage, setLoopbackPermission, useHelperRig } from './helper-e2e.ts';
 
-let pcscd: Pcscd;
-let helper: HelperServer;
-let terminal: TestTerminal;
-let configDir: string;
-
-test.beforeAll(async () => {
-  pcscd = await startPcscd();
-});
-
-test.afterAll(async () => {
-  await pcscd?.stop();
-});
-
-test.beforeEach(async () => {
-  configDir = mkdtempSync(join(tmpdir(), 'cardlend-helper-e2e-'));
-  terminal = new TestTerminal();
-  const opened: { service?: ReturnType<typeof openPcscReaders> } = {};
-  helper = await startHelperServer({
-    host: '127.0.0.1',
-    port: 0,
-    service: () => (opened.service ??= openPcscReaders()),
-    approvals: new ApprovalStore(approvalsPath({ CARDLEND_CONFIG_DIR: configDir }), [], Date.now),
-    pairing: new Pairing(terminal),
-    helperName: 'cardlend e2e',
-    now: Date.now,
-    log: () => undefined,
-  });
-});
-
-test.afterEach(async () => {
-  await helper.close();
-  rmSync(configDir, { recursive: true, force: true });
-});
+const rig = useHelperRig({ withPivCard: false });
 
 /** In the page: opens the helper's socket, sends `requests` one by one, returns all it got. */
 function talkToHelper(
@@ -97,7 +58,7 @@ test.describe('the helper from a public page (Local Network Access)', () => {
     const { browser, page } = await publicPage(relay.port, relay.url);
     try {
       await setLoopbackPermission(browser, origin, 'denied');
-      const got = await talkToHelper(page, helper.url, [{ type: 'list' }]);
+      const got = await talkToHelper(page, rig.helper.url, [{ type: 'list' }]);
       expect(got.opened).toBe(false);
       expect(got.messages).toEqual([]);
       const state = await page.evaluate(async () => {
@@ -109,7 +70,7 @@ test.describe('the helper from a public page (Local Network Access)', () => {
         }
       });
       expect(state).toBe('denied');
-      expect(helper.connectionCount()).toBe(0);
+      expect(rig.helper.connectionCount()).toBe(0);
     } finally {
       await browser.close();
     }
@@ -121,7 +82,7 @@ test.describe('the helper from a public page (Local Network Access)', () => {
     const { browser, page } = await publicPage(relay.port, relay.url);
     try {
       await setLoopbackPermission(browser, origin, 'granted');
-      const got = await talkToHelper(page, helper.url, [
+      const got = await talkToHelper(page, rig.helper.url, [
         { type: 'list' },
         { type: 'connect', reader: 'Virtual PCD 00 00' },
       ]);
@@ -145,30 +106,31 @@ test.describe('the helper from a public page (Local Network Access)', () => {
     const { browser, page } = await publicPage(relay.port, relay.url);
     try {
       await setLoopbackPermission(browser, origin, 'granted');
-      terminal.answer = 'y';
+      rig.terminal.answer = 'y';
       const reader = 'Virtual PCD 00 00';
-      await pcscd.insertCard(await createPivDemoCard());
+      await rig.pcscd.insertCard(await createPivDemoCard());
       await waitForCard(reader, 'present');
-      const paired = await talkToHelper(page, helper.url, [{ type: 'pair' }]);
+      const paired = await talkToHelper(page, rig.helper.url, [{ type: 'pair' }]);
       const pairing = paired.messages
         .map((t) => JSON.parse(t) as { type: string; code: string })
         .find((m) => m.type === 'pairing');
       expect(pairing?.code).toMatch(/^[0-9]{6}$/);
-      expect(terminal.questions).toHaveLength(1);
-      expect(terminal.questions[0]).toContain(origin);
-      expect(terminal.questions[0]).toContain(
+      expect(rig.terminal.questions).toHaveLength(1);
+      expect(rig.terminal.questions[0]).toContain(origin);
+      expect(rig.terminal.questions[0]).toContain(
         `${pairing?.code.slice(0, 3)} ${pairing?.code.slice(3)}`,
       );
       // the helper's PC/SC context sees the card shortly after it opens
       await expect
         .poll(
-          async () => (await talkToHelper(page, helper.url, [{ type: 'list' }])).messages.at(-1),
+          async () =>
+            (await talkToHelper(page, rig.helper.url, [{ type: 'list' }])).messages.at(-1),
           {
             timeout: 15_000,
           },
         )
         .toContain('"present"');
-      const got = await talkToHelper(page, helper.url, [
+      const got = await talkToHelper(page, rig.helper.url, [
         { type: 'list' },
         { type: 'connect', reader },
         { type: 'power-on', reader },
@@ -187,9 +149,9 @@ test.describe('the helper from a public page (Local Network Access)', () => {
       });
       expect(String((oks[3] as { answer: string }).answer)).toMatch(/9000$/);
       // remembered: the next connection is approved without a question
-      const again = await talkToHelper(page, helper.url, []);
+      const again = await talkToHelper(page, rig.helper.url, []);
       expect(JSON.parse(again.messages[0] ?? '{}')).toMatchObject({ approved: true });
-      expect(terminal.questions).toHaveLength(1);
+      expect(rig.terminal.questions).toHaveLength(1);
     } finally {
       await browser.close();
     }

@@ -9,54 +9,11 @@
  *   its route, lent through the bridge (QEMU gets the ATR), the helper stopped mid-lending →
  *   the page says so and QEMU gets CardRemove.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPivDemoCard } from '@cardlend/card-sim';
-import { startPcscd, waitForCard, type Pcscd } from '@cardlend/pcsc/testing';
-import { openPcscReaders } from '../apps/cli/src/pcsc-readers.ts';
-import { ApprovalStore, approvalsPath } from '../apps/cli/src/serve/approvals.ts';
-import { Pairing } from '../apps/cli/src/serve/pairing.ts';
-import { startHelperServer, type HelperServer } from '../apps/cli/src/serve/server.ts';
 import { expect, test } from './fixtures.ts';
-import { publicPage, setLoopbackPermission, TestTerminal } from './helper-e2e.ts';
+import { publicPage, setLoopbackPermission, useHelperRig } from './helper-e2e.ts';
 
 const READER = 'Virtual PCD 00 00';
-let pcscd: Pcscd;
-let helper: HelperServer;
-let terminal: TestTerminal;
-let configDir: string;
-
-test.beforeAll(async () => {
-  pcscd = await startPcscd();
-  await pcscd.insertCard(await createPivDemoCard());
-  await waitForCard(READER, 'present');
-});
-
-test.afterAll(async () => {
-  await pcscd?.stop();
-});
-
-test.beforeEach(async () => {
-  configDir = mkdtempSync(join(tmpdir(), 'cardlend-helper-page-'));
-  terminal = new TestTerminal();
-  const opened: { service?: ReturnType<typeof openPcscReaders> } = {};
-  helper = await startHelperServer({
-    host: '127.0.0.1',
-    port: 0,
-    service: () => (opened.service ??= openPcscReaders()),
-    approvals: new ApprovalStore(approvalsPath({ CARDLEND_CONFIG_DIR: configDir }), [], Date.now),
-    pairing: new Pairing(terminal),
-    helperName: 'cardlend e2e',
-    now: Date.now,
-    log: () => undefined,
-  });
-});
-
-test.afterEach(async () => {
-  await helper.close();
-  rmSync(configDir, { recursive: true, force: true });
-});
+const rig = useHelperRig({ withPivCard: true });
 
 const NO_WEBUSB = 'delete Navigator.prototype.usb;';
 
@@ -67,13 +24,13 @@ test('denied: the panel explains the block and how to undo it', async ({ launchR
   try {
     await page.goto(relay.url);
     await setLoopbackPermission(browser, origin, 'denied');
-    await page.goto(`${relay.url}?helper=${encodeURIComponent(helper.url)}`);
+    await page.goto(`${relay.url}?helper=${encodeURIComponent(rig.helper.url)}`);
     const notice = page.getByTestId('helper-notice');
     await expect(notice).toHaveAttribute('data-helper-problem', 'helper-blocked', {
       timeout: 15_000,
     });
     await expect(notice).toContainText('Local network access');
-    expect(helper.connectionCount()).toBe(0);
+    expect(rig.helper.connectionCount()).toBe(0);
   } finally {
     await browser.close();
   }
@@ -89,7 +46,7 @@ test('granted, no WebUSB: approval, the reader via the helper, lent to QEMU; the
   try {
     await page.goto(relay.url);
     await setLoopbackPermission(browser, origin, 'granted');
-    await page.goto(`${relay.url}?helper=${encodeURIComponent(helper.url)}`);
+    await page.goto(`${relay.url}?helper=${encodeURIComponent(rig.helper.url)}`);
     expect(await page.evaluate(() => 'usb' in navigator)).toBe(false);
     const panel = page.getByTestId('helper-panel');
     await expect(panel.getByTestId('helper-notice')).toHaveAttribute(
@@ -100,16 +57,16 @@ test('granted, no WebUSB: approval, the reader via the helper, lent to QEMU; the
     await expect(page.locator('body')).not.toContainText('Virtual PCD');
 
     // Approval: the page and the terminal show the same code; the person answers y.
-    terminal.answer = 'y';
-    const release = terminal.hold();
+    rig.terminal.answer = 'y';
+    const release = rig.terminal.hold();
     await panel.getByTestId('helper-pair').click();
     const shown = (await panel.getByTestId('helper-pairing-code').innerText()).match(
       /(\d{3}) (\d{3})/,
     );
     expect(shown).not.toBeNull();
-    await expect.poll(() => terminal.questions.length).toBe(1);
-    expect(terminal.questions[0]).toContain(origin);
-    expect(terminal.questions[0]).toContain(`${shown?.[1]} ${shown?.[2]}`);
+    await expect.poll(() => rig.terminal.questions.length).toBe(1);
+    expect(rig.terminal.questions[0]).toContain(origin);
+    expect(rig.terminal.questions[0]).toContain(`${shown?.[1]} ${shown?.[2]}`);
     release();
 
     // The helper's reader, with its route; lend it.
@@ -123,7 +80,7 @@ test('granted, no WebUSB: approval, the reader via the helper, lent to QEMU; the
 
     // The helper stops mid-lending: the page says so, the VM sees the card removed.
     const before = qemu.output.length;
-    await helper.close();
+    await rig.helper.close();
     await qemu.waitForLog(/VSC_CardRemove/, 15_000, before);
     await expect(panel.getByTestId('helper-notice')).toHaveAttribute(
       'data-helper-problem',
