@@ -74,6 +74,17 @@ async function expectAnswered(client: RawVscardClient): Promise<void> {
 describe.each<QemuVersion>(['7.2', '10.0'])('QEMU %s input buffer', (version) => {
   const perTest = qemuPerTest(version);
   const connect = (): Promise<RawVscardClient> => perTest.connect();
+  /** A fresh session gets no answer, and QEMU's own registers are exactly the model's. */
+  async function expectWedgedAsPredicted(
+    qemu: QemuHandle,
+    expected: { pos: number; hdr: number },
+  ): Promise<void> {
+    const fresh = await connect();
+    fresh.write(INIT);
+    expect(await fresh.expectSilence(SILENCE_MS)).toBe(true);
+    const regs = await readPassthruRegisters(qemu);
+    expect({ pos: regs.pos, hdr: regs.hdr }).toEqual({ pos: expected.pos, hdr: expected.hdr });
+  }
 
   it('ReaderAdd + a back-to-back 65 524-byte APDU wedge it as the model predicts; a fresh session gets nothing', async () => {
     const expected = predict(concat([READER_ADD, BIG_APDU]));
@@ -91,12 +102,7 @@ describe.each<QemuVersion>(['7.2', '10.0'])('QEMU %s input buffer', (version) =>
     await waitForUnread(qemu.port, attacker, expected.unread);
     attacker.write(INIT);
     expect(await attacker.expectSilence(SILENCE_MS)).toBe(true);
-    const fresh = await connect();
-    fresh.write(INIT);
-    expect(await fresh.expectSilence(SILENCE_MS)).toBe(true);
-    // QEMU's own registers: exactly the model's.
-    const regs = await readPassthruRegisters(qemu);
-    expect({ pos: regs.pos, hdr: regs.hdr }).toEqual({ pos: expected.pos, hdr: expected.hdr });
+    await expectWedgedAsPredicted(qemu, expected);
   }, 60_000);
 
   it('a pipelined flood of small messages creeps the buffer shut after exactly the predicted answers', async () => {
@@ -111,11 +117,7 @@ describe.each<QemuVersion>(['7.2', '10.0'])('QEMU %s input buffer', (version) =>
     }
     await waitForUnread(qemu.port, attacker, expected.unread);
     expect(await attacker.expectSilence(SILENCE_MS)).toBe(true); // 45 messages never answered
-    const fresh = await connect();
-    fresh.write(INIT);
-    expect(await fresh.expectSilence(SILENCE_MS)).toBe(true);
-    const regs = await readPassthruRegisters(qemu);
-    expect({ pos: regs.pos, hdr: regs.hdr }).toEqual({ pos: expected.pos, hdr: expected.hdr });
+    await expectWedgedAsPredicted(qemu, expected);
   }, 60_000);
 
   it('through the guard the big APDU is refused; QEMU serves a fresh session', async () => {
