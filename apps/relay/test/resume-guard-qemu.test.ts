@@ -7,43 +7,24 @@
  * never removed.
  */
 import { RELAY_TICKET_SUBPROTOCOL_PREFIX, RELAY_TOKEN_SUBPROTOCOL_PREFIX } from '@cardlend/vscard';
-import { type QemuHandle, startQemu } from '@cardlend/qemu-testbed';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RelayServer } from '../src/server.ts';
+import { describe, expect, it } from 'vitest';
 import type { ServerEvent } from '../src/server-events.ts';
 import { GUARD_POLICY } from '../src/session/guard-policy.ts';
-import { type Browser, startTestRelay, until } from './helpers.ts';
-import { CAC_ATR, mintTestToken, ResumingPage } from './resume-helpers.ts';
+import { until } from './helpers.ts';
+import { CAC_ATR, mintTestToken, qemuAndRelayPerTest } from './resume-helpers.ts';
 
 const SECRET = new Uint8Array(32).fill(0x6b);
 const GRACE_MS = 3000;
 
 describe('resuming a session with the forward guard on, real QEMU 7.2', () => {
-  let qemu: QemuHandle;
-  let relay: RelayServer;
-  let events: ServerEvent[];
-  const browsers: Browser[] = [];
-
-  beforeEach(async () => {
-    qemu = await startQemu({ version: '7.2', debug: 2 });
-    ({ relay, events } = await startTestRelay(
-      qemu.port,
-      { tokenSecrets: [SECRET], resumeGraceMs: GRACE_MS },
-      { framePolicy: GUARD_POLICY },
-    ));
-  });
-
-  afterEach(async () => {
-    for (const b of browsers.splice(0)) b.ws.terminate();
-    await relay.close();
-    await qemu.stop();
-  });
-
-  const open = (credential: string): Promise<ResumingPage> =>
-    ResumingPage.open(relay, browsers, credential);
+  const env = qemuAndRelayPerTest(
+    { tokenSecrets: [SECRET], resumeGraceMs: GRACE_MS },
+    { framePolicy: GUARD_POLICY },
+  );
+  const { open } = env;
 
   const refusals = (): ServerEvent[] =>
-    events.filter(
+    env.events.filter(
       (e) =>
         e.kind === 'session-event' &&
         (e.event.kind === 'frame-refused' || e.event.kind === 'bad-frame'),
@@ -54,19 +35,19 @@ describe('resuming a session with the forward guard on, real QEMU 7.2', () => {
     const first = await open(RELAY_TOKEN_SUBPROTOCOL_PREFIX + token);
     const { ticket } = await first.offer();
     await first.announce();
-    const session = relay.sessions.get('default');
+    const session = env.relay.sessions.get('default');
     expect(session).toBeDefined();
 
-    const mark = qemu.output.length;
+    const mark = env.qemu.output.length;
     first.browser.ws.terminate(); // cut without a close frame: 1006 at the relay
     await until(() => session?.isParked === true, 3000, 'session parked');
 
     const second = await open(RELAY_TICKET_SUBPROTOCOL_PREFIX + ticket);
     await second.offer();
     await second.announce();
-    expect(relay.sessions.get('default')).toBe(session);
+    expect(env.relay.sessions.get('default')).toBe(session);
     expect(session?.isParked).toBe(false);
-    await qemu.waitForLog(/VSC_ATR/, 3000, mark);
+    await env.qemu.waitForLog(/VSC_ATR/, 3000, mark);
 
     // The resumed session keeps working through the guard: a card change and back.
     expect(await second.request({ type: 'CardRemove', readerId: 0 })).toMatchObject({ code: 0 });
@@ -75,7 +56,7 @@ describe('resuming a session with the forward guard on, real QEMU 7.2', () => {
     });
     expect(refusals()).toEqual([]);
     expect(second.browser.ws.readyState).toBe(second.browser.ws.OPEN);
-    const log = qemu.output.slice(mark).join('\n');
+    const log = env.qemu.output.slice(mark).join('\n');
     expect(log).not.toMatch(/CCID Detach/);
   });
 
@@ -84,7 +65,7 @@ describe('resuming a session with the forward guard on, real QEMU 7.2', () => {
     let page = await open(RELAY_TOKEN_SUBPROTOCOL_PREFIX + token);
     let { ticket } = await page.offer();
     await page.announce();
-    const session = relay.sessions.get('default');
+    const session = env.relay.sessions.get('default');
     for (let round = 0; round < 2; round++) {
       page.browser.ws.terminate();
       await until(() => session?.isParked === true, 3000, 'session parked');
@@ -93,6 +74,6 @@ describe('resuming a session with the forward guard on, real QEMU 7.2', () => {
       await page.announce();
     }
     expect(refusals()).toEqual([]);
-    expect(relay.sessions.get('default')).toBe(session);
+    expect(env.relay.sessions.get('default')).toBe(session);
   });
 });

@@ -11,11 +11,14 @@ import {
   type ResumeOffer,
   type VscardMessage,
 } from '@cardlend/vscard';
-import { expect } from 'vitest';
+import { type QemuHandle, startQemu } from '@cardlend/qemu-testbed';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { mintToken } from '../src/auth/tokens.ts';
-import type { RelayServer } from '../src/server.ts';
+import type { RelayConfig } from '../src/config.ts';
+import type { RelayServer, RelayServerOptions } from '../src/server.ts';
+import type { ServerEvent } from '../src/server-events.ts';
 import { announceCard } from './announce.ts';
-import { Browser, wsUrl } from './helpers.ts';
+import { Browser, startTestRelay, wsUrl } from './helpers.ts';
 
 export const CAC_ATR = Uint8Array.from(Buffer.from('3b7a18000073667465206364313434', 'hex'));
 
@@ -68,3 +71,47 @@ export class ResumingPage {
 /** A one-time token for the default target, valid for a minute. */
 export const mintTestToken = (secret: Uint8Array): string =>
   mintToken({ secret, targetId: 'default', ttlSeconds: 60, nowMs: Date.now() });
+
+/** A test's real QEMU 7.2 and the relay in front of it (see {@link qemuAndRelayPerTest}). */
+export interface QemuAndRelay {
+  readonly qemu: QemuHandle;
+  readonly relay: RelayServer;
+  readonly events: ServerEvent[];
+  /** A resumable page presenting `credential`, closed after the test. */
+  open(credential: string): Promise<ResumingPage>;
+}
+
+/** Registers hooks: per test a QEMU 7.2 and a relay on it (`config`, `extra`), ended after it. */
+export function qemuAndRelayPerTest(
+  config: Partial<RelayConfig>,
+  extra: Omit<RelayServerOptions, 'config' | 'onEvent'> = {},
+): QemuAndRelay {
+  let started: { qemu: QemuHandle; relay: RelayServer; events: ServerEvent[] } | undefined;
+  const browsers: Browser[] = [];
+  beforeEach(async () => {
+    const qemu = await startQemu({ version: '7.2', debug: 2 });
+    started = { qemu, ...(await startTestRelay(qemu.port, config, extra)) };
+  });
+  afterEach(async () => {
+    for (const b of browsers.splice(0)) b.ws.terminate();
+    await started?.relay.close();
+    await started?.qemu.stop();
+    started = undefined;
+  });
+  const get = () => {
+    if (started === undefined) throw new Error('QEMU and the relay start in beforeEach');
+    return started;
+  };
+  return {
+    get qemu() {
+      return get().qemu;
+    },
+    get relay() {
+      return get().relay;
+    },
+    get events() {
+      return get().events;
+    },
+    open: (credential) => ResumingPage.open(get().relay, browsers, credential),
+  };
+}

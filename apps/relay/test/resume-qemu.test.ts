@@ -15,12 +15,10 @@ import {
   RelayClose,
   resumeTicketFromBytes,
 } from '@cardlend/vscard';
-import { type QemuHandle, startQemu } from '@cardlend/qemu-testbed';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RelayServer } from '../src/server.ts';
-import type { ServerEvent } from '../src/server-events.ts';
-import { Browser, startTestRelay, until, wsUrl } from './helpers.ts';
-import { CAC_ATR, mintTestToken, ResumingPage } from './resume-helpers.ts';
+import { Browser, until, wsUrl } from './helpers.ts';
+import { CAC_ATR, mintTestToken, qemuAndRelayPerTest } from './resume-helpers.ts';
 
 const SECRET = new Uint8Array(32).fill(0x5a);
 const GRACE_MS = 1500;
@@ -31,27 +29,8 @@ async function refusedWith(relay: RelayServer, credential: string): Promise<numb
 }
 
 describe('resuming a lending session through the relay, real QEMU 7.2', () => {
-  let qemu: QemuHandle;
-  let relay: RelayServer;
-  let events: ServerEvent[];
-  const browsers: Browser[] = [];
-
-  beforeEach(async () => {
-    qemu = await startQemu({ version: '7.2', debug: 2 });
-    ({ relay, events } = await startTestRelay(qemu.port, {
-      tokenSecrets: [SECRET],
-      resumeGraceMs: GRACE_MS,
-    }));
-  });
-
-  afterEach(async () => {
-    for (const b of browsers.splice(0)) b.ws.terminate();
-    await relay.close();
-    await qemu.stop();
-  });
-
-  const open = (credential: string): Promise<ResumingPage> =>
-    ResumingPage.open(relay, browsers, credential);
+  const env = qemuAndRelayPerTest({ tokenSecrets: [SECRET], resumeGraceMs: GRACE_MS });
+  const { open } = env;
 
   it('a cut connection resumes the same session with the ticket; the VM keeps the card', async () => {
     const token = mintTestToken(SECRET);
@@ -59,14 +38,14 @@ describe('resuming a lending session through the relay, real QEMU 7.2', () => {
     const offer = await first.offer();
     expect(offer.graceMs).toBe(GRACE_MS);
     await first.announce();
-    const session = relay.sessions.get('default');
+    const session = env.relay.sessions.get('default');
     expect(session).toBeDefined();
 
-    const mark = qemu.output.length;
+    const mark = env.qemu.output.length;
     first.browser.ws.terminate(); // the connection is cut; the relay stays up
     await until(() => session?.isParked === true, 3000, 'session parked');
     // The one-time token is spent: presenting it again is refused as before.
-    expect(await refusedWith(relay, RELAY_TOKEN_SUBPROTOCOL_PREFIX + token)).toBe(
+    expect(await refusedWith(env.relay, RELAY_TOKEN_SUBPROTOCOL_PREFIX + token)).toBe(
       RelayClose.TOKEN_USED,
     );
 
@@ -74,21 +53,23 @@ describe('resuming a lending session through the relay, real QEMU 7.2', () => {
     const next = await second.offer();
     expect(next.ticket).not.toBe(offer.ticket);
     await second.announce();
-    expect(relay.sessions.get('default')).toBe(session);
+    expect(env.relay.sessions.get('default')).toBe(session);
     expect(session?.isParked).toBe(false);
     // QEMU logged the re-announced card and never a removal of card or reader.
-    await qemu.waitForLog(/VSC_ATR/, 3000, mark);
-    const log = qemu.output.slice(mark).join('\n');
+    await env.qemu.waitForLog(/VSC_ATR/, 3000, mark);
+    const log = env.qemu.output.slice(mark).join('\n');
     expect(log).not.toMatch(/VSC_CardRemove/);
     expect(log).not.toMatch(/CCID Detach/);
-    expect(events.some((e) => e.kind === 'session-event' && e.event.kind === 'resumed')).toBe(true);
+    expect(env.events.some((e) => e.kind === 'session-event' && e.event.kind === 'resumed')).toBe(
+      true,
+    );
 
     // A replay of the used ticket, and a ticket never issued, are refused with their own codes.
-    expect(await refusedWith(relay, RELAY_TICKET_SUBPROTOCOL_PREFIX + offer.ticket)).toBe(
+    expect(await refusedWith(env.relay, RELAY_TICKET_SUBPROTOCOL_PREFIX + offer.ticket)).toBe(
       RelayClose.RESUME_USED,
     );
     const forged = resumeTicketFromBytes(new Uint8Array(16).fill(3));
-    expect(await refusedWith(relay, RELAY_TICKET_SUBPROTOCOL_PREFIX + forged)).toBe(
+    expect(await refusedWith(env.relay, RELAY_TICKET_SUBPROTOCOL_PREFIX + forged)).toBe(
       RelayClose.RESUME_UNKNOWN,
     );
     // The resumed session still serves the VM.
@@ -102,18 +83,18 @@ describe('resuming a lending session through the relay, real QEMU 7.2', () => {
     const first = await open(RELAY_TOKEN_SUBPROTOCOL_PREFIX + token);
     const offer = await first.offer();
     await first.announce();
-    const mark = qemu.output.length;
+    const mark = env.qemu.output.length;
     first.browser.ws.terminate();
-    await qemu.waitForLog(/VSC_CardRemove/, GRACE_MS + 5000, mark);
-    await qemu.waitForLog(/CCID Detach/, 3000, mark);
-    await until(() => relay.sessions.size === 0, 3000, 'session end');
-    expect(await refusedWith(relay, RELAY_TICKET_SUBPROTOCOL_PREFIX + offer.ticket)).toBe(
+    await env.qemu.waitForLog(/VSC_CardRemove/, GRACE_MS + 5000, mark);
+    await env.qemu.waitForLog(/CCID Detach/, 3000, mark);
+    await until(() => env.relay.sessions.size === 0, 3000, 'session end');
+    expect(await refusedWith(env.relay, RELAY_TICKET_SUBPROTOCOL_PREFIX + offer.ticket)).toBe(
       RelayClose.RESUME_EXPIRED,
     );
   });
 
   it('a client that did not offer resuming gets no text frame and is cleaned up at once', async () => {
-    const b = new Browser(wsUrl(relay), [
+    const b = new Browser(wsUrl(env.relay), [
       RELAY_SUBPROTOCOL,
       RELAY_TOKEN_SUBPROTOCOL_PREFIX + mintTestToken(SECRET),
     ]);
@@ -122,10 +103,10 @@ describe('resuming a lending session through the relay, real QEMU 7.2', () => {
     const reply = await b.frame(0);
     expect(b.frames[0]?.isBinary).toBe(true);
     expect(decodeMessage(Uint8Array.from(reply))).toMatchObject({ type: 'Init' });
-    const mark = qemu.output.length;
+    const mark = env.qemu.output.length;
     b.send(encodeMessage({ type: 'ATR', readerId: 0, atr: CAC_ATR }));
     await b.frame(1);
     b.ws.terminate();
-    await qemu.waitForLog(/VSC_CardRemove/, 3000, mark);
+    await env.qemu.waitForLog(/VSC_CardRemove/, 3000, mark);
   });
 });
