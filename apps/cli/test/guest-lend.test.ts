@@ -13,21 +13,17 @@
  *   atr, apdu      ← a second CLI lends vicc's card (T=1 only: shown with a T=0 ATR)
  *   until-removed  ← SIGINT to that CLI (exit 0)
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { createPivDemoCard } from '@cardlend/card-sim';
 import type { PivDemoCard } from '@cardlend/card-sim';
 import { buildGuest, freePort, hexToBytes, startGuest } from '@cardlend/guest-image';
 import type { GuestHandle, GuestImage, GuestMarker } from '@cardlend/guest-image';
-import { startPcscd, waitForCard } from '@cardlend/pcsc/testing';
+import { waitForCard } from '@cardlend/pcsc/testing';
 import type { Pcscd, Vicc, VpcdCard } from '@cardlend/pcsc/testing';
 import type { RelayServer } from '@cardlend/relay';
 import { toQemuT0CompatibleAtr } from '@cardlend/vscard';
 import { beforeAll, describe, expect } from 'vitest';
 import { ensureBundle, spawnCli } from './helpers/cli-process.ts';
 import type { CliEvent, CliRun } from './helpers/cli-process.ts';
-import { cleanupsAfterEach, itOnBothQemus } from './helpers/guest-proof.ts';
+import { cleanupsAfterEach, itOnBothQemus, pivOnPcscd } from './helpers/guest-proof.ts';
 import type { QemuChoice } from './helpers/guest-proof.ts';
 import { checkPivSignature } from './helpers/piv-signature.ts';
 import { startTestRelay } from './helpers/relay-rig.ts';
@@ -118,13 +114,9 @@ async function provePiv(rig: Rig, piv: PivDemoCard, cli: CliRun): Promise<void> 
 }
 
 async function runProof(qemu: QemuChoice): Promise<void> {
-  const staticDir = mkdtempSync(path.join(os.tmpdir(), 'cardlend-cli-guest-'));
-  cleanups.push(() => rmSync(staticDir, { recursive: true, force: true }));
-  const pcscd = await startPcscd();
-  cleanups.push(() => pcscd.stop());
-  const piv = await createPivDemoCard();
-  let pivLink: VpcdCard = await pcscd.insertCard(piv);
-  await waitForCard(pcscd.readers[0], 'present');
+  const host = await pivOnPcscd(cleanups, 'cardlend-cli-guest-');
+  const { dir: staticDir, pcscd, piv } = host;
+  let pivLink: VpcdCard = host.pivLink;
 
   const vscardPort = await freePort();
   const guest = startGuest({

@@ -1,8 +1,16 @@
 /**
  * The frame of the CLI's real-guest proofs: one proof run per QEMU version (the system's 7.2,
- * then 10.0 from the testbed), and cleanups that run in reverse order after each test.
+ * then 10.0 from the testbed), cleanups that run in reverse order after each test, and the
+ * host side every proof starts from: a folder and a real pcscd with the PIV demo card.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, it } from 'vitest';
+import { createPivDemoCard } from '@cardlend/card-sim';
+import type { PivDemoCard } from '@cardlend/card-sim';
+import { startPcscd, waitForCard } from '@cardlend/pcsc/testing';
+import type { Pcscd, VpcdCard } from '@cardlend/pcsc/testing';
 import { ensureQemu10 } from '@cardlend/qemu-testbed';
 
 /** Which QEMU the guest boots under (none given: the system's 7.2). */
@@ -36,4 +44,19 @@ export function cleanupsAfterEach(): (() => Promise<void> | void)[] {
     for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
   });
   return cleanups;
+}
+
+/** A fresh folder (`prefix`…) and a real pcscd + vpcd with the PIV demo card present in its first reader; both cleaned up. */
+export async function pivOnPcscd(
+  cleanups: (() => Promise<void> | void)[],
+  prefix: string,
+): Promise<{ dir: string; pcscd: Pcscd; piv: PivDemoCard; pivLink: VpcdCard }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const pcscd = await startPcscd();
+  cleanups.push(() => pcscd.stop());
+  const piv = await createPivDemoCard();
+  const pivLink = await pcscd.insertCard(piv);
+  await waitForCard(pcscd.readers[0], 'present');
+  return { dir, pcscd, piv, pivLink };
 }

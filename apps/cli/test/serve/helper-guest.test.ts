@@ -5,18 +5,13 @@
  * 7.2 and 10.0: the guest reads the ATR and signs with pkcs11-tool (the host verifies the
  * signature); the helper stops mid-lending → the guest sees no card.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { beforeAll, describe, expect } from 'vitest';
-import { createPivDemoCard } from '@cardlend/card-sim';
 import { buildGuest, freePort, startGuest } from '@cardlend/guest-image';
 import type { GuestHandle, GuestImage, GuestMarker } from '@cardlend/guest-image';
-import { startPcscd, waitForCard } from '@cardlend/pcsc/testing';
 import { HelperClient } from '../../../web/src/lib/helper/helper-client.ts';
 import { HelperReader } from '../../../web/src/lib/helper/helper-reader.ts';
 import { startPcscHelper } from '../helpers/pcsc-helper.ts';
-import { cleanupsAfterEach, itOnBothQemus } from '../helpers/guest-proof.ts';
+import { cleanupsAfterEach, itOnBothQemus, pivOnPcscd } from '../helpers/guest-proof.ts';
 import type { QemuChoice } from '../helpers/guest-proof.ts';
 import { checkPivSignature } from '../helpers/piv-signature.ts';
 import { bridgeToRelay, startTestRelay } from '../helpers/relay-rig.ts';
@@ -45,13 +40,7 @@ async function result(guest: GuestHandle, name: string): Promise<GuestMarker> {
 }
 
 async function runProof(qemu: QemuChoice): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cardlend-helper-guest-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const pcscd = await startPcscd();
-  cleanups.push(() => pcscd.stop());
-  const piv = await createPivDemoCard();
-  await pcscd.insertCard(piv);
-  await waitForCard(pcscd.readers[0], 'present');
+  const { dir, pcscd, piv } = await pivOnPcscd(cleanups, 'cardlend-helper-guest-');
   const vscardPort = await freePort();
   const guest = startGuest({
     image,
