@@ -163,7 +163,9 @@ describe('PcscReader under random faults', () => {
           await closing;
         },
       ),
-      { numRuns: 200 },
+      // A fixed seed: the counts below check that the runs reach withheld and empty answers,
+      // which depends on the generated schedules.
+      { numRuns: 200, seed: 20261206 },
     );
     expect(served.hang).toBeGreaterThan(0);
     expect(served.empty).toBeGreaterThan(0);
