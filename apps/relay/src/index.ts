@@ -36,6 +36,8 @@ export type {
   VmTlsConfig,
 } from './config.ts';
 export { parseVmCertId } from './config.ts';
+export { mintToken } from './auth/tokens.ts';
+export type { MintTokenOptions } from './auth/tokens.ts';
 export { DialInPort, DialInSlot } from './dial-in.ts';
 export type { DialInEvent, DialInConnection } from './dial-in.ts';
 export { DialInTlsListener } from './dial-in-tls.ts';

@@ -50,8 +50,11 @@ export interface BootGuestOptions {
   args?: Readonly<Record<string, string | number>>;
   /** TCP port of the VSCard chardev. */
   vscardPort: number;
-  /** Only `'server'`: QEMU listens on 127.0.0.1:vscardPort (`server=on,wait=off,nodelay=on`) and a client (direct card or relay) connects. */
-  chardevMode?: 'server';
+  /**
+   * `'server'` (default): QEMU listens on 127.0.0.1:vscardPort (`server=on,wait=off,nodelay=on`) and a client (direct card or relay) connects.
+   * `'dial-in'`: QEMU connects to a relay's dial-in port 127.0.0.1:vscardPort and retries every second (`reconnect=1`, vscard-protocol.md §1).
+   */
+  chardevMode?: 'server' | 'dial-in';
   /** `nodelay=on` on the VSCard chardev (default true); false reproduces a VM without it (issue 11 §4). */
   vscardNodelay?: boolean;
   /** QEMU binary (default `/usr/bin/qemu-system-x86_64`, Debian's 7.2). */
@@ -171,7 +174,8 @@ export function qemuArguments(opts: BootGuestOptions): string[] {
     'usb-ccid,id=ccid0,bus=usb.0',
     // nodelay=on: QEMU writes header and payload separately; without it every APDU waits for a delayed ACK (qemu-guest.md "Nagle").
     '-chardev',
-    `socket,id=vscard,host=127.0.0.1,port=${opts.vscardPort},server=on,wait=off` +
+    `socket,id=vscard,host=127.0.0.1,port=${opts.vscardPort},` +
+      (opts.chardevMode === 'dial-in' ? 'reconnect=1' : 'server=on,wait=off') +
       (opts.vscardNodelay === false ? '' : ',nodelay=on'),
     '-device',
     'ccid-card-passthru,chardev=vscard,id=card0',
