@@ -30,7 +30,7 @@ import {
 import { WebSocket } from 'ws';
 import { mintToken } from '../src/auth/tokens.ts';
 import { defaultConfig, type RelayConfig } from '../src/config.ts';
-import type { ClusterConfig } from '../src/cluster/config.ts';
+import type { ClusterConfig } from '../src/config/types.ts';
 import { startRelayServer, type RelayServer } from '../src/server.ts';
 import { percentile } from './bench-common.ts';
 

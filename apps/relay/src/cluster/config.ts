@@ -4,18 +4,8 @@
  * part by part). Pure: parsing and checks only. Without them the relay is one process with its
  * state in memory, as before.
  */
+import type { ClusterConfig } from '../config/types.ts';
 import { asObject, invalid, parseHostPort, positiveInt } from '../config/values.ts';
-
-export interface ClusterConfig {
-  /** `redis://[:PASSWORD@]HOST:PORT[/DB]` or `rediss://…` (TLS). */
-  redisUrl: string;
-  /** This node's id, unique in the cluster: 1–64 of `A–Z a–z 0–9 . _ -`. */
-  nodeId: string;
-  /** `HOST:PORT` other nodes (and the operator API) reach this node on. */
-  advertise: string;
-  /** VM lease length, ms (a dead node's VMs are free within it). Default 3000. */
-  leaseMs?: number;
-}
 
 const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const FILE_KEYS = ['redis', 'nodeId', 'advertise', 'leaseMs'] as const;

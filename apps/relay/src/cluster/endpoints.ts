@@ -9,15 +9,8 @@
  * Pure.
  */
 import net from 'node:net';
-import type { TargetConfig } from '../config/types.ts';
+import type { EndpointAllowlist, TargetConfig } from '../config/types.ts';
 import { invalid } from '../config/values.ts';
-
-export interface EndpointAllowlist {
-  /** CIDR blocks or single addresses (IPv4 or IPv6). */
-  ranges: string[];
-  /** Ports and inclusive port ranges. */
-  ports: { from: number; to: number }[];
-}
 
 const ENDPOINT_ID = /^ep-([0-9A-Fa-f._]+)-(\d{1,5})$/;
 

@@ -4,12 +4,12 @@
  * (the file's directory) and nothing is read here. Errors name the file and the key.
  */
 import path from 'node:path';
-import { parseClusterFile, type ClusterConfig } from '../cluster/config.ts';
+import { parseClusterFile } from '../cluster/config.ts';
 import { parseEndpointAllowlist } from '../cluster/endpoints.ts';
 import { DEFAULT_MESSAGE_RATE } from '../limits/rate-limit.ts';
 import { parseOperatorFile } from '../operator/config.ts';
 import type { HttpLimitsOptions } from '../limits/http-limits.ts';
-import type { ConfigDraft, TargetConfig } from './types.ts';
+import type { ClusterConfig, ConfigDraft, TargetConfig } from './types.ts';
 import {
   asObject,
   invalid,

@@ -6,9 +6,6 @@
  * The VM a session reaches is always chosen here, never by the browser: `targets` maps a
  * target id to host:port; without tokens every session goes to `defaultTarget`.
  */
-import type { ClusterConfig } from '../cluster/config.ts';
-import type { EndpointAllowlist } from '../cluster/endpoints.ts';
-import type { OperatorConfig } from '../operator/config.ts';
 import type { HttpLimitsOptions } from '../limits/http-limits.ts';
 import { DEFAULT_MESSAGE_RATE, type TokenBucketOptions } from '../limits/rate-limit.ts';
 import type { VmCertId } from '../vm-cert-id.ts';
@@ -152,4 +149,31 @@ export function configDefaults(staticDir: string): RelayConfig {
     trustedProxies: [],
     http: {},
   };
+}
+
+/** The cluster settings (cluster/config.ts parses them). */
+export interface ClusterConfig {
+  /** `redis://[:PASSWORD@]HOST:PORT[/DB]` or `rediss://…` (TLS). */
+  redisUrl: string;
+  /** This node's id, unique in the cluster: 1–64 of `A–Z a–z 0–9 . _ -`. */
+  nodeId: string;
+  /** `HOST:PORT` other nodes (and the operator API) reach this node on. */
+  advertise: string;
+  /** VM lease length, ms (a dead node's VMs are free within it). Default 3000. */
+  leaseMs?: number;
+}
+
+/** Token-named VM endpoints the relay may serve (cluster/endpoints.ts compiles them). */
+export interface EndpointAllowlist {
+  /** CIDR blocks or single addresses (IPv4 or IPv6). */
+  ranges: string[];
+  /** Ports and inclusive port ranges. */
+  ports: { from: number; to: number }[];
+}
+
+/** The operator API (operator/config.ts parses it). */
+export interface OperatorConfig {
+  listen: HostPort;
+  /** The bearer secret (read at start; surrounding whitespace ignored). */
+  secretFile: string;
 }

@@ -1,13 +1,7 @@
 /** The config file's `"operator": { "listen": "HOST:PORT", "secretFile": FILE }` (pure). */
 import path from 'node:path';
-import type { HostPort } from '../config/types.ts';
+import type { OperatorConfig } from '../config/types.ts';
 import { asObject, invalid, parseHostPort } from '../config/values.ts';
-
-export interface OperatorConfig {
-  listen: HostPort;
-  /** The bearer secret (read at start; surrounding whitespace ignored). */
-  secretFile: string;
-}
 
 export function parseOperatorFile(value: unknown, source: string, baseDir: string): OperatorConfig {
   const o = asObject(value);
