@@ -2,7 +2,6 @@
  * `cardlend`: command line → plan (args.ts) → the command. No process globals here: the
  * entry point (cli.ts) passes the real terminal, readers and signals; tests pass their own.
  */
-import pkg from '../package.json' with { type: 'json' };
 import { planFromArgs, usageText } from './args.ts';
 import { runLend } from './lend.ts';
 import { ExitCode } from './outcome.ts';
@@ -10,9 +9,7 @@ import { explainForCli, formatProblem } from './problem.ts';
 import type { CliDeps } from './ports.ts';
 import { runReaders } from './readers.ts';
 import { runServe } from './serve/index.ts';
-
-/** The version `--version` prints. */
-export const CARDLEND_VERSION: string = pkg.version;
+import { CARDLEND_VERSION } from './version.ts';
 
 /** Runs `cardlend` with `argv` (without node and script); resolves with the exit code. */
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<ExitCode> {

@@ -3,7 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 import { HELPER_DEFAULT_PORT, HELPER_PATH, parseOrigin } from '@cardlend/helper-protocol';
-import type { LoopbackHost } from './server.ts';
+import type { LoopbackHost } from './options.ts';
 
 export const SERVE_USAGE = `Usage: cardlend serve [--listen 127.0.0.1:PORT] [--allow-origin ORIGIN]...
        cardlend serve --list-origins

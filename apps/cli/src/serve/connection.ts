@@ -20,7 +20,7 @@ import type {
 } from '@cardlend/helper-protocol';
 import { toRefusal } from './reader-hub.ts';
 import type { HubClient, ReaderHub } from './reader-hub.ts';
-import type { HelperServerOptions } from './server.ts';
+import type { HelperServerOptions } from './options.ts';
 
 /** What every connection of one server shares. */
 export interface ConnectionContext {

@@ -2,7 +2,7 @@
  * `cardlend serve`: the local helper. Parses its options, manages the remembered approvals
  * (`--list-origins`, `--revoke`), or runs the helper server until Ctrl-C / SIGTERM.
  */
-import { CARDLEND_VERSION } from '../main.ts';
+import { CARDLEND_VERSION } from '../version.ts';
 import { ExitCode } from '../outcome.ts';
 import type { CliDeps, ReaderService } from '../ports.ts';
 import { ApprovalStore, approvalsPath } from './approvals.ts';

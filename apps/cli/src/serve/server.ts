@@ -14,39 +14,15 @@ import {
   HELPER_PATH,
   HELPER_SUBPROTOCOL,
 } from '@cardlend/helper-protocol';
-import type { ConnectionGate, HelperLimits } from '@cardlend/helper-protocol';
-import type { ApprovalStore } from './approvals.ts';
-import type { Pairing } from './pairing.ts';
+import type { ConnectionGate } from '@cardlend/helper-protocol';
+import type { HelperServerOptions } from './options.ts';
 import { ReaderHub } from './reader-hub.ts';
 import { serveConnection } from './connection.ts';
 import type { ConnectionContext } from './connection.ts';
 import { ReaderWatch } from './reader-watch.ts';
-import type { ReaderService } from '../ports.ts';
 
 /** How long a closing page may take to answer the close, ms, before its socket is cut. */
 const CLOSE_GRACE_MS = 1000;
-
-/** Loopback addresses the helper may listen on. */
-export const LOOPBACK_HOSTS = ['127.0.0.1', '::1'] as const;
-export type LoopbackHost = (typeof LOOPBACK_HOSTS)[number];
-
-/** Options of {@link startHelperServer}. */
-export interface HelperServerOptions {
-  readonly host: LoopbackHost;
-  /** 0 picks a free port. */
-  readonly port: number;
-  readonly service: () => Promise<ReaderService>;
-  readonly approvals: ApprovalStore;
-  readonly pairing: Pairing;
-  /** `cardlend <version>`, sent in hello. */
-  readonly helperName: string;
-  readonly now: () => number;
-  /** One line per notable event (refusals, pairings, readers taken), for the terminal. */
-  readonly log: (line: string) => void;
-  readonly limits?: Partial<HelperLimits>;
-  /** How often the reader list is read for `readers-changed`, ms; default 1500. */
-  readonly watchIntervalMs?: number;
-}
 
 /** A running helper server. */
 export interface HelperServer {
