@@ -9,7 +9,7 @@
  * The entries' shape is `ProblemEntry` (../types.ts); test/catalog.test.ts checks every entry
  * against it, so the data can be trusted here without a run-time parse.
  */
-import type { ProblemEntry } from '../types.ts';
+import type { ProblemEntry } from '../entry.ts';
 import browser from './browser.json' with { type: 'json' };
 import helper from './helper.json' with { type: 'json' };
 import reader from './reader.json' with { type: 'json' };
