@@ -77,6 +77,11 @@ test('granted, no WebUSB: approval, the reader via the helper, lent to QEMU; the
     await panel.getByRole('button', { name: `Lend the card in ${READER}` }).click();
     await qemu.waitForLog(/VSC_ATR \d+/, 20_000);
     await expect(page.getByRole('button', { name: 'Stop lending' }).first()).toBeVisible();
+    // The helpdesk details name the route, not a USB class the page never saw.
+    const details = page.getByTestId('card-details');
+    await details.getByText('Details for your helpdesk').click();
+    await expect(details).toContainText('cardlend helper (PC/SC)');
+    await expect(details).not.toContainText('USB class');
 
     // The helper stops mid-lending: the page says so, the VM sees the card removed.
     const before = qemu.output.length;

@@ -18,5 +18,6 @@ export function openedHelperReader(reader: HelperReader): OpenedReader {
     vendorId: 0,
     productId: 0,
     isVirtual: false,
+    route: 'helper',
   });
 }

@@ -68,6 +68,8 @@ export interface ReaderSummary {
   vendorId: number;
   productId: number;
   isVirtual: boolean;
+  /** How the page reaches the reader: WebUSB (default) or the local cardlend helper (PC/SC). */
+  route?: 'webusb' | 'helper';
 }
 
 /** Reader events the page cares about beyond the bridge's own handling. */
