@@ -252,6 +252,21 @@ export class FakeVm {
     return answer;
   }
 
+  /**
+   * Send one guest command the way QEMU does on a chardev without nodelay=on under Nagle: the
+   * header first, the payload `stallMs` later (issue 11 §4). Resolves with the card's answer.
+   */
+  async sendStalled(apduHex: string, stallMs: number): Promise<Buffer> {
+    const socket = this.#socket;
+    if (socket === null) throw new Error('fake VM: no connection');
+    const answer = new Promise<Buffer>((resolve) => this.#answers.push(resolve));
+    const message = vscMessage(VSC.APDU, 0, Buffer.from(apduHex.replace(/\s+/g, ''), 'hex'));
+    socket.write(message.subarray(0, 12));
+    await new Promise((resolve) => setTimeout(resolve, stallMs));
+    socket.write(message.subarray(12));
+    return answer;
+  }
+
   /** The VM goes away: its connection is cut and it refuses new ones. */
   async stop(): Promise<void> {
     this.#socket?.destroy();

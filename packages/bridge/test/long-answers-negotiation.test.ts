@@ -134,6 +134,8 @@ describe('long answers: who splits depends on the subprotocol the relay selected
     expect(logs).toHaveLength(1);
     expect(JSON.stringify(logs[0])).toContain('adds about 42 ms per command');
     expect(d.of('close-socket', from)).toEqual([]);
+    // The state carries it for the page's helpdesk details (code and the measured stall).
+    expect(d.m.state.relayNotice).toEqual({ code: 'nagle-suspected', typicalStallMs: 42 });
   });
 
   it('a server selecting neither is not a cardlend relay', () => {

@@ -70,6 +70,7 @@ export interface StatePatch {
   reconnectAttempt?: number | undefined;
   nextRetryAtMs?: number | undefined;
   resume?: BridgeState['resume'] | undefined;
+  relayNotice?: BridgeState['relayNotice'] | undefined;
 }
 
 /** The machine as its parts use it. */

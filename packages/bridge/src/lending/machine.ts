@@ -147,6 +147,10 @@ export class LendingMachine extends MachineOutput implements StopHost {
       if (notice !== null) {
         // e.g. nagle-suspected: "This VM's smart-card channel adds about 42 ms per command: …"
         this.log('warn', notice.message, { relayNotice: notice.code });
+        const { code, typicalStallMs } = notice;
+        this.setState({
+          relayNotice: typicalStallMs === undefined ? { code } : { code, typicalStallMs },
+        });
         return;
       }
       const decoded = decodeHostFrame(typeof data === 'string' ? null : data);

@@ -48,6 +48,8 @@ export class MachineOutput {
     }
     const resume = 'resume' in patch ? patch.resume : this.#state.resume;
     if (resume !== undefined) next.resume = resume;
+    const relayNotice = 'relayNotice' in patch ? patch.relayNotice : this.#state.relayNotice;
+    if (relayNotice !== undefined) next.relayNotice = relayNotice;
     this.#state = Object.freeze(next);
     this.emit({ type: 'state', state: this.#state });
   }

@@ -55,6 +55,12 @@ export interface BridgeState {
    * (grace over, ticket used, relay restarted) or the retries ran out with the ticket.
    */
   resume?: ResumeStatus;
+  /**
+   * The relay's latest notice about this VM's channel (a text frame, e.g. `nagle-suspected`:
+   * the VM's chardev lacks nodelay=on and each guest command waits ~40 ms), for the helpdesk
+   * details; the connection goes on. Kept for the rest of this bridge's life.
+   */
+  relayNotice?: { code: string; typicalStallMs?: number };
 }
 
 /** A diagnostic line. */

@@ -24,6 +24,8 @@ export const PAGE_CONDITIONS = {
   // The local helper (issue 13): nothing answered; the browser refused the loopback network.
   'helper-absent': 'no helper',
   'helper-blocked': 'local network access denied',
+  // The relay saw this VM's commands stall ~40 ms each (its chardev lacks nodelay=on, issue 11 §4).
+  'vm-channel-slow': 'relay notice nagle-suspected',
 } as const satisfies Readonly<Partial<Record<ProblemId, string>>>;
 
 /** A condition a client detects by itself (also the id of its problem). */

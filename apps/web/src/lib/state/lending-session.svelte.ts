@@ -13,6 +13,7 @@ import { ApduLog } from './apdu-log.svelte.ts';
 import { normalizeRelayUrl, normalizeToken, type LaunchParams } from './launch-params.ts';
 import {
   cardView,
+  channelNoticeFailure,
   failureForSnapshot,
   reconnectView,
   type CardView,
@@ -126,6 +127,12 @@ export class LendingSession {
     return (
       this.#activity === 'choosing' || this.#activity === 'opening' || this.#activity === 'stopping'
     );
+  }
+
+  /** What the relay noticed about the VM's smart-card channel (issue 11 §4), else null. */
+  get channelNotice(): Explanation | null {
+    const failure = channelNoticeFailure(this.#snapshot);
+    return failure === null ? null : this.#explain(failure);
   }
 
   get card(): CardView | null {

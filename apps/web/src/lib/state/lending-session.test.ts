@@ -475,6 +475,22 @@ describe('LendingSession', () => {
       expect(session.reconnect?.maxAttempts).toBe(3);
     });
 
+    it("explains the relay's notice of a slow VM channel with the measured stall", async () => {
+      const { session, reader } = setup();
+      await session.tryVirtualCard();
+      expect(session.channelNotice).toBeNull();
+      const lent: LinkSnapshot = { link: 'lent', card: null, error: null };
+      reader.link?.emit({
+        ...lent,
+        relayNotice: { code: 'nagle-suspected', typicalStallMs: 41.6 },
+      });
+      expect(session.channelNotice?.id).toBe('vm-channel-slow');
+      expect(session.channelNotice?.cause).toContain('about 42 ms');
+      expect(session.channelNotice?.reference).toBe('relay notice nagle-suspected');
+      reader.link?.emit({ ...lent, relayNotice: { code: 'some-later-notice' } });
+      expect(session.channelNotice).toBeNull();
+    });
+
     it.each(['resuming', 'resumed', 'cannot-resume'] as const)(
       'reports resume %s from the bridge, null without it',
       async (resume) => {

@@ -58,6 +58,19 @@ export function reconnectView(s: LinkSnapshot, maxAttempts: number): ReconnectVi
 }
 
 /**
+ * What the relay said about the VM's channel, as a page condition (shown in the helpdesk
+ * details): `nagle-suspected` → `vm-channel-slow` with the measured stall; null otherwise.
+ */
+export function channelNoticeFailure(s: LinkSnapshot): Failure | null {
+  const notice = s.relayNotice;
+  if (notice?.code !== 'nagle-suspected') return null;
+  const ms = notice.typicalStallMs;
+  return ms === undefined
+    ? { kind: 'page', code: 'vm-channel-slow' }
+    : { kind: 'page', code: 'vm-channel-slow', reason: `about ${Math.round(ms)} ms` };
+}
+
+/**
  * The failure a snapshot stands for, or null: none for a normal stop (the person's own Stop,
  * or the relay ending the session with 1000).
  */

@@ -29,6 +29,8 @@ export interface LinkSnapshot {
   nextRetryAtMs?: number;
   /** Resuming the same lending session after a drop (issue 14 §1); absent when it does not apply. */
   resume?: 'resuming' | 'resumed' | 'cannot-resume';
+  /** The relay's latest notice about the VM's channel (e.g. `nagle-suspected`), from the bridge. */
+  relayNotice?: { code: string; typicalStallMs?: number };
 }
 
 /** One guest command and its answer (same fields as `ApduLogEntry` in @cardlend/bridge). */
