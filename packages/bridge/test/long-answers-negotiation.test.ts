@@ -36,15 +36,20 @@ function answers(d: MachineDriver, from: number): Uint8Array[] {
   return d.sent(from).flatMap((m) => (m.type === 'APDU' ? [m.apdu] : []));
 }
 
+/** Since action `from`, the VM got exactly one answer: the whole of LONG. */
+function expectLongSentWhole(d: MachineDriver, from: number): void {
+  const sent = answers(d, from);
+  expect(sent).toHaveLength(1);
+  expect(Buffer.from(sent[0] ?? []).equals(LONG)).toBe(true);
+}
+
 describe('long answers: who splits depends on the subprotocol the relay selected', () => {
   it('long-answers selected: the 2000-byte answer goes out whole, in one message', () => {
     const d = lentWith(RELAY_SUBPROTOCOL_LONG_ANSWERS);
     const from = d.actions.length;
     d.guest(READ);
     d.reader('transmit', LONG);
-    const sent = answers(d, from);
-    expect(sent).toHaveLength(1);
-    expect(Buffer.from(sent[0] ?? []).equals(LONG)).toBe(true);
+    expectLongSentWhole(d, from);
   });
 
   it('cardlend.vscard.v1 (an older relay): 256 bytes + 61 00, then GET RESPONSE from the buffer, never the card', () => {
@@ -98,9 +103,7 @@ describe('long answers: who splits depends on the subprotocol the relay selected
       '00c0000000',
       '00c00000e8',
     ]);
-    const sent = answers(d, from);
-    expect(sent).toHaveLength(1);
-    expect(Buffer.from(sent[0] ?? []).equals(LONG)).toBe(true);
+    expectLongSentWhole(d, from);
   });
 
   it('a card answering 61xx without data forever: collection stops after MAX_CHAIN_LINKS', () => {
