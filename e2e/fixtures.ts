@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test as base, expect, type Page, type TestInfo } from '@playwright/test';
 import { findFreePort, startQemu, type QemuHandle } from '@cardlend/qemu-testbed';
+import { writeSecret } from './ux-helpers.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tsxBin = path.join(repoRoot, 'apps/relay/node_modules/.bin/tsx');
@@ -69,12 +70,22 @@ async function stopChild(child: ChildProcessWithoutNullStreams): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * Starts a relay in front of `qemu` that requires signed session tokens (a fresh secret file
+ * per call, `--token-secret-file`), with `extraArgs` after; returns it and the secret file to
+ * mint with.
+ */
+export type LaunchTokenRelay = (
+  extraArgs?: readonly string[],
+) => Promise<{ relay: RelayHandle; secretFile: string }>;
+
 interface Fixtures {
   /** Starts a relay in front of any VSCard port (stopped after the test). */
   launchRelay: (targetPort: number, extraArgs?: readonly string[]) => Promise<RelayHandle>;
   /** QEMU 7.2 with usb-ccid/ccid-card-passthru at debug level 4 (logs VSC_ATR, CardRemove, Detach). */
   qemu: QemuHandle;
   relay: RelayHandle;
+  launchTokenRelay: LaunchTokenRelay;
   /** Opens the page with the given query (e.g. `{ demo: 'protectedClass' }`). */
   openApp: (page: Page, query?: Record<string, string>) => Promise<void>;
   /** Saves a full-page screenshot as test-results/<test>/<n>-<name>.png (kept on success too). */
@@ -122,6 +133,14 @@ export const test = base.extend<Fixtures>({
         contentType: 'text/plain',
       });
     }
+  },
+
+  launchTokenRelay: async ({ qemu, launchRelay }, use, testInfo) => {
+    await use(async (extraArgs = []) => {
+      const { file: secretFile } = await writeSecret(testInfo);
+      const relay = await launchRelay(qemu.port, ['--token-secret-file', secretFile, ...extraArgs]);
+      return { relay, secretFile };
+    });
   },
 
   openApp: async ({ relay }, use) => {

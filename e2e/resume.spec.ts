@@ -6,17 +6,20 @@
  */
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { expect, mintToken, test } from './fixtures.ts';
-import { writeSecret } from './ux-helpers.ts';
+import type { Locator, Page } from '@playwright/test';
+import type { QemuHandle } from '@cardlend/qemu-testbed';
+import { expect, mintToken, test, type LaunchTokenRelay, type RelayHandle } from './fixtures.ts';
 
-/** A TCP proxy to `targetPort` whose connections can all be cut at once (the relay stays up). */
-async function startCuttableProxy(targetPort: number): Promise<{
+interface CuttableProxy {
   port: number;
   cut: () => number;
   /** While true, new connections are reset at once (the network is down for the page). */
   isDown: boolean;
   close: () => Promise<void>;
-}> {
+}
+
+/** A TCP proxy to `targetPort` whose connections can all be cut at once (the relay stays up). */
+async function startCuttableProxy(targetPort: number): Promise<CuttableProxy> {
   const live = new Set<net.Socket>();
   const state = { isDown: false };
   const server = net.createServer((client) => {
@@ -59,23 +62,41 @@ async function startCuttableProxy(targetPort: number): Promise<{
   };
 }
 
-test('a cut connection resumes the same lending session with a one-time token', async ({
-  page,
-  qemu,
-  launchRelay,
-  snap,
-}, testInfo) => {
-  const { file: secretFile } = await writeSecret(testInfo);
-  const relay = await launchRelay(qemu.port, ['--token-secret-file', secretFile]);
+/**
+ * A token relay (with `relayArgs`) behind a cuttable proxy; the page opens a link minted for
+ * the proxy's address and lends the virtual card until QEMU accepts its ATR. The caller closes
+ * the proxy (closed here when lending does not get that far).
+ */
+async function lendThroughCuttableProxy(
+  page: Page,
+  qemu: QemuHandle,
+  launchTokenRelay: LaunchTokenRelay,
+  relayArgs: readonly string[] = [],
+): Promise<{ relay: RelayHandle; proxy: CuttableProxy; status: Locator }> {
+  const { relay, secretFile } = await launchTokenRelay(relayArgs);
   const proxy = await startCuttableProxy(relay.port);
   try {
-    const base = `http://127.0.0.1:${proxy.port}/`;
-    const { link } = await mintToken({ secretFile, baseUrl: base });
+    const { link } = await mintToken({ secretFile, baseUrl: `http://127.0.0.1:${proxy.port}/` });
     await page.goto(link);
     await page.getByRole('button', { name: 'Try a virtual card' }).click();
     const status = page.getByTestId('status-link');
     await expect(status).toHaveAttribute('data-link', 'lent', { timeout: 20_000 });
     await qemu.waitForLog(/atr passes check/, 10_000);
+    return { relay, proxy, status };
+  } catch (e) {
+    await proxy.close();
+    throw e;
+  }
+}
+
+test('a cut connection resumes the same lending session with a one-time token', async ({
+  page,
+  qemu,
+  launchTokenRelay,
+  snap,
+}) => {
+  const { relay, proxy, status } = await lendThroughCuttableProxy(page, qemu, launchTokenRelay);
+  try {
     await snap(page, 'lent');
 
     const mark = qemu.output.length;
@@ -105,27 +126,16 @@ test('a cut connection resumes the same lending session with a one-time token', 
 test('a page that comes back after the grace period is told the session cannot be resumed', async ({
   page,
   qemu,
-  launchRelay,
+  launchTokenRelay,
   snap,
 }, testInfo) => {
-  const { file: secretFile } = await writeSecret(testInfo);
   const configFile = testInfo.outputPath('relay.json');
   await writeFile(configFile, JSON.stringify({ resumeGraceMs: 1000 }));
-  const relay = await launchRelay(qemu.port, [
-    '--token-secret-file',
-    secretFile,
+  const { proxy, status } = await lendThroughCuttableProxy(page, qemu, launchTokenRelay, [
     '--config',
     configFile,
   ]);
-  const proxy = await startCuttableProxy(relay.port);
   try {
-    const { link } = await mintToken({ secretFile, baseUrl: `http://127.0.0.1:${proxy.port}/` });
-    await page.goto(link);
-    await page.getByRole('button', { name: 'Try a virtual card' }).click();
-    const status = page.getByTestId('status-link');
-    await expect(status).toHaveAttribute('data-link', 'lent', { timeout: 20_000 });
-    await qemu.waitForLog(/atr passes check/, 10_000);
-
     const mark = qemu.output.length;
     proxy.isDown = true; // the network stays down longer than the relay's grace
     proxy.cut();

@@ -4,17 +4,15 @@
  * single-use token are explained in plain words.
  */
 import { expect, mintToken, test } from './fixtures.ts';
-import { writeSecret } from './ux-helpers.ts';
 
 test('a minted link lends at once; a forged or reused token is explained', async ({
   page,
   context,
   qemu,
-  launchRelay,
+  launchTokenRelay,
   snap,
-}, testInfo) => {
-  const { file: secretFile } = await writeSecret(testInfo);
-  const relay = await launchRelay(qemu.port, ['--token-secret-file', secretFile]);
+}) => {
+  const { relay, secretFile } = await launchTokenRelay();
   const { token, link } = await mintToken({ secretFile, baseUrl: relay.url });
   expect(link).toContain(`#token=${token}`);
 
