@@ -9,20 +9,10 @@
 import { defaultStaticDir } from './paths.ts';
 import { configDefaults, type RelayConfig } from './config/types.ts';
 
-export type {
-  ConfigDraft,
-  HostPort,
-  RelayConfig,
-  TargetConfig,
-  VmCertId,
-  VmTlsConfig,
-} from './config/types.ts';
-export { DEFAULT_LISTEN, DEFAULT_TARGET } from './config/types.ts';
-export { parseHostPort, parseVmCertId } from './config/values.ts';
-export { HELP_TEXT, parseCommandLine } from './config/args.ts';
-export { applyConfigFile } from './config/file.ts';
-export { validateConfig } from './config/validate.ts';
-export { loadConfig, loadSecrets, parseArgs, type ParsedArgs } from './config/load.ts';
+export type { HostPort, RelayConfig, TargetConfig } from './config/types.ts';
+export { parseHostPort } from './config/values.ts';
+export { HELP_TEXT } from './config/args.ts';
+export { parseArgs } from './config/load.ts';
 export { defaultStaticDir } from './paths.ts';
 
 /** The defaults (no token secrets; the page from apps/web/dist). */

@@ -17,19 +17,12 @@ export type RelayErrorCode =
   | 'RELAY_BAD_FRAME'
   | 'RELAY_LISTEN_FAILED';
 
-const BRAND = Symbol.for('cardlend.relay.error');
-
+/** The relay's one error class; branch on `code`. */
 export class RelayError extends Error {
+  override readonly name = 'RelayError';
   readonly code: RelayErrorCode;
-  readonly [BRAND] = true;
-  constructor(code: RelayErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: RelayErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
-    this.name = 'RelayError';
     this.code = code;
   }
-}
-
-/** Brand check (works across duplicated module instances). */
-export function isRelayError(e: unknown): e is RelayError {
-  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[BRAND] === true;
 }

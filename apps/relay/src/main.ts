@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { relayBanner } from './banner.ts';
 import { HELP_TEXT, parseArgs, type RelayConfig } from './config.ts';
 import type { DialInEvent } from './dial-in.ts';
-import { isRelayError } from './errors.ts';
+import { RelayError } from './errors.ts';
 import { createAuditLog, createLogger } from './ops/logger.ts';
 import { createRelayMetrics } from './ops/metrics.ts';
 import { startRelayServer, type RelayServer, type ServerEvent } from './server.ts';
@@ -24,7 +24,7 @@ function configOrExit(argv: readonly string[]): RelayConfig | undefined {
     }
     return parsed.config;
   } catch (e) {
-    if (!isRelayError(e)) throw e;
+    if (!(e instanceof RelayError)) throw e;
     process.stderr.write(`cardlend relay: ${e.message}\nRun with --help for usage.\n`);
     process.exit(2);
   }

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultStaticDir, HELP_TEXT, parseArgs, parseHostPort } from '../src/config.ts';
-import { isRelayError } from '../src/errors.ts';
+import { RelayError } from '../src/errors.ts';
 import { makeCa, type Pem, type TestCa, tempDir, writeRelayFiles } from './vm-certs.ts';
 
 function run(argv: string[], files: Record<string, string> = {}) {
@@ -22,7 +22,7 @@ function error(argv: string[], files: Record<string, string> = {}): string {
   try {
     run(argv, files);
   } catch (e) {
-    expect(isRelayError(e)).toBe(true);
+    expect(e).toBeInstanceOf(RelayError);
     expect((e as { code: string }).code).toBe('RELAY_CONFIG_INVALID');
     return (e as Error).message;
   }

@@ -37,24 +37,6 @@ export type SessionSlotResult =
   | { readonly ok: true; readonly slot: SessionSlot; readonly key: string }
   | { readonly ok: false; readonly reason: 'sessions-global' | 'sessions-per-address' };
 
-/** A held slot (one small object per session). */
-class Slot implements SessionSlot {
-  readonly #caps: SessionCaps;
-  readonly #key: string;
-  #isReleased = false;
-
-  constructor(caps: SessionCaps, key: string) {
-    this.#caps = caps;
-    this.#key = key;
-  }
-
-  release(): void {
-    if (this.#isReleased) return;
-    this.#isReleased = true;
-    this.#caps.releaseKey(this.#key);
-  }
-}
-
 /** Counts sessions; memory is one map entry per address with a live session. */
 export class SessionCaps {
   readonly #max: number;
@@ -103,11 +85,17 @@ export class SessionCaps {
     if (n >= this.#maxPerAddress) return { ok: false, reason: 'sessions-per-address' };
     this.#perKey.set(key, n + 1);
     this.#total++;
-    return { ok: true, key, slot: new Slot(this, key) };
+    let isReleased = false;
+    const release = (): void => {
+      if (isReleased) return;
+      isReleased = true;
+      this.#releaseKey(key);
+    };
+    return { ok: true, key, slot: { release } };
   }
 
   /** Frees one slot of `key` (a {@link SessionSlot}'s release). */
-  releaseKey(key: string): void {
+  #releaseKey(key: string): void {
     this.#total--;
     const left = (this.#perKey.get(key) ?? 1) - 1;
     if (left === 0) this.#perKey.delete(key);

@@ -49,14 +49,7 @@ function refusal(d: Extract<ToVmDecision, { action: 'refuse' }>): FrameVerdict {
 /** Joins whole messages into one write (e.g. a served answer and the guard's probe). */
 function join(...parts: (Uint8Array | undefined)[]): Uint8Array | undefined {
   const present = parts.filter((p): p is Uint8Array => p !== undefined);
-  if (present.length <= 1) return present[0];
-  const out = new Uint8Array(present.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of present) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return present.length <= 1 ? present[0] : Buffer.concat(present);
 }
 
 function toBrowser(frame: { type: number; bytes: Uint8Array }, s: GuardPolicyState): FrameVerdict {

@@ -32,7 +32,6 @@ import { PolicyGate } from './policy-gate.ts';
 import { kEmit, kStop, SessionPumps, type PumpOwner } from './pumps.ts';
 
 export { GUEST_ANSWER_GRACE_MS } from './vm-link.ts';
-export { clampReason } from './wire.ts';
 import type {
   RelaySessionOptions,
   SessionActivity,
