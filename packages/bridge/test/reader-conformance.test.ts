@@ -2,12 +2,11 @@
  * The reader conformance suite (src/conformance) run against the WebUSB `CcidReader` of
  * @cardlend/ccid over simulated readers: an extended-APDU reader with a T=1 card, a TPDU
  * reader with a T=0 card, and a reader without interrupt endpoint (card events by polling);
- * and against the in-memory reference reader (test/helpers/memory-reader.ts).
+ * and against the in-memory reference reader (src/conformance/memory-reader.ts).
  */
 import { createT0Card, createT1Card, readerProfiles } from '@cardlend/card-sim';
-import { runReaderConformance } from '../src/conformance/index.ts';
+import { memoryReaderHarness, runReaderConformance } from '../src/conformance/index.ts';
 import { ccidSimHarness } from './helpers/ccid-sim-harness.ts';
-import { memoryReaderHarness } from './helpers/memory-reader.ts';
 
 runReaderConformance(
   'CcidReader, extended-APDU reader, T=1 card',

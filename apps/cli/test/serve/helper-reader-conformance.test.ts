@@ -4,11 +4,10 @@
  * server (`cardlend serve`'s), whose reader is the in-memory conformance reader
  * (memory-service.ts): insert/remove/unplug/hold act on that reader behind the helper.
  */
-import { runReaderConformance } from '@cardlend/bridge/conformance';
-import type { HeldAnswer, ReaderHarnessFactory } from '@cardlend/bridge/conformance';
+import { MEMORY_ATR, memorySlotControls, runReaderConformance } from '@cardlend/bridge/conformance';
+import type { ReaderHarnessFactory } from '@cardlend/bridge/conformance';
 import { HelperClient } from '../../../web/src/lib/helper/helper-client.ts';
 import { HelperReader } from '../../../web/src/lib/helper/helper-reader.ts';
-import { MEMORY_ATR } from './memory-service.ts';
 import { PAGE, pageSocket, READER_A, startFixture } from './serve-fixture.ts';
 
 const helperHarness: ReaderHarnessFactory = async ({ answerTimeoutMs, withCard }) => {
@@ -19,21 +18,14 @@ const helperHarness: ReaderHarnessFactory = async ({ answerTimeoutMs, withCard }
   const reader = await HelperReader.open(client, READER_A, {
     transmitTimeoutMs: answerTimeoutMs * 5,
   });
-  const releases: (() => Promise<void>)[] = [];
+  const controls = memorySlotControls(slot);
   return {
     reader,
     slot: 0,
     atr: MEMORY_ATR,
-    insertCard: async () => slot.insert(),
-    removeCard: async () => slot.remove(),
-    unplugReader: async () => slot.unplug(),
-    holdNextAnswer: (): HeldAnswer => {
-      const held = slot.holdNext();
-      releases.push(held.release);
-      return held;
-    },
+    ...controls,
     dispose: async () => {
-      await Promise.all(releases.map((r) => r()));
+      await controls.dispose();
       client.close();
       await fx.dispose();
     },

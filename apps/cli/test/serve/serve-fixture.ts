@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
+import type { MemorySlot } from '@cardlend/bridge/conformance';
 import { HELPER_PATH, HELPER_SUBPROTOCOL } from '@cardlend/helper-protocol';
 import type { HelperMessage } from '@cardlend/helper-protocol';
 import { ApprovalStore, approvalsPath } from '../../src/serve/approvals.ts';
@@ -15,7 +16,7 @@ import type { HelperServerOptions } from '../../src/serve/options.ts';
 import type { HelperServer } from '../../src/serve/server.ts';
 import type { Prompter } from '../../src/ports.ts';
 import type { HelperSocket } from '../../../web/src/lib/helper/helper-client.ts';
-import { memoryService, MemorySlot } from './memory-service.ts';
+import { memoryService, memorySlot } from './memory-service.ts';
 
 export const PAGE = 'https://lend.example.org';
 export const READER_A = 'Secret Reader Model A 00';
@@ -83,8 +84,8 @@ export async function startFixture(
     Date.now,
   );
   const slots = [
-    new MemorySlot(READER_A, true, opts.answerTimeoutMs),
-    new MemorySlot(READER_B, false, opts.answerTimeoutMs),
+    memorySlot(READER_A, true, opts.answerTimeoutMs),
+    memorySlot(READER_B, false, opts.answerTimeoutMs),
   ];
   const prompter = new ScriptedPrompter();
   const log: string[] = [];
