@@ -8,6 +8,7 @@
  * sides) → the readers and an APDU to the PIV card.
  */
 import type { Page } from '@playwright/test';
+import type { RelayHandle } from './fixtures.ts';
 import { createPivDemoCard } from '@cardlend/card-sim';
 import { waitForCard } from '@cardlend/pcsc/testing';
 import { expect, test } from './fixtures.ts';
@@ -51,13 +52,29 @@ function talkToHelper(
   );
 }
 
+/**
+ * Runs `use` on a relay's page (no VM behind it) opened in a browser that sees the page as
+ * public, with its loopback permission set to `permission`; the browser is closed after.
+ */
+async function onPublicPage(
+  launchRelay: (targetPort: number) => Promise<RelayHandle>,
+  permission: 'granted' | 'denied',
+  use: (page: Page, origin: string) => Promise<void>,
+): Promise<void> {
+  const relay = await launchRelay(1);
+  const origin = `http://127.0.0.1:${relay.port}`;
+  const { browser, page } = await publicPage(relay.port, relay.url);
+  try {
+    await setLoopbackPermission(browser, origin, permission);
+    await use(page, origin);
+  } finally {
+    await browser.close();
+  }
+}
+
 test.describe('the helper from a public page (Local Network Access)', () => {
   test('denied: the socket is blocked and the page can tell why', async ({ launchRelay }) => {
-    const relay = await launchRelay(1);
-    const origin = `http://127.0.0.1:${relay.port}`;
-    const { browser, page } = await publicPage(relay.port, relay.url);
-    try {
-      await setLoopbackPermission(browser, origin, 'denied');
+    await onPublicPage(launchRelay, 'denied', async (page) => {
       const got = await talkToHelper(page, rig.helper.url, [{ type: 'list' }]);
       expect(got.opened).toBe(false);
       expect(got.messages).toEqual([]);
@@ -71,17 +88,11 @@ test.describe('the helper from a public page (Local Network Access)', () => {
       });
       expect(state).toBe('denied');
       expect(rig.helper.connectionCount()).toBe(0);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 
   test('granted, not approved: "not approved" only, no reader name', async ({ launchRelay }) => {
-    const relay = await launchRelay(1);
-    const origin = `http://127.0.0.1:${relay.port}`;
-    const { browser, page } = await publicPage(relay.port, relay.url);
-    try {
-      await setLoopbackPermission(browser, origin, 'granted');
+    await onPublicPage(launchRelay, 'granted', async (page) => {
       const got = await talkToHelper(page, rig.helper.url, [
         { type: 'list' },
         { type: 'connect', reader: 'Virtual PCD 00 00' },
@@ -95,17 +106,11 @@ test.describe('the helper from a public page (Local Network Access)', () => {
       const all = got.messages.join('\n');
       expect(all).not.toContain('Virtual PCD');
       expect(all).not.toContain('Virtual PCD 00 00'.toLowerCase());
-    } finally {
-      await browser.close();
-    }
+    });
   });
 
   test('approval flow, then the PIV card through pcscd', async ({ launchRelay }) => {
-    const relay = await launchRelay(1);
-    const origin = `http://127.0.0.1:${relay.port}`;
-    const { browser, page } = await publicPage(relay.port, relay.url);
-    try {
-      await setLoopbackPermission(browser, origin, 'granted');
+    await onPublicPage(launchRelay, 'granted', async (page, origin) => {
       rig.terminal.answer = 'y';
       const reader = 'Virtual PCD 00 00';
       await rig.pcscd.insertCard(await createPivDemoCard());
@@ -152,8 +157,6 @@ test.describe('the helper from a public page (Local Network Access)', () => {
       const again = await talkToHelper(page, rig.helper.url, []);
       expect(JSON.parse(again.messages[0] ?? '{}')).toMatchObject({ approved: true });
       expect(rig.terminal.questions).toHaveLength(1);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 });
