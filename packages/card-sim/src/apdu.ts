@@ -17,59 +17,31 @@ export interface CommandApdu {
 /** Parses a command APDU; returns null when the bytes are not a well-formed APDU (ISO 7816-4 §5.1). */
 export function parseCommandApdu(apdu: Uint8Array): CommandApdu | null {
   if (apdu.length < 4) return null;
-  const [cla, ins, p1, p2] = [apdu[0] ?? 0, apdu[1] ?? 0, apdu[2] ?? 0, apdu[3] ?? 0];
-  const base = { cla, ins, p1, p2 };
+  const body = parseBody(apdu);
+  if (!body) return null;
+  return { cla: apdu[0] ?? 0, ins: apdu[1] ?? 0, p1: apdu[2] ?? 0, p2: apdu[3] ?? 0, ...body };
+}
+
+/**
+ * Lc, data and Le after the 4-byte header. The short and extended forms differ only in the
+ * width of Lc and Le (1 byte, or 2 after a 00 marker) and in what Le 0 means (256 or 65536).
+ */
+function parseBody(apdu: Uint8Array): Omit<CommandApdu, 'cla' | 'ins' | 'p1' | 'p2'> | null {
   const n = apdu.length;
-  if (n === 4) return { ...base, data: new Uint8Array(0), ne: null, case: 1, isExtended: false };
-  const b4 = apdu[4] ?? 0;
-  if (n === 5)
-    return {
-      ...base,
-      data: new Uint8Array(0),
-      ne: b4 === 0 ? 256 : b4,
-      case: 2,
-      isExtended: false,
-    };
-  if (b4 !== 0) {
-    // short case 3 or 4
-    if (n === 5 + b4) return { ...base, data: apdu.slice(5), ne: null, case: 3, isExtended: false };
-    if (n === 6 + b4) {
-      const le = apdu[n - 1] ?? 0;
-      return {
-        ...base,
-        data: apdu.slice(5, 5 + b4),
-        ne: le === 0 ? 256 : le,
-        case: 4,
-        isExtended: false,
-      };
-    }
-    return null;
-  }
-  // extended: b4 == 0
-  if (n === 7) {
-    const le = ((apdu[5] ?? 0) << 8) | (apdu[6] ?? 0);
-    return {
-      ...base,
-      data: new Uint8Array(0),
-      ne: le === 0 ? 65536 : le,
-      case: 2,
-      isExtended: true,
-    };
-  }
-  if (n < 8) return null;
-  const lc = ((apdu[5] ?? 0) << 8) | (apdu[6] ?? 0);
+  if (n === 4) return { data: new Uint8Array(0), ne: null, case: 1, isExtended: false };
+  const isExtended = n > 5 && apdu[4] === 0;
+  const width = isExtended ? 2 : 1;
+  const at = isExtended ? 5 : 4; // where Lc (or a lone Le) starts
+  const field = (i: number): number =>
+    isExtended ? ((apdu[i] ?? 0) << 8) | (apdu[i + 1] ?? 0) : (apdu[i] ?? 0);
+  const ne = (i: number): number => field(i) || (isExtended ? 65536 : 256);
+  if (n === at + width) return { data: new Uint8Array(0), ne: ne(at), case: 2, isExtended };
+  const lc = field(at);
   if (lc === 0) return null;
-  if (n === 7 + lc) return { ...base, data: apdu.slice(7), ne: null, case: 3, isExtended: true };
-  if (n === 9 + lc) {
-    const le = ((apdu[n - 2] ?? 0) << 8) | (apdu[n - 1] ?? 0);
-    return {
-      ...base,
-      data: apdu.slice(7, 7 + lc),
-      ne: le === 0 ? 65536 : le,
-      case: 4,
-      isExtended: true,
-    };
-  }
+  const dataEnd = at + width + lc;
+  const data = apdu.slice(at + width, dataEnd);
+  if (n === dataEnd) return { data, ne: null, case: 3, isExtended };
+  if (n === dataEnd + width) return { data, ne: ne(dataEnd), case: 4, isExtended };
   return null;
 }
 

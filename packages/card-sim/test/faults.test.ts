@@ -6,7 +6,7 @@ import type { ReaderProfile } from '../src/profiles.ts';
 import { readerProfiles } from '../src/profiles.ts';
 import { SimulatedReader } from '../src/simulated-reader.ts';
 import { createT0Card, createT1Card } from '../src/virtual-card.ts';
-import { encodeCommand, MiniHost } from './helpers/mini-host.ts';
+import { encodeCommand, MiniHost, poweredHost } from './helpers/mini-host.ts';
 import { decodeBlock, iBlock, rBlock } from './helpers/t1-host.ts';
 
 const readInterrupt = async (reader: SimulatedReader) => {
@@ -158,14 +158,9 @@ describe('fault scenarios', () => {
     });
 
   it('reader unplugged mid-transfer: the pending read rejects with NotFoundError', async () => {
-    const reader = new SimulatedReader({
-      profile: readerProfiles.shortApdu,
-      faults: { unplugMidTransfer: { count: 1 } },
+    const { reader } = await poweredHost(readerProfiles.shortApdu, createT0Card(), {
+      unplugMidTransfer: { count: 1 },
     });
-    reader.insertCard(createT0Card());
-    const host = new MiniHost(reader);
-    await host.open();
-    await host.powerOn();
     const read = reader.device.transferIn(2, 64);
     await reader.device.transferOut(
       1,
@@ -176,14 +171,9 @@ describe('fault scenarios', () => {
   });
 
   it('a corrupted T=1 block is one-shot: the host R-block gets a clean retransmission', async () => {
-    const reader = new SimulatedReader({
-      profile: readerProfiles.tpduT1NoAuto,
-      faults: { corruptT1Block: { count: 1 } },
+    const { host } = await poweredHost(readerProfiles.tpduT1NoAuto, createT1Card(), {
+      corruptT1Block: { count: 1 },
     });
-    reader.insertCard(createT1Card());
-    const host = new MiniHost(reader);
-    await host.open();
-    await host.powerOn();
     await host.command(0x61, { b7: 1, data: hexToBytes('11100045002000') });
     const bad = decodeBlock((await host.xfr(iBlock(0, false, hexToBytes('00 40 90 00')))).data);
     expect(bad.isEdcOk).toBe(false);
@@ -194,18 +184,11 @@ describe('fault scenarios', () => {
 
   it('probabilistic schedules are reproducible with the same seed', async () => {
     const trace = async (seed: number) => {
-      const reader = new SimulatedReader({
-        profile: readerProfiles.packet16,
-        faults: {
-          seed,
-          strayZlp: { probability: 0.5, count: Infinity },
-          splitTransfers: { probability: 0.5, count: Infinity },
-        },
+      const { reader, host } = await poweredHost(readerProfiles.packet16, createT1Card(), {
+        seed,
+        strayZlp: { probability: 0.5, count: Infinity },
+        splitTransfers: { probability: 0.5, count: Infinity },
       });
-      reader.insertCard(createT1Card());
-      const host = new MiniHost(reader);
-      await host.open();
-      await host.powerOn();
       const sizes: number[] = [];
       for (let i = 0; i < 10; i++) {
         await host.write(encodeCommand(0x6f, { seq: i + 1, data: hexToBytes('00 20 00 28 28') }));

@@ -8,8 +8,7 @@ import { getDefaultPivCredentials, type PivCredentials } from '../src/piv/creden
 import { createPivDemoCard, PIV_AID, type PivDemoCard } from '../src/piv/piv-card.ts';
 import { findTlv, parseTlvs } from '../src/piv/tlv.ts';
 import { readerProfiles } from '../src/profiles.ts';
-import { SimulatedReader } from '../src/simulated-reader.ts';
-import { MiniHost } from './helpers/mini-host.ts';
+import { poweredHost } from './helpers/mini-host.ts';
 import { transmitT0 } from './helpers/t0-host.ts';
 
 let credentials: PivCredentials;
@@ -240,11 +239,7 @@ describe('PIV demo card', () => {
 
   it('short-APDU reader with automatic GET RESPONSE: long answers never exceed the message size', async () => {
     const card = await createPivDemoCard({ credentials });
-    const reader = new SimulatedReader({ profile: readerProfiles.shortApdu });
-    reader.insertCard(card);
-    const host = new MiniHost(reader);
-    await host.open();
-    await host.powerOn();
+    const { host } = await poweredHost(readerProfiles.shortApdu, card);
     const apduLoop = async (apdu: Uint8Array) => {
       let r = await host.xfr(apdu);
       expect(r.status).toBe(0);
@@ -264,11 +259,7 @@ describe('PIV demo card', () => {
 
   it('works end to end through a TPDU T=0 reader (61xx / GET RESPONSE by the host)', async () => {
     const card = await createPivDemoCard({ credentials });
-    const reader = new SimulatedReader({ profile: readerProfiles.tpduT0 });
-    reader.insertCard(card);
-    const host = new MiniHost(reader);
-    await host.open();
-    const atr = await host.powerOn();
+    const { host, atr } = await poweredHost(readerProfiles.tpduT0, card);
     expect(bytesToHex(atr.data)).toBe(bytesToHex(card.atr));
     const sel = await transmitT0(
       host,

@@ -3,7 +3,6 @@ import { buildCommandApdu } from '../src/apdu.ts';
 import { bytesToHex, concatBytes, hexToBytes } from '../src/bytes.ts';
 import { CCID_ERROR } from '../src/ccid-constants.ts';
 import { readerProfiles, type ReaderProfile } from '../src/profiles.ts';
-import { SimulatedReader } from '../src/simulated-reader.ts';
 import { crc16 } from '../src/t1-card.ts';
 import {
   createT0Card,
@@ -12,15 +11,11 @@ import {
   respond,
   type VirtualCard,
 } from '../src/virtual-card.ts';
-import { MiniHost } from './helpers/mini-host.ts';
+import { poweredHost } from './helpers/mini-host.ts';
 import { block, decodeBlock, iBlock, rBlock, sBlock } from './helpers/t1-host.ts';
 
 async function powered(profile: ReaderProfile, card: VirtualCard) {
-  const reader = new SimulatedReader({ profile });
-  reader.insertCard(card);
-  const host = new MiniHost(reader);
-  await host.open();
-  const atr = await host.powerOn();
+  const { reader, host, atr } = await poweredHost(profile, card);
   expect(atr.status).toBe(0);
   return { reader, host };
 }
@@ -65,6 +60,20 @@ describe('TPDU level, T=0 card (reader handles procedure bytes)', () => {
   });
 });
 
+/**
+ * SetParameters the reader refuses: [bProtocolNum, abProtocolData, bError], bError being the
+ * offset of the offending field in the message (CCID §6.2.6).
+ */
+const badSetParameters: [b7: number, data: string, error: number][] = [
+  [2, '1100000a00', 7], // bProtocolNum 2
+  [0, '11000a00', 1], // dwLength: T=0 takes 5 bytes
+  [0, '7100000a00', 10], // bmFindexDindex: FI 7 RFU
+  [0, '1104000a00', 11], // bmTCCKST0
+  [0, '1100000a04', 14], // bClockStop
+  [1, '11100045000000', 15], // bIFSC 0
+  [1, '11100045002001', 16], // bNadValue without dwFeatures 0x200
+];
+
 describe('parameters and PPS at TPDU level', () => {
   it('GetParameters / SetParameters validation / ResetParameters', async () => {
     const { host, reader } = await powered(
@@ -73,27 +82,9 @@ describe('parameters and PPS at TPDU level', () => {
     );
     const get = await host.command(0x6c);
     expect([get.type, get.b9, hex(get.data)]).toEqual([0x82, 0, '1100000a00']);
-    expect(await host.command(0x61, { b7: 2, data: hexToBytes('1100000a00') })).toMatchObject({
-      error: 7,
-    });
-    expect(await host.command(0x61, { b7: 0, data: hexToBytes('11000a00') })).toMatchObject({
-      error: 1,
-    });
-    expect(await host.command(0x61, { b7: 0, data: hexToBytes('7100000a00') })).toMatchObject({
-      error: 10,
-    }); // FI 7 RFU
-    expect(await host.command(0x61, { b7: 0, data: hexToBytes('1104000a00') })).toMatchObject({
-      error: 11,
-    });
-    expect(await host.command(0x61, { b7: 0, data: hexToBytes('1100000a04') })).toMatchObject({
-      error: 14,
-    });
-    expect(await host.command(0x61, { b7: 1, data: hexToBytes('11100045000000') })).toMatchObject({
-      error: 15,
-    }); // IFSC 0
-    expect(await host.command(0x61, { b7: 1, data: hexToBytes('11100045002001') })).toMatchObject({
-      error: 16,
-    }); // NAD without 0x200
+    for (const [b7, data, error] of badSetParameters) {
+      expect(await host.command(0x61, { b7, data: hexToBytes(data) })).toMatchObject({ error });
+    }
     const ok = await host.command(0x61, { b7: 0, data: hexToBytes('1100000a00') });
     expect([ok.status, ok.b9, hex(ok.data)]).toEqual([0, 0, '1100000a00']);
     expect(reader.slotState().readerProtocol).toBe(0);

@@ -20,9 +20,9 @@ export function exchangeAtLevel(
 ): Promise<Reply> | Reply {
   switch (caps.level) {
     case 'tpdu':
-      return xfrTpdu(faults, s, data, level);
+      return unchainedError(data, level) ?? xfrTpdu(faults, s, data);
     case 'short-apdu':
-      return xfrShortApdu(caps, s, data, level);
+      return unchainedError(data, level) ?? xfrShortApdu(caps, s, data);
     case 'extended-apdu':
       return xfrExtendedApdu(caps, s, data, level);
     default:
@@ -30,14 +30,14 @@ export function exchangeAtLevel(
   }
 }
 
-async function xfrTpdu(
-  faults: FaultInjector,
-  s: Slot,
-  data: Uint8Array,
-  level: number,
-): Promise<Reply> {
+/** TPDU and short-APDU levels have no chaining: wLevelParameter 0 and a non-empty block only. */
+function unchainedError(data: Uint8Array, level: number): Reply | null {
   if (level !== 0) return failed(CCID_ERROR.BAD_LEVELPARAMETER);
   if (data.length === 0) return failed(CCID_ERROR.BAD_LENGTH);
+  return null;
+}
+
+async function xfrTpdu(faults: FaultInjector, s: Slot, data: Uint8Array): Promise<Reply> {
   if (s.isCardConfused) return failed(CCID_ERROR.ICC_MUTE);
   const ppsAllowed = s.ppsAllowed;
   s.ppsAllowed = false;
@@ -87,14 +87,7 @@ function pps(s: Slot, req: Uint8Array): Reply {
   return { data: req.slice() };
 }
 
-async function xfrShortApdu(
-  caps: ReaderCaps,
-  s: Slot,
-  data: Uint8Array,
-  level: number,
-): Promise<Reply> {
-  if (level !== 0) return failed(CCID_ERROR.BAD_LEVELPARAMETER);
-  if (data.length === 0) return failed(CCID_ERROR.BAD_LENGTH);
+async function xfrShortApdu(caps: ReaderCaps, s: Slot, data: Uint8Array): Promise<Reply> {
   const resp = await apduToCard(caps, s, data);
   if (resp.length > caps.profile.maxMessageLength - 10) return failed(CCID_ERROR.XFR_OVERRUN);
   return { data: resp };

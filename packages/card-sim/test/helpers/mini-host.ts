@@ -4,7 +4,10 @@
  */
 import { concatBytes } from '../../src/bytes.ts';
 import { ENDPOINT } from '../../src/descriptors.ts';
-import type { SimulatedReader } from '../../src/simulated-reader.ts';
+import type { FaultPlan } from '../../src/faults.ts';
+import type { ReaderProfile } from '../../src/profiles.ts';
+import { SimulatedReader } from '../../src/simulated-reader.ts';
+import type { VirtualCard } from '../../src/virtual-card.ts';
 
 export interface CcidReply {
   type: number;
@@ -116,4 +119,18 @@ export class MiniHost {
     const level = opts.level ?? 0;
     return this.command(0x6f, { slot: opts.slot ?? 0, b8: level & 0xff, b9: level >> 8, data });
   }
+}
+
+/** A reader of `profile` holding `card`, opened by a MiniHost and powered on (`atr`: the reply). */
+export async function poweredHost(
+  profile: ReaderProfile,
+  card: VirtualCard,
+  faults?: FaultPlan,
+): Promise<{ reader: SimulatedReader; host: MiniHost; atr: CcidReply }> {
+  const reader = new SimulatedReader({ profile, ...(faults && { faults }) });
+  reader.insertCard(card);
+  const host = new MiniHost(reader);
+  await host.open();
+  const atr = await host.powerOn();
+  return { reader, host, atr };
 }
