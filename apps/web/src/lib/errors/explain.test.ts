@@ -96,23 +96,18 @@ describe('explainFailure', () => {
     expect(unknown.otherSystemFixes).toEqual([]);
   });
 
-  it('maps relay close codes to what the person can do', () => {
-    expect(explainFailure({ kind: 'relay-closed', closeCode: RelayClose.VM_IN_USE }).id).toBe(
-      'vm-in-use',
-    );
-    expect(explainFailure({ kind: 'relay-closed', closeCode: RelayClose.UNAUTHORIZED }).id).toBe(
-      'token-refused',
-    );
-    expect(explainFailure({ kind: 'relay-closed', closeCode: RelayClose.AUTH_TIMEOUT }).id).toBe(
-      'token-refused',
-    );
-    expect(explainFailure({ kind: 'relay-closed', closeCode: RelayClose.TOKEN_USED }).id).toBe(
-      'token-used',
-    );
-    expect(explainFailure({ kind: 'relay-closed', closeCode: RelayClose.VM_UNREACHABLE }).id).toBe(
-      'vm-unreachable',
-    );
-    expect(explainFailure({ kind: 'relay-closed', closeCode: 1006 }).id).toBe('relay-unreachable');
+  it.each([
+    [RelayClose.VM_IN_USE, 'vm-in-use'],
+    [RelayClose.UNAUTHORIZED, 'token-refused'],
+    [RelayClose.AUTH_TIMEOUT, 'token-refused'],
+    [RelayClose.TOKEN_USED, 'token-used'],
+    [RelayClose.VM_UNREACHABLE, 'vm-unreachable'],
+    [1006, 'relay-unreachable'],
+  ] as const)('maps relay close %i to what the person can do: %s', (closeCode, id) => {
+    expect(explainFailure({ kind: 'relay-closed', closeCode }).id).toBe(id);
+  });
+
+  it('names an unknown relay close code as unexpected, with the code as reference', () => {
     const unknown = explainFailure({ kind: 'relay-closed', closeCode: 4999 });
     expect(unknown.id).toBe('unexpected');
     expect(unknown.reference).toBe('relay close 4999');
@@ -168,27 +163,30 @@ describe('detectOs', () => {
 
 describe('failureFromLinkError', () => {
   it.each([
-    ['BRIDGE_VM_IN_USE', undefined, 'vm-in-use'],
-    ['BRIDGE_UNAUTHORIZED', undefined, 'token-refused'],
-    ['BRIDGE_TOKEN_USED', undefined, 'token-used'],
-    ['BRIDGE_RELAY_UNREACHABLE', undefined, 'relay-unreachable'],
-    ['BRIDGE_ATR_REFUSED', undefined, 'atr-refused'],
-    ['BRIDGE_CARD_MUTE', undefined, 'card-mute'],
-    ['BRIDGE_CARD_ABSENT', undefined, 'card-absent'],
-    ['BRIDGE_READER_GONE', undefined, 'reader-gone'],
-    ['BRIDGE_READER_BUSY', undefined, 'device-busy'],
-    ['BRIDGE_VM_NOT_ANSWERING', undefined, 'vm-not-answering'],
-    ['BRIDGE_NO_WEBSOCKET', undefined, 'no-websocket'],
-    ['CCID_PROTECTED_CLASS', undefined, 'protected-class'],
-    ['BRIDGE_RELAY_CLOSED', 4009, 'vm-in-use'],
-    ['BRIDGE_CARD_RESET', undefined, 'card-absent'],
-    ['BRIDGE_READER_CLOSED', undefined, 'reader-gone'],
-    ['BRIDGE_UNSUPPORTED', undefined, 'reader-unsupported'],
-    ['BRIDGE_APDU_TOO_LONG', undefined, 'reader-unsupported'],
-    ['SOMETHING_NEW', undefined, 'unexpected'],
-    ['toString', undefined, 'unexpected'],
-  ] as const)('%s (close %s) → %s', (code, closeCode, id) => {
-    expect(explainFailure(failureFromLinkError(code, closeCode)).id).toBe(id);
+    ['BRIDGE_VM_IN_USE', 'vm-in-use'],
+    ['BRIDGE_UNAUTHORIZED', 'token-refused'],
+    ['BRIDGE_TOKEN_USED', 'token-used'],
+    ['BRIDGE_RELAY_UNREACHABLE', 'relay-unreachable'],
+    ['BRIDGE_ATR_REFUSED', 'atr-refused'],
+    ['BRIDGE_CARD_MUTE', 'card-mute'],
+    ['BRIDGE_CARD_ABSENT', 'card-absent'],
+    ['BRIDGE_READER_GONE', 'reader-gone'],
+    ['BRIDGE_READER_BUSY', 'device-busy'],
+    ['BRIDGE_VM_NOT_ANSWERING', 'vm-not-answering'],
+    ['BRIDGE_NO_WEBSOCKET', 'no-websocket'],
+    ['CCID_PROTECTED_CLASS', 'protected-class'],
+    ['BRIDGE_CARD_RESET', 'card-absent'],
+    ['BRIDGE_READER_CLOSED', 'reader-gone'],
+    ['BRIDGE_UNSUPPORTED', 'reader-unsupported'],
+    ['BRIDGE_APDU_TOO_LONG', 'reader-unsupported'],
+    ['SOMETHING_NEW', 'unexpected'],
+    ['toString', 'unexpected'],
+  ] as const)('%s → %s', (code, id) => {
+    expect(explainFailure(failureFromLinkError(code)).id).toBe(id);
+  });
+
+  it('reads the close code a bridge error came with', () => {
+    expect(explainFailure(failureFromLinkError('BRIDGE_RELAY_CLOSED', 4009)).id).toBe('vm-in-use');
   });
 
   it('explains every bridge error code with a title, a cause and a fix', () => {
