@@ -6,23 +6,19 @@
  */
 import 'reflect-metadata';
 import { buildCommandApdu } from '../src/apdu.ts';
-import { concatBytes, hexToBytes } from '../src/bytes.ts';
+import { hexToBytes } from '../src/bytes.ts';
 import { getDefaultPivCredentials } from '../src/piv/credentials.ts';
 import { createPivDemoCard } from '../src/piv/piv-card.ts';
 import { readerProfiles } from '../src/profiles.ts';
-import { SimulatedReader } from '../src/simulated-reader.ts';
 import { createT0Card, createT1Card } from '../src/virtual-card.ts';
-import { MiniHost } from '../test/helpers/mini-host.ts';
+import { poweredHost } from '../test/helpers/mini-host.ts';
+import { signCommand } from '../test/helpers/piv-commands.ts';
 
 const N = 2000;
 for (const profile of Object.values(readerProfiles)) {
   const isApdu = (profile.features & 0x00060000) !== 0;
   if (!isApdu && !(profile.protocols & 1)) continue;
-  const reader = new SimulatedReader({ profile });
-  reader.insertCard(isApdu ? createT1Card() : createT0Card());
-  const host = new MiniHost(reader);
-  await host.open();
-  await host.powerOn();
+  const { host } = await poweredHost(profile, isApdu ? createT1Card() : createT0Card());
   const apdu = hexToBytes('00 20 00 20 20');
   const t0 = performance.now();
   for (let i = 0; i < N; i++) await host.xfr(apdu);
@@ -44,22 +40,8 @@ await card.process(
 const block = new Uint8Array(256).fill(0xff);
 block[0] = 0;
 block[1] = 1;
-const rsa = buildCommandApdu({
-  cla: 0,
-  ins: 0x87,
-  p1: 7,
-  p2: 0x9a,
-  data: concatBytes(hexToBytes('7C 82 01 06 82 00 81 82 01 00'), block),
-  ne: 65536,
-});
-const ecc = buildCommandApdu({
-  cla: 0,
-  ins: 0x87,
-  p1: 0x11,
-  p2: 0x9e,
-  data: concatBytes(hexToBytes('7C 24 82 00 81 20'), new Uint8Array(32).fill(5)),
-  ne: 256,
-});
+const rsa = signCommand(0x07, 0x9a, block, 65536);
+const ecc = signCommand(0x11, 0x9e, new Uint8Array(32).fill(5), 256);
 for (const [name, cmd] of [
   ['RSA 2048 sign (9A)', rsa],
   ['ECDSA P-256 sign (9E)', ecc],

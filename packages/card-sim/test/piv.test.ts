@@ -9,6 +9,7 @@ import { createPivDemoCard, PIV_AID, type PivDemoCard } from '../src/piv/piv-car
 import { findTlv, parseTlvs } from '../src/piv/tlv.ts';
 import { readerProfiles } from '../src/profiles.ts';
 import { poweredHost } from './helpers/mini-host.ts';
+import { signCommand, signTemplate } from './helpers/piv-commands.ts';
 import { transmitT0 } from './helpers/t0-host.ts';
 
 let credentials: PivCredentials;
@@ -47,7 +48,7 @@ const getData = (tag: number[]) =>
 
 /** OpenSC-style chained GENERAL AUTHENTICATE (CLA 10 for all but the last chunk). */
 async function generalAuthenticate(card: PivDemoCard, block: Uint8Array): Promise<Uint8Array> {
-  const data = concatBytes(hexToBytes('7C 82 01 06 82 00 81 82 01 00'), block);
+  const data = signTemplate(block);
   let r: Uint8Array = new Uint8Array(0);
   for (let at = 0; at < data.length; at += 255) {
     const chunk = data.subarray(at, at + 255);
@@ -205,14 +206,7 @@ describe('PIV demo card', () => {
     expect(bytesToHex(der)).toBe(bytesToHex(credentials.ecCertificateDer!));
     const message = new TextEncoder().encode('card authentication');
     const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', message));
-    const apdu = buildCommandApdu({
-      cla: 0,
-      ins: 0x87,
-      p1: 0x11,
-      p2: 0x9e,
-      data: concatBytes(hexToBytes('7C 24 82 00 81 20'), digest),
-      ne: 256,
-    });
+    const apdu = signCommand(0x11, 0x9e, digest, 256);
     const r = await card.process(apdu);
     expect(sw(r)).toBe(0x9000);
     const sigDer = findTlv(findTlv(body(r), 0x7c)!, 0x82)!;

@@ -21,6 +21,9 @@ async function powered(profile: ReaderProfile, card: VirtualCard) {
 }
 const hex = bytesToHex;
 const ascending = (n: number) => Uint8Array.from({ length: n }, (_, i) => i & 0xff);
+/** The loopback card's ECHO (INS 0x30) with `n` ascending data bytes and `ne`. */
+const echoCommand = (n: number, ne: number) =>
+  buildCommandApdu({ cla: 0, ins: 0x30, p1: 0, p2: 0, data: ascending(n), ne });
 
 describe('TPDU level, T=0 card (reader handles procedure bytes)', () => {
   it('case 1..4 TPDUs, 61xx after case 3 with data, GET RESPONSE, 6Cxx and re-issue', async () => {
@@ -172,14 +175,7 @@ describe('TPDU level, T=1 card (host speaks blocks)', () => {
 
   it('chains both ways by IFSC (host→card) and IFSD (card→host)', async () => {
     const { host } = await t1(createT1Card({ ifsc: 16 }));
-    const apdu = buildCommandApdu({
-      cla: 0,
-      ins: 0x30,
-      p1: 0,
-      p2: 0,
-      data: ascending(40),
-      ne: 256,
-    });
+    const apdu = echoCommand(40, 256);
     const expected = loopbackAnswer(apdu);
     // host → card: 46 bytes in chunks of 16
     let ns = 0;
@@ -253,14 +249,7 @@ describe('TPDU level, T=1 card (host speaks blocks)', () => {
 describe('APDU levels', () => {
   it('short APDU level: a T=0 card behind an automatic reader gets GET RESPONSE done by the reader', async () => {
     const { host } = await powered(readerProfiles.shortApdu, createT0Card());
-    const apdu = buildCommandApdu({
-      cla: 0,
-      ins: 0x30,
-      p1: 0,
-      p2: 0,
-      data: ascending(20),
-      ne: 256,
-    });
+    const apdu = echoCommand(20, 256);
     expect(hex((await host.xfr(apdu)).data)).toBe(hex(loopbackAnswer(apdu)));
     const wrongLe = hexToBytes('00 20 00 08 10');
     expect(hex((await host.xfr(wrongLe)).data)).toBe(
@@ -283,14 +272,7 @@ describe('APDU levels', () => {
 
   it('extended APDU level chains commands (01/03/02) and responses (01/03/02 with 0x10 pulls)', async () => {
     const { host } = await powered(readerProfiles.extendedApdu, createT1Card());
-    const apdu = buildCommandApdu({
-      cla: 0,
-      ins: 0x30,
-      p1: 0,
-      p2: 0,
-      data: ascending(600),
-      ne: 65536,
-    });
+    const apdu = echoCommand(600, 65536);
     const max = readerProfiles.extendedApdu.maxMessageLength - 10;
     const chunks = [];
     for (let at = 0; at < apdu.length; at += max) chunks.push(apdu.subarray(at, at + max));
