@@ -54,7 +54,8 @@ export function isHelperErrorCode(code: unknown): code is HelperErrorCode {
 
 /**
  * WebSocket close codes the helper uses (private range 4000–4999); the reason is the
- * {@link HelperErrorCode}.
+ * {@link HelperErrorCode}. A refusal ends the connection when its code without `HELPER_` is
+ * a key here (`HELPER_VERSION` closes with `VERSION`); the others answer one request.
  */
 export const HELPER_CLOSE = {
   /** Missing or non-web Origin. */
@@ -68,28 +69,12 @@ export const HELPER_CLOSE = {
   STOPPING: 4503,
 } as const;
 
-/** The close code for a refusal that ends the connection. */
+type ClosingName = keyof typeof HELPER_CLOSE;
+
+/** The close code for a refusal that ends the connection; `null` for the others. */
 export function closeCodeFor(code: HelperErrorCode): number | null {
-  switch (code) {
-    case 'HELPER_ORIGIN_MISSING':
-      return HELPER_CLOSE.ORIGIN_MISSING;
-    case 'HELPER_TOO_MANY_CONNECTIONS':
-      return HELPER_CLOSE.TOO_MANY_CONNECTIONS;
-    case 'HELPER_MESSAGE_TOO_LARGE':
-      return HELPER_CLOSE.MESSAGE_TOO_LARGE;
-    case 'HELPER_MALFORMED':
-      return HELPER_CLOSE.MALFORMED;
-    case 'HELPER_RATE_LIMITED':
-      return HELPER_CLOSE.RATE_LIMITED;
-    case 'HELPER_TOO_MANY_REQUESTS':
-      return HELPER_CLOSE.TOO_MANY_REQUESTS;
-    case 'HELPER_VERSION':
-      return HELPER_CLOSE.VERSION;
-    case 'HELPER_STOPPING':
-      return HELPER_CLOSE.STOPPING;
-    default:
-      return null;
-  }
+  const name = code.slice('HELPER_'.length);
+  return Object.hasOwn(HELPER_CLOSE, name) ? HELPER_CLOSE[name as ClosingName] : null;
 }
 
 /** The refusal a close code stands for (the page reads the reason first, this as fallback). */
