@@ -13,11 +13,11 @@ import {
   VSC,
   type VscardMessage,
 } from '@cardlend/vscard';
-import { ensureQemu10, startQemu, type QemuHandle, type QemuVersion } from '@cardlend/qemu-testbed';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RelayServer } from '../src/server.ts';
+import type { QemuVersion } from '@cardlend/qemu-testbed';
+import { describe, expect, it } from 'vitest';
 import type { ServerEvent } from '../src/server-events.ts';
-import { Browser, startTestRelay, until, wsUrl } from './helpers.ts';
+import { until } from './helpers.ts';
+import { qemuRigPerTest } from './qemu-rig.ts';
 import { GUARD_POLICY } from '../src/session/guard-policy.ts';
 import { createRelayMetrics } from '../src/ops/metrics.ts';
 
@@ -30,44 +30,15 @@ const typeOf = (frame: Buffer): number => frame.readUInt32BE(0);
 describe.each<QemuVersion>(['7.2', '10.0'])(
   'forward guard in the relay, real QEMU %s',
   (version) => {
-    let qemu: QemuHandle | undefined;
-    let relay: RelayServer | undefined;
+    const rig = qemuRigPerTest(version);
+    const { open } = rig;
     let events: ServerEvent[] = [];
-    const browsers: Browser[] = [];
-
-    beforeAll(async () => {
-      if (version === '10.0') await ensureQemu10();
-    });
-
-    afterEach(async () => {
-      for (const b of browsers.splice(0)) b.ws.terminate();
-      await relay?.close();
-      if (qemu) {
-        try {
-          process.kill(qemu.pid, 'SIGCONT');
-        } catch {
-          // already gone
-        }
-        await qemu.stop();
-      }
-    });
 
     const metrics = createRelayMetrics({ hasProcessMetrics: false });
 
     async function start(extraArgs: string[] = []): Promise<void> {
-      qemu = await startQemu({ version, extraArgs });
-      ({ relay, events } = await startTestRelay(
-        qemu.port,
-        {},
-        { framePolicy: GUARD_POLICY, metrics },
-      ));
-    }
-
-    async function open(protocols?: string[]): Promise<Browser> {
-      const b = new Browser(wsUrl(relay as RelayServer), protocols);
-      browsers.push(b);
-      await b.opened;
-      return b;
+      const qemu = await rig.startQemu({ extraArgs });
+      events = await rig.startRelay(qemu.port, {}, { framePolicy: GUARD_POLICY, metrics });
     }
 
     /** A fresh session: Init answered by QEMU's Init (QEMU still reads). */
@@ -81,13 +52,13 @@ describe.each<QemuVersion>(['7.2', '10.0'])(
     it('the wedge attack (ReaderAdd + 65 524-byte APDU back to back, QEMU stopped) is refused with 4015; a fresh session is served', async () => {
       await start();
       const b = await open();
-      process.kill((qemu as QemuHandle).pid, 'SIGSTOP'); // QEMU "briefly busy"
+      process.kill(rig.qemu.pid, 'SIGSTOP'); // QEMU "briefly busy"
       b.send(READER_ADD);
       b.send(BIG_APDU);
       const closed = await b.closed;
       expect(closed.code).toBe(RelayClose.PROTOCOL_VIOLATION);
       expect(closed.reason).toMatch(/^Protocol violation: APDU answer with 65524 payload bytes/);
-      process.kill((qemu as QemuHandle).pid, 'SIGCONT');
+      process.kill(rig.qemu.pid, 'SIGCONT');
       await until(() => events.some((e) => e.kind === 'session-end'), 10_000);
       await expectServed();
     });
@@ -130,7 +101,7 @@ describe.each<QemuVersion>(['7.2', '10.0'])(
           /^This VM's smart-card channel adds about \d+ ms per command/,
         ),
       });
-      const text = await (await fetch(`http://127.0.0.1:${relay?.address.port}/metrics`)).text();
+      const text = await (await fetch(`http://127.0.0.1:${rig.relay.address.port}/metrics`)).text();
       expect(text).toMatch(/cardlend_relay_session_notices_total\{code="nagle-suspected"\} [1-9]/);
     });
 

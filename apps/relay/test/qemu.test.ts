@@ -2,17 +2,11 @@
  * The relay against real QEMU (7.2 from Debian 12, 10.0 from bookworm-backports): a paused
  * machine with usb-ccid + ccid-card-passthru, driven through the relay with the vscard codec.
  */
-import {
-  clientInit,
-  decodeMessage,
-  encodeMessage,
-  RelayClose,
-  type VscardMessage,
-} from '@cardlend/vscard';
-import { ensureQemu10, type QemuHandle, type QemuVersion, startQemu } from '@cardlend/qemu-testbed';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { RelayServer } from '../src/server.ts';
-import { Browser, startTestRelay, until, wsUrl } from './helpers.ts';
+import { clientInit, encodeMessage, RelayClose } from '@cardlend/vscard';
+import type { QemuVersion } from '@cardlend/qemu-testbed';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { Browser, until, wsUrl } from './helpers.ts';
+import { qemuRigPerTest, VscardBrowser } from './qemu-rig.ts';
 
 const YUBIKEY_ATR = Uint8Array.from(
   Buffer.from('3bfd1300008131fe158073c021c057597562694b657940', 'hex'),
@@ -21,62 +15,29 @@ const CAC_ATR = Uint8Array.from(Buffer.from('3b7a18000073667465206364313434', 'h
 /** Valid T=1 ATR that QEMU's structure check refuses (vscard-protocol.md §3.1). */
 const REFUSED_ATR = Uint8Array.from(Buffer.from('3b84015653434487', 'hex'));
 
-/** A browser speaking VSCard through the relay with @cardlend/vscard's codec. */
-class VscardBrowser {
-  readonly browser: Browser;
-  #next = 0;
-  constructor(browser: Browser) {
-    this.browser = browser;
-  }
-  static async open(relay: RelayServer): Promise<VscardBrowser> {
-    const b = new Browser(wsUrl(relay));
-    await b.opened;
-    return new VscardBrowser(b);
-  }
-  send(msg: VscardMessage): void {
-    this.browser.send(encodeMessage(msg, { errorCodeByteOrder: 'le' }));
-  }
-  async receive(timeoutMs = 3000): Promise<VscardMessage> {
-    const frame = await this.browser.frame(this.#next++, timeoutMs);
-    return decodeMessage(Uint8Array.from(frame));
-  }
-  /** Sends and returns the reply (QEMU answers control messages synchronously, §3). */
-  async request(msg: VscardMessage): Promise<VscardMessage> {
-    this.send(msg);
-    return this.receive();
-  }
-  async expectNoMessage(ms: number): Promise<void> {
-    const before = this.browser.frames.length;
-    await new Promise((r) => setTimeout(r, ms));
-    expect(this.browser.frames.length).toBe(before);
-  }
-}
-
 describe.each<QemuVersion>(['7.2', '10.0'])('relay ⇄ real QEMU %s', (version) => {
-  let qemu: QemuHandle;
-  let relay: RelayServer;
-  const browsers: VscardBrowser[] = [];
-
-  async function openBrowser(): Promise<VscardBrowser> {
-    const b = await VscardBrowser.open(relay);
-    browsers.push(b);
-    return b;
-  }
-
-  beforeAll(async () => {
-    if (version === '10.0') await ensureQemu10();
-  });
+  const rig = qemuRigPerTest(version);
+  const openBrowser = async () => new VscardBrowser(await rig.open());
 
   beforeEach(async () => {
-    qemu = await startQemu({ version, debug: 2 });
-    ({ relay } = await startTestRelay(qemu.port));
+    await rig.startQemu({ debug: 2 });
+    await rig.startRelay(rig.qemu.port);
   });
 
-  afterEach(async () => {
-    for (const b of browsers.splice(0)) b.browser.ws.terminate();
-    await relay.close();
-    await qemu.stop();
-  });
+  /** The last session ended and a fresh one is served: Init, ReaderAdd, a card's ATR answered. */
+  async function expectFreshSessionServed(): Promise<void> {
+    await until(() => rig.relay.sessions.size === 0, 3000, 'session end');
+    const next = await openBrowser();
+    expect(await next.request(clientInit())).toMatchObject({ type: 'Init', version: 2 });
+    expect(await next.request({ type: 'ReaderAdd', readerId: 0, name: '' })).toMatchObject({
+      type: 'Error',
+      code: 0,
+    });
+    expect(await next.request({ type: 'ATR', readerId: 0, atr: CAC_ATR })).toMatchObject({
+      type: 'Error',
+      code: 0,
+    });
+  }
 
   it('handshake: Init ↔ Init, ReaderAdd acked with Error(0)', async () => {
     const b = await openBrowser();
@@ -111,12 +72,12 @@ describe.each<QemuVersion>(['7.2', '10.0'])('relay ⇄ real QEMU %s', (version) 
       type: 'Error',
       code: 0,
     });
-    const mark = qemu.output.length;
+    const mark = rig.qemu.output.length;
     expect(await b.request({ type: 'ATR', readerId: 0, atr: REFUSED_ATR })).toMatchObject({
       type: 'Error',
       code: 1,
     });
-    await qemu.waitForLog(/ATR is inconsistent/, 3000, mark);
+    await rig.qemu.waitForLog(/ATR is inconsistent/, 3000, mark);
     expect(await b.request({ type: 'CardRemove', readerId: 0 })).toMatchObject({
       type: 'Error',
       code: 0,
@@ -146,24 +107,22 @@ describe.each<QemuVersion>(['7.2', '10.0'])('relay ⇄ real QEMU %s', (version) 
     const b = await openBrowser();
     await b.request({ type: 'ReaderAdd', readerId: 0, name: '' });
     expect(await b.request({ type: 'ATR', readerId: 0, atr: CAC_ATR })).toMatchObject({ code: 0 });
-    const mark = qemu.output.length;
+    const mark = rig.qemu.output.length;
     b.browser.ws.terminate(); // the browser vanishes without a close handshake
-    await qemu.waitForLog(/VSC_CardRemove/, 3000, mark);
-    await qemu.waitForLog(/CCID Detach/, 3000, mark); // ReaderRemove (usb-ccid debug)
-    const after = qemu.output.slice(mark);
+    await rig.qemu.waitForLog(/VSC_CardRemove/, 3000, mark);
+    await rig.qemu.waitForLog(/CCID Detach/, 3000, mark); // ReaderRemove (usb-ccid debug)
+    const after = rig.qemu.output.slice(mark);
     expect(after.findIndex((l) => /VSC_CardRemove/.test(l))).toBeLessThan(
       after.findIndex((l) => /CCID Detach/.test(l)),
     );
     // The relay closed TCP cleanly: the next session is served (no half-open socket holding QEMU).
-    await until(() => relay.sessions.size === 0, 3000, 'session end');
-    const next = await openBrowser();
-    expect(await next.request(clientInit())).toMatchObject({ type: 'Init' });
+    await expectFreshSessionServed();
   });
 
   it('refuses a second browser session at once; the first keeps working', async () => {
     const first = await openBrowser();
     await first.request(clientInit());
-    const second = new Browser(wsUrl(relay));
+    const second = new Browser(wsUrl(rig.relay));
     const closed = await second.closed;
     expect(closed.code).toBe(RelayClose.VM_IN_USE);
     expect(await first.request({ type: 'ReaderAdd', readerId: 0, name: '' })).toMatchObject({
@@ -182,21 +141,14 @@ describe.each<QemuVersion>(['7.2', '10.0'])('relay ⇄ real QEMU %s', (version) 
     async (_name, bad) => {
       const b = await openBrowser();
       await b.request(clientInit());
-      const mark = qemu.output.length;
+      const mark = rig.qemu.output.length;
       b.browser.send(bad, typeof bad !== 'string');
       const closed = await b.browser.closed;
       expect(closed.code).toBe(RelayClose.BAD_FRAME);
-      await until(() => relay.sessions.size === 0, 3000, 'session end');
+      await until(() => rig.relay.sessions.size === 0, 3000, 'session end');
       // QEMU saw only the relay's cleanup — no "unexpected message", no wedge.
-      expect(qemu.output.slice(mark).join('\n')).not.toMatch(/unexpected message/);
-      const next = await openBrowser();
-      expect(await next.request(clientInit())).toMatchObject({ type: 'Init', version: 2 });
-      expect(await next.request({ type: 'ReaderAdd', readerId: 0, name: '' })).toMatchObject({
-        code: 0,
-      });
-      expect(await next.request({ type: 'ATR', readerId: 0, atr: CAC_ATR })).toMatchObject({
-        code: 0,
-      });
+      expect(rig.qemu.output.slice(mark).join('\n')).not.toMatch(/unexpected message/);
+      await expectFreshSessionServed();
     },
   );
 
@@ -205,45 +157,29 @@ describe.each<QemuVersion>(['7.2', '10.0'])('relay ⇄ real QEMU %s', (version) 
     await big.request(clientInit());
     big.browser.send(Buffer.alloc(12 + 65525 + 100)); // larger than any VSCard message
     expect((await big.browser.closed).code).toBe(RelayClose.MESSAGE_TOO_BIG);
-    await until(() => relay.sessions.size === 0, 3000, 'session end');
-    await relay.close();
-    ({ relay } = await startTestRelay(qemu.port, {
-      messageRate: { ratePerSecond: 50, burst: 20 },
-    }));
+    await until(() => rig.relay.sessions.size === 0, 3000, 'session end');
+    await rig.startRelay(rig.qemu.port, { messageRate: { ratePerSecond: 50, burst: 20 } });
     const flood = await openBrowser();
     const init = encodeMessage(clientInit());
     for (let i = 0; i < 500; i++) flood.browser.send(init);
     expect((await flood.browser.closed).code).toBe(RelayClose.RATE_LIMITED);
-    await until(() => relay.sessions.size === 0, 3000, 'session end');
-    const fresh = await openBrowser();
-    expect(await fresh.request({ type: 'ReaderAdd', readerId: 0, name: '' })).toMatchObject({
-      type: 'Error',
-      code: 0,
-    });
-    expect(await fresh.request({ type: 'ATR', readerId: 0, atr: CAC_ATR })).toMatchObject({
-      code: 0,
-    });
+    await expectFreshSessionServed();
   });
 
   it('QEMU restart: the relay stays up and serves the new QEMU on the same port', async () => {
     const b = await openBrowser();
     await b.request(clientInit());
-    const port = qemu.port;
-    await qemu.stop();
+    const port = rig.qemu.port;
+    await rig.stopQemu();
     expect((await b.browser.closed).code).toBe(RelayClose.VM_CLOSED);
-    qemu = await startQemu({ version, port });
-    await until(() => relay.sessions.size === 0, 3000, 'session end');
-    const again = await openBrowser();
-    expect(await again.request(clientInit())).toMatchObject({ type: 'Init', version: 2 });
-    expect(await again.request({ type: 'ReaderAdd', readerId: 0, name: '' })).toMatchObject({
-      code: 0,
-    });
+    await rig.startQemu({ port });
+    await expectFreshSessionServed();
   });
 
   it('QEMU stops → the browser gets VM_CLOSED', async () => {
     const b = await openBrowser();
     await b.request(clientInit());
-    await qemu.stop();
+    await rig.stopQemu();
     const closed = await b.browser.closed;
     expect(closed.code).toBe(RelayClose.VM_CLOSED);
     expect(closed.reason).toMatch(/VM closed/);

@@ -6,12 +6,10 @@
  * bridge does; the guard accepts every message (no 4015), QEMU answers each, and the card is
  * never removed.
  */
-import { RELAY_TICKET_SUBPROTOCOL_PREFIX, RELAY_TOKEN_SUBPROTOCOL_PREFIX } from '@cardlend/vscard';
 import { describe, expect, it } from 'vitest';
 import type { ServerEvent } from '../src/server-events.ts';
 import { GUARD_POLICY } from '../src/session/guard-policy.ts';
-import { until } from './helpers.ts';
-import { CAC_ATR, mintTestToken, qemuAndRelayPerTest } from './resume-helpers.ts';
+import { CAC_ATR, qemuAndRelayPerTest } from './resume-helpers.ts';
 
 const SECRET = new Uint8Array(32).fill(0x6b);
 const GRACE_MS = 3000;
@@ -21,7 +19,6 @@ describe('resuming a session with the forward guard on, real QEMU 7.2', () => {
     { tokenSecrets: [SECRET], resumeGraceMs: GRACE_MS },
     { framePolicy: GUARD_POLICY },
   );
-  const { open } = env;
 
   const refusals = (): ServerEvent[] =>
     env.events.filter(
@@ -31,20 +28,12 @@ describe('resuming a session with the forward guard on, real QEMU 7.2', () => {
     );
 
   it('a cut page resumes with its ticket, re-announces, and QEMU keeps serving', async () => {
-    const token = mintTestToken(SECRET);
-    const first = await open(RELAY_TOKEN_SUBPROTOCOL_PREFIX + token);
-    const { ticket } = await first.offer();
-    await first.announce();
+    const { page: first, offer } = await env.lend(SECRET);
     const session = env.relay.sessions.get('default');
     expect(session).toBeDefined();
 
     const mark = env.qemu.output.length;
-    first.browser.ws.terminate(); // cut without a close frame: 1006 at the relay
-    await until(() => session?.isParked === true, 3000, 'session parked');
-
-    const second = await open(RELAY_TICKET_SUBPROTOCOL_PREFIX + ticket);
-    await second.offer();
-    await second.announce();
+    const { page: second } = await env.cutAndResume(first, offer.ticket);
     expect(env.relay.sessions.get('default')).toBe(session);
     expect(session?.isParked).toBe(false);
     await env.qemu.waitForLog(/VSC_ATR/, 3000, mark);
@@ -61,17 +50,10 @@ describe('resuming a session with the forward guard on, real QEMU 7.2', () => {
   });
 
   it('resumes a second time after a second cut', async () => {
-    const token = mintTestToken(SECRET);
-    let page = await open(RELAY_TOKEN_SUBPROTOCOL_PREFIX + token);
-    let { ticket } = await page.offer();
-    await page.announce();
+    let { page, offer } = await env.lend(SECRET);
     const session = env.relay.sessions.get('default');
     for (let round = 0; round < 2; round++) {
-      page.browser.ws.terminate();
-      await until(() => session?.isParked === true, 3000, 'session parked');
-      page = await open(RELAY_TICKET_SUBPROTOCOL_PREFIX + ticket);
-      ({ ticket } = await page.offer());
-      await page.announce();
+      ({ page, offer } = await env.cutAndResume(page, offer.ticket));
     }
     expect(refusals()).toEqual([]);
     expect(env.relay.sessions.get('default')).toBe(session);

@@ -8,17 +8,20 @@ import {
   parseResumeOffer,
   RELAY_RESUME_CAPABILITY,
   RELAY_SUBPROTOCOL,
+  RELAY_TICKET_SUBPROTOCOL_PREFIX,
+  RELAY_TOKEN_SUBPROTOCOL_PREFIX,
   type ResumeOffer,
   type VscardMessage,
 } from '@cardlend/vscard';
-import { type QemuHandle, startQemu } from '@cardlend/qemu-testbed';
-import { afterEach, beforeEach, expect } from 'vitest';
+import type { QemuHandle } from '@cardlend/qemu-testbed';
+import { beforeEach, expect } from 'vitest';
 import { mintToken } from '../src/auth/tokens.ts';
 import type { RelayConfig } from '../src/config.ts';
 import type { RelayServer, RelayServerOptions } from '../src/server.ts';
 import type { ServerEvent } from '../src/server-events.ts';
 import { announceCard } from './announce.ts';
-import { Browser, startTestRelay, wsUrl } from './helpers.ts';
+import { Browser, until, wsUrl } from './helpers.ts';
+import { qemuRigPerTest } from './qemu-rig.ts';
 
 export const CAC_ATR = Uint8Array.from(Buffer.from('3b7a18000073667465206364313434', 'hex'));
 
@@ -52,9 +55,6 @@ export class ResumingPage {
   constructor(browser: Browser) {
     this.browser = browser;
   }
-  static async open(relay: RelayServer, opened: Browser[], credential: string) {
-    return new ResumingPage(await openResumable(relay, opened, credential));
-  }
   offer(): Promise<ResumeOffer> {
     return offerAt(this.browser, this.#next++);
   }
@@ -79,6 +79,19 @@ export interface QemuAndRelay {
   readonly events: ServerEvent[];
   /** A resumable page presenting `credential`, closed after the test. */
   open(credential: string): Promise<ResumingPage>;
+  /** A page lending with a fresh one-time token: its resume offer read, the card announced. */
+  lend(secret: Uint8Array): Promise<Lending>;
+  /**
+   * Cuts `page` without a close frame, waits until its session is parked, and takes it over
+   * with `ticket`: the new page, its offer read and the card announced again.
+   */
+  cutAndResume(page: ResumingPage, ticket: string): Promise<Lending>;
+}
+
+/** A page that lends, with the resume offer it read last. */
+export interface Lending {
+  readonly page: ResumingPage;
+  readonly offer: ResumeOffer;
 }
 
 /** Registers hooks: per test a QEMU 7.2 and a relay on it (`config`, `extra`), ended after it. */
@@ -86,32 +99,37 @@ export function qemuAndRelayPerTest(
   config: Partial<RelayConfig>,
   extra: Omit<RelayServerOptions, 'config' | 'onEvent'> = {},
 ): QemuAndRelay {
-  let started: { qemu: QemuHandle; relay: RelayServer; events: ServerEvent[] } | undefined;
-  const browsers: Browser[] = [];
+  const rig = qemuRigPerTest('7.2');
+  let events: ServerEvent[] = [];
   beforeEach(async () => {
-    const qemu = await startQemu({ version: '7.2', debug: 2 });
-    started = { qemu, ...(await startTestRelay(qemu.port, config, extra)) };
+    const qemu = await rig.startQemu({ debug: 2 });
+    events = await rig.startRelay(qemu.port, config, extra);
   });
-  afterEach(async () => {
-    for (const b of browsers.splice(0)) b.ws.terminate();
-    await started?.relay.close();
-    await started?.qemu.stop();
-    started = undefined;
-  });
-  const get = () => {
-    if (started === undefined) throw new Error('QEMU and the relay start in beforeEach');
-    return started;
+  const open = async (credential: string): Promise<ResumingPage> =>
+    new ResumingPage(await rig.open([RELAY_SUBPROTOCOL, RELAY_RESUME_CAPABILITY, credential]));
+  const lendWith = async (credential: string): Promise<Lending> => {
+    const page = await open(credential);
+    const offer = await page.offer();
+    await page.announce();
+    return { page, offer };
   };
   return {
     get qemu() {
-      return get().qemu;
+      return rig.qemu;
     },
     get relay() {
-      return get().relay;
+      return rig.relay;
     },
     get events() {
-      return get().events;
+      return events;
     },
-    open: (credential) => ResumingPage.open(get().relay, browsers, credential),
+    open,
+    lend: (secret) => lendWith(RELAY_TOKEN_SUBPROTOCOL_PREFIX + mintTestToken(secret)),
+    async cutAndResume(page, ticket) {
+      const session = rig.relay.sessions.get('default');
+      page.browser.ws.terminate(); // cut without a close frame: 1006 at the relay
+      await until(() => session?.isParked === true, 3000, 'session parked');
+      return lendWith(RELAY_TICKET_SUBPROTOCOL_PREFIX + ticket);
+    },
   };
 }

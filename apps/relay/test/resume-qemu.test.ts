@@ -79,10 +79,7 @@ describe('resuming a lending session through the relay, real QEMU 7.2', () => {
   });
 
   it('after the grace the card and reader are removed and the ticket reads expired', async () => {
-    const token = mintTestToken(SECRET);
-    const first = await open(RELAY_TOKEN_SUBPROTOCOL_PREFIX + token);
-    const offer = await first.offer();
-    await first.announce();
+    const { page: first, offer } = await env.lend(SECRET);
     const mark = env.qemu.output.length;
     first.browser.ws.terminate();
     await env.qemu.waitForLog(/VSC_CardRemove/, GRACE_MS + 5000, mark);
