@@ -8,6 +8,7 @@
  * page and relay.
  */
 import {
+  ChainCollector,
   decodeMessage,
   LongAnswerSplitter,
   relaySplitsLongAnswers,
@@ -199,40 +200,18 @@ function waitForEvent(
   });
 }
 
-/** Most data collected from one card chain: one VSCard message, minus SW and a piece of room. */
-const MAX_COLLECTED_BYTES = VSCARD_MAX_PAYLOAD_BYTES - 2 - 256;
-
 /**
  * When the relay splits (long-answers contract), a card's own `61xx` chain is collected here
  * with GET RESPONSE, next to the card, and sent whole: the guest's GET RESPONSEs are then
- * served by the relay instead of crossing the WAN (the bridge does the same).
+ * served by the relay instead of crossing the WAN (the bridge uses the same ChainCollector).
  */
 export async function collectChain(
   card: SimpleCard,
   command: Uint8Array,
   first: Uint8Array,
 ): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  let answer = first;
-  while (
-    answer.length >= 2 &&
-    answer[answer.length - 2] === 0x61 &&
-    total < MAX_COLLECTED_BYTES &&
-    parts.length < 300
-  ) {
-    parts.push(answer.subarray(0, answer.length - 2));
-    total += answer.length - 2;
-    const le = answer[answer.length - 1] ?? 0;
-    answer = await card.process(Uint8Array.of((command[0] ?? 0) & 0x03, 0xc0, 0x00, 0x00, le));
-  }
-  if (parts.length === 0) return answer;
-  const out = new Uint8Array(total + answer.length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  out.set(answer, at);
-  return out;
+  const chain = new ChainCollector(command, true);
+  let next = chain.add(first);
+  while (next) next = chain.add(await card.process(next));
+  return chain.answer();
 }

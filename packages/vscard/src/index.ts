@@ -76,6 +76,7 @@ export {
   DEFAULT_MAX_ANSWER_BYTES,
 } from './long-answer.ts';
 export type { LongAnswerSplitterOptions, SplitterDecision } from './long-answer.ts';
+export { ChainCollector, MAX_CHAIN_LINKS } from './chain-collector.ts';
 export { RelayAnswerSplitter } from './relay-answer-splitter.ts';
 export type {
   BrowserAnswerDecision,
