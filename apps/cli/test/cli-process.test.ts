@@ -52,6 +52,8 @@ async function startRelay(): Promise<RelayServer> {
 }
 
 const link = (token: string): string => `http://127.0.0.1:${relay.address.port}/#token=${token}`;
+/** A link with a fresh token for vm-42. */
+const vmLink = (): string => link(mintTestToken(secret, 'vm-42'));
 const isLentWithCard = (e: CliEvent): boolean =>
   e.event === 'state' &&
   e['link'] === 'lent' &&
@@ -116,7 +118,7 @@ describe('cardlend readers', () => {
 describe('cardlend lend: before lending', () => {
   it('without a terminal and without --yes it refuses and lends nothing', async () => {
     const before = vm.received.length;
-    const r = await runCliToEnd(['lend', link(mintTestToken(secret, 'vm-42'))]);
+    const r = await runCliToEnd(['lend', vmLink()]);
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/no terminal to ask in.*--yes/);
     expect(vm.received.length).toBe(before);
@@ -171,7 +173,7 @@ describe('cardlend lend --yes --json', () => {
   }, 60_000);
 
   it('card pulled → CardRemove; inserted again → ATR; SIGINT → clean exit 0', async () => {
-    const run = lend(['--yes', '--json', link(mintTestToken(secret, 'vm-42'))]);
+    const run = lend(['--yes', '--json', vmLink()]);
     await run.waitForEvent(isLentWithCard, 'card accepted');
     const before = vm.received.length;
     await pivLink.remove();
@@ -195,13 +197,7 @@ describe('a card another program holds', () => {
     const holder = await openReader(pcscd.readers[0]);
     await holder.powerOn(); // exclusive, like a lent card
     try {
-      const run = lend([
-        '--yes',
-        '--json',
-        '--reader',
-        '00 00',
-        link(mintTestToken(secret, 'vm-42')),
-      ]);
+      const run = lend(['--yes', '--json', '--reader', '00 00', vmLink()]);
       const busy = await run.waitForEvent(
         (e) =>
           e.event === 'state' &&
@@ -251,15 +247,9 @@ describe("refusals: the page's words, non-zero exit", () => {
     const t0 = await pcscd.insertCard(createT0Card(), { slot: 1 });
     try {
       await waitForCard(pcscd.readers[1], 'present');
-      const first = lend([
-        '--yes',
-        '--json',
-        '--reader',
-        '00 00',
-        link(mintTestToken(secret, 'vm-42')),
-      ]);
+      const first = lend(['--yes', '--json', '--reader', '00 00', vmLink()]);
       await first.waitForEvent(isLentWithCard, 'first lending');
-      const second = lend(['--yes', '--reader', '00 01', link(mintTestToken(secret, 'vm-42'))]);
+      const second = lend(['--yes', '--reader', '00 01', vmLink()]);
       expect((await second.exit).code, second.transcript()).toBe(3);
       for (const w of words(4009)) expect(second.stderr.join('\n')).toContain(w);
       first.child.kill('SIGTERM');
@@ -272,7 +262,7 @@ describe("refusals: the page's words, non-zero exit", () => {
   it("the VM refuses the card's ATR: stops lending, exit 3", async () => {
     vm.isRefusingAtrs = true;
     try {
-      const run = lend(['--yes', link(mintTestToken(secret, 'vm-42'))]);
+      const run = lend(['--yes', vmLink()]);
       expect((await run.exit).code, run.transcript()).toBe(3);
       const e = explain({ kind: 'bridge', code: 'BRIDGE_ATR_REFUSED' }, { client: 'page' });
       expect(run.stderr.join('\n')).toContain(e.title);

@@ -14,8 +14,8 @@
  *   until-removed  ← SIGINT to that CLI (exit 0)
  */
 import type { PivDemoCard } from '@cardlend/card-sim';
-import { buildGuest, freePort, hexToBytes, startGuest } from '@cardlend/guest-image';
-import type { GuestHandle, GuestImage, GuestMarker } from '@cardlend/guest-image';
+import { buildGuest, bytesToHex, freePort, hexToBytes, startGuest } from '@cardlend/guest-image';
+import type { GuestHandle, GuestImage } from '@cardlend/guest-image';
 import { waitForCard } from '@cardlend/pcsc/testing';
 import type { Pcscd, Vicc, VpcdCard } from '@cardlend/pcsc/testing';
 import type { RelayServer } from '@cardlend/relay';
@@ -23,24 +23,25 @@ import { toQemuT0CompatibleAtr } from '@cardlend/vscard';
 import { beforeAll, describe, expect } from 'vitest';
 import { ensureBundle, spawnCli } from './helpers/cli-process.ts';
 import type { CliEvent, CliRun } from './helpers/cli-process.ts';
-import { cleanupsAfterEach, itOnBothQemus, pivOnPcscd } from './helpers/guest-proof.ts';
+import {
+  BOOT_TIMEOUT_MS,
+  cleanupsAfterEach,
+  hexText,
+  itOnBothQemus,
+  nthResult,
+  pivOnPcscd,
+  STEP_MS,
+} from './helpers/guest-proof.ts';
 import type { QemuChoice } from './helpers/guest-proof.ts';
 import { checkPivSignature } from './helpers/piv-signature.ts';
 import { startTestRelay } from './helpers/relay-rig.ts';
 import { mintTestToken, testSecret } from './helpers/tokens.ts';
 
-/** One boot with every step; PKCS#11 boots alone take ~40 s on the loaded 2-core machine. */
-const BOOT_TIMEOUT_MS = 420_000;
-/** How long one guest step may take once the host has acted, ms. */
-const STEP_MS = 120_000;
 /** vicc's ATR (T=1 only). */
 const VICC_ATR = hexToBytes('3b951381018073ff01000b');
 /** SELECT of the MF by file id without FCI (Debian's vicc dies on SELECTs that ask for FCI). */
 const SELECT_MF = '00a4000c023f00';
 const SIGNED = 'cardlend-cli-signature';
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const text = (h: string | undefined): string => Buffer.from(hexToBytes(h ?? '')).toString('utf8');
 
 let image: GuestImage;
 const cleanups = cleanupsAfterEach();
@@ -49,31 +50,6 @@ beforeAll(async () => {
   ensureBundle();
   image = await buildGuest();
 }, 300_000);
-
-/** The nth (1-based) RESULT called `name`, once printed; the error names `what` and the last markers. */
-async function nthResult(
-  guest: GuestHandle,
-  name: string,
-  n: number,
-  what: string,
-): Promise<GuestMarker> {
-  const named = (): GuestMarker[] =>
-    guest.markers.filter((m) => m.kind === 'RESULT' && m.fields['name'] === name);
-  try {
-    await guest.waitForMarker(() => named().length >= n, STEP_MS);
-  } catch (cause) {
-    const last = guest.markers
-      .slice(-5)
-      .map((m) => `${m.kind} ${JSON.stringify(m.fields)}`)
-      .join('; ');
-    throw new Error(`${what}: RESULT ${name} #${n} not seen (${String(cause)}); last: ${last}`, {
-      cause,
-    });
-  }
-  const m = named()[n - 1] as GuestMarker;
-  expect(m.fields['ok'], `${what}: ${text(m.fields['out'])}`).toBe('1');
-  return m;
-}
 
 /** A relay in this process for target `vm` (tokens required), on `port` (0: any). */
 async function startRelay(vscardPort: number, port: number, secret: Uint8Array, dir: string) {
@@ -95,8 +71,8 @@ interface Rig {
 /** Steps 1–3: the PIV card through pkcs15-tool and a verified PKCS#11 signature. */
 async function provePiv(rig: Rig, piv: PivDemoCard, cli: CliRun): Promise<void> {
   const atr = await nthResult(rig.guest, 'atr', 1, 'PIV card in the guest');
-  expect(atr.fields['atr']).toBe(hex(piv.atr));
-  const p15 = text(
+  expect(atr.fields['atr']).toBe(bytesToHex(piv.atr));
+  const p15 = hexText(
     (await nthResult(rig.guest, 'pkcs15-dump', 1, 'pkcs15-tool -D')).fields['outhex'],
   );
   expect(p15).toMatch(/PIN \[/);
@@ -110,7 +86,7 @@ async function provePiv(rig: Rig, piv: PivDemoCard, cli: CliRun): Promise<void> 
   // The PIN went through the CLI: its log has the VERIFY, without the PIN.
   const verifyEntry = cli.events.find((e) => e.event === 'apdu' && e['name'] === 'VERIFY');
   expect(verifyEntry).toMatchObject({ isRedacted: true, command: null });
-  expect(cli.stdout.join('\n')).not.toContain(hex(Buffer.from('123456')));
+  expect(cli.stdout.join('\n')).not.toContain(bytesToHex(Buffer.from('123456')));
 }
 
 async function runProof(qemu: QemuChoice): Promise<void> {
@@ -161,14 +137,14 @@ async function runProof(qemu: QemuChoice): Promise<void> {
   await nthResult(guest, 'until-removed', 1, 'card pulled');
   pivLink = await pcscd.insertCard(piv);
   expect((await nthResult(guest, 'atr', 2, 'card inserted again')).fields['atr']).toBe(
-    hex(piv.atr),
+    bytesToHex(piv.atr),
   );
 
   // pcscd restarts under the CLI: the card leaves the guest, then comes back by itself.
   await pcscd.restart();
   await nthResult(guest, 'until-removed', 2, 'pcscd restarted: card gone in the guest');
   expect((await nthResult(guest, 'atr', 3, 'after pcscd restart')).fields['atr']).toBe(
-    hex(piv.atr),
+    bytesToHex(piv.atr),
   );
   // …and the CLI said why the card was gone meanwhile.
   const service = cli.events.filter((e) => e.event === 'service').map((e) => e['state']);
@@ -180,7 +156,7 @@ async function runProof(qemu: QemuChoice): Promise<void> {
   await nthResult(guest, 'until-removed', 3, 'relay stopped: card gone in the guest');
   relay = await startRelay(vscardPort, relayPort, secret, staticDir);
   const list = await nthResult(guest, 'pkcs11-list', 1, 'after the CLI reconnected');
-  expect(text(list.fields['objectshex'])).toMatch(/Certificate Object; type = X\.509 cert/);
+  expect(hexText(list.fields['objectshex'])).toMatch(/Certificate Object; type = X\.509 cert/);
   expect(cli.events.some((e) => e.event === 'state' && e['link'] === 'reconnecting')).toBe(true);
 
   // SIGTERM to the CLI's own process: CardRemove + ReaderRemove, the guest keeps no card, exit 0.
@@ -198,7 +174,7 @@ async function runProof(qemu: QemuChoice): Promise<void> {
   cleanups.push(() => void cli2.child.kill('SIGKILL'));
   await cli2.waitForEvent(isAccepted, 'vicc card lent', STEP_MS);
   const viccAtr = await nthResult(guest, 'atr', 4, "vicc's card in the guest");
-  expect(viccAtr.fields['atr']).toBe(hex(toQemuT0CompatibleAtr(VICC_ATR)));
+  expect(viccAtr.fields['atr']).toBe(bytesToHex(toQemuT0CompatibleAtr(VICC_ATR)));
   const select = await nthResult(guest, 'apdu', 1, 'SELECT to vicc');
   expect(select.fields['sw']).toBe('9000');
   cli2.child.kill('SIGINT');

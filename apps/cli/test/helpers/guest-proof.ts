@@ -1,14 +1,17 @@
 /**
  * The frame of the CLI's real-guest proofs: one proof run per QEMU version (the system's 7.2,
  * then 10.0 from the testbed), cleanups that run in reverse order after each test, and the
- * host side every proof starts from: a folder and a real pcscd with the PIV demo card.
+ * host side every proof starts from: a folder and a real pcscd with the PIV demo card; and
+ * reading the guest's step results.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { createPivDemoCard } from '@cardlend/card-sim';
 import type { PivDemoCard } from '@cardlend/card-sim';
+import { hexToBytes } from '@cardlend/guest-image';
+import type { GuestHandle, GuestMarker } from '@cardlend/guest-image';
 import { startPcscd, waitForCard } from '@cardlend/pcsc/testing';
 import type { Pcscd, VpcdCard } from '@cardlend/pcsc/testing';
 import { ensureQemu10 } from '@cardlend/qemu-testbed';
@@ -59,4 +62,41 @@ export async function pivOnPcscd(
   const pivLink = await pcscd.insertCard(piv);
   await waitForCard(pcscd.readers[0], 'present');
   return { dir, pcscd, piv, pivLink };
+}
+
+/** One boot with every step; PKCS#11 boots alone take ~40 s on the loaded 2-core machine. */
+export const BOOT_TIMEOUT_MS = 420_000;
+/** How long one guest step may take once the host has acted, ms. */
+export const STEP_MS = 120_000;
+
+/** The UTF-8 text a guest marker carries as hex (`out`, `outhex`, …). */
+export const hexText = (h: string | undefined): string =>
+  Buffer.from(hexToBytes(h ?? '')).toString('utf8');
+
+/**
+ * The nth (1-based) RESULT called `name` once the guest has printed it (within STEP_MS),
+ * checked to be ok. Errors name `what`, with the guest's last markers or the step's output.
+ */
+export async function nthResult(
+  guest: GuestHandle,
+  name: string,
+  n: number,
+  what: string,
+): Promise<GuestMarker> {
+  const named = (): GuestMarker[] =>
+    guest.markers.filter((m) => m.kind === 'RESULT' && m.fields['name'] === name);
+  try {
+    await guest.waitForMarker(() => named().length >= n, STEP_MS);
+  } catch (cause) {
+    const last = guest.markers
+      .slice(-5)
+      .map((m) => `${m.kind} ${JSON.stringify(m.fields)}`)
+      .join('; ');
+    throw new Error(`${what}: RESULT ${name} #${n} not seen (${String(cause)}); last: ${last}`, {
+      cause,
+    });
+  }
+  const m = named()[n - 1] as GuestMarker;
+  expect(m.fields['ok'], `${what}: ${hexText(m.fields['out'])}`).toBe('1');
+  return m;
 }

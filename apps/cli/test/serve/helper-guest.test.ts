@@ -6,22 +6,25 @@
  * signature); the helper stops mid-lending → the guest sees no card.
  */
 import { beforeAll, describe, expect } from 'vitest';
-import { buildGuest, freePort, startGuest } from '@cardlend/guest-image';
-import type { GuestHandle, GuestImage, GuestMarker } from '@cardlend/guest-image';
+import { buildGuest, bytesToHex, freePort, startGuest } from '@cardlend/guest-image';
+import type { GuestImage } from '@cardlend/guest-image';
 import { HelperClient } from '../../../web/src/lib/helper/helper-client.ts';
 import { HelperReader } from '../../../web/src/lib/helper/helper-reader.ts';
 import { startPcscHelper } from '../helpers/pcsc-helper.ts';
-import { cleanupsAfterEach, itOnBothQemus, pivOnPcscd } from '../helpers/guest-proof.ts';
+import {
+  BOOT_TIMEOUT_MS,
+  cleanupsAfterEach,
+  itOnBothQemus,
+  nthResult,
+  pivOnPcscd,
+} from '../helpers/guest-proof.ts';
 import type { QemuChoice } from '../helpers/guest-proof.ts';
 import { checkPivSignature } from '../helpers/piv-signature.ts';
 import { bridgeToRelay, startTestRelay } from '../helpers/relay-rig.ts';
 import { pageSocket } from './serve-fixture.ts';
 
-const BOOT_TIMEOUT_MS = 420_000;
-const STEP_MS = 120_000;
 const PAGE = 'https://lend.example.org';
 const SIGNED = 'cardlend-helper-signature';
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 let image: GuestImage;
 const cleanups = cleanupsAfterEach();
@@ -29,15 +32,6 @@ const cleanups = cleanupsAfterEach();
 beforeAll(async () => {
   image = await buildGuest();
 }, 300_000);
-
-async function result(guest: GuestHandle, name: string): Promise<GuestMarker> {
-  const named = (): GuestMarker | undefined =>
-    guest.markers.find((m) => m.kind === 'RESULT' && m.fields['name'] === name);
-  await guest.waitForMarker(() => named() !== undefined, STEP_MS);
-  const m = named() as GuestMarker;
-  expect(m.fields['ok'], `${name}: ${JSON.stringify(m.fields)}`).toBe('1');
-  return m;
-}
 
 async function runProof(qemu: QemuChoice): Promise<void> {
   const { dir, pcscd, piv } = await pivOnPcscd(cleanups, 'cardlend-helper-guest-');
@@ -66,18 +60,22 @@ async function runProof(qemu: QemuChoice): Promise<void> {
   cleanups.push(() => bridge.stop());
   await bridge.start();
 
-  const atr = await result(guest, 'atr');
-  expect([hex(piv.atr), hex(bridge.state.card?.presentedAtr ?? new Uint8Array())]).toContain(
-    atr.fields['atr'],
+  const atr = await nthResult(guest, 'atr', 1, 'PIV card in the guest');
+  expect([
+    bytesToHex(piv.atr),
+    bytesToHex(bridge.state.card?.presentedAtr ?? new Uint8Array()),
+  ]).toContain(atr.fields['atr']);
+  const signature = checkPivSignature(
+    (await nthResult(guest, 'pkcs11-sign', 1, 'pkcs11-tool --sign')).fields,
+    SIGNED,
   );
-  const signature = checkPivSignature((await result(guest, 'pkcs11-sign')).fields, SIGNED);
   expect(signature.cert).toEqual(Buffer.from(piv.certificateDer));
   expect(signature.recovered).toBe(SIGNED);
   expect(signature.isSha256Valid).toBe(true);
 
   // The helper stops mid-lending: the guest keeps no card.
   await helper.server.close();
-  await result(guest, 'until-removed');
+  await nthResult(guest, 'until-removed', 1, 'helper stopped: card gone in the guest');
   expect(reader.goneBecause).toBe('HELPER_STOPPING');
   await guest.result;
 }
