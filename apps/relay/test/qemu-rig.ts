@@ -12,10 +12,13 @@ import {
   type QemuVersion,
   type StartQemuOptions,
 } from '@cardlend/qemu-testbed';
-import { afterEach, beforeAll } from 'vitest';
+import { afterEach, beforeAll, expect } from 'vitest';
 import type { RelayServer } from '../src/server.ts';
 import type { ServerEvent } from '../src/server-events.ts';
 import { Browser, startTestRelay, wsUrl } from './helpers.ts';
+
+/** A card's ATR QEMU accepts (a CAC card). */
+export const CAC_ATR = Uint8Array.from(Buffer.from('3b7a18000073667465206364313434', 'hex'));
 
 /** One test's QEMU and relay (see {@link qemuRigPerTest}). */
 export interface QemuRig {
@@ -99,17 +102,25 @@ export class VscardBrowser {
   constructor(browser: Browser) {
     this.browser = browser;
   }
+  /** The index of the next frame to read (each call moves on). */
+  protected nextIndex(): number {
+    return this.#next++;
+  }
   send(msg: VscardMessage): void {
     this.browser.send(encodeMessage(msg, { errorCodeByteOrder: 'le' }));
   }
   /** The next message from QEMU (a real VM under load: 5 s). */
   async receive(timeoutMs = 5000): Promise<VscardMessage> {
-    const frame = await this.browser.frame(this.#next++, timeoutMs);
+    const frame = await this.browser.frame(this.nextIndex(), timeoutMs);
     return decodeMessage(Uint8Array.from(frame));
   }
   /** Sends and returns the reply (QEMU answers control messages synchronously, §3). */
   async request(msg: VscardMessage): Promise<VscardMessage> {
     this.send(msg);
     return this.receive();
+  }
+  /** Sends `msg` and expects QEMU's acknowledgement: an Error message with `code` (0: done). */
+  async expectAck(msg: VscardMessage, code = 0): Promise<void> {
+    expect(await this.request(msg)).toMatchObject({ type: 'Error', code });
   }
 }

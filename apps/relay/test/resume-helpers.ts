@@ -3,15 +3,12 @@
  * resume offer (a text frame), and a page stand-in that announces a card to a real QEMU.
  */
 import {
-  decodeMessage,
-  encodeMessage,
   parseResumeOffer,
   RELAY_RESUME_CAPABILITY,
   RELAY_SUBPROTOCOL,
   RELAY_TICKET_SUBPROTOCOL_PREFIX,
   RELAY_TOKEN_SUBPROTOCOL_PREFIX,
   type ResumeOffer,
-  type VscardMessage,
 } from '@cardlend/vscard';
 import type { QemuHandle } from '@cardlend/qemu-testbed';
 import { beforeEach, expect } from 'vitest';
@@ -21,9 +18,7 @@ import type { RelayServer, RelayServerOptions } from '../src/server.ts';
 import type { ServerEvent } from '../src/server-events.ts';
 import { announceCard } from './announce.ts';
 import { Browser, until, wsUrl } from './helpers.ts';
-import { qemuRigPerTest } from './qemu-rig.ts';
-
-export const CAC_ATR = Uint8Array.from(Buffer.from('3b7a18000073667465206364313434', 'hex'));
+import { CAC_ATR, qemuRigPerTest, VscardBrowser } from './qemu-rig.ts';
 
 /** A browser offering resuming (and the credential, if any), kept in `opened` for cleanup. */
 export async function openResumable(
@@ -49,18 +44,9 @@ export async function offerAt(b: Browser, index = 0): Promise<ResumeOffer> {
 }
 
 /** A resumable page stand-in: reads each offer and speaks VSCard in binary frames. */
-export class ResumingPage {
-  readonly browser: Browser;
-  #next = 0;
-  constructor(browser: Browser) {
-    this.browser = browser;
-  }
+export class ResumingPage extends VscardBrowser {
   offer(): Promise<ResumeOffer> {
-    return offerAt(this.browser, this.#next++);
-  }
-  async request(msg: VscardMessage): Promise<VscardMessage> {
-    this.browser.send(encodeMessage(msg, { errorCodeByteOrder: 'le' }));
-    return decodeMessage(Uint8Array.from(await this.browser.frame(this.#next++, 5000)));
+    return offerAt(this.browser, this.nextIndex());
   }
   /** What the bridge sends on every (re)connect: Init, ReaderAdd, the card's ATR. */
   announce(): Promise<void> {
