@@ -5,33 +5,34 @@ const h = (hex: string): Uint8Array =>
   Uint8Array.from(hex.replace(/\s+/g, '').match(/../g) ?? [], (x) => parseInt(x, 16));
 const PIN = '313233343536FFFF';
 
+type EntryInput = Parameters<typeof createLogEntry>[0];
+
+/**
+ * A log entry of `command` answered by the card with `response` (hex or bytes), as entry 1 at
+ * time 0; `more` sets the other fields.
+ */
+function entry(
+  command: string | Uint8Array,
+  response: string | Uint8Array | null,
+  more: Partial<EntryInput> = {},
+) {
+  return createLogEntry({
+    id: 1,
+    atMs: 0,
+    command: typeof command === 'string' ? h(command) : command,
+    response: typeof response === 'string' ? h(response) : response,
+    latencyMs: 0,
+    answeredBy: 'card',
+    ...more,
+  });
+}
+
 describe('APDU log', () => {
   it('never keeps PIN data of VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER', () => {
     const entries = [
-      createLogEntry({
-        id: 1,
-        atMs: 1,
-        command: h(`00 20 00 80 08 ${PIN}`),
-        response: h('9000'),
-        latencyMs: 3,
-        answeredBy: 'card',
-      }),
-      createLogEntry({
-        id: 2,
-        atMs: 2,
-        command: h(`00 24 00 80 10 ${PIN} ${PIN}`),
-        response: h('63C2'),
-        latencyMs: 3,
-        answeredBy: 'card',
-      }),
-      createLogEntry({
-        id: 3,
-        atMs: 3,
-        command: h(`00 2C 00 80 10 ${PIN} ${PIN}`),
-        response: h('9000'),
-        latencyMs: 3,
-        answeredBy: 'card',
-      }),
+      entry(`00 20 00 80 08 ${PIN}`, '9000'),
+      entry(`00 24 00 80 10 ${PIN} ${PIN}`, '63C2', { id: 2, atMs: 2 }),
+      entry(`00 2C 00 80 10 ${PIN} ${PIN}`, '9000', { id: 3, atMs: 3 }),
     ];
     for (const e of entries) {
       expect(e.isRedacted).toBe(true);
@@ -53,13 +54,10 @@ describe('APDU log', () => {
   });
 
   it('keeps ordinary commands and describes the answer', () => {
-    const e = createLogEntry({
+    const e = entry('00 A4 04 00 02 3F 00 00', '6A82', {
       id: 7,
       atMs: 1_700_000_000_000,
-      command: h('00 A4 04 00 02 3F 00 00'),
-      response: h('6A82'),
       latencyMs: 12,
-      answeredBy: 'card',
     });
     expect(e).toMatchObject({
       name: 'SELECT',
@@ -81,14 +79,7 @@ describe('APDU log', () => {
   });
 
   it('re-redacts a hand-made entry that carries PIN data', () => {
-    const e = createLogEntry({
-      id: 1,
-      atMs: 0,
-      command: h('00 A4 04 00 01 00'),
-      response: h('9000'),
-      latencyMs: 0,
-      answeredBy: 'card',
-    });
+    const e = entry('00 A4 04 00 01 00', '9000');
     const forged = { ...e, header: h('00 20 00 80'), command: h(`00 20 00 80 08 ${PIN}`) };
     const [x] = toExportableLog([forged]);
     expect(x?.command).toBeNull();
@@ -96,11 +87,7 @@ describe('APDU log', () => {
   });
 
   it('records when no answer could be sent', () => {
-    const e = createLogEntry({
-      id: 1,
-      atMs: 0,
-      command: h('00 B0 00 00 00'),
-      response: null,
+    const e = entry('00 B0 00 00 00', null, {
       latencyMs: 5,
       answeredBy: 'bridge-error',
       errorCode: 'BRIDGE_CARD_ABSENT',
@@ -115,14 +102,7 @@ describe('APDU log', () => {
   it('copies bytes so later changes to the buffers do not alter the log', () => {
     const cmd = h('00 B0 00 00 02');
     const rsp = h('AABB9000');
-    const e = createLogEntry({
-      id: 1,
-      atMs: 0,
-      command: cmd,
-      response: rsp,
-      latencyMs: 0,
-      answeredBy: 'card',
-    });
+    const e = entry(cmd, rsp);
     cmd.fill(0);
     rsp.fill(0);
     expect([...(e.command ?? [])]).toEqual([0, 0xb0, 0, 0, 2]);
@@ -136,28 +116,14 @@ describe('APDU log', () => {
     [`00 20 00 80 08 ${PIN}`, '63C2', 'Verification failed, 2 tries left'],
     ['00 20 00 80', '6983', 'Authentication method blocked (PIN blocked)'],
   ])('VERIFY %s answered %s reads %j', (command, sw, text) => {
-    const e = createLogEntry({
-      id: 1,
-      atMs: 1,
-      command: h(command),
-      response: h(sw),
-      latencyMs: 1,
-      answeredBy: 'card',
-    });
+    const e = entry(command, sw);
     expect(e.swText).toBe(text);
     expect(e.hasData).toBe(command.length > 11);
     expect(e.lc).toBe(command.length > 11 ? 1 : 0);
   });
 
   it('an export of an entry built elsewhere hides the length of a redacted command too', () => {
-    const e = createLogEntry({
-      id: 1,
-      atMs: 1,
-      command: h(`00 20 00 80 08 ${PIN}`),
-      response: h('9000'),
-      latencyMs: 1,
-      answeredBy: 'card',
-    });
+    const e = entry(`00 20 00 80 08 ${PIN}`, '9000');
     const [x] = toExportableLog([{ ...e, lc: 8, commandLength: 13 }]);
     expect(x).toMatchObject({ lc: 1, commandLength: 4, command: null });
   });
