@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test as base, expect, type Page, type TestInfo } from '@playwright/test';
 import { findFreePort, startQemu, type QemuHandle } from '@cardlend/qemu-testbed';
+import { relayReady } from './relay-ready.ts';
 import { writeSecret } from './ux-helpers.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,21 +41,7 @@ async function startRelay(
       { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] },
     );
     const output: string[] = [];
-    const ready = new Promise<boolean>((resolve) => {
-      const onData = (chunk: Buffer): void => {
-        output.push(
-          ...chunk
-            .toString('utf8')
-            .split(/\r?\n/)
-            .filter((l) => l !== ''),
-        );
-        if (output.some((l) => /Open in Chrome:/.test(l))) resolve(true);
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      child.once('exit', () => resolve(false));
-      setTimeout(() => resolve(false), 30_000).unref();
-    });
+    const ready = relayReady(child, output, 30_000);
     if (await ready) return { handle: { url: `http://127.0.0.1:${port}/`, port, output }, child };
     child.kill('SIGKILL');
     if (attempt >= 2) throw new Error(`relay did not start:\n${output.join('\n')}`);

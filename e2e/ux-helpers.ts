@@ -15,6 +15,7 @@ import AxeBuilder from '@axe-core/playwright';
 import { expect, type Page, type TestInfo } from '@playwright/test';
 import { mintToken as mintSignedToken } from '../apps/relay/src/auth/tokens.ts';
 import { findFreePort } from '@cardlend/qemu-testbed';
+import { relayReady } from './relay-ready.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tsxBin = path.join(repoRoot, 'apps/relay/node_modules/.bin/tsx');
@@ -94,21 +95,7 @@ export class RelayProcess {
       { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'], detached: true },
     );
     this.#child = child;
-    const ready = new Promise<boolean>((resolve) => {
-      const onData = (chunk: Buffer): void => {
-        this.output.push(
-          ...chunk
-            .toString('utf8')
-            .split(/\r?\n/)
-            .filter((l) => l !== ''),
-        );
-        if (this.output.some((l) => /Open in Chrome:/.test(l))) resolve(true);
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      child.once('exit', () => resolve(false));
-      setTimeout(() => resolve(false), 30_000).unref();
-    });
+    const ready = relayReady(child, this.output, 30_000);
     if (!(await ready)) throw new Error(`relay did not start:\n${this.output.join('\n')}`);
     this.output.length = 0;
   }

@@ -8,6 +8,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { relayReady } from '../relay-ready.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /**
@@ -66,21 +67,7 @@ export async function startRelayProcess(opts: {
       resolve();
     }),
   );
-  const ready = new Promise<boolean>((resolve) => {
-    const onData = (chunk: Buffer): void => {
-      output.push(
-        ...chunk
-          .toString('utf8')
-          .split(/\r?\n/)
-          .filter((l) => l !== ''),
-      );
-      if (output.some((l) => l.includes('Open in Chrome:'))) resolve(true);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    void exit.then(() => resolve(false));
-    setTimeout(() => resolve(false), opts.readyTimeoutMs ?? 60_000).unref();
-  });
+  const ready = relayReady(child, output, opts.readyTimeoutMs ?? 60_000);
   const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM', graceMs = 12_000) => {
     if (exited) return;
     child.kill(signal);
