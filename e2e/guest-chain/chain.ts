@@ -99,12 +99,34 @@ function checkApduResults(results: readonly GuestMarker[]): X509Certificate {
   return cert;
 }
 
+/** Waits until the page's link status is `link` (lent, reconnecting, stopped …). */
+async function expectLink(page: Page, link: string, timeout = STEP_MS): Promise<void> {
+  await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', link, { timeout });
+}
+
 /** Clicks "Try a virtual card" and waits until the page says the card is lent. */
 async function lend(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Try a virtual card' }).click();
-  await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'lent', {
-    timeout: STEP_MS,
-  });
+  await expectLink(page, 'lent');
+}
+
+/**
+ * Stops the running relay (the last of `relays`) with `signal` and starts a new one on the
+ * same address: the page shows it reconnecting (`whileDown` runs then), and lent again once
+ * the new relay is up.
+ */
+async function restartRelay(
+  page: Page,
+  relays: RelayProcess[],
+  ports: { port: number; targetPort: number },
+  signal: 'SIGTERM' | 'SIGKILL',
+  whileDown: () => Promise<void> = async () => {},
+): Promise<void> {
+  await relays.at(-1)?.stop(signal);
+  await expectLink(page, 'reconnecting');
+  await whileDown();
+  relays.push(await startRelayProcess(ports));
+  await expectLink(page, 'lent', STEP_MS * 1.5);
 }
 
 /**
@@ -122,7 +144,8 @@ export async function runGuestChain(opts: {
   let page = opts.page;
   const image = await buildGuest();
   const vscardPort = await freePort();
-  const relayPort = await freePort();
+  /** Every relay of the chain listens on the same port, so the page reconnects to it. */
+  const ports = { port: await freePort(), targetPort: vscardPort };
   const guest = startGuest({
     image,
     scenario: [
@@ -151,7 +174,7 @@ export async function runGuestChain(opts: {
     return r;
   };
   try {
-    relays.push(await startRelayProcess({ port: relayPort, targetPort: vscardPort }));
+    relays.push(await startRelayProcess(ports));
     await page.goto(relay(0).url);
     await lend(page);
 
@@ -214,14 +237,7 @@ export async function runGuestChain(opts: {
     // back on the same address: the page reconnects by itself and announces reader and card
     // again, which the guest does not see as a change (no event). The Stop below, sent through
     // the new relay, proves that new link works end to end.
-    await relay(0).stop('SIGKILL');
-    await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'reconnecting', {
-      timeout: STEP_MS,
-    });
-    relays.push(await startRelayProcess({ port: relayPort, targetPort: vscardPort }));
-    await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'lent', {
-      timeout: STEP_MS * 1.5,
-    });
+    await restartRelay(page, relays, ports, 'SIGKILL');
     await expect(page.getByTestId('status-card')).toContainText('Present');
     await page.waitForTimeout(2000); // a spurious removal would show up as an event by now
     expect(guest.markers.filter((m) => m.kind === 'EVENT')).toHaveLength(3);
@@ -229,9 +245,7 @@ export async function runGuestChain(opts: {
 
     // (4a) Stop lending: the guest's pcscd has no card left.
     await page.getByRole('button', { name: 'Stop lending' }).click();
-    await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'stopped', {
-      timeout: STEP_MS,
-    });
+    await expectLink(page, 'stopped');
     expect((await nthEvent(guest, 4)).fields).toMatchObject({ state: 'empty', atr: '' });
     await snap(page, `${qemu.label}-stopped`);
 
@@ -258,15 +272,9 @@ export async function runGuestChain(opts: {
     // (5b) The relay restarts on the same address: its graceful shutdown removes the card
     // from the VM (close 1001 to the page, CardRemove + ReaderRemove to QEMU), the page's
     // bridge reconnects with backoff to the new process and the card comes back.
-    await relay(1).stop('SIGTERM');
-    await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'reconnecting', {
-      timeout: STEP_MS,
-    });
-    expect((await nthEvent(guest, 8)).fields).toMatchObject({ state: 'empty', atr: '' });
-    await snap(page, `${qemu.label}-relay-down`);
-    relays.push(await startRelayProcess({ port: relayPort, targetPort: vscardPort }));
-    await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'lent', {
-      timeout: STEP_MS * 1.5,
+    await restartRelay(page, relays, ports, 'SIGTERM', async () => {
+      expect((await nthEvent(guest, 8)).fields).toMatchObject({ state: 'empty', atr: '' });
+      await snap(page, `${qemu.label}-relay-down`);
     });
     expect((await nthEvent(guest, 9)).fields).toMatchObject({
       state: 'present',
@@ -287,9 +295,7 @@ export async function runGuestChain(opts: {
 
     // Stop lending: the guest sees the card go, finishes, and QEMU exits.
     await page.getByRole('button', { name: 'Stop lending' }).click();
-    await expect(page.getByTestId('status-link')).toHaveAttribute('data-link', 'stopped', {
-      timeout: STEP_MS,
-    });
+    await expectLink(page, 'stopped');
     const run = await guest.result;
     expect(run.events).toHaveLength(EVENT_COUNT);
     const runs = run.results.filter((r) => r.fields['name'] === 'apdu');
