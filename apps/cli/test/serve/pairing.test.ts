@@ -3,24 +3,19 @@
  * the config file, refusals, no terminal, insecure origins, revocation; and the command line.
  */
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HELPER_DEFAULT_PORT } from '@cardlend/helper-protocol';
 import { approvalsPath } from '../../src/serve/approvals.ts';
 import { parseListen, planServe } from '../../src/serve/args.ts';
 import { runServe } from '../../src/serve/index.ts';
 import type { CliDeps } from '../../src/ports.ts';
-import { PAGE, RawClient, READER_A, startFixture } from './serve-fixture.ts';
-import type { Fixture } from './serve-fixture.ts';
+import { PAGE, RawClient, READER_A, fixturePerTest } from './serve-fixture.ts';
 
-let fx: Fixture | undefined;
-afterEach(async () => {
-  await fx?.dispose();
-  fx = undefined;
-});
+const startFixture = fixturePerTest();
 
 describe('pairing', () => {
   it('shows the same code on the page and in the terminal, then remembers the origin', async () => {
-    fx = await startFixture();
+    const fx = await startFixture();
     const c = new RawClient(fx.server.port, { origin: PAGE });
     const answer = c.request({ type: 'pair' });
     expect(await c.next((m) => m.type === 'pairing')).toEqual({ type: 'pairing', code: '042137' });
@@ -42,7 +37,7 @@ describe('pairing', () => {
   });
 
   it('a refused origin is not asked about again while the helper runs', async () => {
-    fx = await startFixture();
+    const fx = await startFixture();
     const c = new RawClient(fx.server.port, { origin: PAGE });
     const answer = c.request({ type: 'pair' });
     await fx.prompter.asked();
@@ -54,7 +49,7 @@ describe('pairing', () => {
   });
 
   it('one question at a time; a page that leaves ends its question', async () => {
-    fx = await startFixture();
+    const fx = await startFixture();
     const first = new RawClient(fx.server.port, { origin: PAGE });
     const second = new RawClient(fx.server.port, { origin: 'https://other.example.org' });
     void first.request({ type: 'pair' });
@@ -62,7 +57,7 @@ describe('pairing', () => {
     expect(await second.request({ type: 'pair' })).toMatchObject({ code: 'HELPER_PAIRING_BUSY' });
     first.ws.close();
     await first.closed;
-    await expect.poll(() => fx!.prompter.isWaiting).toBe(false);
+    await expect.poll(() => fx.prompter.isWaiting).toBe(false);
     const answer = second.request({ type: 'pair' });
     await fx.prompter.asked();
     expect(fx.prompter.questions[1]).toContain('https://other.example.org');
@@ -71,7 +66,7 @@ describe('pairing', () => {
   });
 
   it('without a terminal, pairing is unavailable; insecure pages cannot pair', async () => {
-    fx = await startFixture({ withPrompter: false });
+    const fx = await startFixture({ withPrompter: false });
     const c = new RawClient(fx.server.port, { origin: PAGE });
     expect(await c.request({ type: 'pair' })).toMatchObject({ code: 'HELPER_PAIRING_UNAVAILABLE' });
     const http = new RawClient(fx.server.port, { origin: 'http://lend.example.org' });
@@ -79,7 +74,7 @@ describe('pairing', () => {
   });
 
   it('a revoked origin is refused at its next connection', async () => {
-    fx = await startFixture();
+    const fx = await startFixture();
     fx.store.approve(PAGE);
     const c = new RawClient(fx.server.port, { origin: PAGE });
     expect(await c.next((m) => m.type === 'hello')).toMatchObject({ approved: true });
@@ -147,7 +142,7 @@ describe('the command line', () => {
   });
 
   it('--list-origins and --revoke act on the config file', async () => {
-    fx = await startFixture();
+    const fx = await startFixture();
     fx.store.approve(PAGE);
     const env = { CARDLEND_CONFIG_DIR: fx.configDir };
     expect(approvalsPath(env)).toBe(fx.store.path);

@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
 import type { MemorySlot } from '@cardlend/bridge/conformance';
 import { HELPER_PATH, HELPER_SUBPROTOCOL } from '@cardlend/helper-protocol';
@@ -114,6 +115,16 @@ export async function startFixture(
       rmSync(configDir, { recursive: true, force: true });
     },
   };
+}
+
+/** `startFixture` for tests that start one each: the fixture is disposed after its test. */
+export function fixturePerTest(): typeof startFixture {
+  let current: Fixture | undefined;
+  afterEach(async () => {
+    await current?.dispose();
+    current = undefined;
+  });
+  return async (opts) => (current = await startFixture(opts));
 }
 
 /** A raw client: every message and the close, recorded. */

@@ -4,20 +4,15 @@
  * floods, connection limits, a second page on the same reader; an unapproved page never sees
  * a reader name.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HELPER_CLOSE, HELPER_LIMITS } from '@cardlend/helper-protocol';
-import { PAGE, RawClient, READER_A, READER_B, startFixture } from './serve-fixture.ts';
-import type { Fixture } from './serve-fixture.ts';
+import { PAGE, RawClient, READER_A, READER_B, fixturePerTest } from './serve-fixture.ts';
 
-let fx: Fixture | undefined;
-afterEach(async () => {
-  await fx?.dispose();
-  fx = undefined;
-});
+const startFixture = fixturePerTest();
 
 describe('cardlend serve: who may connect', () => {
   it('closes a connection without Origin (4403) and says nothing', async () => {
-    fx = await startFixture({ approved: [PAGE] });
+    const fx = await startFixture({ approved: [PAGE] });
     const c = new RawClient(fx.server.port);
     expect(await c.closed).toEqual({
       code: HELPER_CLOSE.ORIGIN_MISSING,
@@ -29,14 +24,14 @@ describe('cardlend serve: who may connect', () => {
   it.each(['null', 'file://', 'chrome-extension://abc', 'https://a.org/x'])(
     'closes Origin %s as missing',
     async (origin) => {
-      fx = await startFixture({ approved: [PAGE] });
+      const fx = await startFixture({ approved: [PAGE] });
       const c = new RawClient(fx.server.port, { origin });
       expect((await c.closed).code).toBe(HELPER_CLOSE.ORIGIN_MISSING);
     },
   );
 
   it('a foreign origin gets "not approved" to everything and no reader name', async () => {
-    fx = await startFixture({ approved: [PAGE] });
+    const fx = await startFixture({ approved: [PAGE] });
     const c = new RawClient(fx.server.port, { origin: 'https://evil.example.com' });
     expect(await c.next((m) => m.type === 'hello')).toMatchObject({ approved: false });
     for (const body of [
@@ -61,7 +56,7 @@ describe('cardlend serve: who may connect', () => {
   });
 
   it('refuses a handshake whose Host is not loopback (DNS rebinding)', async () => {
-    fx = await startFixture({ approved: [PAGE] });
+    const fx = await startFixture({ approved: [PAGE] });
     const c = new RawClient(fx.server.port, { origin: PAGE, host: 'evil.example.com' });
     expect(await c.opened).toBe(false);
     const d = new RawClient(fx.server.port, {
@@ -72,7 +67,7 @@ describe('cardlend serve: who may connect', () => {
   });
 
   it('refuses another path (404) and a client without the subprotocol (4426)', async () => {
-    fx = await startFixture({ approved: [PAGE] });
+    const fx = await startFixture({ approved: [PAGE] });
     expect(await new RawClient(fx.server.port, { origin: PAGE, path: '/' }).opened).toBe(false);
     const c = new RawClient(fx.server.port, { origin: PAGE, protocols: [] });
     expect(await c.closed).toEqual({ code: HELPER_CLOSE.VERSION, reason: 'HELPER_VERSION' });
@@ -81,10 +76,10 @@ describe('cardlend serve: who may connect', () => {
   });
 
   it('closes the connection over the limit with 4429', async () => {
-    fx = await startFixture({ approved: [PAGE] });
+    const fx = await startFixture({ approved: [PAGE] });
     const clients = Array.from(
       { length: HELPER_LIMITS.maxConnections },
-      () => new RawClient(fx!.server.port, { origin: 'https://evil.example.com' }),
+      () => new RawClient(fx.server.port, { origin: 'https://evil.example.com' }),
     );
     await Promise.all(clients.map((c) => c.next((m) => m.type === 'hello')));
     const extra = new RawClient(fx.server.port, { origin: PAGE });
@@ -112,7 +107,7 @@ describe('cardlend serve: what a page may send', () => {
     ],
     ['a huge frame', Buffer.alloc(HELPER_LIMITS.maxMessageBytes * 3, 0x41), 1009, ''],
   ])('closes on %s', async (_, data, code, reason) => {
-    fx = await startFixture({ approved: [PAGE] });
+    const fx = await startFixture({ approved: [PAGE] });
     const c = new RawClient(fx.server.port, { origin: PAGE });
     await c.next((m) => m.type === 'hello');
     c.sendRaw(data);
@@ -120,7 +115,10 @@ describe('cardlend serve: what a page may send', () => {
   });
 
   it('closes a flood with 4420', async () => {
-    fx = await startFixture({ approved: [PAGE], limits: { rateBurst: 50, ratePerSecond: 10 } });
+    const fx = await startFixture({
+      approved: [PAGE],
+      limits: { rateBurst: 50, ratePerSecond: 10 },
+    });
     const c = new RawClient(fx.server.port, { origin: PAGE });
     await c.next((m) => m.type === 'hello');
     for (let i = 1; i <= 200; i++) c.sendRaw(JSON.stringify({ type: 'list', id: i }));
@@ -131,7 +129,7 @@ describe('cardlend serve: what a page may send', () => {
   });
 
   it('one page at a time per reader: a second page is refused until the first lets go', async () => {
-    fx = await startFixture({ approved: [PAGE, 'https://other.example.org'] });
+    const fx = await startFixture({ approved: [PAGE, 'https://other.example.org'] });
     const first = new RawClient(fx.server.port, { origin: PAGE });
     const second = new RawClient(fx.server.port, { origin: 'https://other.example.org' });
     const [a, b] = await Promise.all([
@@ -163,14 +161,14 @@ describe('cardlend serve: what a page may send', () => {
     ).toMatchObject({ result: { answer: 'abcd9000' } });
     owner.ws.close();
     await owner.closed;
-    await expect.poll(() => fx!.slots[0]?.closed).toBe(1);
+    await expect.poll(() => fx.slots[0]?.closed).toBe(1);
     expect(await other.request({ type: 'connect', reader: READER_A })).toMatchObject({
       type: 'ok',
     });
   });
 
   it('sends card events only to the page that holds the reader', async () => {
-    fx = await startFixture({ approved: [PAGE, 'https://other.example.org'] });
+    const fx = await startFixture({ approved: [PAGE, 'https://other.example.org'] });
     const owner = new RawClient(fx.server.port, { origin: PAGE });
     const other = new RawClient(fx.server.port, { origin: 'https://other.example.org' });
     await other.next((m) => m.type === 'hello');
@@ -190,7 +188,7 @@ describe('cardlend serve: what a page may send', () => {
   });
 
   it('tells approved pages, and only them, that the reader list changed', async () => {
-    fx = await startFixture({ approved: [PAGE] });
+    const fx = await startFixture({ approved: [PAGE] });
     const approved = new RawClient(fx.server.port, { origin: PAGE });
     const stranger = new RawClient(fx.server.port, { origin: 'https://evil.example.com' });
     await approved.next((m) => m.type === 'hello');
@@ -215,7 +213,7 @@ describe('cardlend serve: what a page may send', () => {
   });
 
   it('on stop, every page is closed with 4503 and the readers are let go', async () => {
-    fx = await startFixture({ approved: [PAGE] });
+    const fx = await startFixture({ approved: [PAGE] });
     const c = new RawClient(fx.server.port, { origin: PAGE });
     await c.request({ type: 'connect', reader: READER_A });
     await c.request({ type: 'power-on', reader: READER_A });
