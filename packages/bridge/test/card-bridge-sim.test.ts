@@ -157,11 +157,7 @@ describe('CardBridge on the card simulator and the CCID driver', () => {
     const { bridge } = await lend();
     await untilState(bridge, (s) => s.card?.vmStatus === 'accepted', 'accepted');
     host.terminateClient();
-    await host.until(
-      () => host.connections.length === 2 && host.types(1).length === 3,
-      'reconnected',
-    );
-    expect(host.types(1)).toEqual(['Init', 'ReaderAdd', 'ATR']);
+    expect(await host.secondAnnouncement()).toEqual(['Init', 'ReaderAdd', 'ATR']);
     await untilState(
       bridge,
       (s) => s.link === 'lent' && s.card?.vmStatus === 'accepted',

@@ -487,11 +487,7 @@ describe('relay connection', () => {
       reconnectAttempt: 1,
       closeCode: 1006,
     });
-    await host.until(
-      () => host.connections.length === 2 && host.types(1).length === 3,
-      'second connection announced',
-    );
-    expect(host.types(1)).toEqual(['Init', 'ReaderAdd', 'ATR']);
+    expect(await host.secondAnnouncement()).toEqual(['Init', 'ReaderAdd', 'ATR']);
     await untilState(
       bridge,
       (s) => s.link === 'lent' && s.card?.vmStatus === 'accepted' && s.error === null,

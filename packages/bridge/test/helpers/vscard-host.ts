@@ -113,6 +113,18 @@ export class VscardHostDouble {
     return (this.connections[conn]?.received ?? []).map((m) => m.type);
   }
 
+  /**
+   * Resolves once a second connection (a reconnect) has sent three messages, with their types:
+   * a bridge that announces reader and card again sends Init, ReaderAdd, ATR.
+   */
+  async secondAnnouncement(): Promise<string[]> {
+    await this.until(
+      () => this.connections.length === 2 && this.types(1).length === 3,
+      'second connection announced',
+    );
+    return this.types(1);
+  }
+
   /** Resolves once `check` holds (checked after every event). */
   until(check: () => boolean, what = 'condition', timeoutMs = 3000): Promise<void> {
     if (check()) return Promise.resolve();
