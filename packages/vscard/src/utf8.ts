@@ -35,42 +35,34 @@ export function utf8Encode(s: string): Uint8Array {
   return Uint8Array.from(out);
 }
 
+/**
+ * Lead bytes of strict UTF-8 (RFC 3629 §4): first and last lead byte, the lead's payload bits,
+ * how many continuation bytes follow, and the smallest code point that length may carry.
+ */
+const LEAD_BYTES = [
+  { first: 0x00, last: 0x7f, mask: 0x7f, more: 0, min: 0 },
+  { first: 0xc2, last: 0xdf, mask: 0x1f, more: 1, min: 0x80 },
+  { first: 0xe0, last: 0xef, mask: 0x0f, more: 2, min: 0x800 },
+  { first: 0xf0, last: 0xf4, mask: 0x07, more: 3, min: 0x10000 },
+] as const;
+
 /** Decode strict UTF-8 (no overlongs, no surrogates, ≤ U+10FFFF); `undefined` if malformed. */
 export function utf8Decode(b: Uint8Array): string | undefined {
   let s = '';
   let i = 0;
   while (i < b.length) {
     const c = b[i] ?? 0;
-    let cp: number;
-    let n: number;
-    let min: number;
-    if (c < 0x80) {
-      cp = c;
-      n = 0;
-      min = 0;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-      cp = c & 0x1f;
-      n = 1;
-      min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      cp = c & 0x0f;
-      n = 2;
-      min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      cp = c & 0x07;
-      n = 3;
-      min = 0x10000;
-    } else {
-      return undefined;
-    }
-    for (let k = 1; k <= n; k++) {
+    const lead = LEAD_BYTES.find(({ first, last }) => c >= first && c <= last);
+    if (!lead) return undefined;
+    let cp = c & lead.mask;
+    for (let k = 1; k <= lead.more; k++) {
       const cc = b[i + k];
       if (cc === undefined || (cc & 0xc0) !== 0x80) return undefined;
       cp = (cp << 6) | (cc & 0x3f);
     }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return undefined;
+    if (cp < lead.min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return undefined;
     s += String.fromCodePoint(cp);
-    i += n + 1;
+    i += lead.more + 1;
   }
   return s;
 }

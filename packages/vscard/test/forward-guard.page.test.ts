@@ -9,8 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { VscardClientSession, decodeMessage, type SessionAction } from '../src/index.ts';
 import { GuardWorld } from './guard-world.ts';
-
-const ATR = Uint8Array.of(0x3b, 0x02, 0x41, 0x42);
+import { arbUserStep, doUserStep } from './user-steps.ts';
 
 const arbStep = fc.oneof(
   {
@@ -50,11 +49,7 @@ const arbStep = fc.oneof(
     weight: 6,
   },
   {
-    arbitrary: fc.constantFrom(
-      { kind: 'insert' as const },
-      { kind: 'remove' as const },
-      { kind: 'unplug' as const },
-    ),
+    arbitrary: arbUserStep.map((user) => ({ kind: 'user' as const, user })),
     weight: 1,
   },
 );
@@ -80,7 +75,7 @@ describe('ForwardGuard with a well-behaved page (property)', () => {
           }
         };
         apply(page.start(0));
-        apply(page.insertCard(ATR, 0));
+        apply(doUserStep(page, 'insertCard'));
         for (const step of steps) {
           switch (step.kind) {
             case 'read':
@@ -107,14 +102,8 @@ describe('ForwardGuard with a well-behaved page (property)', () => {
                 answered++;
               }
               break;
-            case 'insert':
-              apply(page.insertCard(ATR, 0));
-              break;
-            case 'remove':
-              apply(page.removeCard(0));
-              break;
-            case 'unplug':
-              apply(page.removeReader(0));
+            case 'user':
+              apply(doUserStep(page, step.user));
               break;
           }
           expect(w.qemu.input.status).toBe('ok');

@@ -9,17 +9,20 @@ import {
 } from '../src/relay-contract.ts';
 
 describe('relay subprotocol negotiation (long answers, issue 11 §3)', () => {
-  it('a page offers long answers first, then v1, then its token', () => {
-    expect(relaySubprotocols('tok', { longAnswers: true })).toEqual([
-      RELAY_SUBPROTOCOL_LONG_ANSWERS,
-      RELAY_SUBPROTOCOL,
-      'cardlend.token.tok',
-    ]);
-    expect(relaySubprotocols()).toEqual([RELAY_SUBPROTOCOL]);
-    expect(relaySubprotocols('', { longAnswers: true })).toEqual([
-      RELAY_SUBPROTOCOL_LONG_ANSWERS,
-      RELAY_SUBPROTOCOL,
-    ]);
+  it.each([
+    {
+      page: 'with a token and long answers',
+      offered: relaySubprotocols('tok', { longAnswers: true }),
+      expected: [RELAY_SUBPROTOCOL_LONG_ANSWERS, RELAY_SUBPROTOCOL, 'cardlend.token.tok'],
+    },
+    { page: 'with nothing', offered: relaySubprotocols(), expected: [RELAY_SUBPROTOCOL] },
+    {
+      page: 'with an empty token and long answers',
+      offered: relaySubprotocols('', { longAnswers: true }),
+      expected: [RELAY_SUBPROTOCOL_LONG_ANSWERS, RELAY_SUBPROTOCOL],
+    },
+  ])('a page $page offers long answers first, then v1, then its token', ({ offered, expected }) => {
+    expect(offered).toEqual(expected);
   });
 
   const cases: { offered: string[]; selected: string | false; relaySplits: boolean }[] = [

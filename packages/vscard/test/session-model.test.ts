@@ -13,8 +13,7 @@ import {
   type SessionAction,
   type VscardMessage,
 } from '../src/index.ts';
-
-const ATR = Uint8Array.from([0x3b, 0x02, 0x41, 0x42]);
+import { arbUserStep, doUserStep } from './user-steps.ts';
 
 /** Steps the scheduler can take, weighted (deliveries are the most frequent). */
 const arbStep = fc.oneof(
@@ -22,9 +21,7 @@ const arbStep = fc.oneof(
   { arbitrary: fc.constant('deliverToHost' as const), weight: 12 },
   { arbitrary: fc.constant('guestCommand' as const), weight: 6 },
   { arbitrary: fc.constant('cardAnswers' as const), weight: 6 },
-  { arbitrary: fc.constant('insertCard' as const), weight: 1 },
-  { arbitrary: fc.constant('removeCard' as const), weight: 1 },
-  { arbitrary: fc.constant('removeReader' as const), weight: 1 },
+  { arbitrary: arbUserStep, weight: 3 },
 );
 
 class QemuModel {
@@ -181,15 +178,8 @@ describe('VscardClientSession against a QEMU model (property)', () => {
                 perform(session.answerApdu(id, Uint8Array.of(cmd >> 8, cmd & 0xff, 0x90, 0x00), 0));
                 break;
               }
-              case 'insertCard':
-                perform(session.insertCard(ATR, 0));
-                break;
-              case 'removeCard':
-                perform(session.removeCard(0));
-                break;
-              case 'removeReader':
-                perform(session.removeReader(0));
-                break;
+              default:
+                perform(doUserStep(session, step));
             }
           }
           // Drain: deliver everything, the card answers the rest, until quiet.

@@ -10,7 +10,6 @@ import {
   VscardFramer,
   decodeMessage,
   encodeMessage,
-  isVscardError,
   validateClientFrame,
   type VscardFrame,
   type VscardMessage,
@@ -25,6 +24,7 @@ import {
   toHex,
   type Connection,
 } from './vectors.ts';
+import { codeOf } from './error-code.ts';
 
 const vectors = loadVectors();
 
@@ -39,16 +39,6 @@ const MALFORMED_CLIENT_MESSAGES = new Set([
   '000000090000004200000002aabb',
   '000000060000000000000003010203',
 ]);
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-    return undefined;
-  } catch (e) {
-    if (!isVscardError(e)) throw e;
-    return e.code;
-  }
-}
 
 interface ReplayResult {
   frames: VscardFrame[];
