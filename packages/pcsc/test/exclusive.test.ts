@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
 import { createPivDemoCard, PIV_AID } from '@cardlend/card-sim';
 import { listReaders, openReader } from '../src/index.ts';
+import type { OpenOptions, PcscReader } from '../src/index.ts';
 import { startPcscd, waitForCard } from '../test-support/index.ts';
 import type { Pcscd, VpcdCard } from '../test-support/index.ts';
 import { secondClientTransmit } from './helpers/second-client.ts';
@@ -15,21 +16,7 @@ let pcscd: Pcscd;
 let card: VpcdCard;
 const SELECT_PIV = Uint8Array.of(0x00, 0xa4, 0x04, 0x00, PIV_AID.length, ...PIV_AID, 0x00);
 /** The guest's VERIFY of the PIN 123456 (padded with FF to 8 bytes). */
-const VERIFY_PIN = Uint8Array.of(
-  0x00,
-  0x20,
-  0x00,
-  0x80,
-  0x08,
-  0x31,
-  0x32,
-  0x33,
-  0x34,
-  0x35,
-  0x36,
-  0xff,
-  0xff,
-);
+const VERIFY_PIN = Uint8Array.from(Buffer.from('0020008008313233343536ffff', 'hex'));
 /** VERIFY without data: 9000 while the PIN is verified, 63Cx when not. */
 const PIN_STATUS = Uint8Array.of(0x00, 0x20, 0x00, 0x80, 0x00);
 /** What a local program might send meanwhile: SELECT PIV (as its own session) then log the PIN out (P1 = FF). */
@@ -55,13 +42,24 @@ afterEach(async () => {
 
 const sw = (b: Uint8Array): string => Buffer.from(b.subarray(-2)).toString('hex');
 
+/** Lends the first reader's card as the guest would: open (`opts`), power on, SELECT PIV, VERIFY. */
+async function lendAndVerify(opts: OpenOptions = {}): Promise<PcscReader> {
+  const reader = await openReader(pcscd.readers[0], opts);
+  try {
+    await reader.powerOn();
+    expect(sw(await reader.transmit(SELECT_PIV))).toBe('9000');
+    expect(sw(await reader.transmit(VERIFY_PIN))).toBe('9000');
+    return reader;
+  } catch (e) {
+    await reader.close();
+    throw e;
+  }
+}
+
 describe('local programs while a card is lent', () => {
   it('exclusive (default): a second client is refused with SCARD_E_SHARING_VIOLATION; the guest session is intact', async () => {
-    const reader = await openReader(pcscd.readers[0]);
+    const reader = await lendAndVerify();
     try {
-      await reader.powerOn();
-      expect(sw(await reader.transmit(SELECT_PIV))).toBe('9000');
-      expect(sw(await reader.transmit(VERIFY_PIN))).toBe('9000');
       const other = await secondClientTransmit(pcscd.readers[0], LOCAL_LOGOUT_HEX);
       expect(other).toEqual({ ok: false, code: 'SharingViolation' });
       const [info] = await listReaders();
@@ -85,11 +83,8 @@ describe('local programs while a card is lent', () => {
   });
 
   it("shared (opt-in): a second client's command reaches the card between two guest commands and logs the guest out", async () => {
-    const reader = await openReader(pcscd.readers[0], { share: 'shared' });
+    const reader = await lendAndVerify({ share: 'shared' });
     try {
-      await reader.powerOn();
-      expect(sw(await reader.transmit(SELECT_PIV))).toBe('9000');
-      expect(sw(await reader.transmit(VERIFY_PIN))).toBe('9000');
       const other = await secondClientTransmit(pcscd.readers[0], LOCAL_LOGOUT_HEX);
       expect(other).toEqual({ ok: true, response: '9000' });
       expect(sw(await reader.transmit(PIN_STATUS))).toBe('63c3'); // the guest was logged out

@@ -35,6 +35,16 @@ async function open(
   return { reader, events };
 }
 
+/** A card inserted in R, the reader opened with `opts`, the card powered on. */
+async function openPowered(
+  opts: PcscReaderOptions = {},
+): Promise<{ reader: PcscReader; events: ReaderEvent[] }> {
+  binding.insertCard(R);
+  const opened = await open(opts);
+  await opened.reader.powerOn();
+  return opened;
+}
+
 /** Settles `p` while advancing fake time; the PcscError it rejects with, or null. */
 async function failure(p: Promise<unknown>, advanceMs = 10_000): Promise<PcscError | null> {
   const settled = p.then(
@@ -63,9 +73,7 @@ describe('listReaders', () => {
   });
 
   it('reports the ATR as unreadable while another program holds the card exclusively', async () => {
-    binding.insertCard(R);
-    const { reader } = await open();
-    await reader.powerOn();
+    const { reader } = await openPowered();
     const p = listReaders({ binding });
     await vi.advanceTimersByTimeAsync(200);
     const [info] = await p;
@@ -135,9 +143,7 @@ describe('PcscReader', () => {
   });
 
   it('a card reset by another program: the command fails CCID_NOT_POWERED, then card-removed + card-inserted', async () => {
-    binding.insertCard(R);
-    const { reader, events } = await open();
-    await reader.powerOn();
+    const { reader, events } = await openPowered();
     binding.resetCard(R);
     const e = await failure(reader.transmit(SELECT));
     expect(e?.sourceCode).toBe('SCARD_W_RESET_CARD');
@@ -149,9 +155,7 @@ describe('PcscReader', () => {
   });
 
   it('a card pulled: card-removed; the command fails CCID_CARD_ABSENT; a new card works', async () => {
-    binding.insertCard(R);
-    const { reader, events } = await open();
-    await reader.powerOn();
+    const { reader, events } = await openPowered();
     binding.removeCard(R);
     const e = await failure(reader.transmit(SELECT));
     expect(['CCID_CARD_ABSENT', 'CCID_NOT_POWERED']).toContain(e?.code);
@@ -164,9 +168,7 @@ describe('PcscReader', () => {
   });
 
   it('an empty answer from a card still present is CCID_CARD_MUTE, from a pulled card CCID_CARD_ABSENT', async () => {
-    binding.insertCard(R);
-    const { reader } = await open();
-    await reader.powerOn();
+    const { reader } = await openPowered();
     binding.answerer = () => new Uint8Array(0);
     const mute = await failure(reader.transmit(SELECT));
     expect(mute?.sourceCode).toBe('SCARD_W_UNRESPONSIVE_CARD');
@@ -181,9 +183,7 @@ describe('PcscReader', () => {
   });
 
   it('the service lost and back (pcscd restarted): card-removed, context re-established, card-inserted', async () => {
-    binding.insertCard(R);
-    const { reader, events } = await open({ serviceWaitMs: 5000 });
-    await reader.powerOn();
+    const { reader, events } = await openPowered({ serviceWaitMs: 5000 });
     binding.stopService();
     await vi.advanceTimersByTimeAsync(10);
     expect(events.map((x) => x.type)).toEqual(['card-removed']);
@@ -197,9 +197,7 @@ describe('PcscReader', () => {
   });
 
   it('a command during a service restart waits for it and tells a reader gone from one that is back', async () => {
-    binding.insertCard(R);
-    const { reader, events } = await open({ serviceWaitMs: 5000 });
-    await reader.powerOn();
+    const { reader, events } = await openPowered({ serviceWaitMs: 5000 });
     binding.answerer = () => {
       binding.stopService();
       binding.removeReader(R);
@@ -216,9 +214,7 @@ describe('PcscReader', () => {
   });
 
   it('a reader unplugged while idle: one reader-gone, every call fails CCID_READER_GONE', async () => {
-    binding.insertCard(R);
-    const { reader, events } = await open();
-    await reader.powerOn();
+    const { reader, events } = await openPowered();
     binding.removeReader(R);
     await vi.advanceTimersByTimeAsync(10);
     expect(events.map((x) => x.type)).toEqual(['reader-gone']);
@@ -233,9 +229,7 @@ describe('PcscReader', () => {
   });
 
   it('an answer that never comes: CCID_TIMEOUT after answerTimeoutMs, and the card is announced again', async () => {
-    binding.insertCard(R);
-    const { reader, events } = await open({ answerTimeoutMs: 1000 });
-    await reader.powerOn();
+    const { reader, events } = await openPowered({ answerTimeoutMs: 1000 });
     binding.answerer = () => new Promise<Uint8Array>(() => undefined);
     const e = await failure(reader.transmit(SELECT), 1500);
     expect(e?.sourceCode).toBe('SCARD_E_TIMEOUT');
@@ -257,9 +251,7 @@ describe('PcscReader', () => {
   });
 
   it('keeps the PC/SC code as the bridge error source', async () => {
-    binding.insertCard(R);
-    const { reader } = await open();
-    await reader.powerOn();
+    const { reader } = await openPowered();
     binding.nextFailures.push('SCARD_E_SHARING_VIOLATION');
     const e = await failure(reader.transmit(SELECT));
     const bridgeError = bridgeErrorFromReader(e);

@@ -12,19 +12,15 @@ import {
 } from '../test-support/index.ts';
 
 describe('vpcd protocol', () => {
-  it('decodes the control codes and APDUs', () => {
-    expect(decodeVpcdPayload(Uint8Array.of(VPCD_CTRL.OFF))).toEqual({ type: 'off' });
-    expect(decodeVpcdPayload(Uint8Array.of(VPCD_CTRL.ON))).toEqual({ type: 'on' });
-    expect(decodeVpcdPayload(Uint8Array.of(VPCD_CTRL.RESET))).toEqual({ type: 'reset' });
-    expect(decodeVpcdPayload(Uint8Array.of(VPCD_CTRL.ATR))).toEqual({ type: 'atr-request' });
-    expect(decodeVpcdPayload(Uint8Array.of(9))).toEqual({
-      type: 'unknown',
-      bytes: Uint8Array.of(9),
-    });
-    expect(decodeVpcdPayload(Uint8Array.of(0, 0xa4, 4, 0))).toEqual({
-      type: 'apdu',
-      apdu: Uint8Array.of(0, 0xa4, 4, 0),
-    });
+  it.each([
+    [[VPCD_CTRL.OFF], { type: 'off' }],
+    [[VPCD_CTRL.ON], { type: 'on' }],
+    [[VPCD_CTRL.RESET], { type: 'reset' }],
+    [[VPCD_CTRL.ATR], { type: 'atr-request' }],
+    [[9], { type: 'unknown', bytes: Uint8Array.of(9) }],
+    [[0, 0xa4, 4, 0], { type: 'apdu', apdu: Uint8Array.of(0, 0xa4, 4, 0) }],
+  ])('decodes the payload %j (control codes, APDUs)', (bytes, message) => {
+    expect(decodeVpcdPayload(Uint8Array.from(bytes))).toEqual(message);
   });
 
   it('frames with a 2-byte big-endian length and refuses more than 65535 bytes', () => {
