@@ -68,28 +68,30 @@ describe.each(['7.2', '10.0'] as const)('long answers through the relay, QEMU %s
     qemu10 = version === '10.0' ? await ensureQemu10() : undefined;
   }, 120_000);
 
-  it(
-    'an older page splits itself: the 3 GET RESPONSEs go to the page',
-    async () => {
-      const { page, data, sw } = await lendAndRead(qemu10, false);
-      expect(page.protocol).toBe(RELAY_SUBPROTOCOL);
-      expect(sw.toUpperCase()).toBe('9000');
-      expect(Buffer.from(hexToBytes(data)).equals(Buffer.from(testPattern(1000)))).toBe(true);
-      expect(page.commandsReceived).toBe(5); // SELECT, READ, 3 × GET RESPONSE
-      expect(page.getResponsesServedHere).toBe(3);
+  it.each([
+    {
+      page: 'an older page splits itself: the 3 GET RESPONSEs go to the page',
+      isNewPage: false,
+      protocol: RELAY_SUBPROTOCOL,
+      commands: 5, // SELECT, READ, 3 × GET RESPONSE
+      servedHere: 3,
     },
-    BOOT_TIMEOUT_MS + 30_000,
-  );
-
-  it(
-    'a new page sends the answer whole: the relay serves the GET RESPONSEs next to QEMU',
-    async () => {
-      const { page, data, sw } = await lendAndRead(qemu10, true);
-      expect(page.protocol).toBe(RELAY_SUBPROTOCOL_LONG_ANSWERS);
+    {
+      page: 'a new page sends the answer whole: the relay serves the GET RESPONSEs next to QEMU',
+      isNewPage: true,
+      protocol: RELAY_SUBPROTOCOL_LONG_ANSWERS,
+      commands: 2, // SELECT, READ: no GET RESPONSE crossed to the page
+      servedHere: 0,
+    },
+  ])(
+    '$page',
+    async ({ isNewPage, protocol, commands, servedHere }) => {
+      const { page, data, sw } = await lendAndRead(qemu10, isNewPage);
+      expect(page.protocol).toBe(protocol);
       expect(sw.toUpperCase()).toBe('9000');
       expect(Buffer.from(hexToBytes(data)).equals(Buffer.from(testPattern(1000)))).toBe(true);
-      expect(page.commandsReceived).toBe(2); // SELECT, READ: no GET RESPONSE crossed to the page
-      expect(page.getResponsesServedHere).toBe(0);
+      expect(page.commandsReceived).toBe(commands);
+      expect(page.getResponsesServedHere).toBe(servedHere);
     },
     BOOT_TIMEOUT_MS + 30_000,
   );
