@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { buildCommandApdu } from '@cardlend/card-sim';
 import { describeApdu, isSensitiveApdu } from '../src/apdu-describe.ts';
 
 const h = (hex: string): Uint8Array =>
@@ -114,19 +115,9 @@ describe('describeApdu', () => {
         fc.uint8Array({ minLength: 4, maxLength: 4 }),
         fc.uint8Array({ maxLength: 400 }),
         fc.option(fc.integer({ min: 1, max: 65536 }), { nil: null }),
-        (hdr, data, ne) => {
-          const isExtended = data.length > 255 || (ne !== null && ne > 256);
-          const parts: number[] = [...hdr];
-          if (!isExtended) {
-            if (data.length > 0) parts.push(data.length, ...data);
-            if (ne !== null) parts.push(ne === 256 ? 0 : ne);
-          } else {
-            parts.push(0);
-            if (data.length > 0) parts.push(data.length >> 8, data.length & 0xff, ...data);
-            if (ne !== null) parts.push((ne >> 8) & 0xff, ne & 0xff);
-          }
-          const cmd = Uint8Array.from(parts);
-          if (isExtended && data.length === 0 && ne === null) return; // nothing to encode
+        ([cla = 0, ins = 0, p1 = 0, p2 = 0], data, ne) => {
+          // Encoded by the card simulator's own builder (shortest form that fits).
+          const cmd = buildCommandApdu({ cla, ins, p1, p2, data, ne });
           const d = describeApdu(cmd);
           expect(d.lc).toBe(data.length);
           expect(d.le).toBe(ne);
