@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
 import { createPivDemoCard, PIV_AID } from '@cardlend/card-sim';
 import { listReaders, openReader } from '../src/index.ts';
-import type { OpenOptions, PcscReader } from '../src/index.ts';
+import type { PcscReader, PcscReaderOptions } from '../src/index.ts';
 import { startPcscd, waitForCard } from '../test-support/index.ts';
 import type { Pcscd, VpcdCard } from '../test-support/index.ts';
 import { secondClientTransmit } from './helpers/second-client.ts';
@@ -43,7 +43,7 @@ afterEach(async () => {
 const sw = (b: Uint8Array): string => Buffer.from(b.subarray(-2)).toString('hex');
 
 /** Lends the first reader's card as the guest would: open (`opts`), power on, SELECT PIV, VERIFY. */
-async function lendAndVerify(opts: OpenOptions = {}): Promise<PcscReader> {
+async function lendAndVerify(opts: PcscReaderOptions = {}): Promise<PcscReader> {
   const reader = await openReader(pcscd.readers[0], opts);
   try {
     await reader.powerOn();

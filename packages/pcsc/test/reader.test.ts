@@ -73,7 +73,7 @@ describe('listReaders', () => {
   });
 
   it('reports the ATR as unreadable while another program holds the card exclusively', async () => {
-    const { reader } = await openPowered();
+    await openPowered(); // held exclusively by this reader
     const p = listReaders({ binding });
     await vi.advanceTimersByTimeAsync(200);
     const [info] = await p;
