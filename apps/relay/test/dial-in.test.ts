@@ -5,7 +5,7 @@ import { findFreePort, type QemuVersion } from '@cardlend/qemu-testbed';
 import { describe, expect, it } from 'vitest';
 import type { ServerEvent } from '../src/server.ts';
 import { Browser, startTestRelay, until, wsUrl } from './helpers.ts';
-import { CAC_ATR, qemuRigPerTest, VscardBrowser } from './qemu-rig.ts';
+import { CAC_ATR, qemuRigPerTest, VscardBrowser } from './relay-rig.ts';
 
 function connectedCount(events: ServerEvent[]): number {
   return events.filter((e) => e.kind === 'dial-in' && e.event.kind === 'vm-connected').length;

@@ -11,27 +11,14 @@ import {
   relaySubprotocols,
   VSC,
 } from '@cardlend/vscard';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RelayServer } from '../src/server.ts';
-import type { ServerEvent } from '../src/server-events.ts';
+import { describe, expect, it } from 'vitest';
 import { GUARD_POLICY } from '../src/session/guard-policy.ts';
-import { Browser, FakeVmHost, startTestRelay, until, wsUrl } from './helpers.ts';
+import { type Browser, until } from './helpers.ts';
+import { fakeVmRigPerTest } from './relay-rig.ts';
 
-let host: FakeVmHost;
-let relay: RelayServer;
-let events: ServerEvent[];
-const browsers: Browser[] = [];
-
-beforeEach(async () => {
-  host = await FakeVmHost.start({ isAutoAck: true });
-  ({ relay, events } = await startTestRelay(host.port, {}, { framePolicy: GUARD_POLICY }));
-});
-
-afterEach(async () => {
-  for (const b of browsers.splice(0)) b.ws.terminate();
-  await relay.close();
-  await host.close();
-});
+const rig = fakeVmRigPerTest({ isAutoAck: true }, () => ({
+  extra: { framePolicy: GUARD_POLICY },
+}));
 
 const whole = Uint8Array.from({ length: 1002 }, (_, i) =>
   i < 1000 ? i & 0xff : i === 1000 ? 0x90 : 0,
@@ -42,9 +29,7 @@ const READ = [0x80, 0x10, 0x03, 0xe8, 0x00];
 const GET_RESPONSE = (le: number): number[] => [0x00, 0xc0, 0x00, 0x00, le];
 
 async function lend(protocols: string[]): Promise<Browser> {
-  const b = new Browser(wsUrl(relay), protocols);
-  browsers.push(b);
-  await b.opened;
+  const b = await rig.open(protocols);
   b.send(encodeMessage({ type: 'ReaderAdd', readerId: 0, name: '' }));
   await b.frame(0);
   b.send(encodeMessage({ type: 'ATR', readerId: 0, atr: Uint8Array.of(0x3b, 0x02, 0x14, 0x50) }));
@@ -54,7 +39,7 @@ async function lend(protocols: string[]): Promise<Browser> {
 
 /** The APDU answers the fake VM received, payloads. */
 function answersAtVm(): Buffer[] {
-  return (host.connections[0]?.messages ?? [])
+  return (rig.vm.connections[0]?.messages ?? [])
     .filter((m) => m.type === VSC.APDU)
     .map((m) => m.payload);
 }
@@ -63,7 +48,7 @@ describe('long answers in the relay (fake VM)', () => {
   it('long-answers contract: the relay splits and serves the GET RESPONSEs; the page sees one command', async () => {
     const b = await lend(relaySubprotocols(undefined, { longAnswers: true }));
     expect(b.ws.protocol).toBe(RELAY_SUBPROTOCOL_LONG_ANSWERS);
-    const vm = host.connections[0];
+    const vm = rig.vm.connections[0];
     vm?.socket.write(guestCommand(READ));
     await b.frame(2);
     b.send(encodeMessage({ type: 'APDU', readerId: 0, apdu: whole }));
@@ -87,8 +72,10 @@ describe('long answers in the relay (fake VM)', () => {
       1,
     );
     b.ws.close(1000);
-    await until(() => events.some((e) => e.kind === 'session-end'), 5000);
-    const cleanup = events.find((e) => e.kind === 'session-event' && e.event.kind === 'cleanup');
+    await until(() => rig.events.some((e) => e.kind === 'session-end'), 5000);
+    const cleanup = rig.events.find(
+      (e) => e.kind === 'session-event' && e.event.kind === 'cleanup',
+    );
     expect(cleanup?.kind === 'session-event' && cleanup.event).toEqual({
       kind: 'cleanup',
       answered: 0,
@@ -98,7 +85,7 @@ describe('long answers in the relay (fake VM)', () => {
   it('cardlend.vscard.v1: a whole answer over 374 bytes is refused (the page must split)', async () => {
     const b = await lend([RELAY_SUBPROTOCOL]);
     expect(b.ws.protocol).toBe(RELAY_SUBPROTOCOL);
-    host.connections[0]?.socket.write(guestCommand(READ));
+    rig.vm.connections[0]?.socket.write(guestCommand(READ));
     await b.frame(2);
     b.send(encodeMessage({ type: 'APDU', readerId: 0, apdu: whole }));
     const closed = await b.closed;

@@ -17,7 +17,7 @@ import type { QemuVersion } from '@cardlend/qemu-testbed';
 import { describe, expect, it } from 'vitest';
 import type { ServerEvent } from '../src/server-events.ts';
 import { until } from './helpers.ts';
-import { qemuRigPerTest } from './qemu-rig.ts';
+import { qemuRigPerTest } from './relay-rig.ts';
 import { GUARD_POLICY } from '../src/session/guard-policy.ts';
 import { createRelayMetrics } from '../src/ops/metrics.ts';
 

@@ -6,7 +6,7 @@ import { clientInit, encodeMessage, RelayClose } from '@cardlend/vscard';
 import type { QemuVersion } from '@cardlend/qemu-testbed';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Browser, until, wsUrl } from './helpers.ts';
-import { CAC_ATR, qemuRigPerTest, VscardBrowser } from './qemu-rig.ts';
+import { CAC_ATR, qemuRigPerTest, VscardBrowser } from './relay-rig.ts';
 
 const YUBIKEY_ATR = Uint8Array.from(
   Buffer.from('3bfd1300008131fe158073c021c057597562694b657940', 'hex'),

@@ -6,20 +6,12 @@
  * blocks the new page's re-announcement (no 4015) nor has its late reply shown to the new page.
  */
 import { RELAY_SUBPROTOCOL, RELAY_TICKET_SUBPROTOCOL_PREFIX } from '@cardlend/vscard';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RelayServer } from '../src/server.ts';
+import { describe, expect, it } from 'vitest';
 import type { ServerEvent } from '../src/server-events.ts';
 import { GUARD_POLICY } from '../src/session/guard-policy.ts';
-import {
-  type Browser,
-  FakeVmHost,
-  HeldTimers,
-  type HostConnection,
-  msg,
-  startTestRelay,
-  until,
-} from './helpers.ts';
-import { offerAt, openResumable } from './resume-helpers.ts';
+import { type Browser, HeldTimers, type HostConnection, msg } from './helpers.ts';
+import { fakeVmRigPerTest } from './relay-rig.ts';
+import { cutUntilParked, offerAt, openResumable } from './resume-helpers.ts';
 
 const GRACE_MS = 7777;
 const T = { Init: 1, Error: 2, ReaderAdd: 3, ATR: 5, APDU: 7 } as const;
@@ -28,28 +20,13 @@ const QEMU_INIT = msg(T.Init, 0xffffffff, '56534344 00000002 00000000');
 const READER_ADD = msg(T.ReaderAdd, 0);
 const ACK = msg(T.Error, 0, '00000000');
 
-let vm: FakeVmHost;
-let relay: RelayServer;
-let events: ServerEvent[];
-const browsers: Browser[] = [];
-
-beforeEach(async () => {
-  vm = await FakeVmHost.start({ isAutoAck: false });
-  ({ relay, events } = await startTestRelay(
-    vm.port,
-    { resumeGraceMs: GRACE_MS },
-    { sessionTimers: new HeldTimers(GRACE_MS), framePolicy: GUARD_POLICY },
-  ));
-});
-
-afterEach(async () => {
-  for (const b of browsers.splice(0)) b.ws.terminate();
-  await relay.close();
-  await vm.close();
-});
+const rig = fakeVmRigPerTest({ isAutoAck: false }, () => ({
+  config: { resumeGraceMs: GRACE_MS },
+  extra: { sessionTimers: new HeldTimers(GRACE_MS), framePolicy: GUARD_POLICY },
+}));
 
 async function open(credential?: string): Promise<{ b: Browser; ticket: string }> {
-  const b = await openResumable(relay, browsers, credential);
+  const b = await openResumable(rig, credential);
   return { b, ticket: (await offerAt(b)).ticket };
 }
 
@@ -58,7 +35,7 @@ const count = (c: HostConnection, type: number): number =>
 const typesTo = (b: Browser): number[] =>
   b.frames.filter((f) => f.isBinary).map((f) => f.data.readUInt32BE(0));
 const refusals = (): ServerEvent[] =>
-  events.filter((e) => e.kind === 'session-event' && e.event.kind === 'frame-refused');
+  rig.events.filter((e) => e.kind === 'session-event' && e.event.kind === 'frame-refused');
 
 /** The page announces (Init, ReaderAdd) with the fake VM acknowledging each. */
 async function announce(b: Browser, c: HostConnection): Promise<void> {
@@ -76,13 +53,11 @@ async function announce(b: Browser, c: HostConnection): Promise<void> {
 describe('resuming through the forward guard', () => {
   it('the relay answers guest commands while parked; the new page answers the next one', async () => {
     const first = await open();
-    const c = await vm.nextConnection(0);
+    const c = await rig.vm.nextConnection(0);
     await announce(first.b, c);
     c.socket.write(msg(T.APDU, 0, '00A4040000'));
     await first.b.frame(3);
-    const session = relay.sessions.get('default');
-    first.b.ws.terminate();
-    await until(() => session?.isParked === true, 3000, 'parked');
+    await cutUntilParked(rig.relay, first.b);
     await c.waitFor(() => count(c, T.Error) === 1, 3000, 'outstanding command answered');
     c.socket.write(msg(T.APDU, 0, '00B0000000'));
     await c.waitFor(() => count(c, T.Error) === 2, 3000, 'answered while parked');
@@ -98,12 +73,10 @@ describe('resuming through the forward guard', () => {
 
   it("a control message of the old page awaiting QEMU's reply does not block the new page", async () => {
     const first = await open();
-    const c = await vm.nextConnection(0);
+    const c = await rig.vm.nextConnection(0);
     first.b.send(INIT); // QEMU has not replied yet when the connection is cut
     await c.waitFor(() => count(c, T.Init) === 1, 3000, 'first Init');
-    const session = relay.sessions.get('default');
-    first.b.ws.terminate();
-    await until(() => session?.isParked === true, 3000, 'parked');
+    await cutUntilParked(rig.relay, first.b);
 
     const second = await open(RELAY_TICKET_SUBPROTOCOL_PREFIX + first.ticket);
     second.b.send(INIT); // the bridge re-announces at once

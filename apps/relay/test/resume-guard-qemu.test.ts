@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ServerEvent } from '../src/server-events.ts';
 import { GUARD_POLICY } from '../src/session/guard-policy.ts';
-import { CAC_ATR } from './qemu-rig.ts';
+import { CAC_ATR } from './relay-rig.ts';
 import { qemuAndRelayPerTest } from './resume-helpers.ts';
 
 const SECRET = new Uint8Array(32).fill(0x6b);

@@ -16,22 +16,28 @@ import { mintToken } from '../src/auth/tokens.ts';
 import type { RelayConfig } from '../src/config.ts';
 import type { RelayServer, RelayServerOptions } from '../src/server.ts';
 import type { ServerEvent } from '../src/server-events.ts';
+import type { RelaySession } from '../src/session/relay-session.ts';
 import { announceCard } from './announce.ts';
-import { Browser, until, wsUrl } from './helpers.ts';
-import { CAC_ATR, qemuRigPerTest, VscardBrowser } from './qemu-rig.ts';
+import { type Browser, until } from './helpers.ts';
+import { CAC_ATR, qemuRigPerTest, type RelayRig, VscardBrowser } from './relay-rig.ts';
 
-/** A browser offering resuming (and the credential, if any), kept in `opened` for cleanup. */
-export async function openResumable(
-  relay: RelayServer,
-  opened: Browser[],
-  credential?: string,
-): Promise<Browser> {
+/** A page on `rig`'s relay offering resuming (and the credential, if any), open. */
+export function openResumable(rig: RelayRig, credential?: string): Promise<Browser> {
   const protocols = [RELAY_SUBPROTOCOL, RELAY_RESUME_CAPABILITY];
   if (credential !== undefined) protocols.push(credential);
-  const b = new Browser(wsUrl(relay), protocols);
-  opened.push(b);
-  await b.opened;
-  return b;
+  return rig.open(protocols);
+}
+
+/**
+ * Cuts `b` without a close frame (1006 at the relay) and waits until the session of the
+ * default target is parked; returns that session.
+ */
+export async function cutUntilParked(relay: RelayServer, b: Browser): Promise<RelaySession> {
+  const session = relay.sessions.get('default');
+  if (session === undefined) throw new Error('no session on the default target');
+  b.ws.terminate();
+  await until(() => session.isParked, 3000, 'session parked');
+  return session;
 }
 
 /** The resume offer the relay sent as frame `index` (a text frame). */
@@ -86,13 +92,12 @@ export function qemuAndRelayPerTest(
   extra: Omit<RelayServerOptions, 'config' | 'onEvent'> = {},
 ): QemuAndRelay {
   const rig = qemuRigPerTest('7.2');
-  let events: ServerEvent[] = [];
   beforeEach(async () => {
     const qemu = await rig.startQemu({ debug: 2 });
-    events = await rig.startRelay(qemu.port, config, extra);
+    await rig.startRelay(qemu.port, config, extra);
   });
   const open = async (credential: string): Promise<ResumingPage> =>
-    new ResumingPage(await rig.open([RELAY_SUBPROTOCOL, RELAY_RESUME_CAPABILITY, credential]));
+    new ResumingPage(await openResumable(rig, credential));
   const lendWith = async (credential: string): Promise<Lending> => {
     const page = await open(credential);
     const offer = await page.offer();
@@ -107,14 +112,12 @@ export function qemuAndRelayPerTest(
       return rig.relay;
     },
     get events() {
-      return events;
+      return rig.events;
     },
     open,
     lend: (secret) => lendWith(RELAY_TOKEN_SUBPROTOCOL_PREFIX + mintTestToken(secret)),
     async cutAndResume(page, ticket) {
-      const session = rig.relay.sessions.get('default');
-      page.browser.ws.terminate(); // cut without a close frame: 1006 at the relay
-      await until(() => session?.isParked === true, 3000, 'session parked');
+      await cutUntilParked(rig.relay, page.browser);
       return lendWith(RELAY_TICKET_SUBPROTOCOL_PREFIX + ticket);
     },
   };

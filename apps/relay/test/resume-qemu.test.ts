@@ -18,8 +18,8 @@ import {
 import { describe, expect, it } from 'vitest';
 import type { RelayServer } from '../src/server.ts';
 import { Browser, until, wsUrl } from './helpers.ts';
-import { CAC_ATR } from './qemu-rig.ts';
-import { mintTestToken, qemuAndRelayPerTest } from './resume-helpers.ts';
+import { CAC_ATR } from './relay-rig.ts';
+import { cutUntilParked, mintTestToken, qemuAndRelayPerTest } from './resume-helpers.ts';
 
 const SECRET = new Uint8Array(32).fill(0x5a);
 const GRACE_MS = 1500;
@@ -43,8 +43,7 @@ describe('resuming a lending session through the relay, real QEMU 7.2', () => {
     expect(session).toBeDefined();
 
     const mark = env.qemu.output.length;
-    first.browser.ws.terminate(); // the connection is cut; the relay stays up
-    await until(() => session?.isParked === true, 3000, 'session parked');
+    await cutUntilParked(env.relay, first.browser); // the relay stays up
     // The one-time token is spent: presenting it again is refused as before.
     expect(await refusedWith(env.relay, RELAY_TOKEN_SUBPROTOCOL_PREFIX + token)).toBe(
       RelayClose.TOKEN_USED,
