@@ -14,6 +14,7 @@ import type {
   ShareMode,
 } from './binding.ts';
 import { isPcscError, isServiceLost, PcscError } from './errors.ts';
+import { Listeners } from './listeners.ts';
 import { pcscMiniBinding } from './pcsc-mini-binding.ts';
 
 /** Timers the context uses (default the global ones). */
@@ -65,7 +66,7 @@ export class PcscContext {
   #isGraceUsed = false;
   readonly #retryMinMs: number;
   readonly #retryMaxMs: number;
-  readonly #listeners = new Set<(e: PcscContextEvent) => void>();
+  readonly #listeners = new Listeners<PcscContextEvent>();
   #readers = new Map<string, RawReaderState>();
   /** Readers known before the service went down, checked again at the next `settled`. */
   #beforeOutage: Set<string> | null = null;
@@ -111,8 +112,7 @@ export class PcscContext {
 
   /** Subscribes to context events; returns the unsubscribe function. */
   onEvent(listener: (e: PcscContextEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.add(listener);
   }
 
   /**
@@ -238,7 +238,7 @@ export class PcscContext {
     this.#settleTimer = null;
     this.#beforeOutage = new Set([...(this.#beforeOutage ?? []), ...this.#readers.keys()]);
     this.#readers = new Map();
-    this.#emit({ type: 'service-down', error: err });
+    this.#listeners.emit({ type: 'service-down', error: err });
     this.#scheduleRetry();
   }
 
@@ -247,14 +247,14 @@ export class PcscContext {
     if (isReaderGoneState(s.state)) {
       if (previous === null) return;
       this.#readers.delete(s.name);
-      this.#emit({ type: 'reader-removed', name: s.name });
+      this.#listeners.emit({ type: 'reader-removed', name: s.name });
       return;
     }
     const atr = isCardPresentState(s.state) ? s.atr : new Uint8Array(0);
     const next: RawReaderState = { name: s.name, state: s.state, atr };
     this.#readers.set(s.name, next);
     if (!this.#isSettled) this.#armSettle();
-    this.#emit({ type: 'reader', reader: next, previous });
+    this.#listeners.emit({ type: 'reader', reader: next, previous });
   }
 
   #armSettle(ms = this.#settleMs): void {
@@ -275,21 +275,11 @@ export class PcscContext {
     this.#isSettled = true;
     const missing = [...(this.#beforeOutage ?? [])].filter((n) => !this.#readers.has(n));
     this.#beforeOutage = null;
-    for (const name of missing) this.#emit({ type: 'reader-removed', name });
-    this.#emit({ type: 'settled' });
+    for (const name of missing) this.#listeners.emit({ type: 'reader-removed', name });
+    this.#listeners.emit({ type: 'settled' });
     const waiters = this.#settledWaiters;
     this.#settledWaiters = [];
     for (const w of waiters) w.resolve();
-  }
-
-  #emit(e: PcscContextEvent): void {
-    for (const l of [...this.#listeners]) {
-      try {
-        l(e);
-      } catch {
-        // A listener's bug must not break the context.
-      }
-    }
   }
 
   #clearTimers(): void {

@@ -23,6 +23,7 @@ import type { FailureDeps } from './card-failure.ts';
 import type { PcscContext, PcscContextEvent, PcscTimers } from './context.ts';
 import { isPcscError, isServiceLost, PcscError } from './errors.ts';
 import type { PcscCode } from './errors.ts';
+import { Listeners } from './listeners.ts';
 
 /** Options of {@link PcscReader}. */
 export interface PcscReaderOptions {
@@ -77,7 +78,7 @@ export class PcscReader {
   readonly #timers: PcscTimers;
   readonly #failureDeps: FailureDeps;
   readonly #ownsContext: boolean;
-  readonly #listeners = new Set<(e: ReaderEvent) => void>();
+  readonly #listeners = new Listeners<ReaderEvent>();
   readonly #unsubscribe: () => void;
   #card: BindingCard | null = null;
   /** Disconnects of dropped handles still on their way (an exclusive connect waits for them). */
@@ -198,8 +199,7 @@ export class PcscReader {
 
   /** Card inserted/removed and reader-gone events; returns the unsubscribe function. */
   onEvent(listener: (e: ReaderEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.add(listener);
   }
 
   /** Lets go of the card (reset) and stops watching; closes the context if it opened it. */
@@ -367,24 +367,14 @@ export class PcscReader {
   #setCardPresent(isPresent: boolean): void {
     if (isPresent === this.#isCardPresent) return;
     this.#isCardPresent = isPresent;
-    this.#emit({ type: isPresent ? 'card-inserted' : 'card-removed', slot: 0 });
+    this.#listeners.emit({ type: isPresent ? 'card-inserted' : 'card-removed', slot: 0 });
   }
 
   #onGone(): void {
     if (this.#isGone) return;
     this.#isGone = true;
     this.#dropCard('leave');
-    this.#emit({ type: 'reader-gone' });
-  }
-
-  #emit(e: ReaderEvent): void {
-    for (const l of [...this.#listeners]) {
-      try {
-        l(e);
-      } catch {
-        // A listener's bug must not stop the others.
-      }
-    }
+    this.#listeners.emit({ type: 'reader-gone' });
   }
 }
 
