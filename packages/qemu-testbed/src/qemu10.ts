@@ -10,6 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { TestbedError } from './errors.ts';
 import { findRepoRoot } from './paths.ts';
+import { isProcessAlive } from './process-alive.ts';
 
 const run = promisify(execFile);
 
@@ -144,7 +145,7 @@ async function acquireLock(lock: string): Promise<void> {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       // A lock left by a dead process is stale.
       const pid = Number(await readFile(path.join(lock, 'pid'), 'utf8').catch(() => ''));
-      if (pid > 0 && !isAlive(pid)) {
+      if (pid > 0 && !isProcessAlive(pid)) {
         await rm(lock, { recursive: true, force: true });
         continue;
       }
@@ -153,15 +154,6 @@ async function acquireLock(lock: string): Promise<void> {
       }
       await new Promise((r) => setTimeout(r, 250));
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

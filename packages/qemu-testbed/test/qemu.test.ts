@@ -9,15 +9,7 @@ import {
   toHex,
 } from '../src/index.ts';
 import type { QemuHandle, QemuVersion } from '../src/index.ts';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { isProcessAlive } from '../src/process-alive.ts';
 
 describe.each<QemuVersion>(['7.2', '10.0'])('QEMU %s', (version) => {
   let qemu: QemuHandle | undefined;
@@ -71,8 +63,8 @@ describe.each<QemuVersion>(['7.2', '10.0'])('QEMU %s', (version) => {
       expect(a.port).not.toBe(b.port);
       await a.stop();
       expect(a.exited).toBe(true);
-      expect(isAlive(a.pid)).toBe(false);
-      expect(isAlive(b.pid)).toBe(true);
+      expect(isProcessAlive(a.pid)).toBe(false);
+      expect(isProcessAlive(b.pid)).toBe(true);
       // b still serves VSCard.
       client = await RawVscardClient.connect(b.port);
       client.send(RAW_VSC.Init, 0, RAW_INIT_PAYLOAD);
@@ -80,7 +72,7 @@ describe.each<QemuVersion>(['7.2', '10.0'])('QEMU %s', (version) => {
     } finally {
       await b.stop();
     }
-    expect(isAlive(b.pid)).toBe(false);
+    expect(isProcessAlive(b.pid)).toBe(false);
   });
 
   it('rejects a taken port with a typed error', async () => {
