@@ -14,51 +14,43 @@ import { isVscardError, RelayClose, type VscardErrorCode } from '@cardlend/vscar
  * show the words of @cardlend/problems instead).
  */
 export const BRIDGE_ERRORS = {
-  BRIDGE_RELAY_UNREACHABLE: { message: 'The relay could not be reached.' },
-  BRIDGE_CONNECTION_LOST: { message: 'The connection to the relay was lost.' },
-  BRIDGE_RELAY_GOING_AWAY: { message: 'The relay is restarting or shutting down.' },
-  BRIDGE_RELAY_CLOSED: { message: 'The relay ended the session.' },
-  BRIDGE_RELAY_PROTOCOL: { message: 'The relay sent something that is not a VSCard message.' },
-  BRIDGE_BAD_FRAME: { message: 'The relay rejected a message from this page.' },
-  BRIDGE_MESSAGE_TOO_BIG: { message: 'The relay rejected a message as too large.' },
-  BRIDGE_UNAUTHORIZED: { message: 'The relay refused the session token.' },
-  BRIDGE_TOKEN_USED: { message: 'This session token was already used.' },
-  BRIDGE_ORIGIN_REFUSED: { message: 'The relay does not accept connections from this page.' },
-  BRIDGE_AUTH_TIMEOUT: { message: 'The relay did not receive the session token in time.' },
-  BRIDGE_RATE_LIMITED: { message: 'The relay is busy or the session sent too much too fast.' },
-  BRIDGE_VM_IN_USE: { message: 'Another browser is already lending a card to this VM.' },
-  BRIDGE_VM_UNREACHABLE: { message: 'The relay could not reach the VM.' },
-  BRIDGE_VM_CLOSED: { message: 'The VM closed its side of the connection.' },
-  BRIDGE_VM_PROTOCOL: { message: 'The VM stopped answering or spoke an unexpected protocol.' },
-  BRIDGE_VM_NOT_ANSWERING: { message: 'The VM did not acknowledge a message in time.' },
-  BRIDGE_READER_REFUSED: { message: 'The VM refused the reader (no free smart card slot).' },
-  BRIDGE_IDLE_TIMEOUT: { message: 'The session was closed after being idle too long.' },
-  BRIDGE_RESUME_REFUSED: {
-    message: 'The relay no longer holds this lending session; it cannot be resumed.',
-  },
-  BRIDGE_ATR_REFUSED: { message: "The VM refused the card's answer-to-reset (ATR)." },
-  BRIDGE_CARD_MUTE: { message: 'The card does not answer.' },
-  BRIDGE_CARD_ABSENT: { message: 'No card in the reader.' },
-  BRIDGE_CARD_PROTOCOL: { message: 'The card or reader broke the transmission protocol.' },
-  BRIDGE_READER_GONE: { message: 'The reader was unplugged.' },
-  BRIDGE_READER_TIMEOUT: { message: 'The reader did not answer in time.' },
-  BRIDGE_READER_BUSY: { message: 'The reader is busy or held by another program.' },
-  BRIDGE_READER_ERROR: {
-    message: 'The reader reported a hardware error, or a USB transfer to it failed.',
-  },
-  BRIDGE_READER_CLOSED: { message: 'The connection to the reader was closed.' },
-  BRIDGE_UNSUPPORTED: {
-    message: 'This reader or card needs something the browser driver does not support.',
-  },
-  BRIDGE_CARD_RESET: { message: 'The card was removed or reset while the VM was using it.' },
-  BRIDGE_APDU_TOO_LONG: {
-    message: 'A command from the VM is too long for this reader or card protocol.',
-  },
-  BRIDGE_BAD_APDU: { message: 'A command from the VM is not a valid APDU.' },
-  BRIDGE_CANCELLED: { message: 'A reader operation was cancelled.' },
-  BRIDGE_NO_WEBSOCKET: { message: 'This environment has no WebSocket support.' },
-  BRIDGE_UNKNOWN: { message: 'An unexpected error occurred.' },
-} as const satisfies Record<string, { message: string }>;
+  BRIDGE_RELAY_UNREACHABLE: 'The relay could not be reached.',
+  BRIDGE_CONNECTION_LOST: 'The connection to the relay was lost.',
+  BRIDGE_RELAY_GOING_AWAY: 'The relay is restarting or shutting down.',
+  BRIDGE_RELAY_CLOSED: 'The relay ended the session.',
+  BRIDGE_RELAY_PROTOCOL: 'The relay sent something that is not a VSCard message.',
+  BRIDGE_BAD_FRAME: 'The relay rejected a message from this page.',
+  BRIDGE_MESSAGE_TOO_BIG: 'The relay rejected a message as too large.',
+  BRIDGE_UNAUTHORIZED: 'The relay refused the session token.',
+  BRIDGE_TOKEN_USED: 'This session token was already used.',
+  BRIDGE_ORIGIN_REFUSED: 'The relay does not accept connections from this page.',
+  BRIDGE_AUTH_TIMEOUT: 'The relay did not receive the session token in time.',
+  BRIDGE_RATE_LIMITED: 'The relay is busy or the session sent too much too fast.',
+  BRIDGE_VM_IN_USE: 'Another browser is already lending a card to this VM.',
+  BRIDGE_VM_UNREACHABLE: 'The relay could not reach the VM.',
+  BRIDGE_VM_CLOSED: 'The VM closed its side of the connection.',
+  BRIDGE_VM_PROTOCOL: 'The VM stopped answering or spoke an unexpected protocol.',
+  BRIDGE_VM_NOT_ANSWERING: 'The VM did not acknowledge a message in time.',
+  BRIDGE_READER_REFUSED: 'The VM refused the reader (no free smart card slot).',
+  BRIDGE_IDLE_TIMEOUT: 'The session was closed after being idle too long.',
+  BRIDGE_RESUME_REFUSED: 'The relay no longer holds this lending session; it cannot be resumed.',
+  BRIDGE_ATR_REFUSED: "The VM refused the card's answer-to-reset (ATR).",
+  BRIDGE_CARD_MUTE: 'The card does not answer.',
+  BRIDGE_CARD_ABSENT: 'No card in the reader.',
+  BRIDGE_CARD_PROTOCOL: 'The card or reader broke the transmission protocol.',
+  BRIDGE_READER_GONE: 'The reader was unplugged.',
+  BRIDGE_READER_TIMEOUT: 'The reader did not answer in time.',
+  BRIDGE_READER_BUSY: 'The reader is busy or held by another program.',
+  BRIDGE_READER_ERROR: 'The reader reported a hardware error, or a USB transfer to it failed.',
+  BRIDGE_READER_CLOSED: 'The connection to the reader was closed.',
+  BRIDGE_UNSUPPORTED: 'This reader or card needs something the browser driver does not support.',
+  BRIDGE_CARD_RESET: 'The card was removed or reset while the VM was using it.',
+  BRIDGE_APDU_TOO_LONG: 'A command from the VM is too long for this reader or card protocol.',
+  BRIDGE_BAD_APDU: 'A command from the VM is not a valid APDU.',
+  BRIDGE_CANCELLED: 'A reader operation was cancelled.',
+  BRIDGE_NO_WEBSOCKET: 'This environment has no WebSocket support.',
+  BRIDGE_UNKNOWN: 'An unexpected error occurred.',
+} as const satisfies Record<string, string>;
 
 /** Stable bridge error codes; the UI branches on these, never on message text. */
 export type BridgeErrorCode = keyof typeof BRIDGE_ERRORS;
@@ -118,7 +110,7 @@ export class BridgeError extends Error {
 
   constructor(code: BridgeErrorCode, opts: BridgeErrorOptions = {}) {
     super(
-      opts.message ?? BRIDGE_ERRORS[code].message,
+      opts.message ?? BRIDGE_ERRORS[code],
       opts.cause === undefined ? undefined : { cause: opts.cause },
     );
     this.code = code;
@@ -139,63 +131,53 @@ export interface CloseClassification {
   outcome: 'reconnect' | 'refused' | 'final';
 }
 
+const final = (code: BridgeErrorCode): CloseClassification =>
+  Object.freeze({ code, outcome: 'final' });
+const refused = (code: BridgeErrorCode): CloseClassification =>
+  Object.freeze({ code, outcome: 'refused' });
+const reconnect = (code: BridgeErrorCode): CloseClassification =>
+  Object.freeze({ code, outcome: 'reconnect' });
+
+/** What each relay close code means to the bridge (codes not listed: the connection dropped). */
+const CLOSE_REACTIONS: ReadonlyMap<number, CloseClassification> = new Map([
+  [RelayClose.NORMAL, final('BRIDGE_RELAY_CLOSED')],
+  [RelayClose.GOING_AWAY, reconnect('BRIDGE_RELAY_GOING_AWAY')],
+  [RelayClose.MESSAGE_TOO_BIG, final('BRIDGE_MESSAGE_TOO_BIG')],
+  // The relay refused what this side sent; sending it again would be refused again.
+  [RelayClose.BAD_FRAME, final('BRIDGE_BAD_FRAME')],
+  [RelayClose.PROTOCOL_VIOLATION, final('BRIDGE_BAD_FRAME')],
+  [RelayClose.UNAUTHORIZED, refused('BRIDGE_UNAUTHORIZED')],
+  [RelayClose.TOKEN_USED, refused('BRIDGE_TOKEN_USED')],
+  [RelayClose.ORIGIN_REFUSED, refused('BRIDGE_ORIGIN_REFUSED')],
+  [RelayClose.RATE_LIMITED, reconnect('BRIDGE_RATE_LIMITED')],
+  [RelayClose.VM_IN_USE, refused('BRIDGE_VM_IN_USE')],
+  [RelayClose.VM_UNREACHABLE, reconnect('BRIDGE_VM_UNREACHABLE')],
+  [RelayClose.VM_CLOSED, reconnect('BRIDGE_VM_CLOSED')],
+  // A wedged VSCard stream survives reconnects (vscard-protocol.md §5); only the VM side can fix it.
+  [RelayClose.VM_PROTOCOL, final('BRIDGE_VM_PROTOCOL')],
+  [RelayClose.IDLE_TIMEOUT, final('BRIDGE_IDLE_TIMEOUT')],
+  [RelayClose.AUTH_TIMEOUT, reconnect('BRIDGE_AUTH_TIMEOUT')],
+  // A cluster node without its store refuses new sessions until it has it again.
+  [RelayClose.CLUSTER_UNAVAILABLE, reconnect('BRIDGE_RELAY_GOING_AWAY')],
+  // The helpdesk ended it on purpose (the card was removed): an orderly end, no retry.
+  [RelayClose.ENDED_BY_OPERATOR, final('BRIDGE_RELAY_CLOSED')],
+  // The lending machine falls back to the token once on RESUME_UNKNOWN (a restarted relay).
+  [RelayClose.RESUME_EXPIRED, refused('BRIDGE_RESUME_REFUSED')],
+  [RelayClose.RESUME_USED, refused('BRIDGE_RESUME_REFUSED')],
+  [RelayClose.RESUME_UNKNOWN, refused('BRIDGE_RESUME_REFUSED')],
+]);
+
 /**
  * Maps a relay close code (RelayClose; RFC 6455 §7.4) to a bridge error and reaction.
  * Refusals (token, origin, VM in use, bad frame) never reconnect: retrying would only be
- * refused again. 1006 (no close frame: network drop, relay crash) and the VM-side
- * closes reconnect.
+ * refused again. 1006 (no close frame: network drop, relay crash), anything unknown and the
+ * VM-side closes reconnect.
  */
 export function classifyClose(closeCode: number, wasOpen: boolean): CloseClassification {
-  switch (closeCode) {
-    case RelayClose.NORMAL:
-      return { code: 'BRIDGE_RELAY_CLOSED', outcome: 'final' };
-    case RelayClose.GOING_AWAY:
-      return { code: 'BRIDGE_RELAY_GOING_AWAY', outcome: 'reconnect' };
-    case RelayClose.MESSAGE_TOO_BIG:
-      return { code: 'BRIDGE_MESSAGE_TOO_BIG', outcome: 'final' };
-    case RelayClose.BAD_FRAME:
-    case RelayClose.PROTOCOL_VIOLATION:
-      // The relay refused what this side sent; sending it again would be refused again.
-      return { code: 'BRIDGE_BAD_FRAME', outcome: 'final' };
-    case RelayClose.UNAUTHORIZED:
-      return { code: 'BRIDGE_UNAUTHORIZED', outcome: 'refused' };
-    case RelayClose.TOKEN_USED:
-      return { code: 'BRIDGE_TOKEN_USED', outcome: 'refused' };
-    case RelayClose.ORIGIN_REFUSED:
-      return { code: 'BRIDGE_ORIGIN_REFUSED', outcome: 'refused' };
-    case RelayClose.RATE_LIMITED:
-      return { code: 'BRIDGE_RATE_LIMITED', outcome: 'reconnect' };
-    case RelayClose.VM_IN_USE:
-      return { code: 'BRIDGE_VM_IN_USE', outcome: 'refused' };
-    case RelayClose.VM_UNREACHABLE:
-      return { code: 'BRIDGE_VM_UNREACHABLE', outcome: 'reconnect' };
-    case RelayClose.VM_CLOSED:
-      return { code: 'BRIDGE_VM_CLOSED', outcome: 'reconnect' };
-    case RelayClose.VM_PROTOCOL:
-      // A wedged VSCard stream survives reconnects (vscard-protocol.md §5); only the VM side can fix it.
-      return { code: 'BRIDGE_VM_PROTOCOL', outcome: 'final' };
-    case RelayClose.IDLE_TIMEOUT:
-      return { code: 'BRIDGE_IDLE_TIMEOUT', outcome: 'final' };
-    case RelayClose.AUTH_TIMEOUT:
-      return { code: 'BRIDGE_AUTH_TIMEOUT', outcome: 'reconnect' };
-    case RelayClose.CLUSTER_UNAVAILABLE:
-      // A cluster node without its store refuses new sessions until it has it again.
-      return { code: 'BRIDGE_RELAY_GOING_AWAY', outcome: 'reconnect' };
-    case RelayClose.ENDED_BY_OPERATOR:
-      // The helpdesk ended it on purpose (the card was removed): an orderly end, no retry.
-      return { code: 'BRIDGE_RELAY_CLOSED', outcome: 'final' };
-    case RelayClose.RESUME_EXPIRED:
-    case RelayClose.RESUME_USED:
-    case RelayClose.RESUME_UNKNOWN:
-      // The lending machine falls back to the token once on RESUME_UNKNOWN (a restarted relay).
-      return { code: 'BRIDGE_RESUME_REFUSED', outcome: 'refused' };
-    default:
-      // 1006 and anything unknown: the connection dropped (or never opened).
-      return {
-        code: wasOpen ? 'BRIDGE_CONNECTION_LOST' : 'BRIDGE_RELAY_UNREACHABLE',
-        outcome: 'reconnect',
-      };
-  }
+  return (
+    CLOSE_REACTIONS.get(closeCode) ??
+    reconnect(wasOpen ? 'BRIDGE_CONNECTION_LOST' : 'BRIDGE_RELAY_UNREACHABLE')
+  );
 }
 
 /**

@@ -104,7 +104,7 @@ describe('classifyClose', () => {
 
   it('maps every relay close code to a catalogued error', () => {
     for (const code of Object.values(RelayClose)) {
-      expect(BRIDGE_ERRORS[classifyClose(code, true).code].message.length).toBeGreaterThan(0);
+      expect(BRIDGE_ERRORS[classifyClose(code, true).code].length).toBeGreaterThan(0);
     }
   });
 });
@@ -130,7 +130,7 @@ describe('BridgeError', () => {
     for (const c of codes) {
       const e = bridgeErrorFromReader(new CcidError(c, 'x'));
       expect(e.code, c).not.toBe('BRIDGE_UNKNOWN');
-      expect(BRIDGE_ERRORS[e.code].message.length).toBeGreaterThan(0);
+      expect(BRIDGE_ERRORS[e.code].length).toBeGreaterThan(0);
       expect(e.code).toBe(CCID_TO_BRIDGE[c]);
     }
   });
@@ -163,7 +163,7 @@ describe('BridgeError', () => {
     expect(isBridgeError(e)).toBe(true);
     expect(isBridgeError(new Error('x'))).toBe(false);
     expect(isBridgeError({ code: 'BRIDGE_VM_IN_USE' })).toBe(false);
-    expect(e.message).toBe(BRIDGE_ERRORS.BRIDGE_VM_IN_USE.message);
+    expect(e.message).toBe(BRIDGE_ERRORS.BRIDGE_VM_IN_USE);
     expect(e.closeCode).toBe(4009);
     expect(bridgeErrorFromReader(e)).toBe(e);
   });

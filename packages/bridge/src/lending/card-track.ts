@@ -87,7 +87,7 @@ export class CardTrack {
       case 'hardware-error':
         this.cardGone(
           new BridgeError('BRIDGE_READER_ERROR', {
-            message: `${BRIDGE_ERRORS.BRIDGE_READER_ERROR.message} (code ${e.code})`,
+            message: `${BRIDGE_ERRORS.BRIDGE_READER_ERROR} (code ${e.code})`,
           }),
         );
         return;

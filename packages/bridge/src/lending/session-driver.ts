@@ -107,7 +107,7 @@ export class SessionDriver {
       case 'close':
         if (core.isRunning && conn.failure === null) {
           conn.failure = new BridgeError('BRIDGE_VM_NOT_ANSWERING', {
-            message: `${BRIDGE_ERRORS.BRIDGE_VM_NOT_ANSWERING.message} (${action.reason})`,
+            message: `${BRIDGE_ERRORS.BRIDGE_VM_NOT_ANSWERING} (${action.reason})`,
           });
         }
         core.closeSocket(
@@ -142,7 +142,7 @@ export class SessionDriver {
         core.failConnection(
           conn,
           new BridgeError('BRIDGE_READER_REFUSED', {
-            message: `${BRIDGE_ERRORS.BRIDGE_READER_REFUSED.message} (code ${event.code})`,
+            message: `${BRIDGE_ERRORS.BRIDGE_READER_REFUSED} (code ${event.code})`,
           }),
         );
         return;
@@ -151,7 +151,7 @@ export class SessionDriver {
           core.failConnection(
             conn,
             new BridgeError('BRIDGE_VM_NOT_ANSWERING', {
-              message: `${BRIDGE_ERRORS.BRIDGE_VM_NOT_ANSWERING.message} (waiting for ${event.waitingFor})`,
+              message: `${BRIDGE_ERRORS.BRIDGE_VM_NOT_ANSWERING} (waiting for ${event.waitingFor})`,
             }),
           );
         }
@@ -172,7 +172,7 @@ export class SessionDriver {
     const card = core.state.card;
     const reason = card?.predictedRefusal;
     const message =
-      `${BRIDGE_ERRORS.BRIDGE_ATR_REFUSED.message}` +
+      `${BRIDGE_ERRORS.BRIDGE_ATR_REFUSED}` +
       (reason !== null && reason !== undefined ? ` Likely cause: ${reason}.` : '');
     core.setState({
       link: core.isRunning ? 'refused' : core.state.link,
