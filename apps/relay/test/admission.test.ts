@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mintToken } from '../src/auth/tokens.ts';
 import { createAuditLog, createLogger } from '../src/ops/logger.ts';
 import { createRelayMetrics } from '../src/ops/metrics.ts';
-import type { RelayServer } from '../src/server.ts';
-import { Browser, FakeVmHost, msg, startTestRelay, until, wsUrl } from './helpers.ts';
+import { type Browser, FakeVmHost, msg, type startTestRelay, until } from './helpers.ts';
+import { relayFleetPerTest } from './relay-rig.ts';
 
 const SECRET = Uint8Array.from(Buffer.from('k'.repeat(40)));
 const OTHER_SECRET = Uint8Array.from(Buffer.from('z'.repeat(40)));
@@ -33,8 +33,6 @@ function withToken(t: string): string[] {
 
 let vmA: FakeVmHost;
 let vmB: FakeVmHost;
-const relays: RelayServer[] = [];
-const browsers: Browser[] = [];
 
 beforeEach(async () => {
   vmA = await FakeVmHost.start();
@@ -42,17 +40,17 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const b of browsers.splice(0)) b.ws.terminate();
-  for (const r of relays.splice(0)) await r.close();
   await vmA.close();
   await vmB.close();
 });
+
+const fleet = relayFleetPerTest();
 
 async function tokenRelay(
   overrides: Parameters<typeof startTestRelay>[1] = {},
   extra: Parameters<typeof startTestRelay>[2] = {},
 ) {
-  const started = await startTestRelay(
+  return fleet.start(
     vmA.port,
     {
       targets: {
@@ -66,24 +64,12 @@ async function tokenRelay(
     },
     extra,
   );
-  relays.push(started.relay);
-  return started;
-}
-
-function browser(
-  relay: RelayServer,
-  protocols?: string[],
-  opts: { origin?: string } = {},
-): Browser {
-  const b = new Browser(wsUrl(relay), protocols, opts);
-  browsers.push(b);
-  return b;
 }
 
 describe('session tokens', () => {
   it('a token in the subprotocol opens a session to the VM it names (never the browser’s choice)', async () => {
     const { relay } = await tokenRelay();
-    const b = browser(relay, withToken(token('vm-b')));
+    const b = fleet.browser(relay, withToken(token('vm-b')));
     await b.opened;
     expect(b.ws.protocol).toBe(RELAY_SUBPROTOCOL); // the token is never echoed
     b.send(INIT);
@@ -94,7 +80,7 @@ describe('session tokens', () => {
 
   it('a token in the first text message works too', async () => {
     const { relay } = await tokenRelay();
-    const b = browser(relay);
+    const b = fleet.browser(relay);
     await b.opened;
     b.send(JSON.stringify({ token: token('vm-a') }), false);
     b.send(INIT); // sent right behind the token: held, then forwarded
@@ -115,7 +101,7 @@ describe('session tokens', () => {
   ])('refuses %s; no VM is contacted', async (_name, make, code) => {
     const { relay, events } = await tokenRelay();
     const t = make();
-    const b = browser(relay, t === undefined ? [RELAY_SUBPROTOCOL] : withToken(t));
+    const b = fleet.browser(relay, t === undefined ? [RELAY_SUBPROTOCOL] : withToken(t));
     const closed = await b.closed;
     expect(closed.code).toBe(code);
     expect(closed.reason.length).toBeGreaterThan(0);
@@ -125,7 +111,7 @@ describe('session tokens', () => {
 
   it('refuses a binary frame instead of the first-message token', async () => {
     const { relay } = await tokenRelay();
-    const b = browser(relay);
+    const b = fleet.browser(relay);
     await b.opened;
     b.send(INIT);
     expect((await b.closed).code).toBe(RelayClose.UNAUTHORIZED);
@@ -135,26 +121,26 @@ describe('session tokens', () => {
   it('a one-time token opens one session ever', async () => {
     const { relay } = await tokenRelay();
     const t = token('vm-a');
-    const first = browser(relay, withToken(t));
+    const first = fleet.browser(relay, withToken(t));
     await first.opened;
     first.ws.close(1000);
     await first.closed;
     await until(() => relay.sessions.size === 0, 3000, 'first session end');
-    const second = browser(relay, withToken(t));
+    const second = fleet.browser(relay, withToken(t));
     expect((await second.closed).code).toBe(RelayClose.TOKEN_USED);
   });
 
   it('a session-bound token allows one live session at a time', async () => {
     const { relay } = await tokenRelay();
     const t = token('vm-a', { isOneTime: false });
-    const first = browser(relay, withToken(t));
+    const first = fleet.browser(relay, withToken(t));
     await first.opened;
-    const second = browser(relay, withToken(t));
+    const second = fleet.browser(relay, withToken(t));
     expect((await second.closed).code).toBe(RelayClose.TOKEN_USED);
     first.ws.close(1000);
     await first.closed;
     await until(() => relay.sessions.size === 0, 3000, 'first session end');
-    const third = browser(relay, withToken(t));
+    const third = fleet.browser(relay, withToken(t));
     await third.opened;
     third.send(INIT);
     expect((await third.frame(0)).readUInt32BE(0)).toBe(1);
@@ -167,14 +153,16 @@ describe('origin allowlist', () => {
       tokenSecrets: [],
       allowedOrigins: ['https://help.example.com'],
     });
-    const evil = browser(relay, undefined, { origin: 'https://evil.example' });
+    const evil = fleet.browser(relay, undefined, { origin: 'https://evil.example' });
     expect((await evil.closed).code).toBe(RelayClose.ORIGIN_REFUSED);
-    const listed = browser(relay, undefined, { origin: 'https://help.example.com' });
+    const listed = fleet.browser(relay, undefined, { origin: 'https://help.example.com' });
     await listed.opened;
     listed.ws.close(1000);
     await listed.closed;
     await until(() => relay.sessions.size === 0, 3000, 'session end');
-    const own = browser(relay, undefined, { origin: `http://127.0.0.1:${relay.address.port}` });
+    const own = fleet.browser(relay, undefined, {
+      origin: `http://127.0.0.1:${relay.address.port}`,
+    });
     await own.opened;
     own.send(INIT);
     expect((await own.frame(0)).readUInt32BE(0)).toBe(1);
@@ -182,24 +170,26 @@ describe('origin allowlist', () => {
 });
 
 describe('limits', () => {
+  /** A session (Init answered) on a relay that pings every 100 ms and ends idle sessions. */
+  async function sessionWithIdleTimeout(idleTimeoutMs: number): Promise<Browser> {
+    const { relay } = await tokenRelay({ tokenSecrets: [], idleTimeoutMs, pingIntervalMs: 100 });
+    const b = fleet.browser(relay);
+    await b.opened;
+    b.send(INIT);
+    await b.frame(0);
+    return b;
+  }
+
   it('caps sessions per client address', async () => {
     const { relay } = await tokenRelay({ tokenSecrets: [], maxSessionsPerAddress: 1 });
-    const first = browser(relay);
+    const first = fleet.browser(relay);
     await first.opened;
-    const second = browser(relay);
+    const second = fleet.browser(relay);
     expect((await second.closed).code).toBe(RelayClose.RATE_LIMITED);
   });
 
   it('closes an idle session with IDLE_TIMEOUT and removes the card from the VM', async () => {
-    const { relay } = await tokenRelay({
-      tokenSecrets: [],
-      idleTimeoutMs: 300,
-      pingIntervalMs: 100,
-    });
-    const b = browser(relay);
-    await b.opened;
-    b.send(INIT);
-    await b.frame(0);
+    const b = await sessionWithIdleTimeout(300);
     const closed = await b.closed;
     expect(closed.code).toBe(RelayClose.IDLE_TIMEOUT);
     const conn = vmA.connections[0];
@@ -208,15 +198,7 @@ describe('limits', () => {
   });
 
   it('keeps a session with traffic past the idle timeout, then closes it once traffic stops', async () => {
-    const { relay } = await tokenRelay({
-      tokenSecrets: [],
-      idleTimeoutMs: 400,
-      pingIntervalMs: 100,
-    });
-    const b = browser(relay);
-    await b.opened;
-    b.send(INIT);
-    await b.frame(0);
+    const b = await sessionWithIdleTimeout(400);
     let isClosed = false;
     void b.closed.then(() => (isClosed = true));
     // The heartbeat visits the session once per ping interval; an idle expiry would happen at
@@ -247,11 +229,11 @@ describe('operations', () => {
     const base = `http://127.0.0.1:${relay.address.port}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
-    const b = browser(relay);
+    const b = fleet.browser(relay);
     await b.opened;
     b.send(INIT);
     await b.frame(0);
-    const second = browser(relay);
+    const second = fleet.browser(relay);
     await second.closed; // VM_IN_USE
     const text = await (await fetch(`${base}/metrics`)).text();
     expect(text).toMatch(/cardlend_relay_sessions_active 1/);
@@ -276,7 +258,7 @@ describe('operations', () => {
     const audit = createAuditLog(createLogger({ destination }));
     const { relay } = await tokenRelay({}, { audit });
     const t = token('vm-a');
-    const b = browser(relay, withToken(t));
+    const b = fleet.browser(relay, withToken(t));
     await b.opened;
     const secretApdu = msg(7, 0, 'cafebabe9000');
     const conn = await vmA.nextConnection(0);
@@ -285,7 +267,7 @@ describe('operations', () => {
     b.send(secretApdu);
     b.ws.close(1000);
     await until(() => lines.some((l) => l.includes('session-end')), 3000, 'audit end');
-    const forged = browser(relay, withToken(token('vm-a', { secret: OTHER_SECRET })));
+    const forged = fleet.browser(relay, withToken(token('vm-a', { secret: OTHER_SECRET })));
     await forged.closed;
     await until(() => lines.some((l) => l.includes('"refusal"')), 3000, 'audit refusal');
     const all = lines.join('\n');
@@ -307,6 +289,6 @@ describe('operations', () => {
     const closing = relay.close();
     expect(relay.readiness.state).toBe('draining');
     await closing;
-    relays.splice(relays.indexOf(relay), 1);
+    fleet.relays.splice(fleet.relays.indexOf(relay), 1);
   });
 });

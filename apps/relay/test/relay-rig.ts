@@ -68,6 +68,42 @@ export class RelayRig {
   }
 }
 
+/** The relays a test starts (several nodes, several configurations) and the pages it opens. */
+export class RelayFleet {
+  /** Closed after the test (a test that closes one itself removes it). */
+  readonly relays: RelayServer[] = [];
+  readonly browsers: Browser[] = [];
+
+  /** Starts a relay ({@link startTestRelay}) that is closed after the test. */
+  async start(...args: Parameters<typeof startTestRelay>): ReturnType<typeof startTestRelay> {
+    const started = await startTestRelay(...args);
+    this.relays.push(started.relay);
+    return started;
+  }
+
+  /** A page on `relay` (not awaited open), terminated after the test. */
+  browser(relay: RelayServer, protocols?: string[], opts: { origin?: string } = {}): Browser {
+    const b = new Browser(wsUrl(relay), protocols, opts);
+    this.browsers.push(b);
+    return b;
+  }
+
+  async teardown(): Promise<void> {
+    for (const b of this.browsers.splice(0)) b.ws.terminate();
+    for (const r of this.relays.splice(0)) await r.close();
+  }
+}
+
+/**
+ * Registers the teardown of a {@link RelayFleet} after each test. After hooks run in reverse
+ * order of registration: register this after what the relays must outlive (the VMs).
+ */
+export function relayFleetPerTest(): RelayFleet {
+  const fleet = new RelayFleet();
+  afterEach(() => fleet.teardown());
+  return fleet;
+}
+
 /** One test's real QEMU and the relay in front of it (see {@link qemuRigPerTest}). */
 export class QemuRig extends RelayRig {
   readonly #version: QemuVersion;

@@ -237,6 +237,19 @@ describe('cleanup when the browser goes away', () => {
     return timers;
   }
 
+  /** A page lending (reader and card acknowledged) with `n` guest commands sent to it. */
+  async function lendWithCommands(n: number) {
+    const grace = await holdGrace();
+    const b = await openBrowser();
+    const conn = await host.nextConnection(0);
+    b.send(READER_ADD);
+    b.send(ATR);
+    await b.frame(1);
+    conn.socket.write(Buffer.concat(Array.from({ length: n }, (_, i) => GUEST_APDU(i + 1))));
+    await b.frame(1 + n);
+    return { grace, b, conn };
+  }
+
   async function sessionEnd(): Promise<ServerEvent> {
     await until(() => events.some((e) => e.kind === 'session-end'), 3000, 'session end');
     return events.find((e) => e.kind === 'session-end') as ServerEvent;
@@ -244,14 +257,7 @@ describe('cleanup when the browser goes away', () => {
 
   for (const how of ['close', 'terminate'] as const) {
     it(`answers outstanding guest commands, then CardRemove, ReaderRemove, FIN (browser ${how})`, async () => {
-      const grace = await holdGrace();
-      const b = await openBrowser();
-      const conn = await host.nextConnection(0);
-      b.send(READER_ADD);
-      b.send(ATR);
-      await b.frame(1);
-      conn.socket.write(Buffer.concat([GUEST_APDU(1), GUEST_APDU(2), GUEST_APDU(3)]));
-      await b.frame(4);
+      const { grace, b, conn } = await lendWithCommands(3);
       b.send(msg(7, 0, '9000')); // answers the first
       await conn.waitFor(() => conn.messages.length === 3);
       const before = conn.messages.length;
@@ -278,14 +284,7 @@ describe('cleanup when the browser goes away', () => {
   }
 
   it('sends nothing more when QEMU goes away during the grace after the Errors', async () => {
-    const grace = await holdGrace();
-    const b = await openBrowser();
-    const conn = await host.nextConnection(0);
-    b.send(READER_ADD);
-    b.send(ATR);
-    await b.frame(1);
-    conn.socket.write(GUEST_APDU(1));
-    await b.frame(2);
+    const { grace, b, conn } = await lendWithCommands(1);
     const before = conn.messages.length;
     b.ws.terminate();
     await conn.waitFor(() => conn.messages.length >= before + 1, 3000, 'the Error');

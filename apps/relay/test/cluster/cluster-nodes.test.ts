@@ -11,7 +11,8 @@ import { findFreePort } from '@cardlend/qemu-testbed';
 import { mintToken } from '../../src/auth/tokens.ts';
 import { createRelayMetrics } from '../../src/ops/metrics.ts';
 import type { RelayServer } from '../../src/server.ts';
-import { Browser, FakeVmHost, msg, startTestRelay, until, wsUrl } from '../helpers.ts';
+import { type Browser, FakeVmHost, msg, until } from '../helpers.ts';
+import { RelayFleet } from '../relay-rig.ts';
 import { TestRedis } from './redis-server.ts';
 
 const SECRET = new Uint8Array(32).fill(7);
@@ -19,8 +20,7 @@ const LEASE_MS = 600;
 
 let redis: TestRedis;
 let host: FakeVmHost;
-const relays: RelayServer[] = [];
-const browsers: Browser[] = [];
+const fleet = new RelayFleet();
 
 beforeAll(async () => {
   redis = await TestRedis.start();
@@ -28,8 +28,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  for (const b of browsers.splice(0)) b.ws.terminate();
-  for (const r of relays.splice(0)) await r.close();
+  await fleet.teardown();
   if (!(await redisUp())) await redis.restart();
   const c = new Valkey(redis.url);
   await c.flushall();
@@ -53,7 +52,7 @@ async function redisUp(): Promise<boolean> {
 
 async function node(nodeId: string): Promise<RelayServer> {
   const target = { host: '127.0.0.1', port: host.port };
-  const { relay } = await startTestRelay(
+  const { relay } = await fleet.start(
     host.port,
     {
       targets: { vm1: { ...target }, vm2: { ...target } },
@@ -68,7 +67,6 @@ async function node(nodeId: string): Promise<RelayServer> {
     },
     { metrics: createRelayMetrics() },
   );
-  relays.push(relay);
   await until(() => relay.cluster?.status === 'up', 5000);
   return relay;
 }
@@ -84,9 +82,7 @@ function token(targetId = 'vm1'): string {
 }
 
 function open(relay: RelayServer, t: string): Browser {
-  const b = new Browser(wsUrl(relay), [RELAY_SUBPROTOCOL, RELAY_TOKEN_SUBPROTOCOL_PREFIX + t]);
-  browsers.push(b);
-  return b;
+  return fleet.browser(relay, [RELAY_SUBPROTOCOL, RELAY_TOKEN_SUBPROTOCOL_PREFIX + t]);
 }
 
 /** Opens a session and proves it lends: a message reaches the VM stand-in. */
