@@ -1,23 +1,17 @@
 /**
  * @cardlend/pcsc: readers of the operating system's smart-card stack (PC/SC: pcsc-lite,
- * WinSCard, macOS) as bridge readers. Node only. See README.md.
+ * WinSCard, macOS) as bridge readers. Node only. See README.md. Everything these modules
+ * export is public.
  */
-export { listReaders, openReader } from './readers.ts';
-export type { CardPresence, OpenOptions, ReaderInfo } from './readers.ts';
-export { PcscReader } from './pcsc-reader.ts';
-export type { PcscReaderOptions } from './pcsc-reader.ts';
-export { PcscContext } from './context.ts';
-export type { PcscContextEvent, PcscContextOptions, PcscTimers } from './context.ts';
-export {
-  isPcscCode,
-  isPcscError,
-  isServiceLost,
-  PCSC_CODES,
-  PCSC_TO_CCID,
-  PcscError,
-  SERVICE_LOST_CODES,
-} from './errors.ts';
-export type { PcscCode, PcscErrorCode, PcscErrorOptions } from './errors.ts';
-// The binding's contract (PcscBinding and its parts, SCARD_STATE and its readers): all public.
+// listReaders, openReader and their options.
+export * from './readers.ts';
+// PcscReader, the bridge's reader interface over one PC/SC reader.
+export * from './pcsc-reader.ts';
+// PcscContext, one self-healing PC/SC context, its events and timers.
+export * from './context.ts';
+// PcscError, the PC/SC codes and their mapping to the reader vocabulary (CCID_*).
+export * from './errors.ts';
+// The binding's contract (PcscBinding and its parts, SCARD_STATE and its readers).
 export * from './binding.ts';
-export { fromMiniError, pcscMiniBinding } from './pcsc-mini-binding.ts';
+// The default binding, on pcsc-mini.
+export * from './pcsc-mini-binding.ts';

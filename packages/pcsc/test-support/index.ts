@@ -10,18 +10,15 @@
  *   await card.remove(); await pcscd.reinsert(card); await pcscd.restart();
  *   await pcscd.stop();
  */
-export {
-  checkPcscdPrerequisites,
-  pcscdPaths,
-  startPcscd,
-  VPCD_PORTS,
-  VPCD_READERS,
-} from './pcscd.ts';
-export type { InsertOptions, Pcscd, PcscdOptions } from './pcscd.ts';
-export { VpcdCard } from './vpcd-card.ts';
-export type { VpcdCardOptions, VpcdExchange, VpcdFault } from './vpcd-card.ts';
-export { decodeVpcdPayload, encodeVpcdFrame, VPCD_CTRL, VpcdFramer } from './vpcd-protocol.ts';
-export type { VpcdMessage } from './vpcd-protocol.ts';
+// startPcscd and the Pcscd it returns (vpcd's readers and ports, prerequisites).
+export * from './pcscd.ts';
+// VpcdCard: a simulated card on vpcd's wire protocol, with faults.
+export * from './vpcd-card.ts';
+// The vpcd wire protocol, pure.
+export * from './vpcd-protocol.ts';
+// Debian's vicc, started through Pcscd.startVicc.
 export type { Vicc, ViccOptions } from './vicc.ts';
-export { connectInNamespace } from './netns-socket.ts';
-export { waitForCard, waitUntil } from './wait.ts';
+// connectInNamespace: a TCP socket opened in another process's network namespace.
+export * from './netns-socket.ts';
+// waitForCard, waitUntil: what pcscd reports, polled through a PC/SC context.
+export * from './wait.ts';
