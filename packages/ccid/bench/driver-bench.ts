@@ -20,6 +20,7 @@ import {
 import { encodeApdu, encodeResponse, exchangeLevelOf } from '../src/core/index.ts';
 import type { CcidLogEntry } from '../src/webusb/index.ts';
 import { openReader } from '../src/webusb/index.ts';
+import { descriptorDevice } from '../test/descriptor-device.ts';
 
 const N = Number(process.env['BENCH_APDUS'] ?? 2000);
 const SHORT = encodeApdu({
@@ -259,9 +260,9 @@ async function nullDeviceRun(profile: ReaderProfile, n: number): Promise<number>
 
 /** A USBDevice with the given configuration descriptor whose reader answers every command at once, without card logic. */
 function nullDevice(cfg: DataView, configuration: unknown): USBDevice {
+  const config = new Uint8Array(cfg.buffer, cfg.byteOffset, cfg.byteLength);
   const queue: DataView[] = [];
   let wake: (() => void) | undefined;
-  let isOpen = false;
   const answerTo = (d: Uint8Array): Uint8Array => {
     const [t, slot, seq] = [d[0]!, d[5]!, d[6]!];
     if (t === 0x62)
@@ -277,45 +278,29 @@ function nullDevice(cfg: DataView, configuration: unknown): USBDevice {
       return encodeResponse({ type: 'DataBlock', slot, seq, data: Uint8Array.of(0x90, 0) });
     return encodeResponse({ type: 'SlotStatus', slot, seq });
   };
-  return {
-    vendorId: 1,
-    productId: 2,
-    productName: 'null',
-    manufacturerName: 'null',
-    serialNumber: '',
-    configuration,
-    get opened() {
-      return isOpen;
+  return descriptorDevice(
+    config,
+    { productName: 'null', manufacturerName: 'null' },
+    {
+      configuration,
+      async selectConfiguration() {},
+      async claimInterface() {},
+      async releaseInterface() {},
+      async controlTransferOut() {
+        return { status: 'ok', bytesWritten: 0 };
+      },
+      async transferOut(_ep: number, d: Uint8Array) {
+        const a = answerTo(d);
+        queue.push(new DataView(a.buffer, a.byteOffset, a.byteLength));
+        wake?.();
+        return { status: 'ok', bytesWritten: d.length };
+      },
+      async transferIn(ep: number): Promise<USBInTransferResult> {
+        if (ep === 3) return new Promise(() => undefined); // interrupt: nothing ever happens
+        while (queue.length === 0) await new Promise<void>((r) => (wake = r));
+        return { status: 'ok', data: queue.shift()! } as USBInTransferResult;
+      },
+      async clearHalt() {},
     },
-    async open() {
-      isOpen = true;
-    },
-    async close() {
-      isOpen = false;
-    },
-    async selectConfiguration() {},
-    async claimInterface() {},
-    async releaseInterface() {},
-    async controlTransferIn(_s: USBControlTransferParameters, len: number) {
-      return {
-        status: 'ok',
-        data: new DataView(cfg.buffer, cfg.byteOffset, Math.min(len, cfg.byteLength)),
-      };
-    },
-    async controlTransferOut() {
-      return { status: 'ok', bytesWritten: 0 };
-    },
-    async transferOut(_ep: number, d: Uint8Array) {
-      const a = answerTo(d);
-      queue.push(new DataView(a.buffer, a.byteOffset, a.byteLength));
-      wake?.();
-      return { status: 'ok', bytesWritten: d.length };
-    },
-    async transferIn(ep: number): Promise<USBInTransferResult> {
-      if (ep === 3) return new Promise(() => undefined); // interrupt: nothing ever happens
-      while (queue.length === 0) await new Promise<void>((r) => (wake = r));
-      return { status: 'ok', data: queue.shift()! } as USBInTransferResult;
-    },
-    async clearHalt() {},
-  } as unknown as USBDevice;
+  );
 }

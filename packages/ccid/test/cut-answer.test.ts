@@ -10,7 +10,7 @@ import { encodeApdu, fromHex, isCcidError } from '../src/core/index.ts';
 import type { CcidLogEntry, CcidReader } from '../src/webusb/index.ts';
 import { openReader } from '../src/webusb/index.ts';
 import { usbTransfer } from './core-fixtures.ts';
-import { cardsFor, hex, profiles, settle, setup } from './helpers.ts';
+import { cardsFor, echoApdu, hex, profiles, settle, setup } from './helpers.ts';
 import type { ReplayAnswer } from './replay-device.ts';
 import { REPLAY_FCI, REPLAY_PACKET_BYTES, ReplayDevice, captureShape } from './replay-device.ts';
 
@@ -143,7 +143,7 @@ describe('property: after any fault the next APDU gets its own answer or a typed
 const APDUS = [
   encodeApdu({ cla: 0, ins: 0xa4, p1: 4, p2: 0, data: fromHex('A000000308') }),
   encodeApdu({ cla: 0, ins: 0x20, p1: 0, p2: 200, ne: 256 }),
-  encodeApdu({ cla: 0, ins: 0x30, p1: 0, p2: 0, data: new Uint8Array(100).fill(0x5a), ne: 256 }),
+  echoApdu(new Uint8Array(100).fill(0x5a), 256),
   encodeApdu({ cla: 0, ins: 0x40, p1: 0x6a, p2: 0x82 }),
 ];
 

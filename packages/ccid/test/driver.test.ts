@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeApdu, fromHex, isCcidError } from '../src/core/index.ts';
 import type { CcidLogEntry, CcidReader, ReaderEvent } from '../src/webusb/index.ts';
 import { inspectDevice, openReader } from '../src/webusb/index.ts';
-import { cardsFor, hex, profiles, setup } from './helpers.ts';
+import { descriptorDevice } from './descriptor-device.ts';
+import { cardsFor, echoApdu, hex, profiles, setup } from './helpers.ts';
 
 const open: CcidReader[] = [];
 afterEach(async () => {
@@ -30,14 +31,7 @@ describe('driver × every reader profile × T=0/T=1 card (card-sim)', () => {
           encodeApdu({ cla: 0, ins: 0xa4, p1: 4, p2: 0, data: fromHex('A000000308') }),
           encodeApdu({ cla: 0, ins: 0x20, p1: 0, p2: 200, ne: 256 }),
           encodeApdu({ cla: 0, ins: 0x20, p1: 1, p2: 0, ne: 256 }),
-          encodeApdu({
-            cla: 0,
-            ins: 0x30,
-            p1: 0,
-            p2: 0,
-            data: new Uint8Array(100).fill(0x5a),
-            ne: 256,
-          }),
+          echoApdu(new Uint8Array(100).fill(0x5a), 256),
           encodeApdu({ cla: 0, ins: 0x40, p1: 0x6a, p2: 0x82 }),
           encodeApdu({ cla: 0, ins: 0x10, p1: 0, p2: 0 }),
         ];
@@ -67,14 +61,10 @@ describe('power-up: PPS, SetParameters, IFSD as the features require (ccid.md §
       profile.maxIfsd === 0 || profile.maxIfsd > 254 ? 254 : profile.maxIfsd,
     );
     // 300-byte command with IFSC 20: 15 host I-blocks; 400-byte answer.
-    const cmd = encodeApdu({
-      cla: 0,
-      ins: 0x30,
-      p1: 0,
-      p2: 0,
-      data: new Uint8Array(300).map((_, i) => i),
-      ne: 65536,
-    });
+    const cmd = echoApdu(
+      new Uint8Array(300).map((_, i) => i),
+      65536,
+    );
     expect(hex(await reader.transmit(cmd))).toBe(hex(loopbackAnswer(cmd)));
   });
   it('T=0+T=1 card, reader prefers nothing: card default protocol, no PPS when speed is default', async () => {
@@ -103,14 +93,7 @@ describe('power-up: PPS, SetParameters, IFSD as the features require (ccid.md §
     open.push(reader);
     await reader.powerOn();
     for (let i = 0; i < 4; i++) {
-      const cmd = encodeApdu({
-        cla: 0,
-        ins: 0x30,
-        p1: 0,
-        p2: 0,
-        data: new Uint8Array(90).fill(i),
-        ne: 256,
-      });
+      const cmd = echoApdu(new Uint8Array(90).fill(i), 256);
       expect(hex(await reader.transmit(cmd))).toBe(hex(loopbackAnswer(cmd)));
     }
   });
@@ -196,32 +179,36 @@ describe('transport behaviour', () => {
     expect(await reader.getSlotStatus()).toBe('absent');
     await expect(reader.powerOn()).rejects.toMatchObject({ code: 'CCID_CARD_ABSENT' });
   });
-  it('card events from the interrupt endpoint', async () => {
-    const { sim, reader } = await setup(readerProfiles.tpduT0, undefined);
+  it.each([
+    {
+      how: 'from the interrupt endpoint',
+      profile: readerProfiles.tpduT0,
+      card: createT0Card,
+      whileInserted: async () => {},
+    },
+    {
+      how: 'by polling when there is no interrupt endpoint',
+      profile: readerProfiles.noInterrupt,
+      card: createT1Card,
+      whileInserted: async (reader: CcidReader) => {
+        await reader.powerOn();
+        expect(hex(await reader.transmit(fromHex('00A4040000')))).toBe('9000');
+      },
+    },
+  ])('card events $how', async ({ profile, card, whileInserted }) => {
+    const { sim, reader } = await setup(profile, undefined);
     open.push(reader);
     const events: ReaderEvent[] = [];
     reader.onEvent((e) => events.push(e));
-    sim.insertCard(createT0Card());
+    sim.insertCard(card());
     await waitFor(() => events.length >= 1);
+    await whileInserted(reader);
     sim.removeCard();
     await waitFor(() => events.length >= 2);
     expect(events).toEqual([
       { type: 'card-inserted', slot: 0 },
       { type: 'card-removed', slot: 0 },
     ]);
-  });
-  it('card events by polling when there is no interrupt endpoint', async () => {
-    const { sim, reader } = await setup(readerProfiles.noInterrupt, undefined);
-    open.push(reader);
-    const events: ReaderEvent[] = [];
-    reader.onEvent((e) => events.push(e));
-    sim.insertCard(createT1Card());
-    await waitFor(() => events.length >= 1);
-    await reader.powerOn();
-    expect(hex(await reader.transmit(fromHex('00A4040000')))).toBe('9000');
-    sim.removeCard();
-    await waitFor(() => events.length >= 2);
-    expect(events.map((e) => e.type)).toEqual(['card-inserted', 'card-removed']);
   });
   it('unplug ⇒ CCID_READER_GONE once and a reader-gone event', async () => {
     const { sim, reader } = await setup(readerProfiles.shortApdu, createT0Card());
@@ -336,14 +323,7 @@ describe('more reader behaviour', () => {
     open.push(reader);
     await reader.powerOn();
     const before = sim.stats.bulkOut;
-    const big = encodeApdu({
-      cla: 0,
-      ins: 0x30,
-      p1: 0,
-      p2: 0,
-      data: new Uint8Array(600),
-      ne: 65536,
-    });
+    const big = echoApdu(new Uint8Array(600), 65536);
     await expect(reader.transmit(big)).rejects.toMatchObject({ code: 'CCID_APDU_TOO_LONG' });
     expect(sim.stats.bulkOut).toBe(before);
     expect(hex(await reader.transmit(fromHex('00A4040000')))).toBe('9000');
@@ -352,14 +332,10 @@ describe('more reader behaviour', () => {
     const { reader } = await setup(readerProfiles.extendedApdu, createT1Card());
     open.push(reader);
     await reader.powerOn();
-    const cmd = encodeApdu({
-      cla: 0,
-      ins: 0x30,
-      p1: 0,
-      p2: 0,
-      data: new Uint8Array(5000).map((_, i) => i * 3),
-      ne: 65536,
-    });
+    const cmd = echoApdu(
+      new Uint8Array(5000).map((_, i) => i * 3),
+      65536,
+    );
     expect(hex(await reader.transmit(cmd))).toBe(hex(loopbackAnswer(cmd)));
     const get = encodeApdu({ cla: 0, ins: 0x20, p1: 0xff, p2: 0xff, ne: 65536 });
     expect(hex(await reader.transmit(get))).toBe(hex(loopbackAnswer(get)));
@@ -393,7 +369,6 @@ describe('more reader behaviour', () => {
     });
   });
   it('not a CCID device ⇒ CCID_NOT_CCID; the device is closed again', async () => {
-    let isOpen = false;
     // Configuration with one HID interface carrying a 9-byte type-0x21 descriptor.
     const cfg = Uint8Array.of(
       9,
@@ -431,19 +406,9 @@ describe('more reader behaviour', () => {
       0,
       10,
     );
-    const dev = {
-      get opened() {
-        return isOpen;
-      },
-      open: async () => void (isOpen = true),
-      close: async () => void (isOpen = false),
-      controlTransferIn: async (_s: unknown, len: number) => ({
-        status: 'ok',
-        data: new DataView(cfg.buffer, 0, Math.min(len, cfg.length)),
-      }),
-    } as unknown as USBDevice;
+    const dev = descriptorDevice(cfg);
     await expect(openReader(dev)).rejects.toMatchObject({ code: 'CCID_NOT_CCID' });
-    expect(isOpen).toBe(false);
+    expect(dev.opened).toBe(false);
   });
 });
 

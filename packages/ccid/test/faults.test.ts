@@ -2,18 +2,14 @@
 import type { FaultPlan, ReaderProfile, VirtualCard } from '@cardlend/card-sim';
 import { createT0Card, createT1Card, loopbackAnswer, readerProfiles } from '@cardlend/card-sim';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { encodeApdu, fromHex } from '../src/core/index.ts';
+import { fromHex } from '../src/core/index.ts';
 import type { ReaderEvent } from '../src/webusb/index.ts';
-import { hex, settle, setup } from './helpers.ts';
+import { echoApdu, hex, settle, setup } from './helpers.ts';
 
-const big = encodeApdu({
-  cla: 0,
-  ins: 0x30,
-  p1: 0,
-  p2: 0,
-  data: new Uint8Array(200).map((_, i) => i),
-  ne: 256,
-});
+const big = echoApdu(
+  new Uint8Array(200).map((_, i) => i),
+  256,
+);
 
 const recovered: [string, ReaderProfile, () => VirtualCard, FaultPlan][] = [
   [

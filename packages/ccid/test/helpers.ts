@@ -3,6 +3,7 @@ import { SimulatedReader, createT0Card, createT1Card, readerProfiles } from '@ca
 import type { FaultPlan } from '@cardlend/card-sim';
 import type { CcidReader } from '../src/webusb/index.ts';
 import { vi } from 'vitest';
+import { encodeApdu } from '../src/core/index.ts';
 import { openReader } from '../src/webusb/index.ts';
 
 export const profiles: ReaderProfile[] = Object.values(readerProfiles) as ReaderProfile[];
@@ -32,6 +33,10 @@ export async function setup(
   });
   return { sim, reader };
 }
+
+/** The loopback card's ECHO (INS 30): it answers `data` (cut to `ne`) and 9000. */
+export const echoApdu = (data: Uint8Array, ne: number): Uint8Array =>
+  encodeApdu({ cla: 0, ins: 0x30, p1: 0, p2: 0, data, ne });
 
 /** Hex for readable failures. */
 export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeCcidClassDescriptor, parseCcidClassDescriptor } from '../src/core/index.ts';
 import type { CcidClassDescriptor } from '../src/core/index.ts';
 import { inspectDevice } from '../src/webusb/index.ts';
+import { descriptorDevice } from './descriptor-device.ts';
 import type { DumpInterface } from './reader-dump.ts';
 import { parseDumpFile, statedExchangeLevel } from './reader-dump.ts';
 
@@ -77,43 +78,6 @@ function configurationOf(ifaces: DumpInterface[], isAfterEndpoints: boolean): Ui
   return out;
 }
 
-/** The smallest USBDevice the descriptor path needs: open/close and GET_DESCRIPTOR(configuration). */
-function descriptorDevice(d: DumpInterface, config: Uint8Array): USBDevice {
-  let isOpen = false;
-  const dev = {
-    vendorId: d.vendorId,
-    productId: d.productId,
-    productName: d.file,
-    manufacturerName: 'dump',
-    serialNumber: '',
-    get opened() {
-      return isOpen;
-    },
-    async open() {
-      isOpen = true;
-    },
-    async close() {
-      isOpen = false;
-    },
-    async controlTransferIn(
-      setup: USBControlTransferParameters,
-      length: number,
-    ): Promise<USBInTransferResult> {
-      if (!isOpen) throw new DOMException('The device must be opened first.', 'InvalidStateError');
-      expect(setup).toMatchObject({
-        requestType: 'standard',
-        recipient: 'device',
-        request: 6,
-        value: 0x0200,
-        index: 0,
-      });
-      const bytes = config.slice(0, length);
-      return { status: 'ok', data: new DataView(bytes.buffer) } as USBInTransferResult;
-    },
-  };
-  return dev as unknown as USBDevice;
-}
-
 describe(`reader dumps in ${dumpDir}`, () => {
   it('finds dumps', () => {
     expect(files.length).toBeGreaterThan(0);
@@ -132,9 +96,24 @@ describe(`reader dumps in ${dumpDir}`, () => {
       }
       for (const group of groups) {
         for (const isAfter of [false, true]) {
-          const info = await inspectDevice(
-            descriptorDevice(group[0]!, configurationOf(group, isAfter)),
-          );
+          const d0 = group[0]!;
+          const device = descriptorDevice(configurationOf(group, isAfter), {
+            vendorId: d0.vendorId,
+            productId: d0.productId,
+            productName: d0.file,
+            manufacturerName: 'dump',
+          });
+          const info = await inspectDevice(device);
+          for (const setup of device.controlRequests) {
+            // GET_DESCRIPTOR(configuration) only.
+            expect(setup).toMatchObject({
+              requestType: 'standard',
+              recipient: 'device',
+              request: 6,
+              value: 0x0200,
+              index: 0,
+            });
+          }
           expect(info.interfaces.map((i) => i.interfaceNumber)).toEqual(
             group.map((d) => d.interfaceNumber),
           );

@@ -21,48 +21,35 @@ export interface ParsedApdu {
  */
 export function parseApdu(apdu: Uint8Array): ParsedApdu {
   const n = apdu.length;
-  const bad = (): never => {
-    throw new CcidError('CCID_BAD_APDU', `malformed command APDU (${n} bytes)`);
-  };
-  if (n < 4) bad();
-  const head = { cla: apdu[0]!, ins: apdu[1]!, p1: apdu[2]!, p2: apdu[3]! };
-  const empty = new Uint8Array(0);
-  if (n === 4) return { ...head, data: empty, ne: 0, case: 1, isExtended: false };
-  const b4 = apdu[4]!;
-  if (n === 5) return { ...head, data: empty, ne: b4 === 0 ? 256 : b4, case: 2, isExtended: false };
-  if (b4 !== 0) {
-    if (n === 5 + b4) return { ...head, data: apdu.slice(5), ne: 0, case: 3, isExtended: false };
-    if (n === 6 + b4) {
-      const le = apdu[n - 1]!;
-      return {
-        ...head,
-        data: apdu.slice(5, 5 + b4),
-        ne: le === 0 ? 256 : le,
-        case: 4,
-        isExtended: false,
-      };
-    }
-    return bad();
+  const fields = n < 4 ? null : n === 4 ? CASE_1 : lengthFields(apdu);
+  if (!fields) throw new CcidError('CCID_BAD_APDU', `malformed command APDU (${n} bytes)`);
+  return { cla: apdu[0]!, ins: apdu[1]!, p1: apdu[2]!, p2: apdu[3]!, ...fields };
+}
+
+type LengthFields = Omit<ParsedApdu, 'cla' | 'ins' | 'p1' | 'p2'>;
+
+const CASE_1: LengthFields = { data: new Uint8Array(0), ne: 0, case: 1, isExtended: false };
+
+/**
+ * Lc, data and Le of a body after the header, or null when they do not match its size. A short
+ * field is one byte; an extended one two, after a 00 byte (Le 0 then means 65536, not 256).
+ */
+function lengthFields(apdu: Uint8Array): LengthFields | null {
+  const n = apdu.length;
+  const isExtended = n > 5 && apdu[4] === 0;
+  const size = isExtended ? 2 : 1;
+  const start = isExtended ? 5 : 4;
+  const read = (at: number): number => (isExtended ? (apdu[at]! << 8) | apdu[at + 1]! : apdu[at]!);
+  const neOf = (le: number): number => (le === 0 ? 256 ** size : le);
+  if (n === start + size) {
+    return { data: new Uint8Array(0), ne: neOf(read(start)), case: 2, isExtended };
   }
-  if (n === 7) {
-    const le = (apdu[5]! << 8) | apdu[6]!;
-    return { ...head, data: empty, ne: le === 0 ? 65536 : le, case: 2, isExtended: true };
-  }
-  if (n < 8) return bad();
-  const lc = (apdu[5]! << 8) | apdu[6]!;
-  if (lc === 0) return bad();
-  if (n === 7 + lc) return { ...head, data: apdu.slice(7), ne: 0, case: 3, isExtended: true };
-  if (n === 9 + lc) {
-    const le = (apdu[n - 2]! << 8) | apdu[n - 1]!;
-    return {
-      ...head,
-      data: apdu.slice(7, 7 + lc),
-      ne: le === 0 ? 65536 : le,
-      case: 4,
-      isExtended: true,
-    };
-  }
-  return bad();
+  const lc = read(start);
+  const end = start + size + lc;
+  if (lc === 0 || (n !== end && n !== end + size)) return null;
+  const data = apdu.slice(start + size, end);
+  if (n === end) return { data, ne: 0, case: 3, isExtended };
+  return { data, ne: neOf(read(end)), case: 4, isExtended };
 }
 
 /**

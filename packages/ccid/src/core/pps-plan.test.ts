@@ -53,27 +53,35 @@ describe('planProtocol (ccid.md §11, §15.4)', () => {
     expect(toHex(p.setParameters!.data)).toBe('13 10 00 15 00 FE 00');
     expect(p.negotiateIfsd).toBe(254);
   });
-  it('auto PPS (0x80): no host PPS, SetParameters carries the speed', () => {
-    const p = planProtocol({ atr: yubikey, descriptor: { ...base, dwFeatures: 0x000100b0 } });
-    expect(p.pps).toBeUndefined();
-    expect(p.setParameters!.data[0]).toBe(0x13);
-  });
-  it('auto negotiation (0x40): neither PPS nor SetParameters; 0x40 wins over 0x80', () => {
-    const p = planProtocol({ atr: yubikey, descriptor: { ...base, dwFeatures: 0x000104f0 } });
-    expect(p.pps).toBeUndefined();
-    expect(p.setParameters).toBeUndefined();
-    expect(p.negotiateIfsd).toBeUndefined();
-  });
-  it('auto IFSD (0x400): no S(IFS request)', () => {
-    expect(
-      planProtocol({ atr: yubikey, descriptor: { ...base, dwFeatures: 0x000104b0 } }).negotiateIfsd,
-    ).toBeUndefined();
-  });
-  it('APDU-level reader: never a host PPS or IFSD', () => {
-    const p = planProtocol({ atr: yubikey, descriptor: { ...base, dwFeatures: 0x00040030 } });
-    expect(p.pps).toBeUndefined();
-    expect(p.negotiateIfsd).toBeUndefined();
-    expect(p.setParameters).toBeDefined();
+  it.each([
+    {
+      reader: 'auto PPS (0x80): no host PPS, SetParameters carries the speed',
+      dwFeatures: 0x000100b0,
+      plan: { pps: undefined, speed: 0x13 },
+    },
+    {
+      reader: 'auto negotiation (0x40): neither PPS nor SetParameters; 0x40 wins over 0x80',
+      dwFeatures: 0x000104f0,
+      plan: { pps: undefined, hasSetParameters: false, negotiateIfsd: undefined },
+    },
+    {
+      reader: 'auto IFSD (0x400): no S(IFS request)',
+      dwFeatures: 0x000104b0,
+      plan: { negotiateIfsd: undefined },
+    },
+    {
+      reader: 'APDU-level reader: never a host PPS or IFSD',
+      dwFeatures: 0x00040030,
+      plan: { pps: undefined, negotiateIfsd: undefined, hasSetParameters: true },
+    },
+  ])('$reader', ({ dwFeatures, plan }) => {
+    const p = planProtocol({ atr: yubikey, descriptor: { ...base, dwFeatures } });
+    expect({
+      pps: p.pps,
+      hasSetParameters: p.setParameters !== undefined,
+      speed: p.setParameters?.data[0],
+      negotiateIfsd: p.negotiateIfsd,
+    }).toMatchObject(plan);
   });
   it('speed too high for the reader: DI lowered until it fits', () => {
     const p = planProtocol({ atr: yubikey, descriptor: { ...base, dwMaxDataRate: 25000 } });
