@@ -1,31 +1,27 @@
 /** Per-session limits of RelaySession: message rate and slow readers (issue 6, "Limits"). */
 import { RelayClose } from '@cardlend/vscard';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import type { RelayServer, ServerEvent } from '../src/server.ts';
-import { Browser, FakeVmHost, msg, sleep, startTestRelay, until, wsUrl } from './helpers.ts';
+import { expect, it } from 'vitest';
+import type { RelayConfig } from '../src/config.ts';
+import { msg, sleep, until } from './helpers.ts';
+import { fakeVmRigPerTest } from './relay-rig.ts';
 
-let host: FakeVmHost;
-let relay: RelayServer | undefined;
-let browser: Browser | undefined;
+const rig = fakeVmRigPerTest({});
 
-beforeEach(async () => {
-  host = await FakeVmHost.start();
-});
-
-afterEach(async () => {
-  browser?.ws.terminate();
-  await relay?.close();
-  await host.close();
-});
+/** A relay on the fake VM with `config`, a page on it, and the VM connection of its session. */
+async function lend(config: Partial<RelayConfig>) {
+  const events = await rig.startRelay(rig.vm.port, config);
+  const b = await rig.open();
+  return { b, conn: await rig.vm.nextConnection(0), events };
+}
 
 it('a browser flooding messages is closed with RATE_LIMITED; the excess never reaches the VM', async () => {
-  let events: ServerEvent[];
-  ({ relay, events } = await startTestRelay(host.port, {
+  const {
+    b: browser,
+    conn,
+    events,
+  } = await lend({
     messageRate: { ratePerSecond: 10, burst: 5 },
-  }));
-  browser = new Browser(wsUrl(relay));
-  await browser.opened;
-  const conn = await host.nextConnection(0);
+  });
   for (let i = 0; i < 50; i++) browser.send(msg(7, 0, '9000'));
   const closed = await browser.closed;
   expect(closed.code).toBe(RelayClose.RATE_LIMITED);
@@ -38,11 +34,8 @@ it('a browser flooding messages is closed with RATE_LIMITED; the excess never re
 });
 
 it('a browser that stops reading is closed after slowReaderTimeoutMs and the VM is released', async () => {
-  let events: ServerEvent[];
-  ({ relay, events } = await startTestRelay(host.port, { slowReaderTimeoutMs: 300 }));
-  browser = new Browser(wsUrl(relay));
-  await browser.opened;
-  const conn = await host.nextConnection(0);
+  const { b: browser, conn, events } = await lend({ slowReaderTimeoutMs: 300 });
+  const { relay } = rig;
   browser.ws.pause();
   const big = msg(7, 0, 'ab'.repeat(32 * 1024));
   // Flood until the relay stops reading the VM.
@@ -68,17 +61,11 @@ it('a browser that stops reading is closed after slowReaderTimeoutMs and the VM 
   expect(types.slice(-2)).toEqual([6, 4]);
   expect(types.slice(0, -2).every((t) => t === 2)).toBe(true);
   expect(types.length - 2).toBeGreaterThan(0);
-  await until(() => relay?.sessions.size === 0, 5000, 'session end');
+  await until(() => rig.relay.sessions.size === 0, 5000, 'session end');
 });
 
 it('answers to outstanding guest commands are exempt from the message rate; anything else is not', async () => {
-  ({ relay } = await startTestRelay(host.port, {
-    messageRate: { ratePerSecond: 10, burst: 5 },
-  }));
-  const b = new Browser(wsUrl(relay));
-  browser = b;
-  await b.opened;
-  const conn = await host.nextConnection(0);
+  const { b, conn } = await lend({ messageRate: { ratePerSecond: 10, burst: 5 } });
   // The browser answers every guest command at once, as the page does.
   b.ws.on('message', (data: Buffer) => {
     if (data.readUInt32BE(0) === 7) b.send(msg(7, 0, '9000'));
@@ -90,8 +77,8 @@ it('answers to outstanding guest commands are exempt from the message rate; anyt
     5000,
     '60 answers',
   );
-  expect(relay.sessions.get('default')?.phase).toBe('open');
-  expect(relay.sessions.get('default')?.outstandingGuestCommands).toBe(0);
+  expect(rig.relay.sessions.get('default')?.phase).toBe('open');
+  expect(rig.relay.sessions.get('default')?.outstandingGuestCommands).toBe(0);
   // An answer with no guest command outstanding is an ordinary message: the limiter applies.
   for (let i = 0; i < 20; i++) b.send(msg(7, 0, '9000'));
   const closed = await b.closed;
@@ -103,13 +90,7 @@ it('answers to outstanding guest commands are exempt from the message rate; anyt
 });
 
 it('more answers than guest commands: only as many as were outstanding are exempt', async () => {
-  ({ relay } = await startTestRelay(host.port, {
-    messageRate: { ratePerSecond: 1, burst: 2 },
-  }));
-  const b = new Browser(wsUrl(relay));
-  browser = b;
-  await b.opened;
-  const conn = await host.nextConnection(0);
+  const { b, conn } = await lend({ messageRate: { ratePerSecond: 1, burst: 2 } });
   for (let i = 0; i < 3; i++) conn.socket.write(msg(7, 0, '00b00000 00'));
   await b.frame(2);
   // 3 exempt answers + a burst of 2, then the limit.

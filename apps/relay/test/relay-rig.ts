@@ -176,16 +176,18 @@ export class FakeVmRig extends RelayRig {
 }
 
 /**
- * Registers hooks: before each test a fake VM (`isAutoAck`) and a relay on it with what
- * `relayArgs` returns (called per test); all of it ended after the test.
+ * Registers hooks: before each test a fake VM (`isAutoAck`) and, given `relayArgs`, a relay on
+ * it with what that returns (called per test; without, the test starts its relay); all of it
+ * ended after the test.
  */
 export function fakeVmRigPerTest(
   vmOpts: { isAutoAck?: boolean },
-  relayArgs: () => { config?: Partial<RelayConfig>; extra?: TestRelayExtra } = () => ({}),
+  relayArgs?: () => { config?: Partial<RelayConfig>; extra?: TestRelayExtra },
 ): FakeVmRig {
   const rig = new FakeVmRig();
   beforeEach(async () => {
     const vm = await rig.startVm(vmOpts);
+    if (relayArgs === undefined) return;
     const { config, extra } = relayArgs();
     await rig.startRelay(vm.port, config, extra);
   });
