@@ -413,10 +413,23 @@ describe('more reader behaviour', () => {
 });
 
 describe('power-on details', () => {
-  it('voltage fallback 5 V → 1.8 V → 3 V on a reader without automatic voltage (ccid.md §6.3)', async () => {
+  it.each([
+    {
+      name: 'voltage fallback 5 V → 1.8 V → 3 V on a reader without automatic voltage (ccid.md §6.3)',
+      profile: readerProfiles.tpduT1NoAuto,
+      card: () => createT0Card({ voltageClasses: 0x02 }), // class B (3 V) only
+      powerSelects: [1, 3, 2],
+    },
+    {
+      name: 'automatic voltage (0x08): one IccPowerOn with bPowerSelect 0',
+      profile: readerProfiles.shortApdu,
+      card: () => createT0Card(),
+      powerSelects: [0],
+    },
+  ])('$name', async ({ profile, card, powerSelects }) => {
     const logs: CcidLogEntry[] = [];
-    const sim = new SimulatedReader({ profile: readerProfiles.tpduT1NoAuto });
-    sim.insertCard(createT0Card({ voltageClasses: 0x02 })); // class B (3 V) only
+    const sim = new SimulatedReader({ profile });
+    sim.insertCard(card());
     const reader = await openReader(sim.device, {
       isBrowserBlockingProtectedClasses: false,
       timeoutMs: 2000,
@@ -427,25 +440,8 @@ describe('power-on details', () => {
     const selects = logs
       .filter((e) => e.kind === 'out' && e.bytes[0] === 0x62)
       .map((e) => (e.kind === 'out' ? e.bytes[7] : -1));
-    expect(selects).toEqual([1, 3, 2]);
+    expect(selects).toEqual(powerSelects);
     expect(hex(await reader.transmit(fromHex('00A4040000')))).toBe('9000');
-  });
-  it('automatic voltage (0x08): one IccPowerOn with bPowerSelect 0', async () => {
-    const logs: CcidLogEntry[] = [];
-    const sim = new SimulatedReader({ profile: readerProfiles.shortApdu });
-    sim.insertCard(createT0Card());
-    const reader = await openReader(sim.device, {
-      isBrowserBlockingProtectedClasses: false,
-      timeoutMs: 2000,
-      onLog: (e) => logs.push(e),
-    });
-    open.push(reader);
-    await reader.powerOn();
-    expect(
-      logs
-        .filter((e) => e.kind === 'out' && e.bytes[0] === 0x62)
-        .map((e) => (e.kind === 'out' ? e.bytes[7] : -1)),
-    ).toEqual([0]);
   });
   it('card pulled and re-inserted between polls: "inactive" after our power-on ⇒ removed + inserted, then CCID_NOT_POWERED', async () => {
     const { sim, reader } = await setup(readerProfiles.noInterrupt, createT1Card());
