@@ -11,6 +11,8 @@ export {
 export type { BootGuestOptions, GuestHandle, GuestRunResult, TimelineEntry } from './boot-guest.ts';
 export { parseMarkerLine, MarkerKind, hexToBytes, bytesToHex } from './markers.ts';
 export type { GuestMarker } from './markers.ts';
+export { waitForResult } from './guest-results.ts';
+export type { WaitForResultOptions } from './guest-results.ts';
 export { startDirectCard } from './direct-card.ts';
 export type { DirectCard, DirectCardOptions, DirectCardExchange } from './direct-card.ts';
 export {

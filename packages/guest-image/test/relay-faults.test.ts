@@ -32,7 +32,8 @@ import {
 import { describe, expect, it } from 'vitest';
 import { WebSocket, type RawData } from 'ws';
 import { freePort, startGuest, type GuestHandle } from '../src/boot-guest.ts';
-import { bytesToHex, hexToBytes, type GuestMarker } from '../src/markers.ts';
+import { waitForResult } from '../src/guest-results.ts';
+import { bytesToHex, hexToBytes } from '../src/markers.ts';
 import { createTestCard, TEST_CARD_AID, TEST_CARD_ATR, type SimpleCard } from '../src/test-card.ts';
 import { useGuestFixture } from './guest-fixture.ts';
 
@@ -188,36 +189,6 @@ class LendingBrowser {
   }
 }
 
-/**
- * The nth (1-based) RESULT marker called `name`, once the guest has printed it.
- * @throws Error naming `what` and the guest's last markers when it does not come in `timeoutMs`.
- */
-async function nthResult(
-  guest: GuestHandle,
-  name: string,
-  n: number,
-  timeoutMs: number,
-  what: string,
-): Promise<GuestMarker> {
-  const named = (): GuestMarker[] =>
-    guest.markers.filter((m) => m.kind === 'RESULT' && m.fields['name'] === name);
-  try {
-    await guest.waitForMarker(() => named().length >= n, timeoutMs);
-  } catch (cause) {
-    const last = guest.markers
-      .slice(-4)
-      .map((m) => `${m.kind} ${JSON.stringify(m.fields)}`)
-      .join('; ');
-    throw new Error(
-      `${what}: RESULT ${name} #${n} not seen (${String(cause)}); last markers: ${last}`,
-      {
-        cause,
-      },
-    );
-  }
-  return named()[n - 1] as GuestMarker;
-}
-
 const hexText = (hex: string): string => Buffer.from(hexToBytes(hex)).toString('latin1');
 
 interface RunOptions {
@@ -280,24 +251,20 @@ async function runDropScenario(opts: RunOptions): Promise<void> {
     const droppedOn = await b.dropped;
     expect(droppedOn).toBe(ECHO.toLowerCase());
     // The guest's outstanding echo fails: apdu-try reports it instead of hanging.
-    const done = await nthResult(
-      guest,
-      'apdu-try-done',
+    const done = await waitForResult(guest, 'apdu-try-done', {
       n,
-      FAILURE_WITHIN_MS,
-      `session ${n} (${mode}): the guest's pending APDU was neither failed nor answered (hang)`,
-    );
+      timeoutMs: FAILURE_WITHIN_MS,
+      what: `session ${n} (${mode}): the guest's pending APDU was neither failed nor answered (hang)`,
+    });
     expect(done.fields['ok'], `session ${n} (${mode}): opensc-tool failed`).toBe('0');
     // Only the SELECT before the drop was answered; the echo got no (stale) answer.
     expect(done.fields['count']).toBe('1');
     // The guest then sees an empty slot (no stale card) before anyone lends again.
-    const removed = await nthResult(
-      guest,
-      'until-removed',
+    const removed = await waitForResult(guest, 'until-removed', {
       n,
-      90_000,
-      `session ${n} (${mode}): the guest did not report the slot's state`,
-    );
+      timeoutMs: 90_000,
+      what: `session ${n} (${mode}): the guest did not report the slot's state`,
+    });
     expect(removed.fields['ok'], `session ${n} (${mode}): card removed in the guest`).toBe('1');
     // The browser saw exactly the commands up to the one it dropped on: nothing stale first.
     expect(b.commands).toEqual([SELECT.toLowerCase(), ECHO.toLowerCase()]);
