@@ -32,11 +32,6 @@ function pad4(n: number): number {
  */
 export function writeCpio(entries: readonly CpioEntry[], mtimeS = 0): Uint8Array {
   const chunks: Uint8Array[] = [];
-  let total = 0;
-  const push = (b: Uint8Array): void => {
-    chunks.push(b);
-    total += b.length;
-  };
   let ino = 1;
   const member = (
     path: string,
@@ -65,11 +60,8 @@ export function writeCpio(entries: readonly CpioEntry[], mtimeS = 0): Uint8Array
       ]
         .map(hex8)
         .join('');
-    push(encoder.encode(header));
-    push(name);
-    push(new Uint8Array(pad4(110 + name.length)));
-    push(data);
-    push(new Uint8Array(pad4(data.length)));
+    chunks.push(encoder.encode(header), name, new Uint8Array(pad4(110 + name.length)));
+    chunks.push(data, new Uint8Array(pad4(data.length)));
   };
   for (const e of entries) {
     if (e.path.startsWith('/') || e.path === '')
@@ -90,11 +82,5 @@ export function writeCpio(entries: readonly CpioEntry[], mtimeS = 0): Uint8Array
     }
   }
   member('TRAILER!!!', 0, new Uint8Array(0));
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  return Buffer.concat(chunks);
 }
