@@ -231,6 +231,19 @@ describe('PIV demo card', () => {
     expect(sw(await card.process(buildCommandApdu({ ...parseLike(apdu), p1: 0x07 })))).toBe(0x6a86);
   });
 
+  it.each([
+    ['a link for another INS', '1087079a0101', '00cb3fff055c035fc102'],
+    ['a last command for another P2', '1087079a0101', '0087079e0101'],
+  ])(
+    'command chaining: %s breaks the chain (6883), then the card works again',
+    async (_n, link, other) => {
+      const card = await createPivDemoCard({ credentials });
+      expect(sw(await card.process(hexToBytes(link)))).toBe(0x9000);
+      expect(sw(await card.process(hexToBytes(other)))).toBe(0x6883);
+      expect(sw(await send(card, getData([0x5f, 0xc1, 0x02])))).toBe(0x9000);
+    },
+  );
+
   it('short-APDU reader with automatic GET RESPONSE: long answers never exceed the message size', async () => {
     const card = await createPivDemoCard({ credentials });
     const { host } = await poweredHost(readerProfiles.shortApdu, card);

@@ -217,46 +217,40 @@ class PivApplet implements PivDemoCard {
     if (!cmd) return swBytes(PIV_SW.wrongLength);
     if ((cmd.cla & ~0x10) !== 0x00) return swBytes(PIV_SW.claNotSupported);
     if (cmd.ins !== 0xc0) this.#stash = null;
-    // ISO 7816-4 §5.1.1.1 command chaining.
-    let data = cmd.data;
+    const whole = this.#unchain(cmd);
+    if ('reply' in whole) return whole.reply;
+    const handler = this.#handlers.get(cmd.ins);
+    return handler ? handler(cmd, whole.data) : swBytes(PIV_SW.insNotSupported);
+  }
+
+  /** The instructions the card knows, by INS (SP 800-73-4 part 2 §3). */
+  readonly #handlers = new Map<number, (cmd: CommandApdu, data: Uint8Array) => Uint8Array>([
+    [0xa4, (cmd, data) => this.#select(cmd, data)],
+    [0xcb, (cmd, data) => this.#getData(cmd, data)],
+    [0x20, (cmd, data) => this.#verify(cmd, data)],
+    [0x24, (cmd, data) => this.#changePin(cmd, data)],
+    [0x2c, (cmd, data) => this.#resetRetryCounter(cmd, data)],
+    [0x87, (cmd, data) => this.#generalAuthenticate(cmd, data)],
+    [0xc0, (cmd) => this.#getResponse(cmd)],
+  ]);
+
+  /**
+   * Command chaining (ISO 7816-4 §5.1.1.1): a link (CLA bit 0x10) is kept and answered 9000;
+   * the last command gets the whole data. A link for another INS P1 P2 breaks the chain.
+   */
+  #unchain(cmd: CommandApdu): { reply: Uint8Array } | { data: Uint8Array } {
+    const chain = this.#chain;
+    if (chain && (chain.ins !== cmd.ins || chain.p1 !== cmd.p1 || chain.p2 !== cmd.p2)) {
+      this.#chain = null;
+      return { reply: swBytes(PIV_SW.lastCommandOfChainExpected) };
+    }
     if (cmd.cla & 0x10) {
-      if (
-        this.#chain &&
-        (this.#chain.ins !== cmd.ins || this.#chain.p1 !== cmd.p1 || this.#chain.p2 !== cmd.p2)
-      ) {
-        this.#chain = null;
-        return swBytes(PIV_SW.lastCommandOfChainExpected);
-      }
       this.#chain ??= { ins: cmd.ins, p1: cmd.p1, p2: cmd.p2, data: [] };
       this.#chain.data.push(cmd.data.slice());
-      return swBytes(PIV_SW.ok);
+      return { reply: swBytes(PIV_SW.ok) };
     }
-    if (this.#chain) {
-      const chain = this.#chain;
-      this.#chain = null;
-      if (chain.ins !== cmd.ins || chain.p1 !== cmd.p1 || chain.p2 !== cmd.p2) {
-        return swBytes(PIV_SW.lastCommandOfChainExpected);
-      }
-      data = concatBytes(...chain.data, cmd.data);
-    }
-    switch (cmd.ins) {
-      case 0xa4:
-        return this.#select(cmd, data);
-      case 0xcb:
-        return this.#getData(cmd, data);
-      case 0x20:
-        return this.#verify(cmd, data);
-      case 0x24:
-        return this.#changePin(cmd, data);
-      case 0x2c:
-        return this.#resetRetryCounter(cmd, data);
-      case 0x87:
-        return this.#generalAuthenticate(cmd, data);
-      case 0xc0:
-        return this.#getResponse(cmd);
-      default:
-        return swBytes(PIV_SW.insNotSupported);
-    }
+    this.#chain = null;
+    return { data: chain ? concatBytes(...chain.data, cmd.data) : cmd.data };
   }
 
   /** Sends `data` with SW, chaining through 61xx when it does not fit the short Ne (ISO 7816-4 §5.3.4). */
