@@ -53,6 +53,13 @@ export class RelayRig {
     return this.#events;
   }
 
+  /** Closes the relay now, as a step of the test (the teardown then leaves it alone). */
+  closeRelay(): Promise<void> {
+    const relay = this.relay;
+    this.#relay = undefined;
+    return relay.close();
+  }
+
   /** A page on the relay offering `protocols`, open, terminated after the test. */
   readonly open = async (protocols?: string[]): Promise<Browser> => {
     const b = new Browser(wsUrl(this.relay), protocols);

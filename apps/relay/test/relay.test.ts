@@ -1,7 +1,7 @@
 import { RelayClose, RELAY_SUBPROTOCOL } from '@cardlend/vscard';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { RelayServer, ServerEvent } from '../src/server.ts';
+import type { ServerEvent } from '../src/server.ts';
 import { GUEST_ANSWER_GRACE_MS } from '../src/session/relay-session.ts';
 import {
   Browser,
@@ -14,6 +14,7 @@ import {
   until,
   wsUrl,
 } from './helpers.ts';
+import { fakeVmRigPerTest } from './relay-rig.ts';
 
 const INIT = msg(1, 0, '56534344 00000002 00000000');
 const READER_ADD = msg(3, 0);
@@ -22,15 +23,13 @@ const CARD_REMOVE = msg(6, 0);
 const READER_REMOVE = msg(4, 0);
 const GUEST_APDU = (n: number) => msg(7, 0, `00a40400 02 ${n.toString(16).padStart(4, '0')}`);
 
-let host: FakeVmHost;
-let relay: RelayServer;
-let events: ServerEvent[];
-const browsers: Browser[] = [];
+const rig = fakeVmRigPerTest({}, () => ({}));
+const { open: openBrowser } = rig;
 
 /** Opens a browser and waits until its session reaches the VM (Init ↔ Init). */
 async function openSession(): Promise<{ b: Browser; conn: HostConnection }> {
   const b = await openBrowser();
-  const conn = await host.nextConnection(host.connections.length);
+  const conn = await rig.vm.nextConnection(rig.vm.connections.length);
   b.send(INIT);
   await b.frame(0);
   await conn.waitFor(() => conn.messages.length === 1);
@@ -45,61 +44,45 @@ async function openSession(): Promise<{ b: Browser; conn: HostConnection }> {
  */
 async function eventLoopBarrier(): Promise<void> {
   for (let i = 0; i < 2; i++)
-    await (await fetch(`http://127.0.0.1:${relay.address.port}/healthz`)).text();
+    await (await fetch(`http://127.0.0.1:${rig.relay.address.port}/healthz`)).text();
 }
-
-async function openBrowser(): Promise<Browser> {
-  const b = new Browser(wsUrl(relay));
-  browsers.push(b);
-  await b.opened;
-  return b;
-}
-
-beforeEach(async () => {
-  host = await FakeVmHost.start();
-  ({ relay, events } = await startTestRelay(host.port));
-});
-
-afterEach(async () => {
-  for (const b of browsers.splice(0)) b.ws.terminate();
-  await relay.close();
-  await host.close();
-});
 
 describe('handshake', () => {
   it('selects the cardlend subprotocol and declines permessage-deflate', async () => {
-    const b = new Browser(wsUrl(relay), [RELAY_SUBPROTOCOL, 'other'], { perMessageDeflate: true });
-    browsers.push(b);
+    const b = new Browser(wsUrl(rig.relay), [RELAY_SUBPROTOCOL, 'other'], {
+      perMessageDeflate: true,
+    });
+    rig.browsers.push(b);
     await b.opened;
     expect(b.ws.protocol).toBe(RELAY_SUBPROTOCOL);
     expect(b.ws.extensions).toBe('');
   });
 
   it('refuses an upgrade without the subprotocol (400) and on another path (404)', async () => {
-    const noProto = new Browser(wsUrl(relay), []);
+    const noProto = new Browser(wsUrl(rig.relay), []);
     await expect(noProto.opened).rejects.toThrow(/HTTP 400/);
-    const wrong = new Browser(wsUrl(relay), ['something.else']);
+    const wrong = new Browser(wsUrl(rig.relay), ['something.else']);
     await expect(wrong.opened).rejects.toThrow(/HTTP 400/);
-    const path = new Browser(`ws://127.0.0.1:${relay.address.port}/other`);
+    const path = new Browser(`ws://127.0.0.1:${rig.relay.address.port}/other`);
     await expect(path.opened).rejects.toThrow(/HTTP 404/);
-    expect(host.connections).toHaveLength(0);
+    expect(rig.vm.connections).toHaveLength(0);
   });
 
   it('opens one TCP connection per session with TCP_NODELAY to the configured target', async () => {
     const b = await openBrowser();
-    const conn = await host.nextConnection(0);
+    const conn = await rig.vm.nextConnection(0);
     b.send(INIT);
     const reply = await b.frame(0);
     expect(reply.toString('hex')).toBe('00000001ffffffff0000000c565343440000000200000000');
     expect(conn.messages[0]?.bytes.equals(INIT)).toBe(true);
-    expect(host.connections).toHaveLength(1);
+    expect(rig.vm.connections).toHaveLength(1);
   });
 });
 
 describe('framing', () => {
   it('reframes the VM stream: coalesced and byte-by-byte split messages → one frame each', async () => {
     const b = await openBrowser();
-    const conn = await host.nextConnection(0);
+    const conn = await rig.vm.nextConnection(0);
     const a = GUEST_APDU(1);
     const c = GUEST_APDU(2);
     const d = msg(2, 0, '00000000');
@@ -119,7 +102,7 @@ describe('framing', () => {
 
   it('forwards browser messages byte-exact, one write per message', async () => {
     const b = await openBrowser();
-    const conn = await host.nextConnection(0);
+    const conn = await rig.vm.nextConnection(0);
     const answer = msg(7, 0, '9000');
     b.send(READER_ADD);
     b.send(ATR);
@@ -130,7 +113,7 @@ describe('framing', () => {
 
   it('passes a maximal (65524-byte payload) message both ways', async () => {
     const b = await openBrowser();
-    const conn = await host.nextConnection(0);
+    const conn = await rig.vm.nextConnection(0);
     const big = Buffer.alloc(12 + 65524, 0xab);
     big.writeUInt32BE(7, 0);
     big.writeUInt32BE(0, 4);
@@ -167,7 +150,7 @@ describe('validation of browser frames', () => {
     'refuses %s with BAD_FRAME and nothing of it reaches the VM',
     async (_name, frame, reason) => {
       const b = await openBrowser();
-      const conn = await host.nextConnection(0);
+      const conn = await rig.vm.nextConnection(0);
       b.send(READER_ADD);
       await b.frame(0);
       b.send(frame, typeof frame !== 'string');
@@ -186,7 +169,7 @@ describe('validation of browser frames', () => {
 
   it('closes with 1009 for a frame larger than one VSCard message', async () => {
     const b = await openBrowser();
-    const conn = await host.nextConnection(0);
+    const conn = await rig.vm.nextConnection(0);
     b.send(Buffer.alloc(12 + 65525));
     expect((await b.closed).code).toBe(RelayClose.MESSAGE_TOO_BIG);
     await conn.waitFor(() => conn.isClosed, 3000, 'TCP close');
@@ -197,26 +180,26 @@ describe('validation of browser frames', () => {
 describe('one browser per VM', () => {
   it('refuses a second session at once with VM_IN_USE; the first keeps working', async () => {
     const first = await openBrowser();
-    await host.nextConnection(0);
+    await rig.vm.nextConnection(0);
     const second = await openBrowser();
     const closed = await second.closed;
     expect(closed.code).toBe(RelayClose.VM_IN_USE);
     expect(closed.reason).toMatch(/Another browser/);
-    expect(host.connections).toHaveLength(1);
+    expect(rig.vm.connections).toHaveLength(1);
     first.send(INIT);
     expect((await first.frame(0)).readUInt32BE(0)).toBe(1);
-    expect(events.some((e) => e.kind === 'refused' && e.closeCode === RelayClose.VM_IN_USE)).toBe(
-      true,
-    );
+    expect(
+      rig.events.some((e) => e.kind === 'refused' && e.closeCode === RelayClose.VM_IN_USE),
+    ).toBe(true);
   });
 
   it('lets a new session in after the previous one ended', async () => {
     const first = await openBrowser();
-    const c0 = await host.nextConnection(0);
+    const c0 = await rig.vm.nextConnection(0);
     first.ws.close(1000);
     await first.closed;
     const second = await openBrowser();
-    const c1 = await host.nextConnection(1);
+    const c1 = await rig.vm.nextConnection(1);
     await c0.waitFor(() => c0.isClosed, 3000, 'first TCP closed');
     second.send(INIT);
     expect((await second.frame(0)).readUInt32BE(0)).toBe(1);
@@ -227,13 +210,8 @@ describe('one browser per VM', () => {
 describe('cleanup when the browser goes away', () => {
   /** Restarts the relay with the guest-answer grace held until the test releases it. */
   async function holdGrace(): Promise<HeldTimers> {
-    await relay.close();
     const timers = new HeldTimers(GUEST_ANSWER_GRACE_MS);
-    ({ relay, events } = await startTestRelay(
-      host.port,
-      { cleanupAckTimeoutMs: 1000 },
-      { sessionTimers: timers },
-    ));
+    await rig.startRelay(rig.vm.port, { cleanupAckTimeoutMs: 1000 }, { sessionTimers: timers });
     return timers;
   }
 
@@ -241,7 +219,7 @@ describe('cleanup when the browser goes away', () => {
   async function lendWithCommands(n: number) {
     const grace = await holdGrace();
     const b = await openBrowser();
-    const conn = await host.nextConnection(0);
+    const conn = await rig.vm.nextConnection(0);
     b.send(READER_ADD);
     b.send(ATR);
     await b.frame(1);
@@ -251,8 +229,8 @@ describe('cleanup when the browser goes away', () => {
   }
 
   async function sessionEnd(): Promise<ServerEvent> {
-    await until(() => events.some((e) => e.kind === 'session-end'), 3000, 'session end');
-    return events.find((e) => e.kind === 'session-end') as ServerEvent;
+    await until(() => rig.events.some((e) => e.kind === 'session-end'), 3000, 'session end');
+    return rig.events.find((e) => e.kind === 'session-end') as ServerEvent;
   }
 
   for (const how of ['close', 'terminate'] as const) {
@@ -268,7 +246,7 @@ describe('cleanup when the browser goes away', () => {
       // sends it, and it is held.
       await conn.waitFor(() => conn.messages.length >= before + 2, 3000, 'the Errors');
       expect(grace.held.size).toBe(1);
-      expect(relay.sessions.get('default')?.phase).toBe('cleanup');
+      expect(rig.relay.sessions.get('default')?.phase).toBe('cleanup');
       expect(conn.messages.length).toBe(before + 2);
       grace.release();
       await conn.waitFor(() => conn.isEnded, 3000, 'FIN');
@@ -300,7 +278,7 @@ describe('cleanup when the browser goes away', () => {
 
   it('sends no Error when ATR/CardRemove already flushed the guest commands', async () => {
     const b = await openBrowser();
-    const conn = await host.nextConnection(0);
+    const conn = await rig.vm.nextConnection(0);
     conn.socket.write(Buffer.concat([GUEST_APDU(1), GUEST_APDU(2)]));
     await b.frame(1);
     b.send(ATR);
@@ -349,9 +327,9 @@ describe('VM side', () => {
   });
 
   it('nobody listening → VM_UNREACHABLE', async () => {
-    const port = host.port;
-    await host.close();
-    host = await FakeVmHost.start();
+    const port = rig.vm.port;
+    await rig.vm.close();
+    await rig.startVm({});
     const { relay: r2 } = await startTestRelay(port);
     try {
       const b = new Browser(wsUrl(r2));
@@ -381,11 +359,10 @@ describe('backpressure', () => {
     'a browser that never reads makes the relay stop reading the VM (bounded buffer, limit $limit)',
     async ({ limit }) => {
       if (limit !== undefined) {
-        await relay.close();
-        ({ relay, events } = await startTestRelay(host.port, { maxBufferedToBrowserBytes: limit }));
+        await rig.startRelay(rig.vm.port, { maxBufferedToBrowserBytes: limit });
       }
       const { b, conn } = await openSession();
-      const session = relay.sessions.get('default');
+      const session = rig.relay.sessions.get('default');
       b.ws.pause(); // the browser stops reading its socket
       const guestCommand = msg(7, 0, 'ab'.repeat(32 * 1024));
       const chunk = Buffer.concat([guestCommand, guestCommand]);
@@ -419,7 +396,7 @@ describe('backpressure', () => {
 
   it('a VM that never reads makes the relay stop reading the browser', async () => {
     const { b, conn } = await openSession();
-    const session = relay.sessions.get('default');
+    const session = rig.relay.sessions.get('default');
     conn.socket.pause(); // the VM stops reading
     const answer = msg(7, 0, 'aa'.repeat(60000) + '9000');
     let sent = 0;
@@ -448,13 +425,12 @@ describe('backpressure', () => {
 describe('shutdown', () => {
   it('close() sends 1001 to the browser and cleans up the VM', async () => {
     const { b, conn } = await openSession();
-    const closing = relay.close();
+    const closing = rig.closeRelay();
     const closed = await b.closed;
     expect(closed.code).toBe(RelayClose.GOING_AWAY);
     await closing;
     await conn.waitFor(() => conn.isEnded, 3000, 'FIN');
     expect(conn.messages.map((m) => m.type)).toEqual([6, 4]);
-    ({ relay } = await startTestRelay(host.port)); // for afterEach
   });
 });
 
