@@ -4,10 +4,10 @@
  * closes the browser with the policy's own code while the VM gets its usual cleanup.
  */
 import { RelayClose, VSC } from '@cardlend/vscard';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RelayServer, ServerEvent } from '../src/server.ts';
+import { describe, expect, it } from 'vitest';
 import { FORWARD, refuseFrame, type FramePolicy } from '../src/session/frame-policy.ts';
-import { Browser, FakeVmHost, msg, startTestRelay, until, wsUrl } from './helpers.ts';
+import { msg, until } from './helpers.ts';
+import { fakeVmRigPerTest } from './relay-rig.ts';
 
 const READER_ADD = msg(3, 0);
 const ATR = msg(5, 0, '3b7a18000073667465206364313434');
@@ -26,39 +26,19 @@ const policy: FramePolicy<{ toVm: number }> = {
       : FORWARD,
 };
 
-let host: FakeVmHost;
-let relay: RelayServer;
-let events: ServerEvent[];
-const browsers: Browser[] = [];
-
-beforeEach(async () => {
-  host = await FakeVmHost.start();
-  ({ relay, events } = await startTestRelay(host.port, {}, { framePolicy: policy as FramePolicy }));
-});
-
-afterEach(async () => {
-  for (const b of browsers.splice(0)) b.ws.terminate();
-  await relay.close();
-  await host.close();
-});
-
-async function open(): Promise<Browser> {
-  const b = new Browser(wsUrl(relay));
-  browsers.push(b);
-  await b.opened;
-  return b;
-}
+const rig = fakeVmRigPerTest({}, () => ({ extra: { framePolicy: policy as FramePolicy } }));
+const { open } = rig;
 
 describe('frame policy', () => {
   it('refuses a browser → VM frame: its close code; the frame never reaches the VM', async () => {
     const b = await open();
-    const conn = await host.nextConnection(0);
+    const conn = await rig.vm.nextConnection(0);
     for (const m of [READER_ADD, ATR, ANSWER, ANSWER]) b.send(m);
     const closed = await b.closed;
     expect(closed).toEqual({ code: RelayClose.BAD_FRAME, reason: 'Policy: at most 3 messages.' });
     await conn.waitFor(() => conn.isEnded, 3000, 'FIN');
     expect(conn.messages.map((m) => m.type)).toEqual([3, 5, 7, 6, 4]);
-    expect(events).toContainEqual(
+    expect(rig.events).toContainEqual(
       expect.objectContaining({
         kind: 'session-event',
         event: expect.objectContaining({ kind: 'frame-refused', direction: 'to-vm' }),
@@ -68,21 +48,21 @@ describe('frame policy', () => {
 
   it('keeps its state per session', async () => {
     const first = await open();
-    const c0 = await host.nextConnection(0);
+    const c0 = await rig.vm.nextConnection(0);
     for (const m of [READER_ADD, ATR, ANSWER]) first.send(m);
     await c0.waitFor(() => c0.messages.length === 3, 3000, 'three messages');
     first.ws.close(1000);
     await c0.waitFor(() => c0.isEnded, 3000, 'first FIN');
     const second = await open();
-    const c1 = await host.nextConnection(1);
+    const c1 = await rig.vm.nextConnection(1);
     for (const m of [READER_ADD, ATR, ANSWER]) second.send(m);
     await c1.waitFor(() => c1.messages.length === 3, 3000, 'three more');
-    expect(relay.sessions.get('default')?.phase).toBe('open');
+    expect(rig.relay.sessions.get('default')?.phase).toBe('open');
   });
 
   it('refuses a VM → browser frame: not delivered, and the guest command is answered with VSC_Error', async () => {
     const b = await open();
-    const conn = await host.nextConnection(0);
+    const conn = await rig.vm.nextConnection(0);
     b.send(READER_ADD);
     b.send(ATR);
     await b.frame(1);
@@ -96,7 +76,6 @@ describe('frame policy', () => {
   });
 
   it('writes a probe after a frame, and drops QEMU’s reply to it before the browser', async () => {
-    await relay.close();
     const INIT = msg(1, 0, '56534344 00000002 00000000');
     const probing: FramePolicy<{ probes: number; relay: number[] }> = {
       init: () => ({ probes: 0, relay: [] }),
@@ -107,13 +86,9 @@ describe('frame policy', () => {
           ? (state.probes--, { action: 'drop' })
           : FORWARD,
     };
-    ({ relay, events } = await startTestRelay(
-      host.port,
-      {},
-      { framePolicy: probing as FramePolicy },
-    ));
+    await rig.startRelay(rig.vm.port, {}, { framePolicy: probing as FramePolicy });
     const b = await open();
-    const conn = await host.nextConnection(0);
+    const conn = await rig.vm.nextConnection(0);
     b.send(READER_ADD);
     b.send(ATR);
     await conn.waitFor(() => conn.messages.length === 3, 3000, 'ReaderAdd, ATR, probe');
@@ -126,7 +101,6 @@ describe('frame policy', () => {
   });
 
   it('sees the messages the relay writes itself, and may keep one from QEMU', async () => {
-    await relay.close();
     const written: number[] = [];
     const noReaderRemove: FramePolicy = {
       init: () => undefined,
@@ -135,9 +109,9 @@ describe('frame policy', () => {
         frame.type === VSC.ReaderRemove ? { action: 'drop' } : FORWARD
       ),
     };
-    ({ relay, events } = await startTestRelay(host.port, {}, { framePolicy: noReaderRemove }));
+    await rig.startRelay(rig.vm.port, {}, { framePolicy: noReaderRemove });
     const b = await open();
-    const conn = await host.nextConnection(0);
+    const conn = await rig.vm.nextConnection(0);
     b.send(READER_ADD);
     b.send(ATR);
     await b.frame(1);
@@ -148,8 +122,8 @@ describe('frame policy', () => {
     expect(written).toEqual([VSC.Error, VSC.CardRemove, VSC.ReaderRemove]);
     expect(conn.messages.slice(2).map((m) => m.type)).toEqual([2, 6]);
     // Only CardRemove awaited an ack, and got it.
-    await until(() => events.some((e) => e.kind === 'session-end'), 3000, 'session end');
-    expect(events.find((e) => e.kind === 'session-end')).toMatchObject({
+    await until(() => rig.events.some((e) => e.kind === 'session-end'), 3000, 'session end');
+    expect(rig.events.find((e) => e.kind === 'session-end')).toMatchObject({
       end: { isCleanupAcked: true },
     });
   });
