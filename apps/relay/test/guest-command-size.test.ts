@@ -10,27 +10,15 @@ import {
   VSCARD_MAX_GUEST_COMMAND_BYTES,
   VSCARD_MAX_PAYLOAD_BYTES,
 } from '@cardlend/vscard';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { DialInPort, type DialInEvent } from '../src/dial-in.ts';
-import { MAX_FRAME_BYTES, MAX_FRAME_TO_BROWSER_BYTES, type RelayServer } from '../src/server.ts';
-import { Browser, FakeVmHost, msg, sleep, startTestRelay, until, wsUrl } from './helpers.ts';
+import { MAX_FRAME_BYTES, MAX_FRAME_TO_BROWSER_BYTES } from '../src/server.ts';
+import { msg, sleep, until } from './helpers.ts';
+import { fakeVmRigPerTest } from './relay-rig.ts';
 
 const INIT = msg(1, 0, '56534344 00000002 00000000');
 
-let host: FakeVmHost;
-let relay: RelayServer;
-let browser: Browser | undefined;
-
-beforeEach(async () => {
-  host = await FakeVmHost.start();
-  ({ relay } = await startTestRelay(host.port));
-});
-
-afterEach(async () => {
-  browser?.ws.terminate();
-  await relay.close();
-  await host.close();
-});
+const rig = fakeVmRigPerTest({}, () => ({}));
 
 /** A guest command (VSC_APDU) with `n` payload bytes: a recognisable pattern. */
 function guestCommand(n: number): Buffer {
@@ -43,9 +31,8 @@ function guestCommand(n: number): Buffer {
 }
 
 async function openSession() {
-  browser = new Browser(wsUrl(relay));
-  await browser.opened;
-  const conn = await host.nextConnection(0);
+  const browser = await rig.open();
+  const conn = await rig.vm.nextConnection(0);
   browser.send(INIT);
   await browser.frame(0); // the host's Init ack
   await conn.waitFor(() => conn.messages.length === 1);
@@ -74,8 +61,8 @@ it('relays a 65 526-byte guest command whole, in one frame, sent in pieces by th
   b.send(msg(7, 0, '9000'));
   await conn.waitFor(() => conn.messages.length === 2);
   expect(conn.messages[1]?.payload.toString('hex')).toBe('9000');
-  expect(relay.sessions.get('default')?.phase).toBe('open');
-  expect(relay.sessions.get('default')?.outstandingGuestCommands).toBe(0);
+  expect(rig.relay.sessions.get('default')?.phase).toBe('open');
+  expect(rig.relay.sessions.get('default')?.outstandingGuestCommands).toBe(0);
 });
 
 it('still closes with VM_PROTOCOL one byte beyond the largest guest command', async () => {

@@ -4,43 +4,29 @@
  * page; a browser from a page that is not allowed stays refused.
  */
 import { RelayClose, relaySubprotocols } from '@cardlend/vscard/relay-contract';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { originStep } from '../src/admission/steps.ts';
 import type { Admitted, AdmissionIo } from '../src/admission/types.ts';
 import { createOriginPolicy } from '../src/auth/origin.ts';
 import { mintToken } from '../src/auth/tokens.ts';
-import type { RelayServer } from '../src/server.ts';
-import { Browser, FakeVmHost, msg, startTestRelay, wsUrl } from './helpers.ts';
+import { type Browser, msg } from './helpers.ts';
+import { fakeVmRigPerTest } from './relay-rig.ts';
 
 const SECRET = Uint8Array.from(Buffer.from('n'.repeat(40)));
 const INIT = msg(1, 0, '56534344 00000002 00000000');
 const token = (secret = SECRET) =>
   mintToken({ secret, targetId: 'default', ttlSeconds: 60, nowMs: Date.now() });
 
-let vm: FakeVmHost;
-let relay: RelayServer;
-const clients: Browser[] = [];
-
-beforeEach(async () => {
-  vm = await FakeVmHost.start();
-  ({ relay } = await startTestRelay(vm.port, {
+const rig = fakeVmRigPerTest({}, () => ({
+  config: {
     tokenSecrets: [SECRET],
     authTimeoutMs: 300,
     allowedOrigins: ['https://help.example.com'],
-  }));
-});
+  },
+}));
 
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  await relay.close();
-  await vm.close();
-});
-
-function connect(protocols: string[], origin?: string): Browser {
-  const c = new Browser(wsUrl(relay), protocols, origin === undefined ? {} : { origin });
-  clients.push(c);
-  return c;
-}
+const connect = (protocols: string[], origin?: string): Browser =>
+  rig.connect(protocols, origin === undefined ? {} : { origin });
 
 describe('a client without Origin (native)', () => {
   it('with a valid token gets a session, like the page', async () => {
@@ -49,7 +35,7 @@ describe('a client without Origin (native)', () => {
     expect(c.ws.protocol).toBe('cardlend.vscard.v1');
     c.send(INIT);
     expect((await c.frame(0)).readUInt32BE(0)).toBe(1);
-    expect(vm.connections).toHaveLength(1);
+    expect(rig.vm.connections).toHaveLength(1);
   });
 
   it.each<[string, () => string[], number]>([
@@ -59,7 +45,7 @@ describe('a client without Origin (native)', () => {
   ])('with %s is refused like the page, and no VM is contacted', async (_name, protocols, code) => {
     const c = connect(protocols());
     expect((await c.closed).code).toBe(code);
-    expect(vm.connections).toHaveLength(0);
+    expect(rig.vm.connections).toHaveLength(0);
   });
 });
 

@@ -60,10 +60,16 @@ export class RelayRig {
     return relay.close();
   }
 
+  /** A client of the relay offering `protocols` (not awaited open), terminated after the test. */
+  readonly connect = (protocols?: string[], opts: { origin?: string } = {}): Browser => {
+    const b = new Browser(wsUrl(this.relay), protocols, opts);
+    this.browsers.push(b);
+    return b;
+  };
+
   /** A page on the relay offering `protocols`, open, terminated after the test. */
   readonly open = async (protocols?: string[]): Promise<Browser> => {
-    const b = new Browser(wsUrl(this.relay), protocols);
-    this.browsers.push(b);
+    const b = this.connect(protocols);
     await b.opened;
     return b;
   };
