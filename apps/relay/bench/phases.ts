@@ -125,11 +125,11 @@ export async function latencyPhase(
   done();
 }
 
-/** 2. Throughput and relay CPU at 64 sessions: interleaved rounds, totals summed. */
-export async function throughputPhase(all: Started[], host: StandInHost): Promise<void> {
-  const done = phase(
-    `throughput (${PARAMS.sessions} sessions, ${THROUGHPUT_ROUNDS} × ${PARAMS.throughputMs / THROUGHPUT_ROUNDS} ms each)`,
-  );
+/** Opens each variant's throughput sessions and warms them (20 exchanges each). */
+async function openWarmSessions(
+  all: readonly Started[],
+  host: StandInHost,
+): Promise<Map<Started, { browser: BrowserSession; host: HostConn }[]>> {
   const open = new Map<Started, { browser: BrowserSession; host: HostConn }[]>();
   for (const s of all) {
     const many = await openSessions(
@@ -152,6 +152,15 @@ export async function throughputPhase(all: Started[], host: StandInHost): Promis
       );
     }
   }
+  return open;
+}
+
+/** 2. Throughput and relay CPU at 64 sessions: interleaved rounds, totals summed. */
+export async function throughputPhase(all: Started[], host: StandInHost): Promise<void> {
+  const done = phase(
+    `throughput (${PARAMS.sessions} sessions, ${THROUGHPUT_ROUNDS} × ${PARAMS.throughputMs / THROUGHPUT_ROUNDS} ms each)`,
+  );
+  const open = await openWarmSessions(all, host);
   const totals = new Map<
     Started,
     {

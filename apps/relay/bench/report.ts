@@ -1,4 +1,4 @@
-/** The relay benchmark's report: a table per figure and the targets of (d) against (b). */
+/** The relay benchmark's report: a table of the figures and the targets of (d) against (b). */
 import { isQuick, PARAMS, LATENCY_ROUNDS } from './bench-params.ts';
 import type { Result } from './sessions.ts';
 import { median } from './bench-math.ts';
@@ -11,7 +11,26 @@ function signed(n: number): string {
   return `${n >= 0 ? '+' : ''}${fmt(n)}`;
 }
 
+/** Prints the figures, the problems and the targets of (d) against (b); whether all were met. */
 export function report(results: Result[]): boolean {
+  printTable(results);
+  printProblems(results);
+  const pipe = results.find((r) => r.name.startsWith('(b)'));
+  const relay = results.find((r) => r.name.startsWith('(d)'));
+  if (
+    pipe === undefined ||
+    relay === undefined ||
+    relay.skipped !== undefined ||
+    pipe.skipped !== undefined
+  ) {
+    console.log('\ntargets: not evaluated (the bare pipe or the relay did not run)');
+    return false;
+  }
+  return checkTargets(relay, pipe);
+}
+
+/** One row per variant: latency, throughput, CPU and idle memory. */
+function printTable(results: readonly Result[]): void {
   const rows = [
     [
       'variant',
@@ -54,39 +73,37 @@ export function report(results: Result[]): boolean {
           .join('  '),
       );
   }
+}
+
+function printProblems(results: readonly Result[]): void {
   for (const r of results) {
     if (r.note !== undefined) console.log(`note ${r.name}: ${r.note}`);
     for (const e of r.errors) console.log(`problem ${r.name}: ${e}`);
     if (r.idleFailure !== undefined)
       console.log(`problem ${r.name}: idle sessions: ${r.idleFailure}`);
   }
-  const pipe = results.find((r) => r.name.startsWith('(b)'));
-  const relay = results.find((r) => r.name.startsWith('(d)'));
-  if (
-    pipe === undefined ||
-    relay === undefined ||
-    relay.skipped !== undefined ||
-    pipe.skipped !== undefined
-  ) {
-    console.log('\ntargets: not evaluated (the bare pipe or the relay did not run)');
-    return false;
-  }
-  const check = (
-    label: string,
-    value: number | undefined,
-    floor: number | undefined,
-    ok: (v: number, f: number) => boolean,
-    shown: string,
-  ) => {
-    const isMet =
-      value !== undefined &&
-      floor !== undefined &&
-      Number.isFinite(value) &&
-      Number.isFinite(floor) &&
-      ok(value, floor);
-    console.log(`  ${isMet ? 'MET   ' : 'MISSED'} ${label}: ${shown}`);
-    return isMet;
-  };
+}
+
+/** Prints one target, met or missed, and returns whether it was met. */
+function check(
+  label: string,
+  value: number | undefined,
+  floor: number | undefined,
+  ok: (v: number, f: number) => boolean,
+  shown: string,
+): boolean {
+  const isMet =
+    value !== undefined &&
+    floor !== undefined &&
+    Number.isFinite(value) &&
+    Number.isFinite(floor) &&
+    ok(value, floor);
+  console.log(`  ${isMet ? 'MET   ' : 'MISSED'} ${label}: ${shown}`);
+  return isMet;
+}
+
+/** The targets of the relay (d) against the bare pipe (b). */
+function checkTargets(relay: Result, pipe: Result): boolean {
   // Same-round ratios: both variants ran within seconds of each other under the same load.
   const roundRatios = (mine: readonly number[] = [], floor: readonly number[] = []): number[] =>
     mine.slice(0, floor.length).map((v, k) => v / (floor[k] ?? NaN));
