@@ -17,6 +17,8 @@ export interface CdpPage {
   call(method: string, params?: Record<string, unknown>): Promise<Record<string, unknown>>;
   /** Evaluates an expression in the page (as a user gesture) and returns its JSON value. */
   evaluate(expression: string): Promise<unknown>;
+  /** Calls `listener` with the params of each `method` event (only domains enabled on purpose). */
+  on(method: string, listener: (params: Record<string, unknown>) => void): void;
 }
 
 /** A running Chromium; `close()` kills it and removes its profile. */
@@ -38,6 +40,9 @@ export async function launchChromium(timeoutMs = 30_000): Promise<CdpBrowser> {
       '--disable-gpu',
       '--no-first-run',
       '--remote-debugging-port=0',
+      // A laptop-sized window: the page's live APDU log is on screen, as for a user watching
+      // it (headless defaults to 780 × 437 CSS px, where the log sits below the fold).
+      '--window-size=1280,1000',
       `--user-data-dir=${profile}`,
       'about:blank',
     ],
@@ -110,6 +115,7 @@ async function attach(url: string): Promise<{ page: CdpPage; socket: WebSocket }
     socket.once('error', reject);
   });
   let nextId = 0;
+  const listeners = new Map<string, ((params: Record<string, unknown>) => void)[]>();
   const pending = new Map<
     number,
     { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }
@@ -117,11 +123,14 @@ async function attach(url: string): Promise<{ page: CdpPage; socket: WebSocket }
   socket.on('message', (data: Buffer) => {
     const m = JSON.parse(data.toString('utf8')) as {
       id?: number;
+      method?: string;
+      params?: Record<string, unknown>;
       result?: Record<string, unknown>;
       error?: { message: string };
     };
+    if (m.method !== undefined) for (const l of listeners.get(m.method) ?? []) l(m.params ?? {});
     const p = m.id === undefined ? undefined : pending.get(m.id);
-    if (p === undefined || m.id === undefined) return; // an event: none is enabled on purpose
+    if (p === undefined || m.id === undefined) return;
     pending.delete(m.id);
     if (m.error) p.reject(new Error(m.error.message));
     else p.resolve(m.result ?? {});
@@ -146,5 +155,8 @@ async function attach(url: string): Promise<{ page: CdpPage; socket: WebSocket }
     if (r.exceptionDetails) throw new Error(`page: ${r.exceptionDetails.text ?? 'exception'}`);
     return r.result?.value;
   };
-  return { page: { call, evaluate }, socket };
+  const on: CdpPage['on'] = (method, listener) => {
+    listeners.set(method, [...(listeners.get(method) ?? []), listener]);
+  };
+  return { page: { call, evaluate, on }, socket };
 }
