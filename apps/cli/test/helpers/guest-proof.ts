@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { createPivDemoCard } from '@cardlend/card-sim';
 import type { PivDemoCard } from '@cardlend/card-sim';
-import { hexToBytes } from '@cardlend/guest-image';
+import { hexToBytes, waitForResult } from '@cardlend/guest-image';
 import type { GuestHandle, GuestMarker } from '@cardlend/guest-image';
 import { startPcscd, waitForCard } from '@cardlend/pcsc/testing';
 import type { Pcscd, VpcdCard } from '@cardlend/pcsc/testing';
@@ -75,7 +75,7 @@ export const hexText = (h: string | undefined): string =>
 
 /**
  * The nth (1-based) RESULT called `name` once the guest has printed it (within STEP_MS),
- * checked to be ok. Errors name `what`, with the guest's last markers or the step's output.
+ * checked to be ok; errors name `what` (with the guest's last markers, or the step's output).
  */
 export async function nthResult(
   guest: GuestHandle,
@@ -83,20 +83,7 @@ export async function nthResult(
   n: number,
   what: string,
 ): Promise<GuestMarker> {
-  const named = (): GuestMarker[] =>
-    guest.markers.filter((m) => m.kind === 'RESULT' && m.fields['name'] === name);
-  try {
-    await guest.waitForMarker(() => named().length >= n, STEP_MS);
-  } catch (cause) {
-    const last = guest.markers
-      .slice(-5)
-      .map((m) => `${m.kind} ${JSON.stringify(m.fields)}`)
-      .join('; ');
-    throw new Error(`${what}: RESULT ${name} #${n} not seen (${String(cause)}); last: ${last}`, {
-      cause,
-    });
-  }
-  const m = named()[n - 1] as GuestMarker;
+  const m = await waitForResult(guest, name, { n, timeoutMs: STEP_MS, what });
   expect(m.fields['ok'], `${what}: ${hexText(m.fields['out'])}`).toBe('1');
   return m;
 }
