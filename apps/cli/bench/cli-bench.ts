@@ -2,31 +2,41 @@
  * Per-APDU time through `cardlend lend` against the same card reached through pcscd directly
  * (issue 12, "Speed"). Prints numbers; not a test.
  *
- *   npx -y pnpm@12.4.2 --filter @cardlend/cli bench [-- --rounds 5 --count 300 --profile DIR]
+ *   npx -y pnpm@12.4.2 --filter @cardlend/cli bench [-- --rounds 5 --count 1000 --profile DIR]
  *
- * A test pcscd (vpcd in a private namespace, needs root) holds a simulated T=1 card. Each
+ * A test pcscd (vpcd in a private namespace, needs root) holds a simulated T=1 card; quick
+ * ACKs are on in that namespace (quick-ack.ts: vpcd's Nagle + delayed-ACK artefact). Each
  * round measures, one after the other (the reader is held exclusively while lent):
  *   direct — this process: @cardlend/pcsc transmit → pcscd → card;
- *   cli    — a VSCard-over-WebSocket VM in this process → `cardlend lend` (child process, the
- *            bundle) → pcscd → card → back; the relay's role is played by the same socket;
- *   bare   — the same through bench/bare-lender.ts, a lender with no bridge logic at all.
- * cli − direct is what lending through the CLI adds (one loopback WebSocket round trip plus
- * the CLI's work); cli − bare is the CLI's own code. p50s per round, then medians of rounds.
- * Every sample has the test reader's delayed-ACK wait taken out (timed-card.ts): vpcd sends
- * each APDU in two writes without TCP_NODELAY, which costs 0 or ~40 ms at random.
+ *   cli    — a VSCard-over-WebSocket VM in this process → `cardlend lend --json` (child
+ *            process, the bundle; its APDU events read from a pipe) → pcscd → card → back;
+ *   bare   — the same through bench/bare-lender.ts, a lender with no bridge logic at all;
+ *   echo   — bare-lender.ts --echo answers at once, no reader: one WebSocket round trip to
+ *            a separate Node process, the floor any lender process pays on top of direct.
+ * cli − direct is what lending through the CLI adds; cli − bare is the CLI's own code. Each
+ * time is split into its legs (to the card: the command complete at the card; back: the
+ * card's answer written → the answer at the VM). Also printed: each lender's CPU per APDU
+ * (all its threads), and the CLI's code per APDU measured in-process without I/O
+ * (cpu-path.ts). p50s per round, then medians of rounds.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createT1Card } from '@cardlend/card-sim';
 import { openReader } from '@cardlend/pcsc';
 import { startPcscd, VPCD_PORTS, waitForCard } from '@cardlend/pcsc/testing';
+import { cliCodePerApdu } from './cpu-path.ts';
+import { LenderProcess } from './lender-process.ts';
+import { quickAckInNamespace } from './quick-ack.ts';
+import { median, ms, nowUs, pathStats } from './stats.ts';
+import type { PathStats, Sample } from './stats.ts';
 import { TimedCard } from './timed-card.ts';
 import { VmOverWebSocket } from './vm-ws.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
+  // pnpm passes the `--` of `pnpm bench -- --rounds 3` through.
+  args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
     rounds: { type: 'string' },
     count: { type: 'string' },
@@ -35,131 +45,154 @@ const { values } = parseArgs({
   },
 });
 const ROUNDS = Number(values.rounds ?? 5);
-const COUNT = Number(values.count ?? 300);
-const WARMUP = Number(values.warmup ?? 100);
+const COUNT = Number(values.count ?? 1000);
+const WARMUP = Number(values.warmup ?? 200);
 /** `--profile DIR`: the CLI child writes a V8 CPU profile there. */
 const PROFILE_DIR = values.profile;
 /** ECHO (loopback applet INS 30) of 16 bytes, Le 16: 21 bytes out, 18 back. */
-const APDU = Uint8Array.from([
-  0x80,
-  0x30,
-  0,
-  0,
-  16,
-  ...Array.from({ length: 16 }, (_, i) => i),
-  16,
-]);
+const APDU = Uint8Array.from([0x80, 0x30, 0, 0, 16, ...Array(16).keys(), 16]);
 
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-};
-const median = (xs: number[]): number => pct(xs, 50);
-const f = (us: number): string => `${(us / 1000).toFixed(3)} ms`;
+type PathName = 'direct' | 'cli' | 'bare' | 'echo';
+type Row = Record<PathName, PathStats & { cpuUs: number }>;
 
-let card: TimedCard | undefined;
-/** Raw p50s (with vpcd's delayed-ACK waits), per path, for the record. */
-const raw: Record<string, number[]> = { direct: [], cli: [], bare: [] };
-
-/** Samples of `run` (µs), each without the card's delayed-ACK wait. */
-async function measure(path: string, run: () => Promise<number>): Promise<number[]> {
+/** Samples of `run` with the card's timestamps of the same exchange. */
+async function measure(
+  card: TimedCard,
+  run: () => Promise<{ startUs: number; endUs: number }>,
+): Promise<Sample[]> {
   for (let i = 0; i < WARMUP; i++) await run();
-  const out: number[] = [];
-  const rawSamples: number[] = [];
+  const out: Sample[] = [];
   for (let i = 0; i < COUNT; i++) {
-    const us = await run();
-    rawSamples.push(us);
-    out.push(us - (card?.lastWaitUs ?? 0));
+    const t = await run();
+    const [atCardUs, answeredUs, ackWaitUs] = [
+      card.lastCompleteUs,
+      card.lastAnsweredUs,
+      card.lastWaitUs,
+    ];
+    out.push({ ...t, atCardUs, answeredUs, ackWaitUs });
   }
-  raw[path]?.push(pct(rawSamples, 50));
   return out;
 }
 
-async function direct(name: string): Promise<number[]> {
+async function direct(card: TimedCard, name: string): Promise<Row['direct']> {
   const reader = await openReader(name);
   try {
     await reader.powerOn();
-    return await measure('direct', async () => {
-      const t = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
+    const samples = await measure(card, async () => {
+      const startUs = nowUs();
       await reader.transmit(APDU);
-      return Number(process.hrtime.bigint() - t) / 1000;
+      return { startUs, endUs: nowUs() };
     });
+    const cpu = process.cpuUsage(cpu0); // this process also plays the card
+    return { ...pathStats(samples), cpuUs: (cpu.user + cpu.system) / (COUNT + WARMUP) };
   } finally {
     await reader.close();
   }
 }
 
 /** Lends through a child (`argv` gets the VM's URL appended) and measures at the VM. */
-async function throughLender(path: string, argv: (url: string) => string[]): Promise<number[]> {
+async function throughLender(
+  card: TimedCard,
+  which: PathName,
+  argv: (url: string) => string[],
+): Promise<Row['cli']> {
   const vm = await VmOverWebSocket.start();
   const lent = vm.cardLent();
   const prof =
-    PROFILE_DIR !== undefined && path === 'cli'
+    PROFILE_DIR !== undefined && which === 'cli'
       ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]
       : [];
-  const child = spawn(process.execPath, [...prof, ...argv(vm.url)], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const child = new LenderProcess([...prof, ...argv(vm.url)], root, which === 'cli');
   try {
-    await Promise.race([lent, exited.then(() => Promise.reject(new Error('lender exited')))]);
-    return await measure(path, () => vm.exchange(APDU));
+    const died = child.exited.then(() => Promise.reject(new Error(`${which} lender exited`)));
+    await Promise.race([lent, died]);
+    const cpu0 = child.cpuUs();
+    const samples = await measure(card, () => vm.exchange(APDU));
+    const cpuUs = (child.cpuUs() - cpu0) / (COUNT + WARMUP);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the CLI writes its log every 20 ms
+    if (which === 'cli' && child.apduEvents < COUNT + WARMUP)
+      throw new Error(`the CLI printed ${child.apduEvents} APDU events for ${COUNT + WARMUP}`);
+    return { ...pathStats(samples), cpuUs };
   } finally {
-    child.kill('SIGTERM');
-    await exited;
+    await child.stop();
     await vm.close();
   }
 }
 
+async function round(card: TimedCard, name: string): Promise<Row> {
+  const bare = (what: string) => (url: string) => [
+    '--import',
+    'tsx',
+    'bench/bare-lender.ts',
+    url,
+    what,
+  ];
+  const cli = (url: string): string[] => [
+    'bin/cardlend.mjs',
+    'lend',
+    '--yes',
+    '--json',
+    '--reader',
+    name,
+    url,
+  ];
+  return {
+    direct: await direct(card, name),
+    cli: await throughLender(card, 'cli', cli),
+    bare: await throughLender(card, 'bare', bare(name)),
+    echo: await throughLender(card, 'echo', bare('--echo')),
+  };
+}
+
+function printRound(r: number, s: Row): void {
+  const legs = (p: PathStats): string => `${ms(p.total)} (${ms(p.toCard)} + ${ms(p.fromCard)})`;
+  process.stdout.write(
+    `round ${r}: p50 direct ${legs(s.direct)}  cli ${legs(s.cli)}  bare ${legs(s.bare)}  ` +
+      `echo ${ms(s.echo.total)} | p90 direct ${ms(s.direct.p90)} cli ${ms(s.cli.p90)} ` +
+      `bare ${ms(s.bare.p90)} echo ${ms(s.echo.p90)}\n`,
+  );
+}
+
+function printSummary(rows: Row[], cliCodeUs: number): void {
+  const m = (f: (r: Row) => number): number => median(rows.map(f));
+  const cliAdds = m((r) => r.cli.total - r.direct.total);
+  const waits = rows.reduce((n, r) => n + r.direct.ackWaits + r.cli.ackWaits + r.bare.ackWaits, 0);
+  const cpu = (p: PathName): string => `${m((r) => r[p].cpuUs).toFixed(0)} µs`;
+  process.stdout.write(
+    `median p50: direct ${ms(m((r) => r.direct.total))}, through the CLI ${ms(m((r) => r.cli.total))}, ` +
+      `bare lender ${ms(m((r) => r.bare.total))}, echo lender ${ms(m((r) => r.echo.total))}\n` +
+      `the CLI adds ${ms(cliAdds)} per APDU (target < 0.200 ms): ${cliAdds < 200 ? 'met' : 'NOT met'}\n` +
+      `  of that: a bare lender adds ${ms(m((r) => r.bare.total - r.direct.total))} ` +
+      `(floor, a WebSocket round trip to a separate process: ${ms(m((r) => r.echo.total))}); ` +
+      `the CLI's code beyond a bare lender ${ms(m((r) => r.cli.total - r.bare.total))}\n` +
+      `  CLI − direct by leg: to the card ${ms(m((r) => r.cli.toCard - r.direct.toCard))}, ` +
+      `back ${ms(m((r) => r.cli.fromCard - r.direct.fromCard))}\n` +
+      `  CPU per APDU, all threads: cli ${cpu('cli')}, bare ${cpu('bare')}, echo ${cpu('echo')} ` +
+      `(direct: ${cpu('direct')}, card included); the CLI's code in-process without I/O: ` +
+      `${cliCodeUs.toFixed(1)} µs\n` +
+      `(exchanges with a vpcd delayed-ACK wait > 1 ms, taken out: ${waits} of ${rows.length * 3 * COUNT})\n`,
+  );
+}
+
+const cliCodeUs = await cliCodePerApdu(20_000, true);
 const pcscd = await startPcscd();
+let card: TimedCard | undefined;
 try {
+  quickAckInNamespace(pcscd.pid);
   card = await TimedCard.plug(pcscd.pid, VPCD_PORTS[0], createT1Card());
   const name = pcscd.readers[0];
   await waitForCard(name, 'present');
-  const rows: { direct: number; cli: number; bare: number }[] = [];
   process.stdout.write(
-    `cardlend CLI bench: ${ROUNDS} rounds × ${COUNT} APDUs (${WARMUP} warm-up), reader "${name}"\n`,
+    `cardlend CLI bench: ${ROUNDS} rounds × ${COUNT} APDUs (${WARMUP} warm-up), reader "${name}"; ` +
+      `p50 (to the card + back)\n`,
   );
+  const rows: Row[] = [];
   for (let r = 1; r <= ROUNDS; r++) {
-    const d = await direct(name);
-    const c = await throughLender('cli', (url) => [
-      'bin/cardlend.mjs',
-      'lend',
-      '--yes',
-      '--json',
-      '--reader',
-      name,
-      url,
-    ]);
-    const b = await throughLender('bare', (url) => [
-      '--import',
-      'tsx',
-      'bench/bare-lender.ts',
-      url,
-      name,
-    ]);
-    const row = { direct: pct(d, 50), cli: pct(c, 50), bare: pct(b, 50) };
-    rows.push(row);
-    process.stdout.write(
-      `round ${r}: p50 direct ${f(row.direct)}  cli ${f(row.cli)}  bare ${f(row.bare)}  ` +
-        `| p90 direct ${f(pct(d, 90))}  cli ${f(pct(c, 90))}  bare ${f(pct(b, 90))}\n`,
-    );
+    rows.push(await round(card, name));
+    printRound(r, rows[rows.length - 1]!);
   }
-  const m = {
-    direct: median(rows.map((x) => x.direct)),
-    cli: median(rows.map((x) => x.cli)),
-    bare: median(rows.map((x) => x.bare)),
-    cliAdds: median(rows.map((x) => x.cli - x.direct)),
-    cliOwn: median(rows.map((x) => x.cli - x.bare)),
-  };
-  process.stdout.write(
-    `median p50: direct ${f(m.direct)}, through the CLI ${f(m.cli)}, bare lender ${f(m.bare)}\n` +
-      `the CLI adds ${f(m.cliAdds)} per APDU (target < 0.200 ms): ${m.cliAdds < 200 ? 'met' : 'NOT met'}; ` +
-      `of that, beyond a bare WebSocket lender: ${f(m.cliOwn)}\n` +
-      `(raw p50s with vpcd's delayed-ACK waits: direct ${f(median(raw['direct'] ?? []))}, ` +
-      `cli ${f(median(raw['cli'] ?? []))}, bare ${f(median(raw['bare'] ?? []))})\n`,
-  );
+  printSummary(rows, cliCodeUs);
 } finally {
   card?.remove();
   await pcscd.stop();

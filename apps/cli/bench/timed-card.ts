@@ -16,6 +16,8 @@ export class TimedCard {
   /** Arrival of the last command's first byte and its completion, µs (hrtime). */
   lastFirstByteUs = 0;
   lastCompleteUs = 0;
+  /** When the card wrote its answer to the last command, µs (hrtime). */
+  lastAnsweredUs = 0;
   readonly #socket: Socket;
   readonly #card: VirtualCard;
   #buffer = Buffer.alloc(0);
@@ -61,9 +63,10 @@ export class TimedCard {
       }
       this.lastFirstByteUs = started;
       this.lastCompleteUs = now;
-      void Promise.resolve(this.#card.process(payload)).then((answer) =>
-        this.#socket.write(encodeVpcdFrame(answer)),
-      );
+      void Promise.resolve(this.#card.process(payload)).then((answer) => {
+        this.lastAnsweredUs = Number(process.hrtime.bigint()) / 1000;
+        this.#socket.write(encodeVpcdFrame(answer));
+      });
     }
   }
 }

@@ -9,6 +9,7 @@ import type { VscardMessage } from '@cardlend/vscard';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { vmInit } from '../test/helpers/fake-vm.ts';
+import { nowUs } from './stats.ts';
 
 export class VmOverWebSocket {
   readonly #server: WebSocketServer;
@@ -42,16 +43,17 @@ export class VmOverWebSocket {
     return new Promise((resolve) => (this.#atrSeen = resolve));
   }
 
-  /** Sends `apdu` as a guest command; resolves with the round trip in µs. */
-  async exchange(apdu: Uint8Array): Promise<number> {
+  /** Sends `apdu` as a guest command; resolves when its answer arrived, with both times (µs). */
+  async exchange(apdu: Uint8Array): Promise<{ startUs: number; endUs: number }> {
     const ws = this.#client;
     if (ws === null) throw new Error('no lender connected');
-    const started = process.hrtime.bigint();
     const reply = new Promise<VscardMessage>((resolve) => (this.#answer = resolve));
+    const startUs = nowUs();
     ws.send(encodeMessage({ type: 'APDU', readerId: 0, apdu }));
     const m = await reply;
+    const endUs = nowUs();
     if (m.type !== 'APDU') throw new Error(`expected an APDU answer, got ${m.type}`);
-    return Number(process.hrtime.bigint() - started) / 1000;
+    return { startUs, endUs };
   }
 
   async close(): Promise<void> {
