@@ -177,9 +177,14 @@ export function toExportableLog(entries: readonly ApduLogEntry[]): ExportedApduL
   });
 }
 
+/** `00`…`FF`, indexed by byte value. */
+const HEX_BYTES = Array.from({ length: 256 }, (_, b) =>
+  b.toString(16).toUpperCase().padStart(2, '0'),
+);
+
 /** Upper-case hex without separators. */
 export function toHex(bytes: Uint8Array): string {
   let s = '';
-  for (const b of bytes) s += b.toString(16).toUpperCase().padStart(2, '0');
+  for (const b of bytes) s += HEX_BYTES[b] ?? '';
   return s;
 }

@@ -11,7 +11,7 @@ export const WS_CONNECTING = 0;
 
 /** What the bridge needs of a WebSocket; the browser's `WebSocket` and `ws`' `WebSocket` both provide it. */
 export interface BridgeWebSocket {
-  /** Set to `'arraybuffer'` by the bridge. */
+  /** Set to `'arraybuffer'` by the bridge when it is `'blob'` (a browser's default); other values are kept. */
   binaryType: string;
   readonly readyState: number;
   /** Subprotocol selected by the server. */
@@ -80,10 +80,14 @@ export function relayWebSocketUrl(relayUrl: string): string {
   return `${wsScheme}://${m[2] ?? ''}${path}`;
 }
 
-/** Reads a binary WebSocket message payload as bytes, or `null` for text or unknown payloads. */
+/**
+ * Reads a binary WebSocket message payload as bytes, or `null` for text or unknown payloads.
+ * A subclass of Uint8Array (Node's Buffer, whose `slice()` is a view, not a copy) comes back as
+ * a plain Uint8Array over the same bytes, so the decoder's copies are copies.
+ */
 export function messageBytes(data: unknown): Uint8Array | null {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (data instanceof Uint8Array) return data;
+  if (data instanceof Uint8Array && data.constructor === Uint8Array) return data;
   if (ArrayBuffer.isView(data))
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return null;

@@ -47,7 +47,9 @@ export class RelayLink {
       return;
     }
     this.#current = { socket, ws };
-    ws.binaryType = 'arraybuffer';
+    // Browsers hand binary messages as Blobs unless told otherwise; `ws` in Node hands Buffers
+    // (Uint8Arrays, read as they are) and would copy each into a fresh ArrayBuffer if asked.
+    if (ws.binaryType === 'blob') ws.binaryType = 'arraybuffer';
     const ev = this.#events;
     ws.addEventListener('open', () => ev.opened(socket, ws.protocol));
     ws.addEventListener('message', (e) =>
