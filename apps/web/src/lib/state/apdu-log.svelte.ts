@@ -5,6 +5,13 @@
  * shows only the newest `maxShown` rows. A guest can send hundreds of APDUs a second; re-rendering the table on
  * each one kept the renderer's main thread busy (Svelte update, style, layout, paint) exactly
  * when the next WebSocket message was due, which added milliseconds to every APDU.
+ *
+ * While the guest streams commands (more than `busyRows` new rows in one refresh) the view
+ * shows only the newest `busyShown` rows: a refresh then builds and paints at most that many,
+ * not a whole table of `maxShown` whose rows all move (a Chromium trace of 3,000 guest APDUs:
+ * the 200-row refresh took ~20 ms of the renderer's main thread, the 50-row one ~9 ms, and it
+ * was the task most of the slowest APDUs waited behind, issue 11 §3). The first refresh that
+ * finds no new row shows `maxShown` again; one is scheduled for that while the view is trimmed.
  */
 import { pinWarningOf, toLogRow, type LogRow, type PinWarning } from './apdu-log.ts';
 import type { ApduRecord } from './ports.ts';
@@ -50,16 +57,34 @@ export class ApduLog {
   #generation = 0;
   readonly #maxEntries: number;
   readonly #maxShown: number;
+  readonly #busyRows: number;
+  readonly #busyShown: number;
   readonly #schedule: ScheduleFlush;
+  /** Rows added since the last refresh. */
+  #addedSinceFlush = 0;
+  /** The view shows `busyShown` rows (the guest is streaming commands). */
+  #isTrimmed = false;
 
   /**
    * @param opts.maxEntries rows kept for the export (default 500, oldest dropped first).
    * @param opts.maxShown rows the live view shows (default 200, ≤ maxEntries).
+   * @param opts.busyRows more new rows than this in one refresh trim the view (default 25).
+   * @param opts.busyShown rows the trimmed view shows (default 50, ≤ maxShown).
    * @param opts.schedule when to refresh the view (default: after VIEW_REFRESH_MS, on a frame).
    */
-  constructor(opts: { maxEntries?: number; maxShown?: number; schedule?: ScheduleFlush } = {}) {
+  constructor(
+    opts: {
+      maxEntries?: number;
+      maxShown?: number;
+      busyRows?: number;
+      busyShown?: number;
+      schedule?: ScheduleFlush;
+    } = {},
+  ) {
     this.#maxEntries = Math.max(1, opts.maxEntries ?? 500);
     this.#maxShown = Math.min(this.#maxEntries, Math.max(1, opts.maxShown ?? 200));
+    this.#busyRows = Math.max(0, opts.busyRows ?? 25);
+    this.#busyShown = Math.min(this.#maxShown, Math.max(1, opts.busyShown ?? 50));
     this.#schedule = opts.schedule ?? later;
   }
 
@@ -89,12 +114,17 @@ export class ApduLog {
   add(e: ApduRecord, atEpochMs: number): void {
     const row = toLogRow(e, atEpochMs);
     this.#rows.push(row);
+    this.#addedSinceFlush++;
     this.#notePin(row);
     const overflow = this.#rows.length - this.#maxEntries;
     if (overflow > 0) {
       this.#rows.splice(0, overflow);
       this.#dropped += overflow;
     }
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
     if (this.#isFlushPending) return;
     this.#isFlushPending = true;
     const generation = this.#generation;
@@ -118,15 +148,24 @@ export class ApduLog {
     this.#dropped = 0;
     this.#generation++;
     this.#isFlushPending = false;
+    this.#addedSinceFlush = 0;
+    this.#isTrimmed = false;
     this.#view = EMPTY_VIEW;
   }
 
   #flush(): void {
-    const shown = this.#rows.slice(-this.#maxShown).reverse();
+    const added = this.#addedSinceFlush;
+    this.#addedSinceFlush = 0;
+    if (added > this.#busyRows) this.#isTrimmed = true;
+    else if (added === 0) this.#isTrimmed = false;
+    const limit = this.#isTrimmed ? this.#busyShown : this.#maxShown;
+    const shown = this.#rows.slice(-limit).reverse();
     this.#view = {
       rows: shown,
       total: this.#rows.length,
       hidden: this.#dropped + this.#rows.length - shown.length,
     };
+    // A trimmed view comes back whole at the first refresh that finds no new row.
+    if (this.#isTrimmed) this.#scheduleFlush();
   }
 }
