@@ -5,7 +5,7 @@
  * plus the time from QEMU start to the first guest APDU. Prints numbers only.
  *
  *   pnpm --filter @cardlend/guest-image bench:chain [-- --count 3000] [--runs 3] [--qemu10]
- *     [--probe] [--trace FILE] [--alloc] [--screenshot PNG] [--page product|main|worker] [--chain-only]
+ *     [--probe] [--trace FILE] [--alloc] [--screenshot PNG] [--static DIR] [--page product|main|worker] [--chain-only]
  *
  * --probe    times each hop (relay probe + page times, hop-analysis.ts) and the relay's GC pauses
  * --trace    records a Chromium trace of the chain run (renderer main thread: tasks, GC, layout)
@@ -14,6 +14,13 @@
  * --page     product (default): the page's "Try a virtual card"; main / worker: the same bridge,
  *            driver and simulated reader bundled by the bench, on the page's main thread or in
  *            a dedicated worker, with a stand-in of the page's live log (worker-experiment.ts)
+ *
+ * --static   the built page the relay serves (default apps/web/dist; e.g. a build of this checkout
+ *            made with `vite build --outDir DIR`, so the numbers are of the code at hand)
+ *
+ * Development hooks (environment): CARDLEND_BENCH_EXTRA_SCRIPT (JS added to the page before its
+ * own, e.g. a style that hides the live log), CARDLEND_BENCH_RELAY_FLAGS (Node flags for the
+ * relay, e.g. `--trace-gc`), CARDLEND_BENCH_RELAY_LOG (file receiving the relay's output).
  *
  * Needs `apps/web/dist` (pnpm --filter @cardlend/web build) and Debian's Chromium. Both runs use
  * the same card model with the same ATR as the guest sees it: card-sim's PIV demo card, T=1 only
@@ -99,6 +106,7 @@ const chainOpts: ChainOptions = {
   traceFile: option('--trace'),
   isProfilingAllocations: argv.includes('--alloc'),
   screenshotFile: option('--screenshot'),
+  staticDir: option('--static'),
 };
 const summary: Record<string, unknown>[] = [];
 for (let r = 1; r <= runs; r++) {

@@ -20,6 +20,8 @@ export interface RelayRun {
   targetPort: number;
   /** Write the hop probe's log to this file when the relay exits. */
   probeFile?: string | undefined;
+  /** The built page to serve (the relay's `--static`), default apps/web/dist. */
+  staticDir?: string | undefined;
   /** Extra Node flags. */
   nodeFlags?: readonly string[];
   /** Every line the relay prints (its JSON log on stdout, the banner and Node's on stderr). */
@@ -42,6 +44,7 @@ export async function startRelay(run: RelayRun): Promise<() => Promise<void>> {
       `127.0.0.1:${run.port}`,
       '--target',
       `127.0.0.1:${run.targetPort}`,
+      ...(run.staticDir === undefined ? [] : ['--static', run.staticDir]),
     ],
     {
       cwd: repoRoot,

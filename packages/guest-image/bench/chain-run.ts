@@ -31,6 +31,8 @@ export interface ChainOptions {
   traceFile: string | undefined;
   /** Sample the page's allocations (chain-alloc.ts). */
   isProfilingAllocations: boolean;
+  /** The built page the relay serves (default apps/web/dist). */
+  staticDir: string | undefined;
   /** A PNG of the page 3 s after the first guest APDU: what the user would see. */
   screenshotFile: string | undefined;
 }
@@ -91,6 +93,7 @@ export async function runChain(o: ChainOptions): Promise<RunNumbers> {
     port: relayPort,
     targetPort: vscardPort,
     probeFile,
+    staticDir: o.staticDir,
     nodeFlags: relayFlags,
     ...(relayLog ? { onOutput: (t: string) => appendFileSync(relayLog, t) } : {}),
   });
