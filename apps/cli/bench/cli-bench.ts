@@ -2,7 +2,7 @@
  * Per-APDU time through `cardlend lend` against the same card reached through pcscd directly
  * (issue 12, "Speed"). Prints numbers; not a test.
  *
- *   npx -y pnpm@12.4.2 --filter @cardlend/cli bench [-- --rounds 5 --count 1000 --profile DIR]
+ *   npx -y pnpm@12.4.2 --filter @cardlend/cli bench [-- --rounds 5 --count 1000 --profile DIR --cli FILE]
  *
  * A test pcscd (vpcd in a private namespace, needs root) holds a simulated T=1 card; quick
  * ACKs are on in that namespace (quick-ack.ts: vpcd's Nagle + delayed-ACK artefact). Each
@@ -17,7 +17,9 @@
  * time is split into its legs (to the card: the command complete at the card; back: the
  * card's answer written → the answer at the VM). Also printed: each lender's CPU per APDU
  * (all its threads), and the CLI's code per APDU measured in-process without I/O
- * (cpu-path.ts). p50s per round, then medians of rounds.
+ * (cpu-path.ts). Every path first answers 2000 unmeasured commands (`--warmup`): V8 keeps
+ * compiling for the first thousands, and a lending session lives long. p50s per round, then
+ * medians of rounds. `--cli FILE` runs another script as `cardlend` (a saved earlier bundle).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,25 +44,30 @@ const { values } = parseArgs({
     count: { type: 'string' },
     warmup: { type: 'string' },
     profile: { type: 'string' },
+    cli: { type: 'string' },
   },
 });
 const ROUNDS = Number(values.rounds ?? 5);
 const COUNT = Number(values.count ?? 1000);
-const WARMUP = Number(values.warmup ?? 200);
+const WARMUP = Number(values.warmup ?? 2000);
 /** `--profile DIR`: the CLI child writes a V8 CPU profile there. */
 const PROFILE_DIR = values.profile;
+/** `--cli FILE`: run this script as `cardlend` (e.g. a saved earlier bundle, to compare builds). */
+const CLI_SCRIPT = values.cli ?? 'bin/cardlend.mjs';
 /** ECHO (loopback applet INS 30) of 16 bytes, Le 16: 21 bytes out, 18 back. */
 const APDU = Uint8Array.from([0x80, 0x30, 0, 0, 16, ...Array(16).keys(), 16]);
 
 type PathName = 'direct' | 'cli' | 'bare' | 'echo';
 type Row = Record<PathName, PathStats & { cpuUs: number }>;
 
-/** Samples of `run` with the card's timestamps of the same exchange. */
+/** Samples of `run` with the card's timestamps of the same exchange; `warm()` after the warm-up. */
 async function measure(
   card: TimedCard,
   run: () => Promise<{ startUs: number; endUs: number }>,
+  warm: () => void,
 ): Promise<Sample[]> {
   for (let i = 0; i < WARMUP; i++) await run();
+  warm();
   const out: Sample[] = [];
   for (let i = 0; i < COUNT; i++) {
     const t = await run();
@@ -78,14 +85,15 @@ async function direct(card: TimedCard, name: string): Promise<Row['direct']> {
   const reader = await openReader(name);
   try {
     await reader.powerOn();
-    const cpu0 = process.cpuUsage();
-    const samples = await measure(card, async () => {
+    let cpu0 = process.cpuUsage();
+    const run = async (): Promise<{ startUs: number; endUs: number }> => {
       const startUs = nowUs();
       await reader.transmit(APDU);
       return { startUs, endUs: nowUs() };
-    });
+    };
+    const samples = await measure(card, run, () => (cpu0 = process.cpuUsage()));
     const cpu = process.cpuUsage(cpu0); // this process also plays the card
-    return { ...pathStats(samples), cpuUs: (cpu.user + cpu.system) / (COUNT + WARMUP) };
+    return { ...pathStats(samples), cpuUs: (cpu.user + cpu.system) / COUNT };
   } finally {
     await reader.close();
   }
@@ -107,9 +115,13 @@ async function throughLender(
   try {
     const died = child.exited.then(() => Promise.reject(new Error(`${which} lender exited`)));
     await Promise.race([lent, died]);
-    const cpu0 = child.cpuUs();
-    const samples = await measure(card, () => vm.exchange(APDU));
-    const cpuUs = (child.cpuUs() - cpu0) / (COUNT + WARMUP);
+    let cpu0 = 0;
+    const samples = await measure(
+      card,
+      () => vm.exchange(APDU),
+      () => (cpu0 = child.cpuUs()),
+    );
+    const cpuUs = (child.cpuUs() - cpu0) / COUNT; // after the warm-up: no compiling in it
     await new Promise((resolve) => setTimeout(resolve, 100)); // the CLI writes its log every 20 ms
     if (which === 'cli' && child.apduEvents < COUNT + WARMUP)
       throw new Error(`the CLI printed ${child.apduEvents} APDU events for ${COUNT + WARMUP}`);
@@ -129,7 +141,7 @@ async function round(card: TimedCard, name: string): Promise<Row> {
     what,
   ];
   const cli = (url: string): string[] => [
-    'bin/cardlend.mjs',
+    CLI_SCRIPT,
     'lend',
     '--yes',
     '--json',
