@@ -8,9 +8,10 @@
  *
  * While the guest streams commands (more than `busyRows` new rows in one refresh) the view
  * shows only the newest `busyShown` rows: a refresh then builds and paints at most that many,
- * not a whole table of `maxShown` whose rows all move (a Chromium trace of 3,000 guest APDUs:
- * the 200-row refresh took ~20 ms of the renderer's main thread, the 50-row one ~9 ms, and it
- * was the task most of the slowest APDUs waited behind, issue 11 §3). The first refresh that
+ * not a whole table of `maxShown` whose rows all move: the table box shows about ten rows, and
+ * rows arrive faster than anyone reads them. In a Chromium trace of 3,000 guest APDUs the
+ * 200-row refresh took ~20 ms of the renderer's main thread (50 rows ~12 ms, 20 rows ~6 ms) and
+ * was the task most of the slowest APDUs waited behind (issue 11 §3). The first refresh that
  * finds no new row shows `maxShown` again; one is scheduled for that while the view is trimmed.
  */
 import { pinWarningOf, toLogRow, type LogRow, type PinWarning } from './apdu-log.ts';
@@ -69,7 +70,7 @@ export class ApduLog {
    * @param opts.maxEntries rows kept for the export (default 500, oldest dropped first).
    * @param opts.maxShown rows the live view shows (default 200, ≤ maxEntries).
    * @param opts.busyRows more new rows than this in one refresh trim the view (default 25).
-   * @param opts.busyShown rows the trimmed view shows (default 50, ≤ maxShown).
+   * @param opts.busyShown rows the trimmed view shows (default 20, ≤ maxShown).
    * @param opts.schedule when to refresh the view (default: after VIEW_REFRESH_MS, on a frame).
    */
   constructor(
@@ -84,7 +85,7 @@ export class ApduLog {
     this.#maxEntries = Math.max(1, opts.maxEntries ?? 500);
     this.#maxShown = Math.min(this.#maxEntries, Math.max(1, opts.maxShown ?? 200));
     this.#busyRows = Math.max(0, opts.busyRows ?? 25);
-    this.#busyShown = Math.min(this.#maxShown, Math.max(1, opts.busyShown ?? 50));
+    this.#busyShown = Math.min(this.#maxShown, Math.max(1, opts.busyShown ?? 20));
     this.#schedule = opts.schedule ?? later;
   }
 
