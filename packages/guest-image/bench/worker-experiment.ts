@@ -4,8 +4,9 @@
  * guest APDU smaller? The page's lending path (lender-entry.ts, bundled here with esbuild) runs
  * either on the page's main thread (`main`) or in a dedicated worker (`worker`); in both, the
  * main thread keeps a stand-in of the page's live APDU log with the product's rhythm (rows kept
- * for the export, the newest 200 re-rendered newest first at most every 250 ms on an animation
- * frame, apps/web ApduLog), so it has the same rendering work to do while APDUs flow.
+ * for the export; at most every 250 ms, on an animation frame, the newest rows newest first: 20
+ * while more than 25 arrived since the last refresh, else 200; apps/web ApduLog), so it has the
+ * same kind of rendering work to do while APDUs flow.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,14 +35,16 @@ async function bundleLender(): Promise<string> {
 
 /**
  * The live log's stand-in (plain JS for the page): keeps up to 500 rows with their hex, and at
- * most every 250 ms, on an animation frame, shows the newest 200 newest first, reusing the row
- * of an entry already shown (a keyed list, as Svelte's keyed each does).
+ * most every 250 ms, on an animation frame, shows the newest 20 or 200 (as ApduLog does) newest
+ * first, reusing the row of an entry already shown (a keyed list, as Svelte's keyed each does).
  */
 const LOG_STAND_IN = `(() => {
   const hex = (b) => b === null ? '' : Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
   const rows = [];
   const shown = new Map();
   let pending = false;
+  let added = 0;
+  let trimmed = false;
   const section = document.createElement('section');
   section.innerHTML = '<h2>Card activity (stand-in)</h2><div style="max-height:22rem;overflow:auto"><table style="width:100%;border-collapse:collapse;font-size:.9rem"><tbody></tbody></table></div>';
   document.body.prepend(section);
@@ -58,9 +61,17 @@ const LOG_STAND_IN = `(() => {
     cell(tr, r.latencyMs < 1 ? '<1 ms' : Math.round(r.latencyMs) + ' ms');
     return tr;
   };
+  const schedule = () => {
+    if (pending) return;
+    pending = true;
+    setTimeout(() => requestAnimationFrame(flush), 250);
+  };
   const flush = () => {
     pending = false;
-    const newest = rows.slice(-200).reverse();
+    if (added > 25) trimmed = true;
+    else if (added === 0) trimmed = false;
+    added = 0;
+    const newest = rows.slice(trimmed ? -20 : -200).reverse();
     const keep = new Set(newest.map((r) => r.id));
     for (const [id, tr] of shown) if (!keep.has(id)) { tr.remove(); shown.delete(id); }
     let before = tbody.firstChild;
@@ -69,13 +80,13 @@ const LOG_STAND_IN = `(() => {
       if (tr === undefined) { tr = rowOf(r); shown.set(r.id, tr); tbody.insertBefore(tr, before); }
       else before = tr.nextSibling;
     }
+    if (trimmed) schedule();
   };
   globalThis.__cardlendLogAdd = (e) => {
     rows.push({ id: e.id, at: Date.now(), commandHex: hex(e.command), responseHex: hex(e.response), latencyMs: e.latencyMs });
     if (rows.length > 500) rows.splice(0, rows.length - 500);
-    if (pending) return;
-    pending = true;
-    setTimeout(() => requestAnimationFrame(flush), 250);
+    added++;
+    schedule();
   };
 })();`;
 
