@@ -2,7 +2,7 @@
  * Per-APDU time through `cardlend lend` against the same card reached through pcscd directly
  * (issue 12, "Speed"). Prints numbers; not a test.
  *
- *   npx -y pnpm@12.4.2 --filter @cardlend/cli bench [-- --rounds 5 --count 1000 --profile DIR --cli FILE]
+ *   npx -y pnpm@12.4.2 --filter @cardlend/cli bench [-- --rounds 5 --count 1000 --gap MS --profile DIR --cli FILE]
  *
  * A test pcscd (vpcd in a private namespace, needs root) holds a simulated T=1 card; quick
  * ACKs are on in that namespace (quick-ack.ts: vpcd's Nagle + delayed-ACK artefact). Each
@@ -19,7 +19,8 @@
  * (all its threads), and the CLI's code per APDU measured in-process without I/O
  * (cpu-path.ts). Every path first answers 2000 unmeasured commands (`--warmup`): V8 keeps
  * compiling for the first thousands, and a lending session lives long. p50s per round, then
- * medians of rounds. `--cli FILE` runs another script as `cardlend` (a saved earlier bundle).
+ * medians of rounds. `--cli FILE` runs another script as `cardlend` (a saved earlier bundle);
+ * `--gap MS` idles before each measured command, so each one starts on cold CPUs and caches.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     warmup: { type: 'string' },
     profile: { type: 'string' },
     cli: { type: 'string' },
+    gap: { type: 'string' },
   },
 });
 const ROUNDS = Number(values.rounds ?? 5);
@@ -54,6 +56,8 @@ const WARMUP = Number(values.warmup ?? 2000);
 const PROFILE_DIR = values.profile;
 /** `--cli FILE`: run this script as `cardlend` (e.g. a saved earlier bundle, to compare builds). */
 const CLI_SCRIPT = values.cli ?? 'bin/cardlend.mjs';
+/** `--gap MS`: idle time before each measured command (0: back to back; try 40 for cold ones). */
+const GAP_MS = Number(values.gap ?? 0);
 /** ECHO (loopback applet INS 30) of 16 bytes, Le 16: 21 bytes out, 18 back. */
 const APDU = Uint8Array.from([0x80, 0x30, 0, 0, 16, ...Array(16).keys(), 16]);
 
@@ -70,6 +74,7 @@ async function measure(
   warm();
   const out: Sample[] = [];
   for (let i = 0; i < COUNT; i++) {
+    if (GAP_MS > 0) await new Promise((resolve) => setTimeout(resolve, GAP_MS));
     const t = await run();
     const [atCardUs, answeredUs, ackWaitUs] = [
       card.lastCompleteUs,
@@ -196,7 +201,8 @@ try {
   const name = pcscd.readers[0];
   await waitForCard(name, 'present');
   process.stdout.write(
-    `cardlend CLI bench: ${ROUNDS} rounds × ${COUNT} APDUs (${WARMUP} warm-up), reader "${name}"; ` +
+    `cardlend CLI bench: ${ROUNDS} rounds × ${COUNT} APDUs (${WARMUP} warm-up` +
+      `${GAP_MS > 0 ? `, ${GAP_MS} ms idle before each` : ''}), reader "${name}"; ` +
       `p50 (to the card + back)\n`,
   );
   const rows: Row[] = [];
