@@ -134,6 +134,7 @@ for (let r = 1; r <= runs; r++) {
     addedP99Us: addP99,
     pageP50Ms: chain.pageP50Ms,
     pageP99Ms: chain.pageP99Ms,
+    browserMs: chain.browserMs,
   });
 }
 out(

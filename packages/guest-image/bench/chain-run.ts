@@ -42,6 +42,8 @@ export interface RunNumbers {
   /** Chain only: in the page, WebSocket message → answer send(), p50/p99, ms. */
   pageP50Ms?: number | null;
   pageP99Ms?: number | null;
+  /** With the probe: the browser's share (relay wrote → relay read the answer), p50/p99, ms. */
+  browserMs?: { p50: number; p99: number };
   firstApduMs: number | null;
   clocksource: string;
   /** More to print (hops, trace). */
@@ -159,6 +161,20 @@ export async function runChain(o: ChainOptions): Promise<RunNumbers> {
       return {
         pageP50Ms: pageMs.length > 0 ? quantile(pageMs, 0.5) : null,
         pageP99Ms: pageMs.length > 0 ? quantile(pageMs, 0.99) : null,
+        ...(hops.length > 0
+          ? {
+              browserMs: {
+                p50: quantile(
+                  hops.map((h) => h.browser),
+                  0.5,
+                ),
+                p99: quantile(
+                  hops.map((h) => h.browser),
+                  0.99,
+                ),
+              },
+            }
+          : {}),
         bench: benchResult(run),
         firstApduMs:
           firstApduEpochMs === null
