@@ -5,7 +5,7 @@
  * plus the time from QEMU start to the first guest APDU. Prints numbers only.
  *
  *   pnpm --filter @cardlend/guest-image bench:chain [-- --count 3000] [--runs 3] [--qemu10]
- *     [--probe] [--trace FILE] [--alloc] [--screenshot PNG] [--static DIR] [--page product|main|worker] [--chain-only]
+ *     [--probe] [--trace FILE] [--alloc] [--screenshot PNG] [--static DIR] [--background] [--page product|main|worker] [--chain-only]
  *
  * --probe    times each hop (relay probe + page times, hop-analysis.ts) and the relay's GC pauses
  * --trace    records a Chromium trace of the chain run (renderer main thread: tasks, GC, layout)
@@ -15,6 +15,7 @@
  *            driver and simulated reader bundled by the bench, on the page's main thread or in
  *            a dedicated worker, with a stand-in of the page's live log (worker-experiment.ts)
  *
+ * --background  once lending has started, another tab is opened in front (the page is hidden)
  * --static   the built page the relay serves (default apps/web/dist; e.g. a build of this checkout
  *            made with `vite build --outDir DIR`, so the numbers are of the code at hand)
  *
@@ -107,6 +108,7 @@ const chainOpts: ChainOptions = {
   isProfilingAllocations: argv.includes('--alloc'),
   screenshotFile: option('--screenshot'),
   staticDir: option('--static'),
+  isBackground: argv.includes('--background'),
 };
 const summary: Record<string, unknown>[] = [];
 for (let r = 1; r <= runs; r++) {

@@ -31,6 +31,11 @@ export interface ChainOptions {
   traceFile: string | undefined;
   /** Sample the page's allocations (chain-alloc.ts). */
   isProfilingAllocations: boolean;
+  /**
+   * Once lending has started, open another tab in front: the page is then a background tab
+   * (hidden: no rendering, timers throttled), as when the user switched to another tab.
+   */
+  isBackground: boolean;
   /** The built page the relay serves (default apps/web/dist). */
   staticDir: string | undefined;
   /** A PNG of the page 3 s after the first guest APDU: what the user would see. */
@@ -121,6 +126,11 @@ export async function runChain(o: ChainOptions): Promise<RunNumbers> {
     });
     try {
       await page.evaluate(startLending);
+      if (o.isBackground) {
+        await page.call('Target.createTarget', { url: 'about:blank' });
+        const hidden = (await page.evaluate(VISIBILITY)) as { visibility: string };
+        lines.push(`  page sent to the background: ${hidden.visibility}`);
+      }
       if (o.screenshotFile !== undefined) lines.push(await screenshot(page, o.screenshotFile));
       const run = await guest.result;
       const times = (await page.evaluate(
