@@ -9,7 +9,7 @@ import {
   RELAY_SUBPROTOCOL_LONG_ANSWERS,
 } from '@cardlend/vscard';
 import { describe, expect, it } from 'vitest';
-import { MAX_CHAIN_LINKS } from '../src/lending/chain-collector.ts';
+import { MAX_CHAIN_LINKS } from '@cardlend/vscard';
 import { MachineDriver, T0_ATR } from './helpers/machine-driver.ts';
 
 /** 2000 data bytes + 90 00, as a card answers a certificate read. */

@@ -4,13 +4,13 @@
  * the VSCard session the command came from, if it is still there (vscard-protocol.md §6
  * rules 4 and 5). Every command gets one APDU log entry.
  */
+import { ChainCollector } from '@cardlend/vscard';
 import { BridgeError, bridgeErrorFromReader, isReaderLost, toErrorInfo } from '../errors.ts';
 import type { CardTrack } from './card-track.ts';
 import type { Connection, MachineCore } from './core.ts';
 import { failedAnswer, MAX_QUEUED_GUEST_COMMANDS } from './guest-queue.ts';
 import type { BridgeAnswer, GuestCommand } from './guest-queue.ts';
 import type { ReaderResult } from './types.ts';
-import { ChainCollector } from './chain-collector.ts';
 
 /** See the module comment. */
 export class GuestServer {
