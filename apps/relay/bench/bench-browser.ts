@@ -31,11 +31,41 @@ const INIT = (() => {
   return m;
 })();
 
-/** Answers every guest APDU in `chunk` (which may hold part of one or several messages). */
-function answerer(send: (b: Uint8Array) => void): (chunk: Uint8Array) => void {
+/**
+ * Answers every guest APDU in `chunk` (which may hold part of one or several messages) and hands
+ * on the host's Init, the reply to ours.
+ */
+function answerer(
+  send: (b: Uint8Array) => void,
+  onHostInit: () => void,
+): (chunk: Uint8Array) => void {
   const framer = new VscardFramer();
   return (chunk) => {
-    for (const f of framer.push(chunk)) if (f.type === VSC.APDU) send(CARD_ANSWER);
+    for (const f of framer.push(chunk)) {
+      if (f.type === VSC.APDU) send(CARD_ANSWER);
+      else if (f.type === VSC.Init) onHostInit();
+    }
+  };
+}
+
+/**
+ * Announces the reader as the page does: Init first, the ReaderAdd once the host's Init has
+ * answered it (the relay's forward guard lets one control message await its reply at a time).
+ */
+function announcer(name: string): {
+  start(send: (b: Uint8Array) => void): void;
+  onHostInit(): void;
+} {
+  let send: ((b: Uint8Array) => void) | undefined;
+  return {
+    start(s) {
+      send = s;
+      send(INIT);
+    },
+    onHostInit() {
+      send?.(readerAdd(name));
+      send = undefined;
+    },
   };
 }
 
@@ -45,15 +75,14 @@ interface Ending {
   isClosing: boolean;
 }
 
-/** Announces the reader on an open transport (Init, ReaderAdd); `end` closes the transport. */
+/** A session on an open transport, announced by `announce`; `end` closes the transport. */
 function announced(
   send: (b: Uint8Array) => void,
-  name: string,
+  announce: ReturnType<typeof announcer>,
   ending: Ending,
   end: () => void,
 ): BrowserSession {
-  send(INIT);
-  send(readerAdd(name));
+  announce.start(send);
   return {
     close: () => {
       ending.isClosing = true;
@@ -81,7 +110,8 @@ export function openWsBrowser(
     let isOpen = false;
     ws.binaryType = 'nodebuffer';
     const send = (b: Uint8Array) => ws.send(b);
-    const onData = answerer(send);
+    const announce = announcer(name);
+    const onData = answerer(send, () => announce.onHostInit());
     ws.on('message', (d: Buffer) => onData(d));
     ws.on('error', (e) => {
       ending.failure ??= `error: ${e.message}`;
@@ -93,7 +123,7 @@ export function openWsBrowser(
     });
     ws.on('open', () => {
       isOpen = true;
-      resolve(announced(send, name, ending, () => ws.terminate()));
+      resolve(announced(send, announce, ending, () => ws.terminate()));
     });
   });
 }
@@ -104,7 +134,11 @@ export function openTcpBrowser(port: number, name: string): Promise<BrowserSessi
     const s = net.connect({ host: '127.0.0.1', port, noDelay: true });
     const ending: Ending = { failure: undefined, isClosing: false };
     const send = (b: Uint8Array) => s.write(b);
-    s.on('data', answerer(send));
+    const announce = announcer(name);
+    s.on(
+      'data',
+      answerer(send, () => announce.onHostInit()),
+    );
     s.on('error', (e) => {
       ending.failure ??= `error: ${e.message}`;
       reject(e);
@@ -112,6 +146,6 @@ export function openTcpBrowser(port: number, name: string): Promise<BrowserSessi
     s.on('close', () => {
       if (!ending.isClosing) ending.failure ??= 'closed';
     });
-    s.on('connect', () => resolve(announced(send, name, ending, () => s.destroy())));
+    s.on('connect', () => resolve(announced(send, announce, ending, () => s.destroy())));
   });
 }

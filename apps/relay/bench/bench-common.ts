@@ -21,6 +21,15 @@ export const CARD_ANSWER = encodeMessage({
   apdu: Uint8Array.from([...new Array<number>(64).fill(0x5a), 0x90, 0x00]),
 });
 
+/** The host's reply to every Init, as QEMU sends it (reader 0xFFFFFFFF, version 2, caps [0]). */
+export const HOST_INIT = encodeMessage({
+  type: 'Init',
+  readerId: 0xffffffff,
+  magic: Uint8Array.from(Buffer.from('VSCD', 'latin1')),
+  version: 2,
+  capabilities: [0],
+});
+
 /** Host acknowledgement of a control message (VSC_Error with code 0, vscard-protocol §5). */
 export const HOST_ACK = encodeMessage({ type: 'Error', readerId: 0, code: 0 });
 

@@ -1,9 +1,10 @@
 /**
  * The relay benchmark's stand-in VSCard host (it plays QEMU): sends guest APDUs on each session
- * and times the answers.
+ * and times the answers; like QEMU it answers every Init with its own and every control message
+ * with Error(0).
  */
 import { VSC, VscardFramer } from '@cardlend/vscard';
-import { GUEST_APDU, HOST_ACK } from './bench-common.ts';
+import { GUEST_APDU, HOST_ACK, HOST_INIT } from './bench-common.ts';
 import net from 'node:net';
 
 /** One connection to the host: it sends guest commands and times the answers. */
@@ -29,6 +30,8 @@ export class HostConn {
           const p = this.#pending;
           this.#pending = undefined;
           p?.resolve(Number(process.hrtime.bigint() - p.t0));
+        } else if (f.type === VSC.Init) {
+          socket.write(HOST_INIT);
         } else if (f.type === VSC.ReaderAdd) {
           socket.write(HOST_ACK);
           onReaderAdd(Buffer.from(f.bytes.subarray(12)).toString('utf8'), this);
