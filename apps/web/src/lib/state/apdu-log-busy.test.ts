@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApduLog } from './apdu-log.svelte.ts';
+import { ApduLog, BUSY_REFRESH_MS, VIEW_REFRESH_MS } from './apdu-log.svelte.ts';
 import type { ApduRecord } from './ports.ts';
 
 /** A READ BINARY answered 9000, as the bridge logs it. */
@@ -23,14 +23,16 @@ function busyLog(): {
   add: (n: number) => void;
   flush: () => void;
   queued: () => number;
+  /** The delay the next queued refresh was scheduled with. */
+  nextDelay: () => number | undefined;
 } {
-  const pending: (() => void)[] = [];
+  const pending: { flush: () => void; delayMs: number }[] = [];
   const log = new ApduLog({
     maxEntries: 40,
     maxShown: 20,
     busyRows: 5,
     busyShown: 8,
-    schedule: (f) => pending.push(f),
+    schedule: (flush, delayMs) => pending.push({ flush, delayMs }),
   });
   let next = 1;
   return {
@@ -38,8 +40,9 @@ function busyLog(): {
     add: (n) => {
       for (let i = 0; i < n; i++, next++) log.add(readBinary(next), next);
     },
-    flush: () => pending.shift()?.(),
+    flush: () => pending.shift()?.flush(),
     queued: () => pending.length,
+    nextDelay: () => pending[0]?.delayMs,
   };
 }
 
@@ -54,22 +57,29 @@ describe('ApduLog while the guest streams commands', () => {
     expect(log.rows).toHaveLength(12);
   });
 
-  it('stays trimmed while rows keep coming, and shows maxShown at the first refresh without new rows', () => {
-    const { log, add, flush, queued } = busyLog();
-    add(12);
+  it('refreshes a trimmed view every BUSY_REFRESH_MS and shows maxShown again once few rows come', () => {
+    const { log, add, flush, queued, nextDelay } = busyLog();
+    add(1);
+    expect(nextDelay()).toBe(VIEW_REFRESH_MS);
+    add(11);
     flush();
-    // Trimmed: a refresh is queued so the whole view comes back once the guest pauses.
+    // Trimmed: the next refresh is queued at once (so the whole view comes back when the guest
+    // pauses), and a quarter as often.
     expect(queued()).toBe(1);
-    add(3); // fewer than busyRows, but still coming: still trimmed
+    expect(nextDelay()).toBe(BUSY_REFRESH_MS);
+    add(6); // still more than busyRows: still trimmed
     expect(queued()).toBe(1);
     flush();
-    expect(log.view.rows.map((r) => r.id)).toEqual([15, 14, 13, 12, 11, 10, 9, 8]);
-    expect(queued()).toBe(1);
-    flush(); // nothing new since the last refresh
-    expect(log.view.rows).toHaveLength(15);
-    expect(log.view.rows[0]?.id).toBe(15);
-    expect(log.view).toMatchObject({ total: 15, hidden: 0 });
+    expect(log.view.rows.map((r) => r.id)).toEqual([18, 17, 16, 15, 14, 13, 12, 11]);
+    expect(nextDelay()).toBe(BUSY_REFRESH_MS);
+    add(2); // at most busyRows: the whole view
+    flush();
+    expect(log.view.rows).toHaveLength(20);
+    expect(log.view.rows[0]?.id).toBe(20);
+    expect(log.view).toMatchObject({ total: 20, hidden: 0 });
     expect(queued()).toBe(0);
+    add(1);
+    expect(nextDelay()).toBe(VIEW_REFRESH_MS);
   });
 
   it('never trims a view refreshed with at most busyRows new rows', () => {

@@ -7,12 +7,13 @@
  * when the next WebSocket message was due, which added milliseconds to every APDU.
  *
  * While the guest streams commands (more than `busyRows` new rows in one refresh) the view
- * shows only the newest `busyShown` rows: a refresh then builds and paints at most that many,
- * not a whole table of `maxShown` whose rows all move: the table box shows about ten rows, and
- * rows arrive faster than anyone reads them. In a Chromium trace of 3,000 guest APDUs the
- * 200-row refresh took ~20 ms of the renderer's main thread (50 rows ~12 ms, 20 rows ~6 ms) and
- * was the task most of the slowest APDUs waited behind (issue 11 §3). The first refresh that
- * finds no new row shows `maxShown` again; one is scheduled for that while the view is trimmed.
+ * shows only the newest `busyShown` rows, refreshed every {@link BUSY_REFRESH_MS}: a refresh
+ * then builds and paints at most that many, not a whole table of `maxShown` whose rows all move,
+ * and a quarter as often (the table box shows about ten rows, and rows arrive faster than anyone
+ * reads them). In a Chromium trace of 3,000 guest APDUs the 200-row refresh took ~20 ms of the
+ * renderer's main thread (50 rows ~12 ms, 20 rows ~6 ms) and was the task most of the slowest
+ * APDUs waited behind (issue 11 §3). The first refresh that finds at most `busyRows` new rows
+ * shows `maxShown` again; one is scheduled for that while the view is trimmed.
  */
 import { pinWarningOf, toLogRow, type LogRow, type PinWarning } from './apdu-log.ts';
 import type { ApduRecord } from './ports.ts';
@@ -27,8 +28,11 @@ export interface LogView {
   hidden: number;
 }
 
-/** Runs `flush` once, later (default: {@link VIEW_REFRESH_MS} later, on an animation frame). */
-export type ScheduleFlush = (flush: () => void) => void;
+/**
+ * Runs `flush` once, `delayMs` later (default: on the next animation frame after that; the
+ * delay is {@link VIEW_REFRESH_MS}, or {@link BUSY_REFRESH_MS} while the view is trimmed).
+ */
+export type ScheduleFlush = (flush: () => void, delayMs: number) => void;
 
 /**
  * Least time between two refreshes of the live view, ms. Even coalesced to one per frame, a
@@ -38,13 +42,20 @@ export type ScheduleFlush = (flush: () => void) => void;
  */
 export const VIEW_REFRESH_MS = 250;
 
+/**
+ * Least time between two refreshes while the guest streams commands (the view is trimmed), ms:
+ * rows then arrive faster than anyone reads them, and each refresh is a main-thread task that
+ * the next guest command may have to wait behind.
+ */
+export const BUSY_REFRESH_MS = 1000;
+
 const EMPTY_VIEW: LogView = { rows: [], total: 0, hidden: 0 };
 
-function later(flush: () => void): void {
+function later(flush: () => void, delayMs: number): void {
   setTimeout(() => {
     if (typeof requestAnimationFrame === 'function') requestAnimationFrame(() => flush());
     else flush();
-  }, VIEW_REFRESH_MS);
+  }, delayMs);
 }
 
 export class ApduLog {
@@ -129,11 +140,14 @@ export class ApduLog {
     if (this.#isFlushPending) return;
     this.#isFlushPending = true;
     const generation = this.#generation;
-    this.#schedule(() => {
-      if (generation !== this.#generation) return;
-      this.#isFlushPending = false;
-      this.#flush();
-    });
+    this.#schedule(
+      () => {
+        if (generation !== this.#generation) return;
+        this.#isFlushPending = false;
+        this.#flush();
+      },
+      this.#isTrimmed ? BUSY_REFRESH_MS : VIEW_REFRESH_MS,
+    );
   }
 
   #notePin(row: LogRow): void {
@@ -157,8 +171,7 @@ export class ApduLog {
   #flush(): void {
     const added = this.#addedSinceFlush;
     this.#addedSinceFlush = 0;
-    if (added > this.#busyRows) this.#isTrimmed = true;
-    else if (added === 0) this.#isTrimmed = false;
+    this.#isTrimmed = added > this.#busyRows;
     const limit = this.#isTrimmed ? this.#busyShown : this.#maxShown;
     const shown = this.#rows.slice(-limit).reverse();
     this.#view = {
@@ -166,7 +179,7 @@ export class ApduLog {
       total: this.#rows.length,
       hidden: this.#dropped + this.#rows.length - shown.length,
     };
-    // A trimmed view comes back whole at the first refresh that finds no new row.
+    // A trimmed view comes back whole at the first refresh that finds few new rows.
     if (this.#isTrimmed) this.#scheduleFlush();
   }
 }
