@@ -4,9 +4,9 @@
  * guest APDU smaller? The page's lending path (lender-entry.ts, bundled here with esbuild) runs
  * either on the page's main thread (`main`) or in a dedicated worker (`worker`); in both, the
  * main thread keeps a stand-in of the page's live APDU log with the product's rhythm (rows kept
- * for the export; at most every 250 ms, on an animation frame, the newest rows newest first: 20
- * while more than 25 arrived since the last refresh, else 200; apps/web ApduLog), so it has the
- * same kind of rendering work to do while APDUs flow.
+ * for the export; on an animation frame, the newest rows newest first: 20 every 1000 ms while
+ * more than 25 arrived since the last refresh, else 200 every 250 ms; apps/web ApduLog), so it
+ * has the same kind of rendering work to do while APDUs flow.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,12 +64,11 @@ const LOG_STAND_IN = `(() => {
   const schedule = () => {
     if (pending) return;
     pending = true;
-    setTimeout(() => requestAnimationFrame(flush), 250);
+    setTimeout(() => requestAnimationFrame(flush), trimmed ? 1000 : 250);
   };
   const flush = () => {
     pending = false;
-    if (added > 25) trimmed = true;
-    else if (added === 0) trimmed = false;
+    trimmed = added > 25;
     added = 0;
     const newest = rows.slice(trimmed ? -20 : -200).reverse();
     const keep = new Set(newest.map((r) => r.id));
