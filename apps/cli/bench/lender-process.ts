@@ -43,8 +43,16 @@ export class LenderProcess {
     return ns / 1000;
   }
 
+  /** SIGTERM; SIGKILL (said on stderr) when the lender has not exited 10 s later. */
   async stop(): Promise<void> {
     this.#child.kill('SIGTERM');
+    const killer = setTimeout(() => {
+      process.stderr.write(
+        `bench: lender ${this.#child.pid} still running 10 s after SIGTERM; killed\n`,
+      );
+      this.#child.kill('SIGKILL');
+    }, 10_000);
     await this.exited;
+    clearTimeout(killer);
   }
 }
