@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { createPivDemoCard } from '@cardlend/card-sim';
 import { startPcscd, waitForCard, type Pcscd } from '@cardlend/pcsc/testing';
-import type { Prompter } from '../apps/cli/src/ports.ts';
-import type { HelperServer } from '../apps/cli/src/serve/server.ts';
-import { startPcscHelper, type PcscHelper } from '../apps/cli/test/helpers/pcsc-helper.ts';
+import { startPcscHelper } from '@cardlend/cli/testing';
+import type { HelperServer, PcscHelper, Prompter } from '@cardlend/cli/testing';
 import { test } from './fixtures.ts';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

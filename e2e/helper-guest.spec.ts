@@ -14,8 +14,7 @@ import type { GuestHandle, GuestMarker } from '@cardlend/guest-image';
 import { createPivDemoCard, type PivDemoCard } from '@cardlend/card-sim';
 import { startPcscd, waitForCard, type Pcscd } from '@cardlend/pcsc/testing';
 import { ensureQemu10 } from '@cardlend/qemu-testbed';
-import { startPcscHelper } from '../apps/cli/test/helpers/pcsc-helper.ts';
-import { checkPivSignature } from '../apps/cli/test/helpers/piv-signature.ts';
+import { checkPivSignature, startPcscHelper } from '@cardlend/cli/testing';
 import { expect, test, type RelayHandle } from './fixtures.ts';
 import { publicPage, setLoopbackPermission } from './helper-e2e.ts';
 

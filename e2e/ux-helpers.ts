@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import AxeBuilder from '@axe-core/playwright';
 import { expect, type Page, type TestInfo } from '@playwright/test';
-import { mintToken as mintSignedToken } from '../apps/relay/src/auth/tokens.ts';
+import { mintToken as mintSignedToken } from '@cardlend/relay';
 import { findFreePort } from '@cardlend/qemu-testbed';
 import { relayReady } from './relay-ready.ts';
 
