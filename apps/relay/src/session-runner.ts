@@ -5,7 +5,7 @@
  * (session/frame-policy.ts) is plugged in here, once for every session.
  */
 import { randomBytes } from 'node:crypto';
-import { encodeResumeOffer, offeredResume } from '@cardlend/vscard/relay-contract';
+import { encodeResumeOffer } from '@cardlend/vscard/relay-contract';
 import type { WebSocket } from 'ws';
 import type { AdmittedSession } from './admission/types.ts';
 import type { EarlyFrame } from './admission/pending-client.ts';
@@ -82,7 +82,7 @@ export function runSession(
     ...(ctx.timers ? { timers: ctx.timers } : {}),
   });
   live.session = session;
-  if (offeredResume(splitProtocols(admitted.client.protocols)).capable) live.offerResume();
+  if (admitted.client.isResumeCapable) live.offerResume();
   admitted.lock.session = session;
   ctx.sessions.set(admitted.targetId, session);
   ctx.metrics?.sessionStarted();
@@ -95,11 +95,6 @@ export function runSession(
   });
   ws.resume();
   return session;
-}
-
-/** The offered subprotocols of a `Sec-WebSocket-Protocol` header. */
-function splitProtocols(header: string | undefined): string[] {
-  return (header ?? '').split(',').map((p) => p.trim());
 }
 
 /**

@@ -8,18 +8,14 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { VSCARD_HEADER_BYTES, VSCARD_MAX_PAYLOAD_BYTES } from '@cardlend/vscard';
-import {
-  offeredResume,
-  RELAY_PATH,
-  RELAY_SUBPROTOCOL,
-  RelayClose,
-} from '@cardlend/vscard/relay-contract';
+import { RELAY_PATH, RELAY_SUBPROTOCOL, RelayClose } from '@cardlend/vscard/relay-contract';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { parseClientOffer, type ClientOffer } from './admission/offer.ts';
 import { closeUnadmitted, PendingClient } from './admission/pending-client.ts';
 import { runAdmission } from './admission/pipeline.ts';
 import type { AdmissionStep, Admitted, ClientInfo, Refusal } from './admission/types.ts';
 import { resolveClientAddress, type TrustedProxies } from './auth/forwarded.ts';
-import { extractTokenFromProtocols, selectSubprotocol } from './auth/origin.ts';
+import { selectSubprotocol } from './auth/origin.ts';
 import { refuseUpgrade } from './http-front.ts';
 import type { AuditLog } from './ops/logger.ts';
 import type { RelayMetrics } from './ops/metrics.ts';
@@ -51,6 +47,8 @@ export class WebSocketFront {
   readonly #wss: WebSocketServer;
   /** Every upgraded WebSocket until it closes (sessions, and those being admitted or refused). */
   readonly #clients = new Set<WebSocket>();
+  /** The one `close` listener of every tracked WebSocket (ws calls it with the WebSocket as `this`). */
+  readonly #untrack: (this: WebSocket) => void;
   #isClosing = false;
 
   constructor(opts: WebSocketFrontOptions) {
@@ -65,25 +63,33 @@ export class WebSocketFront {
       handleProtocols: selectSubprotocol,
     });
     this.#wss.on('error', (e) => opts.emit({ kind: 'server-error', message: e.message }));
+    const clients = this.#clients;
+    this.#untrack = function untrack(this: WebSocket) {
+      clients.delete(this);
+    };
   }
 
   /** The HTTP server's `upgrade` listener. */
   onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', noop);
-    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
-    const refused = this.#checkUpgrade(req);
+    // The one read of the header; neither it nor the token is kept past admission.
+    const offer = parseClientOffer(req.headers['sec-websocket-protocol']);
+    const refused = this.#checkUpgrade(req, offer);
     if (refused) {
+      const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
       if (refused.status !== 503) this.#opts.emit({ kind: 'upgrade-refused', ...refused, remote });
       refuseUpgrade(socket, refused.status, refused.message);
       return;
     }
-    const client = this.#clientInfo(req);
+    const client = this.#clientInfo(req, offer.isResumeCapable);
+    // This callback and its context live only until admission ends: the session's WebSocket
+    // keeps no closure of it (the shared `#untrack` listener).
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       // ws handles the socket's errors from here on.
       socket.off('error', noop);
       this.#clients.add(ws);
-      ws.once('close', () => this.#clients.delete(ws));
-      void this.#admit(ws, client).catch((e: unknown) => {
+      ws.on('close', this.#untrack);
+      void this.#admit(ws, client, offer).catch((e: unknown) => {
         this.#opts.emit({ kind: 'server-error', message: `session: ${(e as Error).message}` });
         ws.terminate();
       });
@@ -93,6 +99,7 @@ export class WebSocketFront {
   /** Refusals on the HTTP level: wrong path, shutting down, no VSCard subprotocol. */
   #checkUpgrade(
     req: http.IncomingMessage,
+    offer: ClientOffer,
   ): { status: number; reason: string; message: string } | undefined {
     if ((req.url ?? '').split('?')[0] !== RELAY_PATH)
       return {
@@ -102,7 +109,7 @@ export class WebSocketFront {
       };
     if (this.#isClosing)
       return { status: 503, reason: 'shutting down', message: 'The relay is shutting down.' };
-    if (!extractTokenFromProtocols(req.headers['sec-websocket-protocol']).hasVscardProtocol)
+    if (!offer.hasVscardProtocol)
       return {
         status: 400,
         reason: 'missing subprotocol',
@@ -111,7 +118,7 @@ export class WebSocketFront {
     return undefined;
   }
 
-  #clientInfo(req: http.IncomingMessage): ClientInfo {
+  #clientInfo(req: http.IncomingMessage, isResumeCapable: boolean): ClientInfo {
     // The peer, or — only behind a configured trusted proxy — the forwarded client.
     const clientAddress = resolveClientAddress({
       peerAddress: req.socket.remoteAddress,
@@ -123,17 +130,19 @@ export class WebSocketFront {
       remote: `${clientAddress}:${req.socket.remotePort ?? '?'}`,
       origin: typeof req.headers.origin === 'string' ? req.headers.origin : undefined,
       host: req.headers.host,
-      protocols: req.headers['sec-websocket-protocol'],
+      isResumeCapable,
     };
   }
 
-  async #admit(ws: WebSocket, client: ClientInfo): Promise<void> {
+  async #admit(ws: WebSocket, client: ClientInfo, offer: ClientOffer): Promise<void> {
     const { steps, resumeSteps, defaultTarget, runner, now } = this.#opts;
-    const pending = new PendingClient(ws, { maxEarlyBytes: 2 * MAX_FRAME_BYTES, now });
-    const header = client.protocols ?? '';
-    const ticket = offeredResume(header.split(',').map((p) => p.trim())).ticket;
-    if (ticket !== null) {
-      await this.#resume(pending, client, ticket, resumeSteps);
+    const pending = new PendingClient(ws, {
+      maxEarlyBytes: 2 * MAX_FRAME_BYTES,
+      now,
+      offeredToken: offer.offeredToken,
+    });
+    if (offer.resumeTicket !== null) {
+      await this.#resume(pending, client, offer.resumeTicket, resumeSteps);
       return;
     }
     const result = await runAdmission(steps, client, defaultTarget, pending);

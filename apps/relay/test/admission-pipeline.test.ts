@@ -5,6 +5,7 @@
  */
 import { RelayClose } from '@cardlend/vscard/relay-contract';
 import { describe, expect, it } from 'vitest';
+import { NO_OFFERED_TOKEN } from '../src/admission/offer.ts';
 import { releaseAdmitted, runAdmission } from '../src/admission/pipeline.ts';
 import { refusalOf } from '../src/admission/steps.ts';
 import {
@@ -21,7 +22,7 @@ const CLIENT = {
   remote: '127.0.0.1:5',
   origin: undefined,
   host: 'x',
-  protocols: undefined,
+  isResumeCapable: false,
 };
 
 function io(
@@ -34,6 +35,7 @@ function io(
     firstMessage: () => Promise.resolve('gone'),
     hold: () => {},
     now: () => 0,
+    offeredToken: () => NO_OFFERED_TOKEN,
   };
 }
 

@@ -71,7 +71,7 @@ describe('the origin step on a public listener', () => {
       remote: '192.0.2.7:5',
       origin,
       host: 'relay.example.net',
-      protocols: undefined,
+      isResumeCapable: false,
     },
     targetId: 'default',
   });

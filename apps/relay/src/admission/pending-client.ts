@@ -2,12 +2,13 @@
  * A WebSocket while it is being admitted: holds the frames that arrive before the session
  * exists (replayed to it in order), hands the first one to first-message authentication,
  * refuses a client that floods, and closes a refused one with its code (reading on, so the
- * close handshake completes). Its listeners go away when the session takes over, so an
- * admitted session keeps nothing of admission.
+ * close handshake completes). Its listeners and the offered token go away when the session
+ * takes over, so an admitted session keeps nothing of admission.
  */
 import type { RawData, WebSocket } from 'ws';
 import { armAuthDeadline } from '../auth/origin.ts';
 import { toBytes } from '../session/wire.ts';
+import { NO_OFFERED_TOKEN, type OfferedToken } from './offer.ts';
 import { refusalOf } from './steps.ts';
 import type { AdmissionIo, Refusal } from './types.ts';
 
@@ -38,14 +39,19 @@ export class PendingClient implements AdmissionIo {
   #earlyBytes = 0;
   readonly #maxEarlyBytes: number;
   readonly #now: () => number;
+  #offeredToken: OfferedToken;
   #onFirst: ((m: FirstMessage) => void) | undefined;
   /** A refusal the connection decided itself (a flood of early frames). */
   refusedFromOutside: Refusal | undefined;
 
-  constructor(ws: WebSocket, opts: { maxEarlyBytes: number; now: () => number }) {
+  constructor(
+    ws: WebSocket,
+    opts: { maxEarlyBytes: number; now: () => number; offeredToken?: OfferedToken },
+  ) {
     this.ws = ws;
     this.#maxEarlyBytes = opts.maxEarlyBytes;
     this.#now = opts.now;
+    this.#offeredToken = opts.offeredToken ?? NO_OFFERED_TOKEN;
     ws.on('error', noop);
     ws.on('message', this.#onMessage);
     ws.once('close', this.#onClose);
@@ -61,6 +67,10 @@ export class PendingClient implements AdmissionIo {
 
   hold(): void {
     this.ws.pause();
+  }
+
+  offeredToken(): OfferedToken {
+    return this.#offeredToken;
   }
 
   #onMessage = (data: RawData, isBinary: boolean): void => {
@@ -125,5 +135,6 @@ export class PendingClient implements AdmissionIo {
     this.ws.off('message', this.#onMessage);
     this.ws.off('close', this.#onClose);
     this.#onFirst = undefined;
+    this.#offeredToken = NO_OFFERED_TOKEN;
   }
 }

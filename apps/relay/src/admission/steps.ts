@@ -5,7 +5,7 @@
  * names a target id), never from the browser.
  */
 import { RelayClose } from '@cardlend/vscard';
-import { extractTokenFromProtocols, parseAuthMessage, type OriginPolicy } from '../auth/origin.ts';
+import { parseAuthMessage, type OriginPolicy } from '../auth/origin.ts';
 import { verifyToken, type TokenLedger } from '../auth/tokens.ts';
 import { refusalClose, refusalForToken, type RefusalKind } from '../limits/refusals.ts';
 import type { SessionCaps } from '../limits/session-caps.ts';
@@ -43,14 +43,15 @@ export interface TokenRules {
 }
 
 /**
- * The session token — in the subprotocol `cardlend.token.<t>`, or a first text message
- * `{"token": ...}` within `authTimeoutMs` — verified, then claimed in the ledger (single use,
- * or one live session at a time). It names the target.
+ * The session token — in the subprotocol `cardlend.token.<t>` (read at the upgrade,
+ * admission/offer.ts), or a first text message `{"token": ...}` within `authTimeoutMs` —
+ * verified, then claimed in the ledger (single use, or one live session at a time). It names
+ * the target.
  */
 export function tokenStep(rules: TokenRules): AdmissionStep {
   return async (a, io) => {
     if (rules.secrets.length === 0) return admit(a);
-    const offered = extractTokenFromProtocols(a.client.protocols);
+    const offered = io.offeredToken();
     if (offered.hasSeveralTokens) return refuse(refusalOf('token-malformed'));
     let token = offered.token;
     if (token === null) {

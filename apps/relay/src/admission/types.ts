@@ -10,8 +10,14 @@ import type { TargetConfig } from '../config/types.ts';
 import type { RefusalKind } from '../limits/refusals.ts';
 import type { SessionSlot } from '../limits/session-caps.ts';
 import type { TargetLock, VmConnection } from '../targets.ts';
+import type { OfferedToken } from './offer.ts';
 
-/** What the upgrade request says about the client; the request itself is not kept. */
+/**
+ * What the upgrade request says about the client, kept for the session's life (events, audit,
+ * the resume offer). The request itself is not kept, nor its `Sec-WebSocket-Protocol` header:
+ * the token and the resume ticket it may carry reach only the step that uses them
+ * (admission/offer.ts).
+ */
 export interface ClientInfo {
   /** The peer, or — only behind a trusted proxy — the forwarded client (canonical text). */
   readonly clientAddress: string;
@@ -20,8 +26,8 @@ export interface ClientInfo {
   /** The Origin header; undefined for a native client (browsers always send one). */
   readonly origin: string | undefined;
   readonly host: string | undefined;
-  /** The Sec-WebSocket-Protocol header (it may carry the token). */
-  readonly protocols: string | undefined;
+  /** It offered `cardlend.resume.v1`: it gets a resume ticket once admitted. */
+  readonly isResumeCapable: boolean;
 }
 
 /** A refusal: the close code and reason the client gets; `kind` for metrics and the audit log. */
@@ -76,6 +82,11 @@ export interface AdmissionIo {
   hold(): void;
   /** Wall clock, unix ms (token expiry). */
   now(): number;
+  /**
+   * The token the client offered in `Sec-WebSocket-Protocol` (admission/offer.ts), for the
+   * token step; forgotten once the connection is handed to its session or refused.
+   */
+  offeredToken(): OfferedToken;
 }
 
 /** One step of the pipeline. */

@@ -9,9 +9,10 @@
  * - `new WebSocketServer({ ..., handleProtocols: selectSubprotocol })` so only
  *   `cardlend.vscard.v1` is ever echoed (never the token).
  * - On upgrade: `originPolicy.check({ origin: req.headers.origin, host: req.headers.host })`;
- *   `const { token } = extractTokenFromProtocols(req.headers['sec-websocket-protocol'])`.
- *   If `token` is null and first-message auth is enabled: `armAuthDeadline(...)` and feed
- *   the first message to `parseAuthMessage`. Never log the header or the token.
+ *   the header is read once (admission/offer.ts, with `offeredSubprotocols` and
+ *   `tokenAmongProtocols`). If no token was offered and first-message auth is enabled:
+ *   `armAuthDeadline(...)` and feed the first message to `parseAuthMessage`. Never log or keep
+ *   the header or the token.
  */
 import { BlockList } from 'node:net';
 import {
@@ -179,16 +180,25 @@ export interface OfferedProtocols {
   readonly hasSeveralTokens: boolean;
 }
 
+/** The offered subprotocols of the header value (or values), trimmed, in order. */
+export function offeredSubprotocols(header: string | readonly string[] | undefined): string[] {
+  const text = header === undefined ? '' : typeof header === 'string' ? header : header.join(',');
+  return text.split(',').map((p) => p.trim());
+}
+
 /** Reads the header value (or values) without keeping or logging the token anywhere else. */
 export function extractTokenFromProtocols(
   header: string | readonly string[] | undefined,
 ): OfferedProtocols {
-  const text = header === undefined ? '' : typeof header === 'string' ? header : header.join(',');
+  return tokenAmongProtocols(offeredSubprotocols(header));
+}
+
+/** {@link extractTokenFromProtocols} on subprotocols already split ({@link offeredSubprotocols}). */
+export function tokenAmongProtocols(offered: Iterable<string>): OfferedProtocols {
   let hasVscardProtocol = false;
   let token: string | null = null;
   let count = 0;
-  for (const raw of text.split(',')) {
-    const p = raw.trim();
+  for (const p of offered) {
     if (isRelaySubprotocol(p)) hasVscardProtocol = true;
     else if (p.startsWith(RELAY_TOKEN_SUBPROTOCOL_PREFIX)) {
       count++;
