@@ -153,6 +153,31 @@ describe('PIN data', () => {
   });
 });
 
+describe('hex of a row', () => {
+  it('is built when read, the same lower-case hex for every byte value', () => {
+    const all = Uint8Array.from({ length: 256 }, (_, b) => b);
+    const row = toLogRow(record({ command: all, response: all.subarray(250) }), 1);
+    const expected = (b: Uint8Array): string =>
+      Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+    expect(row.commandHex).toBe(expected(all));
+    expect(row.responseHex).toBe('fafbfcfdfeff');
+    expect(row.responseHex).toBe(expected(all.subarray(250)));
+  });
+
+  it('is null for an unanswered command and keeps nothing of a redacted one', () => {
+    expect(toLogRow(record({ command: hex('00b0000000'), response: null }), 1)).toMatchObject({
+      commandHex: '00b0000000',
+      responseHex: null,
+    });
+    const pin = hex('00200080083132333435363738');
+    const row = toLogRow(record({ name: 'VERIFY', command: pin, lc: 8 }), 1);
+    pin.set(hex('00a4040002aabb'));
+    expect(row.commandHex).toBeNull();
+    expect(row.responseHex).toBeNull();
+    expect(JSON.stringify(row)).not.toContain('3132');
+  });
+});
+
 describe('exportLog', () => {
   it('writes a versioned JSON document with readable fields', () => {
     const row = toLogRow(

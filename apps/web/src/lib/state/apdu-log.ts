@@ -45,12 +45,68 @@ export interface LogRow {
   isRedacted: boolean;
   /** Who answered (the card, the bridge's buffer of a long answer, or the bridge on an error). */
   answeredBy: 'card' | 'bridge-buffer' | 'bridge-error';
-  commandHex: string | null;
-  responseHex: string | null;
+  /** The command as lower-case hex, null when redacted (built when read: only the export reads it). */
+  readonly commandHex: string | null;
+  /** The answer as lower-case hex, null when redacted or unanswered (built when read). */
+  readonly responseHex: string | null;
 }
 
-const toHex = (b: Uint8Array): string =>
-  Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+/** `00`…`ff`, indexed by byte value. */
+const HEX_BYTES = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+function toHex(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += HEX_BYTES[bytes[i] ?? 0] ?? '';
+  return s;
+}
+
+/**
+ * A row whose hex is built only when read. The live view never shows it, and only the export
+ * reads it: building it for every guest command made most of the page's garbage per APDU
+ * (issue 11 §3). The row keeps the record's bytes instead, which the bridge copied for this
+ * entry alone (`createLogEntry` of @cardlend/bridge); a redacted row keeps none.
+ */
+class Row implements LogRow {
+  readonly id: number;
+  readonly atEpochMs: number;
+  readonly name: string;
+  readonly lc: number | null;
+  readonly pinUse: PinUse | null;
+  readonly le: number | null;
+  readonly answerBytes: number | null;
+  readonly sw: number | null;
+  readonly swText: string;
+  readonly latencyMs: number;
+  readonly isRedacted: boolean;
+  readonly answeredBy: LogRow['answeredBy'];
+  readonly #command: Uint8Array | null;
+  readonly #response: Uint8Array | null;
+
+  constructor(e: ApduRecord, atEpochMs: number, pinUse: PinUse | null, isRedacted: boolean) {
+    this.id = e.id;
+    this.atEpochMs = atEpochMs;
+    this.name = e.name;
+    this.lc = pinUse === 'pin' ? null : e.lc;
+    this.pinUse = pinUse;
+    this.le = e.le;
+    this.answerBytes = e.response === null ? null : Math.max(0, e.response.length - 2);
+    this.sw = e.sw;
+    this.swText = pinUse === 'status-query' ? statusQueryText(e.sw, e.swText) : e.swText;
+    this.latencyMs = e.latencyMs;
+    this.isRedacted = isRedacted;
+    this.answeredBy = e.answeredBy ?? 'card';
+    this.#command = isRedacted ? null : e.command;
+    this.#response = isRedacted ? null : e.response;
+  }
+
+  get commandHex(): string | null {
+    return this.#command === null ? null : toHex(this.#command);
+  }
+
+  get responseHex(): string | null {
+    return this.#response === null ? null : toHex(this.#response);
+  }
+}
 
 /** True when the command's INS byte is a PIN command (ISO 7816-4 §11.5). */
 export function isPinCommand(command: Uint8Array | null): boolean {
@@ -96,27 +152,13 @@ export function pinWarningOf(row: LogRow): PinWarning | null {
   return triesLeft === null ? null : { triesLeft, atEpochMs: row.atEpochMs };
 }
 
-/** Build a row from a bridge record, dropping PIN data and its length. Pure. */
+/**
+ * Build a row from a bridge record, dropping PIN data and its length. Pure. The row keeps the
+ * record's bytes (unless redacted) for its hex: a record's bytes must not change afterwards.
+ */
 export function toLogRow(e: ApduRecord, atEpochMs: number): LogRow {
   const pinUse = pinUseOf(e);
-  const isRedacted = e.isRedacted || pinUse !== null || e.command === null;
-  const answerBytes = e.response === null ? null : Math.max(0, e.response.length - 2);
-  return {
-    id: e.id,
-    atEpochMs,
-    name: e.name,
-    lc: pinUse === 'pin' ? null : e.lc,
-    pinUse,
-    le: e.le,
-    answerBytes,
-    sw: e.sw,
-    swText: pinUse === 'status-query' ? statusQueryText(e.sw, e.swText) : e.swText,
-    latencyMs: e.latencyMs,
-    isRedacted,
-    answeredBy: e.answeredBy ?? 'card',
-    commandHex: isRedacted || e.command === null ? null : toHex(e.command),
-    responseHex: isRedacted || e.response === null ? null : toHex(e.response),
-  };
+  return new Row(e, atEpochMs, pinUse, e.isRedacted || pinUse !== null || e.command === null);
 }
 
 /** The JSON document the export button downloads. Pure. */
