@@ -32,6 +32,17 @@ export const PIV_AID = Uint8Array.of(
   0x00,
 );
 
+/**
+ * The answer to SELECT: the application property template (SP 800-73-4 Part 2 §3.1.1, Table 3),
+ * PIX and the coexistent tag allocation authority (the RID). Built once; answers copy it.
+ */
+const SELECT_APT = tlv(
+  0x61,
+  tlv(0x4f, PIV_AID.subarray(5)),
+  tlv(0x79, tlv(0x4f, PIV_AID.subarray(0, 5))),
+  tlv(0x50, ascii('cardlend demo PIV')),
+);
+
 /** PIV data object tags used by the demo card (SP 800-73-4 Part 1 Table 3). */
 export const PIV_OBJECT = {
   discovery: 0x7e,
@@ -87,6 +98,15 @@ export interface PivDemoCard extends VirtualCard {
 function padPin(pin: string): Uint8Array {
   const out = new Uint8Array(8).fill(0xff);
   out.set(ascii(pin).subarray(0, 8));
+  return out;
+}
+
+/** A fresh answer: the first `length` bytes of `data`, then SW1 SW2. */
+function withTrailer(data: Uint8Array, length: number, sw1: number, sw2: number): Uint8Array {
+  const out = new Uint8Array(length + 2);
+  out.set(length === data.length ? data : data.subarray(0, length));
+  out[length] = sw1 & 0xff;
+  out[length + 1] = sw2 & 0xff;
   return out;
 }
 
@@ -256,10 +276,10 @@ class PivApplet implements PivDemoCard {
   /** Sends `data` with SW, chaining through 61xx when it does not fit the short Ne (ISO 7816-4 §5.3.4). */
   #finish(cmd: CommandApdu, data: Uint8Array, sw: number = PIV_SW.ok): Uint8Array {
     const max = cmd.isExtended && cmd.ne !== null ? cmd.ne : Math.min(cmd.ne ?? 256, 256);
-    if (data.length <= max) return concatBytes(data, swBytes(sw));
+    if (data.length <= max) return withTrailer(data, data.length, sw >> 8, sw);
     this.#stash = { data: data.slice(max), sw };
     const left = data.length - max;
-    return concatBytes(data.subarray(0, max), Uint8Array.of(0x61, left >= 256 ? 0 : left));
+    return withTrailer(data, max, 0x61, left >= 256 ? 0 : left);
   }
 
   #getResponse(cmd: CommandApdu): Uint8Array {
@@ -279,15 +299,7 @@ class PivApplet implements PivDemoCard {
     ) {
       return swBytes(PIV_SW.notFound);
     }
-    // Application property template (SP 800-73-4 Part 2 §3.1.1, Table 3): PIX and the
-    // coexistent tag allocation authority (the RID).
-    const apt = tlv(
-      0x61,
-      tlv(0x4f, PIV_AID.subarray(5)),
-      tlv(0x79, tlv(0x4f, PIV_AID.subarray(0, 5))),
-      tlv(0x50, ascii('cardlend demo PIV')),
-    );
-    return this.#finish(cmd, apt);
+    return this.#finish(cmd, SELECT_APT);
   }
 
   #getData(cmd: CommandApdu, data: Uint8Array): Uint8Array {

@@ -1,5 +1,4 @@
 /** Minimal BER-TLV (ISO/IEC 7816-4 §5.2) for the PIV card: 1-2 byte tags, definite lengths. */
-import { concatBytes } from '../bytes.ts';
 
 /** One TLV as found in a buffer. */
 export interface Tlv {
@@ -9,22 +8,47 @@ export interface Tlv {
 
 /** Encodes a BER length (short form < 128, else 81 xx / 82 xx xx / 83 xx xx xx). */
 export function berLength(n: number): Uint8Array {
-  if (n < 0x80) return Uint8Array.of(n);
-  if (n < 0x100) return Uint8Array.of(0x81, n);
-  if (n < 0x10000) return Uint8Array.of(0x82, n >> 8, n & 0xff);
-  return Uint8Array.of(0x83, n >> 16, (n >> 8) & 0xff, n & 0xff);
+  const out = new Uint8Array(berLengthSize(n));
+  writeBerLength(out, 0, n);
+  return out;
 }
 
-/** Encodes tag + length + value; tags above 0xFF are written as 2 bytes, above 0xFFFF as 3. */
+/** Bytes of the BER length of `n`. */
+function berLengthSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 4;
+}
+
+/** Writes the BER length of `n` at `at`; returns where it ends. */
+function writeBerLength(out: Uint8Array, at: number, n: number): number {
+  const size = berLengthSize(n);
+  if (size > 1) out[at++] = 0x80 | (size - 1);
+  for (let shift = (size > 1 ? size - 2 : 0) * 8; shift >= 0; shift -= 8) {
+    out[at++] = (n >> shift) & 0xff;
+  }
+  return at;
+}
+
+/** Bytes of `tag`: 1, 2 above 0xFF, 3 above 0xFFFF. */
+function tagSize(tag: number): number {
+  return tag > 0xffff ? 3 : tag > 0xff ? 2 : 1;
+}
+
+/**
+ * Encodes tag + length + value; tags above 0xFF are written as 2 bytes, above 0xFFFF as 3.
+ * One fresh array, written in place (no intermediate copies).
+ */
 export function tlv(tag: number, ...values: Uint8Array[]): Uint8Array {
-  const value = concatBytes(...values);
-  const tagBytes =
-    tag > 0xffff
-      ? Uint8Array.of(tag >> 16, (tag >> 8) & 0xff, tag & 0xff)
-      : tag > 0xff
-        ? Uint8Array.of(tag >> 8, tag & 0xff)
-        : Uint8Array.of(tag);
-  return concatBytes(tagBytes, berLength(value.length), value);
+  let length = 0;
+  for (const v of values) length += v.length;
+  const tagBytes = tagSize(tag);
+  const out = new Uint8Array(tagBytes + berLengthSize(length) + length);
+  for (let i = 0; i < tagBytes; i++) out[i] = (tag >> ((tagBytes - 1 - i) * 8)) & 0xff;
+  let at = writeBerLength(out, tagBytes, length);
+  for (const v of values) {
+    out.set(v, at);
+    at += v.length;
+  }
+  return out;
 }
 
 /** Parses a sequence of TLVs; returns null when malformed (truncated, bad length form). */
