@@ -5,14 +5,26 @@
  */
 import { concatBytes } from './bytes.ts';
 
+const EMPTY = new Uint8Array(0);
+
 /** EDC of a T=1 block. */
 export type EdcKind = 'lrc' | 'crc';
 
-/** LRC: XOR of all bytes (ISO 7816-3 §11.4.1). */
-export function lrc(bytes: Uint8Array): number {
+/** LRC: XOR of the first `end` bytes, all by default (ISO 7816-3 §11.4.1). */
+export function lrc(bytes: Uint8Array, end = bytes.length): number {
   let x = 0;
-  for (const b of bytes) x ^= b;
+  for (let i = 0; i < end; i++) x ^= bytes[i] ?? 0;
   return x;
+}
+
+/** The reflected CCITT CRC register over the first `end` bytes (init 0xFFFF, no final XOR). */
+function crcRegister(bytes: Uint8Array, end: number): number {
+  let crc = 0xffff;
+  for (let i = 0; i < end; i++) {
+    crc ^= bytes[i] ?? 0;
+    for (let b = 0; b < 8; b++) crc = crc & 1 ? (crc >>> 1) ^ 0x8408 : crc >>> 1;
+  }
+  return crc;
 }
 
 /**
@@ -21,16 +33,49 @@ export function lrc(bytes: Uint8Array): number {
  * low byte first.
  */
 export function crc16(bytes: Uint8Array, variant: 'libccid' | 'iso13239' = 'libccid'): Uint8Array {
-  let crc = 0xffff;
-  for (const b of bytes) {
-    crc ^= b;
-    for (let i = 0; i < 8; i++) crc = crc & 1 ? (crc >>> 1) ^ 0x8408 : crc >>> 1;
+  const edc = crcEdc(crcRegister(bytes, bytes.length), variant);
+  return Uint8Array.of(edc >>> 8, edc & 0xff);
+}
+
+/**
+ * The two CRC bytes as sent, the first in the high half: libccid sends the register high byte
+ * first, ISO/IEC 13239 its complement low byte first.
+ */
+function crcEdc(crc: number, variant: 'libccid' | 'iso13239'): number {
+  if (variant === 'libccid') return crc;
+  const x = ~crc & 0xffff;
+  return ((x & 0xff) << 8) | (x >>> 8);
+}
+
+/**
+ * Writes the EDC of `block`'s first `end` bytes (prologue + INF) at `end`: `block` has room for
+ * it (1 byte LRC, 2 bytes CRC).
+ */
+function writeEdc(
+  block: Uint8Array,
+  end: number,
+  edc: EdcKind,
+  variant: 'libccid' | 'iso13239' = 'libccid',
+): void {
+  if (edc === 'lrc') {
+    block[end] = lrc(block, end);
+    return;
   }
-  if (variant === 'iso13239') {
-    crc ^= 0xffff;
-    return Uint8Array.of(crc & 0xff, crc >>> 8);
-  }
-  return Uint8Array.of(crc >>> 8, crc & 0xff);
+  const sent = crcEdc(crcRegister(block, end), variant);
+  block[end] = sent >>> 8;
+  block[end + 1] = sent & 0xff;
+}
+
+/** Whether `block`'s last bytes are the EDC of the bytes before them (no copy). */
+function hasValidEdc(
+  block: Uint8Array,
+  edc: EdcKind,
+  variant: 'libccid' | 'iso13239' = 'libccid',
+): boolean {
+  if (edc === 'lrc') return lrc(block, block.length - 1) === block[block.length - 1];
+  const end = block.length - 2;
+  const sent = ((block[end] ?? 0) << 8) | (block[end + 1] ?? 0);
+  return sent === crcEdc(crcRegister(block, end), variant);
 }
 
 /** Appends the EDC to a prologue+INF. */
@@ -39,9 +84,10 @@ export function withEdc(
   edc: EdcKind,
   variant: 'libccid' | 'iso13239' = 'libccid',
 ): Uint8Array {
-  return edc === 'lrc'
-    ? concatBytes(body, Uint8Array.of(lrc(body)))
-    : concatBytes(body, crc16(body, variant));
+  const out = new Uint8Array(body.length + (edc === 'lrc' ? 1 : 2));
+  out.set(body);
+  writeEdc(out, body.length, edc, variant);
+  return out;
 }
 
 /** Options of the card T=1 engine. */
@@ -113,9 +159,12 @@ export class T1CardEngine {
     return this.#o.edc === 'lrc' ? 1 : 2;
   }
 
-  #block(pcb: number, inf: Uint8Array = new Uint8Array(0)): Uint8Array {
-    const body = concatBytes(Uint8Array.of(0x00, pcb, inf.length), inf);
-    const b = withEdc(body, this.#o.edc, this.#o.crcVariant);
+  #block(pcb: number, inf: Uint8Array = EMPTY): Uint8Array {
+    const b = new Uint8Array(3 + inf.length + this.#edcLen());
+    b[1] = pcb;
+    b[2] = inf.length;
+    b.set(inf, 3);
+    writeEdc(b, 3 + inf.length, this.#o.edc, this.#o.crcVariant);
     this.#lastSent = b;
     this.#blocksSent++;
     return b;
@@ -142,9 +191,7 @@ export class T1CardEngine {
     const len = block[2] ?? 0;
     if (len === 0xff) return 'other';
     if (block.length !== 3 + len + this.#edcLen()) return 'edc';
-    const body = block.subarray(0, 3 + len);
-    const expected = withEdc(body, this.#o.edc, this.#o.crcVariant);
-    for (let i = 0; i < block.length; i++) if (block[i] !== expected[i]) return 'edc';
+    if (!hasValidEdc(block, this.#o.edc, this.#o.crcVariant)) return 'edc';
     if ((block[0] ?? 0) & 0x88) return 'other'; // NAD b8/b4 must be 0 (§11.3.2.1)
     return null;
   }
@@ -174,9 +221,12 @@ export class T1CardEngine {
     if (ns !== this.#expectedHostNs) return this.#rBlock(2);
     if (inf.length > this.#ifsc) return this.#rBlock(2);
     this.#expectedHostNs ^= 1;
-    this.#rx.push(inf.slice());
-    if (more) return this.#rBlock(0);
-    const apdu = concatBytes(...this.#rx);
+    if (more) {
+      this.#rx.push(inf.slice());
+      return this.#rBlock(0);
+    }
+    // The command: the chained INFs joined, or this block's INF alone (copied once either way).
+    const apdu = this.#rx.length === 0 ? inf.slice() : concatBytes(...this.#rx, inf);
     this.#rx = [];
     const response = await this.#o.app(apdu);
     this.#responses++;
