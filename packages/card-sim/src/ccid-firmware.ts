@@ -169,18 +169,16 @@ export class CcidFirmware {
     const seq = msg[6] ?? 0;
     const rtype = responseTypeFor(type);
     const s = this.#slots[slotIndex];
-    const refuse = (error: number): void =>
-      this.#host.sendBulk(encodeReply(rtype, s ?? { index: slotIndex }, seq, failed(error)));
     // CCID §6.2.6: bad bSlot → error offset 5.
-    if (!s) return refuse(CCID_ERROR.BAD_SLOT);
+    if (!s) return this.#refuse(rtype, { index: slotIndex }, seq, CCID_ERROR.BAD_SLOT);
     if (s.abortControlSeq !== null || s.abortBulk) {
       if (type === PC_to_RDR.Abort) return this.#bulkAbort(s, seq);
-      return refuse(CCID_ERROR.CMD_ABORTED);
+      return this.#refuse(rtype, s, seq, CCID_ERROR.CMD_ABORTED);
     }
     // Waits for the matching class request ABORT (CCID §5.3.1 / §6.1.13).
     if (type === PC_to_RDR.Abort) return this.#bulkAbort(s, seq);
     if (s.busy || this.#busyCount >= this.profile.maxBusySlots) {
-      return refuse(CCID_ERROR.CMD_SLOT_BUSY);
+      return this.#refuse(rtype, s, seq, CCID_ERROR.CMD_SLOT_BUSY);
     }
     s.busy = true;
     this.#busyCount++;
@@ -188,6 +186,11 @@ export class CcidFirmware {
       (reply) => this.#complete(s, seq, rtype, reply),
       () => this.#complete(s, seq, rtype, failed(CCID_ERROR.HW_ERROR)),
     );
+  }
+
+  /** Answers a command the firmware does not run with `error`. */
+  #refuse(rtype: number, s: Slot | { index: number }, seq: number, error: number): void {
+    this.#host.sendBulk(encodeReply(rtype, s, seq, failed(error)));
   }
 
   #complete(s: Slot, seq: number, rtype: number, reply: Reply | null): void {

@@ -3,7 +3,7 @@
  * (with a ZLP after an exact multiple, USB 2.0 §5.8.3) and read back by transferIn calls as Chrome
  * completes them; PC_to_RDR messages assembled from OUT transfers of any size.
  */
-import { concatBytes, readLe16, toDataView } from '../bytes.ts';
+import { concatBytes, readLe16 } from '../bytes.ts';
 import { RDR_to_PC } from '../ccid-constants.ts';
 import type { FaultInjector } from '../faults.ts';
 import type { SimInTransferResult } from './shape.ts';
@@ -74,15 +74,21 @@ export class BulkInQueue {
         // USB babble: the device sent more than the buffer holds (ccid.md §1); the packet is lost.
         this.#items.shift();
         chunks.push(item.subarray(0, length - received));
-        return { status: 'babble', data: toDataView(concatBytes(...chunks)) };
+        return { status: 'babble', data: freshDataView(chunks) };
       }
       this.#items.shift();
       chunks.push(item);
       received += item.length;
       if (item.length < this.#packetSize || received === length) break;
     }
-    return { status: 'ok', data: toDataView(concatBytes(...chunks)) };
+    return { status: 'ok', data: freshDataView(chunks) };
   }
+}
+
+/** The packets of one IN transfer as Chrome hands them: a DataView over a fresh buffer (one copy). */
+function freshDataView(packets: readonly Uint8Array[]): DataView {
+  const joined = concatBytes(...packets);
+  return new DataView(joined.buffer, joined.byteOffset, joined.byteLength);
 }
 
 /** What bulk-OUT bytes complete: a whole message, or a header whose dwLength is too large. */
@@ -100,9 +106,12 @@ export class BulkOutAssembler {
     this.#maxMessageLength = maxMessageLength;
   }
 
-  /** Adds one transfer's bytes; returns the messages (or length errors) they complete. */
+  /**
+   * Adds one transfer's bytes; returns the messages (or length errors) they complete. Takes
+   * `bytes` over (the transfer's own copy, as Chrome makes it): a message may be a view of it.
+   */
   push(bytes: Uint8Array): BulkOutEvent[] {
-    this.#buffer = concatBytes(this.#buffer, bytes);
+    this.#buffer = this.#buffer.length === 0 ? bytes : concatBytes(this.#buffer, bytes);
     const events: BulkOutEvent[] = [];
     for (;;) {
       const buf = this.#buffer;
@@ -115,8 +124,9 @@ export class BulkOutAssembler {
         break;
       }
       if (buf.length < 10 + dwLength) break;
-      events.push({ kind: 'message', message: buf.slice(0, 10 + dwLength) });
-      this.#buffer = buf.slice(10 + dwLength);
+      // Views, not copies: nothing writes to the held bytes.
+      events.push({ kind: 'message', message: buf.subarray(0, 10 + dwLength) });
+      this.#buffer = buf.subarray(10 + dwLength);
     }
     return events;
   }
