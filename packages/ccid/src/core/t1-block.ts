@@ -26,11 +26,31 @@ export function t1Edc(
   variant: T1CrcVariant = 'libccid',
   end = bytes.length,
 ): Uint8Array {
-  if (edc === 'lrc') return Uint8Array.of(lrc(bytes, end));
+  const out = new Uint8Array(edc === 'lrc' ? 1 : 2);
+  writeEdc(out, 0, edcValue(bytes, edc, variant, end), edc);
+  return out;
+}
+
+/** The EDC of the first `end` bytes as one number, its first byte sent in the high half for a CRC. */
+function edcValue(
+  bytes: Uint8Array,
+  edc: 'lrc' | 'crc',
+  variant: T1CrcVariant,
+  end: number,
+): number {
+  if (edc === 'lrc') return lrc(bytes, end);
   const c = crc16(bytes, end);
-  return variant === 'libccid'
-    ? Uint8Array.of(c >> 8, c & 0xff)
-    : Uint8Array.of(~c & 0xff, (~c >> 8) & 0xff);
+  return variant === 'libccid' ? c : ((~c & 0xff) << 8) | ((~c >> 8) & 0xff);
+}
+
+/** Writes an EDC ({@link edcValue}) at `at`. */
+function writeEdc(out: Uint8Array, at: number, value: number, edc: 'lrc' | 'crc'): void {
+  if (edc === 'lrc') {
+    out[at] = value;
+  } else {
+    out[at] = value >> 8;
+    out[at + 1] = value & 0xff;
+  }
 }
 
 /** PCB values (ISO/IEC 7816-3:2006 §11.3.2). */
@@ -60,7 +80,7 @@ export function buildT1Block(
   out[1] = pcb;
   out[2] = inf.length;
   out.set(inf, 3);
-  out.set(t1Edc(out, edc, variant, 3 + inf.length), 3 + inf.length);
+  writeEdc(out, 3 + inf.length, edcValue(out, edc, variant, 3 + inf.length), edc);
   return out;
 }
 
@@ -83,10 +103,9 @@ export function decodeT1Block(
   const len = b[2]!;
   if (len === 0xff || b.length !== 3 + len + edcLen)
     return { kind: 'invalid', reason: 'other', detail: `LEN ${len} vs ${b.length} bytes` };
-  const want = t1Edc(b, edc, variant, 3 + len);
-  for (let i = 0; i < edcLen; i++)
-    if (b[3 + len + i] !== want[i])
-      return { kind: 'invalid', reason: 'edc', detail: 'EDC mismatch' };
+  const sent = edc === 'lrc' ? b[3 + len]! : (b[3 + len]! << 8) | b[4 + len]!;
+  if (sent !== edcValue(b, edc, variant, 3 + len))
+    return { kind: 'invalid', reason: 'edc', detail: 'EDC mismatch' };
   const nad = b[0]!;
   const pcb = b[1]!;
   const inf = b.subarray(3, 3 + len);

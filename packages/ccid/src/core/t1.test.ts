@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from './bytes.ts';
 import { buildT1Block, crc16, decodeT1Block, t1Edc } from './t1-block.ts';
+import type { T1CrcVariant } from './t1-block.ts';
 import { T1Session } from './t1.ts';
 import type { T1Action } from './t1.ts';
 
@@ -225,5 +226,49 @@ describe('T1Session maxSendInf', () => {
     const t1 = new T1Session({ ifsc: 254 });
     const a = t1.transmit(new Uint8Array(260));
     expect(a.type === 'send' && a.block[2]).toBe(254);
+  });
+});
+
+describe('T=1 EDC written and checked in place', () => {
+  const referenceEdc = (body: Uint8Array, edc: 'lrc' | 'crc', variant: T1CrcVariant): number[] => {
+    if (edc === 'lrc') return [body.reduce((x, b) => x ^ b, 0)];
+    const c = crc16(body);
+    return variant === 'libccid' ? [c >> 8, c & 0xff] : [~c & 0xff, (~c >> 8) & 0xff];
+  };
+
+  it('a built block ends with its EDC, decodes, and any changed EDC bit is caught', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 254 }),
+        fc.constantFrom(
+          ['lrc', 'libccid'] as const,
+          ['crc', 'libccid'] as const,
+          ['crc', 'iso13239'] as const,
+        ),
+        fc.nat(15),
+        (inf, [edc, variant], bit) => {
+          const block = buildT1Block(0, 0x40, inf, edc, variant);
+          const body = block.subarray(0, 3 + inf.length);
+          expect([...block.subarray(3 + inf.length)]).toEqual(referenceEdc(body, edc, variant));
+          expect([...t1Edc(body, edc, variant)]).toEqual(referenceEdc(body, edc, variant));
+          expect(decodeT1Block(block, edc, variant)).toMatchObject({ kind: 'I', ns: 1, inf });
+          const at = 3 + inf.length + (edc === 'lrc' ? 0 : bit >> 3);
+          block[at]! ^= 1 << (bit & 7);
+          expect(decodeT1Block(block, edc, variant)).toMatchObject({
+            kind: 'invalid',
+            reason: 'edc',
+          });
+        },
+      ),
+    );
+  });
+
+  it('a response in one block is delivered as its own copy', () => {
+    const t1 = new T1Session();
+    t1.transmit(fromHex('00 A4 04 00'));
+    const block = blk(0x00, '6A 82');
+    const a = t1.onBlock(block);
+    block.fill(0);
+    expect(a.type === 'deliver' && toHex(a.apdu)).toBe('6A 82');
   });
 });

@@ -180,10 +180,10 @@ export class T1Session {
     }
     this.#nr ^= 1;
     this.#retries = 0;
-    this.#rx.push(b.inf.slice());
     this.#rxBytes += b.inf.length;
     if (this.#rxBytes > this.#maxResponse) return this.#die('response exceeds the response limit');
     if (b.isMore) {
+      this.#rx.push(b.inf.slice());
       return this.#send(
         buildT1Block(this.#nad, 0x80 | (this.#nr << 4), new Uint8Array(0), this.edc, this.#variant),
         'R',
@@ -192,7 +192,8 @@ export class T1Session {
     }
     this.#state = 'idle';
     this.#op = 'none';
-    const apdu = concatBytes(this.#rx);
+    // The response: the chained INFs joined, or this block's INF alone (copied once either way).
+    const apdu = this.#rx.length === 0 ? b.inf.slice() : concatBytes([...this.#rx, b.inf]);
     this.#rx = [];
     return { type: 'deliver', apdu };
   }
