@@ -87,3 +87,15 @@ describe('BulkInFramer: reassembly and resynchronisation', () => {
       expect(run(steps)).toEqual(expected.map((e) => (typeof e === 'string' ? e : toHex(e)))),
     );
 });
+
+describe('messages handed out', () => {
+  it('keep their bytes whatever is pushed after them, whole or joined from completions', () => {
+    const f = new BulkInFramer({ packetSize: PKT, maxMessageBytes: 300 });
+    const joined = f.push(A.subarray(0, 32)).concat(f.push(A.subarray(32)));
+    const whole = f.push(concatBytes([B, S]));
+    f.push(block(3, 20).subarray(0, 16));
+    f.push(block(4, 1));
+    expect(joined.map((m) => m.type === 'message' && toHex(m.bytes))).toEqual([toHex(A)]);
+    expect(whole.map((m) => m.type === 'message' && toHex(m.bytes))).toEqual([toHex(B), toHex(S)]);
+  });
+});

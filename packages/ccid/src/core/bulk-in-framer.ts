@@ -67,7 +67,11 @@ export class BulkInFramer {
     return this.#isResyncing;
   }
 
-  /** Feeds one bulk-IN transfer completion (a ZLP included). */
+  /**
+   * Feeds one bulk-IN transfer completion (a ZLP included). The framer keeps `chunk` by reference
+   * and a message may be a view of it: the caller must not change it afterwards (a transfer's
+   * buffer is its own).
+   */
   push(chunk: Uint8Array): BulkInFrame[] {
     const endsTransfer = chunk.length === 0 || chunk.length % this.#packetSize !== 0;
     if (chunk.length > 0 && this.#isResyncing) this.#starts.push(this.#buf.length);
@@ -94,7 +98,8 @@ export class BulkInFramer {
         return out;
       }
       if (this.#buf.length < need) break;
-      out.push({ type: 'message', bytes: all.slice(0, need) });
+      // A view: the held bytes are never written (the caller hands each completion over).
+      out.push({ type: 'message', bytes: all.subarray(0, need) });
       this.#keep(all.subarray(need));
     }
     if (endsTransfer && this.#buf.length > 0) out.push(this.#dropAll('cut'));

@@ -219,17 +219,15 @@ export class CcidReader {
     const s = this.#slots[slot]!;
     if (s.isBusy)
       throw new CcidError('CCID_BUSY', `a command is already in flight on slot ${slot}`);
-    const busySlots = this.#slots.filter((x) => x.isBusy).length;
+    const busySlots = this.#busySlots();
     const max = this.interfaceInfo.maxBusySlots;
     if (busySlots >= max)
       throw new CcidError('CCID_BUSY', `the reader allows ${max} busy slot(s) (bMaxCCIDBusySlots)`);
     s.isBusy = true;
     try {
       // A background GetSlotStatus poll on this slot, or one that would exceed bMaxCCIDBusySlots, finishes first.
-      const internals = this.#slots
-        .filter((x, i) => x.internal && (i === slot || busySlots + 2 > max))
-        .map((x) => x.internal);
-      if (internals.length) await Promise.allSettled(internals);
+      const internals = this.#pollsToAwait(slot, busySlots + 2 > max);
+      if (internals !== null) await Promise.allSettled(internals);
       return await fn();
     } catch (e) {
       if (isCcidError(e) && e.code === 'CCID_CARD_ABSENT') s.power = undefined;
@@ -237,6 +235,23 @@ export class CcidReader {
     } finally {
       s.isBusy = false;
     }
+  }
+
+  /** Slots with a command in flight (a loop: this runs for every command). */
+  #busySlots(): number {
+    let n = 0;
+    for (const x of this.#slots) if (x.isBusy) n++;
+    return n;
+  }
+
+  /** The background polls a command on `slot` waits for: that slot's, or all when `isAll`; null if none. */
+  #pollsToAwait(slot: number, isAll: boolean): Promise<unknown>[] | null {
+    let polls: Promise<unknown>[] | null = null;
+    for (let i = 0; i < this.#slots.length; i++) {
+      const poll = this.#slots[i]!.internal;
+      if (poll !== undefined && (i === slot || isAll)) (polls ??= []).push(poll);
+    }
+    return polls;
   }
 
   #statusOf(slot: number, r: CcidResponse): 'active' | 'inactive' | 'absent' {
@@ -284,7 +299,7 @@ export class CcidReader {
       const s = this.#slots[slot]!;
       if (s.isBusy || s.internal) continue;
       // CCID rev 1.1 §5.1 bMaxCCIDBusySlots: never poll beside a running command beyond the limit.
-      if (this.#slots.filter((x) => x.isBusy).length >= this.interfaceInfo.maxBusySlots) break;
+      if (this.#busySlots() >= this.interfaceInfo.maxBusySlots) break;
       const p = this.#transport.exchange(
         { type: 'GetSlotStatus', slot },
         { timeoutMs: Math.min(this.#timeoutMs, 3000) },
