@@ -23,7 +23,14 @@ import { resolveReconnectPolicy } from './backoff.ts';
 import type { ReconnectPolicy } from './backoff.ts';
 import { DEFAULT_MAX_ANSWER_BYTES } from './long-answer.ts';
 import { LendingMachine } from './lending/machine.ts';
-import type { BridgeLogEvent, BridgeState, LendingAction, TimerName } from './lending/types.ts';
+import { ListenerList } from './listener-list.ts';
+import type {
+  BridgeLogEvent,
+  BridgeState,
+  LendingAction,
+  ReaderResult,
+  TimerName,
+} from './lending/types.ts';
 import { defaultCreateWebSocket, defaultTimers, relayWebSocketUrl } from './platform.ts';
 import type { BridgeTimers, CreateWebSocket } from './platform.ts';
 import type { BridgeReader } from './reader.ts';
@@ -97,11 +104,14 @@ export class CardBridge {
   readonly #timers: BridgeTimers;
   readonly #onLog: ((e: BridgeLogEvent) => void) | undefined;
   readonly #armed = new Map<TimerName, unknown>();
-  readonly #stateListeners = new Set<(s: BridgeState) => void>();
-  readonly #apduListeners = new Set<(e: ApduLogEntry) => void>();
+  readonly #stateListeners = new ListenerList<BridgeState>();
+  readonly #apduListeners = new ListenerList<ApduLogEntry>();
   /** Inputs waiting while actions of an earlier one are performed (listeners may call back). */
-  readonly #inbox: (() => LendingAction[])[] = [];
+  readonly #inbox: ((m: LendingMachine, nowMs: number) => LendingAction[])[] = [];
   #isDispatching = false;
+  /** Where the reader slot reports each call's result (one function for all calls). */
+  readonly #readerDone = (id: number, result: ReaderResult): void =>
+    this.#input((m, now) => m.readerDone(id, result, now));
   #started: { resolve: () => void; reject: (e: unknown) => void } | null = null;
   readonly #ended: Promise<void>;
   #resolveEnded: () => void = () => undefined;
@@ -172,14 +182,12 @@ export class CardBridge {
 
   /** Subscribes to state changes; returns the unsubscribe function. */
   onState(listener: (s: BridgeState) => void): () => void {
-    this.#stateListeners.add(listener);
-    return () => this.#stateListeners.delete(listener);
+    return this.#stateListeners.add(listener);
   }
 
   /** Subscribes to the APDU log (one entry per answered guest command); returns the unsubscribe function. */
   onApdu(listener: (e: ApduLogEntry) => void): () => void {
-    this.#apduListeners.add(listener);
-    return () => this.#apduListeners.delete(listener);
+    return this.#apduListeners.add(listener);
   }
 
   /**
@@ -214,12 +222,13 @@ export class CardBridge {
 
   /** Feeds one input to the machine and performs its actions; inputs arriving meanwhile wait their turn. */
   #input(call: (m: LendingMachine, nowMs: number) => LendingAction[]): void {
-    this.#inbox.push(() => call(this.#machine, this.#now()));
+    this.#inbox.push(call);
     if (this.#isDispatching) return;
     this.#isDispatching = true;
     try {
+      // The clock is read when an input's turn comes, not when it arrived.
       for (let next = this.#inbox.shift(); next !== undefined; next = this.#inbox.shift()) {
-        for (const action of next()) this.#perform(action);
+        for (const action of next(this.#machine, this.#now())) this.#perform(action);
       }
     } finally {
       this.#isDispatching = false;
@@ -238,9 +247,7 @@ export class CardBridge {
         this.#link?.close(action.socket, action.code, action.reason);
         return;
       case 'reader':
-        this.#slot.run(action.request, (id, result) =>
-          this.#input((m, now) => m.readerDone(id, result, now)),
-        );
+        this.#slot.run(action.request, this.#readerDone);
         return;
       case 'arm-timer':
         this.#arm(action.timer, action.atMs);
@@ -290,8 +297,8 @@ export class CardBridge {
     this.#armed.delete(timer);
   }
 
-  #notify<T>(listeners: Set<(value: T) => void>, value: T, what: string): void {
-    for (const l of [...listeners]) {
+  #notify<T>(listeners: ListenerList<T>, value: T, what: string): void {
+    for (const l of listeners.current) {
       try {
         l(value);
       } catch (e) {

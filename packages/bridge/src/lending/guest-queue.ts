@@ -5,7 +5,6 @@
  */
 import { createLogEntry } from '../apdu-log.ts';
 import type { ApduAnswerSource, ApduLogEntry } from '../apdu-log.ts';
-import { describeApdu } from '../apdu-describe.ts';
 import type { BridgeErrorCode } from '../errors.ts';
 import { VSCARD_MAX_GUEST_ANSWER_BYTES } from '@cardlend/vscard';
 import { LongAnswerSplitter } from '../long-answer.ts';
@@ -127,7 +126,8 @@ export class GuestQueue {
     };
     if (answer.errorCode !== undefined) input.errorCode = answer.errorCode;
     const entry = createLogEntry(input);
-    if (describeApdu(command.apdu).isSensitive) command.apdu.fill(0); // PIN bytes do not linger in memory
+    // PIN bytes do not linger in memory (`isRedacted`: describeApdu found the command sensitive).
+    if (entry.isRedacted) command.apdu.fill(0);
     return entry;
   }
 }
