@@ -17,32 +17,35 @@ export interface CommandApdu {
 /** Parses a command APDU; returns null when the bytes are not a well-formed APDU (ISO 7816-4 §5.1). */
 export function parseCommandApdu(apdu: Uint8Array): CommandApdu | null {
   if (apdu.length < 4) return null;
-  const body = parseBody(apdu);
-  if (!body) return null;
-  return { cla: apdu[0] ?? 0, ins: apdu[1] ?? 0, p1: apdu[2] ?? 0, p2: apdu[3] ?? 0, ...body };
-}
-
-/**
- * Lc, data and Le after the 4-byte header. The short and extended forms differ only in the
- * width of Lc and Le (1 byte, or 2 after a 00 marker) and in what Le 0 means (256 or 65536).
- */
-function parseBody(apdu: Uint8Array): Omit<CommandApdu, 'cla' | 'ins' | 'p1' | 'p2'> | null {
   const n = apdu.length;
-  if (n === 4) return { data: new Uint8Array(0), ne: null, case: 1, isExtended: false };
+  const cla = apdu[0] ?? 0;
+  const ins = apdu[1] ?? 0;
+  const p1 = apdu[2] ?? 0;
+  const p2 = apdu[3] ?? 0;
+  if (n === 4)
+    return { cla, ins, p1, p2, data: new Uint8Array(0), ne: null, case: 1, isExtended: false };
+  // Lc, data and Le after the header. The short and extended forms differ only in the width of
+  // Lc and Le (1 byte, or 2 after a 00 marker) and in what Le 0 means (256 or 65536).
   const isExtended = n > 5 && apdu[4] === 0;
   const width = isExtended ? 2 : 1;
   const at = isExtended ? 5 : 4; // where Lc (or a lone Le) starts
-  const field = (i: number): number =>
-    isExtended ? ((apdu[i] ?? 0) << 8) | (apdu[i + 1] ?? 0) : (apdu[i] ?? 0);
-  const ne = (i: number): number => field(i) || (isExtended ? 65536 : 256);
-  if (n === at + width) return { data: new Uint8Array(0), ne: ne(at), case: 2, isExtended };
-  const lc = field(at);
+  if (n === at + width) {
+    const ne = lengthField(apdu, at, isExtended) || (isExtended ? 65536 : 256);
+    return { cla, ins, p1, p2, data: new Uint8Array(0), ne, case: 2, isExtended };
+  }
+  const lc = lengthField(apdu, at, isExtended);
   if (lc === 0) return null;
   const dataEnd = at + width + lc;
+  if (n !== dataEnd && n !== dataEnd + width) return null;
   const data = apdu.slice(at + width, dataEnd);
-  if (n === dataEnd) return { data, ne: null, case: 3, isExtended };
-  if (n === dataEnd + width) return { data, ne: ne(dataEnd), case: 4, isExtended };
-  return null;
+  if (n === dataEnd) return { cla, ins, p1, p2, data, ne: null, case: 3, isExtended };
+  const ne = lengthField(apdu, dataEnd, isExtended) || (isExtended ? 65536 : 256);
+  return { cla, ins, p1, p2, data, ne, case: 4, isExtended };
+}
+
+/** Lc or Le at `i`: one byte, or two (big-endian) in the extended form. */
+function lengthField(apdu: Uint8Array, i: number, isExtended: boolean): number {
+  return isExtended ? ((apdu[i] ?? 0) << 8) | (apdu[i + 1] ?? 0) : (apdu[i] ?? 0);
 }
 
 /** Builds a command APDU in the shortest form that fits (short when Lc ≤ 255 and Ne ≤ 256). */
