@@ -6,7 +6,12 @@
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SessionTimers, TimerHandle } from '../src/session/timers.ts';
-import { VmLink, type CleanupBounds } from '../src/session/vm-link.ts';
+import {
+  cleanupBounds,
+  GUEST_ANSWER_GRACE_MS,
+  VmLink,
+  type CleanupBounds,
+} from '../src/session/vm-link.ts';
 import { FakeVmHost, type HostConnection } from './helpers.ts';
 
 const BOUNDS: CleanupBounds = {
@@ -136,5 +141,32 @@ describe('VmLink phases', () => {
     link.startCleanup(0, true); // leaving open clears it
     expect(timers.armed).toEqual([1000]);
     expect(expired).toBe(0);
+  });
+
+  it('the slow-reader timer can be armed again after it was disarmed', () => {
+    let expired = 0;
+    link.armSlowReader(() => expired++, 10_000, undefined);
+    link.armSlowReader(() => expired++, 20_000, undefined); // armed already: ignored
+    link.disarmSlowReader();
+    expect(timers.armed).toEqual([]);
+    link.armSlowReader(() => expired++, 30_000, undefined);
+    timers.fire(30_000);
+    expect([expired, link.phase]).toEqual([1, 'open']);
+  });
+});
+
+describe('cleanupBounds', () => {
+  it('has the defaults and the values given, one object for the same values', () => {
+    const defaults = cleanupBounds({});
+    expect(defaults).toEqual({
+      guestAnswerGraceMs: GUEST_ANSWER_GRACE_MS,
+      cleanupAckTimeoutMs: 1000,
+      tcpCloseTimeoutMs: 1000,
+    });
+    expect(cleanupBounds({})).toBe(defaults);
+    const other = cleanupBounds({ cleanupAckTimeoutMs: 20 });
+    expect(other).toEqual({ ...defaults, cleanupAckTimeoutMs: 20 });
+    expect(cleanupBounds({ tcpCloseTimeoutMs: 7 })).toEqual({ ...defaults, tcpCloseTimeoutMs: 7 });
+    expect(Object.isFrozen(other)).toBe(true);
   });
 });

@@ -19,13 +19,12 @@ const FLUSHES_GUEST_COMMANDS: ReadonlySet<number> = new Set([
 ]);
 
 export class SessionCounters {
-  readonly stats: SessionStats = {
-    messagesFromBrowser: 0,
-    bytesFromBrowser: 0,
-    messagesToBrowser: 0,
-    bytesToBrowser: 0,
-    guestCommands: 0,
-  };
+  // The stats as fields (an idle session keeps no separate object for them).
+  #messagesFromBrowser = 0;
+  #bytesFromBrowser = 0;
+  #messagesToBrowser = 0;
+  #bytesToBrowser = 0;
+  #guestCommands = 0;
   /** Guest commands QEMU sent that the browser has not answered yet. */
   outstanding = 0;
   /** Arrival times of outstanding guest commands (oldest first); only with an observer. */
@@ -38,21 +37,32 @@ export class SessionCounters {
     this.#now = now;
   }
 
+  /** The counts so far (a copy). */
+  get stats(): SessionStats {
+    return {
+      messagesFromBrowser: this.#messagesFromBrowser,
+      bytesFromBrowser: this.#bytesFromBrowser,
+      messagesToBrowser: this.#messagesToBrowser,
+      bytesToBrowser: this.#bytesToBrowser,
+      guestCommands: this.#guestCommands,
+    };
+  }
+
   /** Messages relayed either way so far. */
   get messageCount(): number {
-    return this.stats.messagesFromBrowser + this.stats.messagesToBrowser;
+    return this.#messagesFromBrowser + this.#messagesToBrowser;
   }
 
   /** A message went to the browser. */
   toBrowser(length: number): void {
-    this.stats.messagesToBrowser++;
-    this.stats.bytesToBrowser += length;
+    this.#messagesToBrowser++;
+    this.#bytesToBrowser += length;
     this.#observer?.bytes('to_browser', length);
   }
 
   /** A guest command came from QEMU; `isRelayed`: while relaying (it awaits an answer). */
   guestCommand(isRelayed: boolean): void {
-    this.stats.guestCommands++;
+    this.#guestCommands++;
     if (!isRelayed) return;
     this.outstanding++;
     if (this.#observer) {
@@ -69,8 +79,8 @@ export class SessionCounters {
 
   /** A browser message of `type` went to QEMU; `isAnswer` as {@link isAnswer} said. */
   toVm(type: number, length: number, isAnswer: boolean): void {
-    this.stats.messagesFromBrowser++;
-    this.stats.bytesFromBrowser += length;
+    this.#messagesFromBrowser++;
+    this.#bytesFromBrowser += length;
     this.#observer?.bytes('to_vm', length);
     if (isAnswer) {
       this.outstanding--;

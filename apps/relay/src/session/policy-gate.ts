@@ -1,13 +1,13 @@
 /**
  * A session's frame policy (session/frame-policy.ts) bound to its state and to the VM side:
  * the verdicts for each direction, and the writes a verdict asks for — a probe after a frame,
- * the relay's own messages (VmLink.relayWrite) — with each control message among them counted
+ * the relay's own messages (VmLink.relayWriter) — with each control message among them counted
  * as awaiting QEMU's reply. Made only when the session has a policy.
  */
 import type { FramePolicy, FrameVerdict, PolicyNotice, RelayFrame } from './frame-policy.ts';
-import { expectsReply, type VmLink } from './vm-link.ts';
+import { expectsReply, type RelayWriter, type VmLink } from './vm-link.ts';
 
-export class PolicyGate {
+export class PolicyGate implements RelayWriter {
   readonly #policy: FramePolicy;
   readonly #state: unknown;
   readonly #vm: VmLink;
@@ -16,7 +16,7 @@ export class PolicyGate {
     this.#policy = policy;
     this.#state = policy.init({ protocol });
     this.#vm = vm;
-    if (policy.fromRelay) vm.relayWrite = (bytes) => this.writeFromRelay(bytes);
+    if (policy.fromRelay) vm.relayWriter = this;
   }
 
   /** Browser → VM verdict; undefined when the policy does not look at this direction. */

@@ -70,19 +70,6 @@ export interface PumpParts {
   readonly now: () => number;
 }
 
-/** The fixed parts of {@link SessionPumps}. */
-interface PumpOptions {
-  readonly owner: PumpOwner;
-  readonly tcp: Socket;
-  readonly vm: VmLink;
-  readonly counters: SessionCounters;
-  readonly gate: PolicyGate | undefined;
-  readonly bucket: TokenBucket | undefined;
-  readonly now: () => number;
-  readonly maxBufferedToBrowserBytes: number;
-  readonly slowReaderTimeoutMs: number;
-}
-
 const SEND_BINARY = { binary: true } as const;
 
 export class SessionPumps {
@@ -92,30 +79,41 @@ export class SessionPumps {
   isVmPaused = false;
   /** Reading from the browser is paused for backpressure. */
   isBrowserPaused = false;
-  readonly #o: PumpOptions;
+  // The fixed parts, as fields (an idle session keeps no separate object for them).
+  readonly #owner: PumpOwner;
+  readonly #tcp: Socket;
+  readonly #vm: VmLink;
+  readonly #counters: SessionCounters;
+  readonly #gate: PolicyGate | undefined;
+  readonly #bucket: TokenBucket | undefined;
+  readonly #now: () => number;
+  readonly #maxBufferedToBrowserBytes: number;
+  readonly #slowReaderTimeoutMs: number;
   /** QEMU's stream: a guest command may be 2 bytes longer than any client message. */
   readonly framer = new VscardFramer({ maxPayloadBytes: VSCARD_MAX_GUEST_COMMAND_BYTES });
 
   constructor(owner: PumpOwner, opts: RelaySessionOptions, parts: PumpParts) {
     this.browser = parts.browser;
     const rate = opts.messageRate === undefined ? DEFAULT_MESSAGE_RATE : opts.messageRate;
-    this.#o = {
-      owner,
-      tcp: parts.vm.tcp,
-      vm: parts.vm,
-      counters: parts.counters,
-      gate: parts.gate,
-      bucket: rate === null ? undefined : new TokenBucket(rate),
-      now: parts.now,
-      maxBufferedToBrowserBytes: opts.maxBufferedToBrowserBytes ?? 256 * 1024,
-      slowReaderTimeoutMs: opts.slowReaderTimeoutMs ?? 10_000,
-    };
+    this.#owner = owner;
+    this.#tcp = parts.vm.tcp;
+    this.#vm = parts.vm;
+    this.#counters = parts.counters;
+    this.#gate = parts.gate;
+    this.#bucket = rate === null ? undefined : new TokenBucket(rate);
+    this.#now = parts.now;
+    this.#maxBufferedToBrowserBytes = opts.maxBufferedToBrowserBytes ?? 256 * 1024;
+    this.#slowReaderTimeoutMs = opts.slowReaderTimeoutMs ?? 10_000;
   }
 
   // Browser → VM
 
   fromBrowser(data: RawData, isBinary: boolean): void {
-    const { vm, counters, gate, bucket, tcp } = this.#o;
+    const vm = this.#vm;
+    const counters = this.#counters;
+    const gate = this.#gate;
+    const bucket = this.#bucket;
+    const tcp = this.#tcp;
     if (vm.phase !== 'open') return;
     if (!isBinary) {
       this.#badFrame(
@@ -135,7 +133,7 @@ export class SessionPumps {
     }
     const isAnswer = counters.isAnswer(type);
     // Answers to outstanding guest commands are paced by QEMU (one per command): not limited.
-    if (!isAnswer && bucket && !bucket.take(this.#o.now())) {
+    if (!isAnswer && bucket && !bucket.take(this.#now())) {
       this.#limit('message-rate');
       return;
     }
@@ -159,7 +157,7 @@ export class SessionPumps {
     if (!isWritable && !this.isBrowserPaused) {
       this.isBrowserPaused = true;
       this.browser.ws.pause();
-      this.#o.owner[kEmit]({ kind: 'backpressure', side: 'browser', isPaused: true });
+      this.#owner[kEmit]({ kind: 'backpressure', side: 'browser', isPaused: true });
     }
   }
 
@@ -168,22 +166,22 @@ export class SessionPumps {
     if (this.isBrowserPaused) {
       this.isBrowserPaused = false;
       if (this.browser.isOpen) this.browser.ws.resume();
-      this.#o.owner[kEmit]({ kind: 'backpressure', side: 'browser', isPaused: false });
+      this.#owner[kEmit]({ kind: 'backpressure', side: 'browser', isPaused: false });
     }
   }
 
   /** The frame policy refused a frame: the browser gets its code, the VM its cleanup. */
   #refuse(direction: 'to-vm' | 'to-browser', verdict: { closeCode: number; reason: string }): void {
     const { closeCode, reason } = verdict;
-    this.#o.owner[kEmit]({ kind: 'frame-refused', direction, closeCode, reason });
-    this.#o.owner[kStop]('frame-refused', closeCode, reason, true);
+    this.#owner[kEmit]({ kind: 'frame-refused', direction, closeCode, reason });
+    this.#owner[kStop]('frame-refused', closeCode, reason, true);
   }
 
   #limit(refusal: 'message-rate' | 'slow-reader'): void {
-    if (this.#o.vm.phase !== 'open') return;
-    this.#o.owner[kEmit]({ kind: 'limit', refusal });
+    if (this.#vm.phase !== 'open') return;
+    this.#owner[kEmit]({ kind: 'limit', refusal });
     const { code, reason } = refusalClose(refusal);
-    this.#o.owner.close(code, reason);
+    this.#owner.close(code, reason);
   }
 
   static #slowReader(p: SessionPumps): void {
@@ -191,15 +189,17 @@ export class SessionPumps {
   }
 
   #badFrame(code: string, message: string): void {
-    this.#o.owner[kEmit]({ kind: 'bad-frame', code, message });
-    this.#o.owner[kStop]('bad-frame', RelayClose.BAD_FRAME, message, true);
+    this.#owner[kEmit]({ kind: 'bad-frame', code, message });
+    this.#owner[kStop]('bad-frame', RelayClose.BAD_FRAME, message, true);
   }
 
   // VM → browser
 
   fromVm(chunk: Buffer): void {
-    const { vm, gate, owner } = this.#o;
-    const notice = gate?.vmChunk(chunk, this.#o.now());
+    const vm = this.#vm;
+    const gate = this.#gate;
+    const owner = this.#owner;
+    const notice = gate?.vmChunk(chunk, this.#now());
     if (notice) this.#notify(notice);
     let frames;
     try {
@@ -231,39 +231,40 @@ export class SessionPumps {
   }
 
   #maybePauseVm(): void {
-    const { vm, tcp } = this.#o;
+    const vm = this.#vm;
+    const tcp = this.#tcp;
     if (
       vm.phase === 'open' &&
       this.browser.isOpen &&
       !this.isVmPaused &&
-      this.browser.ws.bufferedAmount > this.#o.maxBufferedToBrowserBytes
+      this.browser.ws.bufferedAmount > this.#maxBufferedToBrowserBytes
     ) {
       this.isVmPaused = true;
       tcp.pause();
-      this.#o.owner[kEmit]({ kind: 'backpressure', side: 'vm', isPaused: true });
-      vm.armSlowReader(SessionPumps.#slowReader, this.#o.slowReaderTimeoutMs, this);
+      this.#owner[kEmit]({ kind: 'backpressure', side: 'vm', isPaused: true });
+      vm.armSlowReader(SessionPumps.#slowReader, this.#slowReaderTimeoutMs, this);
     }
   }
 
   /** Guest commands no browser will answer (parked): VSC_Error at once. */
   answerOutstanding(): void {
-    const answered = this.#o.counters.takeAll();
-    if (answered > 0) this.#o.vm.answerGuestCommands(answered);
+    const answered = this.#counters.takeAll();
+    if (answered > 0) this.#vm.answerGuestCommands(answered);
   }
 
   /** Parked: nothing goes to the browser, so QEMU is read again (its writes must not stall). */
   releaseVm(): void {
     if (!this.isVmPaused) return;
     this.isVmPaused = false;
-    this.#o.tcp.resume();
-    this.#o.vm.disarmSlowReader();
+    this.#tcp.resume();
+    this.#vm.disarmSlowReader();
   }
 
   /** A resume: `browser` is the browser side from now on, read from the start. */
   takeOver(browser: BrowserLink): void {
     this.browser = browser;
     this.isBrowserPaused = false;
-    if (this.#o.tcp.isPaused()) this.#o.tcp.resume();
+    if (this.#tcp.isPaused()) this.#tcp.resume();
   }
 
   /**
@@ -271,7 +272,7 @@ export class SessionPumps {
    * a text frame it can show (`encodeRelayNotice`, @cardlend/vscard relay-notice.ts).
    */
   #notify(notice: PolicyNotice): void {
-    this.#o.owner[kEmit]({ kind: 'notice', notice });
+    this.#owner[kEmit]({ kind: 'notice', notice });
     const ws = this.browser.ws;
     if (!this.browser.isOpen || !relaySplitsLongAnswers(ws.protocol)) return;
     const stall = notice.fields['typicalStallMs'];
@@ -289,20 +290,22 @@ export class SessionPumps {
     // queued frame to carry one: a frame queued behind others, or one that alone exceeds the
     // limit. While nothing is queued (the usual case) none is allocated.
     const ws = this.browser.ws;
-    if (ws.bufferedAmount > 0 || bytes.length > this.#o.maxBufferedToBrowserBytes)
+    if (ws.bufferedAmount > 0 || bytes.length > this.#maxBufferedToBrowserBytes)
       ws.send(bytes, SEND_BINARY, this.#sentCallback());
     else ws.send(bytes, SEND_BINARY);
-    this.#o.counters.toBrowser(bytes.length);
+    this.#counters.toBrowser(bytes.length);
   }
 
   #countFromVm(type: number): void {
-    const { vm, counters } = this.#o;
+    const vm = this.#vm;
+    const counters = this.#counters;
     if (type === VSC.APDU) counters.guestCommand(vm.phase === 'open');
     else if (type === VSC.Error || type === VSC.Init) vm.noteReply();
   }
 
   #vmGarbage(code: string, message: string): void {
-    const { vm, owner } = this.#o;
+    const vm = this.#vm;
+    const owner = this.#owner;
     owner[kEmit]({ kind: 'vm-protocol', code, message });
     if (vm.phase === 'open') {
       const text = `The VM sent bytes that are not VSCard (${code}).`;
@@ -317,14 +320,11 @@ export class SessionPumps {
   }
 
   #onBrowserSent(): void {
-    if (
-      this.isVmPaused &&
-      this.browser.ws.bufferedAmount <= this.#o.maxBufferedToBrowserBytes / 2
-    ) {
+    if (this.isVmPaused && this.browser.ws.bufferedAmount <= this.#maxBufferedToBrowserBytes / 2) {
       this.isVmPaused = false;
-      this.#o.tcp.resume();
-      this.#o.vm.disarmSlowReader();
-      this.#o.owner[kEmit]({ kind: 'backpressure', side: 'vm', isPaused: false });
+      this.#tcp.resume();
+      this.#vm.disarmSlowReader();
+      this.#owner[kEmit]({ kind: 'backpressure', side: 'vm', isPaused: false });
     }
   }
 }

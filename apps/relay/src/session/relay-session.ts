@@ -26,7 +26,7 @@ import type { RawData, WebSocket } from 'ws';
 import { NODE_TIMERS, type SessionTimers } from './timers.ts';
 import { Parking } from './parking.ts';
 import { SessionCounters } from './counters.ts';
-import { GUEST_ANSWER_GRACE_MS, VmLink, type VmPhase } from './vm-link.ts';
+import { cleanupBounds, VmLink, type VmPhase } from './vm-link.ts';
 import { BrowserLink, sessionEnd } from './browser-link.ts';
 import { PolicyGate } from './policy-gate.ts';
 import { kEmit, kStop, SessionPumps, type PumpOwner } from './pumps.ts';
@@ -89,11 +89,7 @@ export class RelaySession implements PumpOwner {
     this.#timers = opts.timers ?? NODE_TIMERS;
     this.#wsCloseTimeoutMs = opts.wsCloseTimeoutMs ?? 2000;
     this.#parking = new Parking(this.#timers);
-    this.#vm = new VmLink(opts.tcp, this.#timers, {
-      guestAnswerGraceMs: opts.guestAnswerGraceMs ?? GUEST_ANSWER_GRACE_MS,
-      cleanupAckTimeoutMs: opts.cleanupAckTimeoutMs ?? 1000,
-      tcpCloseTimeoutMs: opts.tcpCloseTimeoutMs ?? 1000,
-    });
+    this.#vm = new VmLink(opts.tcp, this.#timers, cleanupBounds(opts));
     this.#handler = opts.handler;
     this.#activity = opts.activity;
     const now = opts.now ?? defaultNow;
@@ -255,6 +251,7 @@ export class RelaySession implements PumpOwner {
     return this.#pumps.isBrowserPaused;
   }
 
+  /** The counts so far (a copy each time). */
   get stats(): Readonly<SessionStats> {
     return this.#counters.stats;
   }

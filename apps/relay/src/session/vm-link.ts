@@ -19,7 +19,7 @@ import type { SessionTimers, TimerHandle } from './timers.ts';
  * is destroyed if QEMU has not closed it by the timeout). `closed`: nothing more goes to the VM.
  */
 export type VmPhase =
-  | { readonly name: 'open'; slowReader: TimerHandle | undefined }
+  | { readonly name: 'open'; readonly slowReader: TimerHandle | undefined }
   | { readonly name: 'grace'; readonly timer: TimerHandle }
   | { readonly name: 'acks'; readonly timer: TimerHandle }
   | { readonly name: 'fin'; readonly timer: TimerHandle }
@@ -59,19 +59,44 @@ export interface CleanupBounds {
   readonly tcpCloseTimeoutMs: number;
 }
 
+let lastBounds: CleanupBounds | undefined;
+
 /**
- * Writes a message the relay itself sends to QEMU (the session's frame policy may veto it or
- * add a probe); true when it was written.
+ * The bounds of `opts` (defaults: {@link GUEST_ANSWER_GRACE_MS}, 1000, 1000 ms) as one frozen
+ * object shared by the sessions with the same ones (all of a server's): an idle session keeps
+ * no copy of its own.
  */
-export type RelayWrite = (bytes: Uint8Array) => boolean;
+export function cleanupBounds(opts: Partial<CleanupBounds>): CleanupBounds {
+  const guestAnswerGraceMs = opts.guestAnswerGraceMs ?? GUEST_ANSWER_GRACE_MS;
+  const cleanupAckTimeoutMs = opts.cleanupAckTimeoutMs ?? 1000;
+  const tcpCloseTimeoutMs = opts.tcpCloseTimeoutMs ?? 1000;
+  const last = lastBounds;
+  if (
+    last?.guestAnswerGraceMs === guestAnswerGraceMs &&
+    last.cleanupAckTimeoutMs === cleanupAckTimeoutMs &&
+    last.tcpCloseTimeoutMs === tcpCloseTimeoutMs
+  )
+    return last;
+  lastBounds = Object.freeze({ guestAnswerGraceMs, cleanupAckTimeoutMs, tcpCloseTimeoutMs });
+  return lastBounds;
+}
+
+/** What writes the messages the relay itself sends to QEMU (session/policy-gate.ts). */
+export interface RelayWriter {
+  /** Writes `bytes` (the session's frame policy may veto them or add a probe); true if written. */
+  writeFromRelay(bytes: Uint8Array): boolean;
+}
+
+/** `open` without the slow-reader timer: one object for every idle session. */
+const OPEN: VmPhase = Object.freeze({ name: 'open', slowReader: undefined });
 
 export class VmLink {
   readonly tcp: Socket;
   /** How the cleanup writes its messages (a frame policy's say); default: straight to the socket. */
-  relayWrite: RelayWrite | undefined;
+  relayWriter: RelayWriter | undefined;
   readonly #timers: SessionTimers;
   readonly #bounds: CleanupBounds;
-  #phase: VmPhase = { name: 'open', slowReader: undefined };
+  #phase: VmPhase = OPEN;
   /** Control messages sent (by the browser or the cleanup) whose reply QEMU still owes. */
   pendingReplies = 0;
   /** The TCP connection has not closed yet. */
@@ -106,14 +131,14 @@ export class VmLink {
   armSlowReader<A>(expire: (arg: A) => void, ms: number, arg: A): void {
     const phase = this.#phase;
     if (phase.name !== 'open' || phase.slowReader !== undefined) return;
-    phase.slowReader = this.#timers.set(expire, ms, arg);
+    this.#phase = { name: 'open', slowReader: this.#timers.set(expire, ms, arg) };
   }
 
   disarmSlowReader(): void {
     const phase = this.#phase;
     if (phase.name !== 'open' || phase.slowReader === undefined) return;
     this.#timers.clear(phase.slowReader);
-    phase.slowReader = undefined;
+    this.#phase = OPEN;
   }
 
   /**
@@ -153,7 +178,7 @@ export class VmLink {
   }
 
   #write(bytes: Uint8Array): boolean {
-    if (this.relayWrite) return this.relayWrite(bytes);
+    if (this.relayWriter) return this.relayWriter.writeFromRelay(bytes);
     this.tcp.write(bytes);
     return true;
   }
