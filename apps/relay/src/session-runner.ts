@@ -124,9 +124,14 @@ export class LiveSession implements HeartbeatPeer, SessionHandler {
   ws: WebSocket;
   readonly sessionId: number;
   readonly targetId: string;
-  /** What admission took, released when the session ends (not the request or its token). */
-  readonly held: Pick<AdmittedSession, 'lock' | 'cap' | 'lease'>;
-  readonly audit: SessionStartAudit;
+  /** The target's configuration (its endpoint for the audit lines). */
+  readonly target: AdmittedSession['target'];
+  readonly clientAddress: string;
+  readonly origin: string | undefined;
+  // What admission took, released when the session ends (not the request or its token).
+  readonly #lock: AdmittedSession['lock'];
+  readonly #cap: AdmittedSession['cap'];
+  readonly #lease: AdmittedSession['lease'];
   readonly startedAt = Date.now();
   readonly heartbeat: HeartbeatHandle;
   session: RelaySession | undefined;
@@ -136,16 +141,28 @@ export class LiveSession implements HeartbeatPeer, SessionHandler {
     this.ws = ws;
     this.sessionId = ctx.nextSessionId++;
     this.targetId = admitted.targetId;
-    const { client, target, lock, cap, lease } = admitted;
-    this.held = lease ? { lock, cap, lease } : { lock, cap };
-    this.audit = {
-      sessionId: String(this.sessionId),
-      targetId: admitted.targetId,
-      target: `${target.host}:${target.port}`,
-      clientAddress: client.clientAddress,
-      ...(client.origin !== undefined ? { origin: client.origin } : {}),
-    };
+    this.target = admitted.target;
+    this.clientAddress = admitted.client.clientAddress;
+    this.origin = admitted.client.origin;
+    this.#lock = admitted.lock;
+    this.#cap = admitted.cap;
+    this.#lease = admitted.lease;
     this.heartbeat = ctx.heartbeat.add(this);
+  }
+
+  /**
+   * The session's audit fields, made for each audit line: an idle session keeps no copy of
+   * them (nor the endpoint's text).
+   */
+  get audit(): SessionStartAudit {
+    const { target, origin } = this;
+    return {
+      sessionId: String(this.sessionId),
+      targetId: this.targetId,
+      target: `${target.host}:${target.port}`,
+      clientAddress: this.clientAddress,
+      ...(origin !== undefined ? { origin } : {}),
+    };
   }
 
   /**
@@ -156,7 +173,7 @@ export class LiveSession implements HeartbeatPeer, SessionHandler {
     const graceMs = this.ctx.config.resumeGraceMs;
     const session = this.session;
     if (graceMs <= 0 || session === undefined) return;
-    const ticket = this.ctx.tickets.issue(this, this.audit.origin, randomBytes(16), Date.now());
+    const ticket = this.ctx.tickets.issue(this, this.origin, randomBytes(16), Date.now());
     this.ws.send(encodeResumeOffer({ ticket, graceMs }));
     session.enableResume(graceMs);
   }
@@ -191,13 +208,13 @@ export class LiveSession implements HeartbeatPeer, SessionHandler {
   }
 
   onSessionEnd(end: SessionEnd): void {
-    const { ctx, held, targetId } = this;
+    const { ctx, targetId } = this;
     ctx.tickets.ended(this, Date.now());
     this.heartbeat.remove();
     if (ctx.sessions.get(targetId) === this.session) ctx.sessions.delete(targetId);
-    held.lock.release();
-    held.cap.release();
-    held.lease?.release();
+    this.#lock.release();
+    this.#cap.release();
+    this.#lease?.release();
     ctx.metrics?.sessionEnded();
     ctx.audit?.sessionEnd({
       ...this.audit,

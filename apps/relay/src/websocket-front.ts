@@ -120,11 +120,14 @@ export class WebSocketFront {
 
   #clientInfo(req: http.IncomingMessage, isResumeCapable: boolean): ClientInfo {
     // The peer, or — only behind a configured trusted proxy — the forwarded client.
-    const clientAddress = resolveClientAddress({
-      peerAddress: req.socket.remoteAddress,
+    const peerAddress = req.socket.remoteAddress;
+    const resolved = resolveClientAddress({
+      peerAddress,
       headers: req.headers,
       trustedProxies: this.#opts.trustedProxies,
     });
+    // The socket keeps its peer's text anyway: a session keeps no second copy of it.
+    const clientAddress = resolved === peerAddress ? peerAddress : resolved;
     return {
       clientAddress,
       remote: `${clientAddress}:${req.socket.remotePort ?? '?'}`,

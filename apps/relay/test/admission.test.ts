@@ -273,6 +273,15 @@ describe('operations', () => {
     const all = lines.join('\n');
     const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(parsed.map((p) => p['event'])).toEqual(['session-start', 'session-end', 'refusal']);
+    // Start and end name the same session, target and client.
+    const who = {
+      sessionId: parsed[0]?.['sessionId'],
+      targetId: 'vm-a',
+      target: `127.0.0.1:${vmA.port}`,
+      clientAddress: '127.0.0.1',
+    };
+    expect(parsed[0]).toMatchObject({ ...who, sessionId: expect.any(String) });
+    expect(parsed[1]).toMatchObject(who);
     expect(parsed[1]).toMatchObject({
       targetId: 'vm-a',
       apduCount: 1,
