@@ -228,7 +228,9 @@ export class CardBridge {
     try {
       // The clock is read when an input's turn comes, not when it arrived.
       for (let next = this.#inbox.shift(); next !== undefined; next = this.#inbox.shift()) {
-        for (const action of next(this.#machine, this.#now())) this.#perform(action);
+        const actions = next(this.#machine, this.#now());
+        // By index: an array iterator per input is garbage the next guest command may wait behind.
+        for (let i = 0; i < actions.length; i++) this.#perform(actions[i]!);
       }
     } finally {
       this.#isDispatching = false;
@@ -298,9 +300,10 @@ export class CardBridge {
   }
 
   #notify<T>(listeners: ListenerList<T>, value: T, what: string): void {
-    for (const l of listeners.current) {
+    const current = listeners.current;
+    for (let i = 0; i < current.length; i++) {
       try {
-        l(value);
+        current[i]!(value);
       } catch (e) {
         this.#log({ level: 'warn', message: `${what} listener threw`, data: { error: String(e) } });
       }

@@ -6,6 +6,9 @@
 import type { BridgeReader, BridgeReaderEvent } from '../reader.ts';
 import type { ReaderRequest, ReaderResult } from '../lending/types.ts';
 
+/** Ends the queue's wait for a call, however it went (one function for all calls). */
+const settled = (): void => undefined;
+
 /** See the module comment. */
 export class ReaderSlot {
   readonly #reader: BridgeReader;
@@ -33,10 +36,7 @@ export class ReaderSlot {
   /** Queues `request`; `done(id, result)` follows once it and every earlier call have settled. */
   run(request: ReaderRequest, done: (id: number, result: ReaderResult) => void): void {
     const call = this.#chain.then(() => this.#call(request));
-    this.#chain = call.then(
-      () => undefined,
-      () => undefined,
-    );
+    this.#chain = call.then(settled, settled);
     call.then(
       (value) => done(request.id, { ok: true, value }),
       (error: unknown) => done(request.id, { ok: false, error }),

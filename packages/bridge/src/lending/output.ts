@@ -63,7 +63,8 @@ export class MachineOutput {
 
   /** Runs one input at `nowMs` and returns the actions it produced. */
   protected input(nowMs: number, body: () => void): LendingAction[] {
-    this.#out = [];
+    // Nothing is emitted between inputs (were it, it is dropped): no fresh array per input.
+    if (this.#out.length > 0) this.#out = [];
     this.#nowMs = nowMs;
     body();
     const out = this.#out;

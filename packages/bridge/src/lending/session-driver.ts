@@ -65,9 +65,9 @@ export class SessionDriver {
       core.failConnection(conn, new BridgeError('BRIDGE_RELAY_PROTOCOL', { cause: e }));
       return;
     }
-    for (const action of actions) {
+    for (let i = 0; i < actions.length; i++) {
       if (conn.session !== session || core.conn !== conn) return;
-      this.#perform(conn, action);
+      this.#perform(conn, actions[i]!);
     }
   }
 
