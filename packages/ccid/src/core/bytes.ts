@@ -23,12 +23,12 @@ export function writeU32(b: Uint8Array, off: number, v: number): void {
 }
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   let n = 0;
-  for (const p of parts) n += p.length;
+  for (let i = 0; i < parts.length; i++) n += parts[i]!.length;
   const out = new Uint8Array(n);
   let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
+  for (let i = 0; i < parts.length; i++) {
+    out.set(parts[i]!, o);
+    o += parts[i]!.length;
   }
   return out;
 }

@@ -87,7 +87,9 @@ export class CcidReceiver {
   /** Feeds one bulk-IN transfer completion (ZLPs included). */
   push(chunk: Uint8Array): CcidReceiverEvent[] {
     const out: CcidReceiverEvent[] = [];
-    for (const f of this.#framer.push(chunk)) {
+    const frames = this.#framer.push(chunk);
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i]!;
       if (f.type === 'dropped') out.push(f);
       else out.push(this.#match(f.bytes));
     }

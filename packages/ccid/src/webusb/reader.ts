@@ -240,7 +240,7 @@ export class CcidReader {
   /** Slots with a command in flight (a loop: this runs for every command). */
   #busySlots(): number {
     let n = 0;
-    for (const x of this.#slots) if (x.isBusy) n++;
+    for (let i = 0; i < this.#slots.length; i++) if (this.#slots[i]!.isBusy) n++;
     return n;
   }
 

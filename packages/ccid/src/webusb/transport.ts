@@ -339,7 +339,8 @@ export class CcidTransport {
 
   /** Carries out what the receiver decided: settle waiters, restart timers, log drops. */
   #apply(events: CcidReceiverEvent[]): void {
-    for (const ev of events) {
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i]!;
       switch (ev.type) {
         case 'answer': {
           this.#opts.onLog?.({ kind: 'in', bytes: ev.bytes });
