@@ -3,12 +3,12 @@
 /** Concatenates byte arrays into a new Uint8Array. */
 export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
   let total = 0;
-  for (const p of parts) total += p.length;
+  for (let i = 0; i < parts.length; i++) total += parts[i]!.length;
   const out = new Uint8Array(total);
   let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+  for (let i = 0; i < parts.length; i++) {
+    out.set(parts[i]!, at);
+    at += parts[i]!.length;
   }
   return out;
 }

@@ -275,7 +275,9 @@ export class SimulatedReader {
   #bulkTransferOut(bytes: Uint8Array): SimOutTransferResult {
     if (this.faults.shouldFire('bulkOutStall')) this.#state.haltedOut = true;
     if (this.#state.haltedOut) return { status: 'stall', bytesWritten: 0 };
-    for (const event of this.#bulkOut.push(bytes)) {
+    const events = this.#bulkOut.push(bytes);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
       // The reader starts on the command after the OUT transfer has completed.
       if (event.kind === 'bad-length') {
         runSoon(() => this.#firmware.rejectBadLength(event.header));

@@ -87,8 +87,12 @@ export class BulkInQueue {
 
 /** The packets of one IN transfer as Chrome hands them: a DataView over a fresh buffer (one copy). */
 function freshDataView(packets: readonly Uint8Array[]): DataView {
-  const joined = concatBytes(...packets);
-  return new DataView(joined.buffer, joined.byteOffset, joined.byteLength);
+  let length = 0;
+  for (let i = 0; i < packets.length; i++) length += packets[i]!.length;
+  const joined = new Uint8Array(new ArrayBuffer(length));
+  for (let i = 0, at = 0; i < packets.length; at += packets[i]!.length, i++)
+    joined.set(packets[i]!, at);
+  return new DataView(joined.buffer);
 }
 
 /** What bulk-OUT bytes complete: a whole message, or a header whose dwLength is too large. */

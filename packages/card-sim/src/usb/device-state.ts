@@ -23,7 +23,7 @@ export class Waiters {
   wakeAll(): void {
     const w = this.#waiting;
     this.#waiting = [];
-    for (const f of w) f();
+    for (let i = 0; i < w.length; i++) w[i]!();
   }
 }
 
