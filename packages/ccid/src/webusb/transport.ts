@@ -14,6 +14,8 @@ import {
   isCcidError,
   responseTypeFor,
 } from '../core/index.ts';
+import { AnswerWait } from './answer-wait.ts';
+import type { ExchangeOptions } from './answer-wait.ts';
 import { runInterruptPump } from './interrupt-pump.ts';
 import { isDisconnectError, transferError } from './platform-errors.ts';
 
@@ -35,13 +37,6 @@ export type CommandWithoutSeq = CcidCommand extends infer C
     : never
   : never;
 
-interface Waiter {
-  seq: number;
-  resolve: (r: CcidResponse) => void;
-  reject: (e: unknown) => void;
-  onTimeExtension: (multiplier: number) => void;
-}
-
 /** Options of {@link CcidTransport}. */
 export interface CcidTransportOptions {
   device: USBDevice;
@@ -53,16 +48,6 @@ export interface CcidTransportOptions {
   onInterrupt: (m: CcidInterruptMessage) => void;
 }
 
-/** Options of one exchange. */
-export interface ExchangeOptions {
-  /** Time to wait for the answer, ms; restarted (× bError) on each time-extension frame. */
-  timeoutMs: number;
-  signal?: AbortSignal | undefined;
-  /** Time-extension frames accepted for one command before giving up with CCID_TIMEOUT. Default 1000. */
-  maxTimeExtensions?: number | undefined;
-}
-
-const DEFAULT_MAX_TIME_EXTENSIONS = 1000;
 /** clearHalt + retry rounds for a stalled bulk-OUT before giving up. */
 const MAX_STALL_RETRIES = 3;
 /** Longest wait for the SlotStatus that ends an ABORT, ms. */
@@ -83,7 +68,10 @@ export class CcidTransport {
   readonly #opts: CcidTransportOptions;
   readonly #receiver: CcidReceiver;
   readonly #readBytes: number;
-  readonly #waiters = new Map<number, Waiter>();
+  readonly #waiters = new Map<number, AnswerWait>();
+  /** A wait timed out or was aborted: its answer, whole or partial, is not awaited any more (resync rule 3). */
+  readonly #giveUp = (slot: number, seq: number): void =>
+    this.#apply(this.#receiver.cancel(slot, seq));
   #seq = 0;
   #isClosed = false;
   #goneError: CcidError | undefined;
@@ -158,7 +146,10 @@ export class CcidTransport {
   }
 
   async #run(full: CcidCommand, opts: ExchangeOptions, canAbort: boolean): Promise<CcidResponse> {
-    const wait = this.#awaitAnswer(full, opts);
+    const wait = new AnswerWait(full, opts, this.#giveUp);
+    this.#waiters.set(full.slot, wait);
+    this.#receiver.expect(full.slot, full.seq, responseTypeFor(full.type));
+    wait.start();
     try {
       await this.#write(encodeCommand(full));
       return await wait.answer;
@@ -170,59 +161,9 @@ export class CcidTransport {
       throw e;
     } finally {
       wait.dispose();
+      if (this.#waiters.get(full.slot) === wait) this.#waiters.delete(full.slot);
+      this.#receiver.forget(full.slot, full.seq);
     }
-  }
-
-  /** Registers the waiter of `full` with its timeout, time-extension budget and AbortSignal. */
-  #awaitAnswer(
-    full: CcidCommand,
-    opts: ExchangeOptions,
-  ): { answer: Promise<CcidResponse>; dispose: () => void } {
-    const { slot, seq, type } = full;
-    const maxExtensions = opts.maxTimeExtensions ?? DEFAULT_MAX_TIME_EXTENSIONS;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort: (() => void) | undefined;
-    let extensions = 0;
-    const answer = new Promise<CcidResponse>((resolve, reject) => {
-      const fail = (e: CcidError): void => {
-        // Timeout or abort: the answer, whole or partial, is not awaited any more (resync rule 3).
-        this.#apply(this.#receiver.cancel(slot, seq));
-        reject(e);
-      };
-      const arm = (ms: number): void => {
-        if (timer !== undefined) clearTimeout(timer);
-        timer = setTimeout(
-          () => fail(new CcidError('CCID_TIMEOUT', `no answer to ${type} within ${ms} ms`)),
-          ms,
-        );
-      };
-      const onTimeExtension = (m: number): void => {
-        // CCID rev 1.1 §6.2.7: restart the wait, scaled by the multiplier; bounded so a reader that
-        // only ever sends time extensions can't hold the caller forever.
-        if (++extensions > maxExtensions)
-          fail(
-            new CcidError('CCID_TIMEOUT', `${type}: more than ${maxExtensions} time extensions`),
-          );
-        else arm(opts.timeoutMs * Math.max(1, m));
-      };
-      this.#waiters.set(slot, { seq, resolve, reject, onTimeExtension });
-      this.#receiver.expect(slot, seq, responseTypeFor(type));
-      arm(opts.timeoutMs);
-      const signal = opts.signal;
-      if (signal) {
-        onAbort = () =>
-          fail(new CcidError('CCID_ABORTED', `${type} aborted`, { cause: signal.reason }));
-        signal.addEventListener('abort', onAbort, { once: true });
-      }
-    });
-    answer.catch(() => undefined);
-    const dispose = (): void => {
-      if (timer !== undefined) clearTimeout(timer);
-      if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
-      if (this.#waiters.get(slot)?.seq === seq) this.#waiters.delete(slot);
-      this.#receiver.forget(slot, seq);
-    };
-    return { answer, dispose };
   }
 
   /** ABORT procedure (CCID rev 1.1 §5.3.1): class request, then PC_to_RDR_Abort with the same bSlot/bSeq. Failures are logged only. */

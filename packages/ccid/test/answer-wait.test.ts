@@ -1,0 +1,76 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { CcidCommand, CcidResponse } from '../src/core/index.ts';
+import { AnswerWait } from '../src/webusb/answer-wait.ts';
+
+const command: CcidCommand = { type: 'GetSlotStatus', slot: 1, seq: 7 };
+const response = { type: 'SlotStatus', slot: 1, seq: 7 } as CcidResponse;
+
+describe('AnswerWait', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('times out after timeoutMs, restarted × multiplier by each time extension, and gives up first', async () => {
+    const gaveUp: [number, number][] = [];
+    const wait = new AnswerWait(command, { timeoutMs: 100 }, (slot, seq) =>
+      gaveUp.push([slot, seq]),
+    );
+    wait.start();
+    vi.advanceTimersByTime(99);
+    wait.onTimeExtension(3); // now 300 ms from here
+    vi.advanceTimersByTime(299);
+    expect(gaveUp).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(gaveUp).toEqual([[1, 7]]);
+    await expect(wait.answer).rejects.toMatchObject({
+      code: 'CCID_TIMEOUT',
+      message: expect.stringContaining('no answer to GetSlotStatus within 300 ms'),
+    });
+  });
+
+  it('bounds time extensions', async () => {
+    const wait = new AnswerWait(command, { timeoutMs: 100, maxTimeExtensions: 2 }, () => undefined);
+    wait.start();
+    wait.onTimeExtension(1);
+    wait.onTimeExtension(1);
+    wait.onTimeExtension(1);
+    await expect(wait.answer).rejects.toMatchObject({
+      code: 'CCID_TIMEOUT',
+      message: expect.stringContaining('more than 2 time extensions'),
+    });
+  });
+
+  it('fails with CCID_ABORTED when the signal fires, and lets go of timer and signal once disposed', async () => {
+    const ac = new AbortController();
+    const gaveUp: number[] = [];
+    const wait = new AnswerWait(command, { timeoutMs: 100, signal: ac.signal }, (_, seq) =>
+      gaveUp.push(seq),
+    );
+    wait.start();
+    ac.abort(new Error('stop'));
+    await expect(wait.answer).rejects.toMatchObject({ code: 'CCID_ABORTED' });
+    expect(gaveUp).toEqual([7]);
+    wait.dispose();
+
+    const other = new AbortController();
+    const settled = new AnswerWait(command, { timeoutMs: 100, signal: other.signal }, (_, seq) =>
+      gaveUp.push(seq),
+    );
+    settled.start();
+    settled.resolve(response);
+    settled.dispose();
+    other.abort();
+    vi.advanceTimersByTime(1000);
+    expect(gaveUp).toEqual([7]);
+    await expect(settled.answer).resolves.toBe(response);
+  });
+
+  it('a rejection nobody awaits is handled', () => {
+    const wait = new AnswerWait(command, { timeoutMs: 100 }, () => undefined);
+    wait.reject(new Error('reader closed'));
+    vi.advanceTimersByTime(0);
+  });
+});
