@@ -98,4 +98,11 @@ describe('messages handed out', () => {
     expect(joined.map((m) => m.type === 'message' && toHex(m.bytes))).toEqual([toHex(A)]);
     expect(whole.map((m) => m.type === 'message' && toHex(m.bytes))).toEqual([toHex(B), toHex(S)]);
   });
+
+  it('a completion that is one whole message is handed out as it is, not copied', () => {
+    const f = new BulkInFramer({ packetSize: PKT, maxMessageBytes: 300 });
+    const completion = B.slice();
+    expect(f.push(completion)).toEqual([{ type: 'message', bytes: completion }]);
+    expect((f.push(S)[0] as { bytes: Uint8Array }).bytes).toBe(S);
+  });
 });

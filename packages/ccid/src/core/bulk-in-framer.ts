@@ -50,7 +50,7 @@ export class BulkInFramer {
   readonly #buf = new ChunkBuffer();
   #isResyncing = false;
   /** While resyncing: offsets in the held bytes where a completion started (candidate message starts). */
-  #starts: number[] = [];
+  readonly #starts: number[] = [];
 
   constructor(opts: BulkInFramerOptions) {
     this.#packetSize = Math.max(1, opts.packetSize);
@@ -98,9 +98,15 @@ export class BulkInFramer {
         return out;
       }
       if (this.#buf.length < need) break;
-      // A view: the held bytes are never written (the caller hands each completion over).
-      out.push({ type: 'message', bytes: all.subarray(0, need) });
-      this.#keep(all.subarray(need));
+      // The held bytes themselves, or a view of them: they are never written (the caller hands
+      // each completion over).
+      if (all.length === need) {
+        out.push({ type: 'message', bytes: all });
+        this.#keep();
+      } else {
+        out.push({ type: 'message', bytes: all.subarray(0, need) });
+        this.#keep(all.subarray(need));
+      }
     }
     if (endsTransfer && this.#buf.length > 0) out.push(this.#dropAll('cut'));
     return out;
@@ -159,6 +165,6 @@ export class BulkInFramer {
 
   #keep(rest?: Uint8Array): void {
     this.#buf.keep(rest);
-    this.#starts = [];
+    this.#starts.length = 0; // in place: one array for the framer's life
   }
 }

@@ -1,6 +1,7 @@
 /** Bytes that arrive in chunks (USB transfer completions), joined only when looked at. */
 export class ChunkBuffer {
-  #parts: Uint8Array[] = [];
+  /** Changed in place: it never leaves this object. */
+  readonly #parts: Uint8Array[] = [];
   #length = 0;
 
   /** Bytes held. */
@@ -24,13 +25,15 @@ export class ChunkBuffer {
       all.set(p, o);
       o += p.length;
     }
-    this.#parts = [all];
+    this.#parts.length = 0;
+    this.#parts.push(all);
     return all;
   }
 
   /** Keeps only `rest` (a tail of {@link bytes}), or nothing. */
-  keep(rest: Uint8Array = new Uint8Array(0)): void {
-    this.#parts = rest.length ? [rest] : [];
-    this.#length = rest.length;
+  keep(rest?: Uint8Array): void {
+    this.#parts.length = 0;
+    if (rest !== undefined && rest.length > 0) this.#parts.push(rest);
+    this.#length = rest?.length ?? 0;
   }
 }

@@ -92,7 +92,8 @@ export class SlotRunner {
     return action.response;
   }
 
-  async cmd(
+  /** One command through the transport (its promise as it is: no async step of its own). */
+  cmd(
     cmd: CommandWithoutSeq,
     opts: { signal?: AbortSignal | undefined; timeoutMs?: number } = {},
   ): Promise<CcidResponse> {
@@ -133,8 +134,8 @@ export class SlotRunner {
     }
   }
 
-  /** One XfrBlock within the reader's message limit. */
-  async #xfr(x: Xfr): Promise<CcidResponse> {
+  /** One XfrBlock within the reader's message limit (throws at once when it does not fit). */
+  #xfr(x: Xfr): Promise<CcidResponse> {
     assertXfrBlockFits(x.data.length, this.#iface.maxMessageLength, x.kind ?? 'other');
     const cmd = {
       type: 'XfrBlock' as const,
