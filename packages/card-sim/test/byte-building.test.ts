@@ -154,7 +154,9 @@ describe('bulk transfers', () => {
       { kind: 'message', message: b },
     ]);
     expect(second).toEqual([{ kind: 'message', message: c }]);
-    out.push(message(4, [7, 7, 7]));
+    const transfer = message(4, [7, 7, 7]);
+    expect(out.push(transfer)).toEqual([{ kind: 'message', message: transfer }]);
+    expect((out.push(c)[0] as { message: Uint8Array }).message).toBe(c); // a whole message: the transfer itself
     expect(first.map((e) => e.kind === 'message' && [...e.message])).toEqual([[...a], [...b]]);
   });
 

@@ -95,6 +95,8 @@ function freshDataView(packets: readonly Uint8Array[]): DataView {
   return new DataView(joined.buffer);
 }
 
+const EMPTY = new Uint8Array(0);
+
 /** What bulk-OUT bytes complete: a whole message, or a header whose dwLength is too large. */
 export type BulkOutEvent =
   | { readonly kind: 'message'; readonly message: Uint8Array }
@@ -103,7 +105,7 @@ export type BulkOutEvent =
 /** Joins OUT transfers into PC_to_RDR messages (10-byte header + dwLength bytes). */
 export class BulkOutAssembler {
   readonly #maxMessageLength: number;
-  #buffer: Uint8Array = new Uint8Array(0);
+  #buffer: Uint8Array = EMPTY;
 
   /** `maxMessageLength`: what the firmware accepts, header included. */
   constructor(maxMessageLength: number) {
@@ -123,20 +125,22 @@ export class BulkOutAssembler {
       const dwLength = readLe16(buf, 1) + readLe16(buf, 3) * 65536;
       if (dwLength > this.#maxMessageLength - 10) {
         // CCID §6.2.6: bad dwLength (offset 1); the rest of this transfer is discarded.
-        this.#buffer = new Uint8Array(0);
+        this.#buffer = EMPTY;
         events.push({ kind: 'bad-length', header: buf.slice(0, 10) });
         break;
       }
-      if (buf.length < 10 + dwLength) break;
-      // Views, not copies: nothing writes to the held bytes.
-      events.push({ kind: 'message', message: buf.subarray(0, 10 + dwLength) });
-      this.#buffer = buf.subarray(10 + dwLength);
+      const end = 10 + dwLength;
+      if (buf.length < end) break;
+      // The transfer itself when it is one whole message, else views: nothing writes to the held bytes.
+      const isWhole = buf.length === end;
+      events.push({ kind: 'message', message: isWhole ? buf : buf.subarray(0, end) });
+      this.#buffer = isWhole ? EMPTY : buf.subarray(end);
     }
     return events;
   }
 
   /** Drops a half-received message (USB reset). */
   clear(): void {
-    this.#buffer = new Uint8Array(0);
+    this.#buffer = EMPTY;
   }
 }
