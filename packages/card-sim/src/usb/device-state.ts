@@ -70,10 +70,9 @@ export class UsbDeviceState {
   /** Waits until `waiters` wake it; rejects on unplug/close. */
   wait(waiters: Waiters): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const rejecter = (e: Error): void => reject(e);
-      this.#rejecters.add(rejecter);
+      this.#rejecters.add(reject);
       waiters.add(() => {
-        this.#rejecters.delete(rejecter);
+        this.#rejecters.delete(reject);
         resolve();
       });
     });
@@ -85,18 +84,18 @@ export class UsbDeviceState {
    */
   run<T>(fn: () => T | Promise<T>, isTransfer = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const rejecter = (e: Error): void => reject(e);
-      if (isTransfer) this.#rejecters.add(rejecter);
+      // The promise's own reject is what unplug/close call (no wrapper per call).
+      if (isTransfer) this.#rejecters.add(reject);
       runSoon(() => {
         Promise.resolve()
           .then(fn)
           .then(
             (v) => {
-              this.#rejecters.delete(rejecter);
+              this.#rejecters.delete(reject);
               resolve(v);
             },
             (e: unknown) => {
-              this.#rejecters.delete(rejecter);
+              this.#rejecters.delete(reject);
               reject(e instanceof Error ? e : new Error(String(e)));
             },
           );
