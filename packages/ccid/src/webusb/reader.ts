@@ -175,10 +175,11 @@ export class CcidReader {
    * data). T=0: 61xx/6Cxx handled at every level; T=1 on TPDU readers: block protocol; extended
    * APDU readers: chaining (CCID rev 1.1 §6.1.4). Rejects CCID_BUSY if the slot is in use.
    */
-  async transmit(
+  transmit(
     apdu: Uint8Array,
     opts: { slot?: number; signal?: AbortSignal } = {},
   ): Promise<Uint8Array> {
+    // No async step of its own: #withSlot's promise is the answer (this runs for every APDU).
     const slot = opts.slot ?? 0;
     return this.#withSlot(slot, async () => {
       const power = this.#slots[slot]!.power;
