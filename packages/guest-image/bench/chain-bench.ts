@@ -5,7 +5,7 @@
  * plus the time from QEMU start to the first guest APDU. Prints numbers only.
  *
  *   pnpm --filter @cardlend/guest-image bench:chain [-- --count 3000] [--runs 3] [--qemu10]
- *     [--probe] [--trace FILE] [--alloc] [--screenshot PNG] [--static DIR] [--background] [--page product|main|worker] [--chain-only]
+ *     [--probe] [--trace FILE] [--alloc] [--screenshot PNG] [--static DIR] [--background] [--page product|main|worker|echo] [--chain-only]
  *
  * --probe    times each hop (relay probe + page times, hop-analysis.ts) and the relay's GC pauses
  * --trace    records a Chromium trace of the chain run (renderer main thread: tasks, GC, layout)
@@ -13,7 +13,9 @@
  * --alloc    samples where the page allocates during the run (chain-alloc.ts)
  * --page     product (default): the page's "Try a virtual card"; main / worker: the same bridge,
  *            driver and simulated reader bundled by the bench, on the page's main thread or in
- *            a dedicated worker, with a stand-in of the page's live log (worker-experiment.ts)
+ *            a dedicated worker, with a stand-in of the page's live log (worker-experiment.ts);
+ *            echo: the floor of any page, answering each command with prepared bytes from the
+ *            WebSocket message handler, no reader or card (echo-entry.ts)
  *
  * --background  once lending has started, another tab is opened in front (the page is hidden)
  * --static   the built page the relay serves (default apps/web/dist; e.g. a build of this checkout
@@ -47,8 +49,8 @@ const runs = Number(option('--runs') ?? 1);
 const useQemu10 = argv.includes('--qemu10');
 const isChainOnly = argv.includes('--chain-only');
 const pageMode = (option('--page') ?? 'product') as PageMode;
-if (!['product', 'main', 'worker'].includes(pageMode))
-  throw new Error('--page product|main|worker');
+if (!['product', 'main', 'worker', 'echo'].includes(pageMode))
+  throw new Error('--page product|main|worker|echo');
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
 /** SELECT of the PIV application (SP 800-73-4 Part 2 §3.1.1) with Le: a short answer. */

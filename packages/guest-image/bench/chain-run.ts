@@ -16,10 +16,11 @@ import { startRelay } from './chain-relay.ts';
 import { describeTasks, startTrace, stopTrace } from './chain-trace.ts';
 import type { ProbeLog } from './hop-kinds.ts';
 import { describeHops, pairHops, quantile, type Hops, type PageSample } from './hop-analysis.ts';
+import { startEchoPage } from './echo-page.ts';
 import { startExperimentPage } from './worker-experiment.ts';
 
 /** Who serves the guest's APDUs in the browser (see chain-bench.ts). */
-export type PageMode = 'product' | 'main' | 'worker';
+export type PageMode = 'product' | 'main' | 'worker' | 'echo';
 
 export interface ChainOptions {
   image: GuestImage;
@@ -56,7 +57,12 @@ export interface RunNumbers {
 }
 
 /** Opens the page and gets it ready to lend; resolves with the call that starts lending. */
-async function preparePage(page: CdpPage, relayPort: number, mode: PageMode): Promise<string> {
+async function preparePage(
+  page: CdpPage,
+  relayPort: number,
+  mode: PageMode,
+  apdu: string,
+): Promise<string> {
   await page.call('Page.enable');
   await page.call('Page.addScriptToEvaluateOnNewDocument', { source: PAGE_TIMING_SCRIPT });
   const extra = process.env['CARDLEND_BENCH_EXTRA_SCRIPT'];
@@ -68,6 +74,7 @@ async function preparePage(page: CdpPage, relayPort: number, mode: PageMode): Pr
     await new Promise((r) => setTimeout(r, 50));
   }
   if (mode === 'product') return `${TRY_BUTTON}.click()`;
+  if (mode === 'echo') return startEchoPage(page, relayPort, apdu);
   return startExperimentPage(page, relayPort, mode);
 }
 
@@ -109,7 +116,7 @@ export async function runChain(o: ChainOptions): Promise<RunNumbers> {
   const lines: string[] = [];
   let relayStopped = false;
   try {
-    const startLending = await preparePage(page, relayPort, o.page);
+    const startLending = await preparePage(page, relayPort, o.page, o.apdu);
     const vis = (await page.evaluate(VISIBILITY)) as { visibility: string; hasFocus: boolean };
     lines.push(`  page: ${vis.visibility}, focus ${vis.hasFocus}`);
     if (o.traceFile !== undefined) await startTrace(page);

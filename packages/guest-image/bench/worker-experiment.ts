@@ -16,13 +16,16 @@ import { PAGE_TIMING_SCRIPT } from './chain-page.ts';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 
-/** The lending path as one classic script exposing `__cardlendLender.startLending`. */
-async function bundleLender(): Promise<string> {
+/**
+ * A bench entry (a file beside this one) as one classic script exposing its exports as
+ * `globalName`; the lending path is `bundle('lender-entry.ts', '__cardlendLender')`.
+ */
+export async function bundle(entry: string, globalName: string): Promise<string> {
   const result = await build({
-    entryPoints: [path.join(benchDir, 'lender-entry.ts')],
+    entryPoints: [path.join(benchDir, entry)],
     bundle: true,
     format: 'iife',
-    globalName: '__cardlendLender',
+    globalName,
     platform: 'browser',
     target: 'chrome120',
     write: false,
@@ -98,7 +101,7 @@ export async function startExperimentPage(
   relayPort: number,
   mode: 'main' | 'worker',
 ): Promise<string> {
-  const lender = await bundleLender();
+  const lender = await bundle('lender-entry.ts', '__cardlendLender');
   const relayUrl = JSON.stringify(`http://127.0.0.1:${relayPort}`);
   await page.evaluate(LOG_STAND_IN);
   if (mode === 'main') {
