@@ -5,7 +5,7 @@
  *   npx -y pnpm@12.4.2 --filter @cardlend/cli bench [-- --rounds 5 --count 1000 --gap MS --profile DIR --cli FILE]
  *
  * A test pcscd (vpcd in a private namespace, needs root) holds a simulated T=1 card; quick
- * ACKs are on in that namespace (quick-ack.ts: vpcd's Nagle + delayed-ACK artefact). Each
+ * ACKs are on in that namespace (qemu-testbed's setLoopbackQuickAck: vpcd writes each command in two send() calls without TCP_NODELAY, so without them nearly every exchange waits for a delayed ACK, a test-reader artefact no real reader has). Each
  * round measures, one after the other (the reader is held exclusively while lent):
  *   direct — this process: @cardlend/pcsc transmit → pcscd → card;
  *   cli    — a VSCard-over-WebSocket VM in this process → `cardlend lend --json` (child
@@ -28,9 +28,9 @@ import { parseArgs } from 'node:util';
 import { createT1Card } from '@cardlend/card-sim';
 import { openReader } from '@cardlend/pcsc';
 import { startPcscd, VPCD_PORTS, waitForCard } from '@cardlend/pcsc/testing';
+import { setLoopbackQuickAck } from '@cardlend/qemu-testbed';
 import { cliCodePerApdu } from './cpu-path.ts';
 import { LenderProcess } from './lender-process.ts';
-import { quickAckInNamespace } from './quick-ack.ts';
 import { median, ms, nowUs, pathStats } from './stats.ts';
 import type { PathStats, Sample } from './stats.ts';
 import { TimedCard } from './timed-card.ts';
@@ -196,7 +196,7 @@ const cliCodeUs = await cliCodePerApdu(20_000, true);
 const pcscd = await startPcscd();
 let card: TimedCard | undefined;
 try {
-  quickAckInNamespace(pcscd.pid);
+  setLoopbackQuickAck(true, pcscd.pid);
   card = await TimedCard.plug(pcscd.pid, VPCD_PORTS[0], createT1Card());
   const name = pcscd.readers[0];
   await waitForCard(name, 'present');

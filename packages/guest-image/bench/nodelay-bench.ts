@@ -16,9 +16,8 @@
  *   set-nodelay  no nodelay=on, plus `-set chardev.vscard.nodelay=on` (libvirt <qemu:commandline>)
  *   quickack     no nodelay=on; the relay host's route to QEMU has `quickack 1`
  */
-import { execFileSync } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { ensureQemu10 } from '@cardlend/qemu-testbed';
+import { ensureQemu10, setLoopbackQuickAck } from '@cardlend/qemu-testbed';
 import { describeNagleReport, NagleDetector, type NagleReport } from '@cardlend/vscard';
 import { benchResult, type GuestBenchResult } from '../src/bench-result.ts';
 import { freePort, startGuest } from '../src/boot-guest.ts';
@@ -36,14 +35,6 @@ runInOwnNetns(NETNS_ENV);
 const count = Number(option('--count') ?? 60);
 const useQemu10 = argv.includes('--qemu10');
 const cases = (option('--case')?.split(',') ?? [...CASES]) as CaseName[];
-
-/** The loopback host route QEMU's 127.0.0.1 is reached by, in the `local` table. */
-const LOCAL_ROUTE = ['local', '127.0.0.1', 'dev', 'lo', 'table', 'local', 'proto', 'kernel'];
-const LOCAL_ROUTE_TAIL = ['scope', 'host', 'src', '127.0.0.1'];
-function setQuickack(isOn: boolean): void {
-  const extra = isOn ? ['quickack', '1'] : [];
-  execFileSync('ip', ['route', 'replace', ...LOCAL_ROUTE, ...LOCAL_ROUTE_TAIL, ...extra]);
-}
 
 /** Connects to QEMU, retrying while it is still starting (up to 20 s). */
 async function connectVm(port: number): Promise<Socket> {
@@ -94,7 +85,7 @@ async function runCase(name: CaseName, qemu10?: Awaited<ReturnType<typeof ensure
   const port = await freePort();
   const extra = [...(qemu10?.args ?? [])];
   if (name === 'set-nodelay') extra.push('-set', 'chardev.vscard.nodelay=on');
-  setQuickack(name === 'quickack');
+  setLoopbackQuickAck(name === 'quickack');
   const guest = startGuest({
     image,
     scenario: 'bench',
@@ -116,7 +107,7 @@ async function runCase(name: CaseName, qemu10?: Awaited<ReturnType<typeof ensure
     card.destroy();
     proxy.close();
     await guest.kill();
-    setQuickack(false);
+    setLoopbackQuickAck(false);
   }
 }
 

@@ -27,3 +27,4 @@ export { findFreePort } from './free-port.ts';
 export { findRepoRoot, SYSTEM_QEMU_BINARY } from './paths.ts';
 export { TestbedError, isTestbedError } from './errors.ts';
 export type { TestbedErrorCode } from './errors.ts';
+export { setLoopbackQuickAck } from './loopback-quickack.ts';
