@@ -61,15 +61,16 @@ function connect(
     }
   };
   ws.addEventListener('open', () => run(session.start(Date.now())));
-  ws.addEventListener('message', (e: MessageEvent<ArrayBuffer>) => {
-    const view = new DataView(e.data);
+  ws.addEventListener('message', (e) => {
+    const data = e.data as ArrayBuffer;
+    const view = new DataView(data);
     if (prepared !== null && view.byteLength >= 12 && view.getUint32(0) === VSC_APDU) {
       // The answer carries the reader id of the command it answers.
-      prepared.set(new Uint8Array(e.data, 4, 4), 4);
+      prepared.set(new Uint8Array(data, 4, 4), 4);
       ws.send(prepared);
       return;
     }
-    for (const m of decoder.push(new Uint8Array(e.data))) run(session.receive(m, Date.now()));
+    for (const m of decoder.push(new Uint8Array(data))) run(session.receive(m, Date.now()));
   });
   return new Promise((resolve) => {
     ws.addEventListener('close', () => resolve(prepared !== null));
