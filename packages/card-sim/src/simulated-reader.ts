@@ -46,6 +46,9 @@ export interface ReaderStats {
 /** A SlotStatus left over from a previous host session (ccid.md §4.2, §18). */
 const STALE_SLOT_STATUS = Uint8Array.of(0x81, 0, 0, 0, 0, 0, 0xa7, 0x01, 0, 0);
 
+/** Marks a rejection handled (one function for all transfers). */
+const ignore = (): void => undefined;
+
 /** Refuses profiles the simulator cannot impersonate. */
 function checkProfile(p: ReaderProfile): void {
   const level = exchangeLevelOf(p.features);
@@ -217,7 +220,7 @@ export class SimulatedReader {
         this.stats.bulkIn++;
         // Bulk-IN transfers complete in submission order.
         const run = this.#inChain.then(() => this.#bulkTransferIn(length));
-        this.#inChain = run.catch(() => undefined);
+        this.#inChain = run.catch(ignore);
         return run;
       },
       interruptIn: (length) => {
@@ -253,11 +256,14 @@ export class SimulatedReader {
     const state = this.#state;
     if (this.faults.shouldFire('bulkInStall')) state.haltedIn = true;
     if (state.haltedIn) return { status: 'stall' };
-    return this.#bulkIn.read(length, async () => {
-      await state.wait(this.#bulkIn.arrived);
-      state.assertUsable();
-    });
+    return this.#bulkIn.read(length, this.#bulkInArrival);
   }
+
+  /** A bulk-IN read waits here for packets (one function for all reads). */
+  readonly #bulkInArrival = async (): Promise<void> => {
+    await this.#state.wait(this.#bulkIn.arrived);
+    this.#state.assertUsable();
+  };
 
   async #interruptTransferIn(length: number): Promise<SimInTransferResult> {
     for (;;) {
