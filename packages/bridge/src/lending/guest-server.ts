@@ -88,7 +88,8 @@ export class GuestServer {
           this.#transmit(command, chain, next);
           return;
         }
-        result = { ok: true, value: chain.answer() };
+        const whole = chain.answer(); // the card's own answer when there was no chain
+        if (whole !== result.value) result = { ok: true, value: whole };
       }
       this.#answer(command, this.#fromCard(generation, result));
       this.#isPumping = false;
