@@ -17,9 +17,25 @@ export interface ApduDescription {
   /** Ne: maximum expected response data length in bytes (`null` when Le is absent); Le `00` = 256, `0000` = 65536. */
   le: number | null;
   /** ISO 7816-4 §5.1 case (1–4) and whether the length fields are extended; `null` when the lengths are inconsistent. */
-  case: { number: 1 | 2 | 3 | 4; isExtended: boolean } | null;
+  case: ApduCase | null;
   /** The class byte marks a proprietary class (§5.4.1: CLA b8 = 1, except `FF`). Names follow the ISO table anyway. */
   isProprietaryClass: boolean;
+}
+
+/** An ISO 7816-4 §5.1 case and its length form (one frozen object per combination, shared). */
+type ApduCase = Readonly<{ number: 1 | 2 | 3 | 4; isExtended: boolean }>;
+
+const CASES: readonly (readonly [ApduCase, ApduCase])[] = ([1, 2, 3, 4] as const).map(
+  (number) =>
+    [
+      Object.freeze({ number, isExtended: false }),
+      Object.freeze({ number, isExtended: true }),
+    ] as const,
+);
+
+/** The shared description of case `number` (1–4) in the short or extended form. */
+function caseOf(number: 1 | 2 | 3 | 4, isExtended: boolean): ApduCase {
+  return CASES[number - 1]![isExtended ? 1 : 0];
 }
 
 /** ISO 7816-4 table 4 (even and odd INS of the same command share a name). */
@@ -119,7 +135,10 @@ export function describeApdu(cmd: Uint8Array): ApduDescription {
     SENSITIVE_INS.has(ins) ||
     ((ins === 0xda || ins === 0xdb) && p1 === 0x00 && p2 === 0xd3) ||
     (ins === 0xff && p1 === 0xff);
-  return { name, isSensitive, isProprietaryClass, ...parseLengths(cmd) };
+  // One object, filled in by readLengths (this runs for every guest command).
+  const d: ApduDescription = { name, isSensitive, isProprietaryClass, lc: 0, le: null, case: null };
+  readLengths(cmd, d);
+  return d;
 }
 
 /** True when the command's data field must never be shown or kept (see {@link describeApdu}). */
@@ -127,41 +146,47 @@ export function isSensitiveApdu(cmd: Uint8Array): boolean {
   return describeApdu(cmd).isSensitive;
 }
 
-/** ISO 7816-4 §5.1: the body after the 4-byte header decides the case. */
-function parseLengths(cmd: Uint8Array): Pick<ApduDescription, 'lc' | 'le' | 'case'> {
+/** ISO 7816-4 §5.1: the body after the 4-byte header decides the case; sets `d`'s lengths. */
+function readLengths(cmd: Uint8Array, d: ApduDescription): void {
   const bodyLength = cmd.length - 4;
-  if (bodyLength === 0) return { lc: 0, le: null, case: { number: 1, isExtended: false } };
+  if (bodyLength === 0) return setLengths(d, 0, null, caseOf(1, false));
   const b0 = cmd[4] ?? 0;
-  if (bodyLength === 1)
-    return { lc: 0, le: b0 === 0 ? 256 : b0, case: { number: 2, isExtended: false } };
+  if (bodyLength === 1) return setLengths(d, 0, b0 === 0 ? 256 : b0, caseOf(2, false));
   if (b0 !== 0) {
     // Short Lc (1 byte, 1..255).
-    if (bodyLength === 1 + b0) return { lc: b0, le: null, case: { number: 3, isExtended: false } };
+    if (bodyLength === 1 + b0) return setLengths(d, b0, null, caseOf(3, false));
     if (bodyLength === 2 + b0) {
       const le = cmd[cmd.length - 1] ?? 0;
-      return { lc: b0, le: le === 0 ? 256 : le, case: { number: 4, isExtended: false } };
+      return setLengths(d, b0, le === 0 ? 256 : le, caseOf(4, false));
     }
-    return inconsistent(bodyLength);
+    return inconsistent(d, bodyLength);
   }
   // b0 = 00 with more bytes: extended length fields (§5.1, "extended length").
   if (bodyLength === 3) {
     const le = ((cmd[5] ?? 0) << 8) | (cmd[6] ?? 0);
-    return { lc: 0, le: le === 0 ? 65536 : le, case: { number: 2, isExtended: true } };
+    return setLengths(d, 0, le === 0 ? 65536 : le, caseOf(2, true));
   }
-  if (bodyLength < 3) return inconsistent(bodyLength);
+  if (bodyLength < 3) return inconsistent(d, bodyLength);
   const lc = ((cmd[5] ?? 0) << 8) | (cmd[6] ?? 0);
-  if (lc !== 0 && bodyLength === 3 + lc)
-    return { lc, le: null, case: { number: 3, isExtended: true } };
+  if (lc !== 0 && bodyLength === 3 + lc) return setLengths(d, lc, null, caseOf(3, true));
   if (lc !== 0 && bodyLength === 5 + lc) {
     const le = ((cmd[cmd.length - 2] ?? 0) << 8) | (cmd[cmd.length - 1] ?? 0);
-    return { lc, le: le === 0 ? 65536 : le, case: { number: 4, isExtended: true } };
+    return setLengths(d, lc, le === 0 ? 65536 : le, caseOf(4, true));
   }
-  return inconsistent(bodyLength);
+  return inconsistent(d, bodyLength);
+}
+
+function setLengths(d: ApduDescription, lc: number, le: number | null, c: ApduCase): void {
+  d.lc = lc;
+  d.le = le;
+  d.case = c;
 }
 
 /** Length fields that match no case: report the body as data so the view still shows a size. */
-function inconsistent(bodyLength: number): Pick<ApduDescription, 'lc' | 'le' | 'case'> {
-  return { lc: Math.max(0, bodyLength - 1), le: null, case: null };
+function inconsistent(d: ApduDescription, bodyLength: number): void {
+  d.lc = Math.max(0, bodyLength - 1);
+  d.le = null;
+  d.case = null;
 }
 
 function hexByte(b: number): string {
