@@ -68,7 +68,9 @@ export class T1Session {
   #rxBytes = 0;
   #op: 'apdu' | 'ifs' | 'none' = 'none';
   #ifsdRequest = 0;
-  #last: { block: Uint8Array; kind: 'I' | 'R' | 'S' } | undefined;
+  /** The last block sent and its kind, for retransmission (two fields: no object per block). */
+  #lastBlock: Uint8Array | undefined;
+  #lastKind: 'I' | 'R' | 'S' = 'I';
   #retries = 0;
   #resynchs = 0;
   #blocks = 0;
@@ -287,7 +289,8 @@ export class T1Session {
     if (++this.#retries > this.#maxRetries) return this.#startResynch();
     if (this.#state === 'resynch') return this.#sendS(T1Pcb.RESYNCH_REQUEST, undefined);
     if (this.#state === 'ifs') return this.#sendS(T1Pcb.IFS_REQUEST, this.#ifsdRequest);
-    if (this.#last?.kind === 'R') return this.#send(this.#last.block, 'R', 1); // rule 7.2
+    if (this.#lastBlock !== undefined && this.#lastKind === 'R')
+      return this.#send(this.#lastBlock, 'R', 1); // rule 7.2
     const code = reason === 'edc' ? 1 : 2;
     return this.#send(
       buildT1Block(
@@ -304,8 +307,8 @@ export class T1Session {
 
   #retransmit(): T1Action {
     if (++this.#retries > this.#maxRetries) return this.#startResynch();
-    if (!this.#last) return this.#invalid('other');
-    return this.#send(this.#last.block, this.#last.kind, 1);
+    if (this.#lastBlock === undefined) return this.#invalid('other');
+    return this.#send(this.#lastBlock, this.#lastKind, 1);
   }
 
   #startResynch(): T1Action {
@@ -321,7 +324,8 @@ export class T1Session {
   }
 
   #send(block: Uint8Array, kind: 'I' | 'R' | 'S', wtx: number): T1Action {
-    this.#last = { block, kind };
+    this.#lastBlock = block;
+    this.#lastKind = kind;
     return { type: 'send', block, wtx };
   }
 
