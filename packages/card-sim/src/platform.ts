@@ -7,9 +7,12 @@ const g = globalThis as unknown as {
   queueMicrotask(fn: () => void): void;
 };
 
+/** An already resolved promise: awaiting it is the same as awaiting a fresh one. */
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /** Resolves after `ms` milliseconds (0 = after the current microtasks). */
 export function sleep(ms: number): Promise<void> {
-  return ms > 0 ? new Promise((resolve) => g.setTimeout(resolve, ms)) : Promise.resolve();
+  return ms > 0 ? new Promise((resolve) => g.setTimeout(resolve, ms)) : RESOLVED;
 }
 
 /** Runs `fn` on the microtask queue. */
