@@ -13,6 +13,7 @@ import { originStep } from './admission/steps.ts';
 import { parseTrustedProxies } from './auth/forwarded.ts';
 import type { ClusterRuntime } from './cluster/cluster-runtime.ts';
 import type { ClusterStore } from './cluster/store.ts';
+import { ClusterResumes } from './cluster/resume-link.ts';
 import { startCluster } from './cluster/wiring.ts';
 import { startOperator, type RunningOperator } from './operator/wiring.ts';
 import { createOriginPolicy, isLoopbackHost } from './auth/origin.ts';
@@ -203,6 +204,10 @@ function websocketFront(
     metrics: opts.metrics,
     audit: opts.audit,
     now: opts.now ?? Date.now,
+    // A resume landing on this node for a session another node runs is passed on to it.
+    ...(cluster
+      ? { clusterResumes: new ClusterResumes(cluster, parts.runner, config.connectTimeoutMs) }
+      : {}),
   });
 }
 

@@ -15,12 +15,12 @@ import { closeUnadmitted, PendingClient } from './admission/pending-client.ts';
 import { runAdmission } from './admission/pipeline.ts';
 import type { AdmissionStep, Admitted, ClientInfo, Refusal } from './admission/types.ts';
 import { resolveClientAddress, type TrustedProxies } from './auth/forwarded.ts';
+import { ticketRefusal, type ClusterResumes } from './cluster/resume-link.ts';
 import { selectSubprotocol } from './auth/origin.ts';
 import { refuseUpgrade } from './http-front.ts';
 import type { AuditLog } from './ops/logger.ts';
 import type { RelayMetrics } from './ops/metrics.ts';
 import type { ServerEvent } from './server-events.ts';
-import { TICKET_REFUSALS } from './resume/tickets.ts';
 import { resumeSession, runSession, type RunnerContext } from './session-runner.ts';
 
 /** Largest WebSocket message from the browser: one whole client message (12 + 65524 bytes). */
@@ -40,6 +40,8 @@ export interface WebSocketFrontOptions {
   readonly audit: AuditLog | undefined;
   /** Wall clock for token expiry, unix ms. */
   readonly now: () => number;
+  /** A cluster node: tickets it does not hold are looked up and passed on (cluster/resume-link.ts). */
+  readonly clusterResumes?: ClusterResumes | undefined;
 }
 
 export class WebSocketFront {
@@ -163,7 +165,9 @@ export class WebSocketFront {
 
   /**
    * A reconnect presenting a resume ticket (issue 14 §1): the resume steps, then the ticket
-   * names the session it takes over; refused with 4016/4017/4018 (resume/tickets.ts).
+   * names the session it takes over; refused with 4016/4017/4018 (resume/tickets.ts). On a
+   * cluster node, a ticket this node does not hold is passed on to the node that runs its
+   * session (cluster/resume-link.ts).
    */
   async #resume(
     pending: PendingClient,
@@ -171,7 +175,7 @@ export class WebSocketFront {
     ticket: string,
     resumeSteps: readonly AdmissionStep[],
   ): Promise<void> {
-    const { defaultTarget, runner, now } = this.#opts;
+    const { defaultTarget, runner, now, clusterResumes } = this.#opts;
     const result = await runAdmission(resumeSteps, client, defaultTarget, pending);
     if (!result.ok) {
       if (result.refusal) {
@@ -183,8 +187,21 @@ export class WebSocketFront {
     const claim = runner.tickets.claim(ticket, client.origin, now());
     // The session reports its own `resumed` event.
     if (claim.ok && resumeSession(claim.session, pending.ws, pending.handOver())) return;
-    const why = TICKET_REFUSALS[claim.ok ? 'expired' : claim.refusal];
-    const refusal: Refusal = { code: why.code, reason: why.reason, kind: undefined };
+    let refusal = ticketRefusal(claim.ok ? 'expired' : claim.refusal);
+    if (!claim.ok && claim.refusal === 'unknown' && clusterResumes !== undefined) {
+      const routed = await clusterResumes.route(ticket, client.origin, pending);
+      if (routed.kind === 'relayed') return;
+      if (routed.kind === 'gone' || routed.kind === 'retry') {
+        pending.drop();
+        // Dropped without a close frame: the client tries its ticket again.
+        if (routed.kind === 'retry') {
+          this.#opts.emit({ kind: 'server-error', message: `resume not passed on: ${routed.why}` });
+          pending.ws.terminate();
+        }
+        return;
+      }
+      if (routed.kind === 'refused') refusal = routed.refusal;
+    }
     pending.refuse(refusal);
     const targetId = claim.ok ? claim.session.targetId : defaultTarget;
     this.#report(refusal, { client, targetId });

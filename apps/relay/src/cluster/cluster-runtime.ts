@@ -4,8 +4,12 @@
  * node waits one lease length before admitting again, so that every live session on every
  * node has re-asserted its VM lease (vm-lease.ts) in a store that may have restarted empty.
  */
+import type net from 'node:net';
 import type { DialInEvent } from '../dial-in.ts';
+import { TICKET_REFUSALS } from '../resume/tickets.ts';
 import { NODE_TIMERS, type SessionTimers } from '../session/timers.ts';
+import type { ResumeHello } from './link-auth.ts';
+import { encodeCloseFrame } from './link-frames.ts';
 import type { ClusterStore, VmLeaseGrant } from './store.ts';
 import type { TakeoverMarks } from './takeover.ts';
 import { VmLease } from './vm-lease.ts';
@@ -89,6 +93,15 @@ export class ClusterRuntime {
 
   /** Dial-in events of this node's targets, for the directory (set by cluster/wiring.ts). */
   onDialInEvent: (target: string | undefined, event: DialInEvent) => void = () => {};
+
+  /**
+   * A resume another node passes on over the link (`OK` written; set by
+   * cluster/resume-link.ts). Until then: this node knows no such session (4018).
+   */
+  onResumeLink: (hello: ResumeHello, socket: net.Socket, head: Buffer) => void = (_h, socket) => {
+    const { code, reason } = TICKET_REFUSALS.unknown;
+    socket.end(encodeCloseFrame(code, reason));
+  };
 
   /** Runs `closer` when the runtime closes (link server, directory entries). */
   onClose(closer: () => Promise<void> | void): void {

@@ -5,12 +5,16 @@
  * `OK\n`, sends the bytes QEMU had sent before, then pipes both ways. B's session uses the link
  * socket as its VM connection, unchanged: its cleanup (CardRemove, ReaderRemove, FIN) travels
  * to QEMU, and either side closing closes the other.
+ *
+ * A resume hello (a browser on B presents the ticket of a session A runs) is answered `OK\n`
+ * too and handed to `resume` (cluster/resume-link.ts), which speaks framed messages
+ * (link-frames.ts) on the socket from then on. A refused hello gets `ERR <reason>\n`.
  */
 import net from 'node:net';
 import type { HostPort } from '../config/types.ts';
 import type { VmConnection } from '../targets.ts';
 import { listenOn } from '../listen.ts';
-import { checkHello, MAX_HELLO_BYTES, signHello } from './link-auth.ts';
+import { checkHello, MAX_HELLO_BYTES, signHello, type ResumeHello } from './link-auth.ts';
 
 export interface LinkServerOptions {
   readonly listen: HostPort;
@@ -18,6 +22,11 @@ export interface LinkServerOptions {
   /** Takes target's VM connection (dial-in targets only); rejects when there is none. */
   readonly take: (targetId: string, signal: AbortSignal) => Promise<VmConnection>;
   readonly isDialIn: (targetId: string) => boolean;
+  /**
+   * Takes over a link that passes on a resume, after `OK\n` was written; `head` are bytes the
+   * peer sent after its hello. The socket is paused.
+   */
+  readonly resume: (hello: ResumeHello, socket: net.Socket, head: Buffer) => void;
   readonly now: () => number;
   readonly onEvent: (message: string) => void;
 }
@@ -63,16 +72,22 @@ export class LinkServer {
       socket.pause();
       socket.setTimeout(0);
       if (nl < 0) return this.#refuse(socket, 'hello too long');
-      void this.#serve(socket, head.subarray(0, nl).toString('utf8'));
+      void this.#serve(socket, head.subarray(0, nl).toString('utf8'), head.subarray(nl + 1));
     };
     socket.on('data', onData);
   }
 
-  async #serve(socket: net.Socket, line: string): Promise<void> {
+  async #serve(socket: net.Socket, line: string, rest: Buffer): Promise<void> {
     const { key } = this.#o;
     if (key === undefined) return this.#refuse(socket, 'links need token secrets');
     const check = checkHello(key, line, this.#o.now(), this.#seen);
     if (!check.ok) return this.#refuse(socket, check.reason);
+    if (check.kind === 'resume') {
+      this.#o.onEvent(`link: node ${check.hello.node} passes on a resume`);
+      socket.write('OK\n');
+      this.#o.resume(check.hello, socket, Buffer.from(rest));
+      return;
+    }
     const { target, node } = check.hello;
     if (!this.#o.isDialIn(target)) return this.#refuse(socket, 'not a dial-in target');
     const abort = new AbortController();
@@ -120,17 +135,33 @@ export interface DialLinkOptions {
 }
 
 /** B's side: the VM connection of a target parked on another node, through its link. */
-export function dialLink(o: DialLinkOptions): Promise<VmConnection> {
-  const colon = o.advertise.lastIndexOf(':');
-  const host = o.advertise.slice(0, colon).replace(/^\[|\]$/g, '');
-  const port = Number(o.advertise.slice(colon + 1));
+export async function dialLink(o: DialLinkOptions): Promise<VmConnection> {
+  const hello = signHello(o.key, o.targetId, o.nodeId, o.now());
+  const { socket, rest } = await dialHello(o.advertise, hello, o.timeoutMs, o.signal);
+  return { socket, pending: rest.length > 0 ? Uint8Array.from(rest) : undefined };
+}
+
+/**
+ * Connects to another node's `advertise` address, sends `hello` and waits for `OK\n`: the
+ * socket, and the bytes that came after the answer. Rejects with the node's `ERR` reason, on
+ * a close, on `signal` or after `timeoutMs`.
+ */
+export function dialHello(
+  advertise: string,
+  hello: string,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<{ socket: net.Socket; rest: Buffer }> {
+  const colon = advertise.lastIndexOf(':');
+  const host = advertise.slice(0, colon).replace(/^\[|\]$/g, '');
+  const port = Number(advertise.slice(colon + 1));
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port });
     socket.setNoDelay(true);
     let head = Buffer.alloc(0);
     const fail = (e: Error) => {
       clearTimeout(timer);
-      o.signal.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
       socket.off('close', onClose);
       socket.destroy();
       reject(e);
@@ -139,12 +170,12 @@ export function dialLink(o: DialLinkOptions): Promise<VmConnection> {
     const onAbort = () => fail(new Error('browser left'));
     const timer = setTimeout(
       () => fail(Object.assign(new Error('link timeout'), { code: 'ETIMEDOUT' })),
-      o.timeoutMs,
+      timeoutMs,
     );
-    o.signal.addEventListener('abort', onAbort);
+    signal.addEventListener('abort', onAbort);
     socket.once('error', fail);
     socket.once('close', onClose);
-    socket.once('connect', () => socket.write(signHello(o.key, o.targetId, o.nodeId, o.now())));
+    socket.once('connect', () => socket.write(hello));
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
       const nl = head.indexOf(0x0a);
@@ -153,12 +184,11 @@ export function dialLink(o: DialLinkOptions): Promise<VmConnection> {
       const answer = head.subarray(0, nl).toString('utf8');
       if (answer !== 'OK') return fail(new Error(answer.replace(/^ERR /, '')));
       clearTimeout(timer);
-      o.signal.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
       socket.off('error', fail);
       socket.off('close', onClose);
       socket.on('error', () => {});
-      const rest = head.subarray(nl + 1);
-      resolve({ socket, pending: rest.length > 0 ? Uint8Array.from(rest) : undefined });
+      resolve({ socket, rest: head.subarray(nl + 1) });
     };
     socket.on('data', onData);
   });

@@ -9,6 +9,7 @@ import {
   type ClusterStore,
   type DirectoryEntry,
   type SessionRecord,
+  type TicketRecord,
   type TokenClaimResult,
   type VmAcquireResult,
   type VmLeaseGrant,
@@ -29,6 +30,7 @@ export class MemoryClusterStore implements ClusterStore {
   readonly #directory = new Map<string, Expiring<DirectoryEntry>>();
   /** Targets whose last lease was not released (it lapsed). */
   readonly #unclean = new Set<string>();
+  readonly #tickets = new Map<string, Expiring<TicketRecord>>();
   readonly #sessions = new Map<string, Expiring<SessionRecord[]>>();
   readonly #ends = new Map<string, Set<number>>();
 
@@ -104,6 +106,18 @@ export class MemoryClusterStore implements ClusterStore {
 
   findDialIn(targetId: string): Promise<DirectoryEntry | undefined> {
     return Promise.resolve(this.#live(this.#directory, targetId));
+  }
+
+  putTicket(ticketHash: string, record: TicketRecord, ttlMs: number): Promise<void> {
+    const now = this.#now();
+    if (this.#tickets.size >= 1024)
+      for (const [h, e] of this.#tickets) if (e.expiresAt <= now) this.#tickets.delete(h);
+    this.#tickets.set(ticketHash, { value: { ...record }, expiresAt: now + ttlMs });
+    return Promise.resolve();
+  }
+
+  findTicket(ticketHash: string): Promise<TicketRecord | undefined> {
+    return Promise.resolve(this.#live(this.#tickets, ticketHash));
   }
 
   publishSessions(

@@ -17,6 +17,7 @@ import {
   type ClusterStore,
   type DirectoryEntry,
   type SessionRecord,
+  type TicketRecord,
   type TokenClaimResult,
   type VmAcquireResult,
   type VmLeaseGrant,
@@ -128,6 +129,20 @@ export class RedisClusterStore implements ClusterStore {
     const nl = v.indexOf('\n');
     if (nl < 0) return undefined;
     return { targetId, nodeId: v.slice(0, nl), advertise: v.slice(nl + 1) };
+  }
+
+  async putTicket(ticketHash: string, record: TicketRecord, ttlMs: number): Promise<void> {
+    const value = `${record.state}\n${record.nodeId}\n${record.advertise}`;
+    const key = this.#key('ticket', ticketHash);
+    await this.#call(() => this.#client.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs))));
+  }
+
+  async findTicket(ticketHash: string): Promise<TicketRecord | undefined> {
+    const v = await this.#call(() => this.#client.get(this.#key('ticket', ticketHash)));
+    const [state, nodeId, advertise] = v === null ? [] : v.split('\n');
+    if (state !== 'live' && state !== 'used' && state !== 'expired') return undefined;
+    if (nodeId === undefined || advertise === undefined) return undefined;
+    return { state, nodeId, advertise };
   }
 
   async publishSessions(

@@ -10,7 +10,10 @@
  *   within one lease length; a renewal names the fence it holds, so a node that was paused
  *   while another took the VM learns that it lost it instead of extending someone else's;
  * - **the dial-in directory**: which node holds which parked dial-in VM (its advertised
- *   address), as an entry that lapses like a lease when the node dies.
+ *   address), as an entry that lapses like a lease when the node dies;
+ * - **the ticket directory**: which node holds the session of a resume ticket, and whether the
+ *   ticket is live, used or expired (cluster/ticket-directory.ts), keyed by a hash of the
+ *   ticket — never the ticket itself.
  *
  * Every method may reject with {@link StoreUnavailableError} when the store cannot be reached
  * (never for a refusal: those are results).
@@ -58,6 +61,15 @@ export interface DirectoryEntry {
   readonly advertise: string;
 }
 
+/** Where a resume ticket's session runs (keyed by the ticket's hash in the store). */
+export interface TicketRecord {
+  readonly nodeId: string;
+  /** Where other nodes reach that node (`--advertise`). */
+  readonly advertise: string;
+  /** `live`: its session holds it; `used`, `expired`: as in resume/tickets.ts. */
+  readonly state: 'live' | 'used' | 'expired';
+}
+
 /** A live session as the operator API lists it (never payloads). */
 export interface SessionRecord {
   readonly node: string;
@@ -91,6 +103,10 @@ export interface ClusterStore {
   withdrawDialIn(targetId: string, nodeId: string): Promise<void>;
   /** Where a dial-in VM is parked, if any node announced it. */
   findDialIn(targetId: string): Promise<DirectoryEntry | undefined>;
+  /** Records (renews, or overwrites) the ticket with this hash for `ttlMs`. */
+  putTicket(ticketHash: string, record: TicketRecord, ttlMs: number): Promise<void>;
+  /** The record of the ticket with this hash, if any lives. */
+  findTicket(ticketHash: string): Promise<TicketRecord | undefined>;
   /** Replaces this node's published live sessions (they lapse after `ttlMs` unless renewed). */
   publishSessions(nodeId: string, sessions: readonly SessionRecord[], ttlMs: number): Promise<void>;
   /** Every node's published live sessions. */

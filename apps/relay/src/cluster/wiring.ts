@@ -78,6 +78,7 @@ async function startLinks(w: ClusterWiring, rt: ClusterRuntime, at: HostPort): P
     key: rt.linkKey,
     take: (id, signal) => w.vms.connect(id, w.config.connectTimeoutMs, signal),
     isDialIn: (id) => w.vms.get(id)?.isDialIn === true,
+    resume: (hello, socket, head) => rt.onResumeLink(hello, socket, head),
     now: rt.now,
     onEvent: (message) => w.emit({ kind: 'server-error', message }),
   });

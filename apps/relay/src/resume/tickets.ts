@@ -43,6 +43,15 @@ type Entry<S> =
   | { readonly state: 'live'; readonly session: S; readonly origin: string | undefined }
   | { readonly state: 'used' | 'expired'; readonly forgetAtMs: number };
 
+/**
+ * Hears every ticket issued and retired (cluster/ticket-directory.ts records where each one is
+ * held, for a resume that reaches another node). Never told the session.
+ */
+export interface TicketObserver {
+  issued(ticket: string): void;
+  retired(ticket: string, state: 'used' | 'expired'): void;
+}
+
 /** The outcome of presenting a ticket. */
 export type TicketClaim<S> =
   | { readonly ok: true; readonly session: S }
@@ -53,9 +62,16 @@ export class ResumeTickets<S> {
   readonly #entries = new Map<string, Entry<S>>();
   readonly #live = new Map<S, string>();
   readonly #memoryMs: number;
+  /** Told of every issued and retired ticket (a cluster node's ticket directory). */
+  observer: TicketObserver | undefined;
 
   constructor(memoryMs = TICKET_MEMORY_MS) {
     this.#memoryMs = memoryMs;
+  }
+
+  /** How long used and ended tickets are remembered, ms. */
+  get memoryMs(): number {
+    return this.#memoryMs;
   }
 
   /** Tickets remembered now (live, used and ended). */
@@ -70,6 +86,7 @@ export class ResumeTickets<S> {
     const ticket = resumeTicketFromBytes(random16);
     this.#entries.set(ticket, { state: 'live', session, origin });
     this.#live.set(session, ticket);
+    this.observer?.issued(ticket);
     return ticket;
   }
 
@@ -99,6 +116,7 @@ export class ResumeTickets<S> {
     if (ticket === undefined) return;
     this.#live.delete(session);
     this.#entries.set(ticket, { state, forgetAtMs: nowMs + this.#memoryMs });
+    this.observer?.retired(ticket, state);
   }
 
   /** Forgets used and ended tickets older than the memory (Map order = insertion order is not

@@ -1,0 +1,282 @@
+/**
+ * A resume that lands on another cluster node (two relay nodes in this process sharing a real
+ * redis-server, a VSCard stand-in as the VM): a page lends through node A, its connection
+ * drops, and it reconnects with its ticket to node B — B passes it on over the signed internal
+ * link to A, where the session runs on; refusals (replay, unknown, expired, another origin)
+ * come back through B with the codes a local resume gets; A's session ending closes the page
+ * on B with A's code; the store keeps only hashes of tickets.
+ */
+import net from 'node:net';
+import {
+  parseResumeOffer,
+  RELAY_RESUME_CAPABILITY,
+  RELAY_SUBPROTOCOL,
+  RELAY_TICKET_SUBPROTOCOL_PREFIX,
+  RELAY_TOKEN_SUBPROTOCOL_PREFIX,
+  RelayClose,
+  type ResumeOffer,
+} from '@cardlend/vscard';
+import { Valkey } from 'iovalkey';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { findFreePort } from '@cardlend/qemu-testbed';
+import { mintToken } from '../../src/auth/tokens.ts';
+import { ticketHash } from '../../src/cluster/ticket-directory.ts';
+import type { RelayServer } from '../../src/server.ts';
+import { type Browser, FakeVmHost, type HostConnection, msg, until } from '../helpers.ts';
+import { RelayFleet } from '../relay-rig.ts';
+import { TestRedis } from './redis-server.ts';
+
+const SECRET = new Uint8Array(32).fill(5);
+const ORIGIN = 'https://helpdesk.example';
+const T = { APDU: 7, CardRemove: 6, ReaderRemove: 4 } as const;
+
+let redis: TestRedis;
+let host: FakeVmHost;
+const fleet = new RelayFleet();
+
+beforeAll(async () => {
+  redis = await TestRedis.start();
+  host = await FakeVmHost.start();
+});
+
+afterEach(async () => {
+  await fleet.teardown();
+  const c = new Valkey(redis.url);
+  await c.flushall();
+  c.disconnect();
+});
+
+afterAll(async () => {
+  await host.close();
+  await redis.stop();
+});
+
+async function node(nodeId: string): Promise<RelayServer> {
+  const { relay } = await fleet.start(host.port, {
+    targets: { vm1: { host: '127.0.0.1', port: host.port } },
+    defaultTarget: 'vm1',
+    tokenSecrets: [SECRET],
+    allowedOrigins: [ORIGIN, 'https://other.example'],
+    resumeGraceMs: 20_000,
+    cluster: {
+      redisUrl: redis.url,
+      nodeId,
+      advertise: `127.0.0.1:${await findFreePort()}`,
+      leaseMs: 1000,
+    },
+  });
+  await until(() => relay.cluster?.status === 'up', 5000);
+  return relay;
+}
+
+const count = (c: HostConnection, type: number): number =>
+  c.messages.filter((m) => m.type === type).length;
+
+function page(relay: RelayServer, credential: string, origin = ORIGIN): Browser {
+  return fleet.browser(relay, [RELAY_SUBPROTOCOL, RELAY_RESUME_CAPABILITY, credential], { origin });
+}
+
+/** The resume offer in frame `index` (a text frame). */
+async function offerAt(b: Browser, index: number): Promise<ResumeOffer> {
+  const frame = await b.frame(index);
+  expect(b.frames[index]?.isBinary).toBe(false);
+  const offer = parseResumeOffer(frame.toString('utf8'));
+  if (offer === null) throw new Error('not a resume offer');
+  return offer;
+}
+
+const withTicket = (ticket: string): string => RELAY_TICKET_SUBPROTOCOL_PREFIX + ticket;
+
+/** A page lending through A; its VM connection and its first offer. */
+async function lendThroughA(a: RelayServer) {
+  const vmIndex = host.connections.length;
+  const token = mintToken({ secret: SECRET, targetId: 'vm1', ttlSeconds: 60, nowMs: Date.now() });
+  const first = page(a, RELAY_TOKEN_SUBPROTOCOL_PREFIX + token);
+  const offer = await offerAt(first, 0);
+  const vm = await host.nextConnection(vmIndex);
+  return { first, offer, vm };
+}
+
+/** Drops `b` without a close frame and waits until A's session is parked. */
+async function dropAndPark(a: RelayServer, b: Browser): Promise<void> {
+  b.ws.terminate();
+  const session = a.sessions.get('vm1');
+  await until(() => session?.isParked === true, 3000, 'parked on A');
+}
+
+/** Waits until the store records where `ticket` is held (the write follows the offer). */
+async function recorded(a: RelayServer, ticket: string, state = 'live'): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await a.cluster?.store.findTicket(ticketHash(ticket)))?.state === state) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`ticket not recorded as ${state}`);
+}
+
+describe('a resume landing on another node', () => {
+  it('continues the session on A through B: the guest is answered, no CardRemove', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    const { first, offer, vm } = await lendThroughA(a);
+    await recorded(a, offer.ticket);
+    await dropAndPark(a, first);
+
+    const second = page(b, withTicket(offer.ticket));
+    const next = await offerAt(second, 0);
+    expect(next.ticket).not.toBe(offer.ticket);
+    expect(a.sessions.size).toBe(1);
+    expect(b.sessions.size).toBe(0);
+    // A guest command after the resume reaches the page on B, and its answer the VM.
+    vm.socket.write(msg(T.APDU, 0, '00CA010000'));
+    const frame = await second.frame(1);
+    expect(second.frames[1]?.isBinary).toBe(true);
+    expect(frame.readUInt32BE(0)).toBe(T.APDU);
+    second.send(msg(T.APDU, 0, '9000'));
+    await vm.waitFor(() => count(vm, T.APDU) === 1, 3000, 'the answer reaches the VM');
+    expect(count(vm, T.CardRemove) + count(vm, T.ReaderRemove)).toBe(0);
+    expect(host.connections.filter((c) => !c.isClosed)).toHaveLength(1);
+
+    // The store holds a hash of each ticket, never the ticket.
+    const store = new Valkey(redis.url);
+    const keys = await store.keys('*');
+    const values = await Promise.all(
+      keys.map((k) => store.type(k).then((t) => (t === 'string' ? store.get(k) : ''))),
+    );
+    store.disconnect();
+    const dump = [...keys, ...values].join('\n');
+    expect(dump).toContain(ticketHash(offer.ticket));
+    expect(dump).not.toContain(offer.ticket);
+    expect(dump).not.toContain(next.ticket);
+
+    // The page on B drops again, and resumes on A directly with the newest ticket.
+    await recorded(a, next.ticket);
+    await dropAndPark(a, second);
+    const third = page(a, withTicket(next.ticket));
+    await offerAt(third, 0);
+    expect(count(vm, T.CardRemove)).toBe(0);
+  });
+
+  it('refuses through B as A would: a replay 4017, another origin 4018, unknown 4018', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    const { first, offer } = await lendThroughA(a);
+    await recorded(a, offer.ticket);
+    await dropAndPark(a, first);
+    // Another page's origin presenting the live ticket: as if never issued (and not used up).
+    const other = page(b, withTicket(offer.ticket), 'https://other.example');
+    expect((await other.closed).code).toBe(RelayClose.RESUME_UNKNOWN);
+    const second = page(b, withTicket(offer.ticket));
+    await offerAt(second, 0);
+    await recorded(a, offer.ticket, 'used');
+    const replay = page(b, withTicket(offer.ticket));
+    expect((await replay.closed).code).toBe(RelayClose.RESUME_USED);
+    const unknown = page(b, withTicket('r1.AAAAAAAAAAAAAAAAAAAAAA'));
+    expect((await unknown.closed).code).toBe(RelayClose.RESUME_UNKNOWN);
+    expect(a.sessions.size).toBe(1);
+  });
+
+  it('a replay that reaches A before its record says used is refused by A (4017 through the link)', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    const { first, offer } = await lendThroughA(a);
+    await recorded(a, offer.ticket);
+    // Resumed on A itself; B's lookup may still find the record live and pass it on.
+    await dropAndPark(a, first);
+    const onA = page(a, withTicket(offer.ticket));
+    await offerAt(onA, 0);
+    await a.cluster?.store.putTicket(
+      ticketHash(offer.ticket),
+      { nodeId: 'a', advertise: a.cluster.advertise, state: 'live' },
+      10_000,
+    );
+    const replay = page(b, withTicket(offer.ticket));
+    expect((await replay.closed).code).toBe(RelayClose.RESUME_USED);
+  });
+
+  it("A's session ending closes the page on B with A's code; then its ticket is expired (4016)", async () => {
+    const a = await node('a');
+    const b = await node('b');
+    const { first, offer, vm } = await lendThroughA(a);
+    await recorded(a, offer.ticket);
+    await dropAndPark(a, first);
+    const second = page(b, withTicket(offer.ticket));
+    const next = await offerAt(second, 0);
+    vm.socket.destroy(); // the VM goes away
+    const closed = await second.closed;
+    expect(closed.code).toBe(RelayClose.VM_CLOSED);
+    expect(closed.reason.length).toBeGreaterThan(0);
+    await until(() => a.sessions.size === 0, 3000, 'session over on A');
+    await recorded(a, next.ticket, 'expired');
+    const late = page(b, withTicket(next.ticket));
+    expect((await late.closed).code).toBe(RelayClose.RESUME_EXPIRED);
+  });
+
+  it('Stop on the page on B (a close frame) ends the session on A at once', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    const { first, offer, vm } = await lendThroughA(a);
+    await recorded(a, offer.ticket);
+    await dropAndPark(a, first);
+    const second = page(b, withTicket(offer.ticket));
+    await offerAt(second, 0);
+    second.ws.close(1000, 'Stop');
+    await vm.waitFor(() => count(vm, T.CardRemove) === 1, 3000, 'CardRemove');
+    await until(() => a.sessions.size === 0, 3000, 'session over on A');
+  });
+
+  it('a page on B that drops again parks the session on A', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    const { first, offer, vm } = await lendThroughA(a);
+    await recorded(a, offer.ticket);
+    await dropAndPark(a, first);
+    const second = page(b, withTicket(offer.ticket));
+    await offerAt(second, 0);
+    await dropAndPark(a, second);
+    expect(count(vm, T.CardRemove)).toBe(0);
+  });
+});
+
+describe('the resume link refuses what is not a signed, fresh resume hello', () => {
+  /** Sends `lines` on a raw connection to `relay`'s link port and collects the answer. */
+  function rawLink(relay: RelayServer, data: string | Buffer): Promise<Buffer> {
+    const [host, port] = (relay.cluster?.advertise ?? '').split(':');
+    return new Promise((resolve) => {
+      const s = net.connect({ host, port: Number(port) });
+      const got: Buffer[] = [];
+      s.on('data', (d: Buffer) => got.push(d));
+      s.on('close', () => resolve(Buffer.concat(got)));
+      s.on('error', () => resolve(Buffer.concat(got)));
+      s.write(data);
+      setTimeout(() => s.end(), 300);
+    });
+  }
+
+  it('a forged hello gets ERR bad mac; a replayed one ERR replayed; garbage ERR malformed', async () => {
+    const { linkKey, signResumeHello } = await import('../../src/cluster/link-auth.ts');
+    const a = await node('a');
+    const request = {
+      ticket: 'r1.BBBBBBBBBBBBBBBBBBBBBB',
+      origin: ORIGIN,
+      protocol: RELAY_SUBPROTOCOL,
+    };
+    const forged = signResumeHello(
+      linkKey(new Uint8Array(32).fill(1)),
+      request,
+      'mallory',
+      Date.now(),
+    );
+    expect((await rawLink(a, forged)).toString()).toBe('ERR bad mac\n');
+    const good = signResumeHello(linkKey(SECRET), request, 'b', Date.now());
+    const answer = await rawLink(a, good);
+    // Accepted, and the unknown ticket refused in a close frame: length, kind 3, code 4018.
+    expect(answer.subarray(0, 3).toString()).toBe('OK\n');
+    expect(answer[7]).toBe(3);
+    expect(answer.readUInt16BE(8)).toBe(RelayClose.RESUME_UNKNOWN);
+    expect((await rawLink(a, good)).toString()).toBe('ERR replayed\n');
+    expect((await rawLink(a, 'garbage\n')).toString()).toBe('ERR malformed\n');
+    expect((await rawLink(a, Buffer.alloc(4096, 0x41))).toString()).toBe('ERR hello too long\n');
+    // The node serves on.
+    expect(a.cluster?.status).toBe('up');
+  });
+});
