@@ -5,12 +5,13 @@
  * plus the time from QEMU start to the first guest APDU. Prints numbers only.
  *
  *   pnpm --filter @cardlend/guest-image bench:chain [-- --count 3000] [--runs 3] [--qemu10]
- *     [--probe] [--trace FILE] [--alloc] [--screenshot PNG] [--static DIR] [--background] [--page product|main|worker|echo] [--chain-only]
+ *     [--probe] [--trace FILE] [--alloc] [--cpu] [--screenshot PNG] [--static DIR] [--background] [--page product|main|worker|echo] [--chain-only]
  *
  * --probe    times each hop (relay probe + page times, hop-analysis.ts) and the relay's GC pauses
  * --trace    records a Chromium trace of the chain run (renderer main thread: tasks, GC, layout)
  *            and prints the page's long tasks (chain-trace.ts); the trace costs time itself
  * --alloc    samples where the page allocates during the run (chain-alloc.ts)
+ * --cpu      profiles the page's main thread: its time per guest APDU by function (chain-cpu.ts)
  * --page     product (default): the page's "Try a virtual card"; main / worker: the same bridge,
  *            driver and simulated reader bundled by the bench, on the page's main thread or in
  *            a dedicated worker, with a stand-in of the page's live log (worker-experiment.ts);
@@ -108,6 +109,7 @@ const chainOpts: ChainOptions = {
   isProbing: argv.includes('--probe'),
   traceFile: option('--trace'),
   isProfilingAllocations: argv.includes('--alloc'),
+  isProfilingCpu: argv.includes('--cpu'),
   screenshotFile: option('--screenshot'),
   staticDir: option('--static'),
   isBackground: argv.includes('--background'),
@@ -124,7 +126,7 @@ for (let r = 1; r <= runs; r++) {
   if (addP50 !== null && addP99 !== null)
     out(`  chain adds p50 ${addP50} µs (target < 300 µs)   p99 ${addP99} µs (target < 2000 µs)`);
   out(
-    `  in the page (WebSocket message → answer send(): bridge, driver, simulated reader, card) p50 ${chain.pageP50Ms?.toFixed(2) ?? '?'} ms   p99 ${chain.pageP99Ms?.toFixed(2) ?? '?'} ms`,
+    `  in the page (WebSocket message → answer send(): bridge, driver, simulated reader, card) p50 ${chain.pageP50Ms?.toFixed(2) ?? '?'} ms   p99 ${chain.pageP99Ms?.toFixed(2) ?? '?'} ms   mean ${chain.pageMeanMs?.toFixed(3) ?? '?'} ms`,
   );
   for (const line of chain.lines) out(line);
   out(
@@ -137,6 +139,7 @@ for (let r = 1; r <= runs; r++) {
     addedP50Us: addP50,
     addedP99Us: addP99,
     pageP50Ms: chain.pageP50Ms,
+    pageMeanMs: chain.pageMeanMs,
     pageP99Ms: chain.pageP99Ms,
     browserMs: chain.browserMs,
   });
