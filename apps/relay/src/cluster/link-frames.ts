@@ -78,37 +78,53 @@ export function encodeBeatFrame(kind: 'ping' | 'pong'): Buffer {
   return out;
 }
 
-/** Cuts a link's byte stream into frames. Memory: at most one partial frame is buffered. */
+/**
+ * Cuts a link's byte stream into frames. Memory: at most one partial frame is held, as the
+ * chunks it came in (joined once, when the frame is whole: tiny chunks cost no quadratic copy).
+ */
 export class LinkFrameDecoder {
-  #rest: Buffer = Buffer.alloc(0);
+  #parts: Buffer[] = [];
+  #partsBytes = 0;
+  /** Bytes the partial frame needs to be whole (0: its header is not complete yet). */
+  #needed = 0;
   #error: LinkFrameError | undefined;
 
   /** Bytes held for an incomplete frame. */
   get bufferedBytes(): number {
-    return this.#rest.length;
+    return this.#partsBytes;
   }
 
   /** The whole frames `chunk` completes; throws {@link LinkFrameError} on bad bytes. */
   push(chunk: Buffer): LinkFrame[] {
     if (this.#error) throw new LinkFrameError('failed', this.#error.message);
-    let buf = this.#rest.length === 0 ? chunk : Buffer.concat([this.#rest, chunk]);
+    this.#parts.push(chunk);
+    this.#partsBytes += chunk.length;
+    if (this.#partsBytes < Math.max(this.#needed, HEADER_BYTES)) return [];
+    let buf = this.#parts.length === 1 ? chunk : Buffer.concat(this.#parts, this.#partsBytes);
+    this.#parts = [];
+    this.#partsBytes = 0;
+    this.#needed = 0;
     const frames: LinkFrame[] = [];
     try {
       while (buf.length >= HEADER_BYTES) {
         const length = buf.readUInt32BE(0);
         if (length > MAX_LINK_FRAME_PAYLOAD)
           throw new LinkFrameError('oversized', `a link frame of ${length} bytes is too large`);
-        if (buf.length < HEADER_BYTES + length) break;
+        if (buf.length < HEADER_BYTES + length) {
+          this.#needed = HEADER_BYTES + length;
+          break;
+        }
         frames.push(frameOf(buf[4] ?? 0, buf.subarray(HEADER_BYTES, HEADER_BYTES + length)));
         buf = buf.subarray(HEADER_BYTES + length);
       }
     } catch (e) {
       this.#error = e as LinkFrameError;
-      this.#rest = Buffer.alloc(0);
       throw e;
     }
-    // A partial frame is copied out of the caller's chunk (it may be reused).
-    this.#rest = buf.length === 0 ? Buffer.alloc(0) : Buffer.from(buf);
+    if (buf.length > 0) {
+      this.#parts.push(buf);
+      this.#partsBytes = buf.length;
+    }
     return frames;
   }
 }

@@ -237,6 +237,52 @@ describe('a resume landing on another node', () => {
   });
 });
 
+describe('a holder that cannot be reached or answers garbage', () => {
+  const TICKET = 'r1.CCCCCCCCCCCCCCCCCCCCCC';
+
+  /** A fake holder on loopback that answers each link with `answer`. */
+  async function fakeHolder(answer: Buffer): Promise<net.Server> {
+    const server = net.createServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => s.write(answer));
+    });
+    await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, r));
+    return server;
+  }
+
+  async function recordAt(b: RelayServer, advertise: string): Promise<void> {
+    const record = { nodeId: 'z', advertise, state: 'live' } as const;
+    await b.cluster?.store.putTicket(ticketHash(TICKET), record, 10_000);
+  }
+
+  it('garbage after OK drops the page (1006: it may try again); B serves on', async () => {
+    const b = await node('b');
+    const holder = await fakeHolder(Buffer.from('OK\n\x7f\xff\xff\xff\x01garbage', 'latin1'));
+    try {
+      await recordAt(b, `127.0.0.1:${(holder.address() as net.AddressInfo).port}`);
+      const p = page(b, withTicket(TICKET));
+      expect((await p.closed).code).toBe(1006);
+    } finally {
+      holder.close();
+    }
+    const unknown = page(b, withTicket('r1.DDDDDDDDDDDDDDDDDDDDDD'));
+    expect((await unknown.closed).code).toBe(RelayClose.RESUME_UNKNOWN);
+  });
+
+  it('a refused or unreachable holder drops the page (1006)', async () => {
+    const b = await node('b');
+    const holder = await fakeHolder(Buffer.from('ERR bad mac\n'));
+    try {
+      await recordAt(b, `127.0.0.1:${(holder.address() as net.AddressInfo).port}`);
+      expect((await page(b, withTicket(TICKET)).closed).code).toBe(1006);
+    } finally {
+      holder.close();
+    }
+    await recordAt(b, `127.0.0.1:${await findFreePort()}`);
+    expect((await page(b, withTicket(TICKET)).closed).code).toBe(1006);
+  });
+});
+
 describe('the resume link refuses what is not a signed, fresh resume hello', () => {
   /** Sends `lines` on a raw connection to `relay`'s link port and collects the answer. */
   function rawLink(relay: RelayServer, data: string | Buffer): Promise<Buffer> {

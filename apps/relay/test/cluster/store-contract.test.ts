@@ -173,6 +173,24 @@ describe.each(SUBJECTS)('cluster store contract: %s', (_name, make) => {
     await pass(200);
     expect(await store.findDialIn('vm9')).toBeUndefined();
   });
+
+  it('the ticket directory: record, overwrite with a new state, lapse', async () => {
+    const { store, pass } = await make();
+    const hash = 'h'.repeat(43);
+    expect(await store.findTicket(hash)).toBeUndefined();
+    const live = { nodeId: 'node-a', advertise: '10.0.0.1:8443', state: 'live' } as const;
+    await store.putTicket(hash, live, 300);
+    expect(await store.findTicket(hash)).toEqual(live);
+    expect(await store.findTicket('g'.repeat(43))).toBeUndefined();
+    await pass(150);
+    await store.putTicket(hash, live, 300); // renewed
+    await pass(200);
+    expect(await store.findTicket(hash)).toEqual(live);
+    await store.putTicket(hash, { ...live, state: 'used' }, 200);
+    expect((await store.findTicket(hash))?.state).toBe('used');
+    await pass(200);
+    expect(await store.findTicket(hash)).toBeUndefined();
+  });
 });
 
 describe('redis store: the server down and back', () => {
