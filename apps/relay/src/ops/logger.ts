@@ -33,10 +33,16 @@ export const REDACTED_PATHS = [
   '*.headers.cookie',
   'secret',
   '*.secret',
+  'ticket',
+  '*.ticket',
 ];
 
-/** Matches session tokens (`v1.<b64url>.<43 b64url>`) and token subprotocols anywhere in a string. */
-const TOKEN_SHAPES = /cardlend\.token\.[A-Za-z0-9._-]*|v1\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{43}/g;
+/**
+ * Matches session tokens (`v1.<b64url>.<43 b64url>`), token subprotocols, resume tickets
+ * (`r1.<22 b64url>`) and ticket subprotocols anywhere in a string.
+ */
+const TOKEN_SHAPES =
+  /cardlend\.(?:token|ticket)\.[A-Za-z0-9._-]*|v1\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{43}|(?<![A-Za-z0-9_-])r1\.[A-Za-z0-9_-]{22}(?![A-Za-z0-9_-])/g;
 
 /** Replaces every token-shaped substring with `[redacted]`. */
 export function scrubSecrets(text: string): string {
