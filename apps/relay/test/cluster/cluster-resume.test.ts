@@ -21,7 +21,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '@cardlend/qemu-testbed';
 import { mintToken } from '../../src/auth/tokens.ts';
 import { ticketHash } from '../../src/cluster/ticket-directory.ts';
-import type { RelayServer } from '../../src/server.ts';
+import type { RelayConfig } from '../../src/config.ts';
+import type { RelayServer, ServerEvent } from '../../src/server.ts';
 import { type Browser, FakeVmHost, type HostConnection, msg, until } from '../helpers.ts';
 import { RelayFleet } from '../relay-rig.ts';
 import { TestRedis } from './redis-server.ts';
@@ -33,6 +34,8 @@ const T = { APDU: 7, CardRemove: 6, ReaderRemove: 4 } as const;
 let redis: TestRedis;
 let host: FakeVmHost;
 const fleet = new RelayFleet();
+/** The server events of each node of the current test. */
+const nodeEvents: ServerEvent[][] = [];
 
 beforeAll(async () => {
   redis = await TestRedis.start();
@@ -41,6 +44,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await fleet.teardown();
+  nodeEvents.length = 0;
   const c = new Valkey(redis.url);
   await c.flushall();
   c.disconnect();
@@ -51,8 +55,8 @@ afterAll(async () => {
   await redis.stop();
 });
 
-async function node(nodeId: string): Promise<RelayServer> {
-  const { relay } = await fleet.start(host.port, {
+async function node(nodeId: string, extra: Partial<RelayConfig> = {}): Promise<RelayServer> {
+  const started = await fleet.start(host.port, {
     targets: { vm1: { host: '127.0.0.1', port: host.port } },
     defaultTarget: 'vm1',
     tokenSecrets: [SECRET],
@@ -64,10 +68,17 @@ async function node(nodeId: string): Promise<RelayServer> {
       advertise: `127.0.0.1:${await findFreePort()}`,
       leaseMs: 1000,
     },
+    ...extra,
   });
+  const { relay } = started;
+  // The fleet's event array grows as the node runs: read it at the end of the test.
+  nodeEvents.push(started.events);
   await until(() => relay.cluster?.status === 'up', 5000);
   return relay;
 }
+
+/** Every event every node of this test emitted so far, as one text. */
+const allEvents = (): string => JSON.stringify(nodeEvents.flat());
 
 const count = (c: HostConnection, type: number): number =>
   c.messages.filter((m) => m.type === type).length;
@@ -147,6 +158,10 @@ describe('a resume landing on another node', () => {
     expect(dump).toContain(ticketHash(offer.ticket));
     expect(dump).not.toContain(offer.ticket);
     expect(dump).not.toContain(next.ticket);
+    // Nor does any event either node emitted (what the relay logs).
+    expect(allEvents()).toContain('resumed');
+    expect(allEvents()).not.toContain(offer.ticket.slice(3));
+    expect(allEvents()).not.toContain(next.ticket.slice(3));
 
     // The page on B drops again, and resumes on A directly with the newest ticket.
     await recorded(a, next.ticket);
@@ -222,6 +237,22 @@ describe('a resume landing on another node', () => {
     second.ws.close(1000, 'Stop');
     await vm.waitFor(() => count(vm, T.CardRemove) === 1, 3000, 'CardRemove');
     await until(() => a.sessions.size === 0, 3000, 'session over on A');
+  });
+
+  it("A's heartbeat crosses the link: the page on B answers A's pings, the session stays", async () => {
+    const a = await node('a', { pingIntervalMs: 40 });
+    const b = await node('b');
+    const { offer } = await lendThroughA(a);
+    await recorded(a, offer.ticket);
+    // Taken over before A noticed any drop (a parked session leaves A's heartbeat wheel).
+    const second = page(b, withTicket(offer.ticket));
+    await offerAt(second, 0);
+    let pings = 0;
+    second.ws.on('ping', () => pings++);
+    // A session that missed one pong would be cut (and parked) at the next visit.
+    await until(() => pings >= 4, 5000, 'four pings from A');
+    expect(a.sessions.get('vm1')?.isParked).toBe(false);
+    expect(second.ws.readyState).toBe(second.ws.OPEN);
   });
 
   it('a page on B that drops again parks the session on A', async () => {
