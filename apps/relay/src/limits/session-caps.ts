@@ -43,6 +43,8 @@ export class SessionCaps {
   readonly #maxPerAddress: number;
   readonly #v6Prefix: number;
   readonly #perKey = new Map<string, number>();
+  /** Frees one slot of a key: one function per caps, shared by every held slot. */
+  readonly #free = (key: string): void => this.#releaseKey(key);
   #total = 0;
 
   constructor(opts: SessionCapsOptions = {}) {
@@ -85,13 +87,7 @@ export class SessionCaps {
     if (n >= this.#maxPerAddress) return { ok: false, reason: 'sessions-per-address' };
     this.#perKey.set(key, n + 1);
     this.#total++;
-    let isReleased = false;
-    const release = (): void => {
-      if (isReleased) return;
-      isReleased = true;
-      this.#releaseKey(key);
-    };
-    return { ok: true, key, slot: { release } };
+    return { ok: true, key, slot: new HeldSlot(this.#free, key) };
   }
 
   /** Frees one slot of `key` (a {@link SessionSlot}'s release). */
@@ -100,6 +96,28 @@ export class SessionCaps {
     const left = (this.#perKey.get(key) ?? 1) - 1;
     if (left === 0) this.#perKey.delete(key);
     else this.#perKey.set(key, left);
+  }
+}
+
+/**
+ * A slot held by one session: two fields and the class's shared `release` method, no closure
+ * per session (idle sessions are many, issue 11).
+ */
+class HeldSlot implements SessionSlot {
+  /** Frees the key; null once released. */
+  #free: ((key: string) => void) | null;
+  readonly #key: string;
+
+  constructor(free: (key: string) => void, key: string) {
+    this.#free = free;
+    this.#key = key;
+  }
+
+  release(): void {
+    const free = this.#free;
+    if (free === null) return;
+    this.#free = null;
+    free(this.#key);
   }
 }
 

@@ -184,6 +184,29 @@ describe('SessionCaps', () => {
     expect(caps.tryAcquire('192.0.2.1').ok).toBe(true);
   });
 
+  it('each slot frees only its own session, once; slots share one release method', () => {
+    const caps = new SessionCaps({ maxSessions: 10, maxSessionsPerAddress: 3 });
+    const slots = [caps.tryAcquire('192.0.2.7'), caps.tryAcquire('192.0.2.7')];
+    const other = caps.tryAcquire('192.0.2.8');
+    const [s1, s2] = slots;
+    if (!s1?.ok || !s2?.ok || !other.ok) throw new Error('acquire failed');
+    // No closure per session: the method is the class's, not an own property of the slot.
+    expect(s1.slot.release).toBe(s2.slot.release);
+    expect(Object.keys(s1.slot)).toEqual([]);
+    s1.slot.release();
+    s1.slot.release();
+    expect(caps.countFor('192.0.2.7')).toBe(1);
+    expect(caps.countFor('192.0.2.8')).toBe(1);
+    s2.slot.release();
+    expect(caps.countFor('192.0.2.7')).toBe(0);
+    expect(caps.total).toBe(1);
+    // A released slot stays released when its key is taken again.
+    const again = caps.tryAcquire('192.0.2.7');
+    s2.slot.release();
+    expect(again.ok && caps.countFor('192.0.2.7')).toBe(1);
+    expect(caps.total).toBe(2);
+  });
+
   it('counts IPv6 clients per /64', () => {
     const caps = new SessionCaps({ maxSessionsPerAddress: 1 });
     const first = caps.tryAcquire('2001:db8:1:2::1');
