@@ -58,8 +58,14 @@ export class NagleDetector {
   readonly #maxStallMs: number;
   readonly #minStalls: number;
   readonly #minShare: number;
-  /** Ring of the latest judged messages: the stall in ms, or -1 for "no stall". */
-  readonly #window: Float64Array;
+  /** Size of the ring of judged messages. */
+  readonly #windowSize: number;
+  /**
+   * Ring of the latest judged messages: the stall in ms, or -1 for "no stall". Made on the first
+   * stall (until then every judged entry is "no stall"): most VMs never stall, and a relay holds
+   * many idle sessions.
+   */
+  #window: Float64Array | null = null;
   #windowFill = 0;
   #windowNext = 0;
   #messages = 0;
@@ -94,7 +100,7 @@ export class NagleDetector {
     this.#maxStallMs = maxStallMs;
     this.#minStalls = minStalls;
     this.#minShare = minShare;
-    this.#window = new Float64Array(windowMessages);
+    this.#windowSize = windowMessages;
   }
 
   /** Whether the pattern holds now. */
@@ -138,8 +144,9 @@ export class NagleDetector {
   /** The counts and the verdict now (for logs and metrics). */
   report(): NagleReport {
     const stalled: number[] = [];
-    for (let k = 0; k < this.#windowFill; k++) {
-      const ms = this.#window[k] ?? -1;
+    const window = this.#window;
+    for (let k = 0; window !== null && k < this.#windowFill; k++) {
+      const ms = window[k] ?? -1;
       if (ms >= 0) stalled.push(ms);
     }
     stalled.sort((a, b) => a - b);
@@ -166,11 +173,15 @@ export class NagleDetector {
     const isStall = gapMs >= this.#minStallMs && gapMs <= this.#maxStallMs;
     this.#messages++;
     if (isStall) this.#stalls++;
-    this.#window[this.#windowNext] = isStall ? gapMs : -1;
-    this.#windowNext = (this.#windowNext + 1) % this.#window.length;
-    if (this.#windowFill < this.#window.length) this.#windowFill++;
+    let window = this.#window;
+    if (window === null && isStall)
+      window = this.#window = new Float64Array(this.#windowSize).fill(-1);
+    if (window !== null) window[this.#windowNext] = isStall ? gapMs : -1;
+    this.#windowNext = (this.#windowNext + 1) % this.#windowSize;
+    if (this.#windowFill < this.#windowSize) this.#windowFill++;
     let windowStalls = 0;
-    for (let k = 0; k < this.#windowFill; k++) if ((this.#window[k] ?? -1) >= 0) windowStalls++;
+    for (let k = 0; window !== null && k < this.#windowFill; k++)
+      if ((window[k] ?? -1) >= 0) windowStalls++;
     this.#suspected =
       windowStalls >= this.#minStalls && windowStalls / this.#windowFill >= this.#minShare;
   }

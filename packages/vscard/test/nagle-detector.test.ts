@@ -235,3 +235,52 @@ describe('NagleDetector: properties', () => {
     );
   });
 });
+
+/** The verdict from the last `size` judged gaps, computed plainly (the detector's definition). */
+function plainVerdict(gaps: readonly number[], size: number): Record<string, unknown> {
+  const isStall = (g: number): boolean => g >= 25 && g <= 500;
+  const window = gaps.slice(Math.max(0, gaps.length - size));
+  const stalled = window.filter(isStall).sort((a, b) => a - b);
+  const mid = stalled.length / 2;
+  const median =
+    stalled.length === 0
+      ? 0
+      : stalled.length % 2 === 1
+        ? stalled[Math.floor(mid)]!
+        : (stalled[mid - 1]! + stalled[mid]!) / 2;
+  return {
+    messages: gaps.length,
+    stalls: gaps.filter(isStall).length,
+    windowMessages: window.length,
+    windowStalls: stalled.length,
+    typicalStallMs: Math.round(median * 10) / 10,
+    suspected: stalled.length >= 2 && stalled.length / window.length >= 0.5,
+  };
+}
+
+describe('NagleDetector: window made on the first stall', () => {
+  it('gives the plain verdict after any run of quick messages then stalls, any window size', () => {
+    const gap = fc.oneof(fc.integer({ min: 0, max: 24 }), fc.integer({ min: 25, max: 600 }));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.array(fc.integer({ min: 0, max: 24 }), { maxLength: 40 }),
+        fc.array(gap, { maxLength: 60 }),
+        (size, quick, later) => {
+          const d = new NagleDetector({ windowMessages: size, minStalls: Math.min(2, size) });
+          const gaps: number[] = [];
+          let t = 0;
+          for (const g of [...quick, ...later]) {
+            d.push(SELECT.subarray(0, 12), t);
+            d.push(SELECT.subarray(12), t + g);
+            gaps.push(g);
+            t += g + 1;
+            const expected = plainVerdict(gaps, size);
+            if (size === 1) expected['suspected'] = (expected['windowStalls'] as number) >= 1;
+            expect(d.report()).toMatchObject(expected);
+          }
+        },
+      ),
+    );
+  });
+});
