@@ -87,6 +87,15 @@ const CONTROL_REPLY: ReadonlyMap<number, 'Init' | 'Error'> = new Map([
   [VSC.ReaderRemove, 'Error'],
 ]);
 const FLUSHING: ReadonlySet<number> = new Set([VSC.ATR, VSC.CardRemove, VSC.ReaderRemove]);
+/** Largest payload per client type but APDU (whose cap is each guard's `maxAnswerBytes`). */
+const MAX_PAYLOAD: Readonly<Record<number, number>> = Object.freeze({
+  [VSC.Init]: 72,
+  [VSC.Error]: 4,
+  [VSC.ReaderAdd]: 255,
+  [VSC.ReaderRemove]: 0,
+  [VSC.ATR]: 40,
+  [VSC.CardRemove]: 0,
+});
 const NAMES: Readonly<Record<number, string>> = {
   [VSC.Init]: 'Init',
   [VSC.Error]: 'Error',
@@ -107,7 +116,8 @@ export const GUARD_PROBE: Uint8Array = encodeMessage(clientInit());
 
 /** Forward guard of one relayed session; see the file comment. */
 export class ForwardGuard {
-  readonly #maxPayload: Readonly<Record<number, number>>;
+  /** Largest APDU answer payload; the other types' caps are the shared {@link MAX_PAYLOAD}. */
+  readonly #maxAnswer: number;
   readonly #budget: number;
   readonly #threshold: number;
   /** Bytes written to QEMU so far (probes included). */
@@ -135,15 +145,7 @@ export class ForwardGuard {
     }
     this.#budget = budget;
     this.#threshold = threshold;
-    this.#maxPayload = {
-      [VSC.Init]: 72,
-      [VSC.Error]: 4,
-      [VSC.ReaderAdd]: 255,
-      [VSC.ReaderRemove]: 0,
-      [VSC.ATR]: 40,
-      [VSC.CardRemove]: 0,
-      [VSC.APDU]: maxAnswer,
-    };
+    this.#maxAnswer = maxAnswer;
   }
 
   /** Bytes QEMU may hold since the last proven rewind (≤ the budget, always). */
@@ -182,7 +184,7 @@ export class ForwardGuard {
     }
     const length = bytes.length - VSCARD_HEADER_BYTES;
     const name = NAMES[type] ?? `type ${type}`;
-    const max = this.#maxPayload[type] ?? 0;
+    const max = type === VSC.APDU ? this.#maxAnswer : (MAX_PAYLOAD[type] ?? 0);
     if (length > max || (type === VSC.Error && length !== max)) {
       return violation('too-long', `${name} with ${length} payload bytes (allowed: ${max}).`);
     }

@@ -62,6 +62,42 @@ describe('ForwardGuard', () => {
     expect(refusal(g.toVm(fatRemove))).toMatchObject({ rule: 'too-long' });
   });
 
+  it('each guard keeps its own answer cap; the other caps are the same for all', () => {
+    const guards = [new ForwardGuard(), new ForwardGuard({ maxAnswerBytes: 2000 })];
+    for (const g of guards) {
+      g.toVm(ATR);
+      g.fromVm(ACK);
+    }
+    const [small, large] = guards as [ForwardGuard, ForwardGuard];
+    for (const g of guards) for (let i = 0; i < 3; i++) g.fromVm(GUEST);
+    expect(refusal(small.toVm(answer(375)))).toMatchObject({ rule: 'too-long' });
+    expect(large.toVm(answer(2000)).action).toBe('forward');
+    expect(refusal(large.toVm(answer(2001)))).toMatchObject({ rule: 'too-long' });
+    expect(small.toVm(answer(374)).action).toBe('forward');
+    for (const g of guards) {
+      const longAtr = encodeMessage({ type: 'ATR', readerId: 0, atr: new Uint8Array(41) });
+      expect(refusal(g.toVm(longAtr))).toMatchObject({ rule: 'too-long' });
+      const longName = encodeMessage({ type: 'ReaderAdd', readerId: 0, name: 'x'.repeat(256) });
+      expect(refusal(g.toVm(longName))).toMatchObject({ rule: 'too-long' });
+      const longInit = Uint8Array.from([
+        0,
+        0,
+        0,
+        1,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        76,
+        ...new Array<number>(76).fill(0),
+      ]);
+      expect(refusal(g.toVm(longInit))).toMatchObject({ rule: 'too-long' });
+    }
+  });
+
   it('forwards exactly one answer per waiting guest command', () => {
     const g = new ForwardGuard();
     expect(refusal(g.toVm(answer(2)))).toMatchObject({ rule: 'answer-without-command' });
