@@ -205,9 +205,7 @@ function websocketFront(
     audit: opts.audit,
     now: opts.now ?? Date.now,
     // A resume landing on this node for a session another node runs is passed on to it.
-    ...(cluster
-      ? { clusterResumes: new ClusterResumes(cluster, parts.runner, config.connectTimeoutMs) }
-      : {}),
+    ...(cluster ? { clusterResumes: new ClusterResumes(cluster, parts.runner) } : {}),
   });
 }
 

@@ -191,15 +191,16 @@ export class WebSocketFront {
     if (!claim.ok && claim.refusal === 'unknown' && clusterResumes !== undefined) {
       const routed = await clusterResumes.route(ticket, client.origin, pending);
       if (routed.kind === 'relayed') return;
-      if (routed.kind === 'gone' || routed.kind === 'retry') {
-        pending.drop();
+      if (routed.kind === 'retry') {
         // Dropped without a close frame: the client tries its ticket again.
-        if (routed.kind === 'retry') {
-          this.#opts.emit({ kind: 'server-error', message: `resume not passed on: ${routed.why}` });
-          pending.ws.terminate();
-        }
+        this.#opts.emit({ kind: 'server-error', message: `resume not passed on: ${routed.why}` });
+        pending.drop();
+        pending.ws.terminate();
         return;
       }
+      // Gone: the client left, or flooded while its ticket was looked up.
+      if (routed.kind === 'gone' && pending.refusedFromOutside === undefined) return pending.drop();
+      if (routed.kind === 'gone') refusal = pending.refusedFromOutside ?? refusal;
       if (routed.kind === 'refused') refusal = routed.refusal;
     }
     pending.refuse(refusal);

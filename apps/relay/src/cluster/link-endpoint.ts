@@ -17,7 +17,8 @@ import {
   encodeBeatFrame,
   encodeCloseFrame,
   encodeMessageFrame,
-  LinkFrameDecoder,
+  frameReader,
+  PONG_FRAME,
   type LinkFrame,
 } from './link-frames.ts';
 
@@ -35,7 +36,13 @@ export class LinkEndpoint extends EventEmitter {
   /** The subprotocol the browser's node selected. */
   readonly protocol: string;
   readonly #socket: net.Socket;
-  readonly #decoder = new LinkFrameDecoder();
+  readonly #read = frameReader(
+    (f) => this.#onFrame(f),
+    (e) => {
+      if (this.listenerCount('error') > 0) this.emit('error', e);
+      this.#socket.destroy();
+    },
+  );
   /** Bytes the peer sent with its hello, read on the first `resume`. */
   #head: Buffer | undefined;
   #isClosedEmitted = false;
@@ -47,7 +54,7 @@ export class LinkEndpoint extends EventEmitter {
     this.#head = head.length > 0 ? head : undefined;
     socket.setTimeout(0);
     socket.on('error', () => {});
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('data', this.#read);
     socket.once('close', () => this.#closed(CONNECTION_LOST, ''));
   }
 
@@ -90,33 +97,19 @@ export class LinkEndpoint extends EventEmitter {
   resume(): void {
     const head = this.#head;
     this.#head = undefined;
-    if (head) this.#onData(head);
+    if (head) this.#read(head);
     if (!this.#socket.destroyed) this.#socket.resume();
   }
 
-  #onData(chunk: Buffer): void {
-    let frames: LinkFrame[];
-    try {
-      frames = this.#decoder.push(chunk);
-    } catch (e) {
-      if (this.listenerCount('error') > 0) this.emit('error', e);
-      this.#socket.destroy();
-      return;
-    }
-    for (const f of frames) {
-      if (this.#isClosedEmitted) return;
-      this.#onFrame(f);
-    }
-  }
-
   #onFrame(f: LinkFrame): void {
+    if (this.#isClosedEmitted) return;
     switch (f.kind) {
       case 'binary':
       case 'text':
         if (this.readyState === this.OPEN) this.emit('message', f.data, f.kind === 'binary');
         return;
       case 'ping':
-        this.#socket.write(encodeBeatFrame('pong'));
+        this.#socket.write(PONG_FRAME);
         return;
       case 'pong':
         this.emit('pong');

@@ -78,6 +78,33 @@ export function encodeBeatFrame(kind: 'ping' | 'pong'): Buffer {
   return out;
 }
 
+/** A pong frame's bytes, shared (never written to). */
+export const PONG_FRAME: Readonly<Buffer> = encodeBeatFrame('pong');
+
+/**
+ * A reader of one link's bytes: each whole frame to `onFrame`, in order; bad bytes to `onBad`
+ * once (the reader ignores everything after).
+ */
+export function frameReader(
+  onFrame: (f: LinkFrame) => void,
+  onBad: (e: LinkFrameError) => void,
+): (chunk: Buffer) => void {
+  const decoder = new LinkFrameDecoder();
+  let isBad = false;
+  return (chunk) => {
+    if (isBad) return;
+    let frames: LinkFrame[];
+    try {
+      frames = decoder.push(chunk);
+    } catch (e) {
+      isBad = true;
+      onBad(e as LinkFrameError);
+      return;
+    }
+    for (const f of frames) onFrame(f);
+  };
+}
+
 /**
  * Cuts a link's byte stream into frames. Memory: at most one partial frame is held, as the
  * chunks it came in (joined once, when the frame is whole: tiny chunks cost no quadratic copy).

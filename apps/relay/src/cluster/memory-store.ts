@@ -31,6 +31,7 @@ export class MemoryClusterStore implements ClusterStore {
   /** Targets whose last lease was not released (it lapsed). */
   readonly #unclean = new Set<string>();
   readonly #tickets = new Map<string, Expiring<TicketRecord>>();
+  #ticketSweepAt = 1024;
   readonly #sessions = new Map<string, Expiring<SessionRecord[]>>();
   readonly #ends = new Map<string, Set<number>>();
 
@@ -110,8 +111,11 @@ export class MemoryClusterStore implements ClusterStore {
 
   putTicket(ticketHash: string, record: TicketRecord, ttlMs: number): Promise<void> {
     const now = this.#now();
-    if (this.#tickets.size >= 1024)
+    // Lapsed records are forgotten each time the map doubled since the last sweep.
+    if (this.#tickets.size >= this.#ticketSweepAt) {
       for (const [h, e] of this.#tickets) if (e.expiresAt <= now) this.#tickets.delete(h);
+      this.#ticketSweepAt = Math.max(1024, 2 * this.#tickets.size);
+    }
     this.#tickets.set(ticketHash, { value: { ...record }, expiresAt: now + ttlMs });
     return Promise.resolve();
   }

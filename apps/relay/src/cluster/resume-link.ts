@@ -56,13 +56,14 @@ export function ticketRefusal(why: TicketRefusal): Refusal {
 export class ClusterResumes {
   readonly #rt: ClusterRuntime;
   readonly #runner: RunnerContext;
-  readonly #timeoutMs: number;
 
-  /** Records this node's tickets and serves resumes passed on to it from now on. */
-  constructor(rt: ClusterRuntime, runner: RunnerContext, linkTimeoutMs: number) {
+  /**
+   * Records this node's tickets and serves resumes passed on to it from now on. A link to
+   * another node waits as long as a VM connection would (`connectTimeoutMs`).
+   */
+  constructor(rt: ClusterRuntime, runner: RunnerContext) {
     this.#rt = rt;
     this.#runner = runner;
-    this.#timeoutMs = linkTimeoutMs;
     const directory = new TicketDirectory(rt, {
       graceMs: runner.config.resumeGraceMs,
       memoryMs: runner.tickets.memoryMs,
@@ -94,7 +95,8 @@ export class ClusterResumes {
     const hello = signResumeHello(rt.linkKey, request, rt.nodeId, rt.now());
     let link;
     try {
-      link = await dialHello(record.advertise, hello, this.#timeoutMs, pending.signal);
+      const timeoutMs = this.#runner.config.connectTimeoutMs;
+      link = await dialHello(record.advertise, hello, timeoutMs, pending.signal);
     } catch (e) {
       if (pending.signal.aborted) return GONE;
       return { kind: 'retry', why: `node ${record.nodeId}: ${(e as Error).message}` };

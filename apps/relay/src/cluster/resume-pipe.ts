@@ -17,13 +17,8 @@ import type net from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 import { closeUnadmitted, type EarlyFrame } from '../admission/pending-client.ts';
 import { toBytes } from '../session/wire.ts';
-import {
-  encodeBeatFrame,
-  encodeCloseFrame,
-  encodeMessageFrame,
-  LinkFrameDecoder,
-  type LinkFrame,
-} from './link-frames.ts';
+import { encodeCloseFrame, encodeMessageFrame, frameReader, PONG_FRAME } from './link-frames.ts';
+import type { LinkFrame } from './link-frames.ts';
 
 /** Bytes queued to the browser above which the link is paused (resumed at half). */
 const BROWSER_HIGH_WATER_BYTES = 256 * 1024;
@@ -52,7 +47,11 @@ export function pipeBrowserToLink(
 class ResumePipe {
   readonly #ws: WebSocket;
   readonly #socket: net.Socket;
-  readonly #decoder = new LinkFrameDecoder();
+  /** The link's bytes; bad ones cut the link (and so drop the browser). */
+  readonly fromLink = frameReader(
+    (f) => this.#toBrowser(f),
+    () => this.#socket.destroy(),
+  );
   /** The session's node sent a close frame (the link's end is then no drop). */
   #isClosedByLink = false;
   readonly #onSent = (): void => {
@@ -65,27 +64,16 @@ class ResumePipe {
     this.#socket = socket;
     ws.on('error', () => {});
     ws.on('message', (data: RawData, isBinary: boolean) => this.fromBrowser(data, isBinary));
-    ws.on('pong', () => this.#write(encodeBeatFrame('pong')));
+    ws.on('pong', () => this.#write(PONG_FRAME));
     ws.once('close', (code: number, reason: Buffer) => this.#browserClosed(code, reason));
     socket.on('error', () => {});
-    socket.on('data', (chunk: Buffer) => this.fromLink(chunk));
+    socket.on('data', this.fromLink);
     socket.on('drain', () => ws.resume());
     socket.once('close', () => this.#linkClosed());
   }
 
   fromBrowser(data: RawData, isBinary: boolean): void {
     if (!this.#write(encodeMessageFrame(toBytes(data), isBinary))) this.#ws.pause();
-  }
-
-  fromLink(chunk: Buffer): void {
-    let frames: LinkFrame[];
-    try {
-      frames = this.#decoder.push(chunk);
-    } catch {
-      this.#socket.destroy(); // the browser is dropped when the link closes
-      return;
-    }
-    for (const f of frames) this.#toBrowser(f);
   }
 
   #toBrowser(f: LinkFrame): void {

@@ -42,18 +42,11 @@ beforeAll(async () => {
   host = await FakeVmHost.start();
 });
 
-afterEach(async () => {
-  await fleet.teardown();
-  nodeEvents.length = 0;
-  const c = new Valkey(redis.url);
-  await c.flushall();
-  c.disconnect();
-});
+// Each test's nodes close cleanly (VM leases released); ticket records are keyed by fresh
+// tickets, so tests share the store without flushing it.
+afterEach(() => fleet.teardown().then(() => void (nodeEvents.length = 0)));
 
-afterAll(async () => {
-  await host.close();
-  await redis.stop();
-});
+afterAll(() => Promise.all([host.close(), redis.stop()]));
 
 async function node(nodeId: string, extra: Partial<RelayConfig> = {}): Promise<RelayServer> {
   const started = await fleet.start(host.port, {
@@ -124,16 +117,27 @@ async function recorded(a: RelayServer, ticket: string, state = 'live'): Promise
   throw new Error(`ticket not recorded as ${state}`);
 }
 
+/** Nodes A and B; a page lent through A whose connection dropped (A's session parked). */
+async function parkedOnA() {
+  const a = await node('a');
+  const b = await node('b');
+  const lent = await lendThroughA(a);
+  await recorded(a, lent.offer.ticket);
+  await dropAndPark(a, lent.first);
+  return { a, b, ...lent };
+}
+
+/** {@link parkedOnA}, then the page reconnected to B with its ticket, its new offer read. */
+async function resumedOnB() {
+  const parked = await parkedOnA();
+  const second = page(parked.b, withTicket(parked.offer.ticket));
+  const next = await offerAt(second, 0);
+  return { ...parked, second, next };
+}
+
 describe('a resume landing on another node', () => {
   it('continues the session on A through B: the guest is answered, no CardRemove', async () => {
-    const a = await node('a');
-    const b = await node('b');
-    const { first, offer, vm } = await lendThroughA(a);
-    await recorded(a, offer.ticket);
-    await dropAndPark(a, first);
-
-    const second = page(b, withTicket(offer.ticket));
-    const next = await offerAt(second, 0);
+    const { a, b, offer, vm, second, next } = await resumedOnB();
     expect(next.ticket).not.toBe(offer.ticket);
     expect(a.sessions.size).toBe(1);
     expect(b.sessions.size).toBe(0);
@@ -172,11 +176,7 @@ describe('a resume landing on another node', () => {
   });
 
   it('refuses through B as A would: a replay 4017, another origin 4018, unknown 4018', async () => {
-    const a = await node('a');
-    const b = await node('b');
-    const { first, offer } = await lendThroughA(a);
-    await recorded(a, offer.ticket);
-    await dropAndPark(a, first);
+    const { a, b, offer } = await parkedOnA();
     // Another page's origin presenting the live ticket: as if never issued (and not used up).
     const other = page(b, withTicket(offer.ticket), 'https://other.example');
     expect((await other.closed).code).toBe(RelayClose.RESUME_UNKNOWN);
@@ -191,12 +191,8 @@ describe('a resume landing on another node', () => {
   });
 
   it('a replay that reaches A before its record says used is refused by A (4017 through the link)', async () => {
-    const a = await node('a');
-    const b = await node('b');
-    const { first, offer } = await lendThroughA(a);
-    await recorded(a, offer.ticket);
     // Resumed on A itself; B's lookup may still find the record live and pass it on.
-    await dropAndPark(a, first);
+    const { a, b, offer } = await parkedOnA();
     const onA = page(a, withTicket(offer.ticket));
     await offerAt(onA, 0);
     await a.cluster?.store.putTicket(
@@ -209,13 +205,7 @@ describe('a resume landing on another node', () => {
   });
 
   it("A's session ending closes the page on B with A's code; then its ticket is expired (4016)", async () => {
-    const a = await node('a');
-    const b = await node('b');
-    const { first, offer, vm } = await lendThroughA(a);
-    await recorded(a, offer.ticket);
-    await dropAndPark(a, first);
-    const second = page(b, withTicket(offer.ticket));
-    const next = await offerAt(second, 0);
+    const { a, b, vm, second, next } = await resumedOnB();
     vm.socket.destroy(); // the VM goes away
     const closed = await second.closed;
     expect(closed.code).toBe(RelayClose.VM_CLOSED);
@@ -227,13 +217,7 @@ describe('a resume landing on another node', () => {
   });
 
   it('Stop on the page on B (a close frame) ends the session on A at once', async () => {
-    const a = await node('a');
-    const b = await node('b');
-    const { first, offer, vm } = await lendThroughA(a);
-    await recorded(a, offer.ticket);
-    await dropAndPark(a, first);
-    const second = page(b, withTicket(offer.ticket));
-    await offerAt(second, 0);
+    const { a, vm, second } = await resumedOnB();
     second.ws.close(1000, 'Stop');
     await vm.waitFor(() => count(vm, T.CardRemove) === 1, 3000, 'CardRemove');
     await until(() => a.sessions.size === 0, 3000, 'session over on A');
@@ -256,13 +240,7 @@ describe('a resume landing on another node', () => {
   });
 
   it('a page on B that drops again parks the session on A', async () => {
-    const a = await node('a');
-    const b = await node('b');
-    const { first, offer, vm } = await lendThroughA(a);
-    await recorded(a, offer.ticket);
-    await dropAndPark(a, first);
-    const second = page(b, withTicket(offer.ticket));
-    await offerAt(second, 0);
+    const { a, vm, second } = await resumedOnB();
     await dropAndPark(a, second);
     expect(count(vm, T.CardRemove)).toBe(0);
   });
