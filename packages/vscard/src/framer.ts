@@ -54,8 +54,11 @@ export class VscardFramer {
   readonly #maxPayloadBytes: number;
   #state: FramerState = 'header';
   #error: VscardError | undefined;
-  /** Partial header bytes (state 'header'). */
-  readonly #header = new Uint8Array(VSCARD_HEADER_BYTES);
+  /**
+   * Partial header bytes (state 'header'), made on first use: only a chunk that ends inside a
+   * header needs it, and a relay holds many framers that never see one.
+   */
+  #header: Uint8Array | null = null;
   #headerFill = 0;
   /** Message being assembled (state 'payload'): header + payload. */
   #message: Uint8Array | undefined;
@@ -101,15 +104,16 @@ export class VscardFramer {
     let off = 0;
     // 1. Finish a partial header.
     if (this.#state === 'header' && this.#headerFill > 0) {
+      const header = this.#header as Uint8Array; // kept when the fill became > 0 (step 4)
       const take = Math.min(VSCARD_HEADER_BYTES - this.#headerFill, n);
-      this.#header.set(chunk.subarray(0, take), this.#headerFill);
+      header.set(chunk.subarray(0, take), this.#headerFill);
       this.#headerFill += take;
       off = take;
       if (this.#headerFill < VSCARD_HEADER_BYTES) return out;
       this.#headerFill = 0;
-      const length = this.#startMessage(this.#header, 0);
+      const length = this.#startMessage(header, 0);
       this.#message = new Uint8Array(VSCARD_HEADER_BYTES + length);
-      this.#message.set(this.#header, 0);
+      this.#message.set(header, 0);
       this.#messageFill = VSCARD_HEADER_BYTES;
       this.#state = 'payload';
     }
@@ -155,6 +159,7 @@ export class VscardFramer {
     }
     // 4. Keep a trailing partial header.
     if (off < n) {
+      this.#header ??= new Uint8Array(VSCARD_HEADER_BYTES);
       this.#header.set(chunk.subarray(off), 0);
       this.#headerFill = n - off;
     }

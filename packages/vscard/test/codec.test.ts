@@ -254,6 +254,26 @@ describe('VscardFramer', () => {
     expect(codeOf(() => g.finish())).toBe('VSCARD_TRUNCATED');
   });
 
+  it('keeps a header cut anywhere, again and again, after whole messages (header made on first use)', () => {
+    const a = encodeMessage({ type: 'APDU', readerId: 3, apdu: Uint8Array.of(1, 2, 3) });
+    const b = encodeMessage({ type: 'CardRemove', readerId: 7 });
+    const fr = new VscardFramer();
+    expect(fr.push(a).map((x) => toHex(x.bytes))).toEqual([toHex(a)]);
+    for (let cut = 1; cut < 12; cut++) {
+      // Header split in two, then the byte-at-a-time worst case, each between whole messages.
+      expect(fr.push(b.subarray(0, cut))).toEqual([]);
+      expect(fr.bufferedBytes).toBe(cut);
+      expect(fr.push(b.subarray(cut)).map((x) => [x.type, x.readerId, toHex(x.bytes)])).toEqual([
+        [6, 7, toHex(b)],
+      ]);
+      const got: Uint8Array[] = [];
+      for (let i = 0; i < a.length; i++)
+        got.push(...fr.push(a.subarray(i, i + 1)).map((x) => x.bytes));
+      expect(got.map(toHex)).toEqual([toHex(a)]);
+      expect(fr.bufferedBytes).toBe(0);
+    }
+  });
+
   it('yields identical messages under arbitrary re-chunking (property)', () => {
     fc.assert(
       fc.property(
