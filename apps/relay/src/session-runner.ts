@@ -110,6 +110,8 @@ export function resumeSession(
   const session = live.session;
   if (session === undefined || !session.resumeWith(ws, early)) return false;
   live.ws = ws;
+  // A fresh connection owes no pong for a ping its predecessor got.
+  live.heartbeat.notePong();
   live.offerResume();
   ws.resume();
   return true;

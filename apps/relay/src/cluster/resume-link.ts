@@ -12,9 +12,11 @@
  *   refusals, sent back as a close frame B passes on), and the session resumes with a
  *   WebSocket-like endpoint over the link (link-endpoint.ts).
  *
- * Nothing found, or the record names B itself: B's own answer (`4018`). The store or A cannot
- * be reached: the browser is dropped without a close frame (1006), so it tries its ticket again
- * (a close code would make it give the ticket up) — a network blip must not end the session.
+ * Nothing found, or the record names B itself: B's own answer (`4018`). Nothing listens on A's
+ * link address (A is not running, so neither is the session): `4016`. The store or A cannot be
+ * reached otherwise (timeout, refused hello, broken link): the browser is dropped without a
+ * close frame (1006), so it tries its ticket again (a close code would make it give the ticket
+ * up) — a network blip must not end the session.
  */
 import type net from 'node:net';
 import type { WebSocket } from 'ws';
@@ -99,6 +101,9 @@ export class ClusterResumes {
       link = await dialHello(record.advertise, hello, timeoutMs, pending.signal);
     } catch (e) {
       if (pending.signal.aborted) return GONE;
+      // Nothing listens on its link address: that node is not running, nor is the session.
+      if ((e as NodeJS.ErrnoException).code === 'ECONNREFUSED')
+        return { kind: 'refused', refusal: ticketRefusal('expired') };
       return { kind: 'retry', why: `node ${record.nodeId}: ${(e as Error).message}` };
     }
     if (pending.signal.aborted) {
