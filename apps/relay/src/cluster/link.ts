@@ -83,7 +83,7 @@ export class LinkServer {
     const check = checkHello(key, line, this.#o.now(), this.#seen);
     if (!check.ok) return this.#refuse(socket, check.reason);
     if (check.kind === 'resume') {
-      this.#o.onEvent(`link: node ${check.hello.node} passes on a resume`);
+      // Not reported here: the session reports its `resumed` event, a refusal its `refused`.
       socket.write('OK\n');
       this.#o.resume(check.hello, socket, Buffer.from(rest));
       return;
