@@ -168,6 +168,20 @@ export function encodeMessage(msg: VscardMessage, opts: EncodeOptions = {}): Uin
   return out;
 }
 
+/**
+ * @internal `encodeMessage({ type: 'APDU', readerId, apdu })` for a client's answer, straight
+ * from its bytes (hot path: no message or options object). The caller checked `readerId`
+ * (uint32) and `apdu.length` (≤ {@link VSCARD_MAX_PAYLOAD_BYTES}).
+ */
+export function encodeApduMessage(readerId: number, apdu: Uint8Array): Uint8Array {
+  const out = new Uint8Array(VSCARD_HEADER_BYTES + apdu.length);
+  writeU32BE(out, 0, VSC.APDU);
+  writeU32BE(out, 4, readerId);
+  writeU32BE(out, 8, apdu.length);
+  out.set(apdu, VSCARD_HEADER_BYTES);
+  return out;
+}
+
 /** The header's type word: the dialect's number, or an `Unknown` message's raw code. */
 function encodedType(msg: VscardMessage, dialect: Dialect): number {
   if (msg.type === 'Unknown') {
@@ -272,34 +286,30 @@ function badPayload(name: string, detail: string): VscardError {
  * define decode as `Unknown` (never an error). Byte fields alias `frame`.
  */
 export function decodeMessage(frame: Uint8Array, opts: DecodeOptions = {}): VscardMessage {
-  const h = peekHeader(frame);
-  if (h.kind === 'incomplete') {
+  // The header's words are read in place (no header object per frame: hot path).
+  if (frame.length < VSCARD_HEADER_BYTES) {
     throw new VscardError(
       'VSCARD_TRUNCATED',
       `frame of ${frame.length} bytes is shorter than the ${VSCARD_HEADER_BYTES}-byte header`,
     );
   }
+  const length = readU32BE(frame, 8);
   const max = opts.maxPayloadBytes ?? VSCARD_MAX_PAYLOAD_BYTES;
-  if (h.length > max) {
+  if (length > max) {
     throw new VscardError(
       'VSCARD_PAYLOAD_TOO_LARGE',
-      `declared payload length ${h.length} exceeds ${max}`,
+      `declared payload length ${length} exceeds ${max}`,
     );
   }
-  const total = VSCARD_HEADER_BYTES + h.length;
-  if (frame.length < total) {
+  const payloadBytes = frame.length - VSCARD_HEADER_BYTES;
+  if (payloadBytes !== length) {
     throw new VscardError(
-      'VSCARD_TRUNCATED',
-      `frame has ${frame.length - VSCARD_HEADER_BYTES} payload bytes, header declares ${h.length}`,
+      payloadBytes < length ? 'VSCARD_TRUNCATED' : 'VSCARD_LENGTH_MISMATCH',
+      `frame has ${payloadBytes} payload bytes, header declares ${length}`,
     );
   }
-  if (frame.length > total) {
-    throw new VscardError(
-      'VSCARD_LENGTH_MISMATCH',
-      `frame has ${frame.length - VSCARD_HEADER_BYTES} payload bytes, header declares ${h.length}`,
-    );
-  }
-  return decodePayload(h.type, h.readerId, frame.subarray(VSCARD_HEADER_BYTES), opts);
+  const payload = frame.subarray(VSCARD_HEADER_BYTES);
+  return decodePayload(readU32BE(frame, 0), readU32BE(frame, 4), payload, opts);
 }
 
 /** @internal decode a payload whose header was already validated. */

@@ -16,7 +16,7 @@
  * when the count passes a threshold; QEMU's Init reply to it is dropped, never shown to the page.
  *
  * Protocol rules for browser messages (refusal = the session ends):
- * - exactly one whole message of a client type (`validateClientFrame`) — else `BAD_FRAME`;
+ * - exactly one whole message of a client type (`checkClientFrame`) — else `BAD_FRAME`;
  * - per-type size caps: APDU answer ≤ 374 (QEMU loses longer ones, §4), Error = 4, ATR ≤ 40,
  *   ReaderAdd name ≤ 255, Init ≤ 72, CardRemove/ReaderRemove empty;
  * - APDU/Error answers only while a guest command waits for one;
@@ -31,10 +31,10 @@
  */
 import { clientInit, encodeMessage } from './codec.ts';
 import { VSC, VSCARD_HEADER_BYTES, VSCARD_MAX_GUEST_ANSWER_BYTES } from './constants.ts';
-import { isVscardError } from './errors.ts';
 import { QEMU_VSCARD_IN_BYTES } from './qemu-input-model.ts';
 import { RelayClose } from './relay-close.ts';
-import { validateClientFrame } from './validate.ts';
+import { readU32BE } from './u32.ts';
+import { checkClientFrame } from './validate.ts';
 
 /** Which rule refused a message. */
 export type GuardRule =
@@ -175,13 +175,11 @@ export class ForwardGuard {
    * be shared between calls.
    */
   toVm(bytes: Uint8Array, origin: GuardOrigin = 'browser'): ToVmDecision {
-    let type: number;
-    try {
-      type = validateClientFrame(bytes).type;
-    } catch (e) {
-      if (!isVscardError(e)) throw e;
-      return refuse(RelayClose.BAD_FRAME, 'bad-frame', `Bad VSCard frame (${e.code}).`);
+    const bad = checkClientFrame(bytes);
+    if (bad !== null) {
+      return refuse(RelayClose.BAD_FRAME, 'bad-frame', `Bad VSCard frame (${bad.code}).`);
     }
+    const type = readU32BE(bytes, 0);
     const length = bytes.length - VSCARD_HEADER_BYTES;
     const name = NAMES[type] ?? `type ${type}`;
     const max = type === VSC.APDU ? this.#maxAnswer : (MAX_PAYLOAD[type] ?? 0);

@@ -36,7 +36,7 @@ export type {
 } from './codec.ts';
 export { VscardFramer, VscardDecoder } from './framer.ts';
 export type { VscardFrame, FramerState, FramerOptions, DecoderOptions } from './framer.ts';
-export { validateClientFrame, CLIENT_TO_HOST_TYPES } from './validate.ts';
+export { checkClientFrame, validateClientFrame, CLIENT_TO_HOST_TYPES } from './validate.ts';
 export { parseAtr, qemu72AcceptsAtr, toQemuT0CompatibleAtr, QEMU_MAX_ATR_BYTES } from './atr.ts';
 export type { ParsedAtr, AtrInterfaceLevel, QemuAtrVerdict } from './atr.ts';
 export { VscardClientSession } from './session.ts';

@@ -29,11 +29,12 @@
  * Pure: messages in, decisions out, no clock. One instance per relayed session, used only when
  * the long-answers subprotocol was selected.
  */
-import { encodeMessage, peekHeader } from './codec.ts';
+import { encodeApduMessage } from './codec.ts';
 import { VSC, VSCARD_HEADER_BYTES, VSCARD_MAX_GUEST_ANSWER_BYTES } from './constants.ts';
 import type { ForwardGuard, ToVmDecision } from './forward-guard.ts';
 import { commandNe, LongAnswerSplitter } from './long-answer.ts';
-import { validateClientFrame } from './validate.ts';
+import { readU32BE } from './u32.ts';
+import { checkClientFrame } from './validate.ts';
 
 /** What to do with a browser message (decided before anything reaches QEMU). */
 export type BrowserAnswerDecision =
@@ -94,8 +95,7 @@ export class RelayAnswerSplitter {
    * `guard.toVm(bytes)` call for sessions with the long-answers subprotocol.
    */
   fromBrowser(bytes: Uint8Array): BrowserAnswerDecision {
-    const head = peekHeader(bytes);
-    const type = head.kind === 'header' ? head.type : -1;
+    const type = bytes.length >= VSCARD_HEADER_BYTES ? readU32BE(bytes, 0) : -1;
     let toWrite = bytes;
     if (type === VSC.APDU && isWholeMessage(bytes)) {
       toWrite = this.#splitAnswer(bytes, this.#takeNe());
@@ -133,9 +133,7 @@ export class RelayAnswerSplitter {
       if (this.#ne.length > MAX_TRACKED_COMMANDS) this.#ne.shift();
       return { action: 'forward' };
     }
-    const head = peekHeader(bytes);
-    const readerId = head.kind === 'header' ? head.readerId : 0;
-    const answer = encodeMessage({ type: 'APDU', readerId, apdu: decision.answer });
+    const answer = encodeApduMessage(readU32BE(bytes, 4), decision.answer);
     const d = this.#guard.toVm(answer, 'relay');
     if (d.action === 'refuse') {
       this.#buffer.reset();
@@ -170,12 +168,7 @@ export class RelayAnswerSplitter {
     const piece = this.#buffer.handleAnswer(answer, ne);
     if (piece === answer) return bytes;
     this.#stats.answersSplit++;
-    const head = peekHeader(bytes);
-    return encodeMessage({
-      type: 'APDU',
-      readerId: head.kind === 'header' ? head.readerId : 0,
-      apdu: piece,
-    });
+    return encodeApduMessage(readU32BE(bytes, 4), piece);
   }
 }
 
@@ -185,10 +178,5 @@ const MAX_TRACKED_COMMANDS = 256;
 
 /** One whole client message (the guard refuses anything else; nothing is split then). */
 function isWholeMessage(bytes: Uint8Array): boolean {
-  try {
-    validateClientFrame(bytes);
-    return true;
-  } catch {
-    return false;
-  }
+  return checkClientFrame(bytes) === null;
 }

@@ -2,7 +2,7 @@
  * The relay's admission check for browser frames (issue 2, vscard-protocol.md §6 rule 8):
  * one WebSocket frame must be exactly one whole VSCard message of a type a client may send.
  */
-import { peekHeader } from './codec.ts';
+import { readU32BE } from './u32.ts';
 import { VSC, VSCARD_HEADER_BYTES, VSCARD_MAX_PAYLOAD_BYTES } from './constants.ts';
 import { VscardError } from './errors.ts';
 import type { VscardFrame } from './framer.ts';
@@ -34,33 +34,48 @@ export const CLIENT_TO_HOST_TYPES: ReadonlySet<number> = new Set([
  * - `VSCARD_UNEXPECTED_TYPE`: Flush or FlushComplete (see {@link CLIENT_TO_HOST_TYPES}).
  */
 export function validateClientFrame(frame: Uint8Array): VscardFrame {
-  const h = peekHeader(frame);
-  if (h.kind === 'incomplete') {
-    throw new VscardError(
+  const refusal = checkClientFrame(frame);
+  if (refusal !== null) throw refusal;
+  return {
+    type: readU32BE(frame, 0),
+    readerId: readU32BE(frame, 4),
+    length: frame.length - VSCARD_HEADER_BYTES,
+    bytes: frame,
+  };
+}
+
+/**
+ * The check of {@link validateClientFrame} without a result object (one call per message on
+ * the hot path): null when `frame` may be written to QEMU (its type is then
+ * `readU32BE(frame, 0)`), else the {@link VscardError} `validateClientFrame` would throw.
+ */
+export function checkClientFrame(frame: Uint8Array): VscardError | null {
+  if (frame.length < VSCARD_HEADER_BYTES) {
+    return new VscardError(
       'VSCARD_TRUNCATED',
       `frame of ${frame.length} bytes is shorter than a VSCard header`,
     );
   }
-  if (h.length > VSCARD_MAX_PAYLOAD_BYTES) {
-    throw new VscardError(
+  const length = readU32BE(frame, 8);
+  if (length > VSCARD_MAX_PAYLOAD_BYTES) {
+    return new VscardError(
       'VSCARD_PAYLOAD_TOO_LARGE',
-      `declared payload length ${h.length} exceeds ${VSCARD_MAX_PAYLOAD_BYTES}`,
+      `declared payload length ${length} exceeds ${VSCARD_MAX_PAYLOAD_BYTES}`,
     );
   }
-  if (frame.length !== VSCARD_HEADER_BYTES + h.length) {
-    throw new VscardError(
+  if (frame.length !== VSCARD_HEADER_BYTES + length) {
+    return new VscardError(
       'VSCARD_LENGTH_MISMATCH',
-      `frame has ${frame.length - VSCARD_HEADER_BYTES} payload bytes, header declares ${h.length}`,
+      `frame has ${frame.length - VSCARD_HEADER_BYTES} payload bytes, header declares ${length}`,
     );
   }
-  if (!CLIENT_TO_HOST_TYPES.has(h.type)) {
-    if (h.type === VSC.Flush || h.type === VSC.FlushComplete) {
-      throw new VscardError(
-        'VSCARD_UNEXPECTED_TYPE',
-        `message type ${h.type} may not be sent by a client to QEMU`,
-      );
-    }
-    throw new VscardError('VSCARD_UNKNOWN_TYPE', `unknown message type 0x${h.type.toString(16)}`);
+  const type = readU32BE(frame, 0);
+  if (CLIENT_TO_HOST_TYPES.has(type)) return null;
+  if (type === VSC.Flush || type === VSC.FlushComplete) {
+    return new VscardError(
+      'VSCARD_UNEXPECTED_TYPE',
+      `message type ${type} may not be sent by a client to QEMU`,
+    );
   }
-  return { type: h.type, readerId: h.readerId, length: h.length, bytes: frame };
+  return new VscardError('VSCARD_UNKNOWN_TYPE', `unknown message type 0x${type.toString(16)}`);
 }
