@@ -3,7 +3,7 @@
  * host messages, card events and time go in; messages to send, guest commands to answer,
  * events and timer requests come out. No I/O and no clock: every method takes `nowMs`.
  */
-import { clientInit, encodeMessage, type VscardMessage } from './codec.ts';
+import { clientInit, encodeApduMessage, encodeMessage, type VscardMessage } from './codec.ts';
 import {
   VSC_ERROR_CODE,
   VSC_UNDEFINED_READER_ID,
@@ -185,7 +185,9 @@ export class VscardClientSession {
    * waiting id, or response bytes longer than `maxAnswerBytes` (default 374:
    * QEMU 7.2 silently discards longer answers, §4 — split with 61xx first, or answer with an
    * error; more only when the relay splits them); nothing changes then, the command still
-   * waits for an answer.
+   * waits for an answer. The bytes sent are those `answer` holds now (an answer that must wait
+   * for an older one is copied), so the caller may reuse its array; an APDU send action's
+   * `message.apdu` may be `answer` itself.
    */
   answerApdu(id: number, answer: ApduAnswer, _nowMs: number): SessionAction[] {
     if (!this.#commands.isIssued(id)) {
@@ -205,10 +207,12 @@ export class VscardClientSession {
       throw new RangeError('errorCode must be a uint32');
     }
     const out: SessionAction[] = [];
-    if (!this.#commands.answer(id, answer)) {
+    const placement = this.#commands.answer(id, answer);
+    if (placement === 'stale') {
       out.push(ev({ kind: 'stale-answer-dropped', id }));
       return out;
     }
+    if (placement === 'next') this.#sendAnswer(answer, out);
     this.#drainAnswers(out);
     return out;
   }
@@ -355,14 +359,21 @@ export class VscardClientSession {
 
   /** Send answers that are next in line; then FlushComplete if a Flush waits for them. */
   #drainAnswers(out: SessionAction[]): void {
-    for (const a of this.#commands.takeReady()) {
-      const message: VscardMessage =
-        a instanceof Uint8Array
-          ? { type: 'APDU', readerId: this.#readerId, apdu: a }
-          : { type: 'Error', readerId: this.#readerId, code: a.errorCode };
+    const commands = this.#commands;
+    for (let a = commands.takeNext(); a !== null; a = commands.takeNext()) this.#sendAnswer(a, out);
+    this.#completeFlushIfDue(out);
+  }
+
+  /** One answer as a message: APDU bytes encoded straight from the answer, or VSC_Error. */
+  #sendAnswer(a: ApduAnswer, out: SessionAction[]): void {
+    const readerId = this.#readerId;
+    if (a instanceof Uint8Array) {
+      const message: VscardMessage = { type: 'APDU', readerId, apdu: a };
+      out.push({ type: 'send', message, bytes: encodeApduMessage(readerId, a) });
+    } else {
+      const message: VscardMessage = { type: 'Error', readerId, code: a.errorCode };
       out.push({ type: 'send', message, bytes: encodeMessage(message) });
     }
-    this.#completeFlushIfDue(out);
   }
 
   /** The host flushes every outstanding command when it processes ATR/CardRemove/ReaderRemove. */

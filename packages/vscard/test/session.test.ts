@@ -202,6 +202,32 @@ describe('VscardClientSession: guest commands', () => {
     expect(s.outstandingIds).toEqual([]);
   });
 
+  it('sends exactly the bytes given, even when the caller reuses its array afterwards', () => {
+    const s = withCard();
+    for (let i = 1; i <= 4; i++) s.receive(guest(`0${i}`), i);
+    const buf = hex('aaaa9000');
+    const first = s.answerApdu(1, buf, 5); // the oldest: encoded at once, not copied
+    buf.set(hex('bbbb6a82'));
+    const errorAnswer = { errorCode: 6 };
+    expect(s.answerApdu(3, buf, 6)).toEqual([]); // waits for 2: kept as a copy
+    buf.set(hex('cccc6a80'));
+    expect(s.answerApdu(4, errorAnswer, 7)).toEqual([]);
+    errorAnswer.errorCode = 9;
+    buf.fill(0);
+    const rest = s.answerApdu(2, hex('9000'), 8);
+    expect(sentBytes(first)).toEqual(['000000070000000000000004aaaa9000']);
+    expect(sentBytes(rest)).toEqual([
+      '0000000700000000000000029000',
+      '000000070000000000000004bbbb6a82',
+      '00000002000000000000000406000000',
+    ]);
+    // Held answers' messages describe their bytes; each action's bytes decode to its message.
+    for (const a of rest) {
+      if (a.type !== 'send') throw new Error('send expected');
+      expect(decodeMessage(a.bytes, { errorCodeByteOrder: 'le' })).toEqual(a.message);
+    }
+  });
+
   it('refuses answers longer than 374 bytes without changing anything (§4, g02)', () => {
     const s = withCard();
     s.receive(guest('00ca000000'), 1);
