@@ -12,13 +12,20 @@ export const MAX_COLLECTED_BYTES = VSCARD_MAX_PAYLOAD_BYTES - 2 - 256;
 /** Most GET RESPONSEs per guest command (a card answering `61xx` with no data stops here). */
 export const MAX_CHAIN_LINKS = 300;
 
-/** One guest command's exchange with the card; see the module comment. */
+/** The answer before any: shared (empty, so nobody can change it). */
+const NO_ANSWER = new Uint8Array(0);
+
+/**
+ * One guest command's exchange with the card; see the module comment. Made per guest command,
+ * so nothing is allocated until a `61xx` chain actually follows.
+ */
 export class ChainCollector {
   readonly #cla: number;
   readonly #isCollecting: boolean;
-  #parts: Uint8Array[] = [];
+  /** Collected pieces' data; null until the first `61xx`. */
+  #parts: Uint8Array[] | null = null;
   #total = 0;
-  #last: Uint8Array = new Uint8Array(0);
+  #last: Uint8Array = NO_ANSWER;
 
   /** `isCollecting` false: the first answer is the answer (the bridge splits itself). */
   constructor(command: Uint8Array, isCollecting: boolean) {
@@ -32,19 +39,22 @@ export class ChainCollector {
     this.#last = answer;
     const isMore = answer.length >= 2 && answer[answer.length - 2] === 0x61;
     if (!this.#isCollecting || !isMore || this.#total >= MAX_COLLECTED_BYTES) return null;
-    if (this.#parts.length >= MAX_CHAIN_LINKS) return null;
+    const parts = (this.#parts ??= []);
+    if (parts.length >= MAX_CHAIN_LINKS) return null;
     const data = answer.subarray(0, answer.length - 2);
-    this.#parts.push(data.slice());
+    parts.push(data.slice());
     this.#total += data.length;
     return Uint8Array.of(this.#cla, 0xc0, 0x00, 0x00, answer[answer.length - 1] ?? 0);
   }
 
   /** The whole answer: every collected piece's data, then the last answer (data + SW). */
   answer(): Uint8Array {
-    if (this.#parts.length === 0) return this.#last;
+    const parts = this.#parts;
+    if (parts === null || parts.length === 0) return this.#last;
     const out = new Uint8Array(this.#total + this.#last.length);
     let at = 0;
-    for (const p of this.#parts) {
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i] as Uint8Array;
       out.set(p, at);
       at += p.length;
     }

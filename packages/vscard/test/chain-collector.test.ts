@@ -69,4 +69,20 @@ describe('ChainCollector', () => {
     expect(whole.length).toBe(MAX_COLLECTED_BYTES + last.length);
     expect(hex(whole.subarray(MAX_COLLECTED_BYTES))).toBe('016100');
   });
+
+  it('without a chain, the answer is the card answer itself; collectors share no state', () => {
+    const none = new ChainCollector(bytes('00b0000000'), true);
+    expect(none.answer()).toHaveLength(0);
+    const chained = new ChainCollector(bytes('00b0000000'), true);
+    const single = new ChainCollector(bytes('00a4040000'), true);
+    const card = bytes('aabb6102'); // a card reusing one buffer for its answers
+    expect(chained.add(card)).not.toBeNull();
+    card.set(bytes('ccdd9000'));
+    expect(chained.add(card)).toBeNull();
+    const own = bytes('9000');
+    expect(single.add(own)).toBeNull();
+    expect(single.answer()).toBe(own);
+    expect(hex(chained.answer())).toBe('aabbccdd9000');
+    expect(none.answer()).toHaveLength(0);
+  });
 });
