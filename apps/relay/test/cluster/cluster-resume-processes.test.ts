@@ -7,23 +7,16 @@
  * node's log carries a ticket.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  parseResumeOffer,
-  RELAY_PATH,
-  RELAY_RESUME_CAPABILITY,
-  RELAY_SUBPROTOCOL,
-  RELAY_TICKET_SUBPROTOCOL_PREFIX,
-  RELAY_TOKEN_SUBPROTOCOL_PREFIX,
-  RelayClose,
-  type ResumeOffer,
-} from '@cardlend/vscard';
+import { RELAY_PATH, RelayClose } from '@cardlend/vscard';
 import { Valkey } from 'iovalkey';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/tokens.ts';
 import { ticketHash } from '../../src/cluster/ticket-directory.ts';
 import { Browser, FakeVmHost, msg } from '../helpers.ts';
+import { offerAt } from '../resume-helpers.ts';
 import { TestRedis } from './redis-server.ts';
 import { RelayNode, writeSecret } from './relay-node.ts';
+import { resumable, withTicket, withToken } from './resume-pages.ts';
 
 const SECRET = randomBytes(32);
 const APDU = 7;
@@ -54,19 +47,9 @@ afterAll(async () => {
 });
 
 function client(node: RelayNode, credential: string): Browser {
-  const x = new Browser(`ws://127.0.0.1:${node.port}${RELAY_PATH}`, [
-    RELAY_SUBPROTOCOL,
-    RELAY_RESUME_CAPABILITY,
-    credential,
-  ]);
+  const x = new Browser(`ws://127.0.0.1:${node.port}${RELAY_PATH}`, resumable(credential));
   browsers.push(x);
   return x;
-}
-
-async function offerOf(x: Browser): Promise<ResumeOffer> {
-  const offer = parseResumeOffer((await x.frame(0, 10_000)).toString('utf8'));
-  if (offer === null) throw new Error('no resume offer');
-  return offer;
 }
 
 /** Waits until the store holds `ticket`'s record (written right after the offer). */
@@ -86,14 +69,14 @@ async function recorded(ticket: string): Promise<void> {
 describe('a resume across relay processes', () => {
   it('resumes through B; after A is killed the ticket is told the session is over', async () => {
     const token = mintToken({ secret: SECRET, targetId: 'vm1', ttlSeconds: 60, nowMs: Date.now() });
-    const first = client(a, RELAY_TOKEN_SUBPROTOCOL_PREFIX + token);
-    const offer = await offerOf(first);
+    const first = client(a, withToken(token));
+    const offer = await offerAt(first);
     const vm = await host.nextConnection(0);
     await recorded(offer.ticket);
     first.ws.terminate();
 
-    const second = client(b, RELAY_TICKET_SUBPROTOCOL_PREFIX + offer.ticket);
-    const next = await offerOf(second);
+    const second = client(b, withTicket(offer.ticket));
+    const next = await offerAt(second);
     vm.socket.write(msg(APDU, 0, '00A4040000'));
     expect((await second.frame(1, 10_000)).readUInt32BE(0)).toBe(APDU);
     second.send(msg(APDU, 0, '9000'));
@@ -103,7 +86,7 @@ describe('a resume across relay processes', () => {
 
     await a.kill9();
     expect((await second.closed).code).toBe(1006);
-    const late = client(b, RELAY_TICKET_SUBPROTOCOL_PREFIX + next.ticket);
+    const late = client(b, withTicket(next.ticket));
     expect((await late.closed).code).toBe(RelayClose.RESUME_EXPIRED);
 
     const logs = a.stdout + b.stdout;

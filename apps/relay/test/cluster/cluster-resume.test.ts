@@ -7,15 +7,7 @@
  * on B with A's code; the store keeps only hashes of tickets.
  */
 import net from 'node:net';
-import {
-  parseResumeOffer,
-  RELAY_RESUME_CAPABILITY,
-  RELAY_SUBPROTOCOL,
-  RELAY_TICKET_SUBPROTOCOL_PREFIX,
-  RELAY_TOKEN_SUBPROTOCOL_PREFIX,
-  RelayClose,
-  type ResumeOffer,
-} from '@cardlend/vscard';
+import { RELAY_SUBPROTOCOL, RelayClose } from '@cardlend/vscard';
 import { Valkey } from 'iovalkey';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '@cardlend/qemu-testbed';
@@ -25,6 +17,8 @@ import type { RelayConfig } from '../../src/config.ts';
 import type { RelayServer, ServerEvent } from '../../src/server.ts';
 import { type Browser, FakeVmHost, type HostConnection, msg, until } from '../helpers.ts';
 import { RelayFleet } from '../relay-rig.ts';
+import { offerAt } from '../resume-helpers.ts';
+import { resumable, withTicket, withToken } from './resume-pages.ts';
 import { TestRedis } from './redis-server.ts';
 
 const SECRET = new Uint8Array(32).fill(5);
@@ -77,25 +71,14 @@ const count = (c: HostConnection, type: number): number =>
   c.messages.filter((m) => m.type === type).length;
 
 function page(relay: RelayServer, credential: string, origin = ORIGIN): Browser {
-  return fleet.browser(relay, [RELAY_SUBPROTOCOL, RELAY_RESUME_CAPABILITY, credential], { origin });
+  return fleet.browser(relay, resumable(credential), { origin });
 }
-
-/** The resume offer in frame `index` (a text frame). */
-async function offerAt(b: Browser, index: number): Promise<ResumeOffer> {
-  const frame = await b.frame(index);
-  expect(b.frames[index]?.isBinary).toBe(false);
-  const offer = parseResumeOffer(frame.toString('utf8'));
-  if (offer === null) throw new Error('not a resume offer');
-  return offer;
-}
-
-const withTicket = (ticket: string): string => RELAY_TICKET_SUBPROTOCOL_PREFIX + ticket;
 
 /** A page lending through A; its VM connection and its first offer. */
 async function lendThroughA(a: RelayServer) {
   const vmIndex = host.connections.length;
   const token = mintToken({ secret: SECRET, targetId: 'vm1', ttlSeconds: 60, nowMs: Date.now() });
-  const first = page(a, RELAY_TOKEN_SUBPROTOCOL_PREFIX + token);
+  const first = page(a, withToken(token));
   const offer = await offerAt(first, 0);
   const vm = await host.nextConnection(vmIndex);
   return { first, offer, vm };
