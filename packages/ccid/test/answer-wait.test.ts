@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CcidCommand, CcidResponse } from '../src/core/index.ts';
 import { AnswerWait } from '../src/webusb/answer-wait.ts';
+import { DeadlineWatchdog } from '../src/webusb/deadline-watchdog.ts';
 
 const command: CcidCommand = { type: 'GetSlotStatus', slot: 1, seq: 7 };
 const response = { type: 'SlotStatus', slot: 1, seq: 7 } as CcidResponse;
@@ -72,5 +73,48 @@ describe('AnswerWait', () => {
     const wait = new AnswerWait(command, { timeoutMs: 100 }, () => undefined);
     wait.reject(new Error('reader closed'));
     vi.advanceTimersByTime(0);
+  });
+
+  it('waits sharing a watchdog: one timer for back-to-back waits, each times out at its own deadline', async () => {
+    const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout');
+    const clearTimeoutSpy = vi.spyOn(globalThis, 'clearTimeout');
+    const watchdog = new DeadlineWatchdog();
+    const gaveUp: number[] = [];
+    const onGiveUp = (_: number, seq: number): number => gaveUp.push(seq);
+    for (let seq = 0; seq < 100; seq++) {
+      const w = new AnswerWait({ ...command, seq }, { timeoutMs: 1000 }, onGiveUp, watchdog);
+      w.start();
+      vi.advanceTimersByTime(3);
+      w.resolve({ ...response, seq } as CcidResponse);
+      w.dispose();
+      await expect(w.answer).resolves.toMatchObject({ seq });
+    }
+    expect(setTimeoutSpy).toHaveBeenCalledTimes(1);
+    expect(clearTimeoutSpy).not.toHaveBeenCalled();
+    expect(watchdog.watching).toBe(0);
+    // 300 ms in: a wait of 1000 ms started now times out at 1300, not at the armed 1000.
+    const ac = new AbortController();
+    const late = new AnswerWait({ ...command, seq: 200 }, { timeoutMs: 1000 }, onGiveUp, watchdog);
+    const aborted = new AnswerWait(
+      { ...command, slot: 2, seq: 201 },
+      { timeoutMs: 1000, signal: ac.signal },
+      onGiveUp,
+      watchdog,
+    );
+    late.start();
+    aborted.start();
+    ac.abort();
+    await expect(aborted.answer).rejects.toMatchObject({ code: 'CCID_ABORTED' });
+    aborted.dispose();
+    expect(watchdog.watching).toBe(1);
+    vi.advanceTimersByTime(999);
+    expect(gaveUp).toEqual([201]);
+    vi.advanceTimersByTime(1);
+    expect(gaveUp).toEqual([201, 200]);
+    await expect(late.answer).rejects.toMatchObject({ code: 'CCID_TIMEOUT' });
+    late.dispose();
+    expect(vi.getTimerCount()).toBe(0);
+    setTimeoutSpy.mockRestore();
+    clearTimeoutSpy.mockRestore();
   });
 });

@@ -1,5 +1,6 @@
 import type { CcidCommand, CcidResponse } from '../core/index.ts';
 import { CcidError } from '../core/index.ts';
+import { DeadlineWatchdog, type Deadlined } from './deadline-watchdog.ts';
 
 /** Options of one exchange. */
 export interface ExchangeOptions {
@@ -20,9 +21,10 @@ const ignore = (): void => undefined;
  * an error, or failed here on timeout (restarted × bError by each time extension, CCID rev 1.1
  * §6.2.7, bounded in number) or when the AbortSignal fires. One object per command, its state in
  * fields: a command runs for every guest APDU, and a closure per step of it was garbage the next
- * one could wait behind.
+ * one could wait behind. The timeout is a deadline kept by the transport's
+ * {@link DeadlineWatchdog} (one timer for all waits), not a timer of its own.
  */
-export class AnswerWait {
+export class AnswerWait implements Deadlined {
   readonly slot: number;
   readonly seq: number;
   /** Settles with the answer; a rejection is handled even when nobody awaits it. */
@@ -35,7 +37,11 @@ export class AnswerWait {
   readonly #onGiveUp: (slot: number, seq: number) => void;
   #resolve: (r: CcidResponse) => void = ignore;
   #reject: (e: unknown) => void = ignore;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #watchdog: DeadlineWatchdog;
+  /** When the wait times out, on the watchdog's clock; Infinity before `start()`. */
+  deadlineMs = Number.POSITIVE_INFINITY;
+  /** The time the current deadline was set for, ms (for the timeout's message). */
+  #waitMs = 0;
   #onAbort: (() => void) | undefined;
   #extensions = 0;
 
@@ -43,6 +49,7 @@ export class AnswerWait {
     full: CcidCommand,
     opts: ExchangeOptions,
     onGiveUp: (slot: number, seq: number) => void,
+    watchdog: DeadlineWatchdog = new DeadlineWatchdog(),
   ) {
     this.slot = full.slot;
     this.seq = full.seq;
@@ -51,6 +58,7 @@ export class AnswerWait {
     this.#maxExtensions = opts.maxTimeExtensions ?? DEFAULT_MAX_TIME_EXTENSIONS;
     this.#signal = opts.signal;
     this.#onGiveUp = onGiveUp;
+    this.#watchdog = watchdog;
     this.answer = new Promise<CcidResponse>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -72,11 +80,20 @@ export class AnswerWait {
   }
 
   resolve(r: CcidResponse): void {
+    this.#watchdog.forget(this);
     this.#resolve(r);
   }
 
   reject(e: unknown): void {
+    this.#watchdog.forget(this);
     this.#reject(e);
+  }
+
+  /** The deadline passed (called by the watchdog). */
+  expire(): void {
+    this.#fail(
+      new CcidError('CCID_TIMEOUT', `no answer to ${this.#type} within ${this.#waitMs} ms`),
+    );
   }
 
   /** A time-extension frame: restart the wait, scaled by the multiplier; bounded, so a reader that only ever sends them can't hold the caller forever. */
@@ -91,22 +108,22 @@ export class AnswerWait {
     else this.#arm(this.#timeoutMs * Math.max(1, multiplier));
   }
 
-  /** Stops the timer and the AbortSignal listener. */
+  /** Ends the wait's deadline (no timer is cleared) and the AbortSignal listener. */
   dispose(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#watchdog.forget(this);
     if (this.#onAbort) this.#signal?.removeEventListener('abort', this.#onAbort);
   }
 
+  /** (Re)starts the deadline `ms` from now. */
   #arm(ms: number): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = setTimeout(
-      () => this.#fail(new CcidError('CCID_TIMEOUT', `no answer to ${this.#type} within ${ms} ms`)),
-      ms,
-    );
+    this.#waitMs = ms;
+    this.deadlineMs = this.#watchdog.now() + ms;
+    this.#watchdog.watch(this);
   }
 
   /** Timeout or abort (resync rule 3: the answer is not awaited any more). */
   #fail(e: CcidError): void {
+    this.#watchdog.forget(this);
     this.#onGiveUp(this.slot, this.seq);
     this.#reject(e);
   }

@@ -16,6 +16,7 @@ import {
 } from '../core/index.ts';
 import { AnswerWait } from './answer-wait.ts';
 import type { ExchangeOptions } from './answer-wait.ts';
+import { DeadlineWatchdog, type WatchdogTimers } from './deadline-watchdog.ts';
 import { runInterruptPump } from './interrupt-pump.ts';
 import { isDisconnectError, transferError } from './platform-errors.ts';
 
@@ -46,6 +47,8 @@ export interface CcidTransportOptions {
   /** Called once when the reader is gone, with the platform error. */
   onGone: (cause: unknown) => void;
   onInterrupt: (m: CcidInterruptMessage) => void;
+  /** Clock and timers of the answer timeouts (tests); default Date.now and the global timers. */
+  timers?: WatchdogTimers | undefined;
 }
 
 /** clearHalt + retry rounds for a stalled bulk-OUT before giving up. */
@@ -58,7 +61,8 @@ const EMPTY = new Uint8Array(0);
  * CCID bulk transport over a claimed WebUSB interface; it only moves bytes. bSeq assignment (one
  * counter per device, ccid.md §4.2), one pending bulk-IN read at all times whose completions go to
  * the pure {@link CcidReceiver} (reassembly by dwLength, resynchronisation after a cut answer,
- * matching by bSlot/bSeq/type), timeouts restarted by time extensions (§6.2), ABORT (§9.2) on
+ * matching by bSlot/bSeq/type), timeouts restarted by time extensions (§6.2) and kept by one
+ * lazy watchdog timer for all commands (deadline-watchdog.ts), ABORT (§9.2) on
  * timeout or AbortSignal, stall handling (clearHalt) and reader-gone detection. The interrupt
  * endpoint, when present, is read continuously.
  */
@@ -69,6 +73,8 @@ export class CcidTransport {
   readonly #receiver: CcidReceiver;
   readonly #readBytes: number;
   readonly #waiters = new Map<number, AnswerWait>();
+  /** One timer for every wait's timeout (deadline-watchdog.ts). */
+  readonly #watchdog: DeadlineWatchdog;
   /** A wait timed out or was aborted: its answer, whole or partial, is not awaited any more (resync rule 3). */
   readonly #giveUp = (slot: number, seq: number): void =>
     this.#apply(this.#receiver.cancel(slot, seq));
@@ -83,6 +89,7 @@ export class CcidTransport {
     this.#device = opts.device;
     this.#info = info;
     this.#opts = opts;
+    this.#watchdog = new DeadlineWatchdog(opts.timers);
     const maxMsg = Math.min(Math.max(info.maxMessageLength, 64), 65536 + CCID_HEADER_BYTES + 16);
     const pkt = info.bulkIn?.packetSize || 64;
     this.#receiver = new CcidReceiver({
@@ -116,11 +123,12 @@ export class CcidTransport {
       });
   }
 
-  /** Stops reading and fails pending exchanges with CCID_CLOSED. */
+  /** Stops reading and fails pending exchanges with CCID_CLOSED; leaves no timer behind. */
   close(): void {
     this.#isClosed = true;
     for (const w of this.#waiters.values()) w.reject(new CcidError('CCID_CLOSED', 'reader closed'));
     this.#waiters.clear();
+    this.#watchdog.stop();
   }
 
   /** Throws the reason the transport can't be used, if any. */
@@ -146,7 +154,7 @@ export class CcidTransport {
   }
 
   async #run(full: CcidCommand, opts: ExchangeOptions, canAbort: boolean): Promise<CcidResponse> {
-    const wait = new AnswerWait(full, opts, this.#giveUp);
+    const wait = new AnswerWait(full, opts, this.#giveUp, this.#watchdog);
     this.#waiters.set(full.slot, wait);
     this.#receiver.expect(full.slot, full.seq, responseTypeFor(full.type));
     wait.start();
@@ -232,6 +240,7 @@ export class CcidTransport {
       this.#goneError = new CcidError('CCID_READER_GONE', 'the reader was disconnected', { cause });
       for (const w of this.#waiters.values()) w.reject(this.#goneError);
       this.#waiters.clear();
+      this.#watchdog.stop();
       if (!this.#isClosed) this.#opts.onGone(cause);
     }
     return this.#goneError;
