@@ -119,9 +119,10 @@ export class ClusterResumes {
     const { tickets, emit } = this.#runner;
     const claim = tickets.claim(hello.ticket, hello.origin, Date.now());
     if (claim.ok) {
-      const endpoint = new LinkEndpoint(socket, hello.protocol, head);
+      // The endpoint offers every part of a `ws` WebSocket a session uses (link-endpoint.ts).
+      const endpoint = new LinkEndpoint(socket, hello.protocol, head) as unknown as WebSocket;
       // The session reports its own `resumed` event.
-      if (resumeSession(claim.session, endpoint as unknown as WebSocket, [])) return;
+      if (resumeSession(claim.session, endpoint, [])) return;
     }
     const why = TICKET_REFUSALS[claim.ok ? 'expired' : claim.refusal];
     socket.end(encodeCloseFrame(why.code, why.reason));

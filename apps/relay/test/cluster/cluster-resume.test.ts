@@ -261,6 +261,21 @@ describe('a holder that cannot be reached or answers garbage', () => {
     expect((await unknown.closed).code).toBe(RelayClose.RESUME_UNKNOWN);
   });
 
+  it('a page that floods while its ticket is passed on is refused as a flood (4008)', async () => {
+    const b = await node('b');
+    const silent = net.createServer((s) => s.on('error', () => {})); // accepts, never answers
+    await new Promise<void>((r) => silent.listen({ host: '127.0.0.1', port: 0 }, r));
+    try {
+      await recordAt(b, `127.0.0.1:${(silent.address() as net.AddressInfo).port}`);
+      const p = page(b, withTicket(TICKET));
+      await p.opened;
+      for (let i = 0; i < 40; i++) p.send(msg(T.APDU, 0, '9000'));
+      expect((await p.closed).code).toBe(RelayClose.RATE_LIMITED);
+    } finally {
+      silent.close();
+    }
+  });
+
   it('a holder that refuses the link drops the page (1006); one not running: over (4016)', async () => {
     const b = await node('b');
     const holder = await fakeHolder(Buffer.from('ERR bad mac\n'));
