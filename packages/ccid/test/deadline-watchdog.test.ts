@@ -68,6 +68,15 @@ class Wait {
   }
 }
 
+/** A watchdog on a manual clock watching one wait due in `ms`, and its timer entry. */
+function watchOne(ms: number) {
+  const t = new ManualTimers();
+  const w = new DeadlineWatchdog(t);
+  const wait = new Wait(t).startIn(w, ms);
+  const [entry] = t.armed.values();
+  return { t, w, wait, entry: entry! };
+}
+
 describe('DeadlineWatchdog', () => {
   it('back-to-back waits with one timeout arm one timer (not one per wait), clear none', () => {
     const t = new ManualTimers();
@@ -113,9 +122,7 @@ describe('DeadlineWatchdog', () => {
   });
 
   it('a deadline moved later (time extension) expires at the new time, not the old one', () => {
-    const t = new ManualTimers();
-    const w = new DeadlineWatchdog(t);
-    const wait = new Wait(t).startIn(w, 100);
+    const { t, w, wait } = watchOne(100);
     t.advanceTo(99);
     wait.startIn(w, 300); // due at 399; no re-arm, the timer at 100 re-arms when it fires
     expect(t.calls).toEqual({ setTimeout: 1, clearTimeout: 0 });
@@ -127,11 +134,8 @@ describe('DeadlineWatchdog', () => {
   });
 
   it('a timer that fires before the clock reaches the deadline re-arms for the rest', () => {
-    const t = new ManualTimers();
-    const w = new DeadlineWatchdog(t);
-    const wait = new Wait(t).startIn(w, 100);
-    const [entry] = t.armed.values();
-    entry!.atMs = 97; // the platform fired 3 ms early
+    const { t, wait, entry } = watchOne(100);
+    entry.atMs = 97; // the platform fired 3 ms early
     t.advanceTo(99);
     expect(wait.expiredAt).toBeUndefined();
     t.advanceTo(100);
@@ -151,9 +155,7 @@ describe('DeadlineWatchdog', () => {
   });
 
   it('stop() clears the timer and nothing expires afterwards', () => {
-    const t = new ManualTimers();
-    const w = new DeadlineWatchdog(t);
-    const wait = new Wait(t).startIn(w, 100);
+    const { t, w, wait } = watchOne(100);
     w.stop();
     expect(t.armed.size).toBe(0);
     t.advanceTo(1000);
@@ -165,15 +167,12 @@ describe('DeadlineWatchdog', () => {
   });
 
   it('an idle timer does not keep the process alive (unref), a watched one does (ref)', () => {
-    const t = new ManualTimers();
-    const w = new DeadlineWatchdog(t);
-    const wait = new Wait(t).startIn(w, 1000);
-    const [entry] = t.armed.values();
-    expect(entry!.isRefed).toBe(true);
+    const { t, w, wait, entry } = watchOne(1000);
+    expect(entry.isRefed).toBe(true);
     w.forget(wait);
-    expect(entry!.isRefed).toBe(false);
+    expect(entry.isRefed).toBe(false);
     new Wait(t).startIn(w, 1000);
-    expect(entry!.isRefed).toBe(true);
+    expect(entry.isRefed).toBe(true);
   });
 
   it('property: every wait expires exactly at its last deadline unless it ended first', () => {
