@@ -101,6 +101,7 @@ export class ClusterRuntime {
   onResumeLink: (hello: ResumeHello, socket: net.Socket, head: Buffer) => void = (_h, socket) => {
     const { code, reason } = TICKET_REFUSALS.unknown;
     socket.end(encodeCloseFrame(code, reason));
+    socket.resume();
   };
 
   /** Runs `closer` when the runtime closes (link server, directory entries). */

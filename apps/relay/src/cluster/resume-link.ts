@@ -127,6 +127,7 @@ export class ClusterResumes {
     const why = TICKET_REFUSALS[claim.ok ? 'expired' : claim.refusal];
     socket.end(encodeCloseFrame(why.code, why.reason));
     socket.setTimeout(5000, () => socket.destroy());
+    socket.resume(); // read on (and drop) until the other node closes its side
     emit({
       kind: 'refused',
       target: claim.ok ? claim.session.targetId : this.#runner.config.defaultTarget,
