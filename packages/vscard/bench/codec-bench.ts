@@ -1,13 +1,18 @@
 /**
- * Codec micro-benchmark: ns per message for the hot paths of the relay and the bridge.
+ * Codec micro-benchmark: ns per message for the hot paths of the relay and the bridge, and per
+ * guest APDU for the page's session round trip and the relay's guard.
  * Run: pnpm --filter @cardlend/vscard bench
  */
 import {
+  ForwardGuard,
+  VSC,
+  VscardClientSession,
   VscardDecoder,
   VscardFramer,
   decodeMessage,
   encodeMessage,
   validateClientFrame,
+  type SessionAction,
   type VscardMessage,
 } from '../src/index.ts';
 
@@ -75,6 +80,52 @@ bench('VscardFramer.push, message in three chunks', N, 1, () => {
 const decoder = new VscardDecoder();
 bench('VscardDecoder.push, one whole message per chunk', N, 1, () => {
   sink += decoder.push(commandBytes).length;
+});
+
+/** QEMU's Init reply. */
+const hostInit: VscardMessage = {
+  type: 'Init',
+  readerId: 0,
+  magic: Uint8Array.of(0x56, 0x53, 0x43, 0x44),
+  version: 2,
+  capabilities: [0],
+};
+
+/** A session with a card in (Init, ReaderAdd, ATR acknowledged), as the page holds one. */
+function sessionWithCard(): VscardClientSession {
+  const s = new VscardClientSession();
+  const ack = decodeMessage(encodeMessage({ type: 'Error', readerId: 0, code: 0 }));
+  s.start(0);
+  s.receive(hostInit, 0);
+  s.receive(ack, 0);
+  s.insertCard(Uint8Array.of(0x3b, 0x02, 0x41, 0x42), 0);
+  s.receive(ack, 0);
+  return s;
+}
+
+const session = sessionWithCard();
+const fci = new Uint8Array(40).fill(0x6f);
+bench('page: decode + session.receive + answerApdu + validate, per APDU', N, 1, () => {
+  const actions: SessionAction[] = session.receive(decodeMessage(commandBytes), 0);
+  const a = actions[0];
+  if (a?.type !== 'apdu') throw new Error('no guest command');
+  for (const x of session.answerApdu(a.id, fci.slice(), 0)) {
+    if (x.type === 'send') sink += validateClientFrame(x.bytes).length;
+  }
+});
+
+const guard = new ForwardGuard();
+guard.toVm(encodeMessage({ type: 'ATR', readerId: 0, atr: Uint8Array.of(0x3b, 0x02, 0x41, 0x42) }));
+guard.fromVm({ type: VSC.Error });
+const fromVm = { type: VSC.APDU };
+const probeReply = { type: VSC.Init };
+bench('relay: ForwardGuard fromVm (command) + toVm (258-byte answer)', N, 1, () => {
+  guard.fromVm(fromVm);
+  const d = guard.toVm(answerBytes);
+  if (d.action !== 'forward') throw new Error(`refused: ${d.reason}`);
+  // QEMU answers the guard's probe at once: its buffer is proven empty again.
+  if (d.probe) guard.fromVm(probeReply);
+  sink += d.action.length;
 });
 
 console.log(`(checksum ${sink})`);

@@ -4,15 +4,17 @@
  * host's flushes (a Flush waits for the outstanding answers; ATR, CardRemove and ReaderRemove
  * make the host drop them, rule 5). Pure; the session turns its results into messages.
  *
- * Hot path (one command per guest APDU): two parallel arrays instead of a record per command,
- * index loops instead of closures, and the usual answer — the one to the oldest command — is
- * handed straight back to be sent, neither copied nor queued.
+ * Ids are issued in order and leave only from the oldest (its answer is sent) or all at once
+ * (the host flushed them), so the outstanding ones are always the range `#firstId…#nextId − 1`.
+ * Hot path (one command per guest APDU): nothing is allocated per command; the usual answer —
+ * to the oldest command — is handed straight back to be sent, neither copied nor kept. Only an
+ * answer that must wait behind an older one is kept, as a copy, in a map made on first need.
  */
 import type { ApduAnswer } from './session-types.ts';
 
 /** Where {@link GuestCommands.answer} put an answer. */
 export type AnswerPlacement =
-  /** To the oldest command: removed from the queue, send it now (the caller's bytes, uncopied). */
+  /** To the oldest command: it is no longer outstanding, send the answer now (uncopied). */
   | 'next'
   /** Behind an older unanswered command: kept (a copy) until that one is answered. */
   | 'held'
@@ -21,21 +23,23 @@ export type AnswerPlacement =
 
 /** Outstanding guest commands of one session. */
 export class GuestCommands {
-  /** Outstanding ids, oldest first. */
-  #ids: number[] = [];
-  /** The answer given to each of `#ids` (same index), or null while it waits for one. */
-  #answers: (ApduAnswer | null)[] = [];
+  /** The oldest outstanding id (= `#nextId` when none is outstanding). */
+  #firstId = 1;
   #nextId = 1;
+  /** Answers given to outstanding commands other than the oldest, by id. */
+  #held: Map<number, ApduAnswer> | null = null;
   #isFlushRequested = false;
 
   /** Ids waiting for an answer (or answered but held behind an older one), oldest first. */
   get outstandingIds(): number[] {
-    return this.#ids.slice();
+    const ids: number[] = [];
+    for (let id = this.#firstId; id < this.#nextId; id++) ids.push(id);
+    return ids;
   }
 
   /** Whether no command is outstanding. */
   get isEmpty(): boolean {
-    return this.#ids.length === 0;
+    return this.#firstId === this.#nextId;
   }
 
   /** Whether `id` was ever issued. */
@@ -45,10 +49,7 @@ export class GuestCommands {
 
   /** A new guest command: its id. */
   add(): number {
-    const id = this.#nextId++;
-    this.#ids.push(id);
-    this.#answers.push(null);
-    return id;
+    return this.#nextId++;
   }
 
   /**
@@ -57,27 +58,25 @@ export class GuestCommands {
    * must wait is copied. Throws RangeError when `id` was already answered and still waits.
    */
   answer(id: number, answer: ApduAnswer): AnswerPlacement {
-    const ids = this.#ids;
-    let at = 0;
-    while (at < ids.length && ids[at] !== id) at++;
-    if (at === ids.length) return 'stale';
-    if (this.#answers[at] !== null) throw new RangeError(`guest command ${id} is already answered`);
-    if (at === 0) {
-      ids.shift();
-      this.#answers.shift();
+    if (id < this.#firstId || id >= this.#nextId) return 'stale';
+    if (id === this.#firstId) {
+      this.#firstId++;
       return 'next';
     }
-    this.#answers[at] =
-      answer instanceof Uint8Array ? answer.slice() : { errorCode: answer.errorCode };
+    const held = (this.#held ??= new Map());
+    if (held.has(id)) throw new RangeError(`guest command ${id} is already answered`);
+    held.set(id, answer instanceof Uint8Array ? answer.slice() : { errorCode: answer.errorCode });
     return 'held';
   }
 
   /** The next answer in line, removed from the queue; null when the oldest command waits. */
   takeNext(): ApduAnswer | null {
-    const a = this.#answers.length > 0 ? (this.#answers[0] ?? null) : null;
-    if (a === null) return null;
-    this.#ids.shift();
-    this.#answers.shift();
+    const held = this.#held;
+    if (held === null || held.size === 0) return null;
+    const a = held.get(this.#firstId);
+    if (a === undefined) return null;
+    held.delete(this.#firstId);
+    this.#firstId++;
     return a;
   }
 
@@ -88,18 +87,15 @@ export class GuestCommands {
 
   /** The host flushed everything outstanding; returns the ids whose answers are now stale. */
   dropAll(): number[] {
-    const stale: number[] = [];
-    for (let i = 0; i < this.#ids.length; i++) {
-      if (this.#answers[i] !== null) stale.push(this.#ids[i] ?? 0);
-    }
-    this.#ids = [];
-    this.#answers = [];
+    const stale = this.#held === null ? [] : [...this.#held.keys()].sort((a, b) => a - b);
+    this.#held?.clear();
+    this.#firstId = this.#nextId;
     return stale;
   }
 
   /** True once when a requested FlushComplete is due (nothing outstanding any more). */
   takeFlushComplete(): boolean {
-    if (!this.#isFlushRequested || this.#ids.length > 0) return false;
+    if (!this.#isFlushRequested || !this.isEmpty) return false;
     this.#isFlushRequested = false;
     return true;
   }
