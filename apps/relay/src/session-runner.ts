@@ -110,8 +110,6 @@ export function resumeSession(
   const session = live.session;
   if (session === undefined || !session.resumeWith(ws, early)) return false;
   live.ws = ws;
-  // A fresh connection owes no pong for a ping its predecessor got.
-  live.heartbeat.notePong();
   live.offerResume();
   ws.resume();
   return true;
@@ -188,12 +186,17 @@ export class LiveSession implements HeartbeatPeer, SessionHandler {
     return this.session?.messageCount ?? 0;
   }
 
+  /**
+   * The heartbeat's verdict; its entry is paused until the session's end removes it or a
+   * resume restarts it (see {@link onSessionEvent}).
+   */
   expire(kind: HeartbeatExpiry): void {
     const session = this.session;
     // Parked: the resume grace decides (issue 14 §1).
     if (session?.isParked === true) return;
     if (kind === 'heartbeat-timeout' && session?.isResumable === true) {
-      // A dead connection (no pong) is a drop like any other: cut it and let the session park.
+      // A dead connection (no pong) is a drop like any other: cut it and let the session park
+      // (or end, when it cannot park).
       this.ctx.metrics?.refused(kind);
       this.ws.terminate();
       return;
@@ -203,9 +206,16 @@ export class LiveSession implements HeartbeatPeer, SessionHandler {
     this.session?.close(code, reason);
   }
 
+  /**
+   * Metrics of the session's events, and its heartbeat following the browser side: a parked
+   * session is neither pinged nor timed out (its resume grace decides), a resumed one is
+   * watched as a fresh one — locally or through another node's link alike.
+   */
   onSessionEvent(event: SessionEvent): void {
     if (event.kind === 'limit') this.ctx.metrics?.refused(event.refusal);
     else if (event.kind === 'notice') this.ctx.metrics?.notice?.(event.notice.code);
+    else if (event.kind === 'parked') this.heartbeat.pause();
+    else if (event.kind === 'resumed') this.heartbeat.restart();
     this.ctx.emit({ kind: 'session-event', sessionId: this.sessionId, event });
   }
 

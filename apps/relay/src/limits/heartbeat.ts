@@ -13,11 +13,19 @@
  * browser that never reads: its TCP window fills and the pong never comes); otherwise it
  * is pinged. Precision: expiry happens up to one `pingIntervalMs` late.
  *
+ * A session is watched for its whole life, not only until its first expiry: an expiry (or
+ * `pause()`) only pauses its entry — neither pinged nor expired — and `restart()` watches it
+ * again as if just added (idle clock from now, no pong owed). So a session whose browser side
+ * drops and comes back (a resumable session: parked on a drop, resumed by a reconnect) pauses
+ * while parked and restarts on resume; only `remove()` (the session's end) forgets it.
+ *
  * Integration (server.ts, session-runner.ts): one `new HeartbeatManager(config.heartbeat)` per
  * process. Per session after it is admitted:
  * `const hb = heartbeat.add({ ping: () => ws.ping(), expire: (kind) => session.close(refusalClose(kind)) })`,
  * `ws.on('pong', () => hb.notePong())`, the peer's `activityCount()` returning the session's
- * message count (or `hb.noteActivity()` on each message), `hb.remove()` when the session ends.
+ * message count (or `hb.noteActivity()` on each message), `hb.pause()` while the session has no
+ * browser side (parked), `hb.restart()` when a new one takes over, `hb.remove()` when the
+ * session ends.
  * On shutdown: `heartbeat.close()`.
  */
 
@@ -37,7 +45,10 @@ export type HeartbeatExpiry = 'idle-timeout' | 'heartbeat-timeout';
 export interface HeartbeatPeer {
   /** Sends a WebSocket ping (RFC 6455 §5.5.2). Must not throw; errors are reported to `onError`. */
   ping(): void;
-  /** The session must end with this reason; the entry is already removed. Called at most once. */
+  /**
+   * The session must end with this reason, or lose its browser side (a resumable session
+   * parks). The entry is paused already: not called again until `restart()`.
+   */
   expire(kind: HeartbeatExpiry): void;
   /**
    * A count that grows with the session's traffic (messages either way), read at each visit:
@@ -55,7 +66,14 @@ export interface HeartbeatHandle {
   noteActivity(): void;
   /** A pong arrived (any pong counts, RFC 6455 §5.5.3 allows unsolicited ones). */
   notePong(): void;
-  /** Stops watching the session; idempotent. */
+  /** Stops pinging and expiring the session until {@link restart}; idempotent. */
+  pause(): void;
+  /**
+   * Watches the session again as if just added: its idle clock starts now and it owes no
+   * pong (a ping sent before does not count against it). Nothing after {@link remove}.
+   */
+  restart(): void;
+  /** Stops watching the session for good (it ended); idempotent. */
   remove(): void;
 }
 
@@ -71,22 +89,21 @@ export interface HeartbeatOptions {
   readonly onError?: (error: unknown) => void;
 }
 
-/** One watched session; it is also the session's handle (one small object per session). */
+/** One session; it is also the session's handle (one small object per session). */
 class Entry implements HeartbeatHandle {
   readonly peer: HeartbeatPeer;
-  readonly slot: Set<Entry>;
+  /** The wheel slot holding the entry while watched; undefined while paused or removed. */
+  slot: Set<Entry> | undefined = undefined;
   readonly manager: HeartbeatManager;
-  lastActivityTick: number;
+  lastActivityTick = 0;
   /** The peer's `activityCount()` at the last visit. */
-  lastActivityCount: number;
+  lastActivityCount = 0;
   isAwaitingPong = false;
+  isRemoved = false;
 
-  constructor(manager: HeartbeatManager, peer: HeartbeatPeer, slot: Set<Entry>, tick: number) {
+  constructor(manager: HeartbeatManager, peer: HeartbeatPeer) {
     this.manager = manager;
     this.peer = peer;
-    this.slot = slot;
-    this.lastActivityTick = tick;
-    this.lastActivityCount = peer.activityCount?.() ?? 0;
   }
 
   noteActivity(): void {
@@ -97,8 +114,19 @@ class Entry implements HeartbeatHandle {
     this.isAwaitingPong = false;
   }
 
+  pause(): void {
+    this.manager.unwatch(this);
+  }
+
+  restart(): void {
+    if (this.isRemoved) return;
+    this.manager.unwatch(this);
+    this.manager.watch(this);
+  }
+
   remove(): void {
-    this.manager.removeEntry(this);
+    this.isRemoved = true;
+    this.manager.unwatch(this);
   }
 }
 
@@ -142,27 +170,45 @@ export class HeartbeatManager {
 
   /** Starts watching a session. */
   add(peer: HeartbeatPeer): HeartbeatHandle {
+    const entry = new Entry(this, peer);
+    this.watch(entry);
+    return entry;
+  }
+
+  /** Stops the timer and forgets every watched session (none is expired). */
+  close(): void {
+    for (const slot of this.#slots) {
+      for (const entry of slot) {
+        entry.slot = undefined;
+        entry.isRemoved = true;
+      }
+      slot.clear();
+    }
+    this.#size = 0;
+    this.#stop();
+  }
+
+  /** Puts an unwatched entry on the wheel as a new session (its `restart()`, `add`). */
+  watch(entry: Entry): void {
     const slot = this.#slots[this.#next++ % this.#slots.length] as Set<Entry>;
-    const entry = new Entry(this, peer, slot, this.#tick);
+    entry.slot = slot;
+    entry.lastActivityTick = this.#tick;
+    entry.lastActivityCount = entry.peer.activityCount?.() ?? 0;
+    entry.isAwaitingPong = false;
     slot.add(entry);
     this.#size++;
     if (this.#timer === undefined) {
       this.#timer = setInterval(() => this.#advance(), this.#tickMs);
       this.#timer.unref();
     }
-    return entry;
   }
 
-  /** Stops the timer and forgets every session (none is expired). */
-  close(): void {
-    for (const slot of this.#slots) slot.clear();
-    this.#size = 0;
-    this.#stop();
-  }
-
-  /** Forgets an entry (its `remove()`); idempotent. */
-  removeEntry(entry: Entry): void {
-    if (!entry.slot.delete(entry)) return;
+  /** Takes an entry off the wheel (paused or removed); idempotent. */
+  unwatch(entry: Entry): void {
+    const slot = entry.slot;
+    if (slot === undefined) return;
+    slot.delete(entry);
+    entry.slot = undefined;
     this.#size--;
     if (this.#size === 0) this.#stop();
   }
@@ -187,7 +233,7 @@ export class HeartbeatManager {
         if (this.#tick - entry.lastActivityTick >= this.#idleTicks) expiry = 'idle-timeout';
         else if (entry.isAwaitingPong) expiry = 'heartbeat-timeout';
         if (expiry !== undefined) {
-          this.removeEntry(entry);
+          this.unwatch(entry);
           entry.peer.expire(expiry);
         } else {
           entry.isAwaitingPong = true;
