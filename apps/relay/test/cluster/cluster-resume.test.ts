@@ -206,12 +206,15 @@ describe('a resume landing on another node', () => {
     await until(() => a.sessions.size === 0, 3000, 'session over on A');
   });
 
-  it("A's heartbeat crosses the link: the page on B answers A's pings, the session stays", async () => {
+  it("A's heartbeat crosses the link after a park: the page on B answers A's pings, the session stays", async () => {
     const a = await node('a', { pingIntervalMs: 100 });
     const b = await node('b');
-    const { offer } = await lendThroughA(a);
+    const { first, offer } = await lendThroughA(a);
     await recorded(a, offer.ticket);
-    // Taken over before A noticed any drop (a parked session leaves A's heartbeat wheel).
+    // Parked for several ping intervals (a parked session is not pinged), then resumed on B.
+    await dropAndPark(a, first);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(a.sessions.get('vm1')?.isParked).toBe(true);
     const second = page(b, withTicket(offer.ticket));
     await offerAt(second, 0);
     let pings = 0;
