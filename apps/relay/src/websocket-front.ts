@@ -16,6 +16,7 @@ import { runAdmission } from './admission/pipeline.ts';
 import type { AdmissionStep, Admitted, ClientInfo, Refusal } from './admission/types.ts';
 import { resolveClientAddress, type TrustedProxies } from './auth/forwarded.ts';
 import { ticketRefusal, type ClusterResumes } from './cluster/resume-link.ts';
+import { isPiped } from './cluster/resume-pipe.ts';
 import { selectSubprotocol } from './auth/origin.ts';
 import { refuseUpgrade } from './http-front.ts';
 import type { AuditLog } from './ops/logger.ts';
@@ -231,14 +232,17 @@ export class WebSocketFront {
   }
 
   /**
-   * Stops admitting: new upgrades get 503, clients not yet in a session get 1001. Resolves
-   * once every WebSocket has closed (those that do not finish the close handshake within
-   * 2 s are cut off).
+   * Stops admitting: new upgrades get 503, clients not yet in a session get 1001. A page this
+   * node only pipes to a session on another node (cluster/resume-pipe.ts) is cut without a
+   * close frame instead (1006): that session parks on its node and the page resumes through
+   * another one (a 1001 would end the session there). The sessions this node runs are closed
+   * by the server (1001).
    */
   async close(): Promise<void> {
     this.#isClosing = true;
     for (const ws of this.#clients) {
-      if (ws.readyState === ws.OPEN)
+      if (isPiped(ws)) ws.terminate();
+      else if (ws.readyState === ws.OPEN)
         closeUnadmitted(ws, RelayClose.GOING_AWAY, 'The relay is shutting down.');
     }
   }

@@ -12,6 +12,10 @@
  *
  * Backpressure both ways: a full link pauses the browser; a browser that reads slowly pauses
  * the link, so the session's node sees its own buffer grow (and its slow-reader rule applies).
+ *
+ * A node that drains cuts the WebSockets it pipes ({@link isPiped}) instead of closing them
+ * with 1001, which would end their sessions on the other node: cut, they park there and the
+ * pages resume through another node.
  */
 import type net from 'node:net';
 import type { RawData, WebSocket } from 'ws';
@@ -31,6 +35,14 @@ function isSendable(code: number): boolean {
   );
 }
 
+/** The WebSockets piped to another node's session (one set per process; a WebSocket is one node's). */
+const piped = new WeakSet<WebSocket>();
+
+/** Whether `ws` is piped to a session on another node (not one this node runs). */
+export function isPiped(ws: WebSocket): boolean {
+  return piped.has(ws);
+}
+
 /** Pipes `ws` and the link `socket`; `early` are the browser's frames so far, `rest` the link's. */
 export function pipeBrowserToLink(
   ws: WebSocket,
@@ -38,6 +50,7 @@ export function pipeBrowserToLink(
   early: readonly EarlyFrame[],
   rest: Buffer,
 ): void {
+  piped.add(ws);
   const pipe = new ResumePipe(ws, socket);
   for (const m of early) pipe.fromBrowser(m.data, m.isBinary);
   if (rest.length > 0) pipe.fromLink(rest);

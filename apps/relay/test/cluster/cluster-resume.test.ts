@@ -4,7 +4,8 @@
  * drops, and it reconnects with its ticket to node B — B passes it on over the signed internal
  * link to A, where the session runs on; refusals (replay, unknown, expired, another origin)
  * come back through B with the codes a local resume gets; A's session ending closes the page
- * on B with A's code; the store keeps only hashes of tickets.
+ * on B with A's code; B draining cuts the pages it pipes, so A's session parks; the store keeps
+ * only hashes of tickets.
  */
 import net from 'node:net';
 import { RELAY_SUBPROTOCOL, RelayClose } from '@cardlend/vscard';
@@ -228,6 +229,37 @@ describe('a resume landing on another node', () => {
   it('a page on B that drops again parks the session on A', async () => {
     const { a, vm, second } = await resumedOnB();
     await dropAndPark(a, second);
+    expect(count(vm, T.CardRemove)).toBe(0);
+  });
+
+  it("B draining (SIGTERM) cuts the page it pipes (1006): A's session parks and resumes on A; B's own page gets 1001", async () => {
+    const vm1 = { host: '127.0.0.1', port: host.port };
+    const a = await node('a');
+    const b = await node('b', { targets: { vm1, vm2: vm1 } });
+    const { first, offer, vm } = await lendThroughA(a);
+    await recorded(a, offer.ticket);
+    await dropAndPark(a, first);
+    const piped = page(b, withTicket(offer.ticket));
+    const next = await offerAt(piped, 0);
+    const own = page(
+      b,
+      withToken(mintToken({ secret: SECRET, targetId: 'vm2', ttlSeconds: 60, nowMs: Date.now() })),
+    );
+    await offerAt(own, 0);
+    await recorded(a, next.ticket);
+
+    fleet.relays.splice(fleet.relays.indexOf(b), 1);
+    await b.close(); // what SIGTERM runs
+    expect((await own.closed).code).toBe(RelayClose.GOING_AWAY);
+    expect((await piped.closed).code).toBe(1006);
+    const session = a.sessions.get('vm1');
+    await until(() => session?.isParked === true, 3000, 'parked on A');
+    expect(count(vm, T.CardRemove)).toBe(0);
+
+    const third = page(a, withTicket(next.ticket));
+    await offerAt(third, 0);
+    expect(a.sessions.get('vm1')).toBe(session);
+    expect(session?.isParked).toBe(false);
     expect(count(vm, T.CardRemove)).toBe(0);
   });
 });
