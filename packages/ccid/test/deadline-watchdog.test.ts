@@ -5,12 +5,14 @@ import { DeadlineWatchdog, type WatchdogTimers } from '../src/webusb/deadline-wa
 /** A hand-driven clock and timer list that records every call. */
 class ManualTimers implements WatchdogTimers {
   nowMs = 0;
+  /** The wall clock's offset from the timers' time (a clock set back or forth). */
+  wallOffsetMs = 0;
   readonly armed = new Map<number, { fn: () => void; atMs: number; isRefed: boolean }>();
   readonly calls = { setTimeout: 0, clearTimeout: 0 };
   #next = 1;
 
   now(): number {
-    return this.nowMs;
+    return this.nowMs + this.wallOffsetMs;
   }
 
   setTimeout(fn: () => void, ms: number): unknown {
@@ -133,13 +135,19 @@ describe('DeadlineWatchdog', () => {
     expect(w.watching).toBe(0);
   });
 
-  it('a timer that fires before the clock reaches the deadline re-arms for the rest', () => {
+  it('the armed deadline is due when its timer fires, even if the clock lags behind', () => {
     const { t, wait, entry } = watchOne(100);
-    entry.atMs = 97; // the platform fired 3 ms early
-    t.advanceTo(99);
-    expect(wait.expiredAt).toBeUndefined();
-    t.advanceTo(100);
-    expect(wait.expiredAt).toBe(100);
+    entry.atMs = 97; // the platform fires 3 ms early, as a timer per wait would have
+    t.advanceTo(97);
+    expect(wait.expiredAt).toBe(97);
+    // The wall clock set back an hour: the armed deadline still comes on time.
+    const { t: t2, w: w2, wait: first } = watchOne(100);
+    const second = new Wait(t2).startIn(w2, 150);
+    t2.advanceTo(10);
+    t2.wallOffsetMs = -3_600_000;
+    t2.advanceTo(100);
+    expect(first.expiredAt).toBe(100);
+    expect(second.expiredAt).toBeUndefined();
   });
 
   it('equal deadlines expire in the order they were watched; one firing expires all that are due', () => {

@@ -7,8 +7,8 @@
  * it expires the waits that are due and re-arms for the next deadline, if any. A wait that ends
  * is forgotten without touching the timer; the timer is re-armed early only for a deadline
  * earlier than the armed one. So back-to-back commands with the same timeout arm one timer per
- * timeout period, not one per command, and each timeout still fires at its deadline (within
- * timer precision: a timer that fires before the clock reaches the deadline re-arms).
+ * timeout period, not one per command, and each timeout still fires at its deadline, within
+ * timer precision: the armed deadline is due when its timer fires, whatever the clock says.
  *
  * Node: while nothing is watched the timer is unref'd, so an idle transport does not keep the
  * process alive; `stop()` clears it (the transport is closed or the reader gone).
@@ -101,9 +101,11 @@ export class DeadlineWatchdog {
 
   /** The timer fired: expire what is due (earliest first), then re-arm for the next deadline. */
   #fire(): void {
+    // The armed deadline has come by the timer's own clock, even if the wall clock lags (a
+    // timer firing a millisecond early, a clock set back): expire as a timer per wait did.
+    const now = Math.max(this.#timers.now(), this.#armedAtMs);
     this.#timer = undefined;
     this.#armedAtMs = Number.POSITIVE_INFINITY;
-    const now = this.#timers.now();
     const waits = this.#waits;
     let due: Deadlined[] | undefined;
     for (let i = 0; i < waits.length;) {
