@@ -118,7 +118,8 @@ export class RelayAnswerSplitter {
 
   /**
    * One guest command from QEMU (`bytes` = the whole APDU message), after `guard.fromVm`
-   * counted it. Serves a GET RESPONSE from the buffer when it can.
+   * counted it. Serves a GET RESPONSE from the buffer when it can. The `forward` decision is
+   * frozen and shared between calls.
    */
   fromVm(bytes: Uint8Array): GuestCommandDecision {
     const apdu = bytes.subarray(VSCARD_HEADER_BYTES);
@@ -131,7 +132,7 @@ export class RelayAnswerSplitter {
     if (decision.kind === 'forward') {
       this.#ne.push(commandNe(apdu));
       if (this.#ne.length > MAX_TRACKED_COMMANDS) this.#ne.shift();
-      return { action: 'forward' };
+      return FORWARD_TO_BROWSER;
     }
     const answer = encodeApduMessage(readU32BE(bytes, 4), decision.answer);
     const d = this.#guard.toVm(answer, 'relay');
@@ -158,7 +159,7 @@ export class RelayAnswerSplitter {
     const at = this.#ne.length - this.#guard.answerableCommands;
     if (this.#guard.answerableCommands === 0 || at < 0) return undefined;
     const ne = this.#ne[at];
-    this.#ne = this.#ne.slice(at + 1);
+    for (let i = 0; i <= at; i++) this.#ne.shift(); // in place: no new list per answer
     return ne;
   }
 
@@ -173,6 +174,8 @@ export class RelayAnswerSplitter {
 }
 
 const FORWARD_COMMAND = { kind: 'forward' } as const;
+/** One shared decision for every guest command that goes to the browser. */
+const FORWARD_TO_BROWSER: GuestCommandDecision = Object.freeze({ action: 'forward' });
 /** Ne entries kept; QEMU never has more than 128 guest commands waiting (§4). */
 const MAX_TRACKED_COMMANDS = 256;
 

@@ -216,6 +216,41 @@ describe('RelayAnswerSplitter', () => {
     }
   });
 
+  it("pipelined commands: each answer is cut at its own command's Ne; one shared forward decision", () => {
+    const guard = new ForwardGuard();
+    const splitter = new RelayAnswerSplitter(guard);
+    guard.toVm(msg('ATR'));
+    guard.fromVm({ type: VSC.Error });
+    const les = [0x10, 0x20, 0x30];
+    const decisions = les.map((le) => {
+      guard.fromVm({ type: VSC.APDU });
+      return splitter.fromVm(
+        encodeMessage({ type: 'APDU', readerId: 0, apdu: Uint8Array.of(0x00, 0xb0, 0, 0, le) }),
+      );
+    });
+    expect(decisions.every((d) => d === decisions[0] && d.action === 'forward')).toBe(true);
+    expect(Object.isFrozen(decisions[0])).toBe(true);
+    const firstPieces = les.map(() => {
+      const d = splitter.fromBrowser(answerMsg(cardAnswer(0x40)));
+      if (d.action !== 'forward') throw new Error(d.reason);
+      return [d.bytes.length - 12, d.bytes[d.bytes.length - 2]];
+    });
+    expect(firstPieces).toEqual(les.map((le) => [le + 2, 0x61]));
+    expect(guard.answerableCommands).toBe(0);
+    // The relay's own CardRemove: a command QEMU sent meanwhile is settled by QEMU, so the next
+    // answer goes to the command after it (its Ne, not the settled one's).
+    guard.toVm(msg('CardRemove'), 'relay');
+    for (const le of [0x08, 0x18]) {
+      guard.fromVm({ type: VSC.APDU });
+      splitter.fromVm(
+        encodeMessage({ type: 'APDU', readerId: 0, apdu: Uint8Array.of(0x00, 0xb0, 0, 0, le) }),
+      );
+      if (le === 0x08) guard.fromVm({ type: VSC.Error });
+    }
+    const d = splitter.fromBrowser(answerMsg(cardAnswer(0x40)));
+    expect(d.action === 'forward' && d.bytes.length - 12).toBe(0x18 + 2);
+  });
+
   it('a GET RESPONSE behind a command still waiting for the page goes to the page', () => {
     const w = new World('relay-splits', byLength);
     w.setUp();
