@@ -50,6 +50,8 @@ export class WebSocketFront {
   readonly #wss: WebSocketServer;
   /** Every upgraded WebSocket until it closes (sessions, and those being admitted or refused). */
   readonly #clients = new Set<WebSocket>();
+  /** WebSockets presenting a resume ticket, until their resume is settled (taken over, piped, refused). */
+  readonly #resuming = new Set<WebSocket>();
   /** The one `close` listener of every tracked WebSocket (ws calls it with the WebSocket as `this`). */
   readonly #untrack: (this: WebSocket) => void;
   #isClosing = false;
@@ -148,7 +150,12 @@ export class WebSocketFront {
       offeredToken: offer.offeredToken,
     });
     if (offer.resumeTicket !== null) {
-      await this.#resume(pending, client, offer.resumeTicket, resumeSteps);
+      this.#resuming.add(ws);
+      try {
+        await this.#resume(pending, client, offer.resumeTicket, resumeSteps);
+      } finally {
+        this.#resuming.delete(ws);
+      }
       return;
     }
     const result = await runAdmission(steps, client, defaultTarget, pending);
@@ -233,15 +240,16 @@ export class WebSocketFront {
 
   /**
    * Stops admitting: new upgrades get 503, clients not yet in a session get 1001. A page this
-   * node only pipes to a session on another node (cluster/resume-pipe.ts) is cut without a
-   * close frame instead (1006): that session parks on its node and the page resumes through
-   * another one (a 1001 would end the session there). The sessions this node runs are closed
-   * by the server (1001).
+   * node only pipes to a session on another node (cluster/resume-pipe.ts), or whose resume is
+   * still under way, is cut without a close frame instead (1006): a session on another node
+   * parks and the page resumes through another node, while a 1001 would end that session and
+   * make the page give its ticket up. The sessions this node runs are closed by the server
+   * (1001).
    */
   async close(): Promise<void> {
     this.#isClosing = true;
     for (const ws of this.#clients) {
-      if (isPiped(ws)) ws.terminate();
+      if (isPiped(ws) || this.#resuming.has(ws)) ws.terminate();
       else if (ws.readyState === ws.OPEN)
         closeUnadmitted(ws, RelayClose.GOING_AWAY, 'The relay is shutting down.');
     }

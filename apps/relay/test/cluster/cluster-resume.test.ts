@@ -277,6 +277,15 @@ describe('a holder that cannot be reached or answers garbage', () => {
     return server;
   }
 
+  /** A holder that accepts links and never answers; `links` counts them. */
+  async function silentHolder(): Promise<{ server: net.Server; port: number; links: number }> {
+    const holder = { server: net.createServer(), port: 0, links: 0 };
+    holder.server.on('connection', (s) => (holder.links++, s.on('error', () => {})));
+    await new Promise<void>((r) => holder.server.listen({ host: '127.0.0.1', port: 0 }, r));
+    holder.port = (holder.server.address() as net.AddressInfo).port;
+    return holder;
+  }
+
   async function recordAt(b: RelayServer, advertise: string): Promise<void> {
     const record = { nodeId: 'z', advertise, state: 'live' } as const;
     await b.cluster?.store.putTicket(ticketHash(TICKET), record, 10_000);
@@ -298,16 +307,30 @@ describe('a holder that cannot be reached or answers garbage', () => {
 
   it('a page that floods while its ticket is passed on is refused as a flood (4008)', async () => {
     const b = await node('b');
-    const silent = net.createServer((s) => s.on('error', () => {})); // accepts, never answers
-    await new Promise<void>((r) => silent.listen({ host: '127.0.0.1', port: 0 }, r));
+    const silent = await silentHolder();
     try {
-      await recordAt(b, `127.0.0.1:${(silent.address() as net.AddressInfo).port}`);
+      await recordAt(b, `127.0.0.1:${silent.port}`);
       const p = page(b, withTicket(TICKET));
       await p.opened;
       for (let i = 0; i < 40; i++) p.send(msg(T.APDU, 0, '9000'));
       expect((await p.closed).code).toBe(RelayClose.RATE_LIMITED);
     } finally {
-      silent.close();
+      silent.server.close();
+    }
+  });
+
+  it('B draining while it passes a ticket on drops the page (1006): it keeps its ticket', async () => {
+    const b = await node('b');
+    const silent = await silentHolder();
+    try {
+      await recordAt(b, `127.0.0.1:${silent.port}`);
+      const p = page(b, withTicket(TICKET));
+      await until(() => silent.links === 1, 3000, 'the hello under way');
+      fleet.relays.splice(fleet.relays.indexOf(b), 1);
+      await b.close(); // what SIGTERM runs
+      expect((await p.closed).code).toBe(1006);
+    } finally {
+      silent.server.close();
     }
   });
 
