@@ -2,8 +2,9 @@
  * `pnpm relay -- --listen 127.0.0.1:8080 --target 127.0.0.1:35963` (run as `node dist/main.js`
  * from the bundle): reads the arguments, starts the relay with JSON logs (pino, stdout) and
  * metrics, prints the URL to open and the QEMU options to use (stderr), re-reads TLS files on
- * SIGHUP, and on SIGTERM/SIGINT ends every session gracefully (browsers get 1001, VMs get
- * outstanding commands answered, CardRemove and ReaderRemove).
+ * SIGHUP, and on SIGTERM/SIGINT ends every session it runs gracefully (browsers get 1001, VMs
+ * get outstanding commands answered, CardRemove and ReaderRemove); a cluster node cuts the
+ * browsers it only pipes to another node's session without a close frame, so they resume.
  */
 import type { Logger } from 'pino';
 import { relayBanner } from './banner.ts';
