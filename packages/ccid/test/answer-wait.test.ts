@@ -8,7 +8,7 @@ const response = { type: 'SlotStatus', slot: 1, seq: 7 } as CcidResponse;
 
 describe('AnswerWait', () => {
   beforeEach(() => {
-    vi.useFakeTimers();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
   });
   afterEach(() => {
     vi.useRealTimers();
@@ -30,6 +30,33 @@ describe('AnswerWait', () => {
       code: 'CCID_TIMEOUT',
       message: expect.stringContaining('no answer to GetSlotStatus within 300 ms'),
     });
+  });
+
+  it('keeps its deadline on the monotonic clock: a wall-clock step moves no timeout', () => {
+    const gaveUp: number[] = [];
+    const watchdog = new DeadlineWatchdog();
+    const first = new AnswerWait(
+      command,
+      { timeoutMs: 100 },
+      (_, seq) => gaveUp.push(seq),
+      watchdog,
+    );
+    const second = new AnswerWait(
+      { ...command, seq: 8 },
+      { timeoutMs: 5000 },
+      (_, seq) => gaveUp.push(seq),
+      watchdog,
+    );
+    first.start();
+    second.start();
+    vi.setSystemTime(Date.now() + 3_600_000); // the user (or NTP) sets the clock an hour ahead
+    vi.advanceTimersByTime(100);
+    expect(gaveUp).toEqual([7]); // the first is due; the second is not, whatever Date says
+    vi.setSystemTime(Date.now() - 7_200_000); // and back
+    vi.advanceTimersByTime(4899);
+    expect(gaveUp).toEqual([7]);
+    vi.advanceTimersByTime(1);
+    expect(gaveUp).toEqual([7, 8]);
   });
 
   it('bounds time extensions', async () => {

@@ -19,7 +19,7 @@ const FCI_OK = hex(Uint8Array.of(...REPLAY_FCI, 0x90, 0x00));
 const TIMEOUT_MS = 1000;
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
 });
 afterEach(() => {
   vi.useRealTimers();

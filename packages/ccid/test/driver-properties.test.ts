@@ -134,7 +134,7 @@ const planArb: fc.Arbitrary<{ plan: FaultPlan; isBenign: boolean }> = fc
 describe('property: random fault schedules end in the right answer or a CcidError, never a hang', () => {
   // Timeouts (cut answers) and slow readers run on the fake clock: deterministic and fast.
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
   });
   afterEach(() => {
     vi.useRealTimers();

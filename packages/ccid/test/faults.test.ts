@@ -59,7 +59,7 @@ const recovered: [string, ReaderProfile, () => VirtualCard, FaultPlan][] = [
 describe('faults the driver recovers from', () => {
   // Slow readers' intervals and the answer timeouts run on the fake clock.
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
   });
   afterEach(() => {
     vi.useRealTimers();

@@ -43,8 +43,8 @@ export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /**
  * Runs `p` to completion on Vitest's fake clock (install it with
- * `vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })`; the answer timeouts
- * are deadlines on Date.now()): lets every ready task run, and only then moves the clock to the
+ * `vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] })`; the answer timeouts
+ * are deadlines on performance.now()): lets every ready task run, and only then moves the clock to the
  * next timer. Rejects with a 'hang' error when `p` is still
  * pending with nothing left to run and no timer that could wake it.
  */

@@ -16,7 +16,7 @@ const TIMEOUT_MS = 1000;
 const XFR_BLOCK = 0x6f;
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
 });
 afterEach(() => {
   vi.restoreAllMocks();

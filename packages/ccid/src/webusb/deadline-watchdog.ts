@@ -2,8 +2,9 @@
  * One lazy timer for every answer wait of a transport (issue 11 §3: a setTimeout and a
  * clearTimeout per command were among the page's top native costs per guest APDU).
  *
- * Each wait records its deadline (`now()`-based: Date.now() by default, so Vitest's fake clock
- * drives it) and asks to be watched. One timer is armed for the earliest deadline; when it fires
+ * Each wait records its deadline (`now()`-based: performance.now() by default, a monotonic
+ * clock, so a wall-clock step (NTP, a user setting the time) moves no timeout; Vitest's fake
+ * timers drive it when they fake `performance`) and asks to be watched. One timer is armed for the earliest deadline; when it fires
  * it expires the waits that are due and re-arms for the next deadline, if any. A wait that ends
  * is forgotten without touching the timer; the timer is re-armed early only for a deadline
  * earlier than the armed one. So back-to-back commands with the same timeout arm one timer per
@@ -23,7 +24,7 @@ export interface WatchdogTimers {
 
 /** The globals, looked up at each call (so a spy or a fake installed later is used). */
 const GLOBAL_TIMERS: WatchdogTimers = {
-  now: () => Date.now(),
+  now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };

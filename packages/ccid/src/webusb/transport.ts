@@ -47,7 +47,7 @@ export interface CcidTransportOptions {
   /** Called once when the reader is gone, with the platform error. */
   onGone: (cause: unknown) => void;
   onInterrupt: (m: CcidInterruptMessage) => void;
-  /** Clock and timers of the answer timeouts (tests); default Date.now and the global timers. */
+  /** Clock and timers of the answer timeouts (tests); default performance.now (monotonic) and the global timers. */
   timers?: WatchdogTimers | undefined;
 }
 
