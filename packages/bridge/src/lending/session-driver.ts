@@ -4,14 +4,17 @@
  * events (reader and ATR acknowledgements, refusals, timeouts).
  */
 import {
+  checkClientFrame,
   decodeMessage,
-  validateClientFrame,
   VSCARD_MAX_GUEST_COMMAND_BYTES,
   VscardClientSession,
 } from '@cardlend/vscard';
 import type { SessionAction, SessionEvent, VscardMessage } from '@cardlend/vscard';
 import { BRIDGE_ERRORS, BridgeError, toErrorInfo } from '../errors.ts';
 import type { Connection, MachineCore, SessionCall } from './core.ts';
+
+/** QEMU forwards guest commands of up to 65526 bytes (2 more than a client may send). */
+const HOST_FRAME = { maxPayloadBytes: VSCARD_MAX_GUEST_COMMAND_BYTES } as const;
 
 /**
  * A relay frame as a VSCard message, or the error that ends the connection: a text frame
@@ -22,8 +25,7 @@ export function decodeHostFrame(bytes: Uint8Array | null): VscardMessage | Bridg
     return new BridgeError('BRIDGE_RELAY_PROTOCOL', { message: 'The relay sent a text frame.' });
   }
   try {
-    // QEMU forwards guest commands of up to 65526 bytes (2 more than a client may send).
-    return decodeMessage(bytes, { maxPayloadBytes: VSCARD_MAX_GUEST_COMMAND_BYTES });
+    return decodeMessage(bytes, HOST_FRAME);
   } catch (e) {
     return new BridgeError('BRIDGE_RELAY_PROTOCOL', { cause: e });
   }
@@ -80,20 +82,20 @@ export class SessionDriver {
   #perform(conn: Connection, action: SessionAction): void {
     const core = this.#core;
     switch (action.type) {
-      case 'send':
+      case 'send': {
         if (conn.status !== 'open') return;
-        try {
-          // The relay closes with BAD_FRAME on anything QEMU would not take (e.g. the
-          // FlushComplete the session sends if a non-QEMU host sends Flush, §2.3): never send it.
-          validateClientFrame(action.bytes);
-        } catch (e) {
+        // The relay closes with BAD_FRAME on anything QEMU would not take (e.g. the
+        // FlushComplete the session sends if a non-QEMU host sends Flush, §2.3): never send it.
+        const refusal = checkClientFrame(action.bytes);
+        if (refusal !== null) {
           core.log('warn', `not sending ${action.message.type}: the relay would refuse it`, {
-            error: String(e),
+            error: String(refusal),
           });
           return;
         }
         core.emit({ type: 'send', socket: conn.socket, bytes: action.bytes });
         return;
+      }
       case 'apdu':
         core.guestCommand(conn, action.id, action.apdu);
         return;
