@@ -181,7 +181,8 @@ export class CcidReader {
   ): Promise<Uint8Array> {
     // No async step of its own: #withSlot's promise is the answer (this runs for every APDU).
     const slot = opts.slot ?? 0;
-    return this.#withSlot(slot, async () => {
+    // Nor does the call it waits for: a throw here is caught by #withSlot's try like a rejection.
+    return this.#withSlot(slot, () => {
       const power = this.#slots[slot]!.power;
       if (!power)
         throw new CcidError(

@@ -77,7 +77,7 @@ export class SlotRunner {
     if (level === 'character')
       throw new CcidError('CCID_UNSUPPORTED', 'character-level readers are not supported');
     if (level === 'tpdu' && card.protocol === 1)
-      return this.#runT1(slot, card.t1!, card.t1!.transmit(apdu), signal);
+      return await this.#runT1(slot, card.t1!, card.t1!.transmit(apdu), signal);
     const send =
       level === 'extended-apdu'
         ? (c: Uint8Array): Promise<Uint8Array> => this.#xfrExtended(slot, c, signal)

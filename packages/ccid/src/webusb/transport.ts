@@ -150,7 +150,8 @@ export class CcidTransport {
       throw new CcidError('CCID_BUSY', `slot ${cmd.slot} has a command in flight`);
     const seq = this.#seq;
     this.#seq = (this.#seq + 1) & 0xff;
-    return this.#run({ ...cmd, seq } as CcidCommand, opts, true);
+    // Awaited: an async function returning a promise as it is costs two more microtask turns.
+    return await this.#run({ ...cmd, seq } as CcidCommand, opts, true);
   }
 
   async #run(full: CcidCommand, opts: ExchangeOptions, canAbort: boolean): Promise<CcidResponse> {
