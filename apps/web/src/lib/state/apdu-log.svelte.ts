@@ -128,10 +128,11 @@ export class ApduLog {
     this.#rows.push(row);
     this.#addedSinceFlush++;
     this.#notePin(row);
-    const overflow = this.#rows.length - this.#maxEntries;
-    if (overflow > 0) {
-      this.#rows.splice(0, overflow);
-      this.#dropped += overflow;
+    // One row in, one out once full: shift() moves the array's start (V8 trims its store in
+    // place); splice(0, 1) copied all `maxEntries` rows down, for every guest command.
+    if (this.#rows.length > this.#maxEntries) {
+      this.#rows.shift();
+      this.#dropped++;
     }
     this.#scheduleFlush();
   }
