@@ -15,7 +15,7 @@ import {
   RDR_to_PC_Interrupt,
   responseTypeFor,
 } from './ccid-constants.ts';
-import type { FaultInjector } from './faults.ts';
+import type { FaultInjector, FaultPlan } from './faults.ts';
 import type { ExchangeLevel, ReaderProfile } from './profiles.ts';
 import type { VirtualCard } from './virtual-card.ts';
 import { ReaderCaps } from './firmware/caps.ts';
@@ -33,6 +33,15 @@ import {
 } from './firmware/slot.ts';
 
 export type { SlotSnapshot } from './firmware/slot.ts';
+
+/** The time extensions of one XfrBlock: how many, and the slowReader fault's rule if it fired. */
+interface TimeExtensions {
+  readonly count: number;
+  readonly slow: FaultPlan['slowReader'];
+}
+
+/** Most commands: none (one shared object). */
+const NO_EXTENSIONS: TimeExtensions = Object.freeze({ count: 0, slow: undefined });
 
 /** What the firmware needs from its USB side. */
 export interface FirmwareHost {
@@ -204,7 +213,8 @@ export class CcidFirmware {
 
   async #run(type: number, s: Slot, seq: number, msg: Uint8Array): Promise<Reply | null> {
     await this.#host.delay(0);
-    if (type === PC_to_RDR.XfrBlock) return this.#xfrBlock(s, seq, msg);
+    // Awaited: an async function returning a promise as it is costs two more microtask turns.
+    if (type === PC_to_RDR.XfrBlock) return await this.#xfrBlock(s, seq, msg);
     const handler = COMMAND_HANDLERS.get(type);
     // CCID §6.2.6: unknown command → bError 0 "command not supported".
     return handler ? handler(this.#caps, s, msg) : failed(CCID_ERROR.CMD_NOT_SUPPORTED);
@@ -220,8 +230,12 @@ export class CcidFirmware {
       this.#host.unplug();
       return null;
     }
-    const interrupted = await this.#timeExtensions(s, seq, generation);
-    if (interrupted !== undefined) return interrupted;
+    const extensions = this.#extensionsOf(s);
+    if (extensions.count > 0) {
+      // Only a slow card or reader waits here: most commands skip a promise and a turn.
+      const interrupted = await this.#timeExtensions(s, seq, generation, extensions);
+      if (interrupted !== undefined) return interrupted;
+    }
     if (faults.shouldFire('cardPulledMidApdu')) {
       this.removeCard(s.index);
       return failed(CCID_ERROR.ICC_MUTE);
@@ -229,6 +243,14 @@ export class CcidFirmware {
     const reply = await exchangeAtLevel(this.#caps, faults, s, msg.subarray(10), readLe16(msg, 8));
     if (s.generation !== generation || !s.card) return failed(CCID_ERROR.ICC_MUTE);
     return reply;
+  }
+
+  /** How many time extensions this command gets (asks the slowReader fault once per command). */
+  #extensionsOf(s: Slot): TimeExtensions {
+    const faults = this.#host.faults;
+    const slow = faults.shouldFire('slowReader') ? faults.plan.slowReader : undefined;
+    const count = (s.card?.timeExtensions ?? 0) + (slow ? (slow.timeExtensions ?? 3) : 0);
+    return count === 0 ? NO_EXTENSIONS : { count, slow };
   }
 
   /**
@@ -239,11 +261,9 @@ export class CcidFirmware {
     s: Slot,
     seq: number,
     generation: number,
+    { count, slow }: TimeExtensions,
   ): Promise<Reply | null | undefined> {
-    const faults = this.#host.faults;
-    const slow = faults.shouldFire('slowReader') ? faults.plan.slowReader : undefined;
-    const extensions = (s.card?.timeExtensions ?? 0) + (slow ? (slow.timeExtensions ?? 3) : 0);
-    for (let i = 0; i < extensions; i++) {
+    for (let i = 0; i < count; i++) {
       await this.#host.delay(slow?.intervalMs ?? 0);
       if (this.#host.isGone()) return null;
       if (s.abortControlSeq === seq) return failed(CCID_ERROR.CMD_ABORTED);

@@ -206,7 +206,8 @@ export class T1CardEngine {
     }
     const pcb = block[1] ?? 0;
     const inf = block.subarray(3, 3 + (block[2] ?? 0));
-    if ((pcb & 0x80) === 0) return this.#onIBlock(pcb, inf);
+    // Awaited: an async function returning a promise as it is costs two more microtask turns.
+    if ((pcb & 0x80) === 0) return await this.#onIBlock(pcb, inf);
     if ((pcb & 0xc0) === 0x80) return this.#onRBlock(pcb, inf);
     return this.#onSBlock(pcb, inf);
   }

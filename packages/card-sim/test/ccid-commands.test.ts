@@ -263,6 +263,34 @@ describe('time extension', () => {
   });
 });
 
+describe('time extension per command', () => {
+  it('only the XfrBlock the slow-reader fault fires on waits; a slow card adds its own', async () => {
+    const reader = new SimulatedReader({
+      profile: readerProfiles.shortApdu,
+      faults: { slowReader: { after: 1, count: 1, timeExtensions: 2, multiplier: 3 } },
+    });
+    reader.insertCard(createT0Card({ timeExtensions: 1 }));
+    const host = new MiniHost(reader);
+    await host.open();
+    await host.powerOn();
+    const extensionsOf = async (seq: number): Promise<number[]> => {
+      await host.write(encodeCommand(0x6f, { seq, data: Uint8Array.of(0, 0x40, 0x90, 0) }));
+      const errors: number[] = [];
+      for (let r = await host.read(); ; r = await host.read()) {
+        if (r.status !== 0x80) {
+          expect(Array.from(r.data)).toEqual([0x90, 0x00]);
+          return errors;
+        }
+        errors.push(r.error);
+      }
+    };
+    // The card's own extension (multiplier 1) always; the reader's two only on the second command.
+    expect(await extensionsOf(1)).toEqual([1]);
+    expect(await extensionsOf(2)).toEqual([3, 3, 3]);
+    expect(await extensionsOf(3)).toEqual([1]);
+  });
+});
+
 describe('decodeReply helper sanity', () => {
   it('decodes header fields', () => {
     expect(decodeReply(Uint8Array.of(0x81, 0, 0, 0, 0, 2, 3, 1, 0, 0))).toMatchObject({
