@@ -72,12 +72,15 @@ export function createLogEntry(input: {
     response !== null && response.length >= 2
       ? ((response[response.length - 2] ?? 0) << 8) | (response[response.length - 1] ?? 0)
       : null;
+  const command = d.isSensitive ? null : input.command.slice();
   const entry: ApduLogEntry = {
     id: input.id,
     atMs: input.atMs,
     direction: 'vm-to-card',
-    command: d.isSensitive ? null : input.command.slice(),
-    header: input.command.slice(0, 4),
+    command,
+    // A kept command's own first bytes (one copy per entry, not two); a redacted command's
+    // header is copied alone (the caller wipes the command's PIN bytes afterwards).
+    header: command === null ? input.command.slice(0, 4) : command.subarray(0, 4),
     name: d.name,
     commandLength: d.isSensitive ? Math.min(4, input.command.length) : input.command.length,
     lc: d.isSensitive ? Math.min(d.lc, 1) : d.lc,

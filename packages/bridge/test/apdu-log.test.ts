@@ -127,4 +127,21 @@ describe('APDU log', () => {
     const [x] = toExportableLog([{ ...e, lc: 8, commandLength: 13 }]);
     expect(x).toMatchObject({ lc: 1, commandLength: 4, command: null });
   });
+
+  it('keeps the header as the command does: its own bytes, whatever the caller does afterwards', () => {
+    for (const hex of ['00 A4 04 00 02 3F 00 00', '00 B0', `00 20 00 80 08 ${PIN}`]) {
+      const command = h(hex);
+      const e = entry(command, '9000');
+      const header = Array.from(h(hex).subarray(0, 4));
+      // The bridge wipes a redacted command's PIN bytes; a caller may reuse its array.
+      command.fill(0xee);
+      expect(Array.from(e.header)).toEqual(header);
+      if (e.command !== null) {
+        expect(Array.from(e.command)).toEqual(Array.from(h(hex)));
+        expect(Array.from(e.header)).toEqual(Array.from(e.command.subarray(0, 4)));
+      }
+      const [x] = toExportableLog([e]);
+      expect(x?.header).toBe(hex.replace(/\s+/g, '').slice(0, Math.min(8, header.length * 2)));
+    }
+  });
 });
