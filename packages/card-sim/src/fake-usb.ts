@@ -6,7 +6,7 @@
  * connect/disconnect events fire only for granted devices.
  */
 import { domException } from './dom-exception.ts';
-import { runSoon } from './platform.ts';
+import { dispatchSoon } from './platform.ts';
 import type { SimulatedReader } from './simulated-reader.ts';
 
 /** The event object passed to connect/disconnect listeners (USBConnectionEvent shape). */
@@ -168,9 +168,9 @@ export function createFakeUsb(opts: FakeUsbOptions = {}): FakeUsb & USB {
     reader.onGone(() => {
       const i = plugged.indexOf(reader);
       if (i >= 0) plugged.splice(i, 1);
-      runSoon(() => fire('disconnect', reader));
+      dispatchSoon(() => fire('disconnect', reader));
     });
-    if (announce) runSoon(() => fire('connect', reader));
+    if (announce) dispatchSoon(() => fire('connect', reader));
   }
   // Readers present at page load: no 'connect' event (Chrome only reports later arrivals).
   for (const r of opts.readers ?? []) attach(r, false);

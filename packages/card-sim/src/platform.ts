@@ -15,8 +15,18 @@ export function sleep(ms: number): Promise<void> {
   return ms > 0 ? new Promise((resolve) => g.setTimeout(resolve, ms)) : RESOLVED;
 }
 
-/** Runs `fn` on the microtask queue. */
+/**
+ * Runs the simulator's own `fn` on the microtask queue, where queueMicrotask would put it, as a
+ * reaction to a settled promise: a browser wraps each queueMicrotask callback for its bindings,
+ * and the simulated reader schedules several per APDU. A throw in `fn` is an unhandled
+ * rejection; callbacks of the page's listeners go through {@link dispatchSoon}.
+ */
 export function runSoon(fn: () => void): void {
+  void RESOLVED.then(fn);
+}
+
+/** Runs a listener call on the microtask queue; a throw in it is reported as an uncaught error. */
+export function dispatchSoon(fn: () => void): void {
   g.queueMicrotask(fn);
 }
 
