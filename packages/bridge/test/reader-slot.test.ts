@@ -46,6 +46,24 @@ afterEach(() => {
 });
 
 describe('ReaderSlot', () => {
+  it("passes each transmit the slot's number in one frozen options object", async () => {
+    const seen: unknown[] = [];
+    const reader = {
+      transmit: (_apdu: Uint8Array, opts?: { slot?: number }) => {
+        seen.push(opts);
+        return Promise.resolve(Uint8Array.of(0x90, 0x00));
+      },
+      onEvent: () => () => undefined,
+    } as unknown as BridgeReader;
+    const slot = new ReaderSlot(reader, 2);
+    slot.run(transmit(1, 0x01), () => undefined);
+    slot.run(transmit(2, 0x02), () => undefined);
+    await flush();
+    expect(seen).toEqual([{ slot: 2 }, { slot: 2 }]);
+    expect(seen[0]).toBe(seen[1]);
+    expect(Object.isFrozen(seen[0])).toBe(true);
+  });
+
   it('starts each call only after the earlier one settled, and reports them in order', async () => {
     const { reader, pending, started } = heldReader();
     const slot = new ReaderSlot(reader, 0);

@@ -10,12 +10,15 @@ import type { ReaderRequest, ReaderResult } from '../lending/types.ts';
 export class ReaderSlot {
   readonly #reader: BridgeReader;
   readonly #slot: number;
+  /** transmit's options, one frozen object for all calls. */
+  readonly #transmitOptions: Readonly<{ slot: number }>;
   #chain: Promise<void> = Promise.resolve();
   #unsubscribe: (() => void) | null = null;
 
   constructor(reader: BridgeReader, slot: number) {
     this.#reader = reader;
     this.#slot = slot;
+    this.#transmitOptions = Object.freeze({ slot });
   }
 
   /** Starts forwarding reader events to `listener`. */
@@ -71,7 +74,7 @@ export class ReaderSlot {
       case 'power-off':
         return reader.powerOff(slot);
       case 'transmit':
-        return reader.transmit(request.apdu, { slot });
+        return reader.transmit(request.apdu, this.#transmitOptions);
     }
   }
 }
