@@ -256,6 +256,8 @@ describe("refusals: the page's words, non-zero exit", () => {
       expect((await first.exit).code).toBe(0);
     } finally {
       await t0.remove();
+      // pcscd notices the removal on its own poll: the next test must not see this card.
+      await waitForCard(pcscd.readers[1], 'absent');
     }
   }, 60_000);
 
