@@ -3,6 +3,7 @@
  * RESET RETRY COUNTER) is dropped on arrival, whatever the bridge sends, so it is neither
  * shown nor kept nor exported. Pure.
  */
+import { toHex } from '@cardlend/bridge';
 import type { ApduRecord } from './ports.ts';
 
 /** ISO 7816-4 instruction bytes whose command data are PINs or PUKs. */
@@ -51,14 +52,8 @@ export interface LogRow {
   readonly responseHex: string | null;
 }
 
-/** `00`…`ff`, indexed by byte value. */
-const HEX_BYTES = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
-
-function toHex(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += HEX_BYTES[bytes[i] ?? 0] ?? '';
-  return s;
-}
+/** Lower-case hex, as the export has always had it (built only when the export reads a row). */
+const lowerHex = (bytes: Uint8Array): string => toHex(bytes).toLowerCase();
 
 /**
  * A row whose hex is built only when read. The live view never shows it, and only the export
@@ -100,11 +95,11 @@ class Row implements LogRow {
   }
 
   get commandHex(): string | null {
-    return this.#command === null ? null : toHex(this.#command);
+    return this.#command === null ? null : lowerHex(this.#command);
   }
 
   get responseHex(): string | null {
-    return this.#response === null ? null : toHex(this.#response);
+    return this.#response === null ? null : lowerHex(this.#response);
   }
 }
 
