@@ -186,14 +186,10 @@ export function offeredSubprotocols(header: string | readonly string[] | undefin
   return text.split(',').map((p) => p.trim());
 }
 
-/** Reads the header value (or values) without keeping or logging the token anywhere else. */
-export function extractTokenFromProtocols(
-  header: string | readonly string[] | undefined,
-): OfferedProtocols {
-  return tokenAmongProtocols(offeredSubprotocols(header));
-}
-
-/** {@link extractTokenFromProtocols} on subprotocols already split ({@link offeredSubprotocols}). */
+/**
+ * The VSCard contract and the token among subprotocols already split ({@link offeredSubprotocols});
+ * keeps and logs neither. admission/offer.ts `parseClientOffer` is the one caller.
+ */
 export function tokenAmongProtocols(offered: Iterable<string>): OfferedProtocols {
   let hasVscardProtocol = false;
   let token: string | null = null;

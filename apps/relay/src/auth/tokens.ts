@@ -12,8 +12,10 @@
  * signature = HMAC-SHA256(secret, "v1." + <payload>)      (RFC 2104, 32 bytes)
  * ```
  *
- * Integration (admission/steps.ts `tokenStep`, session-runner.ts): on upgrade, take the token with `extractTokenFromProtocols`
- * (auth/origin.ts) or from the first message (`parseAuthMessage`), call
+ * Integration (admission/steps.ts `tokenStep`, session-runner.ts): on upgrade, take the token
+ * offered in `Sec-WebSocket-Protocol` (`parseClientOffer` in admission/offer.ts, its
+ * `offeredToken`, which `tokenStep` reads through `AdmissionIo.offeredToken`) or from the first
+ * message (`parseAuthMessage`, auth/origin.ts), call
  * {@link verifyToken} with the configured secrets, map a refusal with
  * `refusalForToken` (limits/refusals.ts), then {@link TokenLedger.claim} the `jti`, keep
  * the returned lease for the life of the session and call `lease.release()` when the

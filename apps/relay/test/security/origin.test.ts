@@ -1,13 +1,14 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parseClientOffer, type ClientOffer } from '../../src/admission/offer.ts';
 import {
   armAuthDeadline,
   createOriginPolicy,
-  extractTokenFromProtocols,
   isLoopbackHost,
   parseAuthMessage,
   selectSubprotocol,
 } from '../../src/auth/origin.ts';
+import { MAX_TOKEN_CHARS } from '../../src/auth/tokens.ts';
 
 describe('origin policy', () => {
   const publicPolicy = createOriginPolicy({
@@ -142,13 +143,20 @@ describe('origin policy', () => {
   });
 });
 
-describe('token in Sec-WebSocket-Protocol', () => {
+describe('token in Sec-WebSocket-Protocol (read by parseClientOffer)', () => {
+  const NOTHING: ClientOffer = {
+    hasVscardProtocol: false,
+    offeredToken: { token: null, hasSeveralTokens: false },
+    resumeTicket: null,
+    isResumeCapable: false,
+  };
+
   it('extracts the token and never selects it as the subprotocol', () => {
     const header = 'cardlend.vscard.v1, cardlend.token.v1.abc.def';
-    expect(extractTokenFromProtocols(header)).toEqual({
+    expect(parseClientOffer(header)).toEqual({
+      ...NOTHING,
       hasVscardProtocol: true,
-      token: 'v1.abc.def',
-      hasSeveralTokens: false,
+      offeredToken: { token: 'v1.abc.def', hasSeveralTokens: false },
     });
     expect(selectSubprotocol(new Set(['cardlend.token.v1.abc.def', 'cardlend.vscard.v1']))).toBe(
       'cardlend.vscard.v1',
@@ -157,20 +165,19 @@ describe('token in Sec-WebSocket-Protocol', () => {
   });
 
   it('handles missing, empty, repeated and oversized tokens', () => {
-    expect(extractTokenFromProtocols(undefined)).toEqual({
-      hasVscardProtocol: false,
-      token: null,
-      hasSeveralTokens: false,
+    expect(parseClientOffer(undefined)).toEqual(NOTHING);
+    expect(parseClientOffer('cardlend.vscard.v1')).toEqual({ ...NOTHING, hasVscardProtocol: true });
+    expect(parseClientOffer('cardlend.token.')).toEqual(NOTHING);
+    // Several tokens: no token, and the flag the token step refuses as a malformed token.
+    expect(parseClientOffer('cardlend.token.a,cardlend.token.b')).toEqual({
+      ...NOTHING,
+      offeredToken: { token: null, hasSeveralTokens: true },
     });
-    expect(extractTokenFromProtocols('cardlend.vscard.v1').token).toBeNull();
-    expect(extractTokenFromProtocols('cardlend.token.').token).toBeNull();
-    expect(extractTokenFromProtocols('cardlend.token.a,cardlend.token.b')).toMatchObject({
-      token: null,
-      hasSeveralTokens: true,
-    });
-    expect(extractTokenFromProtocols(`cardlend.token.${'a'.repeat(1025)}`).token).toBeNull();
-    expect(extractTokenFromProtocols(['cardlend.vscard.v1', 'cardlend.token.xyz'])).toMatchObject({
-      token: 'xyz',
+    expect(parseClientOffer(`cardlend.token.${'a'.repeat(MAX_TOKEN_CHARS + 1)}`)).toEqual(NOTHING);
+    expect(parseClientOffer(['cardlend.vscard.v1', 'cardlend.token.xyz'])).toEqual({
+      ...NOTHING,
+      hasVscardProtocol: true,
+      offeredToken: { token: 'xyz', hasSeveralTokens: false },
     });
   });
 });
