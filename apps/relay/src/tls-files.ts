@@ -1,7 +1,8 @@
 /**
  * Reading the relay's PEM files, kept apart from parsing: the page listener's certificate and
- * key (`--cert`/`--key`), and the VM TLS listener's certificate, key and CA, checked so that a
- * bad file is named precisely at start and on SIGHUP (where it keeps the old ones).
+ * key (`--cert`/`--key`), and the certificate, key and CA of the listeners that require client
+ * certificates (the VM TLS listener, the operator API's), checked so that a bad file is named
+ * precisely at start and on SIGHUP (where it keeps the old ones).
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -13,12 +14,21 @@ export type ReadBytes = (file: string) => Uint8Array;
 
 export const readFileBytes: ReadBytes = (file) => readFileSync(file);
 
-/** PEM bytes of the shared VM listener, checked by {@link loadVmTlsFiles}. */
-export interface VmTlsMaterial {
+/** PEM bytes of a listener that requires client certificates, checked by {@link loadCertKeyCaFiles}. */
+export interface TlsMaterial {
   cert: Buffer;
   key: Buffer;
   ca: Buffer;
 }
+
+/** PEM bytes of the shared VM listener, checked by {@link loadVmTlsFiles}. */
+export type VmTlsMaterial = TlsMaterial;
+
+/** Names a PEM setting in errors (config key, and flag if any), e.g. `vmTls.cert (--vm-tls-cert)`. */
+export type TlsSettingLabel = (key: 'cert' | 'key' | 'ca') => string;
+
+/** The PEM file paths of a listener that requires client certificates. */
+export type TlsFilePaths = Pick<VmTlsConfig, 'certFile' | 'keyFile' | 'caFile'>;
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
@@ -44,17 +54,27 @@ export function loadWebTlsFiles(
   return { cert: read('certificate', tls.certFile), key: read('key', tls.keyFile) };
 }
 
-/**
- * Reads and checks the VM listener's PEM files: the certificate parses and has not expired,
- * the key parses (unencrypted) and belongs to the certificate, and the CA file holds one or
- * more CA certificates. Throws `RELAY_CONFIG_INVALID` naming the setting (config key and
- * flag), the file and what is wrong.
- */
+/** The VM listener's PEM files, checked as {@link loadCertKeyCaFiles} says. */
 export function loadVmTlsFiles(
-  config: Pick<VmTlsConfig, 'certFile' | 'keyFile' | 'caFile'>,
+  config: TlsFilePaths,
   readBytes: ReadBytes = readFileBytes,
   nowMs: number = Date.now(),
 ): VmTlsMaterial {
+  return loadCertKeyCaFiles(config, vmTlsLabel, readBytes, nowMs);
+}
+
+/**
+ * Reads and checks a listener's PEM files: the certificate parses and has not expired, the
+ * key parses (unencrypted) and belongs to the certificate, and the CA file holds one or more
+ * CA certificates. Throws `RELAY_CONFIG_INVALID` naming the setting (`label`), the file and
+ * what is wrong.
+ */
+export function loadCertKeyCaFiles(
+  config: TlsFilePaths,
+  label: TlsSettingLabel,
+  readBytes: ReadBytes = readFileBytes,
+  nowMs: number = Date.now(),
+): TlsMaterial {
   const read = (key: 'cert' | 'key' | 'ca', file: string): Buffer => {
     try {
       return Buffer.from(readBytes(file));
@@ -67,18 +87,19 @@ export function loadVmTlsFiles(
     key: read('key', config.keyFile),
     ca: read('ca', config.caFile),
   };
-  checkLeaf(material, config, nowMs);
-  checkCa(material.ca, config.caFile);
+  checkLeaf(material, config, label, nowMs);
+  checkCa(material.ca, config.caFile, label);
   return material;
 }
 
-function label(key: 'cert' | 'key' | 'ca'): string {
+function vmTlsLabel(key: 'cert' | 'key' | 'ca'): string {
   return `vmTls.${key} (--vm-tls-${key})`;
 }
 
 function checkLeaf(
-  { cert, key }: VmTlsMaterial,
-  config: Pick<VmTlsConfig, 'certFile' | 'keyFile'>,
+  { cert, key }: TlsMaterial,
+  config: Pick<TlsFilePaths, 'certFile' | 'keyFile'>,
+  label: TlsSettingLabel,
   nowMs: number,
 ): void {
   const certBlocks = cert.toString('latin1').match(PEM_CERTIFICATE) ?? [];
@@ -110,7 +131,7 @@ function checkLeaf(
     );
 }
 
-function checkCa(ca: Buffer, caFile: string): void {
+function checkCa(ca: Buffer, caFile: string, label: TlsSettingLabel): void {
   const caBlocks = ca.toString('latin1').match(PEM_CERTIFICATE) ?? [];
   if (caBlocks.length === 0)
     throw configError(`${label('ca')}: ${caFile} holds no PEM certificate`);
