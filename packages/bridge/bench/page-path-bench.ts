@@ -1,0 +1,225 @@
+/**
+ * The page's share of a guest APDU, in Node (not a test): the "Try a virtual card" lending path
+ * — card-sim's vendor-class reader with the PIV demo card (T=1 only), the CCID driver, the
+ * CardBridge — answering guest commands that an in-memory WebSocket delivers. It times each
+ * message → answer send() with Node's µs clock, where the chain benchmark (guest-image
+ * `bench:chain`) sees only Chromium's 100 µs page clock, and splits the CPU per APDU by layer.
+ *
+ * Run: npx -y pnpm@12.4.2 --filter @cardlend/bridge bench [-- --count N] [--warmup N]
+ *        [--gap-echo] [--windows] [--cpu-prof DIR]
+ * --warmup N   guest commands before the timed ones (default 5 000; 0: time the JIT's warm-up too)
+ * --gap-echo   before each command, a 16-byte echo through another process: the path then runs
+ *              after a sleep, with colder caches, as in the chain (where it runs several times
+ *              slower than back to back: the chain bench's `--shadow`)
+ * --windows    the p50 of each 500 commands in order (the warm-up)
+ * --cpu-prof DIR  writes a V8 CPU profile of the timed rounds (open it in Chrome DevTools) and
+ *              prints the self time per APDU of each layer (package) and of the top functions
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { Session } from 'node:inspector/promises';
+import net from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createPivDemoCard, readerProfiles, SimulatedReader } from '@cardlend/card-sim';
+import { openReader } from '@cardlend/ccid/webusb';
+import { encodeMessage } from '@cardlend/vscard';
+import { CardBridge } from '../src/card-bridge.ts';
+import { MemorySocket } from '../test/helpers/memory-socket.ts';
+
+const args = process.argv.slice(2);
+const option = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const count = Number(option('--count') ?? 20_000);
+const warmup = Number(option('--warmup') ?? Math.min(5_000, count));
+const profileDir = option('--cpu-prof');
+/**
+ * With `--gap-echo`, each guest command waits for a 16-byte echo from another process first, as
+ * in the chain, where the page sleeps between commands while other processes run: the path then
+ * runs with cold caches, as it does in Chromium.
+ */
+const isGapEcho = args.includes('--gap-echo');
+
+/** An echo server in another process; resolves with a function that does one round trip. */
+async function startEcho(): Promise<{ roundTrip: () => Promise<void>; stop: () => void }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      "const s=require('net').createServer(c=>{c.setNoDelay(true);c.on('data',d=>c.write(d))}).listen(0,'127.0.0.1',()=>console.log(s.address().port))",
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
+  const socket = net.connect(Number(line.toString()), '127.0.0.1');
+  socket.setNoDelay(true);
+  await once(socket, 'connect');
+  let onData: (() => void) | null = null;
+  socket.on('data', () => onData?.());
+  const ping = Buffer.alloc(16);
+  return {
+    roundTrip: () =>
+      new Promise<void>((resolve) => {
+        onData = resolve;
+        socket.write(ping);
+      }),
+    stop: () => {
+      socket.destroy();
+      child.kill();
+    },
+  };
+}
+
+/** The chain benchmark's guest command: SELECT of the PIV application. */
+const APDU = Uint8Array.from(Buffer.from('00A4040009A0000003080000100000', 'hex'));
+const VSC_APDU = 7;
+
+/** A MemorySocket that resolves a waiter when the bridge sends an APDU answer. */
+class TimedSocket extends MemorySocket {
+  onAnswer: (() => void) | null = null;
+
+  override send(data: Uint8Array): void {
+    super.send(data);
+    this.sent.length = 0;
+    if (
+      data.byteLength >= 12 &&
+      new DataView(data.buffer, data.byteOffset).getUint32(0) === VSC_APDU
+    )
+      this.onAnswer?.();
+  }
+}
+
+async function lend(): Promise<TimedSocket> {
+  const profile = readerProfiles['vendorClass'];
+  if (profile === undefined) throw new TypeError('simulator profile missing');
+  const sim = new SimulatedReader({ profile, emulateChrome: true });
+  sim.insertCard(await createPivDemoCard({ protocols: [1] }));
+  const reader = await openReader(sim.device);
+  const socket = new TimedSocket();
+  const bridge = new CardBridge({
+    reader,
+    relayUrl: 'ws://127.0.0.1:1/',
+    createWebSocket: () => {
+      queueMicrotask(() => socket.open());
+      return socket;
+    },
+  });
+  // Guest commands flow once the VM has the card: its ATR sent and acknowledged.
+  const hasCard = new Promise<void>((resolve) =>
+    bridge.onState((s) => {
+      if (s.card !== null) resolve();
+    }),
+  );
+  await bridge.start();
+  await hasCard;
+  await new Promise((r) => setTimeout(r, 10));
+  return socket;
+}
+
+/** `n` guest commands, one at a time; the time of each (message → answer send), µs. */
+async function rounds(
+  socket: TimedSocket,
+  n: number,
+  gap: (() => Promise<void>) | null,
+): Promise<Float64Array> {
+  const frame = encodeMessage({ type: 'APDU', readerId: 0, apdu: APDU });
+  const times = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let t1 = 0;
+    const answered = new Promise<void>((resolve) => {
+      socket.onAnswer = () => {
+        t1 = performance.now();
+        resolve();
+      };
+    });
+    if (gap !== null) await gap();
+    const t0 = performance.now();
+    socket.deliver(frame);
+    await answered;
+    times[i] = (t1 - t0) * 1000;
+  }
+  return times;
+}
+
+const quantile = (sorted: Float64Array, q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+
+/** Self time per APDU by package (card-sim, ccid, vscard, bridge, other) and by function. */
+function describeProfile(
+  profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] },
+  n: number,
+): string[] {
+  const byId = new Map(profile.nodes.map((p) => [p.id, p]));
+  const byLayer = new Map<string, number>();
+  const bySite = new Map<string, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i] ?? -1);
+    const us = profile.timeDeltas[i + 1] ?? 0;
+    if (node === undefined) continue;
+    const { url, functionName, lineNumber } = node.callFrame;
+    const layer =
+      /packages\/([\w-]+)\//.exec(url)?.[1] ??
+      (functionName.startsWith('(') ? functionName : 'other');
+    byLayer.set(layer, (byLayer.get(layer) ?? 0) + us);
+    if (functionName === '(idle)') continue;
+    const site = `${functionName || '(anonymous)'} ${url.split('/packages/').pop() ?? url}:${lineNumber + 1}`;
+    bySite.set(site, (bySite.get(site) ?? 0) + us);
+  }
+  const per = (us: number): string => (us / n).toFixed(2).padStart(7);
+  const lines = ['  self time per APDU by layer (µs):'];
+  for (const [k, v] of [...byLayer].sort((a, b) => b[1] - a[1])) lines.push(`  ${per(v)}  ${k}`);
+  lines.push('  top functions (µs per APDU):');
+  for (const [k, v] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 30))
+    lines.push(`  ${per(v)}  ${k}`);
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const socket = await lend();
+  const echo = isGapEcho ? await startEcho() : null;
+  const gap = echo === null ? null : echo.roundTrip;
+  await rounds(socket, warmup, gap);
+  const session = profileDir === undefined ? null : new Session();
+  if (session !== null) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 20 });
+    await session.post('Profiler.start');
+  }
+  const cpu0 = process.cpuUsage();
+  const times = await rounds(socket, count, gap);
+  echo?.stop();
+  const cpu = process.cpuUsage(cpu0);
+  const sorted = times.slice().sort();
+  const mean = times.reduce((a, b) => a + b, 0) / count;
+  console.log(
+    `page path in Node (${count} guest APDUs after ${warmup} warm-up): message → answer send() p50 ${quantile(sorted, 0.5).toFixed(1)} µs, p99 ${quantile(sorted, 0.99).toFixed(1)} µs, mean ${mean.toFixed(1)} µs; CPU ${((cpu.user + cpu.system) / count).toFixed(1)} µs per APDU`,
+  );
+  if (args.includes('--windows')) {
+    const w = 500;
+    const parts: string[] = [];
+    for (let i = 0; i + w <= count; i += w) {
+      const part = times.slice(i, i + w).sort();
+      parts.push(`${i}: p50 ${quantile(part, 0.5).toFixed(0)}`);
+    }
+    console.log(`  by ${w} APDUs (µs): ${parts.join(', ')}`);
+  }
+  if (session !== null && profileDir !== undefined) {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(profileDir, { recursive: true });
+    const file = path.join(profileDir, `page-path-${Date.now()}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    console.log(`  profile: ${file}`);
+    for (const line of describeProfile(profile as never, count)) console.log(line);
+  }
+}
+
+await main();
