@@ -6,6 +6,7 @@
  *
  *   pnpm --filter @cardlend/guest-image bench:chain [-- --count 3000] [--runs 3] [--qemu10]
  *     [--probe] [--trace FILE] [--alloc] [--cpu] [--screenshot PNG] [--static DIR] [--background] [--page product|main|worker|echo] [--chain-only]
+ *     [--shadow]
  *
  * --probe    times each hop (relay probe + page times, hop-analysis.ts) and the relay's GC pauses
  * --trace    records a Chromium trace of the chain run (renderer main thread: tasks, GC, layout)
@@ -18,12 +19,17 @@
  *            echo: the floor of any page, answering each command with prepared bytes from the
  *            WebSocket message handler, no reader or card (echo-entry.ts)
  *
+ * --shadow   after each answer, a second lender held in memory in the page (same bridge, driver,
+ *            simulated reader and card; no WebSocket) runs the same command twice: first as cold
+ *            as the page's own path, then again at once, hot (shadow-page.ts)
+ *
  * --background  once lending has started, another tab is opened in front (the page is hidden)
  * --static   the built page the relay serves (default apps/web/dist; e.g. a build of this checkout
  *            made with `vite build --outDir DIR`, so the numbers are of the code at hand)
  *
  * Development hooks (environment): CARDLEND_BENCH_EXTRA_SCRIPT (JS added to the page before its
- * own, e.g. a style that hides the live log), CARDLEND_BENCH_RELAY_FLAGS (Node flags for the
+ * own, e.g. a style that hides the live log) or CARDLEND_BENCH_EXTRA_SCRIPT_FILE (the same, from
+ * a file: a bundle is too long for the environment), CARDLEND_BENCH_RELAY_FLAGS (Node flags for the
  * relay, e.g. `--trace-gc`), CARDLEND_BENCH_RELAY_LOG (file receiving the relay's output).
  *
  * Needs `apps/web/dist` (pnpm --filter @cardlend/web build) and Debian's Chromium. Both runs use
@@ -113,6 +119,7 @@ const chainOpts: ChainOptions = {
   screenshotFile: option('--screenshot'),
   staticDir: option('--static'),
   isBackground: argv.includes('--background'),
+  isShadow: argv.includes('--shadow'),
 };
 const summary: Record<string, unknown>[] = [];
 for (let r = 1; r <= runs; r++) {

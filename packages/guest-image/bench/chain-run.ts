@@ -18,6 +18,7 @@ import { describeTasks, startTrace, stopTrace } from './chain-trace.ts';
 import type { ProbeLog } from './hop-kinds.ts';
 import { describeHops, pairHops, quantile, type Hops, type PageSample } from './hop-analysis.ts';
 import { startEchoPage } from './echo-page.ts';
+import { describeShadow, shadowScript } from './shadow-page.ts';
 import { startExperimentPage } from './worker-experiment.ts';
 
 /** Who serves the guest's APDUs in the browser (see chain-bench.ts). */
@@ -40,6 +41,8 @@ export interface ChainOptions {
    * (hidden: no rendering, timers throttled), as when the user switched to another tab.
    */
   isBackground: boolean;
+  /** Runs the shadow lender after each answer (shadow-page.ts). */
+  isShadow: boolean;
   /** The built page the relay serves (default apps/web/dist). */
   staticDir: string | undefined;
   /** A PNG of the page 3 s after the first guest APDU: what the user would see. */
@@ -65,17 +68,35 @@ export interface RunNumbers {
   lines: string[];
 }
 
+/** The page's share as a mean per window of `size` guest APDUs, in order (its warm-up). */
+function windowMeans(pageMs: number[], size: number): string {
+  const parts: string[] = [];
+  for (let i = 0; i < pageMs.length; i += size) {
+    const part = pageMs.slice(i, i + size);
+    const mean = part.reduce((a, b) => a + b, 0) / part.length;
+    parts.push(`${Math.round(mean * 1000)}`);
+  }
+  return `  in the page, mean by ${size} guest APDUs in order (µs): ${parts.join(' ')}`;
+}
+
 /** Opens the page and gets it ready to lend; resolves with the call that starts lending. */
 async function preparePage(
   page: CdpPage,
   relayPort: number,
   mode: PageMode,
   apdu: string,
+  isShadow: boolean,
 ): Promise<string> {
   await page.call('Page.enable');
   await page.call('Page.addScriptToEvaluateOnNewDocument', { source: PAGE_TIMING_SCRIPT });
-  const extra = process.env['CARDLEND_BENCH_EXTRA_SCRIPT'];
+  const extraFile = process.env['CARDLEND_BENCH_EXTRA_SCRIPT_FILE'];
+  const extra =
+    extraFile !== undefined
+      ? readFileSync(extraFile, 'utf8')
+      : process.env['CARDLEND_BENCH_EXTRA_SCRIPT'];
   if (extra) await page.call('Page.addScriptToEvaluateOnNewDocument', { source: extra });
+  if (isShadow)
+    await page.call('Page.addScriptToEvaluateOnNewDocument', { source: await shadowScript(apdu) });
   await page.call('Page.navigate', { url: `http://127.0.0.1:${relayPort}/` });
   const readyBy = Date.now() + 30_000;
   while ((await page.evaluate(`!!${TRY_BUTTON}`)) !== true) {
@@ -125,7 +146,7 @@ export async function runChain(o: ChainOptions): Promise<RunNumbers> {
   const lines: string[] = [];
   let relayStopped = false;
   try {
-    const startLending = await preparePage(page, relayPort, o.page, o.apdu);
+    const startLending = await preparePage(page, relayPort, o.page, o.apdu, o.isShadow);
     const vis = (await page.evaluate(VISIBILITY)) as { visibility: string; hasFocus: boolean };
     lines.push(`  page: ${vis.visibility}, focus ${vis.hasFocus}`);
     if (o.traceFile !== undefined) await startTrace(page);
@@ -159,6 +180,12 @@ export async function runChain(o: ChainOptions): Promise<RunNumbers> {
       }));
       const pageMs = samples.map((s) => s.sendAt - s.msgAt);
       const firstApduEpochMs = samples[0]?.msgAt ?? null;
+      lines.push(windowMeans(pageMs, 500));
+      if (o.isShadow) {
+        const shadow = await page.evaluate('globalThis.__cardlendShadowTimes?.() ?? null');
+        if (shadow !== null)
+          lines.push(describeShadow(shadow as { first: number[]; again: number[] }, 1000));
+      }
       let hops: Hops[] = [];
       if (o.isProfilingCpu) lines.push(...(await stopCpuProfile(page, samples.length)));
       if (o.isProfilingAllocations)
