@@ -21,12 +21,7 @@ import { Session } from 'node:inspector/promises';
 import net from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { createPivDemoCard, readerProfiles, SimulatedReader } from '@cardlend/card-sim';
-import { openReader } from '@cardlend/ccid/webusb';
-import { encodeMessage } from '@cardlend/vscard';
-import { CardBridge } from '../src/card-bridge.ts';
-import { MemorySocket } from '../test/helpers/memory-socket.ts';
+import { lendInMemory } from './memory-lender.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -75,71 +70,16 @@ async function startEcho(): Promise<{ roundTrip: () => Promise<void>; stop: () =
 
 /** The chain benchmark's guest command: SELECT of the PIV application. */
 const APDU = Uint8Array.from(Buffer.from('00A4040009A0000003080000100000', 'hex'));
-const VSC_APDU = 7;
-
-/** A MemorySocket that resolves a waiter when the bridge sends an APDU answer. */
-class TimedSocket extends MemorySocket {
-  onAnswer: (() => void) | null = null;
-
-  override send(data: Uint8Array): void {
-    super.send(data);
-    this.sent.length = 0;
-    if (
-      data.byteLength >= 12 &&
-      new DataView(data.buffer, data.byteOffset).getUint32(0) === VSC_APDU
-    )
-      this.onAnswer?.();
-  }
-}
-
-async function lend(): Promise<TimedSocket> {
-  const profile = readerProfiles['vendorClass'];
-  if (profile === undefined) throw new TypeError('simulator profile missing');
-  const sim = new SimulatedReader({ profile, emulateChrome: true });
-  sim.insertCard(await createPivDemoCard({ protocols: [1] }));
-  const reader = await openReader(sim.device);
-  const socket = new TimedSocket();
-  const bridge = new CardBridge({
-    reader,
-    relayUrl: 'ws://127.0.0.1:1/',
-    createWebSocket: () => {
-      queueMicrotask(() => socket.open());
-      return socket;
-    },
-  });
-  // Guest commands flow once the VM has the card: its ATR sent and acknowledged.
-  const hasCard = new Promise<void>((resolve) =>
-    bridge.onState((s) => {
-      if (s.card !== null) resolve();
-    }),
-  );
-  await bridge.start();
-  await hasCard;
-  await new Promise((r) => setTimeout(r, 10));
-  return socket;
-}
-
 /** `n` guest commands, one at a time; the time of each (message → answer send), µs. */
 async function rounds(
-  socket: TimedSocket,
+  run: () => Promise<number>,
   n: number,
   gap: (() => Promise<void>) | null,
 ): Promise<Float64Array> {
-  const frame = encodeMessage({ type: 'APDU', readerId: 0, apdu: APDU });
   const times = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    let t1 = 0;
-    const answered = new Promise<void>((resolve) => {
-      socket.onAnswer = () => {
-        t1 = performance.now();
-        resolve();
-      };
-    });
     if (gap !== null) await gap();
-    const t0 = performance.now();
-    socket.deliver(frame);
-    await answered;
-    times[i] = (t1 - t0) * 1000;
+    times[i] = (await run()) * 1000;
   }
   return times;
 }
@@ -183,10 +123,10 @@ function describeProfile(
 }
 
 async function main(): Promise<void> {
-  const socket = await lend();
+  const run = await lendInMemory(APDU);
   const echo = isGapEcho ? await startEcho() : null;
   const gap = echo === null ? null : echo.roundTrip;
-  await rounds(socket, warmup, gap);
+  await rounds(run, warmup, gap);
   const session = profileDir === undefined ? null : new Session();
   if (session !== null) {
     session.connect();
@@ -195,7 +135,7 @@ async function main(): Promise<void> {
     await session.post('Profiler.start');
   }
   const cpu0 = process.cpuUsage();
-  const times = await rounds(socket, count, gap);
+  const times = await rounds(run, count, gap);
   echo?.stop();
   const cpu = process.cpuUsage(cpu0);
   const sorted = times.slice().sort();
