@@ -14,7 +14,7 @@ export type ReadBytes = (file: string) => Uint8Array;
 
 export const readFileBytes: ReadBytes = (file) => readFileSync(file);
 
-/** PEM bytes of a listener that requires client certificates, checked by {@link loadCertKeyCaFiles}. */
+/** PEM bytes of a listener requiring client certificates, checked by {@link loadCertKeyCaFiles}. */
 export interface TlsMaterial {
   cert: Buffer;
   key: Buffer;
@@ -24,7 +24,7 @@ export interface TlsMaterial {
 /** PEM bytes of the shared VM listener, checked by {@link loadVmTlsFiles}. */
 export type VmTlsMaterial = TlsMaterial;
 
-/** Names a PEM setting in errors (config key, and flag if any), e.g. `vmTls.cert (--vm-tls-cert)`. */
+/** Names a PEM setting in errors (config key, flag if any), e.g. `vmTls.cert (--vm-tls-cert)`. */
 export type TlsSettingLabel = (key: 'cert' | 'key' | 'ca') => string;
 
 /** The PEM file paths of a listener that requires client certificates. */

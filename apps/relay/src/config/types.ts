@@ -176,4 +176,16 @@ export interface OperatorConfig {
   listen: HostPort;
   /** The bearer secret (read at start; surrounding whitespace ignored). */
   secretFile: string;
+  /**
+   * HTTPS with client certificates signed by `caFile` (operator/tls.ts), the bearer secret
+   * still required; PEM files, re-read on SIGHUP. Default none (plain HTTP).
+   */
+  tls?: OperatorTlsConfig;
+}
+
+/** The operator API's `"tls": { "cert", "key", "ca" }` as absolute paths. */
+export interface OperatorTlsConfig {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
 }

@@ -1,20 +1,51 @@
-/** The config file's `"operator": { "listen": "HOST:PORT", "secretFile": FILE }` (pure). */
+/**
+ * The config file's `"operator": { "listen": "HOST:PORT", "secretFile": FILE, "tls"?: { "cert":
+ * FILE, "key": FILE, "ca": FILE } }` (pure; paths relative to the config file).
+ */
 import path from 'node:path';
-import type { OperatorConfig } from '../config/types.ts';
+import type { OperatorConfig, OperatorTlsConfig } from '../config/types.ts';
 import { asObject, invalid, parseHostPort } from '../config/values.ts';
+
+const OPERATOR_KEYS = ['listen', 'secretFile', 'tls'] as const;
+const TLS_KEYS = ['cert', 'key', 'ca'] as const;
 
 export function parseOperatorFile(value: unknown, source: string, baseDir: string): OperatorConfig {
   const o = asObject(value);
-  const shape = '{ "listen": "HOST:PORT", "secretFile": FILE }';
+  const shape = '{ "listen": "HOST:PORT", "secretFile": FILE, "tls"?: { "cert", "key", "ca" } }';
   if (!o) throw invalid(`${source}: "operator" must be an object ${shape}`);
   for (const key of Object.keys(o))
-    if (key !== 'listen' && key !== 'secretFile')
-      throw invalid(`${source}: unknown key "operator.${key}" (allowed: listen, secretFile)`);
+    if (!(OPERATOR_KEYS as readonly string[]).includes(key))
+      throw invalid(
+        `${source}: unknown key "operator.${key}" (allowed: ${OPERATOR_KEYS.join(', ')})`,
+      );
   const file = o['secretFile'];
   if (typeof file !== 'string' || file === '')
     throw invalid(`${source}: "operator.secretFile" must be a file path`);
   return {
     listen: parseHostPort(o['listen'], `${source}: "operator.listen"`),
     secretFile: path.resolve(baseDir, file),
+    ...('tls' in o ? { tls: parseOperatorTls(o['tls'], source, baseDir) } : {}),
   };
+}
+
+/** `"operator.tls"`: all three PEM file paths, nothing else. */
+function parseOperatorTls(value: unknown, source: string, baseDir: string): OperatorTlsConfig {
+  const t = asObject(value);
+  if (!t)
+    throw invalid(
+      `${source}: "operator.tls" must be an object { "cert": FILE, "key": FILE, "ca": FILE }`,
+    );
+  const unknown = Object.keys(t).find((k) => !(TLS_KEYS as readonly string[]).includes(k));
+  if (unknown !== undefined)
+    throw invalid(
+      `${source}: unknown key "operator.tls.${unknown}" (allowed: ${TLS_KEYS.join(', ')})`,
+    );
+  const pem = (key: (typeof TLS_KEYS)[number]): string => {
+    const f = t[key];
+    if (f === undefined) throw invalid(`${source}: "operator.tls" lacks "${key}"`);
+    if (typeof f !== 'string' || f === '')
+      throw invalid(`${source}: "operator.tls.${key}" must be a PEM file path`);
+    return path.resolve(baseDir, f);
+  };
+  return { certFile: pem('cert'), keyFile: pem('key'), caFile: pem('ca') };
 }
