@@ -63,6 +63,11 @@ const RESUME_LOG = {
 function logServerEvent(logger: Logger, e: ServerEvent): void {
   if (e.kind === 'server-error') logger.error({ event: e.kind }, e.message);
   else if (e.kind === 'dial-in') logDialIn(logger, e.target, e.event);
+  else if (e.kind === 'operator-refused')
+    logger.warn(
+      { event: e.kind, remote: e.remote, reason: e.reason },
+      'operator API connection refused',
+    );
   else if (e.kind === 'session-event' && e.event.kind === 'notice') {
     const { code, message, fields } = e.event.notice;
     logger.warn({ event: code, sessionId: e.sessionId, ...fields }, message);
@@ -95,7 +100,11 @@ function handleSignals(server: RelayServer, config: RelayConfig, logger: Logger)
   process.on('SIGHUP', () => {
     try {
       server.reloadTls();
-      const parts = [config.tls ? 'page listener' : '', config.vmTls ? 'VM listener' : ''];
+      const parts = [
+        config.tls ? 'page listener' : '',
+        config.vmTls ? 'VM listener' : '',
+        config.operator?.tls ? 'operator API' : '',
+      ];
       logger.info(
         { event: 'tls-reload' },
         parts.some(Boolean)

@@ -21,6 +21,8 @@ export type ServerEvent =
     }
   | { kind: 'upgrade-refused'; status: number; reason: string; remote: string }
   | { kind: 'server-error'; message: string }
+  /** A connection to the operator API refused before any request (failed TLS handshake). */
+  | { kind: 'operator-refused'; remote: string; reason: string }
   /**
    * A dial-in VM connection's event. `target` is undefined for connections to the shared TLS
    * listener that name no target (failed handshake, unknown certificate): those are refused.

@@ -89,10 +89,10 @@ export interface RelayServer {
   /** TCP connections the VM TLS listener holds now (0 without one). */
   readonly vmTlsConnections: number;
   /**
-   * Re-reads the TLS certificate and key of the listener and of the VM TLS listener (its CA
-   * too) (SIGHUP); new connections use them, live ones keep theirs. Throws
-   * `RELAY_CONFIG_INVALID` (and keeps all the old ones) if any cannot be loaded. No-op without
-   * TLS.
+   * Re-reads the TLS certificate and key of the listener, of the VM TLS listener and of the
+   * operator API (their CAs too) (SIGHUP); new connections use them, live ones keep theirs.
+   * Throws `RELAY_CONFIG_INVALID` (and keeps all the old ones) if any cannot be loaded. No-op
+   * without TLS.
    */
   reloadTls(): void;
   /** Stops accepting, ends every session (browser gets 1001, VM gets its cleanup), resolves when all are done. */
@@ -154,6 +154,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
       sessions: runner.sessions,
       isKnownTarget: (id) => targets.get(id) !== undefined,
       now: opts.now ?? Date.now,
+      onRefused: (remote, reason) => emit({ kind: 'operator-refused', remote, reason }),
     });
   } catch (e) {
     httpServer.close();
@@ -281,8 +282,10 @@ function relayHandle(parts: {
       // Load everything first, so a bad file leaves every listener as it was.
       const web = config.tls ? loadWebTlsFiles(config.tls) : undefined;
       const vm = targets.loadVmTlsFiles();
+      const op = operator?.loadTlsFiles();
       if (web) (httpServer as https.Server).setSecureContext(web);
       if (vm) targets.useVmTlsFiles(vm);
+      if (op) operator?.useTlsFiles(op);
     },
     async close(): Promise<void> {
       readiness.markDraining();

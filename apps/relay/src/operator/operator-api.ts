@@ -1,7 +1,9 @@
 /**
  * The operator API for the helpdesk (issue 15), off unless the config file has
  * `"operator": { "listen": "HOST:PORT", "secretFile": FILE }`. Its own listener; every request
- * carries `Authorization: Bearer <the secret file's content>`.
+ * carries `Authorization: Bearer <the secret file's content>`. With `"tls"` the listener is
+ * HTTPS and takes only clients with a certificate the operator CA signed (operator/tls.ts);
+ * the bearer secret is still required.
  *
  * - `POST /v1/links` `{"target": ID, "ttlSeconds"?: N}` → `{"token": …}`: mints a single-use
  *   session token (as `mint-token` does offline) for a target this relay serves;
@@ -12,12 +14,15 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type net from 'node:net';
+import type tls from 'node:tls';
 import { mintToken } from '../auth/tokens.ts';
 import type { ClusterStore } from '../cluster/store.ts';
 import type { HostPort } from '../config/types.ts';
 import { listenOn } from '../listen.ts';
 import type { SessionRegistry } from './session-registry.ts';
+import { operatorTlsOptions, type TlsMaterial } from './tls.ts';
 
 export interface OperatorApiOptions {
   readonly listen: HostPort;
@@ -28,22 +33,39 @@ export interface OperatorApiOptions {
   readonly tokenSecret: Uint8Array | undefined;
   readonly isKnownTarget: (id: string) => boolean;
   readonly now: () => number;
+  /** HTTPS requiring client certificates signed by `tls.ca`. Default none (plain HTTP). */
+  readonly tls?: TlsMaterial | undefined;
+  /** A connection refused before any request (failed TLS handshake); never secrets. */
+  readonly onRefused?: ((remote: string, reason: string) => void) | undefined;
 }
 
 const MAX_BODY_BYTES = 4096;
 
 export class OperatorApi {
   readonly #o: OperatorApiOptions;
-  readonly #server: http.Server;
+  readonly #server: http.Server | https.Server;
   readonly #secretHash: Buffer;
+  /** Every accepted TCP connection still open (a TLS handshake in progress included). */
+  readonly #connections = new Set<net.Socket>();
 
   constructor(opts: OperatorApiOptions) {
     this.#o = opts;
     this.#secretHash = createHash('sha256').update(opts.secret).digest();
-    this.#server = http.createServer((req, res) => {
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       this.#handle(req, res).catch((e: unknown) =>
         send(res, 503, { error: `unavailable: ${(e as Error).message}` }),
       );
+    };
+    this.#server = opts.tls
+      ? https.createServer(operatorTlsOptions(opts.tls), onRequest)
+      : http.createServer(onRequest);
+    this.#server.on('tlsClientError', (e: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+      opts.onRefused?.(remoteOf(socket), `TLS handshake failed: ${handshakeFailure(e, socket)}`);
+      socket.destroy();
+    });
+    this.#server.on('connection', (raw: net.Socket) => {
+      this.#connections.add(raw);
+      raw.once('close', () => this.#connections.delete(raw));
     });
   }
 
@@ -55,10 +77,20 @@ export class OperatorApi {
     return (this.#server.address() as net.AddressInfo).port;
   }
 
+  /**
+   * Uses new PEM material (SIGHUP) for connections accepted from now on; live connections keep
+   * theirs. No-op on a plain HTTP listener.
+   */
+  useTls(material: TlsMaterial): void {
+    if (this.#server instanceof https.Server) this.#server.setSecureContext(material);
+  }
+
+  /** Stops listening and ends every connection, handshakes in progress included. */
   close(): Promise<void> {
     return new Promise((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
+      for (const raw of this.#connections) raw.destroy();
     });
   }
 
@@ -72,6 +104,8 @@ export class OperatorApi {
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // rejectUnauthorized already ended unverified handshakes; this is a second lock.
+    if (this.#o.tls && !(req.socket as tls.TLSSocket).authorized) return void req.socket.destroy();
     if (!this.#isAuthorized(req)) return send(res, 401, { error: 'a bearer secret is required' });
     const url = new URL(req.url ?? '/', 'http://operator');
     const end = /^\/v1\/sessions\/([A-Za-z0-9._-]{1,64})\/(\d{1,15})$/.exec(url.pathname);
@@ -114,6 +148,20 @@ export class OperatorApi {
     });
     send(res, 200, { token });
   }
+}
+
+/**
+ * Why a handshake failed. A client certificate that does not verify (another CA, expired) is
+ * ended by Node without an error of its own (the close reads as ECONNRESET): the socket's
+ * `authorizationError` names the reason. Its remote address is then gone (`?:?`).
+ */
+function handshakeFailure(e: NodeJS.ErrnoException, socket: tls.TLSSocket): string {
+  const refused = socket.authorizationError as unknown;
+  return refused ? `client certificate refused (${String(refused)})` : (e.code ?? e.message);
+}
+
+function remoteOf(socket: net.Socket): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {

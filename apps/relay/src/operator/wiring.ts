@@ -1,6 +1,7 @@
 /**
  * Starts the operator API when the configuration asks for it: the session registry (on the
- * cluster store, or on an embedded one for a relay alone) and the API's listener.
+ * cluster store, or on an embedded one for a relay alone) and the API's listener (HTTPS with
+ * client certificates when `operator.tls` is set).
  */
 import { readFileSync } from 'node:fs';
 import type { ClusterRuntime } from '../cluster/cluster-runtime.ts';
@@ -12,10 +13,15 @@ import type { ServerEvent } from '../server-events.ts';
 import type { RelaySession } from '../session/relay-session.ts';
 import { OperatorApi } from './operator-api.ts';
 import { SessionRegistry } from './session-registry.ts';
+import { loadOperatorTlsFiles, type TlsMaterial } from './tls.ts';
 
 export interface RunningOperator {
   readonly api: OperatorApi;
   onServerEvent(e: ServerEvent): void;
+  /** Reads and checks `operator.tls`'s PEM files (SIGHUP), not applying them; none without TLS. */
+  loadTlsFiles(): TlsMaterial | undefined;
+  /** Serves new connections with the result of {@link loadTlsFiles}. */
+  useTlsFiles(material: TlsMaterial): void;
   close(): Promise<void>;
 }
 
@@ -25,6 +31,8 @@ export async function startOperator(w: {
   readonly sessions: ReadonlyMap<string, RelaySession>;
   readonly isKnownTarget: (id: string) => boolean;
   readonly now: () => number;
+  /** A connection refused before any request (failed TLS handshake). */
+  readonly onRefused?: (remote: string, reason: string) => void;
 }): Promise<RunningOperator | undefined> {
   const o = w.config.operator;
   if (o === undefined) return undefined;
@@ -35,6 +43,8 @@ export async function startOperator(w: {
     throw invalid(`operator.secretFile ${o.secretFile}: ${(e as Error).message}`, e);
   }
   if (secret.length < 16) throw invalid(`operator.secretFile ${o.secretFile}: at least 16 bytes`);
+  const loadTlsFiles = () => (o.tls ? loadOperatorTlsFiles(o.tls) : undefined);
+  const tls = loadTlsFiles();
   const store = w.cluster?.store ?? new MemoryClusterStore();
   const nodeId = w.cluster?.nodeId ?? 'local';
   const registry = new SessionRegistry({ store, nodeId, sessions: w.sessions, now: w.now });
@@ -47,6 +57,8 @@ export async function startOperator(w: {
     tokenSecret: w.config.tokenSecrets[0],
     isKnownTarget: w.isKnownTarget,
     now: w.now,
+    tls,
+    onRefused: w.onRefused,
   });
   try {
     await api.start();
@@ -58,6 +70,8 @@ export async function startOperator(w: {
   return {
     api,
     onServerEvent: (e) => registry.onServerEvent(e),
+    loadTlsFiles,
+    useTlsFiles: (material) => api.useTls(material),
     close: async () => {
       await registry.close();
       await api.close();
