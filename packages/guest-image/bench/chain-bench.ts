@@ -151,6 +151,14 @@ for (let r = 1; r <= runs; r++) {
     browserMs: chain.browserMs,
   });
 }
+const added = summary.map((s) => s['addedP50Us']).filter((v): v is number => typeof v === 'number');
+if (added.length > 1) {
+  const sorted = [...added].sort((a, b) => a - b);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)] ?? NaN;
+  out(
+    `chain adds p50 over ${added.length} runs: ${added.join(', ')} µs (median ${median}; ${added.filter((v) => v < 300).length} of ${added.length} under the 300 µs target)`,
+  );
+}
 out(
   JSON.stringify({
     kind: 'chain-bench',
