@@ -164,6 +164,9 @@ describe('a resume landing on another node', () => {
     // Another page's origin presenting the live ticket: as if never issued (and not used up).
     const other = page(b, withTicket(offer.ticket), 'https://other.example');
     expect((await other.closed).code).toBe(RelayClose.RESUME_UNKNOWN);
+    // A refused it (B alone would answer 4018 too, without asking A).
+    const refusedByA = { kind: 'refused', remote: 'node b', closeCode: RelayClose.RESUME_UNKNOWN };
+    expect(nodeEvents[0]).toContainEqual(expect.objectContaining(refusedByA));
     const second = page(b, withTicket(offer.ticket));
     await offerAt(second, 0);
     await recorded(a, offer.ticket, 'used');
