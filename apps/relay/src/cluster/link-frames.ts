@@ -24,7 +24,7 @@ export const MAX_CLOSE_REASON_BYTES = 123;
 
 const HEADER_BYTES = 5;
 
-export const LinkFrameKind = { binary: 1, text: 2, close: 3, ping: 4, pong: 5 } as const;
+const LinkFrameKind = { binary: 1, text: 2, close: 3, ping: 4, pong: 5 } as const;
 
 /** One decoded frame. `data` may be a view of a pushed chunk. */
 export type LinkFrame =
