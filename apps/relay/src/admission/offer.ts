@@ -4,8 +4,8 @@
  * "several tokens"), the resume ticket, and whether the client understands the resume message.
  * The header itself is not kept. The token and the ticket are credentials: they reach only the
  * admission step that uses them (the token through `AdmissionIo.offeredToken`, the ticket the
- * resume claim), never the session; what a session keeps is `ClientInfo`, which has only
- * `isResumeCapable`.
+ * resume claim), never the session; what reaches a session is `ClientInfo`, which has only
+ * `isResumeCapable` of the offer.
  *
  * The long-answers contract is not read here: ws selects it (auth/origin.ts `selectSubprotocol`)
  * and the session reads the selected subprotocol (`ws.protocol`).

@@ -13,8 +13,9 @@ import type { TargetLock, VmConnection } from '../targets.ts';
 import type { OfferedToken } from './offer.ts';
 
 /**
- * What the upgrade request says about the client, kept for the session's life (events, audit,
- * the resume offer). The request itself is not kept, nor its `Sec-WebSocket-Protocol` header:
+ * What the upgrade request says about the client, for admission and the session's start
+ * (events, audit, the resume offer); a running session keeps only its address and origin. The
+ * request itself is not kept, nor its `Sec-WebSocket-Protocol` header:
  * the token and the resume ticket it may carry reach only the step that uses them
  * (admission/offer.ts).
  */
