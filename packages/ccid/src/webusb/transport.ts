@@ -16,7 +16,7 @@ import {
 } from '../core/index.ts';
 import { AnswerWait } from './answer-wait.ts';
 import type { ExchangeOptions } from './answer-wait.ts';
-import { DeadlineWatchdog, type WatchdogTimers } from './deadline-watchdog.ts';
+import { DeadlineWatchdog } from './deadline-watchdog.ts';
 import { runInterruptPump } from './interrupt-pump.ts';
 import { isDisconnectError, transferError } from './platform-errors.ts';
 
@@ -47,8 +47,6 @@ export interface CcidTransportOptions {
   /** Called once when the reader is gone, with the platform error. */
   onGone: (cause: unknown) => void;
   onInterrupt: (m: CcidInterruptMessage) => void;
-  /** Clock and timers of the answer timeouts (tests); default performance.now (monotonic) and the global timers. */
-  timers?: WatchdogTimers | undefined;
 }
 
 /** clearHalt + retry rounds for a stalled bulk-OUT before giving up. */
@@ -73,8 +71,8 @@ export class CcidTransport {
   readonly #receiver: CcidReceiver;
   readonly #readBytes: number;
   readonly #waiters = new Map<number, AnswerWait>();
-  /** One timer for every wait's timeout (deadline-watchdog.ts). */
-  readonly #watchdog: DeadlineWatchdog;
+  /** One timer for every wait's timeout (deadline-watchdog.ts), on performance.now() and the global timers. */
+  readonly #watchdog = new DeadlineWatchdog();
   /** A wait timed out or was aborted: its answer, whole or partial, is not awaited any more (resync rule 3). */
   readonly #giveUp = (slot: number, seq: number): void =>
     this.#apply(this.#receiver.cancel(slot, seq));
@@ -89,7 +87,6 @@ export class CcidTransport {
     this.#device = opts.device;
     this.#info = info;
     this.#opts = opts;
-    this.#watchdog = new DeadlineWatchdog(opts.timers);
     const maxMsg = Math.min(Math.max(info.maxMessageLength, 64), 65536 + CCID_HEADER_BYTES + 16);
     const pkt = info.bulkIn?.packetSize || 64;
     this.#receiver = new CcidReceiver({
