@@ -85,14 +85,12 @@ export class BulkInQueue {
   }
 }
 
-/** The packets of one IN transfer as Chrome hands them: a DataView over a fresh buffer (one copy). */
+/**
+ * The packets of one IN transfer as Chrome hands them: a DataView over a fresh buffer (one copy:
+ * concatBytes' array owns its whole buffer).
+ */
 function freshDataView(packets: readonly Uint8Array[]): DataView {
-  let length = 0;
-  for (let i = 0; i < packets.length; i++) length += packets[i]!.length;
-  const joined = new Uint8Array(new ArrayBuffer(length));
-  for (let i = 0, at = 0; i < packets.length; at += packets[i]!.length, i++)
-    joined.set(packets[i]!, at);
-  return new DataView(joined.buffer);
+  return new DataView(concatBytes(...packets).buffer);
 }
 
 const EMPTY = new Uint8Array(0);
