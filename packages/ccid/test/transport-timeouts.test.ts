@@ -46,7 +46,7 @@ async function open(tamper?: (a: ReplayAnswer) => Uint8Array[]): Promise<{
 }
 
 describe('answer timeouts: one lazy timer per transport', () => {
-  it('back-to-back commands arm at most one timer and clear none', async () => {
+  it('back-to-back commands arm and clear at most one timer (the re-arm for the first deadline)', async () => {
     const { reader } = await open();
     const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout');
     const clearTimeoutSpy = vi.spyOn(globalThis, 'clearTimeout');
