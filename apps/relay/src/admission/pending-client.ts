@@ -46,12 +46,12 @@ export class PendingClient implements AdmissionIo {
 
   constructor(
     ws: WebSocket,
-    opts: { maxEarlyBytes: number; now: () => number; offeredToken?: OfferedToken },
+    opts: { maxEarlyBytes: number; now: () => number; offeredToken: OfferedToken },
   ) {
     this.ws = ws;
     this.#maxEarlyBytes = opts.maxEarlyBytes;
     this.#now = opts.now;
-    this.#offeredToken = opts.offeredToken ?? NO_OFFERED_TOKEN;
+    this.#offeredToken = opts.offeredToken;
     ws.on('error', noop);
     ws.on('message', this.#onMessage);
     ws.once('close', this.#onClose);
