@@ -7,13 +7,12 @@
 import { startQemu, findFreePort, type QemuHandle } from '@cardlend/qemu-testbed';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/tokens.ts';
-import { ticketHash } from '../../src/cluster/ticket-directory.ts';
 import type { RelayServer } from '../../src/server.ts';
 import { Browser, until, wsUrl } from '../helpers.ts';
 import { CAC_ATR, RelayFleet } from '../relay-rig.ts';
 import { ResumingPage } from '../resume-helpers.ts';
 import { TestRedis } from './redis-server.ts';
-import { resumable, withTicket, withToken } from './resume-pages.ts';
+import { recorded, resumable, withTicket, withToken } from './resume-pages.ts';
 
 const SECRET = new Uint8Array(32).fill(0x3c);
 
@@ -64,13 +63,7 @@ describe('a resume through another node, real QEMU 7.2', () => {
     const offer = await first.offer();
     await first.announce();
     await until(() => a.sessions.size === 1, 3000);
-    const store = a.cluster?.store;
-    for (
-      let i = 0;
-      i < 100 && (await store?.findTicket(ticketHash(offer.ticket))) === undefined;
-      i++
-    )
-      await new Promise((r) => setTimeout(r, 20));
+    await recorded(a, offer.ticket);
 
     const mark = qemu.output.length;
     first.browser.ws.terminate();

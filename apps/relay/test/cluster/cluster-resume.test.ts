@@ -19,7 +19,7 @@ import type { RelayServer, ServerEvent } from '../../src/server.ts';
 import { type Browser, FakeVmHost, type HostConnection, msg, until } from '../helpers.ts';
 import { RelayFleet } from '../relay-rig.ts';
 import { offerAt } from '../resume-helpers.ts';
-import { resumable, withTicket, withToken } from './resume-pages.ts';
+import { recorded, resumable, withTicket, withToken } from './resume-pages.ts';
 import { TestRedis } from './redis-server.ts';
 
 const SECRET = new Uint8Array(32).fill(5);
@@ -90,15 +90,6 @@ async function dropAndPark(a: RelayServer, b: Browser): Promise<void> {
   b.ws.terminate();
   const session = a.sessions.get('vm1');
   await until(() => session?.isParked === true, 3000, 'parked on A');
-}
-
-/** Waits until the store records where `ticket` is held (the write follows the offer). */
-async function recorded(a: RelayServer, ticket: string, state = 'live'): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if ((await a.cluster?.store.findTicket(ticketHash(ticket)))?.state === state) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`ticket not recorded as ${state}`);
 }
 
 /** Nodes A and B; a page lent through A whose connection dropped (A's session parked). */
