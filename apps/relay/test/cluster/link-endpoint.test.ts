@@ -14,6 +14,7 @@ import {
   LinkFrameDecoder,
   type LinkFrame,
 } from '../../src/cluster/link-frames.ts';
+import { until } from '../helpers.ts';
 
 const sockets: net.Socket[] = [];
 const servers: net.Server[] = [];
@@ -38,11 +39,6 @@ async function pair(): Promise<{ mine: net.Socket; peer: net.Socket; frames: Lin
   peer.on('data', (c: Buffer) => frames.push(...d.push(c)));
   peer.on('error', () => {});
   return { mine, peer, frames };
-}
-
-async function until(p: () => boolean): Promise<void> {
-  for (let i = 0; i < 300 && !p(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(p()).toBe(true);
 }
 
 /** The endpoint's events, in order. */
