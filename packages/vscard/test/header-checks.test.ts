@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeApduMessage } from '../src/codec.ts';
 import {
   CLIENT_TO_HOST_TYPES,
+  VSC,
   VSCARD_HEADER_BYTES,
   VSCARD_MAX_PAYLOAD_BYTES,
   checkClientFrame,
@@ -17,10 +18,13 @@ import {
   validateClientFrame,
 } from '../src/index.ts';
 
-/** Frames whose header is plausible half the time (types 0–10, length near the size). */
+/**
+ * Frames whose header is plausible half the time (types 0–10, length near the size). `size:
+ * 'max'`: with the default size almost every frame would be shorter than a header.
+ */
 const arbFrame = fc
   .tuple(
-    fc.uint8Array({ maxLength: 40 }),
+    fc.uint8Array({ maxLength: 40, size: 'max' }),
     fc.integer({ min: 0, max: 10 }),
     fc.integer({ min: -2, max: 2 }),
     fc.boolean(),
@@ -44,6 +48,18 @@ function outcome(f: () => unknown): string {
   }
 }
 
+/** The code `checkClientFrame` must refuse with, from the header as `peekHeader` reads it. */
+function expectedClientRefusal(frame: Uint8Array): string {
+  const h = peekHeader(frame);
+  if (h.kind === 'incomplete') return 'VSCARD_TRUNCATED';
+  if (h.length > VSCARD_MAX_PAYLOAD_BYTES) return 'VSCARD_PAYLOAD_TOO_LARGE';
+  if (frame.length !== VSCARD_HEADER_BYTES + h.length) return 'VSCARD_LENGTH_MISMATCH';
+  if (CLIENT_TO_HOST_TYPES.has(h.type)) return 'ok';
+  return h.type === VSC.Flush || h.type === VSC.FlushComplete
+    ? 'VSCARD_UNEXPECTED_TYPE'
+    : 'VSCARD_UNKNOWN_TYPE';
+}
+
 describe('header checks without a header object', () => {
   it('checkClientFrame refuses exactly what validateClientFrame throws on, with the same error', () => {
     fc.assert(
@@ -51,6 +67,7 @@ describe('header checks without a header object', () => {
         const refusal = checkClientFrame(frame);
         const thrown = outcome(() => validateClientFrame(frame));
         expect(refusal === null ? 'ok' : `${refusal.code}: ${refusal.message}`).toBe(thrown);
+        expect(refusal?.code ?? 'ok').toBe(expectedClientRefusal(frame));
         if (refusal !== null) return;
         const h = peekHeader(frame);
         expect(h.kind === 'header' && CLIENT_TO_HOST_TYPES.has(h.type)).toBe(true);
