@@ -34,15 +34,6 @@ import {
 
 export type { SlotSnapshot } from './firmware/slot.ts';
 
-/** The time extensions of one XfrBlock: how many, and the slowReader fault's rule if it fired. */
-interface TimeExtensions {
-  readonly count: number;
-  readonly slow: FaultPlan['slowReader'];
-}
-
-/** Most commands: none (one shared object). */
-const NO_EXTENSIONS: TimeExtensions = Object.freeze({ count: 0, slow: undefined });
-
 /** What the firmware needs from its USB side. */
 export interface FirmwareHost {
   /** Queue one complete RDR_to_PC message on bulk-IN. */
@@ -230,10 +221,12 @@ export class CcidFirmware {
       this.#host.unplug();
       return null;
     }
-    const extensions = this.#extensionsOf(s);
-    if (extensions.count > 0) {
+    // The slowReader fault is asked once per command.
+    const slow = faults.shouldFire('slowReader') ? faults.plan.slowReader : undefined;
+    const extensions = (s.card?.timeExtensions ?? 0) + (slow ? (slow.timeExtensions ?? 3) : 0);
+    if (extensions > 0) {
       // Only a slow card or reader waits here: most commands skip a promise and a turn.
-      const interrupted = await this.#timeExtensions(s, seq, generation, extensions);
+      const interrupted = await this.#timeExtensions(s, seq, generation, extensions, slow);
       if (interrupted !== undefined) return interrupted;
     }
     if (faults.shouldFire('cardPulledMidApdu')) {
@@ -245,14 +238,6 @@ export class CcidFirmware {
     return reply;
   }
 
-  /** How many time extensions this command gets (asks the slowReader fault once per command). */
-  #extensionsOf(s: Slot): TimeExtensions {
-    const faults = this.#host.faults;
-    const slow = faults.shouldFire('slowReader') ? faults.plan.slowReader : undefined;
-    const count = (s.card?.timeExtensions ?? 0) + (slow ? (slow.timeExtensions ?? 3) : 0);
-    return count === 0 ? NO_EXTENSIONS : { count, slow };
-  }
-
   /**
    * Time extensions (CCID §6.2.7) of a slow card and/or a slow reader. Returns the command's end
    * when the device went away (null), the command was aborted or the card changed meanwhile.
@@ -261,7 +246,8 @@ export class CcidFirmware {
     s: Slot,
     seq: number,
     generation: number,
-    { count, slow }: TimeExtensions,
+    count: number,
+    slow: FaultPlan['slowReader'],
   ): Promise<Reply | null | undefined> {
     for (let i = 0; i < count; i++) {
       await this.#host.delay(slow?.intervalMs ?? 0);
