@@ -19,6 +19,12 @@
  */
 import type net from 'node:net';
 import tls from 'node:tls';
+import {
+  clientCertTlsOptions,
+  remoteOf,
+  trackConnections,
+  useClientCertTls,
+} from './client-cert-tls.ts';
 import type { HostPort, VmTlsConfig } from './config/types.ts';
 import { DialInSlot, listenOrFail, type DialInEvent } from './dial-in.ts';
 import { TARGET_ID_PATTERN } from './auth/tokens.ts';
@@ -79,7 +85,7 @@ export class DialInTlsListener {
   readonly #onEvent: (e: DialInTlsEvent) => void;
   readonly #readBytes: ReadBytes;
   /** Every accepted TCP connection still open (handshaking, parked or taken). */
-  readonly #connections = new Set<net.Socket>();
+  readonly #connections: ReadonlySet<net.Socket>;
 
   /** Loads the PEM files now; throws `RELAY_CONFIG_INVALID` if they are unusable. */
   constructor(opts: DialInTlsListenerOptions) {
@@ -95,13 +101,7 @@ export class DialInTlsListener {
     for (const [id] of targets)
       this.#slots.set(id, new DialInSlot({ onEvent: (e) => onTargetEvent(id, e) }));
     this.#server = tls.createServer(
-      {
-        ...this.loadFiles(),
-        requestCert: true,
-        rejectUnauthorized: true,
-        minVersion: 'TLSv1.2',
-        handshakeTimeout: VM_TLS_HANDSHAKE_TIMEOUT_MS,
-      },
+      clientCertTlsOptions(this.loadFiles(), VM_TLS_HANDSHAKE_TIMEOUT_MS),
       (socket) => this.#onSecureConnection(socket),
     );
     this.#server.on('tlsClientError', (e: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
@@ -122,10 +122,7 @@ export class DialInTlsListener {
         reason: `too many connections to the VM listener (at most ${this.#server.maxConnections})`,
       }),
     );
-    this.#server.on('connection', (raw: net.Socket) => {
-      this.#connections.add(raw);
-      raw.once('close', () => this.#connections.delete(raw));
-    });
+    this.#connections = trackConnections(this.#server);
     this.#server.on('error', (e) => this.#onEvent({ kind: 'error', message: e.message }));
   }
 
@@ -179,7 +176,7 @@ export class DialInTlsListener {
    * theirs. Pass the result of {@link loadFiles}.
    */
   useFiles(material: VmTlsMaterial): void {
-    this.#server.setSecureContext({ ...material });
+    useClientCertTls(this.#server, material);
   }
 
   #onSecureConnection(socket: tls.TLSSocket): void {
@@ -222,8 +219,4 @@ export class DialInTlsListener {
     for (const raw of this.#connections) raw.destroy();
     await closed;
   }
-}
-
-function remoteOf(socket: net.Socket): string {
-  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 }

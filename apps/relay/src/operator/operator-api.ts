@@ -20,9 +20,15 @@ import type tls from 'node:tls';
 import { mintToken } from '../auth/tokens.ts';
 import type { ClusterStore } from '../cluster/store.ts';
 import type { HostPort } from '../config/types.ts';
+import {
+  clientCertTlsOptions,
+  remoteOf,
+  trackConnections,
+  useClientCertTls,
+} from '../client-cert-tls.ts';
 import { listenOn } from '../listen.ts';
 import type { SessionRegistry } from './session-registry.ts';
-import { operatorTlsOptions, type TlsMaterial } from './tls.ts';
+import { OPERATOR_TLS_HANDSHAKE_TIMEOUT_MS, type TlsMaterial } from './tls.ts';
 
 export interface OperatorApiOptions {
   readonly listen: HostPort;
@@ -46,7 +52,7 @@ export class OperatorApi {
   readonly #server: http.Server | https.Server;
   readonly #secretHash: Buffer;
   /** Every accepted TCP connection still open (a TLS handshake in progress included). */
-  readonly #connections = new Set<net.Socket>();
+  readonly #connections: ReadonlySet<net.Socket>;
 
   constructor(opts: OperatorApiOptions) {
     this.#o = opts;
@@ -57,16 +63,16 @@ export class OperatorApi {
       );
     };
     this.#server = opts.tls
-      ? https.createServer(operatorTlsOptions(opts.tls), onRequest)
+      ? https.createServer(
+          clientCertTlsOptions(opts.tls, OPERATOR_TLS_HANDSHAKE_TIMEOUT_MS),
+          onRequest,
+        )
       : http.createServer(onRequest);
     this.#server.on('tlsClientError', (e: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       opts.onRefused?.(remoteOf(socket), `TLS handshake failed: ${handshakeFailure(e, socket)}`);
       socket.destroy();
     });
-    this.#server.on('connection', (raw: net.Socket) => {
-      this.#connections.add(raw);
-      raw.once('close', () => this.#connections.delete(raw));
-    });
+    this.#connections = trackConnections(this.#server);
   }
 
   start(): Promise<void> {
@@ -82,14 +88,13 @@ export class OperatorApi {
    * theirs. No-op on a plain HTTP listener.
    */
   useTls(material: TlsMaterial): void {
-    if (this.#server instanceof https.Server) this.#server.setSecureContext(material);
+    if (this.#server instanceof https.Server) useClientCertTls(this.#server, material);
   }
 
   /** Stops listening and ends every connection, handshakes in progress included. */
   close(): Promise<void> {
     return new Promise((resolve) => {
       this.#server.close(() => resolve());
-      this.#server.closeAllConnections();
       for (const raw of this.#connections) raw.destroy();
     });
   }
@@ -158,10 +163,6 @@ export class OperatorApi {
 function handshakeFailure(e: NodeJS.ErrnoException, socket: tls.TLSSocket): string {
   const refused = socket.authorizationError as unknown;
   return refused ? `client certificate refused (${String(refused)})` : (e.code ?? e.message);
-}
-
-function remoteOf(socket: net.Socket): string {
-  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {

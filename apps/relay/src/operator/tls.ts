@@ -5,7 +5,6 @@
  * `rejectUnauthorized`), so a client without one never reaches a handler; the bearer secret is
  * still checked on every request.
  */
-import type tls from 'node:tls';
 import type { OperatorTlsConfig } from '../config/types.ts';
 import {
   loadCertKeyCaFiles,
@@ -30,15 +29,4 @@ export function loadOperatorTlsFiles(
   nowMs: number = Date.now(),
 ): TlsMaterial {
   return loadCertKeyCaFiles(files, (key) => `operator.tls.${key}`, readBytes, nowMs);
-}
-
-/** Server options of the operator's HTTPS listener for `material`. */
-export function operatorTlsOptions(material: TlsMaterial): tls.TlsOptions {
-  return {
-    ...material,
-    requestCert: true,
-    rejectUnauthorized: true,
-    minVersion: 'TLSv1.2',
-    handshakeTimeout: OPERATOR_TLS_HANDSHAKE_TIMEOUT_MS,
-  };
 }

@@ -1,0 +1,55 @@
+/**
+ * A TLS listener that takes only clients with a certificate its CA signed: the VM dial-in
+ * listener (dial-in-tls.ts) and the operator API (operator/). One set of server options, kept
+ * when SIGHUP brings new PEM files, and the bookkeeping both need to close without waiting on a
+ * client stalled in its handshake.
+ */
+import type net from 'node:net';
+import type tls from 'node:tls';
+import type { TlsMaterial } from './tls-files.ts';
+
+/** Oldest TLS version either listener speaks. */
+const MIN_VERSION = 'TLSv1.2';
+
+/**
+ * Server options for `material`: a client certificate signed by `material.ca` is required
+ * (`requestCert` + `rejectUnauthorized`), so a client without one never reaches a handler.
+ */
+export function clientCertTlsOptions(
+  material: TlsMaterial,
+  handshakeTimeoutMs: number,
+): tls.TlsOptions {
+  return {
+    ...material,
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: MIN_VERSION,
+    handshakeTimeout: handshakeTimeoutMs,
+  };
+}
+
+/**
+ * Uses new PEM material for connections accepted from now on; live connections keep theirs.
+ * The minimum version goes with it: a new secure context starts from Node's defaults.
+ */
+export function useClientCertTls(server: tls.Server, material: TlsMaterial): void {
+  server.setSecureContext({ ...material, minVersion: MIN_VERSION });
+}
+
+/**
+ * Every accepted TCP connection of `server` while it is open (a TLS handshake in progress
+ * included), for a close that ends them all.
+ */
+export function trackConnections(server: net.Server): ReadonlySet<net.Socket> {
+  const open = new Set<net.Socket>();
+  server.on('connection', (raw: net.Socket) => {
+    open.add(raw);
+    raw.once('close', () => open.delete(raw));
+  });
+  return open;
+}
+
+/** `address:port` of a peer, `?` for what Node no longer knows. */
+export function remoteOf(socket: net.Socket): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+}
