@@ -72,7 +72,7 @@ const op = fc.oneof(
 describe('GuestCommands', () => {
   it('matches the plain model over any sequence of commands, answers, flushes and drops', () => {
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+      fc.property(fc.array(op, { maxLength: 80, size: 'max' }), (ops) => {
         const g = new GuestCommands();
         const m = new Model();
         for (const o of ops) {

@@ -105,11 +105,15 @@ describe('header checks without a header object', () => {
 
   it('encodeApduMessage writes what encodeMessage writes for an APDU', () => {
     fc.assert(
-      fc.property(fc.nat({ max: 0xffffffff }), fc.uint8Array({ maxLength: 600 }), (id, apdu) => {
-        expect(encodeApduMessage(id, apdu)).toEqual(
-          encodeMessage({ type: 'APDU', readerId: id, apdu }),
-        );
-      }),
+      fc.property(
+        fc.nat({ max: 0xffffffff }),
+        fc.uint8Array({ maxLength: 600, size: 'max' }),
+        (id, apdu) => {
+          expect(encodeApduMessage(id, apdu)).toEqual(
+            encodeMessage({ type: 'APDU', readerId: id, apdu }),
+          );
+        },
+      ),
     );
   });
 });

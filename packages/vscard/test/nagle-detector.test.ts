@@ -264,8 +264,8 @@ describe('NagleDetector: window made on the first stall', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 20 }),
-        fc.array(fc.integer({ min: 0, max: 24 }), { maxLength: 40 }),
-        fc.array(gap, { maxLength: 60 }),
+        fc.array(fc.integer({ min: 0, max: 24 }), { maxLength: 40, size: 'max' }),
+        fc.array(gap, { maxLength: 60, size: 'max' }),
         (size, quick, later) => {
           const d = new NagleDetector({ windowMessages: size, minStalls: Math.min(2, size) });
           const gaps: number[] = [];
