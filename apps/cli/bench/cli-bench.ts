@@ -5,8 +5,10 @@
  *   npx -y pnpm@12.4.2 --filter @cardlend/cli bench [-- --rounds 5 --count 1000 --gap MS --profile DIR --cli FILE]
  *
  * A test pcscd (vpcd in a private namespace, needs root) holds a simulated T=1 card; quick
- * ACKs are on in that namespace (qemu-testbed's setLoopbackQuickAck: vpcd writes each command in two send() calls without TCP_NODELAY, so without them nearly every exchange waits for a delayed ACK, a test-reader artefact no real reader has). Each
- * round measures, one after the other (the reader is held exclusively while lent):
+ * ACKs are on in that namespace (qemu-testbed's setLoopbackQuickAck: vpcd writes each command
+ * in two send() calls without TCP_NODELAY, so without them nearly every exchange waits for a
+ * delayed ACK, a test-reader artefact no real reader has). Each round measures, one after the
+ * other (the reader is held exclusively while lent):
  *   direct — this process: @cardlend/pcsc transmit → pcscd → card;
  *   cli    — a VSCard-over-WebSocket VM in this process → `cardlend lend --json` (child
  *            process, the bundle; its APDU events read from a pipe) → pcscd → card → back;
