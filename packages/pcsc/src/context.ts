@@ -83,6 +83,8 @@ export class PcscContext {
     reject: (e: PcscError) => void;
     waitForService: boolean;
   }[] = [];
+  /** By reader: settles when the last card call queued on it (see {@link onReader}) has ended. */
+  readonly #cardCalls = new Map<string, Promise<void>>();
 
   constructor(opts: PcscContextOptions = {}) {
     this.#binding = opts.binding ?? pcscMiniBinding;
@@ -130,6 +132,31 @@ export class PcscContext {
     return new Promise((resolve, reject) =>
       this.#settledWaiters.push({ resolve, reject, waitForService }),
     );
+  }
+
+  /**
+   * Runs `fn` (card calls on `reader`) once the card calls queued before it on that reader
+   * have ended: this process then never has two handles racing on one card. A listing's short
+   * shared connect (to read the ATR) that met a power-on's exclusive connect and reset either
+   * failed the power-on with `SCARD_E_SHARING_VIOLATION` or left both calls in pcsc-lite's
+   * sharing-violation retry loops for good.
+   */
+  onReader<T>(reader: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.#cardCalls.get(reader) ?? Promise.resolve()).then(fn);
+    const ended = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#cardCalls.set(reader, ended);
+    void ended.then(() => {
+      if (this.#cardCalls.get(reader) === ended) this.#cardCalls.delete(reader);
+    });
+    return run;
+  }
+
+  /** Whether card calls on `reader` are queued or running ({@link onReader}). */
+  isReaderBusy(reader: string): boolean {
+    return this.#cardCalls.has(reader);
   }
 
   /** SCardConnect through the current context; fails `SCARD_E_NO_SERVICE` while it is down. */

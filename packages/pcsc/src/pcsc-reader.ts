@@ -135,32 +135,39 @@ export class PcscReader {
   /** Connects to the card (and resets it unless disabled); the ATR and protocol. */
   async powerOn(slot = 0): Promise<{ atr: Uint8Array; protocol: 0 | 1 }> {
     this.#checkUsable(slot);
-    return this.#op('SCardConnect', this.#callTimeoutMs, async (call) => {
-      this.#dropCard('leave');
-      await this.#dropsSettled();
-      const card = await this.#context.connect(this.name, this.#share, this.#protocols);
-      try {
-        if (this.#resetOnPowerOn) await card.reconnect(this.#share, 'reset');
-        const status = await card.status();
-        if (call.isTimedOut || this.#isGone || this.#isClosed) throw new Error('abandoned');
-        this.#card = card;
-        this.#setCardPresent(true);
-        return { atr: status.atr, protocol: status.protocol };
-      } catch (e) {
-        this.#track(card.disconnect('leave'));
-        throw e;
-      }
-    });
+    return this.#op('SCardConnect', this.#callTimeoutMs, (call) =>
+      this.#context.onReader(this.name, () => this.#powerOn(call)),
+    );
+  }
+
+  /** Power-on's card calls, in the context's turn on this reader. */
+  async #powerOn(call: { isTimedOut: boolean }): Promise<{ atr: Uint8Array; protocol: 0 | 1 }> {
+    this.#dropCard('leave');
+    await this.#dropsSettled();
+    const card = await this.#context.connect(this.name, this.#share, this.#protocols);
+    try {
+      if (this.#resetOnPowerOn) await card.reconnect(this.#share, 'reset');
+      const status = await card.status();
+      if (call.isTimedOut || this.#isGone || this.#isClosed) throw new Error('abandoned');
+      this.#card = card;
+      this.#setCardPresent(true);
+      return { atr: status.atr, protocol: status.protocol };
+    } catch (e) {
+      this.#track(card.disconnect('leave'));
+      throw e;
+    }
   }
 
   /** Lets go of the card (reset by default). Never fails for a card that is already gone. */
   async powerOff(slot = 0): Promise<void> {
     this.#checkUsable(slot);
-    return this.#op('SCardDisconnect', this.#callTimeoutMs, async () => {
-      const card = this.#card;
-      this.#card = null;
-      if (card !== null) await card.disconnect(this.#powerOffDisposition).catch(() => undefined);
-    });
+    return this.#op('SCardDisconnect', this.#callTimeoutMs, () =>
+      this.#context.onReader(this.name, async () => {
+        const card = this.#card;
+        this.#card = null;
+        if (card !== null) await card.disconnect(this.#powerOffDisposition).catch(() => undefined);
+      }),
+    );
   }
 
   /** Sends one APDU to the powered card; the full response (data + SW1 SW2). */

@@ -64,14 +64,23 @@ async function describeReader(context: PcscContext, raw: RawReaderState): Promis
   };
   if ((raw.state & SCARD_STATE.PRESENT) === 0) return { ...base, card: 'absent', atr: null };
   if ((raw.state & SCARD_STATE.MUTE) !== 0) return { ...base, card: 'mute', atr: null };
+  // Not while this process powers the card on or off: it holds it exclusively right after.
+  if (context.isReaderBusy(raw.name)) {
+    const atrError = new PcscError('SCARD_E_SHARING_VIOLATION', 'this process is using the card', {
+      reader: raw.name,
+    });
+    return { ...base, card: 'present', atr: null, atrError };
+  }
   try {
-    const card = await context.connect(raw.name, 'shared');
-    try {
-      const status = await card.status();
-      return { ...base, card: 'present', atr: status.atr };
-    } finally {
-      await card.disconnect('leave').catch(() => undefined);
-    }
+    const atr = await context.onReader(raw.name, async () => {
+      const card = await context.connect(raw.name, 'shared');
+      try {
+        return (await card.status()).atr;
+      } finally {
+        await card.disconnect('leave').catch(() => undefined);
+      }
+    });
+    return { ...base, card: 'present', atr };
   } catch (e) {
     const atrError = isPcscError(e)
       ? e

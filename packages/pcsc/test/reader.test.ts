@@ -25,7 +25,7 @@ afterEach(() => {
 });
 
 async function open(
-  opts: PcscReaderOptions = {},
+  opts: PcscReaderOptions & { context?: PcscContext } = {},
 ): Promise<{ reader: PcscReader; events: ReaderEvent[] }> {
   const p = openReader(R, { binding, ...opts });
   await vi.advanceTimersByTimeAsync(200);
@@ -80,6 +80,45 @@ describe('listReaders', () => {
     expect(info?.card).toBe('present');
     expect(info?.atr).toBeNull();
     expect(info?.atrError?.sourceCode).toBe('SCARD_E_SHARING_VIOLATION');
+  });
+
+  it('a listing and a power-on through one context take turns: the power-on waits for the ATR read', async () => {
+    binding.insertCard(R);
+    const context = new PcscContext({ binding });
+    const { reader } = await open({ context });
+    let open_ = (): void => {};
+    binding.gate = new Promise((resolve) => (open_ = resolve));
+    const listing = listReaders({ context });
+    await vi.advanceTimersByTimeAsync(10); // the listing holds its shared handle, reading the ATR
+    expect(binding.connects).toEqual(['shared']);
+    const powered = reader.powerOn(); // pcscd would refuse an exclusive connect now
+    await vi.advanceTimersByTimeAsync(10);
+    expect(binding.connects).toEqual(['shared']);
+    open_();
+    await vi.advanceTimersByTimeAsync(10);
+    expect((await listing)[0]?.atr).not.toBeNull();
+    expect((await powered).protocol).toBe(1);
+    expect(binding.connects).toEqual(['shared', 'exclusive']);
+    expect(binding.openHandles()).toBe(1);
+  });
+
+  it('a listing during a power-on of this context does not connect: the card reads as in use', async () => {
+    binding.insertCard(R);
+    const context = new PcscContext({ binding });
+    const { reader } = await open({ context });
+    let open_ = (): void => {};
+    binding.gate = new Promise((resolve) => (open_ = resolve));
+    const powered = reader.powerOn();
+    await vi.advanceTimersByTimeAsync(10); // connected exclusively, resetting
+    const listing = listReaders({ context });
+    await vi.advanceTimersByTimeAsync(10);
+    const [info] = await listing;
+    expect(info?.atr).toBeNull();
+    expect(info?.atrError?.code).toBe('CCID_DEVICE_BUSY');
+    expect(binding.connects).toEqual(['exclusive']);
+    open_();
+    await vi.advanceTimersByTimeAsync(10);
+    expect((await powered).protocol).toBe(1);
   });
 
   it('waits a grace period for a first reader that reports late, and answers [] when none comes', async () => {

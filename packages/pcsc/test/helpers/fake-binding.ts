@@ -65,6 +65,7 @@ class FakeCard implements BindingCard {
   }
 
   async status(): Promise<CardStatus> {
+    await this.#binding.gate;
     this.#check();
     const card = this.#reader.card;
     return { atr: Uint8Array.from(card?.atr ?? []), protocol: this.protocol, isPowered: true };
@@ -87,6 +88,7 @@ class FakeCard implements BindingCard {
   }
 
   async reconnect(_share: ShareMode, init: Disposition): Promise<CardProtocol> {
+    await this.#binding.gate;
     const card = this.#reader.card;
     if (card !== null && card.insertion === this.#insertion && this.#binding.isServiceUp) {
       if (init !== 'leave') card.resets++;
@@ -125,6 +127,7 @@ class FakeContext implements BindingContext {
 
   async connect(reader: string, share: ShareMode): Promise<BindingCard> {
     const b = this.#binding;
+    b.connects.push(share);
     if (!b.isServiceUp || this.epoch !== b.serviceEpoch) {
       throw new PcscError('SCARD_E_NO_SERVICE', 'fake: service stopped');
     }
@@ -154,6 +157,10 @@ export class FakeBinding implements PcscBinding {
   /** PC/SC codes the next transmits fail with, in order. */
   readonly nextFailures: PcscCode[] = [];
   readonly transmitted: Uint8Array[] = [];
+  /** The share mode of every SCardConnect, in order. */
+  readonly connects: ShareMode[] = [];
+  /** While set, SCardStatus and SCardReconnect wait for it (a card call in progress). */
+  gate: Promise<void> | null = null;
   readonly #readers = new Map<string, FakeReader>();
   readonly #contexts = new Set<FakeContext>();
   establishCount = 0;
