@@ -56,7 +56,7 @@ export async function settle<T>(p: Promise<T>): Promise<T> {
   );
   for (;;) {
     await new Promise<void>((r) => setImmediate(r));
-    if (isDone) return p;
+    if (isDone) return await p;
     if (vi.getTimerCount() === 0) throw new Error('hang: pending with no timer left');
     vi.advanceTimersToNextTimer();
   }

@@ -141,7 +141,7 @@ export class CcidReader {
 
   /** Presence/power of a slot via GetSlotStatus (CCID rev 1.1 §6.1.3). */
   async getSlotStatus(slot = 0): Promise<'active' | 'inactive' | 'absent'> {
-    return this.#withSlot(slot, async () => {
+    return await this.#withSlot(slot, async () => {
       const r = await this.#runner.cmd({ type: 'GetSlotStatus', slot });
       return this.#statusOf(slot, r);
     });
@@ -152,7 +152,7 @@ export class CcidReader {
    * PPS / SetParameters / IFSD exactly as the reader's features require (ccid.md §11, §15.4).
    */
   async powerOn(slot = 0, opts: { signal?: AbortSignal } = {}): Promise<PowerOnResult> {
-    return this.#withSlot(slot, async () => {
+    return await this.#withSlot(slot, async () => {
       const state = this.#slots[slot]!;
       state.power = undefined;
       const card = await this.#runner.powerUp(slot, opts.signal);

@@ -85,7 +85,7 @@ export class SlotRunner {
             (
               await this.#xfrData({ slot, data: c, signal, kind: 't0-tpdu-or-short-apdu' })
             ).data.slice();
-    if (card.protocol === 1) return send(apdu);
+    if (card.protocol === 1) return await send(apdu);
     const t0 = new T0Exchange(apdu, { mode: level === 'tpdu' ? 'tpdu' : 'apdu' });
     let action = t0.start();
     while (action.type === 'send') action = t0.onResponse(await send(action.command));
