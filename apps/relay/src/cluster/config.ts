@@ -5,7 +5,7 @@
  * state in memory, as before.
  */
 import type { ClusterConfig } from '../config/types.ts';
-import { asObject, invalid, parseHostPort, positiveInt } from '../config/values.ts';
+import { asObject, checkKnownKeys, invalid, parseHostPort, positiveInt } from '../config/values.ts';
 
 const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const FILE_KEYS = ['redis', 'nodeId', 'advertise', 'leaseMs'] as const;
@@ -42,9 +42,7 @@ export function parseClusterFile(value: unknown, source: string): Partial<Cluste
   const o = asObject(value);
   const shape = '{ "redis": "redis://HOST:PORT", "nodeId": ID, "advertise": "HOST:PORT" }';
   if (!o) throw invalid(`${source}: "cluster" must be an object ${shape}`);
-  for (const key of Object.keys(o))
-    if (!(FILE_KEYS as readonly string[]).includes(key))
-      throw invalid(`${source}: unknown key "cluster.${key}" (allowed: ${FILE_KEYS.join(', ')})`);
+  checkKnownKeys(o, FILE_KEYS, source, 'cluster');
   const at = (k: string) => `${source}: "cluster.${k}"`;
   return {
     ...('redis' in o ? { redisUrl: parseRedisUrl(o['redis'], at('redis')) } : {}),

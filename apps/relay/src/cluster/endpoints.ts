@@ -10,7 +10,7 @@
  */
 import net from 'node:net';
 import type { EndpointAllowlist, TargetConfig } from '../config/types.ts';
-import { invalid } from '../config/values.ts';
+import { checkKnownKeys, invalid } from '../config/values.ts';
 
 const ENDPOINT_ID = /^ep-([0-9A-Fa-f._]+)-(\d{1,5})$/;
 
@@ -69,9 +69,7 @@ export function parseEndpointAllowlist(value: unknown, source: string): Endpoint
   const shape = '{ "ranges": ["10.0.0.0/8", …], "ports": [35963, "36000-36099", …] }';
   if (!o || !Array.isArray(o['ranges']) || !Array.isArray(o['ports']))
     throw invalid(`${source}: "vmEndpoints" must be ${shape}`);
-  for (const key of Object.keys(o))
-    if (key !== 'ranges' && key !== 'ports')
-      throw invalid(`${source}: unknown key "vmEndpoints.${key}" (allowed: ranges, ports)`);
+  checkKnownKeys(o, ['ranges', 'ports'], source, 'vmEndpoints');
   const ranges = o['ranges'].map((r) => {
     if (typeof r !== 'string') throw invalid(`${source}: "vmEndpoints.ranges" holds strings`);
     return r;

@@ -12,9 +12,11 @@ import type { HttpLimitsOptions } from '../limits/http-limits.ts';
 import type { ClusterConfig, ConfigDraft, TargetConfig } from './types.ts';
 import {
   asObject,
+  checkKnownKeys,
   invalid,
   parseHostPort,
   parseTarget,
+  pemFilePath,
   positiveInt,
   stringList,
 } from './values.ts';
@@ -89,10 +91,7 @@ export function applyConfigFile(
 ): void {
   const obj = asObject(json);
   if (!obj) throw invalid(`${source}: the top level must be a JSON object`);
-  for (const key of Object.keys(obj)) {
-    if (!(FILE_KEYS as readonly string[]).includes(key))
-      throw invalid(`${source}: unknown key "${key}" (allowed: ${FILE_KEYS.join(', ')})`);
-  }
+  checkKnownKeys(obj, FILE_KEYS, source, '');
   const src: Source = { name: source, baseDir };
   applyEndpoints(draft, obj, src);
   applyLimits(draft, obj, src);
@@ -196,10 +195,9 @@ function applyAccess(draft: ConfigDraft, obj: Record<string, unknown>, src: Sour
 function parseHttp(value: unknown, src: Source): HttpLimitsOptions {
   const h = asObject(value);
   if (!h) throw invalid(`${src.name}: "http" must be an object (keys: ${HTTP_KEYS.join(', ')})`);
+  checkKnownKeys(h, HTTP_KEYS, src.name, 'http');
   const http: { -readonly [K in keyof HttpLimitsOptions]: HttpLimitsOptions[K] } = {};
   for (const [key, v] of Object.entries(h)) {
-    if (!(HTTP_KEYS as readonly string[]).includes(key))
-      throw invalid(`${src.name}: unknown key "http.${key}" (allowed: ${HTTP_KEYS.join(', ')})`);
     http[key as (typeof HTTP_KEYS)[number]] = positiveInt(v, `${src.name}: "http.${key}"`);
   }
   return http;
@@ -209,22 +207,15 @@ function parseVmTls(value: unknown, src: Source): ConfigDraft['vmTls'] {
   const shape = `{ "listen": "HOST:PORT", "cert": FILE, "key": FILE, "ca": FILE }`;
   const vt = asObject(value);
   if (!vt) throw invalid(`${src.name}: "vmTls" must be an object ${shape}`);
-  for (const key of Object.keys(vt)) {
-    if (!(VM_TLS_KEYS as readonly string[]).includes(key))
-      throw invalid(`${src.name}: unknown key "vmTls.${key}" (allowed: ${VM_TLS_KEYS.join(', ')})`);
-  }
+  checkKnownKeys(vt, VM_TLS_KEYS, src.name, 'vmTls');
   const missing = VM_TLS_KEYS.filter((k) => k !== 'targetFromCn' && !(k in vt));
   const fromCn = vt['targetFromCn'];
   if (fromCn !== undefined && typeof fromCn !== 'boolean')
     throw invalid(`${src.name}: "vmTls.targetFromCn" must be true or false`);
   if (missing.length > 0)
     throw invalid(`${src.name}: "vmTls" lacks ${missing.map((k) => `"${k}"`).join(', ')}`);
-  const file = (key: 'cert' | 'key' | 'ca'): string => {
-    const f = vt[key];
-    if (typeof f !== 'string' || f === '')
-      throw invalid(`${src.name}: "vmTls.${key}" must be a PEM file path`);
-    return path.resolve(src.baseDir, f);
-  };
+  const file = (key: 'cert' | 'key' | 'ca'): string =>
+    pemFilePath(vt, key, src.name, 'vmTls', src.baseDir);
   return {
     listen: parseHostPort(vt['listen'], `${src.name}: "vmTls.listen"`),
     certFile: file('cert'),

@@ -3,6 +3,7 @@
  * error is a `RELAY_CONFIG_INVALID` {@link RelayError} whose message names the flag or key
  * (`what`) and the accepted form.
  */
+import path from 'node:path';
 import { RelayError } from '../errors.ts';
 import { MAX_CN_CHARS, normalizeSha256Fingerprint, type VmCertId } from '../vm-cert-id.ts';
 import type { HostPort, TargetConfig } from './types.ts';
@@ -104,4 +105,38 @@ export function asObject(value: unknown): Record<string, unknown> | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
     ? (value as Record<string, unknown>)
     : undefined;
+}
+
+/**
+ * Refuses the first key of a config-file object that is not in `allowed`:
+ * `SOURCE: unknown key "AT.KEY" (allowed: a, b)`. `at` is the object's dotted path in the file
+ * (`"vmTls"`, `"operator.tls"`), `""` for the top level.
+ */
+export function checkKnownKeys(
+  obj: Record<string, unknown>,
+  allowed: readonly string[],
+  source: string,
+  at: string,
+): void {
+  const unknown = Object.keys(obj).find((k) => !allowed.includes(k));
+  if (unknown === undefined) return;
+  const key = at === '' ? unknown : `${at}.${unknown}`;
+  throw invalid(`${source}: unknown key "${key}" (allowed: ${allowed.join(', ')})`);
+}
+
+/**
+ * `obj[key]` as a PEM file path resolved against `baseDir` (the config file's directory);
+ * anything but a non-empty string is `SOURCE: "AT.KEY" must be a PEM file path`.
+ */
+export function pemFilePath(
+  obj: Record<string, unknown>,
+  key: string,
+  source: string,
+  at: string,
+  baseDir: string,
+): string {
+  const file = obj[key];
+  if (typeof file !== 'string' || file === '')
+    throw invalid(`${source}: "${at}.${key}" must be a PEM file path`);
+  return path.resolve(baseDir, file);
 }

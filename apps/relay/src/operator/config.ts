@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { OperatorConfig, OperatorTlsConfig } from '../config/types.ts';
-import { asObject, invalid, parseHostPort } from '../config/values.ts';
+import { asObject, checkKnownKeys, invalid, parseHostPort, pemFilePath } from '../config/values.ts';
 
 const OPERATOR_KEYS = ['listen', 'secretFile', 'tls'] as const;
 const TLS_KEYS = ['cert', 'key', 'ca'] as const;
@@ -13,11 +13,7 @@ export function parseOperatorFile(value: unknown, source: string, baseDir: strin
   const o = asObject(value);
   const shape = '{ "listen": "HOST:PORT", "secretFile": FILE, "tls"?: { "cert", "key", "ca" } }';
   if (!o) throw invalid(`${source}: "operator" must be an object ${shape}`);
-  for (const key of Object.keys(o))
-    if (!(OPERATOR_KEYS as readonly string[]).includes(key))
-      throw invalid(
-        `${source}: unknown key "operator.${key}" (allowed: ${OPERATOR_KEYS.join(', ')})`,
-      );
+  checkKnownKeys(o, OPERATOR_KEYS, source, 'operator');
   const file = o['secretFile'];
   if (typeof file !== 'string' || file === '')
     throw invalid(`${source}: "operator.secretFile" must be a file path`);
@@ -35,17 +31,10 @@ function parseOperatorTls(value: unknown, source: string, baseDir: string): Oper
     throw invalid(
       `${source}: "operator.tls" must be an object { "cert": FILE, "key": FILE, "ca": FILE }`,
     );
-  const unknown = Object.keys(t).find((k) => !(TLS_KEYS as readonly string[]).includes(k));
-  if (unknown !== undefined)
-    throw invalid(
-      `${source}: unknown key "operator.tls.${unknown}" (allowed: ${TLS_KEYS.join(', ')})`,
-    );
+  checkKnownKeys(t, TLS_KEYS, source, 'operator.tls');
   const pem = (key: (typeof TLS_KEYS)[number]): string => {
-    const f = t[key];
-    if (f === undefined) throw invalid(`${source}: "operator.tls" lacks "${key}"`);
-    if (typeof f !== 'string' || f === '')
-      throw invalid(`${source}: "operator.tls.${key}" must be a PEM file path`);
-    return path.resolve(baseDir, f);
+    if (t[key] === undefined) throw invalid(`${source}: "operator.tls" lacks "${key}"`);
+    return pemFilePath(t, key, source, 'operator.tls', baseDir);
   };
   return { certFile: pem('cert'), keyFile: pem('key'), caFile: pem('ca') };
 }
