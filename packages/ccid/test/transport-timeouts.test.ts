@@ -14,6 +14,7 @@ const SELECT = Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x07, 0xa0, 0, 0, 0, 0x04, 
 const FCI_OK = hex(Uint8Array.of(...REPLAY_FCI, 0x90, 0x00));
 const TIMEOUT_MS = 1000;
 const XFR_BLOCK = 0x6f;
+const PC_TO_RDR_ABORT = 0x72;
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
@@ -23,8 +24,14 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-/** Opens the replayed reader; `tamper` rewrites chosen answers. Logs ABORTs with their time. */
-async function open(tamper?: (a: ReplayAnswer) => Uint8Array[]): Promise<{
+/**
+ * Opens the replayed reader; `tamper` rewrites chosen answers, `patch` changes the device before
+ * it is opened. Logs ABORTs with their time.
+ */
+async function open(
+  tamper?: (a: ReplayAnswer) => Uint8Array[],
+  patch?: (device: USBDevice) => void,
+): Promise<{
   sim: ReplayDevice;
   reader: CcidReader;
   abortsAt: number[];
@@ -34,8 +41,10 @@ async function open(tamper?: (a: ReplayAnswer) => Uint8Array[]): Promise<{
   const onLog = (e: CcidLogEntry): void => {
     if (e.kind === 'abort') abortsAt.push(Date.now());
   };
+  const device = sim.device;
+  patch?.(device);
   const reader = await settle(
-    openReader(sim.device, {
+    openReader(device, {
       isBrowserBlockingProtectedClasses: false,
       timeoutMs: TIMEOUT_MS,
       onLog,
@@ -132,5 +141,38 @@ describe('answer timeouts: one lazy timer per transport', () => {
     await reader.close();
     expect(await pending).toMatchObject({ code: 'CCID_CLOSED' });
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('closing while the ABORT control request is out sends no PC_to_RDR_Abort and leaves no timer', async () => {
+    let isHanging = false;
+    let releaseAbort: (() => void) | undefined;
+    const sent: number[] = [];
+    const { reader, abortsAt } = await open(
+      (a) => {
+        sent.push(a.commandType);
+        return isHanging && a.commandType === XFR_BLOCK ? [] : a.completions;
+      },
+      (device) => {
+        const request = device.controlTransferOut.bind(device);
+        // The class ABORT request stays out until the test lets it complete.
+        device.controlTransferOut = async (setup, data) => {
+          await new Promise<void>((r) => (releaseAbort = r));
+          return await request(setup, data);
+        };
+      },
+    );
+    isHanging = true;
+    const failed = reader.transmit(SELECT).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(TIMEOUT_MS);
+    expect(abortsAt).toHaveLength(1);
+    expect(releaseAbort).toBeDefined();
+    sent.length = 0;
+    await reader.close();
+    releaseAbort!();
+    // No clock moves from here: the ABORT ends on the closed transport without a wait of its own.
+    await new Promise<void>((r) => setImmediate(r));
+    expect(vi.getTimerCount()).toBe(0);
+    expect(sent).not.toContain(PC_TO_RDR_ABORT);
+    expect(await failed).toMatchObject({ code: 'CCID_TIMEOUT' });
   });
 });

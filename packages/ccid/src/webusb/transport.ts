@@ -189,7 +189,9 @@ export class CcidTransport {
       if (isDisconnectError(e)) this.#markGone(e);
       this.#opts.onLog?.({ kind: 'note', message: 'ABORT control request failed', cause: e });
     }
-    if (this.#goneError) return;
+    // Closed (or gone) while the control request was out: no PC_to_RDR_Abort, so no wait for its
+    // SlotStatus and no deadline armed on the stopped watchdog that would outlive close().
+    if (this.#goneError || this.#isClosed) return;
     try {
       await this.#run({ type: 'Abort', slot, seq }, { timeoutMs }, false);
     } catch (e) {
