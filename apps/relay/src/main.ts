@@ -9,11 +9,11 @@
 import type { Logger } from 'pino';
 import { relayBanner } from './banner.ts';
 import { HELP_TEXT, parseArgs, type RelayConfig } from './config.ts';
-import type { DialInEvent } from './dial-in.ts';
 import { RelayError } from './errors.ts';
+import { serverEventLogLine, tlsReloadLogLine, writeLogLine } from './ops/event-log.ts';
 import { createAuditLog, createLogger } from './ops/logger.ts';
 import { createRelayMetrics } from './ops/metrics.ts';
-import { startRelayServer, type RelayServer, type ServerEvent } from './server.ts';
+import { startRelayServer, type RelayServer } from './server.ts';
 
 /** The configuration, or exit 2 with one precise line (or 0 after printing the help). */
 function configOrExit(argv: readonly string[]): RelayConfig | undefined {
@@ -28,58 +28,6 @@ function configOrExit(argv: readonly string[]): RelayConfig | undefined {
     if (!(e instanceof RelayError)) throw e;
     process.stderr.write(`cardlend relay: ${e.message}\nRun with --help for usage.\n`);
     process.exit(2);
-  }
-}
-
-/** VMs dialling in: connects and disconnects at info, refusals at warn (no payloads). */
-function logDialIn(logger: Logger, target: string | undefined, e: DialInEvent): void {
-  const base = { event: `dial-in-${e.kind}`, target };
-  switch (e.kind) {
-    case 'vm-connected':
-      logger.info({ ...base, remote: e.remote }, 'VM connected');
-      break;
-    case 'vm-disconnected':
-      logger.info({ ...base, remote: e.remote }, 'VM disconnected');
-      break;
-    case 'vm-refused':
-      logger.warn({ ...base, remote: e.remote, reason: e.reason }, 'VM connection refused');
-      break;
-    case 'error':
-      logger.error(base, e.message);
-      break;
-    case 'parked-guest-command-answered':
-      break; // per guest command: metrics material, not a log line
-  }
-}
-
-/** Resuming a dropped lending session (issue 14 §1): ordinary events, not problems. */
-const RESUME_LOG = {
-  parked: 'browser dropped; lending session kept for a resume',
-  resumed: 'lending session resumed',
-  'resume-expired': 'lending session not resumed in time; removing the card',
-} as const;
-
-/** Audit events (session start/end, refusals) come from the audit log; here only problems. */
-function logServerEvent(logger: Logger, e: ServerEvent): void {
-  if (e.kind === 'server-error') logger.error({ event: e.kind }, e.message);
-  else if (e.kind === 'dial-in') logDialIn(logger, e.target, e.event);
-  else if (e.kind === 'operator-refused')
-    logger.warn(
-      { event: e.kind, remote: e.remote, reason: e.reason },
-      'operator API connection refused',
-    );
-  else if (e.kind === 'session-event' && e.event.kind === 'notice') {
-    const { code, message, fields } = e.event.notice;
-    logger.warn({ event: code, sessionId: e.sessionId, ...fields }, message);
-  } else if (e.kind === 'session-event' && e.event.kind in RESUME_LOG) {
-    const kind = e.event.kind as keyof typeof RESUME_LOG;
-    logger.info({ event: kind, sessionId: e.sessionId }, RESUME_LOG[kind]);
-  } else if (
-    e.kind === 'session-event' &&
-    e.event.kind !== 'backpressure' &&
-    e.event.kind !== 'cleanup'
-  ) {
-    logger.warn({ event: e.event.kind, sessionId: e.sessionId }, 'session problem');
   }
 }
 
@@ -100,19 +48,9 @@ function handleSignals(server: RelayServer, config: RelayConfig, logger: Logger)
   process.on('SIGHUP', () => {
     try {
       server.reloadTls();
-      const parts = [
-        config.tls ? 'page listener' : '',
-        config.vmTls ? 'VM listener' : '',
-        config.operator?.tls ? 'operator API' : '',
-      ];
-      logger.info(
-        { event: 'tls-reload' },
-        parts.some(Boolean)
-          ? `TLS reloaded (${parts.filter(Boolean).join(', ')})`
-          : 'no TLS configured',
-      );
+      writeLogLine(logger, tlsReloadLogLine(config));
     } catch (e) {
-      logger.error({ event: 'tls-reload' }, (e as Error).message);
+      writeLogLine(logger, tlsReloadLogLine(config, e as Error));
     }
   });
   process.on('SIGINT', () => stop('SIGINT'));
@@ -127,7 +65,7 @@ async function main(): Promise<void> {
   try {
     server = await startRelayServer({
       config,
-      onEvent: (e) => logServerEvent(logger, e),
+      onEvent: (e) => writeLogLine(logger, serverEventLogLine(e)),
       audit: createAuditLog(logger),
       metrics: createRelayMetrics(),
     });

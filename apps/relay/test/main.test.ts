@@ -90,7 +90,7 @@ describe('main.ts', () => {
     expect(events).toContain('session-end');
   }, 40_000);
 
-  it('dial-in: the banner shows the client chardev; VM connects and refusals are logged', async () => {
+  it('dial-in: the banner shows the client chardev; VM connects, refusals and a SIGHUP reload are logged', async () => {
     const relay = startMain(['--listen', '127.0.0.1:0', '--dial-in', '127.0.0.1:0']);
     const [, port] = await waitFor(
       relay.stderr,
@@ -107,6 +107,9 @@ describe('main.ts', () => {
     vm.destroy();
     await waitFor(relay.stdout, /"event":"dial-in-vm-disconnected"/);
     stranger.destroy();
+    // SIGHUP re-reads TLS files (none here) and says so; the relay keeps running.
+    relay.proc.kill('SIGHUP');
+    await waitFor(relay.stdout, /"event":"tls-reload"[^\n]*"msg":"no TLS configured"/);
     relay.proc.kill('SIGTERM');
     expect(await relay.exited).toBe(0);
   }, 40_000);
