@@ -153,6 +153,26 @@ describe('PIN data', () => {
   });
 });
 
+/**
+ * The forms in which `bytes` show in `text`: hex in lower or upper case, with or without spaces
+ * between bytes, or their decimal values as a JSON list (an array or a Uint8Array's object).
+ */
+function formsOfBytesIn(text: string, bytes: Uint8Array): string[] {
+  const pairs = Array.from(bytes, (b) => b.toString(16).padStart(2, '0'));
+  const flat = text.replace(/\s+/g, '');
+  const decimal = Array.from(bytes).join(',');
+  // A Uint8Array in JSON is an object of index keys: {"0":0,"1":32,…}.
+  const indexed = new RegExp(Array.from(bytes, (b) => `"\\d+":${b}`).join(','));
+  const forms: [string, boolean][] = [
+    ['hex', text.includes(pairs.join(''))],
+    ['HEX', text.includes(pairs.join('').toUpperCase())],
+    ['spaced hex', text.includes(pairs.join(' '))],
+    ['spaced HEX', text.includes(pairs.join(' ').toUpperCase())],
+    ['decimal list', flat.includes(decimal) || indexed.test(flat)],
+  ];
+  return forms.filter(([, isIn]) => isIn).map(([name]) => name);
+}
+
 describe('hex of a row', () => {
   it('is built when read, the same lower-case hex for every byte value', () => {
     const all = Uint8Array.from({ length: 256 }, (_, b) => b);
@@ -169,12 +189,28 @@ describe('hex of a row', () => {
       commandHex: '00b0000000',
       responseHex: null,
     });
-    const pin = hex('00200080083132333435363738');
+    // An EMV plaintext PIN block (format 2, PIN 1234): its hex has letters, so case matters.
+    const pinBlock = hex('241234ffffffffff');
+    const pin = Uint8Array.of(...hex('0020008008'), ...pinBlock);
     const row = toLogRow(record({ name: 'VERIFY', command: pin, lc: 8 }), 1);
+    const json = exportLog([row], { exportedAtEpochMs: 0, reader: 'r', atr: null, dropped: 0 });
+    expect(formsOfBytesIn(json, pinBlock)).toEqual([]);
     pin.set(hex('00a4040002aabb'));
     expect(row.commandHex).toBeNull();
     expect(row.responseHex).toBeNull();
-    expect(JSON.stringify(row)).not.toContain('3132');
+  });
+
+  it('exports the bytes of a command without PIN data as lower-case hex only', () => {
+    const data = hex('241234ffffffffff');
+    const command = Uint8Array.of(...hex('00d6000008'), ...data);
+    const row = toLogRow(record({ command }), 1);
+    const json = exportLog([row], { exportedAtEpochMs: 0, reader: 'r', atr: null, dropped: 0 });
+    expect(formsOfBytesIn(json, data)).toEqual(['hex']);
+    // The byte-list forms, as a leak of the record's bytes would write them.
+    expect(formsOfBytesIn(JSON.stringify({ kept: Array.from(data) }), data)).toEqual([
+      'decimal list',
+    ]);
+    expect(formsOfBytesIn(JSON.stringify({ kept: command }), data)).toEqual(['decimal list']);
   });
 });
 
