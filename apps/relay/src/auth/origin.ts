@@ -23,10 +23,20 @@ import {
 import { canonicalIp, ipFamily } from './forwarded.ts';
 import { MAX_TOKEN_CHARS } from './tokens.ts';
 
+/**
+ * Longest Origin admitted, characters (a DNS name is at most 253). A longer one is refused
+ * before any pattern is tried, so every admitted Origin fits the cluster's signed resume hello
+ * (cluster/link-auth.ts), and a resume through another node is answered as on its own node.
+ */
+export const MAX_ORIGIN_CHARS = 1024;
+
 /** Result of an origin check. */
 export type OriginDecision =
   | { readonly ok: true }
-  | { readonly ok: false; readonly reason: 'origin-missing' | 'origin-refused' };
+  | {
+      readonly ok: false;
+      readonly reason: 'origin-missing' | 'origin-refused' | 'origin-too-long';
+    };
 
 /** The compiled policy. */
 export interface OriginPolicy {
@@ -155,6 +165,7 @@ export function createOriginPolicy(opts: OriginPolicyOptions): OriginPolicy {
       if (origin === undefined || origin === '') {
         return isMissingOriginAllowed ? { ok: true } : { ok: false, reason: 'origin-missing' };
       }
+      if (origin.length > MAX_ORIGIN_CHARS) return { ok: false, reason: 'origin-too-long' };
       const o = parseOrigin(origin);
       if (o === null) return { ok: false, reason: 'origin-refused' };
       if (matches(o)) return { ok: true };

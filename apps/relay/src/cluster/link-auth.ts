@@ -13,13 +13,13 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isResumeTicket } from '@cardlend/vscard';
+// Admission refuses longer Origins, so every session's origin fits a resume hello.
+import { MAX_ORIGIN_CHARS } from '../auth/origin.ts';
 
 /** Hello lines older or newer than this are refused, ms. */
 export const LINK_HELLO_MAX_SKEW_MS = 30_000;
 /** Longest hello line, bytes. */
 export const MAX_HELLO_BYTES = 2048;
-/** Longest page origin a resume hello carries (an Origin header is far shorter). */
-const MAX_ORIGIN_CHARS = 1024;
 
 const ID = /^[A-Za-z0-9._-]{1,64}$/;
 const NONCE = /^[A-Za-z0-9_-]{16,64}$/;

@@ -61,6 +61,10 @@ export const REFUSALS = {
     code: RelayClose.ORIGIN_REFUSED,
     reason: 'This web page is not allowed to use the relay.',
   },
+  'origin-too-long': {
+    code: RelayClose.ORIGIN_REFUSED,
+    reason: "This web page's address (its Origin) is longer than the relay accepts.",
+  },
   'sessions-global': {
     code: RelayClose.RATE_LIMITED,
     reason: 'The relay has too many sessions. Try again later.',

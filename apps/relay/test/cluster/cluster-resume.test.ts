@@ -12,6 +12,7 @@ import { RELAY_SUBPROTOCOL, RelayClose } from '@cardlend/vscard';
 import { Valkey } from 'iovalkey';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '@cardlend/qemu-testbed';
+import { MAX_ORIGIN_CHARS } from '../../src/auth/origin.ts';
 import { mintToken } from '../../src/auth/tokens.ts';
 import { ticketHash } from '../../src/cluster/ticket-directory.ts';
 import type { RelayConfig } from '../../src/config.ts';
@@ -48,7 +49,7 @@ async function node(nodeId: string, extra: Partial<RelayConfig> = {}): Promise<R
     targets: { vm1: { host: '127.0.0.1', port: host.port } },
     defaultTarget: 'vm1',
     tokenSecrets: [SECRET],
-    allowedOrigins: [ORIGIN, 'https://other.example'],
+    allowedOrigins: [ORIGIN, 'https://other.example', 'https://*.long.example'],
     resumeGraceMs: 20_000,
     cluster: {
       redisUrl: redis.url,
@@ -75,11 +76,15 @@ function page(relay: RelayServer, credential: string, origin = ORIGIN): Browser 
   return fleet.browser(relay, resumable(credential), { origin });
 }
 
-/** A page lending through A; its VM connection and its first offer. */
-async function lendThroughA(a: RelayServer) {
+/** An allowed Origin of `length` characters (a subdomain of long.example). */
+const longOrigin = (length: number): string =>
+  `https://${'a'.repeat(length - 'https://.long.example'.length)}.long.example`;
+
+/** A page (from `origin`) lending through A; its VM connection and its first offer. */
+async function lendThroughA(a: RelayServer, origin = ORIGIN) {
   const vmIndex = host.connections.length;
   const token = mintToken({ secret: SECRET, targetId: 'vm1', ttlSeconds: 60, nowMs: Date.now() });
-  const first = page(a, withToken(token));
+  const first = page(a, withToken(token), origin);
   const offer = await offerAt(first, 0);
   const vm = await host.nextConnection(vmIndex);
   return { first, offer, vm };
@@ -166,6 +171,22 @@ describe('a resume landing on another node', () => {
     const unknown = page(b, withTicket('r1.AAAAAAAAAAAAAAAAAAAAAA'));
     expect((await unknown.closed).code).toBe(RelayClose.RESUME_UNKNOWN);
     expect(a.sessions.size).toBe(1);
+  });
+
+  it(`an Origin of ${MAX_ORIGIN_CHARS} characters resumes through B; a longer one is refused at once on either node (4003)`, async () => {
+    const a = await node('a');
+    const b = await node('b');
+    const longest = longOrigin(MAX_ORIGIN_CHARS);
+    const { first, offer } = await lendThroughA(a, longest);
+    await recorded(a, offer.ticket);
+    await dropAndPark(a, first);
+    // One character more: the origin check refuses it, on B as on A; B does not pass it on.
+    for (const relay of [b, a]) {
+      const tooLong = page(relay, withTicket(offer.ticket), longOrigin(MAX_ORIGIN_CHARS + 1));
+      expect((await tooLong.closed).code).toBe(RelayClose.ORIGIN_REFUSED);
+    }
+    await offerAt(page(b, withTicket(offer.ticket), longest), 0);
+    expect(a.sessions.get('vm1')?.isParked).toBe(false);
   });
 
   it('a replay that reaches A before its record says used is refused by A (4017 through the link)', async () => {

@@ -1,9 +1,11 @@
 /** The resume hello of the internal link: signed over ticket, origin and subprotocol, used once. */
 import { RELAY_SUBPROTOCOL } from '@cardlend/vscard';
 import { describe, expect, it } from 'vitest';
+import { MAX_ORIGIN_CHARS } from '../../src/auth/origin.ts';
 import {
   checkHello,
   linkKey,
+  MAX_HELLO_BYTES,
   signHello,
   signResumeHello,
   type ResumeRequest,
@@ -41,6 +43,19 @@ describe('resume hello', () => {
     expect(check.ok).toBe(true);
   });
 
+  it('fits the longest Origin admission lets through, with the longest node id and subprotocol', () => {
+    const longest: ResumeRequest = {
+      ticket: TICKET,
+      origin: `https://${'a'.repeat(MAX_ORIGIN_CHARS - 8)}`,
+      protocol: 'p'.repeat(64),
+    };
+    expect(longest.origin).toHaveLength(MAX_ORIGIN_CHARS);
+    const signed = signResumeHello(KEY, longest, 'n'.repeat(64), T0);
+    expect(Buffer.byteLength(signed)).toBeLessThanOrEqual(MAX_HELLO_BYTES);
+    const check = checkHello(KEY, signed.trimEnd(), T0, new Map());
+    expect(check).toMatchObject({ ok: true, kind: 'resume', hello: longest });
+  });
+
   it('a dial-in hello is still told apart (no kind)', () => {
     const check = checkHello(KEY, signHello(KEY, 'vm1', 'b', T0).trimEnd(), T0, new Map());
     expect(check).toMatchObject({ ok: true, kind: 'dial-in', hello: { target: 'vm1' } });
@@ -55,7 +70,11 @@ describe('resume hello', () => {
     ['another subprotocol', altered('protocol', 'cardlend.vscard.v1.long-answers'), 'bad mac'],
     ['a ticket of the wrong shape', altered('ticket', 'r1.short'), 'malformed'],
     ['an origin that is not text', altered('origin', 7), 'malformed'],
-    ['a huge origin', altered('origin', `https://${'a'.repeat(1100)}`), 'malformed'],
+    [
+      'a longer origin',
+      altered('origin', `https://${'a'.repeat(MAX_ORIGIN_CHARS - 7)}`),
+      'malformed',
+    ],
     ['a subprotocol with spaces', altered('protocol', 'a b'), 'malformed'],
     ['a dial-in MAC under the resume kind', altered('kind', undefined), 'malformed'],
   ])('refuses %s', (_what, l, reason) => {

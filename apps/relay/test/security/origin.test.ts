@@ -5,6 +5,7 @@ import {
   armAuthDeadline,
   createOriginPolicy,
   isLoopbackHost,
+  MAX_ORIGIN_CHARS,
   parseAuthMessage,
   selectSubprotocol,
 } from '../../src/auth/origin.ts';
@@ -53,6 +54,17 @@ describe('origin policy', () => {
     expect(check('https://acorp.example.org').ok).toBe(false);
     expect(check('https://a.corp.example.org.evil.net').ok).toBe(false);
     expect(check('http://a.corp.example.org').ok).toBe(false);
+  });
+
+  it(`refuses an Origin longer than ${MAX_ORIGIN_CHARS} characters, even one a pattern allows`, () => {
+    const suffix = '.corp.example.org';
+    const longest = (n: number) => `https://${'a'.repeat(n - 8 - suffix.length)}${suffix}`;
+    expect(longest(MAX_ORIGIN_CHARS)).toHaveLength(MAX_ORIGIN_CHARS);
+    expect(check(longest(MAX_ORIGIN_CHARS))).toEqual({ ok: true });
+    expect(check(longest(MAX_ORIGIN_CHARS + 1))).toEqual({ ok: false, reason: 'origin-too-long' });
+    // The relay's own page too (its Host header as long).
+    const own = longest(MAX_ORIGIN_CHARS + 1);
+    expect(check(own, new URL(own).host)).toEqual({ ok: false, reason: 'origin-too-long' });
   });
 
   it('allows the relay page itself (same origin) and a native client (no Origin), not a foreign page', () => {
