@@ -186,12 +186,16 @@ describe('announcing', () => {
     expect(bridge.state.link).toBe('lent');
   });
 
-  it('keeps lending the reader when the card is mute, and says so', async () => {
+  it('keeps lending the reader when the card is mute, and says it retries', async () => {
     reader.card = makeCard();
     reader.isMute = true;
     const { bridge } = makeBridge();
     await bridge.start();
-    await untilState(bridge, (s) => s.error?.code === 'BRIDGE_CARD_MUTE', 'mute error');
+    // The error itself comes once the retries are used up (power-on-retry.test.ts).
+    const isMute = (s: BridgeState): boolean => s.powerOnRetry?.error.code === 'BRIDGE_CARD_MUTE';
+    await untilState(bridge, isMute, 'power-on retry after a mute card');
+    expect(bridge.state.powerOnRetry?.attempt).toBe(1);
+    expect(bridge.state.error).toBeNull();
     expect(bridge.state.link).toBe('lent');
     expect(bridge.state.card).toBeNull();
     expect(host.received('ATR')).toHaveLength(0);

@@ -255,10 +255,10 @@ describe('the card', () => {
   });
 
   it.each([
-    { code: 'CCID_CARD_MUTE', error: 'BRIDGE_CARD_MUTE' },
-    { code: 'CCID_CARD_ABSENT', error: null },
-    { code: 'CCID_BAD_ATR', error: 'BRIDGE_CARD_PROTOCOL' },
-  ])('power on failing with $code: reader still lent, error $error', ({ code, error }) => {
+    { code: 'CCID_CARD_MUTE', error: 'BRIDGE_CARD_MUTE', retries: 3 },
+    { code: 'CCID_CARD_ABSENT', error: null, retries: 0 },
+    { code: 'CCID_BAD_ATR', error: 'BRIDGE_CARD_PROTOCOL', retries: 0 },
+  ])('power on failing with $code: reader still lent, error $error', ({ code, error, retries }) => {
     const d = new MachineDriver();
     d.feed((m, now) => m.start(now, true));
     d.opened();
@@ -266,6 +266,12 @@ describe('the card', () => {
     d.ack();
     d.reader('slot-status', 'inactive');
     d.readerFails('power-on', code);
+    // A failure that may heal is retried first (power-on-retry.test.ts).
+    for (let i = 0; i < retries; i++) {
+      d.fire('power-on');
+      d.readerFails('power-on', code);
+    }
+    expect(d.timers.has('power-on')).toBe(false);
     expect(d.m.state).toMatchObject({ link: 'lent', card: null });
     expect(d.m.state.error?.code ?? null).toBe(error);
     expect(d.sentTypes()).toEqual(['Init', 'ReaderAdd', 'CardRemove']);

@@ -2,7 +2,8 @@
  * The card in the lent slot, as the machine tracks it: probing and powering it through
  * reader calls, reader events, and keeping the VM's view of it in line
  * (vscard-protocol.md §6 rules 6 and 7). Every change of card bumps `generation`, so an
- * answer or ATR that belongs to an earlier card is recognised and dropped.
+ * answer or ATR that belongs to an earlier card is recognised and dropped. A power on that
+ * failed in a way that may heal is tried again after a wait (power-retry.ts).
  */
 import type { ReaderEvent } from '@cardlend/ccid';
 import {
@@ -15,6 +16,7 @@ import {
 import type { BridgeErrorCode } from '../errors.ts';
 import { asPoweredResult, errorAfterCardGone, errorAfterNewCard, poweredCard } from './card.ts';
 import type { MachineCore } from './core.ts';
+import { PowerOnRetries } from './power-retry.ts';
 import type { ReaderResult } from './types.ts';
 
 /** See the module comment. */
@@ -24,9 +26,11 @@ export class CardTrack {
   #probes = 0;
   #generation = 0;
   #isReaderGone = false;
+  readonly #retries: PowerOnRetries;
 
   constructor(core: MachineCore) {
     this.#core = core;
+    this.#retries = new PowerOnRetries(core);
   }
 
   /** Bumped at every change of card (and when lending stops). */
@@ -56,7 +60,7 @@ export class CardTrack {
     this.#core.callReader({ kind: 'slot-status' }, (result) => {
       this.#probes--;
       if (!result.ok) this.readerFailed(bridgeErrorFromReader(result.error));
-      else if (result.value !== 'absent' && this.#core.isRunning) this.#powerOn();
+      else if (result.value !== 'absent' && this.#core.isRunning) this.#powerOnNewCard();
       this.syncVm();
     });
   }
@@ -79,7 +83,7 @@ export class CardTrack {
     if (e.slot !== this.#core.slot) return;
     switch (e.type) {
       case 'card-inserted':
-        if (this.#core.isRunning) this.#powerOn();
+        if (this.#core.isRunning) this.#powerOnNewCard();
         return;
       case 'card-removed':
         this.cardGone(null);
@@ -105,6 +109,7 @@ export class CardTrack {
     if (this.#isReaderGone) return;
     this.#isReaderGone = true;
     this.#generation++;
+    this.#retries.cancel();
     this.#core.readerLost(code);
   }
 
@@ -131,6 +136,16 @@ export class CardTrack {
     this.#core.run(conn, (s, now) => s.removeCard(now));
   }
 
+  /** The `power-on` timer fired: the pending retry, if still due, powers the card on again. */
+  retryPowerOn(): void {
+    if (this.#retries.fire(this.#generation)) this.#powerOn();
+  }
+
+  /** Lending stops or ends: a pending power-on retry is cancelled. */
+  stopRetrying(): void {
+    this.#retries.cancel();
+  }
+
   /** The card left (pulled, or a hardware error): tell the VM. */
   cardGone(error: BridgeError | null): void {
     this.#generation++;
@@ -145,11 +160,19 @@ export class CardTrack {
       card: null,
       link: state.link === 'refused' && isAtrRefused ? 'lent' : state.link,
       error: errorAfterCardGone(state.error, error === null ? null : toErrorInfo(error)),
+      powerOnRetry: undefined,
     });
+    this.#retries.cancel();
     if (conn !== null && conn.session !== null && wasAnnounced && core.isRunning) {
       conn.vmCard = 'cleared';
       core.run(conn, (s, now) => s.removeCard(now));
     }
+  }
+
+  /** The first power on of a card (found at start, or inserted): retries start afresh. */
+  #powerOnNewCard(): void {
+    this.#retries.fresh();
+    this.#powerOn();
   }
 
   #powerOn(): void {
@@ -171,8 +194,9 @@ export class CardTrack {
         result.ok ? new TypeError('powerOn resolved without { atr, protocol }') : result.error,
       );
       if (isReaderLost(err.code)) this.readerGone(err.code);
-      else if (err.code !== 'BRIDGE_CARD_ABSENT' && !core.isDone) {
-        core.setState({ error: toErrorInfo(err) });
+      else if (err.code === 'BRIDGE_CARD_ABSENT') this.#retries.cancel();
+      else if (!this.#retries.schedule(err, generation) && !core.isDone) {
+        core.setState({ error: toErrorInfo(err), powerOnRetry: undefined });
       }
       return;
     }
@@ -181,7 +205,7 @@ export class CardTrack {
     if (card.predictedRefusal !== null) {
       core.log('warn', 'QEMU 7.2 will probably refuse this ATR', { reason: card.predictedRefusal });
     }
-    core.setState({ card, error: errorAfterNewCard(core.state.error) });
+    core.setState({ card, error: errorAfterNewCard(core.state.error), powerOnRetry: undefined });
     core.queue.resetBuffer();
   }
 }

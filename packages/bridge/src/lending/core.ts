@@ -71,6 +71,7 @@ export interface StatePatch {
   nextRetryAtMs?: number | undefined;
   resume?: BridgeState['resume'] | undefined;
   relayNotice?: BridgeState['relayNotice'] | undefined;
+  powerOnRetry?: BridgeState['powerOnRetry'] | undefined;
 }
 
 /** The machine as its parts use it. */

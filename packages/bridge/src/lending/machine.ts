@@ -16,7 +16,7 @@
  * reader calls, a generation bumped at every change so answers of an earlier card are
  * dropped), the VM's view of it per connection (`vmCard`), and the guest commands
  * (guest-server.ts, guest-queue.ts); what a connection's close means (close-outcome.ts);
- * the stop sequence (stopping.ts).
+ * the stop sequence (stopping.ts); retrying a failed power on (power-retry.ts).
  * Rules: vscard-protocol.md §6 (client) and §7 (errors); the failure answer to a guest
  * command is 6F00 (see card-bridge.ts).
  */
@@ -184,6 +184,7 @@ export class LendingMachine extends MachineOutput implements StopHost {
       const phase = this.#phase;
       if (timer === 'reconnect' && phase.name === 'offline') this.#connect();
       else if (timer === 'session') this.#session.tick();
+      else if (timer === 'power-on') this.#card.retryPowerOn();
       else if (timer === 'stop' && phase.name === 'stopping') {
         this.log('warn', 'stop timed out; closing without all acks');
         this.#stop.linkClosed(phase);
@@ -290,7 +291,9 @@ export class LendingMachine extends MachineOutput implements StopHost {
       nextRetryAtMs: undefined,
       // Ending while still resuming (retries used up, a refusal): the session is not coming back.
       resume: resume === 'resuming' ? 'cannot-resume' : resume,
+      powerOnRetry: undefined,
     });
+    this.#card.stopRetrying();
     if (this.#isStartPending) this.failStart(error ?? new BridgeError('BRIDGE_RELAY_CLOSED'));
     this.emit({ type: 'ended' });
   }

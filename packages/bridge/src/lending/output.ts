@@ -50,6 +50,8 @@ export class MachineOutput {
     if (resume !== undefined) next.resume = resume;
     const relayNotice = 'relayNotice' in patch ? patch.relayNotice : this.#state.relayNotice;
     if (relayNotice !== undefined) next.relayNotice = relayNotice;
+    const powerOnRetry = 'powerOnRetry' in patch ? patch.powerOnRetry : this.#state.powerOnRetry;
+    if (powerOnRetry !== undefined) next.powerOnRetry = powerOnRetry;
     this.#state = Object.freeze(next);
     this.emit({ type: 'state', state: this.#state });
   }

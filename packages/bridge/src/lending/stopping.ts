@@ -54,6 +54,7 @@ export class StopSequence {
     // Stopping ends the session on purpose: nothing is being resumed any more.
     if (host.state.resume === 'resuming') host.setState({ resume: undefined });
     host.emit({ type: 'cancel-timer', timer: 'reconnect' });
+    this.#card.stopRetrying();
     if (host.isStartPending) {
       const error =
         reason ??

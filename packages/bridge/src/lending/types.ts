@@ -61,6 +61,24 @@ export interface BridgeState {
    * details; the connection goes on. Kept for the rest of this bridge's life.
    */
   relayNotice?: { code: string; typicalStallMs?: number };
+  /**
+   * A power on of the card in the slot failed in a way that may heal (another program held the
+   * card, the reader did not answer in time, …) and the bridge tries again by itself
+   * (lending/power-retry.ts); absent otherwise. While it is set, the failure is held back here
+   * instead of in `error`; if the last retry fails too, it becomes `error`.
+   */
+  powerOnRetry?: PowerOnRetryState;
+}
+
+/** `BridgeState.powerOnRetry`: the bridge retries a failed power on of the card. */
+export interface PowerOnRetryState {
+  /** The retry (1-based) that is pending or in progress, of `maxAttempts`. */
+  attempt: number;
+  maxAttempts: number;
+  /** When that retry starts (bridge clock, ms). */
+  nextAtMs: number;
+  /** The failure of the attempt before it, the same shape as `error`. */
+  error: NonNullable<BridgeState['error']>;
 }
 
 /** A diagnostic line. */
@@ -81,7 +99,7 @@ export type ReaderRequest =
 export type ReaderResult = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** The machine's timers; at most one of each is armed. */
-export type TimerName = 'reconnect' | 'session' | 'stop' | 'power-off';
+export type TimerName = 'reconnect' | 'session' | 'stop' | 'power-off' | 'power-on';
 
 /** What the owner of a {@link LendingMachine} must do, in order. */
 export type LendingAction =

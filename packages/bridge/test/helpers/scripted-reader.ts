@@ -24,6 +24,8 @@ export class ScriptedReader implements BridgeReader {
   card: ScriptedCard | null = null;
   isGone = false;
   isMute = false;
+  /** Errors the next power ons reject with, one per call, before the card is powered. */
+  readonly powerOnFailures: Error[] = [];
   /** When set, transmit rejects with a CcidError-shaped error of this code. */
   transmitFailure: string | null = null;
   /** When set, transmit waits until `release()` is called. */
@@ -48,6 +50,8 @@ export class ScriptedReader implements BridgeReader {
       if (this.isGone) throw new FakeCcidError('CCID_READER_GONE');
       if (this.card === null) throw new FakeCcidError('CCID_CARD_ABSENT');
       if (this.isMute) throw new FakeCcidError('CCID_CARD_MUTE');
+      const failure = this.powerOnFailures.shift();
+      if (failure !== undefined) throw failure;
       this.#isPowered = true;
       return { atr: this.card.atr.slice(), protocol: this.card.protocol };
     } finally {
