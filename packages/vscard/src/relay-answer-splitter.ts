@@ -179,7 +179,11 @@ const FORWARD_TO_BROWSER: GuestCommandDecision = Object.freeze({ action: 'forwar
 /** Ne entries kept; QEMU never has more than 128 guest commands waiting (§4). */
 const MAX_TRACKED_COMMANDS = 256;
 
-/** One whole client message (the guard refuses anything else; nothing is split then). */
+/**
+ * One whole client message (the guard refuses anything else; nothing is split then). Needed
+ * before splitting, not only in the guard: `#splitAnswer` re-encodes the first piece with a
+ * correct header, so a frame whose length word lies would reach the guard as a valid message.
+ */
 function isWholeMessage(bytes: Uint8Array): boolean {
   return checkClientFrame(bytes) === null;
 }
