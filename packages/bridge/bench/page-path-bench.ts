@@ -6,7 +6,7 @@
  * `bench:chain`) sees only Chromium's 100 µs page clock, and splits the CPU per APDU by layer.
  *
  * Run: npx -y pnpm@12.4.2 --filter @cardlend/bridge bench [-- --count N] [--warmup N]
- *        [--gap-echo] [--windows] [--cpu-prof DIR]
+ *        [--gap-echo] [--windows] [--cpu-prof DIR] [--alloc]
  * --warmup N   guest commands before the timed ones (default 5 000; 0: time the JIT's warm-up too)
  * --gap-echo   before each command, a 16-byte echo through another process: the path then runs
  *              after a sleep, with colder caches, as in the chain (where it runs several times
@@ -14,6 +14,8 @@
  * --windows    the p50 of each 500 commands in order (the warm-up)
  * --cpu-prof DIR  writes a V8 CPU profile of the timed rounds (open it in Chrome DevTools) and
  *              prints the self time per APDU of each layer (package) and of the top functions
+ * --alloc      samples the timed rounds' allocations (incl. collected garbage): bytes per APDU in
+ *              all, by package and at the top sites (alloc-profile.ts)
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -21,6 +23,7 @@ import { Session } from 'node:inspector/promises';
 import net from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { startAllocationSampling, stopAllocationSampling } from './alloc-profile.ts';
 import { largestFirst, selfTimeBy, type CpuProfile } from './cpu-profile.ts';
 import { lendInMemory } from './memory-lender.ts';
 
@@ -32,6 +35,7 @@ const option = (name: string): string | undefined => {
 const count = Number(option('--count') ?? 20_000);
 const warmup = Number(option('--warmup') ?? Math.min(5_000, count));
 const profileDir = option('--cpu-prof');
+const isProfilingAllocations = args.includes('--alloc');
 /**
  * With `--gap-echo`, each guest command waits for a 16-byte echo from another process first, as
  * in the chain, where the page sleeps between commands while other processes run: the path then
@@ -114,9 +118,12 @@ async function main(): Promise<void> {
   const echo = isGapEcho ? await startEcho() : null;
   const gap = echo === null ? null : echo.roundTrip;
   await rounds(run, warmup, gap);
-  const session = profileDir === undefined ? null : new Session();
-  if (session !== null) {
-    session.connect();
+  const session = profileDir === undefined && !isProfilingAllocations ? null : new Session();
+  session?.connect();
+  const call = (method: string, params?: Record<string, unknown>): Promise<unknown> =>
+    session!.post(method, params);
+  if (isProfilingAllocations) await startAllocationSampling(call, 256);
+  if (session !== null && profileDir !== undefined) {
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 20 });
     await session.post('Profiler.start');
@@ -138,6 +145,17 @@ async function main(): Promise<void> {
       parts.push(`${i}: p50 ${quantile(part, 0.5).toFixed(0)}`);
     }
     console.log(`  by ${w} APDUs (µs): ${parts.join(', ')}`);
+  }
+  if (isProfilingAllocations) {
+    const packageOf = (url: string): string => /packages\/([\w-]+)\//.exec(url)?.[1] ?? '';
+    const lines = await stopAllocationSampling(call, count, {
+      top: 25,
+      scriptOf: (url) =>
+        packageOf(url) === ''
+          ? (url.split('/').pop() ?? '')
+          : (url.split('/packages/').pop() ?? url),
+    });
+    for (const line of lines) console.log(line);
   }
   if (session !== null && profileDir !== undefined) {
     const { profile } = await session.post('Profiler.stop');

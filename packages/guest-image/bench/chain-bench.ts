@@ -11,7 +11,7 @@
  * --probe    times each hop (relay probe + page times, hop-analysis.ts) and the relay's GC pauses
  * --trace    records a Chromium trace of the chain run (renderer main thread: tasks, GC, layout)
  *            and prints the page's long tasks (chain-trace.ts); the trace costs time itself
- * --alloc    samples where the page allocates during the run (chain-alloc.ts)
+ * --alloc    samples where the page allocates during the run (bridge/bench/alloc-profile.ts)
  * --cpu      profiles the page's main thread: its time per guest APDU by function (chain-cpu.ts)
  * --page     product (default): the page's "Try a virtual card"; main / worker: the same bridge,
  *            driver and simulated reader bundled by the bench, on the page's main thread or in

@@ -10,7 +10,10 @@ import { benchResult, type GuestBenchResult } from '../src/bench-result.ts';
 import { freePort, startGuest, type BootGuestOptions } from '../src/boot-guest.ts';
 import type { GuestImage } from '../src/build-guest.ts';
 import { launchChromium, type CdpPage } from './cdp.ts';
-import { startAllocationSampling, stopAllocationSampling } from './chain-alloc.ts';
+import {
+  startAllocationSampling,
+  stopAllocationSampling,
+} from '../../bridge/bench/alloc-profile.ts';
 import { startCpuProfile, stopCpuProfile } from './chain-cpu.ts';
 import { PAGE_TIMING_SCRIPT, TRY_BUTTON, VISIBILITY } from './chain-page.ts';
 import { startRelay } from './chain-relay.ts';
@@ -32,7 +35,7 @@ export interface ChainOptions {
   page: PageMode;
   isProbing: boolean;
   traceFile: string | undefined;
-  /** Sample the page's allocations (chain-alloc.ts). */
+  /** Sample the page's allocations (bridge/bench/alloc-profile.ts). */
   isProfilingAllocations: boolean;
   /** Profile the page's main thread (chain-cpu.ts). */
   isProfilingCpu: boolean;
@@ -150,7 +153,7 @@ export async function runChain(o: ChainOptions): Promise<RunNumbers> {
     const vis = (await page.evaluate(VISIBILITY)) as { visibility: string; hasFocus: boolean };
     lines.push(`  page: ${vis.visibility}, focus ${vis.hasFocus}`);
     if (o.traceFile !== undefined) await startTrace(page);
-    if (o.isProfilingAllocations) await startAllocationSampling(page);
+    if (o.isProfilingAllocations) await startAllocationSampling((m, p) => page.call(m, p));
     if (o.isProfilingCpu) await startCpuProfile(page);
     // Everything is ready before QEMU starts: the lend begins right after the spawn, as the
     // relay (QEMU chardev server=on,wait=off) may connect before the guest has booted.
@@ -189,7 +192,7 @@ export async function runChain(o: ChainOptions): Promise<RunNumbers> {
       let hops: Hops[] = [];
       if (o.isProfilingCpu) lines.push(...(await stopCpuProfile(page, samples.length)));
       if (o.isProfilingAllocations)
-        lines.push(...(await stopAllocationSampling(page, samples.length)));
+        lines.push(...(await stopAllocationSampling((m, p) => page.call(m, p), samples.length)));
       const tasks = o.traceFile === undefined ? null : await stopTrace(page, o.traceFile);
       if (probeFile !== undefined) {
         await stopRelay();
