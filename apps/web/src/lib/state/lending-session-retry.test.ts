@@ -1,20 +1,25 @@
-/** LendingSession while the bridge retries or resumes, and reopening a known reader (issue 14). */
+/**
+ * LendingSession while the bridge retries (the link, or powering the card on) or resumes, and
+ * reopening a known reader (issue 14).
+ */
+import type { BridgeState } from '@cardlend/bridge';
 import { RelayClose } from '@cardlend/vscard';
-import { describe, expect, it } from 'vitest';
-import { setup } from './lending-session.fixture.ts';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { ATR_T1, setup } from './lending-session.fixture.ts';
 import type { LinkSnapshot } from './ports.ts';
+
+/** The link dropped; the bridge reconnects by itself. */
+const lost: LinkSnapshot = {
+  link: 'reconnecting',
+  card: null,
+  error: { code: 'BRIDGE_VM_UNREACHABLE', message: 'x' },
+  closeCode: RelayClose.VM_UNREACHABLE,
+  reconnectAttempt: 2,
+  nextRetryAtMs: 1_700_000_001_000,
+};
 
 describe('LendingSession', () => {
   describe('while the bridge retries (issue 14 §4, §1)', () => {
-    const lost: LinkSnapshot = {
-      link: 'reconnecting',
-      card: null,
-      error: { code: 'BRIDGE_VM_UNREACHABLE', message: 'x' },
-      closeCode: RelayClose.VM_UNREACHABLE,
-      reconnectAttempt: 2,
-      nextRetryAtMs: 1_700_000_001_000,
-    };
-
     it('holds the error back as pendingProblem and shows the attempt of N', async () => {
       const { session, reader } = setup();
       await session.tryVirtualCard();
@@ -82,6 +87,90 @@ describe('LendingSession', () => {
         expect(session.resume).toBe(resume);
       },
     );
+  });
+
+  describe('while the bridge powers the card on again (powerOnRetry)', () => {
+    const busy = {
+      code: 'BRIDGE_READER_BUSY',
+      message: 'The reader is busy.',
+      source: { kind: 'pcsc', code: 'SCARD_E_SHARING_VIOLATION' },
+    } as const;
+    const lentNoCard: LinkSnapshot = { link: 'lent', card: null, error: null };
+    const retrying = (attempt: number, over: Partial<LinkSnapshot> = {}): LinkSnapshot => ({
+      ...lentNoCard,
+      powerOnRetry: { attempt, maxAttempts: 3, nextAtMs: 1_700_000_000_500, error: busy },
+      ...over,
+    });
+
+    it("has the bridge's snapshot shape", () => {
+      expectTypeOf<BridgeState['powerOnRetry']>().toExtend<LinkSnapshot['powerOnRetry']>();
+    });
+
+    it('holds the failure back as pendingProblem (no problem) and says attempt n of N', async () => {
+      const { session, reader } = setup();
+      await session.tryVirtualCard();
+      reader.link?.emit(lentNoCard);
+      expect(session.cardRetry).toBeNull();
+      reader.link?.emit(retrying(1));
+      expect(session.problem).toBeNull();
+      expect(session.pendingProblem?.id).toBe('reader-in-use');
+      expect(session.pendingProblem?.reference).toBe('SCARD_E_SHARING_VIOLATION');
+      expect(session.cardRetry).toMatchObject({
+        attempt: 1,
+        maxAttempts: 3,
+        nextAtMs: 1_700_000_000_500,
+        why: { id: 'reader-in-use', reference: 'SCARD_E_SHARING_VIOLATION' },
+      });
+      reader.link?.emit(retrying(2));
+      expect(session.cardRetry?.attempt).toBe(2);
+      expect(session.problem).toBeNull();
+      // Powered on at last: nothing held back, nothing shown.
+      const card = {
+        atr: ATR_T1,
+        protocol: 1,
+        presentedAtr: ATR_T1,
+        vmStatus: 'accepted',
+      } as const;
+      reader.link?.emit({ ...lentNoCard, card });
+      expect(session.cardRetry).toBeNull();
+      expect(session.pendingProblem).toBeNull();
+      expect(session.problem).toBeNull();
+    });
+
+    it('shows the problem once the last retry failed too (it arrives in error)', async () => {
+      const { session, reader } = setup();
+      await session.tryVirtualCard();
+      reader.link?.emit(retrying(3));
+      expect(session.problem).toBeNull();
+      reader.link?.emit({ ...lentNoCard, error: busy });
+      expect(session.cardRetry).toBeNull();
+      expect(session.problem?.id).toBe('reader-in-use');
+      expect(session.problem?.reference).toBe('SCARD_E_SHARING_VIOLATION');
+      expect(session.pendingProblem).toBeNull();
+    });
+
+    it("hides an earlier card's problem while the new card is retried", async () => {
+      const { session, reader } = setup();
+      await session.tryVirtualCard();
+      const mute = { code: 'BRIDGE_CARD_MUTE', message: 'The card is mute.' };
+      reader.link?.emit({ ...lentNoCard, error: mute });
+      expect(session.problem?.id).toBe('card-mute');
+      // The bridge leaves `error` alone while it retries.
+      reader.link?.emit(retrying(1, { error: mute }));
+      expect(session.problem).toBeNull();
+      expect(session.pendingProblem?.id).toBe('reader-in-use');
+    });
+
+    it('keeps a reconnect error as the one held back; no retry once lending ended', async () => {
+      const { session, reader } = setup();
+      await session.tryVirtualCard();
+      reader.link?.emit(retrying(1, lost));
+      expect(session.pendingProblem?.id).toBe('vm-unreachable');
+      expect(session.cardRetry?.why.id).toBe('reader-in-use');
+      reader.link?.emit(retrying(1, { link: 'failed', error: busy }));
+      expect(session.cardRetry).toBeNull();
+      expect(session.problem?.id).toBe('reader-in-use');
+    });
   });
 
   describe('useKnownReader (issue 14 §10)', () => {

@@ -12,10 +12,12 @@ import { DEFAULT_RECONNECT_POLICY } from '@cardlend/bridge';
 import { ApduLog } from './apdu-log.svelte.ts';
 import { normalizeRelayUrl, normalizeToken, type LaunchParams } from './launch-params.ts';
 import {
+  cardRetryOf,
   cardView,
   channelNoticeFailure,
   failureForSnapshot,
   reconnectView,
+  type CardRetryView,
   type CardView,
   type ReconnectView,
   type ResumeView,
@@ -30,6 +32,9 @@ import type {
 } from './ports.ts';
 
 export type { CardView, ReconnectView, ResumeView } from './link-view.ts';
+
+/** The bridge powering the card on again by itself: the count, and why the last try failed. */
+export type CardRetry = CardRetryView & { why: Explanation };
 
 /** What the page is doing right now (independent of the VM link). */
 export type Activity = 'idle' | 'choosing' | 'opening' | 'lending' | 'stopping';
@@ -106,6 +111,14 @@ export class LendingSession {
   /** The bridge's retries while the link is `reconnecting`, else null. */
   get reconnect(): ReconnectView | null {
     return reconnectView(this.#snapshot, this.#maxReconnectAttempts);
+  }
+  /**
+   * The bridge powering the card on again after a failure that may heal (another program held
+   * it, …), else null. Its failure is held back as {@link pendingProblem} meanwhile.
+   */
+  get cardRetry(): CardRetry | null {
+    const retry = cardRetryOf(this.#snapshot);
+    return retry === null ? null : { ...retry.view, why: this.#explain(retry.failure) };
   }
   /** Resuming the same lending session after a drop: what the bridge reports, else null. */
   get resume(): ResumeView {
@@ -303,8 +316,16 @@ export class LendingSession {
     const problem = this.#problemFor(s);
     // While the bridge retries by itself, its error is held back (issue 14 §4).
     const isRetrying = s.link === 'reconnecting' || (s.link === 'connecting' && this.#wasLent);
-    if (problem !== null && isRetrying) {
-      this.#pendingProblem = problem;
+    // So is the failure of a power on the bridge tries again (no banner before the last try).
+    const cardRetry = cardRetryOf(s);
+    const held =
+      problem !== null && isRetrying
+        ? problem
+        : cardRetry === null
+          ? null
+          : this.#explain(cardRetry.failure);
+    if (held !== null) {
+      this.#pendingProblem = held;
       if (this.#isProblemFromLink) this.#problem = null;
       this.#isProblemFromLink = false;
     } else if (problem !== null) {

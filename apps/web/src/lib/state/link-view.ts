@@ -1,6 +1,7 @@
 /**
  * What the page shows of the lending link, derived from the bridge's snapshot: the card, the
- * retries, resuming, and which failure (if any) a snapshot stands for. Pure.
+ * retries (of the link, and of powering the card on), resuming, and which failure (if any) a
+ * snapshot stands for. Pure.
  */
 import { failureFromLinkError, type Failure } from '../errors/explain.ts';
 import type { LinkSnapshot } from './ports.ts';
@@ -54,6 +55,29 @@ export function reconnectView(s: LinkSnapshot, maxAttempts: number): ReconnectVi
     attempt: s.reconnectAttempt,
     maxAttempts,
     ...(s.nextRetryAtMs === undefined ? {} : { nextRetryAtMs: s.nextRetryAtMs }),
+  };
+}
+
+/** The bridge powering the card on again by itself after a failure that may heal. */
+export interface CardRetryView {
+  /** The retry pending or running (1-based). */
+  attempt: number;
+  maxAttempts: number;
+  /** When that retry starts (the bridge's clock, `Date.now` ms). */
+  nextAtMs: number;
+}
+
+/**
+ * The power-on retry a snapshot reports while lending goes on, with the last failure (held
+ * back from the problem until the retries are used up), else null.
+ */
+export function cardRetryOf(s: LinkSnapshot): { view: CardRetryView; failure: Failure } | null {
+  const retry = s.powerOnRetry;
+  if (retry === undefined || s.link === 'stopped' || s.link === 'failed') return null;
+  const { attempt, maxAttempts, nextAtMs, error } = retry;
+  return {
+    view: { attempt, maxAttempts, nextAtMs },
+    failure: failureFromLinkError(error.code, undefined, error.source),
   };
 }
 

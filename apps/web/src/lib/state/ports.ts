@@ -31,6 +31,17 @@ export interface LinkSnapshot {
   resume?: 'resuming' | 'resumed' | 'cannot-resume';
   /** The relay's latest notice about the VM's channel (e.g. `nagle-suspected`), from the bridge. */
   relayNotice?: { code: string; typicalStallMs?: number };
+  /**
+   * A power on of the card failed in a way that may heal and the bridge tries again by itself
+   * (`BridgeState.powerOnRetry`): the retry pending or running, of `maxAttempts`, when it starts
+   * (the bridge's clock) and the last failure, held here instead of in `error`. Absent otherwise.
+   */
+  powerOnRetry?: {
+    attempt: number;
+    maxAttempts: number;
+    nextAtMs: number;
+    error: NonNullable<LinkSnapshot['error']>;
+  };
 }
 
 /** One guest command and its answer (same fields as `ApduLogEntry` in @cardlend/bridge). */
