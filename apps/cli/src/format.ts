@@ -6,8 +6,13 @@
  */
 import { toExportableLog } from '@cardlend/bridge';
 import type { ApduLogEntry, BridgeState, ExportedApduLogEntry } from '@cardlend/bridge';
+import type { OsFamily } from '@cardlend/problems';
 import { compactHex, formatHex } from './hex.ts';
+import { problemForState } from './problem.ts';
 import type { ReaderSummary } from './reader-choice.ts';
+
+/** The bridge retrying a failed power on of the card. */
+type PowerOnRetry = NonNullable<BridgeState['powerOnRetry']>;
 
 const STATE_WORDS: Record<ReaderSummary['state'], string> = {
   present: 'card',
@@ -49,14 +54,37 @@ export function clockTime(ms: number): string {
     .join(':');
 }
 
-/** The one-line status for a bridge state (`nowMs`: the bridge clock, for the retry countdown). */
-export function formatStatus(state: BridgeState, nowMs: number): string {
+/** Whole seconds from `nowMs` until `atMs`, as ` in N s` (never negative). */
+function inSeconds(atMs: number, nowMs: number): string {
+  return ` in ${Math.max(0, Math.ceil((atMs - nowMs) / 1000))} s`;
+}
+
+/**
+ * The bridge powering the card on again by itself: the card is not ready, why the last try
+ * failed (the catalog's title and reference, as for any problem), and the retry n/N.
+ */
+function cardRetryStatus(retry: PowerOnRetry, nowMs: number, os: OsFamily): string {
+  const why = problemForState(retry.error, undefined, os);
+  const when = inSeconds(retry.nextAtMs, nowMs);
+  return (
+    `Lent: the VM sees the reader; card not ready (${why.title}, ${why.reference}), ` +
+    `trying again (${retry.attempt}/${retry.maxAttempts})${when}…`
+  );
+}
+
+/**
+ * The one-line status for a bridge state (`nowMs`: the bridge clock, for the retry countdowns;
+ * `os`: for the catalog's words of a failed power on that is retried).
+ */
+export function formatStatus(state: BridgeState, nowMs: number, os: OsFamily = 'other'): string {
   const card = state.card;
   switch (state.link) {
     case 'idle':
     case 'connecting':
       return 'Connecting to the VM through the relay…';
     case 'lent': {
+      if (card === null && state.powerOnRetry !== undefined)
+        return cardRetryStatus(state.powerOnRetry, nowMs, os);
       if (card === null)
         return state.error === null
           ? 'Lent: the VM sees the reader; no card in it.'
@@ -73,10 +101,7 @@ export function formatStatus(state: BridgeState, nowMs: number): string {
       return `Lent: ${what}, ATR ${formatHex(card.atr)}${compat}.`;
     }
     case 'reconnecting': {
-      const inSec =
-        state.nextRetryAtMs === undefined
-          ? ''
-          : ` in ${Math.max(0, Math.ceil((state.nextRetryAtMs - nowMs) / 1000))} s`;
+      const inSec = state.nextRetryAtMs === undefined ? '' : inSeconds(state.nextRetryAtMs, nowMs);
       const why =
         state.error === null ? 'The connection dropped' : state.error.message.replace(/\.$/, '');
       return `${why}; reconnecting (attempt ${state.reconnectAttempt ?? 1}${inSec})…`;
@@ -126,6 +151,8 @@ export type JsonEvent =
       } | null;
       error: { code: string; message: string } | null;
       reconnectAttempt: number | null;
+      /** The bridge retries a failed power on of the card (`BridgeState.powerOnRetry`), else null. */
+      powerOnRetry: PowerOnRetry | null;
     }
   | ({ event: 'apdu' } & ExportedApduLogEntry)
   /** The smart-card service went away (`reference`: its PC/SC code) or came back. */
@@ -150,6 +177,7 @@ export function stateEvent(state: BridgeState): JsonEvent {
           },
     error: state.error,
     reconnectAttempt: state.reconnectAttempt ?? null,
+    powerOnRetry: state.powerOnRetry ?? null,
   };
 }
 

@@ -42,7 +42,7 @@ function reporter(plan: LendPlan, deps: CliDeps) {
         deps.output.out(jsonLine(stateEvent(s)));
         return;
       }
-      const line = formatStatus(s, deps.now());
+      const line = formatStatus(s, deps.now(), deps.os);
       if (line !== lastStatus) deps.output.out(`${clockTime(deps.now())} ${line}\n`);
       lastStatus = line;
     },

@@ -15,7 +15,7 @@ import type { Pcscd, VpcdCard } from '@cardlend/pcsc/testing';
 import { explain } from '@cardlend/problems';
 import { defaultConfig, startRelayServer } from '@cardlend/relay';
 import type { RelayServer } from '@cardlend/relay';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ensureBundle, runCliToEnd, spawnCli } from './helpers/cli-process.ts';
 import type { CliEvent, CliRun } from './helpers/cli-process.ts';
 import { FakeVm } from './helpers/fake-vm.ts';
@@ -193,7 +193,15 @@ describe('cardlend lend --yes --json', () => {
 });
 
 describe('a card another program holds', () => {
-  it('lends the reader without the card and says why; exit 0 on SIGTERM', async () => {
+  /** The `powerOnRetry` of a JSON state event, or null. */
+  const retryOf = (e: CliEvent) =>
+    e['powerOnRetry'] as {
+      attempt: number;
+      nextAtMs: number;
+      error: { code: string; source?: unknown };
+    } | null;
+
+  it('retries the power on 3 times, then lends the reader without the card and says why; exit 0 on SIGTERM', async () => {
     const holder = await openReader(pcscd.readers[0]);
     await holder.powerOn(); // exclusive, like a lent card
     try {
@@ -205,14 +213,57 @@ describe('a card another program holds', () => {
         'the busy reader reported',
       );
       expect(busy['card']).toBeNull();
-      await run.waitForEvent(
-        (e) => e.event === 'state' && e['link'] === 'lent' && e['card'] === null,
-        'the reader lent without its card',
-      );
+      expect(busy['link']).toBe('lent');
+      expect(busy['powerOnRetry']).toBeNull();
+      // Before it, the bridge tried again after 0.5, 1 and 2 s, the error held back meanwhile.
+      const retries = run.events.filter((e) => e.event === 'state' && retryOf(e) !== null);
+      expect(new Set(retries.map((e) => retryOf(e)?.attempt))).toEqual(new Set([1, 2, 3]));
+      for (const e of retries) {
+        expect(e['error']).toBeNull();
+        expect(retryOf(e)?.error).toMatchObject({
+          code: 'BRIDGE_READER_BUSY',
+          source: { kind: 'pcsc', code: 'SCARD_E_SHARING_VIOLATION' },
+        });
+      }
+      expect(run.events.indexOf(busy)).toBeGreaterThan(run.events.indexOf(retries.at(-1)!));
+      const firstAt = retryOf(retries[0]!)?.nextAtMs ?? 0;
+      expect((retryOf(retries.at(-1)!)?.nextAtMs ?? 0) - firstAt).toBeGreaterThanOrEqual(3_000);
       run.child.kill('SIGTERM');
       expect((await run.exit).code, run.transcript()).toBe(0);
     } finally {
       await holder.close();
+    }
+  }, 30_000);
+
+  it('says the card is not ready and tries again; lends it once the other program lets go', async () => {
+    const holder = await openReader(pcscd.readers[0]);
+    await holder.powerOn();
+    let isHeld = true;
+    try {
+      const run = lend(['--yes', '--reader', '00 00', vmLink()]);
+      const inUse = explain(
+        { kind: 'pcsc', code: 'SCARD_E_SHARING_VIOLATION' },
+        { client: 'cli' },
+      ).title;
+      const retryLine = `Lent: the VM sees the reader; card not ready (${inUse}, SCARD_E_SHARING_VIOLATION), trying again (1/3) in `;
+      await vi.waitFor(() => expect(run.stdout.join('\n'), run.transcript()).toContain(retryLine), {
+        timeout: 15_000,
+        interval: 50,
+      });
+      await holder.close();
+      isHeld = false;
+      await vi.waitFor(
+        () =>
+          expect(run.stdout.join('\n'), run.transcript()).toContain(
+            'Lent: the VM can use the card',
+          ),
+        { timeout: 15_000, interval: 50 },
+      );
+      expect(run.stdout.join('\n')).not.toContain('no card in it:');
+      run.child.kill('SIGTERM');
+      expect((await run.exit).code, run.transcript()).toBe(0);
+    } finally {
+      if (isHeld) await holder.close();
     }
   }, 30_000);
 });

@@ -1,4 +1,5 @@
 import type { ApduLogEntry, BridgeState } from '@cardlend/bridge';
+import { explain } from '@cardlend/problems';
 import { describe, expect, it } from 'vitest';
 import {
   clockTime,
@@ -7,6 +8,7 @@ import {
   formatReaderLines,
   formatReadersJson,
   formatStatus,
+  jsonLine,
   stateEvent,
 } from '../src/format.ts';
 import { ExitCode, outcomeOf } from '../src/outcome.ts';
@@ -104,6 +106,60 @@ describe('status line', () => {
     expect(formatStatus(s, 1_000)).toBe(line);
   });
 
+  describe('while the bridge powers the card on again (powerOnRetry)', () => {
+    const sharingViolation = {
+      code: 'BRIDGE_READER_BUSY',
+      message: 'The reader is busy or held by another program.',
+      source: { kind: 'pcsc', code: 'SCARD_E_SHARING_VIOLATION' },
+    } as const;
+    const retrying = (attempt: number, error: NonNullable<BridgeState['error']>): BridgeState =>
+      state({
+        link: 'lent',
+        powerOnRetry: { attempt, maxAttempts: 3, nextAtMs: 2_000, error },
+      });
+    const inUse = explain(
+      { kind: 'pcsc', code: 'SCARD_E_SHARING_VIOLATION' },
+      { os: 'linux', client: 'cli' },
+    );
+
+    it("says the card is not ready and trying again n/N, why in the catalog's words", () => {
+      expect(formatStatus(retrying(2, sharingViolation), 1_000, 'linux')).toBe(
+        `Lent: the VM sees the reader; card not ready (${inUse.title}, SCARD_E_SHARING_VIOLATION), trying again (2/3) in 1 s…`,
+      );
+      expect(inUse.id).toBe('reader-in-use');
+    });
+
+    it('a failure without a source is told by its bridge code; an older error does not win', () => {
+      const mute = { code: 'BRIDGE_CARD_MUTE', message: 'The card does not answer.' } as const;
+      const title = explain({ kind: 'bridge', code: 'BRIDGE_CARD_MUTE' }, { client: 'cli' }).title;
+      const s = { ...retrying(1, mute), error: sharingViolation };
+      expect(formatStatus(s, 1_600)).toBe(
+        `Lent: the VM sees the reader; card not ready (${title}, BRIDGE_CARD_MUTE), trying again (1/3) in 1 s…`,
+      );
+      // Due already (the retry is running): no negative countdown.
+      expect(formatStatus(s, 2_500)).toContain('trying again (1/3) in 0 s…');
+    });
+
+    it('after the last failure the error is said as without retries', () => {
+      expect(formatStatus(state({ link: 'lent', error: sharingViolation }), 1_000)).toBe(
+        'Lent: the VM sees the reader; no card in it: The reader is busy or held by another program.',
+      );
+    });
+
+    it('JSON state events carry powerOnRetry as the bridge has it, null without', () => {
+      expect(stateEvent(retrying(3, sharingViolation))).toMatchObject({
+        event: 'state',
+        link: 'lent',
+        card: null,
+        error: null,
+        powerOnRetry: { attempt: 3, maxAttempts: 3, nextAtMs: 2_000, error: sharingViolation },
+      });
+      const line = JSON.parse(jsonLine(stateEvent(retrying(1, sharingViolation))));
+      expect(line.powerOnRetry.error.source).toEqual(sharingViolation.source);
+      expect(stateEvent(state({ link: 'lent' }))).toMatchObject({ powerOnRetry: null });
+    });
+  });
+
   it('JSON state event', () => {
     expect(stateEvent(state({ link: 'lent', card: card('accepted') }))).toEqual({
       event: 'state',
@@ -116,6 +172,7 @@ describe('status line', () => {
       },
       error: null,
       reconnectAttempt: null,
+      powerOnRetry: null,
     });
   });
 });
