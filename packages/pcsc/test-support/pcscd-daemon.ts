@@ -1,6 +1,7 @@
 /**
  * One pcscd process in fresh network and mount namespaces (see pcscd.ts): started in the
- * foreground with debug logging, ready when it logs "daemon ready", stopped with SIGTERM.
+ * foreground at the chosen log level (info by default), ready when it logs "daemon ready",
+ * stopped with SIGTERM.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -13,28 +14,46 @@ import { join } from 'node:path';
 const SCRIPT =
   'ip link set lo up && mkdir -p /run/pcscd && mount --bind "$1" /run/pcscd && ' +
   'mount --bind "$1/reader.conf.d" /etc/reader.conf.d && ' +
-  'exec /usr/sbin/pcscd --foreground --debug $2';
+  'exec /usr/sbin/pcscd --foreground $2 $3';
 
 /** vpcd's reader configuration, as Debian's vsmartcard-vpcd installs it. */
 const VPCD_CONF = '/etc/reader.conf.d/vpcd';
 
 const MAX_LOG_LINES = 400;
 
+/** pcscd's log levels, most verbose first (its `--debug`, `--info`, `--error`, `--critical`). */
+export const PCSCD_LOG_LEVELS = ['debug', 'info', 'error', 'critical'] as const;
+export type PcscdLogLevel = (typeof PCSCD_LOG_LEVELS)[number];
+
+/** Options of one pcscd child. */
+interface DaemonOptions {
+  readyTimeoutMs?: number;
+  logApdus?: boolean;
+  logLevel?: PcscdLogLevel;
+}
+
 /** A pcscd child process. */
 export class Daemon {
   readonly #dir: string;
   readonly #readyTimeoutMs: number;
   readonly #logApdus: boolean;
+  readonly #logLevel: PcscdLogLevel;
   readonly #lines: string[] = [];
   #child: ChildProcess | null = null;
   #exited: Promise<void> = Promise.resolve();
   #isFirstStart = true;
   readonly #watchers = new Set<(line: string) => void>();
 
-  constructor(dir: string, opts: { readyTimeoutMs?: number; logApdus?: boolean }) {
+  constructor(dir: string, opts: DaemonOptions) {
     this.#dir = dir;
     this.#readyTimeoutMs = opts.readyTimeoutMs ?? 15_000;
     this.#logApdus = opts.logApdus ?? false;
+    this.#logLevel = opts.logLevel ?? 'info';
+  }
+
+  /** The level pcscd logs at. */
+  get logLevel(): PcscdLogLevel {
+    return this.#logLevel;
   }
 
   /** The running pcscd's pid (throws when not running). */
@@ -72,6 +91,7 @@ export class Daemon {
       SCRIPT,
       'sh',
       this.#dir,
+      `--${this.#logLevel}`,
       this.#logApdus ? '--apdu' : '',
     ];
     const child = spawn('unshare', args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -18,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VirtualCard } from '@cardlend/card-sim';
 import { connectInNamespace } from './netns-socket.ts';
-import { Daemon } from './pcscd-daemon.ts';
+import { Daemon, PCSCD_LOG_LEVELS } from './pcscd-daemon.ts';
+import type { PcscdLogLevel } from './pcscd-daemon.ts';
 import { VpcdCard } from './vpcd-card.ts';
 import type { VpcdCardOptions } from './vpcd-card.ts';
 import { startVicc } from './vicc.ts';
@@ -38,6 +39,32 @@ export interface PcscdOptions {
   readyTimeoutMs?: number;
   /** Log APDUs too (`--apdu`); default false. */
   logApdus?: boolean;
+  /**
+   * pcscd's log level; default `info`, or the environment variable `CARDLEND_PCSCD_LOG`
+   * (`debug`, `info`, `error`, `critical`) when set: `CARDLEND_PCSCD_LOG=debug` for
+   * investigations.
+   */
+  logLevel?: PcscdLogLevel;
+}
+
+/** The environment variable that sets the test pcscd's default log level. */
+export const PCSCD_LOG_ENV = 'CARDLEND_PCSCD_LOG';
+
+export type { PcscdLogLevel };
+
+/** The log level: `opts.logLevel`, else `CARDLEND_PCSCD_LOG`, else `info`; throws on a bad value. */
+export function pcscdLogLevel(
+  opts: PcscdOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): PcscdLogLevel {
+  const wanted = opts.logLevel ?? env[PCSCD_LOG_ENV] ?? 'info';
+  const level = PCSCD_LOG_LEVELS.find((l) => l === wanted);
+  if (level === undefined) {
+    throw new Error(
+      `unknown pcscd log level "${wanted}" (${PCSCD_LOG_ENV} or logLevel: ${PCSCD_LOG_LEVELS.join(', ')})`,
+    );
+  }
+  return level;
 }
 
 /** Options of {@link Pcscd.insertCard}. */
@@ -55,6 +82,8 @@ export interface Pcscd {
   /** pcscd's socket, as `PCSCLITE_CSOCK_NAME` names it for this process. */
   readonly socketPath: string;
   readonly readers: typeof VPCD_READERS;
+  /** The level pcscd logs at (see {@link PcscdOptions.logLevel}). */
+  readonly logLevel: PcscdLogLevel;
   /** Plugs a simulated card into a vpcd slot; resolves once pcscd has spoken to it. */
   insertCard(card: VirtualCard, opts?: InsertOptions): Promise<VpcdCard>;
   /** Plugs a removed card in again (same object, same exchange log). */
@@ -116,6 +145,7 @@ export function checkPcscdPrerequisites(): void {
 /** Starts the test pcscd; one per process at a time. */
 export async function startPcscd(opts: PcscdOptions = {}): Promise<Pcscd> {
   checkPcscdPrerequisites();
+  const logLevel = pcscdLogLevel(opts);
   if (running !== null) throw new Error('a test pcscd already runs in this process; stop it first');
   const { dir, socketPath } = pcscdPaths();
   const current = process.env['PCSCLITE_CSOCK_NAME'];
@@ -125,7 +155,7 @@ export async function startPcscd(opts: PcscdOptions = {}): Promise<Pcscd> {
   process.env['PCSCLITE_CSOCK_NAME'] = socketPath;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const daemon = new Daemon(dir, opts);
+  const daemon = new Daemon(dir, { ...opts, logLevel });
   await daemon.start();
   running = makeHandle(daemon, dir, socketPath);
   return running;
@@ -155,6 +185,7 @@ function makeHandle(daemon: Daemon, dir: string, socketPath: string): Pcscd {
     dir,
     socketPath,
     readers: VPCD_READERS,
+    logLevel: daemon.logLevel,
     insertCard: (card, opts = {}) => plug(new VpcdCard(card, opts.slot ?? 0, opts)),
     reinsert: (link) => plug(link),
     startVicc: async (opts = {}) => {
