@@ -3,8 +3,10 @@
  * script). Loaded lazily, so importing this package never needs the native addon.
  *
  * Measured with pcsc-mini 0.1.3 against pcsc-lite 1.9.9 (../README.md):
- * - the ATR in its reader `change` events is not the card's (right length, wrong bytes), so
- *   this adapter reports an empty ATR there; the reader layer reads the ATR from SCardStatus;
+ * - the ATR in its reader `change` events is not the card's (right length, bytes `25 00 …`
+ *   for every card; pcsc-lite's rgbAtr is right), so this adapter reports an empty ATR there
+ *   and the reader layer reads the ATR from SCardStatus. README "The ATR of a listing" has
+ *   the measurements and the likely cause; test/pcsc-mini-event-atr.test.ts pins it;
  * - it watches at most 4 readers and holds at most 4 card handles per client;
  * - a stopped pcscd ends its watch with `CommError`; establishing a context then fails with
  *   `NoService` until pcscd is back.
@@ -287,7 +289,7 @@ class MiniContext implements BindingContext {
     reader.on('change', (status) => {
       this.#lastActivityAt = Date.now();
       if (this.#isReleased) return;
-      // pcsc-mini's event ATR is unreliable (see the module comment): report none.
+      // pcsc-mini 0.1.3's event ATR is wrong (see the module comment): report none.
       listener.onReaderState({ name, state: status.raw & 0xffff, atr: new Uint8Array(0) });
     });
     reader.on('disconnect', () => {
