@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { explainFailure } from '../errors/explain.ts';
+import { setup } from '../state/lending-session.fixture.ts';
 import { noticeFor, problemOnLoad, refineProblem } from './notices.ts';
 
 const b64url = (text: string): string =>
@@ -38,6 +39,30 @@ describe('noticeFor', () => {
   it('shows the lending problem (the lending state holds it back while retrying)', () => {
     expect(noticeFor({ ...base, sessionProblem: null })).toBeNull();
     expect(noticeFor({ ...base, sessionProblem: vmGone })).toBe(vmGone);
+  });
+
+  it('shows nothing while the bridge powers the card on again, the failure once it gave up', async () => {
+    const { session, reader } = setup();
+    await session.tryVirtualCard();
+    const busy = {
+      code: 'BRIDGE_READER_BUSY',
+      message: 'x',
+      source: { kind: 'pcsc', code: 'SCARD_E_SHARING_VIOLATION' },
+    } as const;
+    const lent = { link: 'lent', card: null, error: null } as const;
+    const notice = () =>
+      noticeFor({ ...base, closeCode: undefined, sessionProblem: session.problem });
+    for (const attempt of [1, 2, 3]) {
+      reader.link?.emit({
+        ...lent,
+        powerOnRetry: { attempt, maxAttempts: 3, nextAtMs: 0, error: busy },
+      });
+      expect(notice(), `attempt ${attempt}`).toBeNull();
+      expect(session.pendingProblem?.id).toBe('reader-in-use');
+    }
+    reader.link?.emit({ ...lent, error: busy });
+    expect(notice()?.id).toBe('reader-in-use');
+    expect(notice()?.reference).toBe('SCARD_E_SHARING_VIOLATION');
   });
 
   it("puts the page's own problem first", () => {
