@@ -1,6 +1,7 @@
 /**
  * A TLS listener that takes only clients with a certificate its CA signed: the VM dial-in
- * listener (dial-in-tls.ts) and the operator API (operator/). One set of server options, kept
+ * listener (dial-in-tls.ts), the operator API (operator/) and the cluster link
+ * (cluster/link-tls.ts). One set of server options, kept
  * when SIGHUP brings new PEM files, and the bookkeeping both need to close without waiting on a
  * client stalled in its handshake.
  */
@@ -8,8 +9,8 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type { TlsMaterial } from './tls-files.ts';
 
-/** Oldest TLS version either listener speaks. */
-const MIN_VERSION = 'TLSv1.2';
+/** Oldest TLS version these listeners (and the cluster link's dialling side) speak. */
+export const TLS_MIN_VERSION = 'TLSv1.2';
 
 /**
  * Server options for `material`: a client certificate signed by `material.ca` is required
@@ -23,7 +24,7 @@ export function clientCertTlsOptions(
     ...material,
     requestCert: true,
     rejectUnauthorized: true,
-    minVersion: MIN_VERSION,
+    minVersion: TLS_MIN_VERSION,
     handshakeTimeout: handshakeTimeoutMs,
   };
 }
@@ -33,7 +34,7 @@ export function clientCertTlsOptions(
  * The minimum version goes with it: a new secure context starts from Node's defaults.
  */
 export function useClientCertTls(server: tls.Server, material: TlsMaterial): void {
-  server.setSecureContext({ ...material, minVersion: MIN_VERSION });
+  server.setSecureContext({ ...material, minVersion: TLS_MIN_VERSION });
 }
 
 /**

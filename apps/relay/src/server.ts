@@ -14,6 +14,7 @@ import { parseTrustedProxies } from './auth/forwarded.ts';
 import type { ClusterRuntime } from './cluster/cluster-runtime.ts';
 import type { ClusterStore } from './cluster/store.ts';
 import { ClusterResumes } from './cluster/resume-link.ts';
+import { loadLinkTlsFiles } from './cluster/link-tls.ts';
 import { startCluster } from './cluster/wiring.ts';
 import { startOperator, type RunningOperator } from './operator/wiring.ts';
 import { createOriginPolicy, isLoopbackHost } from './auth/origin.ts';
@@ -89,8 +90,8 @@ export interface RelayServer {
   /** TCP connections the VM TLS listener holds now (0 without one). */
   readonly vmTlsConnections: number;
   /**
-   * Re-reads the TLS certificate and key of the listener, of the VM TLS listener and of the
-   * operator API (their CAs too) (SIGHUP); new connections use them, live ones keep theirs.
+   * Re-reads the TLS certificate and key of the listener, of the VM TLS listener, of the
+   * operator API and of the cluster link (their CAs too) (SIGHUP); new connections use them, live ones keep theirs.
    * Throws `RELAY_CONFIG_INVALID` (and keeps all the old ones) if any cannot be loaded. No-op
    * without TLS.
    */
@@ -283,9 +284,11 @@ function relayHandle(parts: {
       const web = config.tls ? loadWebTlsFiles(config.tls) : undefined;
       const vm = targets.loadVmTlsFiles();
       const op = operator?.loadTlsFiles();
+      const link = config.cluster?.linkTls ? loadLinkTlsFiles(config.cluster.linkTls) : undefined;
       if (web) (httpServer as https.Server).setSecureContext(web);
       if (vm) targets.useVmTlsFiles(vm);
       if (op) operator?.useTlsFiles(op);
+      if (link) cluster?.useLinkTls(link);
     },
     async close(): Promise<void> {
       readiness.markDraining();

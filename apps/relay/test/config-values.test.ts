@@ -119,8 +119,8 @@ describe('the messages of the config-file objects that use them', () => {
     ],
     [
       'cluster',
-      () => parseClusterFile({ node: 'a' }, 'r.json'),
-      'r.json: unknown key "cluster.node" (allowed: redis, nodeId, advertise, leaseMs)',
+      () => parseClusterFile({ node: 'a' }, 'r.json', '/'),
+      'r.json: unknown key "cluster.node" (allowed: redis, nodeId, advertise, leaseMs, linkTls)',
     ],
     [
       'vmEndpoints',

@@ -29,6 +29,8 @@ export interface TestCa {
   /** Subject alt names default to IP:127.0.0.1 and DNS:localhost. */
   issueServer(cn: string, opts?: { notAfter?: Date; sans?: x509.JsonGeneralName[] }): Promise<Pem>;
   issueClient(cn: string, opts?: { notAfter?: Date }): Promise<Pem>;
+  /** Both purposes (TLS server and client), as a cluster node's link certificate needs. */
+  issueNode(cn: string): Promise<Pem>;
 }
 
 let serial = 1;
@@ -69,7 +71,7 @@ export async function makeCa(cn = 'cardlend test VM CA'): Promise<TestCa> {
   });
   const issue = async (
     subjectCn: string,
-    purpose: x509.ExtendedKeyUsage,
+    purposes: x509.ExtendedKeyUsage[],
     sans: x509.JsonGeneralName[],
     leafNotAfter: Date,
   ): Promise<Pem> => {
@@ -89,7 +91,7 @@ export async function makeCa(cn = 'cardlend test VM CA'): Promise<TestCa> {
           x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
           true,
         ),
-        new x509.ExtendedKeyUsageExtension([purpose], false),
+        new x509.ExtendedKeyUsageExtension(purposes, false),
         ...(sans.length > 0 ? [new x509.SubjectAlternativeNameExtension(sans, false)] : []),
         await x509.AuthorityKeyIdentifierExtension.create(ca, false),
         await x509.SubjectKeyIdentifierExtension.create(leafKeys.publicKey),
@@ -101,12 +103,13 @@ export async function makeCa(cn = 'cardlend test VM CA'): Promise<TestCa> {
       sha256: fingerprint(cert),
     };
   };
+  const { serverAuth, clientAuth } = x509.ExtendedKeyUsage;
   return {
     cert: ca.toString('pem'),
     issueServer: (subjectCn, opts = {}) =>
       issue(
         subjectCn,
-        x509.ExtendedKeyUsage.serverAuth,
+        [serverAuth],
         opts.sans ?? [
           { type: 'ip', value: '127.0.0.1' },
           { type: 'dns', value: 'localhost' },
@@ -114,7 +117,8 @@ export async function makeCa(cn = 'cardlend test VM CA'): Promise<TestCa> {
         opts.notAfter ?? notAfter,
       ),
     issueClient: (subjectCn, opts = {}) =>
-      issue(subjectCn, x509.ExtendedKeyUsage.clientAuth, [], opts.notAfter ?? notAfter),
+      issue(subjectCn, [clientAuth], [], opts.notAfter ?? notAfter),
+    issueNode: (subjectCn) => issue(subjectCn, [serverAuth, clientAuth], [], notAfter),
   };
 }
 

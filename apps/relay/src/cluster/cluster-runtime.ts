@@ -8,8 +8,10 @@ import type net from 'node:net';
 import type { DialInEvent } from '../dial-in.ts';
 import { TICKET_REFUSALS } from '../resume/tickets.ts';
 import { NODE_TIMERS, type SessionTimers } from '../session/timers.ts';
+import type { TlsMaterial } from '../tls-files.ts';
 import type { ResumeHello } from './link-auth.ts';
 import { encodeCloseFrame } from './link-frames.ts';
+import type { LinkTlsClient } from './link-tls.ts';
 import type { ClusterStore, VmLeaseGrant } from './store.ts';
 import type { TakeoverMarks } from './takeover.ts';
 import { VmLease } from './vm-lease.ts';
@@ -30,6 +32,10 @@ export interface ClusterRuntimeOptions {
   /** Status changes (readiness, metrics, logs). */
   readonly onStatus?: (status: ClusterStatus) => void;
   readonly linkKey?: Uint8Array;
+  /** TLS for the links this node dials (config `cluster.linkTls`); none: plain TCP. */
+  readonly linkTls?: LinkTlsClient | undefined;
+  /** A link to another node failed (logged; never payloads or tickets). */
+  readonly onLinkFailure?: (message: string) => void;
 }
 
 export class ClusterRuntime {
@@ -46,6 +52,10 @@ export class ClusterRuntime {
   readonly leases = new Set<VmLease>();
   /** Key of the internal link between nodes (link-auth.ts); none without token secrets. */
   readonly linkKey: Uint8Array | undefined;
+  /** TLS of the links this node dials; undefined: plain TCP (cluster/link-tls.ts). */
+  readonly linkTls: LinkTlsClient | undefined;
+  /** Reports a failed link to another node (the log). */
+  readonly onLinkFailure: (message: string) => void;
   readonly #closers: (() => Promise<void> | void)[] = [];
   /** Locks whose session takes over a VM whose last holder died (cluster/takeover.ts). */
   readonly takeovers: TakeoverMarks = new WeakSet();
@@ -61,6 +71,8 @@ export class ClusterRuntime {
     this.now = opts.now ?? Date.now;
     this.#onStatus = opts.onStatus ?? (() => {});
     this.linkKey = opts.linkKey;
+    this.linkTls = opts.linkTls;
+    this.onLinkFailure = opts.onLinkFailure ?? (() => {});
     this.#wasDown = !opts.store.isAvailable;
     this.#unsubscribe = opts.store.onAvailability((up) => this.#availability(up));
   }
@@ -103,6 +115,12 @@ export class ClusterRuntime {
     socket.end(encodeCloseFrame(code, reason));
     socket.resume();
   };
+
+  /**
+   * Serves and dials new links with new TLS material (SIGHUP; set by cluster/wiring.ts when
+   * the link has TLS); live links keep theirs.
+   */
+  useLinkTls: (material: TlsMaterial) => void = () => {};
 
   /** Runs `closer` when the runtime closes (link server, directory entries). */
   onClose(closer: () => Promise<void> | void): void {

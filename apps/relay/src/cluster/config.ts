@@ -1,14 +1,22 @@
 /**
- * The cluster settings: `--cluster redis://HOST:PORT --node-id ID --advertise HOST:PORT`, or
- * the config file's `"cluster": { "redis", "nodeId", "advertise", "leaseMs" }` (flags win,
- * part by part). Pure: parsing and checks only. Without them the relay is one process with its
- * state in memory, as before.
+ * The cluster settings: `--cluster redis://HOST:PORT --node-id ID --advertise HOST:PORT`
+ * (`--link-tls-cert FILE --link-tls-key FILE --link-tls-ca FILE`), or the config file's
+ * `"cluster": { "redis", "nodeId", "advertise", "leaseMs", "linkTls": { "cert", "key", "ca" } }`
+ * (flags win, part by part; `linkTls`'s paths relative to the config file). Pure: parsing and
+ * checks only. Without them the relay is one process with its state in memory, as before.
  */
-import type { ClusterConfig } from '../config/types.ts';
-import { asObject, checkKnownKeys, invalid, parseHostPort, positiveInt } from '../config/values.ts';
+import type { ClusterConfig, LinkTlsConfig } from '../config/types.ts';
+import {
+  asObject,
+  certKeyCaFiles,
+  checkKnownKeys,
+  invalid,
+  parseHostPort,
+  positiveInt,
+} from '../config/values.ts';
 
 const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
-const FILE_KEYS = ['redis', 'nodeId', 'advertise', 'leaseMs'] as const;
+const FILE_KEYS = ['redis', 'nodeId', 'advertise', 'leaseMs', 'linkTls'] as const;
 
 /** Checks a `redis://` / `rediss://` URL with a host and a port; returns it trimmed. */
 export function parseRedisUrl(value: unknown, what: string): string {
@@ -38,7 +46,11 @@ function advertise(value: unknown, what: string): string {
 }
 
 /** The config file's `"cluster"` object (complete, or completed by flags later). */
-export function parseClusterFile(value: unknown, source: string): Partial<ClusterConfig> {
+export function parseClusterFile(
+  value: unknown,
+  source: string,
+  baseDir: string,
+): Partial<ClusterConfig> {
   const o = asObject(value);
   const shape = '{ "redis": "redis://HOST:PORT", "nodeId": ID, "advertise": "HOST:PORT" }';
   if (!o) throw invalid(`${source}: "cluster" must be an object ${shape}`);
@@ -49,22 +61,58 @@ export function parseClusterFile(value: unknown, source: string): Partial<Cluste
     ...('nodeId' in o ? { nodeId: nodeId(o['nodeId'], at('nodeId')) } : {}),
     ...('advertise' in o ? { advertise: advertise(o['advertise'], at('advertise')) } : {}),
     ...('leaseMs' in o ? { leaseMs: positiveInt(o['leaseMs'], at('leaseMs')) } : {}),
+    ...('linkTls' in o
+      ? { linkTls: certKeyCaFiles(o['linkTls'], source, 'cluster.linkTls', baseDir) }
+      : {}),
   };
 }
 
-/** The flags' part, over the file's part. */
-export function parseClusterFlags(flags: {
-  cluster?: string | undefined;
-  nodeId?: string | undefined;
-  advertise?: string | undefined;
-}): Partial<ClusterConfig> {
+/** The flags' part, over the file's part (`fileLinkTls`: the file's `cluster.linkTls`). */
+export function parseClusterFlags(
+  flags: {
+    cluster?: string | undefined;
+    nodeId?: string | undefined;
+    advertise?: string | undefined;
+    /** `--link-tls-cert`, `--link-tls-key`, `--link-tls-ca` as absolute paths. */
+    linkTls?: LinkTlsFlags;
+  },
+  fileLinkTls?: LinkTlsConfig,
+): Partial<ClusterConfig> {
+  const linkTls = linkTlsFlags(flags.linkTls ?? {}, fileLinkTls);
   return {
+    ...(linkTls !== undefined ? { linkTls } : {}),
     ...(flags.cluster !== undefined ? { redisUrl: parseRedisUrl(flags.cluster, '--cluster') } : {}),
     ...(flags.nodeId !== undefined ? { nodeId: nodeId(flags.nodeId, '--node-id') } : {}),
     ...(flags.advertise !== undefined
       ? { advertise: advertise(flags.advertise, '--advertise') }
       : {}),
   };
+}
+
+/** The `--link-tls-*` paths given (undefined: not given). */
+type LinkTlsFlags = { readonly [K in keyof LinkTlsConfig]?: string | undefined };
+
+const LINK_TLS_FLAGS = {
+  certFile: '--link-tls-cert',
+  keyFile: '--link-tls-key',
+  caFile: '--link-tls-ca',
+} as const;
+
+/** `--link-tls-*` over the file's `cluster.linkTls`, each its part; together they are complete. */
+function linkTlsFlags(
+  flags: LinkTlsFlags,
+  file: LinkTlsConfig | undefined,
+): LinkTlsConfig | undefined {
+  const given = Object.values(flags).some((f) => f !== undefined);
+  if (!given) return undefined;
+  const merged = { ...file, ...Object.fromEntries(Object.entries(flags).filter(([, f]) => f)) };
+  const names = Object.entries(LINK_TLS_FLAGS);
+  const missing = names.filter(([k]) => !(k in merged)).map(([, flag]) => flag);
+  if (missing.length > 0)
+    throw invalid(
+      `${Object.values(LINK_TLS_FLAGS).join(', ')} go together (or complete the config file's "cluster.linkTls"): missing ${missing.join(', ')}`,
+    );
+  return merged as LinkTlsConfig;
 }
 
 /** Merged parts → the cluster settings, or undefined when none was given; incomplete throws. */

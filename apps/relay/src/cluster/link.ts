@@ -9,16 +9,35 @@
  * A resume hello (a browser on B presents the ticket of a session A runs) is answered `OK\n`
  * too and handed to `resume` (cluster/resume-link.ts), which speaks framed messages
  * (link-frames.ts) on the socket from then on. A refused hello gets `ERR <reason>\n`.
+ *
+ * With `cluster.linkTls` all of it runs inside TLS, both ends presenting a certificate the
+ * cluster CA signed (link-tls.ts). A node with TLS and one without do not understand each
+ * other: each side says so in its log and the link fails at once (a ClientHello reaching a
+ * plain listener is refused on its first byte; a hello line reaching a TLS listener fails its
+ * handshake), so the session gets what an unreachable holder gives.
  */
 import net from 'node:net';
+import tls from 'node:tls';
+import { remoteOf, trackConnections, useClientCertTls } from '../client-cert-tls.ts';
 import type { HostPort } from '../config/types.ts';
 import type { VmConnection } from '../targets.ts';
+import type { TlsMaterial } from '../tls-files.ts';
 import { listenOn } from '../listen.ts';
 import { checkHello, MAX_HELLO_BYTES, signHello, type ResumeHello } from './link-auth.ts';
+import {
+  describeLinkFailure,
+  describeRefusedHandshake,
+  linkServerTlsOptions,
+  looksLikeTls,
+  TLS_HANDSHAKE_RECORD,
+  type LinkTlsClient,
+} from './link-tls.ts';
 
 export interface LinkServerOptions {
   readonly listen: HostPort;
   readonly key: Uint8Array | undefined;
+  /** The link's TLS material (config `cluster.linkTls`); undefined: plain TCP. */
+  readonly tls?: TlsMaterial | undefined;
   /** Takes target's VM connection (dial-in targets only); rejects when there is none. */
   readonly take: (targetId: string, signal: AbortSignal) => Promise<VmConnection>;
   readonly isDialIn: (targetId: string) => boolean;
@@ -34,13 +53,23 @@ export interface LinkServerOptions {
 /** A's side: accepts links from other nodes. */
 export class LinkServer {
   readonly #o: LinkServerOptions;
-  readonly #server: net.Server;
+  readonly #server: net.Server | tls.Server;
   readonly #seen = new Map<string, number>();
-  readonly #sockets = new Set<net.Socket>();
+  /** Every TCP connection still open, TLS handshakes in progress included. */
+  readonly #sockets: ReadonlySet<net.Socket>;
 
   constructor(opts: LinkServerOptions) {
     this.#o = opts;
-    this.#server = net.createServer((s) => this.#accept(s));
+    const accept = (s: net.Socket) => this.#accept(s);
+    this.#server = opts.tls
+      ? tls.createServer(linkServerTlsOptions(opts.tls), accept)
+      : net.createServer(accept);
+    this.#server.on('tlsClientError', (e: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+      const why = describeRefusedHandshake(e, socket);
+      opts.onEvent(`link refused: TLS handshake with ${remoteOf(socket)} failed: ${why}`);
+      socket.destroy();
+    });
+    this.#sockets = trackConnections(this.#server);
     this.#server.on('error', (e) => opts.onEvent(`link server: ${e.message}`));
   }
 
@@ -52,19 +81,34 @@ export class LinkServer {
     return (this.#server.address() as net.AddressInfo).port;
   }
 
+  /**
+   * New links use new TLS material (SIGHUP); live ones keep theirs. No-op on a plain link
+   * listener.
+   */
+  useTls(material: TlsMaterial): void {
+    if (this.#server instanceof tls.Server) useClientCertTls(this.#server, material);
+  }
+
   close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const s of this.#sockets) s.destroy();
-    return new Promise((resolve) => this.#server.close(() => resolve()));
+    return closed;
   }
 
   #accept(socket: net.Socket): void {
-    this.#sockets.add(socket);
     socket.setNoDelay(true);
     socket.on('error', () => {});
-    socket.once('close', () => this.#sockets.delete(socket));
+    // rejectUnauthorized already ended unverified handshakes; this is a second lock.
+    if (socket instanceof tls.TLSSocket && !socket.authorized) return void socket.destroy();
     socket.setTimeout(5000, () => socket.destroy());
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
+      if (head.length === 0 && !this.#o.tls && chunk[0] === TLS_HANDSHAKE_RECORD) {
+        socket.off('data', onData);
+        const why = 'it speaks TLS (cluster.linkTls is set there, not here)';
+        this.#o.onEvent(`link refused: a node at ${remoteOf(socket)}: ${why}`);
+        return void socket.destroy();
+      }
       head = Buffer.concat([head, chunk]);
       const nl = head.indexOf(0x0a);
       if (nl < 0 && head.length <= MAX_HELLO_BYTES) return;
@@ -132,52 +176,67 @@ export interface DialLinkOptions {
   readonly now: () => number;
   readonly timeoutMs: number;
   readonly signal: AbortSignal;
+  /** TLS towards the node (config `cluster.linkTls`); undefined: plain TCP. */
+  readonly tls: LinkTlsClient | undefined;
 }
 
 /** B's side: the VM connection of a target parked on another node, through its link. */
 export async function dialLink(o: DialLinkOptions): Promise<VmConnection> {
   const hello = signHello(o.key, o.targetId, o.nodeId, o.now());
-  const { socket, rest } = await dialHello(o.advertise, hello, o.timeoutMs, o.signal);
+  const { socket, rest } = await dialHello(o.advertise, hello, o.timeoutMs, o.signal, o.tls);
   return { socket, pending: rest.length > 0 ? Uint8Array.from(rest) : undefined };
 }
 
 /**
- * Connects to another node's `advertise` address, sends `hello` and waits for `OK\n`: the
- * socket, and the bytes that came after the answer. Rejects with the node's `ERR` reason, on
- * a close, on `signal` or after `timeoutMs`.
+ * Connects to another node's `advertise` address (with TLS when `tlsClient` is given), sends
+ * `hello` and waits for `OK\n`: the socket, and the bytes that came after the answer. Rejects
+ * with the node's `ERR` reason, on a close, a failed TLS handshake, a TLS answer to a plain
+ * link (each described for the log, link-tls.ts; the error's `code` kept), on `signal` or
+ * after `timeoutMs`.
  */
 export function dialHello(
   advertise: string,
   hello: string,
   timeoutMs: number,
   signal: AbortSignal,
+  tlsClient?: LinkTlsClient,
 ): Promise<{ socket: net.Socket; rest: Buffer }> {
   const colon = advertise.lastIndexOf(':');
   const host = advertise.slice(0, colon).replace(/^\[|\]$/g, '');
   const port = Number(advertise.slice(colon + 1));
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    const socket = tlsClient ? tlsClient.connect(host, port) : net.connect({ host, port });
     socket.setNoDelay(true);
     let head = Buffer.alloc(0);
+    let isSecure = false;
     const fail = (e: Error) => {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
       socket.off('close', onClose);
+      socket.on('error', () => {});
       socket.destroy();
       reject(e);
     };
-    const onClose = () => fail(new Error('the node closed the link'));
+    const onError = (e: NodeJS.ErrnoException) => {
+      const why = describeLinkFailure(e, tlsClient !== undefined, isSecure);
+      fail(Object.assign(new Error(why, { cause: e }), { code: e.code }));
+    };
+    const onClose = () => fail(new Error(closedWhy(tlsClient !== undefined, isSecure, head)));
     const onAbort = () => fail(new Error('browser left'));
     const timer = setTimeout(
       () => fail(Object.assign(new Error('link timeout'), { code: 'ETIMEDOUT' })),
       timeoutMs,
     );
     signal.addEventListener('abort', onAbort);
-    socket.once('error', fail);
+    socket.once('error', onError);
     socket.once('close', onClose);
-    socket.once('connect', () => socket.write(hello));
+    socket.once(tlsClient ? 'secureConnect' : 'connect', () => {
+      isSecure = true;
+      socket.write(hello);
+    });
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
+      if (!tlsClient && looksLikeTls(head)) return fail(new Error(TLS_ANSWER_TO_PLAIN));
       const nl = head.indexOf(0x0a);
       if (nl < 0) return head.length > 256 ? fail(new Error('bad link answer')) : undefined;
       socket.off('data', onData);
@@ -185,11 +244,23 @@ export function dialHello(
       if (answer !== 'OK') return fail(new Error(answer.replace(/^ERR /, '')));
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
-      socket.off('error', fail);
+      socket.off('error', onError);
       socket.off('close', onClose);
       socket.on('error', () => {});
       resolve({ socket, rest: head.subarray(nl + 1) });
     };
     socket.on('data', onData);
   });
+}
+
+const TLS_ANSWER_TO_PLAIN = 'the node answered in TLS (cluster.linkTls is set there, not here)';
+
+/** Why a link closed before its answer, as far as this side can tell. */
+function closedWhy(isTls: boolean, isSecure: boolean, head: Buffer): string {
+  if (head.length > 0) return 'the node closed the link';
+  if (!isTls)
+    return 'the node closed the link before answering (a node with cluster.linkTls closes plain links)';
+  return isSecure
+    ? "TLS: the node closed the link before answering (did it refuse this node's certificate?)"
+    : "TLS: the node closed the link in the handshake (no cluster.linkTls there, or it refused this node's certificate)";
 }

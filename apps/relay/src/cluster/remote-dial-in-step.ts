@@ -32,6 +32,7 @@ export function remoteDialInStep(rt: ClusterRuntime, connectTimeoutMs: number): 
         now: rt.now,
         timeoutMs: connectTimeoutMs,
         signal: io.signal,
+        tls: rt.linkTls,
       });
       if (io.signal.aborted) {
         vm.socket.destroy();
@@ -41,6 +42,9 @@ export function remoteDialInStep(rt: ClusterRuntime, connectTimeoutMs: number): 
     } catch (e) {
       if (io.signal.aborted) return refuse(undefined);
       const why = (e as Error).message;
+      rt.onLinkFailure(
+        `link to node ${entry.nodeId} (${entry.advertise}) for ${a.targetId}: ${why}`,
+      );
       return refuse({
         code: RelayClose.VM_UNREACHABLE,
         reason:

@@ -98,7 +98,7 @@ export class ClusterResumes {
     let link;
     try {
       const timeoutMs = this.#runner.config.connectTimeoutMs;
-      link = await dialHello(record.advertise, hello, timeoutMs, pending.signal);
+      link = await dialHello(record.advertise, hello, timeoutMs, pending.signal, rt.linkTls);
     } catch (e) {
       if (pending.signal.aborted) return GONE;
       // Nothing listens on its link address: that node is not running, nor is the session.

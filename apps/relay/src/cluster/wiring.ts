@@ -1,7 +1,8 @@
 /**
  * Starts a node's part of a relay cluster from the configuration: the Redis-protocol store,
  * the runtime, readiness (`/readyz` 503 `unavailable: …` while new sessions are refused) and
- * two gauges (`cardlend_relay_cluster_store_up`, `cardlend_relay_cluster_admitting`). Without
+ * two gauges (`cardlend_relay_cluster_store_up`, `cardlend_relay_cluster_admitting`), and the
+ * internal link (TLS with `cluster.linkTls`: cluster/link-tls.ts). Without
  * `config.cluster` nothing starts: the relay is one process with its state in memory.
  */
 import { Gauge } from 'prom-client';
@@ -10,7 +11,9 @@ import { parseHostPort } from '../config/values.ts';
 import { RelayError } from '../errors.ts';
 import type { VmConnection } from '../targets.ts';
 import { DialInAnnouncer } from './dial-in-directory.ts';
+import type { TlsMaterial } from '../tls-files.ts';
 import { linkKey } from './link-auth.ts';
+import { LinkTlsClient, loadLinkTlsFiles } from './link-tls.ts';
 import { LinkServer } from './link.ts';
 import type { Readiness } from '../ops/http.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
@@ -41,6 +44,7 @@ const UNAVAILABLE: Record<Exclude<ClusterStatus, 'up'>, string> = {
 export async function startCluster(w: ClusterWiring): Promise<ClusterRuntime | undefined> {
   const c = w.config.cluster;
   if (c === undefined) return undefined;
+  const tls = c.linkTls ? loadLinkTlsFiles(c.linkTls) : undefined;
   let store = w.store;
   if (store === undefined) {
     const redis = new RedisClusterStore({ url: c.redisUrl });
@@ -65,17 +69,25 @@ export async function startCluster(w: ClusterWiring): Promise<ClusterRuntime | u
         w.emit({ kind: 'server-error', message: `cluster: ${UNAVAILABLE.down}` });
     },
     ...(w.config.tokenSecrets[0] ? { linkKey: linkKey(w.config.tokenSecrets[0]) } : {}),
+    linkTls: tls ? new LinkTlsClient(tls) : undefined,
+    onLinkFailure: (message) => w.emit({ kind: 'server-error', message }),
   });
   show(rt.status);
-  await startLinks(w, rt, parseHostPort(c.advertise, '--advertise'));
+  await startLinks(w, rt, parseHostPort(c.advertise, '--advertise'), tls);
   return rt;
 }
 
 /** The link server on the advertised address, and this node's dial-in directory entries. */
-async function startLinks(w: ClusterWiring, rt: ClusterRuntime, at: HostPort): Promise<void> {
+async function startLinks(
+  w: ClusterWiring,
+  rt: ClusterRuntime,
+  at: HostPort,
+  tls: TlsMaterial | undefined,
+): Promise<void> {
   const link = new LinkServer({
     listen: at,
     key: rt.linkKey,
+    tls,
     take: (id, signal) => w.vms.connect(id, w.config.connectTimeoutMs, signal),
     isDialIn: (id) => w.vms.get(id)?.isDialIn === true,
     resume: (hello, socket, head) => rt.onResumeLink(hello, socket, head),
@@ -92,6 +104,10 @@ async function startLinks(w: ClusterWiring, rt: ClusterRuntime, at: HostPort): P
       { cause: e },
     );
   }
+  rt.useLinkTls = (material) => {
+    rt.linkTls?.use(material);
+    link.useTls(material);
+  };
   const announcer = new DialInAnnouncer(rt);
   rt.onDialInEvent = (target, event) => announcer.onDialInEvent(target, event);
   rt.onClose(() => announcer.close());

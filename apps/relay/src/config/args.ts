@@ -60,6 +60,11 @@ Options:
                         and dial-in VMs are shared through this Redis/Valkey
                         store; ID names this node, HOST:PORT is where the other
                         nodes reach it (config file: "cluster")
+  --link-tls-cert FILE --link-tls-key FILE --link-tls-ca FILE
+                        TLS on the link between cluster nodes: this node's PEM
+                        certificate and key (used as TLS server and client) and
+                        the cluster CA that signs every node's certificate
+                        (re-read on SIGHUP; config file: "cluster.linkTls")
   --config FILE         JSON file with the same settings, e.g.
                           { "listen": "127.0.0.1:8080",
                             "targets": { "default": "127.0.0.1:35963" },
@@ -95,6 +100,9 @@ const VALUED = [
   'cluster',
   'node-id',
   'advertise',
+  'link-tls-cert',
+  'link-tls-key',
+  'link-tls-ca',
 ] as const;
 
 type ValuedFlag = (typeof VALUED)[number];
@@ -179,11 +187,19 @@ export function applyFlags(draft: ConfigDraft, flags: CommandLineFlags, cwd: str
   if (proxies !== undefined) draft.trustedProxies = commaList(proxies);
   const cluster = completeCluster({
     ...draft.cluster,
-    ...parseClusterFlags({
-      cluster: get('cluster'),
-      nodeId: get('node-id'),
-      advertise: get('advertise'),
-    }),
+    ...parseClusterFlags(
+      {
+        cluster: get('cluster'),
+        nodeId: get('node-id'),
+        advertise: get('advertise'),
+        linkTls: {
+          certFile: file('link-tls-cert'),
+          keyFile: file('link-tls-key'),
+          caFile: file('link-tls-ca'),
+        },
+      },
+      draft.cluster?.linkTls,
+    ),
   });
   if (cluster) draft.cluster = cluster;
 }

@@ -99,7 +99,8 @@ export function applyConfigFile(
   if ('http' in obj) draft.http = parseHttp(obj['http'], src);
   if ('vmTls' in obj) draft.vmTls = parseVmTls(obj['vmTls'], src);
   // Completed (and checked) once the flags are applied (config/args.ts).
-  if ('cluster' in obj) draft.cluster = parseClusterFile(obj['cluster'], source) as ClusterConfig;
+  if ('cluster' in obj)
+    draft.cluster = parseClusterFile(obj['cluster'], source, baseDir) as ClusterConfig;
   if ('operator' in obj) draft.operator = parseOperatorFile(obj['operator'], source, baseDir);
   if ('vmEndpoints' in obj) draft.vmEndpoints = parseEndpointAllowlist(obj['vmEndpoints'], source);
 }

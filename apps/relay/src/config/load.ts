@@ -10,6 +10,7 @@ import { RelayError } from '../errors.ts';
 import { defaultStaticDir } from '../paths.ts';
 import { loadVmTlsFiles, loadWebTlsFiles, readFileBytes, type ReadBytes } from '../tls-files.ts';
 import { loadOperatorTlsFiles } from '../operator/tls.ts';
+import { loadLinkTlsFiles } from '../cluster/link-tls.ts';
 import { applyFlags, parseCommandLine } from './args.ts';
 import { applyConfigFile } from './file.ts';
 import { configDefaults, type ConfigDraft, type RelayConfig } from './types.ts';
@@ -72,7 +73,7 @@ function readConfigFile(full: string, readFile: (file: string) => string): unkno
 
 /**
  * The load stage: reads the token secrets, checks that the TLS files can be read (the VM
- * listener's and the operator API's are parsed and cross-checked), and gives TLS dial-in
+ * listener's, the operator API's and the cluster link's are parsed and cross-checked), and gives TLS dial-in
  * targets the VM listener's address (banner, logs).
  */
 export function loadConfig(draft: ConfigDraft, readBytes: ReadBytes = readFileBytes): RelayConfig {
@@ -84,6 +85,7 @@ export function loadConfig(draft: ConfigDraft, readBytes: ReadBytes = readFileBy
   if (rest.tls) loadWebTlsFiles(rest.tls, readBytes);
   if (rest.vmTls) loadVmTlsFiles(rest.vmTls, readBytes);
   if (rest.operator?.tls) loadOperatorTlsFiles(rest.operator.tls, readBytes);
+  if (rest.cluster?.linkTls) loadLinkTlsFiles(rest.cluster.linkTls, readBytes);
   const config: RelayConfig = { ...rest, targets: { ...rest.targets }, tokenSecrets };
   for (const [id, t] of Object.entries(config.targets)) {
     if (t.vmCert && config.vmTls) config.targets[id] = { ...t, ...config.vmTls.listen };

@@ -161,7 +161,15 @@ export interface ClusterConfig {
   advertise: string;
   /** VM lease length, ms (a dead node's VMs are free within it). Default 3000. */
   leaseMs?: number;
+  /**
+   * TLS on the internal link between nodes, both ends presenting a certificate the cluster CA
+   * signed (cluster/link-tls.ts); PEM files, re-read on SIGHUP. Default none (plain TCP).
+   */
+  linkTls?: LinkTlsConfig;
 }
+
+/** `"cluster.linkTls": { "cert", "key", "ca" }` as absolute paths: this node's certificate and key, the cluster CA. */
+export type LinkTlsConfig = CertKeyCaFiles;
 
 /** Token-named VM endpoints the relay may serve (cluster/endpoints.ts compiles them). */
 export interface EndpointAllowlist {
@@ -183,9 +191,12 @@ export interface OperatorConfig {
   tls?: OperatorTlsConfig;
 }
 
-/** The operator API's `"tls": { "cert", "key", "ca" }` as absolute paths. */
-export interface OperatorTlsConfig {
+/** The PEM files of a TLS end that requires its peer's certificate: certificate, key, CA. */
+export interface CertKeyCaFiles {
   certFile: string;
   keyFile: string;
   caFile: string;
 }
+
+/** The operator API's `"tls": { "cert", "key", "ca" }` as absolute paths. */
+export type OperatorTlsConfig = CertKeyCaFiles;

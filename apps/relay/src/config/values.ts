@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { RelayError } from '../errors.ts';
 import { MAX_CN_CHARS, normalizeSha256Fingerprint, type VmCertId } from '../vm-cert-id.ts';
-import type { HostPort, TargetConfig } from './types.ts';
+import type { CertKeyCaFiles, HostPort, TargetConfig } from './types.ts';
 
 export function invalid(message: string, cause?: unknown): RelayError {
   return new RelayError('RELAY_CONFIG_INVALID', message, cause === undefined ? {} : { cause });
@@ -139,4 +139,27 @@ export function pemFilePath(
   if (typeof file !== 'string' || file === '')
     throw invalid(`${source}: "${at}.${key}" must be a PEM file path`);
   return path.resolve(baseDir, file);
+}
+
+const CERT_KEY_CA_KEYS = ['cert', 'key', 'ca'] as const;
+
+/**
+ * A config-file object `{ "cert": FILE, "key": FILE, "ca": FILE }` at `at` (`"operator.tls"`,
+ * `"cluster.linkTls"`): all three PEM file paths, resolved against `baseDir`, and no other key.
+ */
+export function certKeyCaFiles(
+  value: unknown,
+  source: string,
+  at: string,
+  baseDir: string,
+): CertKeyCaFiles {
+  const t = asObject(value);
+  if (!t)
+    throw invalid(`${source}: "${at}" must be an object { "cert": FILE, "key": FILE, "ca": FILE }`);
+  checkKnownKeys(t, CERT_KEY_CA_KEYS, source, at);
+  const pem = (key: (typeof CERT_KEY_CA_KEYS)[number]): string => {
+    if (t[key] === undefined) throw invalid(`${source}: "${at}" lacks "${key}"`);
+    return pemFilePath(t, key, source, at, baseDir);
+  };
+  return { certFile: pem('cert'), keyFile: pem('key'), caFile: pem('ca') };
 }

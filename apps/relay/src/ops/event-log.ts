@@ -81,7 +81,7 @@ export function serverEventLogLine(e: ServerEvent): LogLine | undefined {
 
 /** The SIGHUP line: which listeners re-read their TLS files, or why the reload failed. */
 export function tlsReloadLogLine(
-  config: Pick<RelayConfig, 'tls' | 'vmTls' | 'operator'>,
+  config: Pick<RelayConfig, 'tls' | 'vmTls' | 'operator' | 'cluster'>,
   error?: Error,
 ): LogLine {
   const fields = { event: 'tls-reload' };
@@ -90,6 +90,7 @@ export function tlsReloadLogLine(
     config.tls ? 'page listener' : '',
     config.vmTls ? 'VM listener' : '',
     config.operator?.tls ? 'operator API' : '',
+    config.cluster?.linkTls ? 'cluster link' : '',
   ].filter(Boolean);
   const message = parts.length > 0 ? `TLS reloaded (${parts.join(', ')})` : 'no TLS configured';
   return { level: 'info', fields, message };

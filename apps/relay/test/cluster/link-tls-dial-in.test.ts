@@ -1,0 +1,139 @@
+/**
+ * TLS on the cluster link (config `cluster.linkTls`), dial-in across nodes: two relay nodes on
+ * a real redis-server, a VM stand-in dialled in to node A, a page on node B. Node B reaches A's
+ * link through a loopback proxy that records every byte (what a network between data centres
+ * sees): with linkTls the guest's PIN VERIFY and the card's answer cross it encrypted, without
+ * they cross it in clear. A node whose certificate another CA signed is refused, and so are
+ * mixed fleets (one node with linkTls, one without) both ways: the page gets what an
+ * unreachable holder gives (4xxx VM unreachable) at once, not after the link timeout, and both
+ * nodes log why.
+ */
+import { clientInit, encodeMessage, RelayClose } from '@cardlend/vscard';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { msg } from '../helpers.ts';
+import {
+  type CrossNodes,
+  type CrossSetup,
+  LinkBed,
+  linkFiles,
+  type LinkPki,
+  makeLinkPki,
+  pageWithToken,
+  serverErrors,
+} from './link-tls-rig.ts';
+
+/** The guest's VERIFY of PIN "123456" (padded), and the card's answer with a marker. */
+const VERIFY = '0020008108313233343536FFFF';
+const ANSWER = 'C0FFEE0123456789ABCDEF9000';
+
+let pki: LinkPki;
+beforeAll(async () => void (pki = await makeLinkPki()), 30_000);
+const bed = LinkBed.perTest();
+const fleet = bed.fleet;
+const crossNodes = (setup: CrossSetup) => bed.crossNodes(setup);
+
+/** A page on B lends the VM on A: Init, the guest's VERIFY, the card's answer. */
+async function lendAcross(x: CrossNodes): Promise<void> {
+  const page = pageWithToken(fleet, x.b.relay, x.target);
+  await page.opened;
+  page.send(encodeMessage(clientInit()));
+  expect((await page.frame(0)).readUInt32BE(0)).toBe(1); // QEMU's Init, through the link
+  x.vm.socket.write(msg(7, 0, VERIFY));
+  expect((await page.frame(1)).subarray(12).toString('hex')).toBe(VERIFY.toLowerCase());
+  page.send(msg(7, 0, ANSWER));
+  await x.vm.waitFor(() => x.vm.messages.some((m) => m.type === 7), 5000, 'the answer');
+  expect(x.b.relay.sessions.size).toBe(1);
+  expect(x.a.relay.sessions.size).toBe(0);
+  expect(serverErrors(x.a.events)).toContain(`link: node b lends to ${x.target}`);
+}
+
+/** Whether `bytes` hold any of the session's plaintext (APDUs, the hello). */
+function plaintextIn(bytes: Buffer): string[] {
+  const needles = {
+    verify: Buffer.from(VERIFY, 'hex'),
+    answer: Buffer.from(ANSWER, 'hex'),
+    hello: Buffer.from('"target":"vm-link-'),
+  };
+  return Object.entries(needles).flatMap(([name, n]) => (bytes.includes(n) ? [name] : []));
+}
+
+/** The page on B is refused as when the holder cannot be reached; returns its close reason. */
+async function refusedOnB(x: CrossNodes): Promise<string> {
+  const page = pageWithToken(fleet, x.b.relay, x.target);
+  const closed = await page.closed;
+  expect(closed.code).toBe(RelayClose.VM_UNREACHABLE);
+  expect(closed.reason).toMatch(/^The VM is connected to relay node a, which cannot hand it over/);
+  expect(closed.reason).not.toMatch(/link timeout/);
+  return closed.reason;
+}
+
+describe('cluster link with TLS: dial-in across nodes', () => {
+  it('carries a dial-in session through TLS: no APDU or hello in clear on the wire', async () => {
+    const x = await crossNodes({
+      a: linkFiles(pki.nodeA, pki.ca.cert),
+      b: linkFiles(pki.nodeB, pki.ca.cert),
+    });
+    await lendAcross(x);
+    const wire = x.proxy.bytes;
+    expect(wire[0]).toBe(0x16); // a TLS handshake record opens the link
+    expect(wire.length).toBeGreaterThan(500);
+    expect(plaintextIn(wire)).toEqual([]);
+  });
+
+  it('without linkTls the same session crosses in clear (the check above finds plaintext)', async () => {
+    const x = await crossNodes({ a: undefined, b: undefined });
+    await lendAcross(x);
+    expect(plaintextIn(x.proxy.bytes)).toEqual(['verify', 'answer', 'hello']);
+  });
+
+  it('refuses a node whose certificate another CA signed', async () => {
+    const x = await crossNodes({
+      a: linkFiles(pki.nodeA, pki.ca.cert),
+      // B trusts the cluster CA, but its own certificate is a stranger's.
+      b: linkFiles(pki.rogueNode, pki.ca.cert),
+    });
+    await refusedOnB(x);
+    // Node may no longer know the peer's address once the handshake failed (`?:?`).
+    expect(serverErrors(x.a.events).join('\n')).toMatch(
+      /link refused: TLS handshake with \S+ failed: its certificate is not one the cluster CA signed \([A-Z_]+\)/,
+    );
+    expect(serverErrors(x.b.events).join('\n')).toMatch(
+      /link to node a .*: TLS: the node closed the link before answering \(did it refuse this node's certificate\?\)/,
+    );
+    expect(serverErrors(x.a.events).join('\n')).not.toMatch(/lends/);
+  });
+
+  it('refuses a node that trusts another CA (it will not take A for a node)', async () => {
+    const x = await crossNodes({
+      a: linkFiles(pki.nodeA, pki.ca.cert),
+      b: linkFiles(pki.rogueNode, pki.rogueCa.cert),
+    });
+    expect(await refusedOnB(x)).toMatch(/TLS: the node's certificate is not one the cluster/);
+    expect(serverErrors(x.b.events).join('\n')).toMatch(
+      /link to node a .*: TLS: the node's certificate is not one the cluster CA signed \([A-Z_]+\)/,
+    );
+  });
+
+  it('a plain node dialling a TLS node: refused at once, both sides say why', async () => {
+    const x = await crossNodes({ a: linkFiles(pki.nodeA, pki.ca.cert), b: undefined });
+    await refusedOnB(x);
+    expect(serverErrors(x.a.events).join('\n')).toMatch(
+      /link refused: TLS handshake with 127\.0\.0\.1:\d+ failed: .*it speaks plain TCP \(cluster\.linkTls is set here, not there\)/,
+    );
+    expect(serverErrors(x.b.events).join('\n')).toMatch(
+      /link to node a \(127\.0\.0\.1:\d+\) for vm-link-\d+: the node closed the link before answering \(a node with cluster\.linkTls closes plain links\)/,
+    );
+    expect(plaintextIn(x.proxy.bytes)).toEqual(['hello']); // the hello went out, nothing more
+  });
+
+  it('a TLS node dialling a plain node: refused at once, both sides say why', async () => {
+    const x = await crossNodes({ a: undefined, b: linkFiles(pki.nodeB, pki.ca.cert) });
+    await refusedOnB(x);
+    expect(serverErrors(x.a.events).join('\n')).toMatch(
+      /link refused: a node at 127\.0\.0\.1:\d+: it speaks TLS \(cluster\.linkTls is set there, not here\)/,
+    );
+    expect(serverErrors(x.b.events).join('\n')).toMatch(
+      /link to node a .*: TLS: the node ended the handshake \(ECONNRESET; no cluster\.linkTls there/,
+    );
+  });
+});
