@@ -1,0 +1,121 @@
+/**
+ * SIGHUP (`reloadTls`) and the cluster link's TLS files: the link listener serves a renewed
+ * certificate to new links; a node dials with its renewed certificate (a node refused for a
+ * stranger's certificate lends once it has a good one); a bad link file keeps every old file,
+ * the other listeners' too (all are read before any is used).
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import tls from 'node:tls';
+import { clientInit, encodeMessage, RelayClose } from '@cardlend/vscard';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tlsReloadLogLine } from '../../src/ops/event-log.ts';
+import { makeCa, type Pem, tempDir, writeRelayFiles } from '../vm-certs.ts';
+import {
+  LinkBed,
+  linkFiles,
+  type LinkPki,
+  makeLinkPki,
+  pageWithToken,
+  startLinkNode,
+} from './link-tls-rig.ts';
+
+let pki: LinkPki;
+beforeAll(async () => void (pki = await makeLinkPki()), 30_000);
+const bed = LinkBed.perTest();
+
+/** The fingerprint of the certificate a TLS listener on `port` presents to `client`. */
+function served(port: number, client: Pem): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port,
+      ca: pki.ca.cert,
+      cert: client.cert,
+      key: client.key,
+      checkServerIdentity: () => undefined,
+    });
+    socket.once('secureConnect', () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.destroy();
+    });
+    socket.once('error', reject);
+  });
+}
+
+describe('cluster link TLS files on SIGHUP', () => {
+  it('the link serves a renewed certificate; a bad file keeps all the old ones', async () => {
+    const link = linkFiles(pki.nodeA, pki.ca.cert);
+    const operatorCert = await pki.ca.issueServer('operator API');
+    const operatorTls = writeRelayFiles(tempDir(), operatorCert, pki.ca.cert);
+    const secretFile = path.join(tempDir(), 'operator-secret');
+    writeFileSync(secretFile, 'operator-secret-0123456789');
+    const a = await startLinkNode(bed.fleet, {
+      redisUrl: bed.redisUrl,
+      nodeId: 'a',
+      targets: { vm: { host: '127.0.0.1', port: 0, isDialIn: true } },
+      linkTls: link,
+      config: {
+        operator: { listen: { host: '127.0.0.1', port: 0 }, secretFile, tls: operatorTls },
+      },
+    });
+    const operatorPort = a.relay.operatorPort as number;
+    expect(await served(a.linkPort, pki.nodeB)).toBe(pki.nodeA.sha256);
+
+    const renewed = await pki.ca.issueNode('relay-a renewed');
+    writeFileSync(link.certFile, renewed.cert);
+    writeFileSync(link.keyFile, renewed.key);
+    a.relay.reloadTls();
+    expect(await served(a.linkPort, pki.nodeB)).toBe(renewed.sha256);
+
+    // A renewed operator certificate, and a link key that no longer matches its certificate.
+    const operatorRenewed = await pki.ca.issueServer('operator API renewed');
+    writeFileSync(operatorTls.certFile, operatorRenewed.cert);
+    writeFileSync(operatorTls.keyFile, operatorRenewed.key);
+    writeFileSync(link.keyFile, pki.nodeA.key);
+    expect(() => a.relay.reloadTls()).toThrow(
+      /^cluster\.linkTls\.key \(--link-tls-key\): .* does not belong to the certificate/,
+    );
+    expect(await served(a.linkPort, pki.nodeB)).toBe(renewed.sha256);
+    expect(await served(operatorPort, pki.nodeB)).toBe(operatorCert.sha256);
+  });
+
+  it('a node dials with its renewed files: refused with a stranger’s certificate, lends after', async () => {
+    const b = linkFiles(pki.rogueNode, pki.ca.cert);
+    const x = await bed.crossNodes({ a: linkFiles(pki.nodeA, pki.ca.cert), b });
+    const refused = pageWithToken(bed.fleet, x.b.relay, x.target);
+    expect((await refused.closed).code).toBe(RelayClose.VM_UNREACHABLE);
+
+    writeFileSync(b.certFile, pki.nodeB.cert);
+    writeFileSync(b.keyFile, pki.nodeB.key);
+    x.b.relay.reloadTls();
+    const page = pageWithToken(bed.fleet, x.b.relay, x.target);
+    await page.opened;
+    page.send(encodeMessage(clientInit()));
+    expect((await page.frame(0)).readUInt32BE(0)).toBe(1); // the VM's Init, through the link
+  });
+
+  it('a node trusting a new cluster CA after SIGHUP refuses nodes of the old one', async () => {
+    const a = linkFiles(pki.nodeA, pki.ca.cert);
+    const x = await bed.crossNodes({ a, b: linkFiles(pki.nodeB, pki.ca.cert) });
+    const newCa = await makeCa('new cluster CA');
+    writeFileSync(a.caFile, newCa.cert);
+    x.a.relay.reloadTls();
+    const page = pageWithToken(bed.fleet, x.b.relay, x.target);
+    expect((await page.closed).code).toBe(RelayClose.VM_UNREACHABLE);
+  });
+});
+
+describe('the SIGHUP log line', () => {
+  it('names the cluster link among the reloaded', () => {
+    const files = { certFile: '/c', keyFile: '/k', caFile: '/a' };
+    const cluster = { redisUrl: 'redis://h:1', nodeId: 'a', advertise: 'h:2', linkTls: files };
+    expect(tlsReloadLogLine({ tls: undefined, vmTls: undefined, cluster }).message).toBe(
+      'TLS reloaded (cluster link)',
+    );
+    const { linkTls: _plain, ...plain } = cluster;
+    expect(tlsReloadLogLine({ tls: undefined, vmTls: undefined, cluster: plain }).message).toBe(
+      'no TLS configured',
+    );
+  });
+});
