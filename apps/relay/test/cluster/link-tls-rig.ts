@@ -161,6 +161,23 @@ export function pageWithToken(fleet: RelayFleet, relay: RelayServer, targetId: s
   return fleet.browser(relay, [RELAY_SUBPROTOCOL, RELAY_TOKEN_SUBPROTOCOL_PREFIX + token]);
 }
 
+/** The files of A and of a B whose certificate is a stranger's (B trusts the cluster CA). */
+export function strangerB(pki: LinkPki): { a: LinkTlsConfig; b: LinkTlsConfig } {
+  return { a: linkFiles(pki.nodeA, pki.ca.cert), b: linkFiles(pki.rogueNode, pki.ca.cert) };
+}
+
+/**
+ * A's log line refusing such a B (Node may no longer know B's address once the handshake
+ * failed: `?:?`).
+ */
+export const STRANGER_REFUSED =
+  /link refused: TLS handshake with \S+ failed: its certificate is not one the cluster CA signed \([A-Z_]+\)/;
+
+/** A node's `server-error` lines (link refusals and failures among them) as one text. */
+export function logOf(node: LinkNode): string {
+  return serverErrors(node.events).join('\n');
+}
+
 /** The messages of a node's `server-error` events (link refusals and failures among them). */
 export function serverErrors(events: readonly ServerEvent[]): string[] {
   return events.flatMap((e) => (e.kind === 'server-error' ? [e.message] : []));
