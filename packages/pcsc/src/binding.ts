@@ -42,6 +42,11 @@ export interface RawReaderState {
   readonly state: number;
   /** The card's ATR as the watcher saw it (may be empty; see the adapter's notes). */
   readonly atr: Uint8Array;
+  /**
+   * The reader's event counter (pcsc-lite: upper 16 bits of dwEventState), which changes on
+   * every card insertion and removal; absent when the binding does not report it.
+   */
+  readonly events?: number;
 }
 
 /** What a context reports while it watches. */
@@ -79,6 +84,11 @@ export interface BindingContext {
     share: ShareMode,
     protocols?: readonly CardProtocol[],
   ): Promise<BindingCard>;
+  /**
+   * Resolves once the reader changes the watch had received before the call were reported
+   * (the watch may run on another thread); optional.
+   */
+  flushEvents?(): Promise<void>;
   /**
    * Stop watching and release the context; resolves once it is released. Idempotent; never
    * rejects.

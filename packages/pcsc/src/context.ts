@@ -13,7 +13,9 @@ import type {
   RawReaderState,
   ShareMode,
 } from './binding.ts';
+import { AtrCache } from './atr-cache.ts';
 import { isPcscError, isServiceLost, PcscError } from './errors.ts';
+import { HeldCards } from './held-cards.ts';
 import { Listeners } from './listeners.ts';
 import { pcscMiniBinding } from './pcsc-mini-binding.ts';
 
@@ -85,6 +87,8 @@ export class PcscContext {
   }[] = [];
   /** By reader: settles when the last card call queued on it (see {@link onReader}) has ended. */
   readonly #cardCalls = new Map<string, Promise<void>>();
+  readonly #atrs = new AtrCache();
+  readonly #held = new HeldCards();
 
   constructor(opts: PcscContextOptions = {}) {
     this.#binding = opts.binding ?? pcscMiniBinding;
@@ -159,6 +163,27 @@ export class PcscContext {
     return this.#cardCalls.has(reader);
   }
 
+  /**
+   * The ATRs read once per card insertion (see atr-cache.ts): entries are dropped on every
+   * insertion or removal the watch reports, on reader removal and on context loss.
+   */
+  get atrs(): AtrCache {
+    return this.#atrs;
+  }
+
+  /** True while a handle of this process (through this context) holds `reader`'s card exclusively. */
+  isHeldExclusively(reader: string): boolean {
+    return this.#held.isHeldExclusively(reader);
+  }
+
+  /**
+   * Resolves once the reader changes the binding's watch had received before the call have
+   * reached {@link readers} (the watch runs on another thread).
+   */
+  async syncEvents(): Promise<void> {
+    await this.#context?.flushEvents?.();
+  }
+
   /** SCardConnect through the current context; fails `SCARD_E_NO_SERVICE` while it is down. */
   async connect(
     reader: string,
@@ -171,7 +196,7 @@ export class PcscContext {
       throw this.#lastError ?? new PcscError('SCARD_E_NO_SERVICE', 'no PC/SC context');
     }
     try {
-      return await ctx.connect(reader, share, protocols);
+      return this.#held.track(reader, share, await ctx.connect(reader, share, protocols));
     } catch (e) {
       const err = isPcscError(e)
         ? e
@@ -199,6 +224,8 @@ export class PcscContext {
     const released = this.#context?.release();
     this.#context = null;
     this.#readers = new Map();
+    this.#atrs.clear();
+    this.#held.clear();
     const waiters = this.#settledWaiters;
     this.#settledWaiters = [];
     for (const w of waiters) w.reject(closedError());
@@ -265,6 +292,8 @@ export class PcscContext {
     this.#settleTimer = null;
     this.#beforeOutage = new Set([...(this.#beforeOutage ?? []), ...this.#readers.keys()]);
     this.#readers = new Map();
+    this.#atrs.clear();
+    this.#held.clear();
     this.#listeners.emit({ type: 'service-down', error: err });
     this.#scheduleRetry();
   }
@@ -274,12 +303,15 @@ export class PcscContext {
     if (isReaderGoneState(s.state)) {
       if (previous === null) return;
       this.#readers.delete(s.name);
+      this.#atrs.forget(s.name);
       this.#listeners.emit({ type: 'reader-removed', name: s.name });
       return;
     }
     const atr = isCardPresentState(s.state) ? s.atr : new Uint8Array(0);
-    const next: RawReaderState = { name: s.name, state: s.state, atr };
+    const events = s.events === undefined ? {} : { events: s.events };
+    const next: RawReaderState = { name: s.name, state: s.state, atr, ...events };
     this.#readers.set(s.name, next);
+    this.#atrs.onReaderState(next);
     if (!this.#isSettled) this.#armSettle();
     this.#listeners.emit({ type: 'reader', reader: next, previous });
   }
@@ -302,6 +334,7 @@ export class PcscContext {
     this.#isSettled = true;
     const missing = [...(this.#beforeOutage ?? [])].filter((n) => !this.#readers.has(n));
     this.#beforeOutage = null;
+    for (const name of missing) this.#atrs.forget(name);
     for (const name of missing) this.#listeners.emit({ type: 'reader-removed', name });
     this.#listeners.emit({ type: 'settled' });
     const waiters = this.#settledWaiters;

@@ -9,7 +9,10 @@
  *   the measurements and the likely cause; test/pcsc-mini-event-atr.test.ts pins it;
  * - it watches at most 4 readers and holds at most 4 card handles per client;
  * - a stopped pcscd ends its watch with `CommError`; establishing a context then fails with
- *   `NoService` until pcscd is back.
+ *   `NoService` until pcscd is back;
+ * - its `change` status keeps pcsc-lite's event counter in the upper 16 bits (reported as
+ *   `events`), and it emits a `change` for every counter change (README "The ATR of a
+ *   listing").
  */
 import { createRequire } from 'node:module';
 import type * as PcscMini from 'pcsc-mini';
@@ -289,8 +292,10 @@ class MiniContext implements BindingContext {
     reader.on('change', (status) => {
       this.#lastActivityAt = Date.now();
       if (this.#isReleased) return;
-      // pcsc-mini 0.1.3's event ATR is wrong (see the module comment): report none.
-      listener.onReaderState({ name, state: status.raw & 0xffff, atr: new Uint8Array(0) });
+      // pcsc-mini 0.1.3's event ATR is wrong (see the module comment): report none. The
+      // upper 16 bits are pcsc-lite's event counter (measured: +1 per insertion or removal).
+      const state = status.raw & 0xffff;
+      listener.onReaderState({ name, state, atr: new Uint8Array(0), events: status.raw >>> 16 });
     });
     reader.on('disconnect', () => {
       if (this.#isReleased) return;
@@ -315,6 +320,15 @@ class MiniContext implements BindingContext {
     } finally {
       cardActivityAt = Date.now();
     }
+  }
+
+  /**
+   * pcsc-mini hands each change from its watch thread to the main thread through a
+   * thread-safe function (a libuv async handle, run in the poll phase). Two setImmediate
+   * hops span a whole poll phase, so a change queued before this call has been delivered.
+   */
+  async flushEvents(): Promise<void> {
+    for (let hop = 0; hop < 2; hop++) await new Promise((resolve) => setImmediate(resolve));
   }
 
   release(): Promise<void> {

@@ -38,16 +38,21 @@ export interface OpenOptions extends PcscContextOptions {
 
 /**
  * Lists the readers with their card state and ATR. The ATR is read with a short shared
- * connection (SCardConnect shared + SCardStatus, card left as it is). Fails with a PcscError
+ * connection (SCardConnect shared + SCardStatus, card left as it is), once per card
+ * insertion: through one context, later listings reuse it until the watch reports an
+ * insertion or removal (README "The ATR of a listing"). Fails with a PcscError
  * (`SCARD_E_NO_SERVICE` when no PC/SC service runs).
  */
 export async function listReaders(opts: OpenOptions = {}): Promise<ReaderInfo[]> {
   const context = opts.context ?? new PcscContext(opts);
   try {
     await context.settled();
+    await context.syncEvents(); // an insertion or removal already seen by the watch counts
     const infos: ReaderInfo[] = [];
-    for (const raw of [...context.readers.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-      infos.push(await describeReader(context, raw));
+    const names = [...context.readers.keys()].sort((a, b) => a.localeCompare(b));
+    for (const name of names) {
+      const raw = context.readers.get(name); // the state now (an earlier ATR read took time)
+      if (raw !== undefined) infos.push(await describeReader(context, raw));
     }
     return infos;
   } finally {
@@ -64,28 +69,36 @@ async function describeReader(context: PcscContext, raw: RawReaderState): Promis
   };
   if ((raw.state & SCARD_STATE.PRESENT) === 0) return { ...base, card: 'absent', atr: null };
   if ((raw.state & SCARD_STATE.MUTE) !== 0) return { ...base, card: 'mute', atr: null };
-  // Not while this process powers the card on or off: it holds it exclusively right after.
-  if (context.isReaderBusy(raw.name)) {
+  // Not while this process powers the card on or off or holds it: a shared connect would fail.
+  if (context.isReaderBusy(raw.name) || context.isHeldExclusively(raw.name)) {
     const atrError = new PcscError('SCARD_E_SHARING_VIOLATION', 'this process is using the card', {
       reader: raw.name,
     });
     return { ...base, card: 'present', atr: null, atrError };
   }
+  const cached = context.atrs.get(raw.name);
+  if (cached !== null) return { ...base, card: 'present', atr: cached };
   try {
-    const atr = await context.onReader(raw.name, async () => {
-      const card = await context.connect(raw.name, 'shared');
-      try {
-        return (await card.status()).atr;
-      } finally {
-        await card.disconnect('leave').catch(() => undefined);
-      }
-    });
+    const atr = await context.onReader(raw.name, () => readAtr(context, raw));
     return { ...base, card: 'present', atr };
   } catch (e) {
     const atrError = isPcscError(e)
       ? e
       : new PcscError('SCARD_F_UNKNOWN_ERROR', 'reading the ATR failed', { cause: e });
     return { ...base, card: 'present', atr: null, atrError };
+  }
+}
+
+/** The ATR through a short shared connection; kept in the context's cache (atr-cache.ts). */
+async function readAtr(context: PcscContext, raw: RawReaderState): Promise<Uint8Array> {
+  const token = context.atrs.begin(context.readers.get(raw.name) ?? raw);
+  const card = await context.connect(raw.name, 'shared');
+  try {
+    const { atr } = await card.status();
+    context.atrs.fill(token, atr);
+    return atr;
+  } finally {
+    await card.disconnect('leave').catch(() => undefined);
   }
 }
 
