@@ -5,11 +5,13 @@
  * sees): with linkTls the guest's PIN VERIFY and the card's answer cross it encrypted, without
  * they cross it in clear. A node whose certificate another CA signed is refused, and so are
  * mixed fleets (one node with linkTls, one without) both ways: the page gets what an
- * unreachable holder gives (4xxx VM unreachable) at once, not after the link timeout, and both
- * nodes log why.
+ * unreachable holder gives (4010 VM unreachable) at once, not after the link timeout, and both
+ * nodes log why. A node closing does not wait for a peer stalled in its link handshake.
  */
+import net from 'node:net';
 import { clientInit, encodeMessage, RelayClose } from '@cardlend/vscard';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { LINK_TLS_HANDSHAKE_TIMEOUT_MS } from '../../src/cluster/link-tls.ts';
 import { msg } from '../helpers.ts';
 import {
   type CrossNodes,
@@ -21,6 +23,7 @@ import {
   logOf,
   pageWithToken,
   serverErrors,
+  startLinkNode,
   STRANGER_REFUSED,
   strangerB,
 } from './link-tls-rig.ts';
@@ -131,5 +134,25 @@ describe('cluster link with TLS: dial-in across nodes', () => {
     expect(logOf(x.b)).toMatch(
       /link to node a .*: TLS: the node ended the handshake \(ECONNRESET; no cluster\.linkTls there/,
     );
+  });
+});
+
+describe('the TLS link listener', () => {
+  it('closing a node does not wait for a peer stalled in its link handshake', async () => {
+    const a = await startLinkNode(fleet, {
+      redisUrl: bed.redisUrl,
+      nodeId: 'a',
+      targets: { vm: { host: '127.0.0.1', port: 0, isDialIn: true } },
+      linkTls: linkFiles(pki.nodeA, pki.ca.cert),
+    });
+    const silent = net.connect({ host: '127.0.0.1', port: a.linkPort });
+    silent.on('error', () => {});
+    await new Promise<void>((resolve) => silent.once('connect', () => resolve()));
+    const closed = new Promise<void>((resolve) => silent.once('close', () => resolve()));
+    fleet.relays.splice(fleet.relays.indexOf(a.relay), 1);
+    const started = Date.now();
+    await a.relay.close();
+    await closed;
+    expect(Date.now() - started).toBeLessThan(LINK_TLS_HANDSHAKE_TIMEOUT_MS / 2);
   });
 });
