@@ -4,13 +4,7 @@
  * `SCARD_E_SHARING_VIOLATION`, and pcscd does not report this process's own connects as
  * reader events, so the reader state does not say it).
  */
-import type {
-  BindingCard,
-  CardProtocol,
-  CardStatus,
-  Disposition,
-  ShareMode,
-} from './binding.ts';
+import type { BindingCard, CardProtocol, CardStatus, Disposition, ShareMode } from './binding.ts';
 
 /** See the module comment. */
 export class HeldCards {

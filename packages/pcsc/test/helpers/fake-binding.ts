@@ -12,6 +12,7 @@ import type {
   ContextListener,
   Disposition,
   PcscBinding,
+  RawReaderState,
   ShareMode,
 } from '../../src/index.ts';
 import { PcscError, SCARD_STATE } from '../../src/index.ts';
@@ -21,6 +22,8 @@ interface FakeReader {
   name: string;
   card: { atr: Uint8Array; protocol: CardProtocol; insertion: number; resets: number } | null;
   handles: Set<FakeCard>;
+  /** pcsc-lite's event counter: +1 per card insertion or removal. */
+  events: number;
 }
 
 /** How the fake card answers a command (default: the command's data back + 9000). */
@@ -161,6 +164,8 @@ export class FakeBinding implements PcscBinding {
   readonly connects: ShareMode[] = [];
   /** While set, SCardStatus and SCardReconnect wait for it (a card call in progress). */
   gate: Promise<void> | null = null;
+  /** Whether reader states carry the event counter (`RawReaderState.events`), as pcsc-lite's do. */
+  reportsEvents = true;
   readonly #readers = new Map<string, FakeReader>();
   readonly #contexts = new Set<FakeContext>();
   establishCount = 0;
@@ -183,7 +188,7 @@ export class FakeBinding implements PcscBinding {
   }
 
   addReader(name: string): void {
-    const r: FakeReader = { name, card: null, handles: new Set() };
+    const r: FakeReader = { name, card: null, handles: new Set(), events: 0 };
     this.#readers.set(name, r);
     this.#broadcast(r);
   }
@@ -202,13 +207,31 @@ export class FakeBinding implements PcscBinding {
   ): void {
     const r = this.#mustReader(name);
     r.card = { atr, protocol, insertion: ++insertions, resets: 0 };
+    r.events++;
     this.#broadcast(r);
   }
 
   removeCard(name: string): void {
     const r = this.#mustReader(name);
     r.card = null;
+    r.events++;
     this.#broadcast(r);
+  }
+
+  /**
+   * The card pulled and another put in while the watch was not waiting: pcsc-lite then
+   * reports one change, present as before, its event counter 2 higher.
+   */
+  swapCard(name: string, atr: Uint8Array): void {
+    const r = this.#mustReader(name);
+    r.card = { atr, protocol: r.card?.protocol ?? 1, insertion: ++insertions, resets: 0 };
+    r.events += 2;
+    this.#broadcast(r);
+  }
+
+  /** A reader event without an insertion or removal (e.g. another program let go of the card). */
+  touch(name: string): void {
+    this.#broadcast(this.#mustReader(name));
   }
 
   /** Another program resets the card: open handles fail with SCARD_W_RESET_CARD. */
@@ -255,23 +278,30 @@ export class FakeBinding implements PcscBinding {
   }
 
   #broadcast(r: FakeReader): void {
-    this.#broadcastState(r.name, this.#stateOf(r));
+    this.#broadcastState(r.name, this.#stateOf(r), r.events);
   }
 
-  #broadcastState(name: string, state: number): void {
+  #broadcastState(name: string, state: number, events?: number): void {
+    const s = this.#readerState(name, state, events);
     for (const ctx of this.#contexts) {
       if (ctx.isReleased) continue;
       queueMicrotask(() => {
-        if (!ctx.isReleased) ctx.listener.onReaderState({ name, state, atr: new Uint8Array(0) });
+        if (!ctx.isReleased) ctx.listener.onReaderState(s);
       });
     }
   }
 
   #report(ctx: FakeContext, r: FakeReader): void {
-    const state = this.#stateOf(r);
+    const s = this.#readerState(r.name, this.#stateOf(r), r.events);
     queueMicrotask(() => {
-      if (!ctx.isReleased)
-        ctx.listener.onReaderState({ name: r.name, state, atr: new Uint8Array(0) });
+      if (!ctx.isReleased) ctx.listener.onReaderState(s);
     });
+  }
+
+  #readerState(name: string, state: number, events: number | undefined): RawReaderState {
+    const atr = new Uint8Array(0);
+    return this.reportsEvents && events !== undefined
+      ? { name, state, atr, events }
+      : { name, state, atr };
   }
 }
