@@ -73,6 +73,8 @@ async function main(): Promise<void> {
     process.stderr.write(`cardlend relay: ${(e as Error).message}\n`);
     process.exit(1);
   }
+  // Before the banner: whoever waits for it may signal at once (SIGHUP's default ends the process).
+  handleSignals(server, config, logger);
   process.stderr.write(
     relayBanner(config, {
       url: server.url,
@@ -80,7 +82,6 @@ async function main(): Promise<void> {
       vmTlsAddress: server.vmTlsAddress,
     }),
   );
-  handleSignals(server, config, logger);
 }
 
 await main();

@@ -2,7 +2,8 @@
  * SIGHUP (`reloadTls`) and the cluster link's TLS files: the link listener serves a renewed
  * certificate to new links; a node dials with its renewed certificate (a node refused for a
  * stranger's certificate lends once it has a good one); a bad link file keeps every old file,
- * the other listeners' too (all are read before any is used).
+ * the other listeners' too (all are read before any is used). A node process re-reads them on
+ * a real SIGHUP and logs it.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,8 +11,10 @@ import tls from 'node:tls';
 import { clientInit, encodeMessage, RelayClose } from '@cardlend/vscard';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tlsReloadLogLine } from '../../src/ops/event-log.ts';
+import { until } from '../helpers.ts';
 import { makeCa, type Pem, tempDir, writeRelayFiles } from '../vm-certs.ts';
 import {
+  LINK_SECRET,
   LinkBed,
   linkFiles,
   type LinkPki,
@@ -19,6 +22,7 @@ import {
   pageWithToken,
   startLinkNode,
 } from './link-tls-rig.ts';
+import { RelayNode, writeSecret } from './relay-node.ts';
 
 let pki: LinkPki;
 beforeAll(async () => void (pki = await makeLinkPki()), 30_000);
@@ -104,6 +108,30 @@ describe('cluster link TLS files on SIGHUP', () => {
     const page = pageWithToken(bed.fleet, x.b.relay, x.target);
     expect((await page.closed).code).toBe(RelayClose.VM_UNREACHABLE);
   });
+});
+
+describe('SIGHUP on a node process', () => {
+  it('re-reads the link files and logs it; a bad one is logged naming its setting', async () => {
+    const files = linkFiles(pki.nodeA, pki.ca.cert);
+    const node = await RelayNode.start({
+      nodeId: 'hup',
+      redisUrl: bed.redisUrl,
+      targets: { vm: '127.0.0.1:9' },
+      secretFile: writeSecret(LINK_SECRET),
+      leaseMs: 1500,
+      linkTls: files,
+    });
+    try {
+      node.proc.kill('SIGHUP');
+      await until(() => node.stdout.includes('TLS reloaded (cluster link)'), 10_000, 'reload');
+      writeFileSync(files.keyFile, pki.nodeB.key);
+      node.proc.kill('SIGHUP');
+      const failed = /"event":"tls-reload"[^\n]*cluster\.linkTls\.key \(--link-tls-key\): /;
+      await until(() => failed.test(node.stdout), 10_000, 'the failed reload');
+    } finally {
+      await node.stop();
+    }
+  }, 40_000);
 });
 
 describe('the SIGHUP log line', () => {

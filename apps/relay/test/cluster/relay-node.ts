@@ -28,6 +28,8 @@ export interface NodeSetup {
   readonly leaseMs: number;
   /** The operator API's bearer secret file (the API listens on a free loopback port). */
   readonly operatorSecretFile?: string;
+  /** TLS on the cluster link (`cluster.linkTls`). */
+  readonly linkTls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 /** A secret file (32+ bytes) in a fresh directory. */
@@ -72,6 +74,15 @@ export class RelayNode {
           nodeId: setup.nodeId,
           advertise: `127.0.0.1:${await findFreePort()}`,
           leaseMs: setup.leaseMs,
+          ...(setup.linkTls
+            ? {
+                linkTls: {
+                  cert: setup.linkTls.certFile,
+                  key: setup.linkTls.keyFile,
+                  ca: setup.linkTls.caFile,
+                },
+              }
+            : {}),
         },
         ...(setup.operatorSecretFile
           ? {
