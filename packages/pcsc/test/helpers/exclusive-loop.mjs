@@ -1,0 +1,39 @@
+// Another program that takes a card exclusively again and again, for tests:
+// node exclusive-loop.mjs READER DURATION_MS
+// once READER is there: SCardConnect EXCLUSIVE + SCardDisconnect (leave), then ~5 ms pause,
+// for DURATION_MS; prints one JSON line: { "attempts": n, "failures": { "<code>": n, … } }.
+import { createRequire } from 'node:module';
+
+const pcsc = createRequire(import.meta.url)('pcsc-mini');
+const [readerName, durationText] = process.argv.slice(2);
+const durationMs = Number(durationText);
+const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+const client = new pcsc.Client();
+let isStarted = false;
+client.on('reader', async (reader) => {
+  if (isStarted || reader.name() !== readerName) return;
+  isStarted = true;
+  process.stdout.write('started\n');
+  const failures = {};
+  let attempts = 0;
+  const end = Date.now() + durationMs;
+  while (Date.now() < end) {
+    attempts++;
+    try {
+      const card = await reader.connect(pcsc.CardMode.EXCLUSIVE);
+      await card.disconnect(pcsc.CardDisposition.LEAVE);
+    } catch (e) {
+      const code = String(e?.code ?? e);
+      failures[code] = (failures[code] ?? 0) + 1;
+    }
+    await pause();
+  }
+  process.stdout.write(`${JSON.stringify({ attempts, failures })}\n`);
+  client.stop();
+});
+client.on('error', (e) => {
+  process.stdout.write(`${JSON.stringify({ attempts: 0, failures: { [String(e?.code)]: 1 } })}\n`);
+  client.stop();
+});
+client.start();
