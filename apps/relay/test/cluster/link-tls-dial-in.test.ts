@@ -10,30 +10,24 @@
  */
 import net from 'node:net';
 import { clientInit, encodeMessage, RelayClose } from '@cardlend/vscard';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LINK_TLS_HANDSHAKE_TIMEOUT_MS } from '../../src/cluster/link-tls.ts';
 import { msg } from '../helpers.ts';
 import {
+  ANSWER,
   type CrossNodes,
+  inClear,
   type CrossSetup,
   LinkBed,
   linkFiles,
-  type LinkPki,
-  makeLinkPki,
   logOf,
   pageWithToken,
-  serverErrors,
   startLinkNode,
   STRANGER_REFUSED,
   strangerB,
+  VERIFY,
 } from './link-tls-rig.ts';
 
-/** The guest's VERIFY of PIN "123456" (padded), and the card's answer with a marker. */
-const VERIFY = '0020008108313233343536FFFF';
-const ANSWER = 'C0FFEE0123456789ABCDEF9000';
-
-let pki: LinkPki;
-beforeAll(async () => void (pki = await makeLinkPki()), 30_000);
 const bed = LinkBed.perTest();
 const fleet = bed.fleet;
 const crossNodes = (setup: CrossSetup) => bed.crossNodes(setup);
@@ -50,18 +44,11 @@ async function lendAcross(x: CrossNodes): Promise<void> {
   await x.vm.waitFor(() => x.vm.messages.some((m) => m.type === 7), 5000, 'the answer');
   expect(x.b.relay.sessions.size).toBe(1);
   expect(x.a.relay.sessions.size).toBe(0);
-  expect(serverErrors(x.a.events)).toContain(`link: node b lends to ${x.target}`);
+  expect(logOf(x.a)).toContain(`link: node b lends to ${x.target}`);
 }
 
-/** Whether `bytes` hold any of the session's plaintext (APDUs, the hello). */
-function plaintextIn(bytes: Buffer): string[] {
-  const needles = {
-    verify: Buffer.from(VERIFY, 'hex'),
-    answer: Buffer.from(ANSWER, 'hex'),
-    hello: Buffer.from('"target":"vm-link-'),
-  };
-  return Object.entries(needles).flatMap(([name, n]) => (bytes.includes(n) ? [name] : []));
-}
+/** Which of the session's plaintext (APDUs, the hello) `bytes` hold. */
+const plaintextIn = (bytes: Buffer): string[] => inClear(bytes, { hello: '"target":"vm-link-' });
 
 /** The page on B is refused as when the holder cannot be reached; returns its close reason. */
 async function refusedOnB(x: CrossNodes): Promise<string> {
@@ -76,8 +63,8 @@ async function refusedOnB(x: CrossNodes): Promise<string> {
 describe('cluster link with TLS: dial-in across nodes', () => {
   it('carries a dial-in session through TLS: no APDU or hello in clear on the wire', async () => {
     const x = await crossNodes({
-      a: linkFiles(pki.nodeA, pki.ca.cert),
-      b: linkFiles(pki.nodeB, pki.ca.cert),
+      a: linkFiles(bed.pki.nodeA, bed.pki.ca.cert),
+      b: linkFiles(bed.pki.nodeB, bed.pki.ca.cert),
     });
     await lendAcross(x);
     const wire = x.proxy.bytes;
@@ -93,7 +80,7 @@ describe('cluster link with TLS: dial-in across nodes', () => {
   });
 
   it('refuses a node whose certificate another CA signed', async () => {
-    const x = await crossNodes(strangerB(pki));
+    const x = await crossNodes(strangerB(bed.pki));
     await refusedOnB(x);
     expect(logOf(x.a)).toMatch(STRANGER_REFUSED);
     expect(logOf(x.b)).toMatch(
@@ -104,8 +91,8 @@ describe('cluster link with TLS: dial-in across nodes', () => {
 
   it('refuses a node that trusts another CA (it will not take A for a node)', async () => {
     const x = await crossNodes({
-      a: linkFiles(pki.nodeA, pki.ca.cert),
-      b: linkFiles(pki.rogueNode, pki.rogueCa.cert),
+      a: linkFiles(bed.pki.nodeA, bed.pki.ca.cert),
+      b: linkFiles(bed.pki.rogueNode, bed.pki.rogueCa.cert),
     });
     expect(await refusedOnB(x)).toMatch(/TLS: the node's certificate is not one the cluster/);
     expect(logOf(x.b)).toMatch(
@@ -114,7 +101,7 @@ describe('cluster link with TLS: dial-in across nodes', () => {
   });
 
   it('a plain node dialling a TLS node: refused at once, both sides say why', async () => {
-    const x = await crossNodes({ a: linkFiles(pki.nodeA, pki.ca.cert), b: undefined });
+    const x = await crossNodes({ a: linkFiles(bed.pki.nodeA, bed.pki.ca.cert), b: undefined });
     await refusedOnB(x);
     expect(logOf(x.a)).toMatch(
       /link refused: TLS handshake with 127\.0\.0\.1:\d+ failed: .*it speaks plain TCP \(cluster\.linkTls is set here, not there\)/,
@@ -126,7 +113,7 @@ describe('cluster link with TLS: dial-in across nodes', () => {
   });
 
   it('a TLS node dialling a plain node: refused at once, both sides say why', async () => {
-    const x = await crossNodes({ a: undefined, b: linkFiles(pki.nodeB, pki.ca.cert) });
+    const x = await crossNodes({ a: undefined, b: linkFiles(bed.pki.nodeB, bed.pki.ca.cert) });
     await refusedOnB(x);
     expect(logOf(x.a)).toMatch(
       /link refused: a node at 127\.0\.0\.1:\d+: it speaks TLS \(cluster\.linkTls is set there, not here\)/,
@@ -143,7 +130,7 @@ describe('the TLS link listener', () => {
       redisUrl: bed.redisUrl,
       nodeId: 'a',
       targets: { vm: { host: '127.0.0.1', port: 0, isDialIn: true } },
-      linkTls: linkFiles(pki.nodeA, pki.ca.cert),
+      linkTls: linkFiles(bed.pki.nodeA, bed.pki.ca.cert),
     });
     const silent = net.connect({ host: '127.0.0.1', port: a.linkPort });
     silent.on('error', () => {});

@@ -9,23 +9,13 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { clientInit, encodeMessage, RelayClose } from '@cardlend/vscard';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tlsReloadLogLine } from '../../src/ops/event-log.ts';
 import { until } from '../helpers.ts';
 import { makeCa, type Pem, tempDir, writeRelayFiles } from '../vm-certs.ts';
-import {
-  LINK_SECRET,
-  LinkBed,
-  linkFiles,
-  type LinkPki,
-  makeLinkPki,
-  pageWithToken,
-  startLinkNode,
-} from './link-tls-rig.ts';
+import { LINK_SECRET, LinkBed, linkFiles, pageWithToken, startLinkNode } from './link-tls-rig.ts';
 import { RelayNode, writeSecret } from './relay-node.ts';
 
-let pki: LinkPki;
-beforeAll(async () => void (pki = await makeLinkPki()), 30_000);
 const bed = LinkBed.perTest();
 
 /** The fingerprint of the certificate a TLS listener on `port` presents to `client`. */
@@ -34,7 +24,7 @@ function served(port: number, client: Pem): Promise<string> {
     const socket = tls.connect({
       host: '127.0.0.1',
       port,
-      ca: pki.ca.cert,
+      ca: bed.pki.ca.cert,
       cert: client.cert,
       key: client.key,
       checkServerIdentity: () => undefined,
@@ -49,9 +39,9 @@ function served(port: number, client: Pem): Promise<string> {
 
 describe('cluster link TLS files on SIGHUP', () => {
   it('the link serves a renewed certificate; a bad file keeps all the old ones', async () => {
-    const link = linkFiles(pki.nodeA, pki.ca.cert);
-    const operatorCert = await pki.ca.issueServer('operator API');
-    const operatorTls = writeRelayFiles(tempDir(), operatorCert, pki.ca.cert);
+    const link = linkFiles(bed.pki.nodeA, bed.pki.ca.cert);
+    const operatorCert = await bed.pki.ca.issueServer('operator API');
+    const operatorTls = writeRelayFiles(tempDir(), operatorCert, bed.pki.ca.cert);
     const secretFile = path.join(tempDir(), 'operator-secret');
     writeFileSync(secretFile, 'operator-secret-0123456789');
     const a = await startLinkNode(bed.fleet, {
@@ -64,34 +54,34 @@ describe('cluster link TLS files on SIGHUP', () => {
       },
     });
     const operatorPort = a.relay.operatorPort as number;
-    expect(await served(a.linkPort, pki.nodeB)).toBe(pki.nodeA.sha256);
+    expect(await served(a.linkPort, bed.pki.nodeB)).toBe(bed.pki.nodeA.sha256);
 
-    const renewed = await pki.ca.issueNode('relay-a renewed');
+    const renewed = await bed.pki.ca.issueNode('relay-a renewed');
     writeFileSync(link.certFile, renewed.cert);
     writeFileSync(link.keyFile, renewed.key);
     a.relay.reloadTls();
-    expect(await served(a.linkPort, pki.nodeB)).toBe(renewed.sha256);
+    expect(await served(a.linkPort, bed.pki.nodeB)).toBe(renewed.sha256);
 
     // A renewed operator certificate, and a link key that no longer matches its certificate.
-    const operatorRenewed = await pki.ca.issueServer('operator API renewed');
+    const operatorRenewed = await bed.pki.ca.issueServer('operator API renewed');
     writeFileSync(operatorTls.certFile, operatorRenewed.cert);
     writeFileSync(operatorTls.keyFile, operatorRenewed.key);
-    writeFileSync(link.keyFile, pki.nodeA.key);
+    writeFileSync(link.keyFile, bed.pki.nodeA.key);
     expect(() => a.relay.reloadTls()).toThrow(
       /^cluster\.linkTls\.key \(--link-tls-key\): .* does not belong to the certificate/,
     );
-    expect(await served(a.linkPort, pki.nodeB)).toBe(renewed.sha256);
-    expect(await served(operatorPort, pki.nodeB)).toBe(operatorCert.sha256);
+    expect(await served(a.linkPort, bed.pki.nodeB)).toBe(renewed.sha256);
+    expect(await served(operatorPort, bed.pki.nodeB)).toBe(operatorCert.sha256);
   });
 
   it('a node dials with its renewed files: refused with a stranger’s certificate, lends after', async () => {
-    const b = linkFiles(pki.rogueNode, pki.ca.cert);
-    const x = await bed.crossNodes({ a: linkFiles(pki.nodeA, pki.ca.cert), b });
+    const b = linkFiles(bed.pki.rogueNode, bed.pki.ca.cert);
+    const x = await bed.crossNodes({ a: linkFiles(bed.pki.nodeA, bed.pki.ca.cert), b });
     const refused = pageWithToken(bed.fleet, x.b.relay, x.target);
     expect((await refused.closed).code).toBe(RelayClose.VM_UNREACHABLE);
 
-    writeFileSync(b.certFile, pki.nodeB.cert);
-    writeFileSync(b.keyFile, pki.nodeB.key);
+    writeFileSync(b.certFile, bed.pki.nodeB.cert);
+    writeFileSync(b.keyFile, bed.pki.nodeB.key);
     x.b.relay.reloadTls();
     const page = pageWithToken(bed.fleet, x.b.relay, x.target);
     await page.opened;
@@ -100,8 +90,8 @@ describe('cluster link TLS files on SIGHUP', () => {
   });
 
   it('a node trusting a new cluster CA after SIGHUP refuses nodes of the old one', async () => {
-    const a = linkFiles(pki.nodeA, pki.ca.cert);
-    const x = await bed.crossNodes({ a, b: linkFiles(pki.nodeB, pki.ca.cert) });
+    const a = linkFiles(bed.pki.nodeA, bed.pki.ca.cert);
+    const x = await bed.crossNodes({ a, b: linkFiles(bed.pki.nodeB, bed.pki.ca.cert) });
     const newCa = await makeCa('new cluster CA');
     writeFileSync(a.caFile, newCa.cert);
     x.a.relay.reloadTls();
@@ -112,7 +102,7 @@ describe('cluster link TLS files on SIGHUP', () => {
 
 describe('SIGHUP on a node process', () => {
   it('re-reads the link files and logs it; a bad one is logged naming its setting', async () => {
-    const files = linkFiles(pki.nodeA, pki.ca.cert);
+    const files = linkFiles(bed.pki.nodeA, bed.pki.ca.cert);
     const node = await RelayNode.start({
       nodeId: 'hup',
       redisUrl: bed.redisUrl,
@@ -124,7 +114,7 @@ describe('SIGHUP on a node process', () => {
     try {
       node.proc.kill('SIGHUP');
       await until(() => node.stdout.includes('TLS reloaded (cluster link)'), 10_000, 'reload');
-      writeFileSync(files.keyFile, pki.nodeB.key);
+      writeFileSync(files.keyFile, bed.pki.nodeB.key);
       node.proc.kill('SIGHUP');
       const failed = /"event":"tls-reload"[^\n]*cluster\.linkTls\.key \(--link-tls-key\): /;
       await until(() => failed.test(node.stdout), 10_000, 'the failed reload');

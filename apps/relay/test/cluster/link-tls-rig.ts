@@ -21,6 +21,23 @@ import { TestRedis } from './redis-server.ts';
 
 export const LINK_SECRET = new Uint8Array(32).fill(6);
 
+/** The guest's VERIFY of PIN "123456" (padded), and the card's answer with a marker (hex). */
+export const VERIFY = '0020008108313233343536FFFF';
+export const ANSWER = 'C0FFEE0123456789ABCDEF9000';
+
+/**
+ * Which of the session's secrets `wire` holds in clear: the VERIFY, the answer, and `more`
+ * (name → text).
+ */
+export function inClear(wire: Buffer, more: Record<string, string> = {}): string[] {
+  const needles: [string, Buffer][] = [
+    ['verify', Buffer.from(VERIFY, 'hex')],
+    ['answer', Buffer.from(ANSWER, 'hex')],
+    ...Object.entries(more).map(([name, text]): [string, Buffer] => [name, Buffer.from(text)]),
+  ];
+  return needles.flatMap(([name, n]) => (wire.includes(n) ? [name] : []));
+}
+
 /** The cluster's CA, a stranger's, and a node certificate of each. */
 export interface LinkPki {
   readonly ca: TestCa;
@@ -92,7 +109,7 @@ export class RecordingProxy {
  * A store on `redisUrl` whose dial-in and ticket lookups name `via` as the holder's address:
  * the node using it reaches the others through a {@link RecordingProxy}.
  */
-export async function storeThrough(redisUrl: string, via: string): Promise<ClusterStore> {
+async function storeThrough(redisUrl: string, via: string): Promise<ClusterStore> {
   const store = new RedisClusterStore({ url: redisUrl });
   await store.start();
   const through = <T extends { advertise: string }>(r: T | undefined) =>
@@ -112,7 +129,7 @@ export async function storeThrough(redisUrl: string, via: string): Promise<Clust
 }
 
 /** A VM stand-in dialling in to `port` (acks like QEMU, records what reaches it). */
-export function dialInVm(port: number): HostConnection {
+function dialInVm(port: number): HostConnection {
   return new HostConnection(net.connect({ host: '127.0.0.1', port }), true);
 }
 
@@ -179,7 +196,7 @@ export function logOf(node: LinkNode): string {
 }
 
 /** The messages of a node's `server-error` events (link refusals and failures among them). */
-export function serverErrors(events: readonly ServerEvent[]): string[] {
+function serverErrors(events: readonly ServerEvent[]): string[] {
   return events.flatMap((e) => (e.kind === 'server-error' ? [e.message] : []));
 }
 
@@ -201,12 +218,13 @@ export interface CrossNodes {
 }
 
 /**
- * One test file's bed: a real redis-server for the file; per test the relay nodes, VM
- * stand-ins and proxies, all ended after the test.
+ * One test file's bed: a real redis-server and a PKI for the file; per test the relay nodes,
+ * VM stand-ins and proxies, all ended after the test.
  */
 export class LinkBed {
   readonly fleet: RelayFleet;
   #redis: TestRedis | undefined;
+  #pki: LinkPki | undefined;
   readonly #vms: HostConnection[] = [];
   readonly #proxies: RecordingProxy[] = [];
   #nextTarget = 1;
@@ -217,7 +235,9 @@ export class LinkBed {
 
   /** Registers the hooks of a test file and returns its bed. */
   static perTest(): LinkBed {
-    beforeAll(async () => void (bed.#redis = await TestRedis.start()));
+    beforeAll(async () => {
+      [bed.#redis, bed.#pki] = await Promise.all([TestRedis.start(), makeLinkPki()]);
+    }, 30_000);
     afterEach(async () => {
       for (const vm of bed.#vms.splice(0)) vm.socket.destroy();
       for (const p of bed.#proxies.splice(0)) await p.close();
@@ -226,6 +246,12 @@ export class LinkBed {
     const bed = new LinkBed(relayFleetPerTest());
     afterAll(() => bed.#redis?.stop());
     return bed;
+  }
+
+  /** The file's PKI (made before its tests). */
+  get pki(): LinkPki {
+    if (this.#pki === undefined) throw new Error('PKI not made');
+    return this.#pki;
   }
 
   get redisUrl(): string {
