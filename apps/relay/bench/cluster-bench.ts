@@ -8,7 +8,9 @@
  *   started here): the token claim and the VM lease cost store round trips;
  * - dial-in, same node: a VM dialled in to the node the browser reached (cluster on);
  * - dial-in, cross-node: the VM dialled in to node A, the browser on node B (directory
- *   look-up, signed link, bytes through A).
+ *   look-up, signed link, bytes through A);
+ * - the same with TLS on the link (`cluster.linkTls`, ECDSA P-256 certificates made here): each
+ *   session's link pays a TLS handshake with both certificates checked.
  * Between dial-in sessions the stand-in VM reconnects (like QEMU's reconnect=1) and the bench
  * waits for it to be parked again; that wait is not timed. Everything runs in this process on
  * a shared machine: compare the variants with each other, not with other machines.
@@ -30,8 +32,9 @@ import {
 import { WebSocket } from 'ws';
 import { mintToken } from '../src/auth/tokens.ts';
 import { defaultConfig, type RelayConfig } from '../src/config.ts';
-import type { ClusterConfig } from '../src/config/types.ts';
+import type { ClusterConfig, LinkTlsConfig } from '../src/config/types.ts';
 import { startRelayServer, type RelayServer } from '../src/server.ts';
+import { makeCa, tempDir, writeRelayFiles } from '../test/vm-certs.ts';
 import { percentile } from './bench-common.ts';
 
 const N = Number(/^--sessions=(\d+)$/.exec(process.argv[2] ?? '')?.[1] ?? 300);
@@ -169,23 +172,15 @@ async function measure(
   );
 }
 
-async function main(): Promise<void> {
-  const vm = net.createServer(answer);
-  await new Promise<void>((r) => vm.listen(0, '127.0.0.1', () => r()));
-  const vmPort = (vm.address() as net.AddressInfo).port;
-  const redis = await startRedis();
-  process.stdout.write(`cluster bench: ${N} sessions per variant\n`);
-
-  const single = await relay({ vm: { host: '127.0.0.1', port: vmPort } });
-  await measure('single process', () => admitOnce(single, 'vm'));
-  await single.close();
-
-  const cluster = (nodeId: string): Promise<ClusterConfig> =>
-    freePort().then((p) => ({ redisUrl: redis.url, nodeId, advertise: `127.0.0.1:${p}` }));
-  const one = await relay({ vm: { host: '127.0.0.1', port: vmPort } }, await cluster('one'));
-  await measure('cluster node', () => admitOnce(one, 'vm'));
-  await one.close();
-
+/**
+ * Nodes A and B of a cluster (`cluster(id)` gives each its settings), a VM stand-in dialled in
+ * to A; measures admissions through A (named `names[0]`, skipped if undefined) and through B
+ * (`names[1]`).
+ */
+async function dialInAcross(
+  cluster: (nodeId: string) => Promise<ClusterConfig>,
+  names: readonly [string | undefined, string],
+): Promise<void> {
   const dialInPort = await freePort();
   const a = await relay(
     { dvm: { host: '127.0.0.1', port: dialInPort, isDialIn: true } },
@@ -204,11 +199,39 @@ async function main(): Promise<void> {
     await waitFor(async () => (await a.cluster?.store.findDialIn('dvm'))?.nodeId === 'a');
   };
   await waitFor(async () => (await a.cluster?.store.findDialIn('dvm'))?.nodeId === 'a');
-  await measure('dial-in, same node', () => admitOnce(a, 'dvm'), parked);
-  await measure('dial-in, cross-node (link)', () => admitOnce(b, 'dvm'), parked);
+  if (names[0] !== undefined) await measure(names[0], () => admitOnce(a, 'dvm'), parked);
+  await measure(names[1], () => admitOnce(b, 'dvm'), parked);
   fake.stop();
   await b.close();
   await a.close();
+}
+
+async function main(): Promise<void> {
+  const vm = net.createServer(answer);
+  await new Promise<void>((r) => vm.listen(0, '127.0.0.1', () => r()));
+  const vmPort = (vm.address() as net.AddressInfo).port;
+  const redis = await startRedis();
+  process.stdout.write(`cluster bench: ${N} sessions per variant\n`);
+
+  const single = await relay({ vm: { host: '127.0.0.1', port: vmPort } });
+  await measure('single process', () => admitOnce(single, 'vm'));
+  await single.close();
+
+  const cluster = (nodeId: string): Promise<ClusterConfig> =>
+    freePort().then((p) => ({ redisUrl: redis.url, nodeId, advertise: `127.0.0.1:${p}` }));
+  const one = await relay({ vm: { host: '127.0.0.1', port: vmPort } }, await cluster('one'));
+  await measure('cluster node', () => admitOnce(one, 'vm'));
+  await one.close();
+
+  await dialInAcross(cluster, ['dial-in, same node', 'dial-in, cross-node (link)']);
+  const ca = await makeCa('bench cluster CA');
+  const files = async (cn: string): Promise<LinkTlsConfig> =>
+    writeRelayFiles(tempDir('cardlend-bench-link-'), await ca.issueNode(cn), ca.cert);
+  const [tlsA, tlsB] = await Promise.all([files('a'), files('b')]);
+  await dialInAcross(
+    async (nodeId) => ({ ...(await cluster(nodeId)), linkTls: nodeId === 'a' ? tlsA : tlsB }),
+    [undefined, 'dial-in, cross-node (TLS)'],
+  );
   redis.stop();
   vm.close();
 }
