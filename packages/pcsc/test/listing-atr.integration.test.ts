@@ -6,9 +6,9 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { createPivDemoCard, createT0Card } from '@cardlend/card-sim';
-import { listReaders, PcscContext, pcscMiniBinding } from '../src/index.ts';
+import { isCardPresentState, listReaders, PcscContext, pcscMiniBinding } from '../src/index.ts';
 import type { PcscBinding } from '../src/index.ts';
-import { startPcscd, waitForCard } from '../test-support/index.ts';
+import { startPcscd, waitForCard, waitUntil } from '../test-support/index.ts';
 import type { Pcscd, VpcdCard } from '../test-support/index.ts';
 import { startExclusiveLoop } from './helpers/exclusive-loop.ts';
 
@@ -91,12 +91,34 @@ async function listUntil(want: string, seen: string[]): Promise<void> {
   }
 }
 
-it('a card swapped quickly between listings is listed with its own ATR, never the one before', async () => {
+/** Resolves once the context reports reader 0 with a card and an event counter other than `before`. */
+async function insertionAfter(before: number | undefined): Promise<void> {
+  const isThere = (): boolean => {
+    const state = context.readers.get(pcscd.readers[0]);
+    return state !== undefined && isCardPresentState(state.state) && state.events !== before;
+  };
+  await waitUntil(isThere, 'the new card in the context');
+}
+
+it('a card swapped with no listing in between is listed with its own ATR', async () => {
+  expect(await listedAtr()).toBe(PIV_ATR);
+  const before = context.readers.get(pcscd.readers[0])?.events;
+  expect(before).toBeGreaterThan(0); // pcsc-lite's counter reaches the context
+  await card?.remove();
+  card = await pcscd.insertCard(await createT0Card());
+  await insertionAfter(before);
+  expect(context.readers.get(pcscd.readers[0])?.events).toBe((before ?? 0) + 2);
+  expect(await listedAtr()).toBe(T0_ATR);
+  expect(await listedAtr()).toBe(T0_ATR);
+  expect(connects).toEqual(['shared', 'shared']);
+});
+
+it('cards swapped at once while listings run back to back: each listed with its own ATR, never the one before', async () => {
   const seen: string[] = [];
   await listUntil(PIV_ATR, seen);
   for (const next of [createT0Card, createPivDemoCard, createT0Card]) {
     await card?.remove();
-    card = await pcscd.insertCard(await next()); // at once: no listing in between
+    card = await pcscd.insertCard(await next());
     await listUntil(next === createT0Card ? T0_ATR : PIV_ATR, seen);
   }
   // Each ATR change is a card change: the old ATR never came back after the new one.
