@@ -80,6 +80,30 @@ it("listings back to back connect once for the card and never fail another progr
   expect(connects).toEqual(['shared']); // the first listing's, for this insertion
 });
 
+it('a card another process holds exclusively: in use until its ATR was read once, then listed with it (no event tells)', async () => {
+  const first = startExclusiveLoop(pcscd.readers[0], 1500, 'hold');
+  await first.started;
+  const [held] = await listReaders({ context });
+  expect(held?.atr).toBeNull();
+  expect(held?.atrError?.sourceCode).toBe('SCARD_E_SHARING_VIOLATION');
+  const [again] = await listReaders({ context }); // the failed read was not kept
+  expect(again?.atrError?.sourceCode).toBe('SCARD_E_SHARING_VIOLATION');
+  expect(await first.result).toEqual({ attempts: 1, failures: {} });
+  expect(connects).toEqual(['shared', 'shared']);
+  let atr = '';
+  while (atr === '') atr = await listedAtr(); // the holder's disconnect reaches pcscd
+  expect(atr).toBe(PIV_ATR);
+  const reads = connects.length;
+  const later = startExclusiveLoop(pcscd.readers[0], 1500, 'hold');
+  await later.started;
+  const [info] = await listReaders({ context });
+  expect(Buffer.from(info?.atr ?? []).toString('hex')).toBe(PIV_ATR);
+  expect(info?.atrError).toBeUndefined();
+  expect(info?.isExclusive).toBe(false); // pcscd reported no event for the hold
+  expect(connects).toHaveLength(reads);
+  expect(await later.result).toEqual({ attempts: 1, failures: {} });
+});
+
 /** Lists back to back until reader 0's ATR is `want`; every non-empty ATR seen, in order. */
 async function listUntil(want: string, seen: string[]): Promise<void> {
   const deadline = Date.now() + 15_000;

@@ -1,11 +1,12 @@
 // Another program that takes a card exclusively again and again, for tests:
-// node exclusive-loop.mjs READER DURATION_MS
+// node exclusive-loop.mjs READER DURATION_MS [hold]
 // once READER is there: SCardConnect EXCLUSIVE + SCardDisconnect (leave), then ~5 ms pause,
-// for DURATION_MS; prints one JSON line: { "attempts": n, "failures": { "<code>": n, … } }.
+// for DURATION_MS (with `hold`: one SCardConnect EXCLUSIVE held for DURATION_MS); prints
+// 'started' once it began, then one JSON line: { "attempts": n, "failures": { "<code>": n } }.
 import { createRequire } from 'node:module';
 
 const pcsc = createRequire(import.meta.url)('pcsc-mini');
-const [readerName, durationText] = process.argv.slice(2);
+const [readerName, durationText, mode] = process.argv.slice(2);
 const durationMs = Number(durationText);
 const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
 
@@ -14,6 +15,10 @@ let isStarted = false;
 client.on('reader', async (reader) => {
   if (isStarted || reader.name() !== readerName) return;
   isStarted = true;
+  if (mode === 'hold') {
+    await hold(reader);
+    return;
+  }
   process.stdout.write('started\n');
   const failures = {};
   let attempts = 0;
@@ -32,6 +37,21 @@ client.on('reader', async (reader) => {
   process.stdout.write(`${JSON.stringify({ attempts, failures })}\n`);
   client.stop();
 });
+async function hold(reader) {
+  try {
+    const card = await reader.connect(pcsc.CardMode.EXCLUSIVE);
+    process.stdout.write('started\n');
+    await new Promise((resolve) => setTimeout(resolve, durationMs));
+    await card.disconnect(pcsc.CardDisposition.LEAVE);
+    process.stdout.write(`${JSON.stringify({ attempts: 1, failures: {} })}\n`);
+  } catch (e) {
+    process.stdout.write(
+      `${JSON.stringify({ attempts: 1, failures: { [String(e?.code)]: 1 } })}\n`,
+    );
+  }
+  client.stop();
+}
+
 client.on('error', (e) => {
   process.stdout.write(`${JSON.stringify({ attempts: 0, failures: { [String(e?.code)]: 1 } })}\n`);
   client.stop();

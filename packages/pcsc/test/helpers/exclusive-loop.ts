@@ -16,9 +16,16 @@ export interface ExclusiveLoop {
   readonly result: Promise<ExclusiveLoopResult>;
 }
 
-/** Starts the loop on `reader` for `durationMs` (from its first connect). */
-export function startExclusiveLoop(reader: string, durationMs: number): ExclusiveLoop {
-  const child = spawn(process.execPath, [SCRIPT, reader, String(durationMs)], {
+/**
+ * Starts the loop on `reader` for `durationMs` (from its first connect); with `hold`, one
+ * exclusive connect held that long instead (`started` once it holds the card).
+ */
+export function startExclusiveLoop(
+  reader: string,
+  durationMs: number,
+  mode: 'loop' | 'hold' = 'loop',
+): ExclusiveLoop {
+  const child = spawn(process.execPath, [SCRIPT, reader, String(durationMs), mode], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
