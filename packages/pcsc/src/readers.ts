@@ -49,10 +49,10 @@ export async function listReaders(opts: OpenOptions = {}): Promise<ReaderInfo[]>
     await context.settled();
     await context.syncEvents(); // an insertion or removal already seen by the watch counts
     const infos: ReaderInfo[] = [];
-    const names = [...context.readers.keys()].sort((a, b) => a.localeCompare(b));
-    for (const name of names) {
-      const raw = context.readers.get(name); // the state now (an earlier ATR read took time)
-      if (raw !== undefined) infos.push(await describeReader(context, raw));
+    const snapshot = [...context.readers.values()].sort((a, b) => a.name.localeCompare(b.name));
+    for (const raw of snapshot) {
+      // The state now (an earlier ATR read took time), else as listed (service lost meanwhile).
+      infos.push(await describeReader(context, context.readers.get(raw.name) ?? raw));
     }
     return infos;
   } finally {
