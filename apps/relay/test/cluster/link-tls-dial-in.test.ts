@@ -100,6 +100,20 @@ describe('cluster link with TLS: dial-in across nodes', () => {
     );
   });
 
+  it('will not lend through a node whose certificate another CA signed, even one that trusts it', async () => {
+    // A trusts the cluster CA, so it would take B: only B's check of A's chain stops the hello.
+    const x = await crossNodes({
+      a: linkFiles(bed.pki.rogueNode, bed.pki.ca.cert),
+      b: linkFiles(bed.pki.nodeB, bed.pki.ca.cert),
+    });
+    expect(await refusedOnB(x)).toMatch(/TLS: the node's certificate is not one the cluster/);
+    expect(logOf(x.b)).toMatch(
+      /link to node a .*: TLS: the node's certificate is not one the cluster CA signed \([A-Z_]+\)/,
+    );
+    expect(logOf(x.a)).not.toMatch(/lends/);
+    expect(plaintextIn(x.proxy.bytes)).toEqual([]);
+  });
+
   it('a plain node dialling a TLS node: refused at once, both sides say why', async () => {
     const x = await crossNodes({ a: linkFiles(bed.pki.nodeA, bed.pki.ca.cert), b: undefined });
     await refusedOnB(x);
