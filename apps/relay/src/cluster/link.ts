@@ -199,7 +199,7 @@ export function dialHello(
   hello: string,
   timeoutMs: number,
   signal: AbortSignal,
-  tlsClient?: LinkTlsClient,
+  tlsClient: LinkTlsClient | undefined,
 ): Promise<{ socket: net.Socket; rest: Buffer }> {
   const colon = advertise.lastIndexOf(':');
   const host = advertise.slice(0, colon).replace(/^\[|\]$/g, '');
