@@ -52,36 +52,53 @@ describe('the ATR of a listing, once per insertion', () => {
     expect(binding.openHandles()).toBe(0);
   });
 
-  it('a card swapped between two listings is read anew, never reported with the old ATR', async () => {
+  const afterEvents: [string, () => void, string, number][] = [
+    [
+      'a card swapped between two listings (pulled, another inserted): read anew',
+      () => {
+        binding.removeCard(R);
+        binding.insertCard(R, B); // the card present before and after the two events
+      },
+      '3b01bb',
+      2,
+    ],
+    [
+      'a swap reported as one change (present before and after, the counter 2 higher): read anew',
+      () => binding.swapCard(R, B),
+      '3b01bb',
+      2,
+    ],
+    [
+      'the same card pulled and put back (another insertion): read anew',
+      () => {
+        binding.removeCard(R);
+        binding.insertCard(R, A);
+      },
+      '3b01aa',
+      2,
+    ],
+    [
+      'an event with the same counter (another program let go): kept',
+      () => binding.touch(R),
+      '3b01aa',
+      1,
+    ],
+  ];
+
+  it.each(afterEvents)('%s', async (_what, act, atr, wantConnects) => {
+    expect(await listedAtr()).toBe('3b01aa');
+    act();
+    expect(await listedAtr()).toBe(atr); // never the old card's ATR for a new one
+    expect(await listedAtr()).toBe(atr);
+    expect(connects()).toBe(wantConnects);
+  });
+
+  it('a card pulled is listed absent, without an ATR', async () => {
     expect(await listedAtr()).toBe('3b01aa');
     binding.removeCard(R);
-    binding.insertCard(R, B); // both events before the next listing, the card present in both
-    expect(await listedAtr()).toBe('3b01bb');
-    expect(await listedAtr()).toBe('3b01bb');
-    expect(connects()).toBe(2);
-  });
-
-  it('a swap reported as one change (present before and after, the counter 2 higher) is read anew', async () => {
-    expect(await listedAtr()).toBe('3b01aa');
-    binding.swapCard(R, B);
-    expect(await listedAtr()).toBe('3b01bb');
-    expect(connects()).toBe(2);
-  });
-
-  it('the same card pulled and put back is read anew (another insertion)', async () => {
-    expect(await listedAtr()).toBe('3b01aa');
-    binding.removeCard(R);
-    expect((await listR())?.card).toBe('absent');
-    binding.insertCard(R, A);
-    expect(await listedAtr()).toBe('3b01aa');
-    expect(connects()).toBe(2);
-  });
-
-  it('an event with the same counter (another program let go) keeps the ATR', async () => {
-    expect(await listedAtr()).toBe('3b01aa');
-    binding.touch(R);
-    expect(await listedAtr()).toBe('3b01aa');
-    expect(connects()).toBe(1);
+    const info = await listR();
+    expect(info?.card).toBe('absent');
+    expect(info?.atr).toBeNull();
   });
 
   it('a binding without the counter: any event of the reader means reading again', async () => {
