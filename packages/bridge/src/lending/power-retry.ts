@@ -33,7 +33,7 @@ type PowerOnFailureCode = (typeof CCID_TO_BRIDGE)[CcidErrorCode] | 'BRIDGE_UNKNO
  * Whether a power on that failed with this code may succeed when tried again on the same card
  * (a reader code added to the driver does not compile until it is decided here).
  */
-export const POWER_ON_FAILURE_HEALS: Readonly<Record<PowerOnFailureCode, boolean>> = {
+const POWER_ON_FAILURE_HEALS: Readonly<Record<PowerOnFailureCode, boolean>> = {
   // Another program holds the card or the reader (SCARD_E_SHARING_VIOLATION), one call in flight.
   BRIDGE_READER_BUSY: true,
   // The reader did not answer in time (CCID_TIMEOUT, SCARD_E_TIMEOUT).
@@ -60,7 +60,7 @@ export const POWER_ON_FAILURE_HEALS: Readonly<Record<PowerOnFailureCode, boolean
 };
 
 /** Whether a power on that failed with `code` is tried again (see the module comment). */
-export function isPowerOnFailureTransient(code: BridgeErrorCode): boolean {
+function isPowerOnFailureTransient(code: BridgeErrorCode): boolean {
   return Object.hasOwn(POWER_ON_FAILURE_HEALS, code)
     ? POWER_ON_FAILURE_HEALS[code as PowerOnFailureCode]
     : false;
