@@ -165,6 +165,24 @@ describe('a failed power on, retried', () => {
     expect(d.m.state.powerOnRetry?.attempt).toBe(1); // the new card has all its retries
   });
 
+  it('a card inserted during the wait (no removal seen): powered on at once, the old retry cancelled', () => {
+    const d = lentAfterFailedPowerOn();
+    d.fire('power-on');
+    failPowerOn(d, sharingViolation()); // the 1st retry failed too: attempt 2 waits
+    expect(d.m.state.powerOnRetry?.attempt).toBe(2);
+    const out = d.feed((m, now) => m.readerEvent({ type: 'card-inserted', slot: 0 }, now));
+    expect(out).toContainEqual({ type: 'cancel-timer', timer: 'power-on' });
+    expect(d.timers.has('power-on')).toBe(false);
+    expect(d.m.state.powerOnRetry).toBeUndefined();
+    expect(d.pending.map((r) => r.kind)).toEqual(['power-on']);
+    // The old card's retry, had its timer fired anyway, powers nothing on.
+    d.feed((m, now) => m.timerFired('power-on', now));
+    expect(d.pending.map((r) => r.kind)).toEqual(['power-on']);
+    failPowerOn(d, sharingViolation());
+    expect(d.m.state.powerOnRetry?.attempt).toBe(1); // the new card has all its retries
+    expect(powerOns(d)).toBe(3);
+  });
+
   it('keeps waiting across a dropped relay connection: the card is still there', () => {
     const d = lentAfterFailedPowerOn();
     d.closed(1006);
