@@ -15,7 +15,7 @@
  * --cpu-prof DIR  writes a V8 CPU profile of the timed rounds (open it in Chrome DevTools) and
  *              prints the self time per APDU of each layer (package) and of the top functions
  * --alloc      samples the timed rounds' allocations (incl. collected garbage): bytes per APDU in
- *              all, by package and at the top sites (alloc-profile.ts)
+ *              all, by script (its path under packages/) and at the top sites (alloc-profile.ts)
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
