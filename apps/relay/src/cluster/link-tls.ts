@@ -37,8 +37,6 @@ export const LINK_TLS_HANDSHAKE_TIMEOUT_MS = 5000;
 
 /** The first byte of a TLS handshake record (a ClientHello), never the first of a hello line. */
 export const TLS_HANDSHAKE_RECORD = 0x16;
-/** The first byte of a TLS alert record. */
-const TLS_ALERT_RECORD = 0x15;
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
@@ -146,9 +144,4 @@ export function describeRefusedHandshake(e: NodeJS.ErrnoException, socket: tls.T
   if (NOT_TLS.test(code))
     return `${code}: it speaks plain TCP (cluster.linkTls is set here, not there)`;
   return code;
-}
-
-/** Whether a plain link's answer starts as a TLS record (the node has linkTls, this one not). */
-export function looksLikeTls(head: Buffer): boolean {
-  return head.length > 0 && (head[0] === TLS_ALERT_RECORD || head[0] === TLS_HANDSHAKE_RECORD);
 }

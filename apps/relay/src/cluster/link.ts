@@ -28,7 +28,6 @@ import {
   describeLinkFailure,
   describeRefusedHandshake,
   linkServerTlsOptions,
-  looksLikeTls,
   TLS_HANDSHAKE_RECORD,
   type LinkTlsClient,
 } from './link-tls.ts';
@@ -190,9 +189,8 @@ export async function dialLink(o: DialLinkOptions): Promise<VmConnection> {
 /**
  * Connects to another node's `advertise` address (with TLS when `tlsClient` is given), sends
  * `hello` and waits for `OK\n`: the socket, and the bytes that came after the answer. Rejects
- * with the node's `ERR` reason, on a close, a failed TLS handshake, a TLS answer to a plain
- * link (each described for the log, link-tls.ts; the error's `code` kept), on `signal` or
- * after `timeoutMs`.
+ * with the node's `ERR` reason, on a close or a failed TLS handshake (each described for the
+ * log, link-tls.ts; the error's `code` kept), on `signal` or after `timeoutMs`.
  */
 export function dialHello(
   advertise: string,
@@ -236,7 +234,6 @@ export function dialHello(
     });
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
-      if (!tlsClient && looksLikeTls(head)) return fail(new Error(TLS_ANSWER_TO_PLAIN));
       const nl = head.indexOf(0x0a);
       if (nl < 0) return head.length > 256 ? fail(new Error('bad link answer')) : undefined;
       socket.off('data', onData);
@@ -252,8 +249,6 @@ export function dialHello(
     socket.on('data', onData);
   });
 }
-
-const TLS_ANSWER_TO_PLAIN = 'the node answered in TLS (cluster.linkTls is set there, not here)';
 
 /** Why a link closed before its answer, as far as this side can tell. */
 function closedWhy(isTls: boolean, isSecure: boolean, head: Buffer): string {
