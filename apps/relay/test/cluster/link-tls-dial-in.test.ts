@@ -60,6 +60,15 @@ async function refusedOnB(x: CrossNodes): Promise<string> {
   return closed.reason;
 }
 
+/** B refused A's certificate: the page's close reason and B's log say so; A lent nothing. */
+async function refusedByB(x: CrossNodes): Promise<void> {
+  expect(await refusedOnB(x)).toMatch(/TLS: the node's certificate is not one the cluster/);
+  expect(logOf(x.b)).toMatch(
+    /link to node a .*: TLS: the node's certificate is not one the cluster CA signed \([A-Z_]+\)/,
+  );
+  expect(logOf(x.a)).not.toMatch(/lends/);
+}
+
 describe('cluster link with TLS: dial-in across nodes', () => {
   it('carries a dial-in session through TLS: no APDU or hello in clear on the wire', async () => {
     const x = await crossNodes({
@@ -94,10 +103,7 @@ describe('cluster link with TLS: dial-in across nodes', () => {
       a: linkFiles(bed.pki.nodeA, bed.pki.ca.cert),
       b: linkFiles(bed.pki.rogueNode, bed.pki.rogueCa.cert),
     });
-    expect(await refusedOnB(x)).toMatch(/TLS: the node's certificate is not one the cluster/);
-    expect(logOf(x.b)).toMatch(
-      /link to node a .*: TLS: the node's certificate is not one the cluster CA signed \([A-Z_]+\)/,
-    );
+    await refusedByB(x);
   });
 
   it('will not lend through a node whose certificate another CA signed, even one that trusts it', async () => {
@@ -106,11 +112,7 @@ describe('cluster link with TLS: dial-in across nodes', () => {
       a: linkFiles(bed.pki.rogueNode, bed.pki.ca.cert),
       b: linkFiles(bed.pki.nodeB, bed.pki.ca.cert),
     });
-    expect(await refusedOnB(x)).toMatch(/TLS: the node's certificate is not one the cluster/);
-    expect(logOf(x.b)).toMatch(
-      /link to node a .*: TLS: the node's certificate is not one the cluster CA signed \([A-Z_]+\)/,
-    );
-    expect(logOf(x.a)).not.toMatch(/lends/);
+    await refusedByB(x);
     expect(plaintextIn(x.proxy.bytes)).toEqual([]);
   });
 
