@@ -140,18 +140,36 @@ describe('cluster link with TLS: dial-in across nodes', () => {
   });
 });
 
+/** Node A with linkTls, and a TCP peer connected to its link that never starts a handshake. */
+async function silentPeerOnA() {
+  const a = await startLinkNode(fleet, {
+    redisUrl: bed.redisUrl,
+    nodeId: 'a',
+    targets: { vm: { host: '127.0.0.1', port: 0, isDialIn: true } },
+    linkTls: linkFiles(bed.pki.nodeA, bed.pki.ca.cert),
+  });
+  const silent = net.connect({ host: '127.0.0.1', port: a.linkPort });
+  silent.on('error', () => {});
+  await new Promise<void>((resolve) => silent.once('connect', () => resolve()));
+  const closed = new Promise<void>((resolve) => silent.once('close', () => resolve()));
+  return { a, closed };
+}
+
 describe('the TLS link listener', () => {
+  it(`ends a peer stalled in its link handshake after ${LINK_TLS_HANDSHAKE_TIMEOUT_MS} ms, and logs it`, async () => {
+    const started = Date.now();
+    const { a, closed } = await silentPeerOnA();
+    await closed;
+    // Node's own default would be 120 s; a loaded machine may add a little.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(LINK_TLS_HANDSHAKE_TIMEOUT_MS - 50);
+    expect(Date.now() - started).toBeLessThan(LINK_TLS_HANDSHAKE_TIMEOUT_MS * 2);
+    expect(logOf(a)).toMatch(
+      /link refused: TLS handshake with \S+ failed: ERR_TLS_HANDSHAKE_TIMEOUT/,
+    );
+  }, 20_000);
+
   it('closing a node does not wait for a peer stalled in its link handshake', async () => {
-    const a = await startLinkNode(fleet, {
-      redisUrl: bed.redisUrl,
-      nodeId: 'a',
-      targets: { vm: { host: '127.0.0.1', port: 0, isDialIn: true } },
-      linkTls: linkFiles(bed.pki.nodeA, bed.pki.ca.cert),
-    });
-    const silent = net.connect({ host: '127.0.0.1', port: a.linkPort });
-    silent.on('error', () => {});
-    await new Promise<void>((resolve) => silent.once('connect', () => resolve()));
-    const closed = new Promise<void>((resolve) => silent.once('close', () => resolve()));
+    const { a, closed } = await silentPeerOnA();
     fleet.relays.splice(fleet.relays.indexOf(a.relay), 1);
     const started = Date.now();
     await a.relay.close();
