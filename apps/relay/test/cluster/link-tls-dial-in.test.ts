@@ -3,10 +3,11 @@
  * a real redis-server, a VM stand-in dialled in to node A, a page on node B. Node B reaches A's
  * link through a loopback proxy that records every byte (what a network between data centres
  * sees): with linkTls the guest's PIN VERIFY and the card's answer cross it encrypted, without
- * they cross it in clear. A node whose certificate another CA signed is refused, and so are
- * mixed fleets (one node with linkTls, one without) both ways: the page gets what an
- * unreachable holder gives (4010 VM unreachable) at once, not after the link timeout, and both
- * nodes log why. A node closing does not wait for a peer stalled in its link handshake.
+ * they cross it in clear. A node whose certificate another CA signed is refused by either end
+ * (the dialling node too, when that node would take it), and so are mixed fleets (one node
+ * with linkTls, one without) both ways: the page gets what an unreachable holder gives (4010 VM
+ * unreachable) at once, not after the link timeout, and both nodes log why. A peer stalled in
+ * its link handshake is ended after 5 s, and a node closing does not wait for it.
  */
 import net from 'node:net';
 import { clientInit, encodeMessage, RelayClose } from '@cardlend/vscard';
