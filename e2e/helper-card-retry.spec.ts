@@ -82,11 +82,34 @@ async function lendThroughHelper(page: Page, browser: Browser, relayUrl: string,
   await panel.getByRole('button', { name: `Lend the card in ${READER}` }).click();
 }
 
-/** A second PC/SC client holding the card exclusively, like a lent card. */
-async function holdCard(): Promise<PcscReader> {
-  const holder = await openReader(rig.pcscd.readers[0]);
-  await holder.powerOn();
-  return holder;
+/**
+ * A second PC/SC client holds the card exclusively (like a lent card) while the page lends the
+ * reader through the helper; `body` runs once the Card row shows the first retry, with `letGo`
+ * closing that client. The browser and the client are closed after it.
+ */
+async function withCardHeldWhileLending(
+  relay: { url: string; port: number },
+  body: (page: Page, letGo: () => Promise<void>) => Promise<void>,
+): Promise<void> {
+  const holder: PcscReader = await openReader(rig.pcscd.readers[0]);
+  let isHeld = true;
+  const letGo = async (): Promise<void> => {
+    isHeld = false;
+    await holder.close();
+  };
+  try {
+    await holder.powerOn();
+    const { browser, page } = await publicPage(relay.port, 'about:blank', INIT);
+    try {
+      await lendThroughHelper(page, browser, relay.url, relay.port);
+      await expect(page.getByTestId('card-retry')).toHaveText(retryText(1), { timeout: 20_000 });
+      await body(page, letGo);
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    if (isHeld) await holder.close();
+  }
 }
 
 test('the other program lets go during the retries: the card is lent, the status gone', async ({
@@ -94,27 +117,15 @@ test('the other program lets go during the retries: the card is lent, the status
   launchRelay,
 }) => {
   const relay = await launchRelay(qemu.port);
-  const holder = await holdCard();
-  let isHeld = true;
-  const { browser, page } = await publicPage(relay.port, 'about:blank', INIT);
-  try {
-    await lendThroughHelper(page, browser, relay.url, relay.port);
-    const retry = page.getByTestId('card-retry');
-    await expect(retry).toHaveText(retryText(1), { timeout: 20_000 });
-    await holder.close();
-    isHeld = false;
-
+  await withCardHeldWhileLending(relay, async (page, letGo) => {
+    await letGo();
     await qemu.waitForLog(/VSC_ATR \d+/, 20_000);
-    const card = page.getByTestId('status-card');
-    await expect(card).toContainText('Present', { timeout: 10_000 });
-    await expect(retry).toHaveCount(0);
+    await expect(page.getByTestId('status-card')).toContainText('Present', { timeout: 10_000 });
+    await expect(page.getByTestId('card-retry')).toHaveCount(0);
     await expect(page.getByTestId('notice-area')).toHaveCount(0);
     const during = await retryStates(page);
     expect(during[0]?.retry).toBe(retryText(1));
-  } finally {
-    await browser.close();
-    if (isHeld) await holder.close();
-  }
+  });
 });
 
 test('the other program keeps the card: attempts 1-3 shown, then the problem', async ({
@@ -122,24 +133,15 @@ test('the other program keeps the card: attempts 1-3 shown, then the problem', a
   launchRelay,
 }) => {
   const relay = await launchRelay(qemu.port);
-  const holder = await holdCard();
-  const { browser, page } = await publicPage(relay.port, 'about:blank', INIT);
-  try {
-    await lendThroughHelper(page, browser, relay.url, relay.port);
-    const retry = page.getByTestId('card-retry');
-    await expect(retry).toHaveText(retryText(1), { timeout: 20_000 });
-
+  await withCardHeldWhileLending(relay, async (page) => {
     const notice = page.getByTestId('notice-area');
     await expect(notice.getByRole('alert')).toBeVisible({ timeout: 15_000 });
     await expect(notice.locator('[data-problem]')).toHaveAttribute('data-problem', 'device-busy');
     await expect(notice).toContainText(BUSY_TITLE);
-    await expect(retry).toHaveCount(0);
+    await expect(page.getByTestId('card-retry')).toHaveCount(0);
     await expect(page.getByTestId('status-card')).toContainText('No card in the reader');
     const during = await retryStates(page);
     expect([...new Set(during.map((s) => s.retry))]).toEqual([1, 2, 3].map(retryText));
     expect(qemu.output.join('\n')).not.toMatch(/VSC_ATR \d+/);
-  } finally {
-    await browser.close();
-    await holder.close();
-  }
+  });
 });
