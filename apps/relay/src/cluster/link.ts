@@ -15,6 +15,11 @@
  * other: each side says so in its log and the link fails at once (a ClientHello reaching a
  * plain listener is refused on its first byte; a hello line reaching a TLS listener fails its
  * handshake), so the session gets what an unreachable holder gives.
+ *
+ * Before its signed hello passes, a connection costs a TLS handshake and a hello wait and
+ * proves nothing: at most {@link LINK_MAX_WAITING} such are open at once, further ones are
+ * closed on accept (and reported). Links past the hello do not count: their number grows with
+ * the cross-node sessions.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -32,6 +37,12 @@ import {
   type LinkTlsClient,
 } from './link-tls.ts';
 
+/** Most connections to a node's link open at once that have not passed their signed hello. */
+export const LINK_MAX_WAITING = 64;
+
+/** Longest wait for a link's hello line, ms, from the end of the TLS handshake (or accept). */
+export const LINK_HELLO_TIMEOUT_MS = 5000;
+
 export interface LinkServerOptions {
   readonly listen: HostPort;
   readonly key: Uint8Array | undefined;
@@ -47,6 +58,8 @@ export interface LinkServerOptions {
   readonly resume: (hello: ResumeHello, socket: net.Socket, head: Buffer) => void;
   readonly now: () => number;
   readonly onEvent: (message: string) => void;
+  /** Most connections open at once before their hello passes; default {@link LINK_MAX_WAITING}. */
+  readonly maxWaiting?: number;
 }
 
 /** A's side: accepts links from other nodes. */
@@ -56,6 +69,9 @@ export class LinkServer {
   readonly #seen = new Map<string, number>();
   /** Every TCP connection still open, TLS handshakes in progress included. */
   readonly #sockets: ReadonlySet<net.Socket>;
+  /** Links past their signed hello and still open: the cap leaves room for each. */
+  readonly #passed = new Set<net.Socket>();
+  readonly #maxWaiting: number;
 
   constructor(opts: LinkServerOptions) {
     this.#o = opts;
@@ -69,7 +85,39 @@ export class LinkServer {
       socket.destroy();
     });
     this.#sockets = trackConnections(this.#server);
+    this.#maxWaiting = opts.maxWaiting ?? LINK_MAX_WAITING;
+    this.#capWaiting();
+    this.#server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
+      const remote = `${data?.remoteAddress ?? '?'}:${data?.remotePort ?? '?'}`;
+      const why = `too many connections not yet past their hello (at most ${this.#maxWaiting})`;
+      opts.onEvent(`link refused: ${remote}: ${why}`);
+    });
     this.#server.on('error', (e) => opts.onEvent(`link server: ${e.message}`));
+  }
+
+  /**
+   * Node drops a connection on accept once `maxConnections` are open: all those waiting for
+   * their hello, plus room for every link past it.
+   */
+  #capWaiting(): void {
+    this.#server.maxConnections = this.#maxWaiting + this.#passed.size;
+  }
+
+  /** A link's hello passed: it no longer counts against {@link LINK_MAX_WAITING}. */
+  #pass(socket: net.Socket): void {
+    if (socket.destroyed) return;
+    this.#passed.add(socket);
+    this.#capWaiting();
+    socket.once('close', () => {
+      this.#passed.delete(socket);
+      this.#capWaiting();
+    });
+  }
+
+  /** Connections open now that have not passed their hello (TLS handshakes included). */
+  get waiting(): number {
+    // A TLS link's TCP connection closes a moment before its TLS socket.
+    return Math.max(0, this.#sockets.size - this.#passed.size);
   }
 
   start(): Promise<void> {
@@ -99,7 +147,10 @@ export class LinkServer {
     socket.on('error', () => {});
     // rejectUnauthorized already ended unverified handshakes; this is a second lock.
     if (socket instanceof tls.TLSSocket && !socket.authorized) return void socket.destroy();
-    socket.setTimeout(5000, () => socket.destroy());
+    // A deadline, not an idle timeout, kept until the hello passes: a peer trickling its hello,
+    // or one that keeps a refused link open, is cut off all the same.
+    const deadline = setTimeout(() => socket.destroy(), LINK_HELLO_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(deadline));
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       if (head.length === 0 && !this.#o.tls && chunk[0] === TLS_HANDSHAKE_RECORD) {
@@ -113,18 +164,25 @@ export class LinkServer {
       if (nl < 0 && head.length <= MAX_HELLO_BYTES) return;
       socket.off('data', onData);
       socket.pause();
-      socket.setTimeout(0);
       if (nl < 0) return this.#refuse(socket, 'hello too long');
-      void this.#serve(socket, head.subarray(0, nl).toString('utf8'), head.subarray(nl + 1));
+      const line = head.subarray(0, nl).toString('utf8');
+      void this.#serve(socket, line, head.subarray(nl + 1), deadline);
     };
     socket.on('data', onData);
   }
 
-  async #serve(socket: net.Socket, line: string, rest: Buffer): Promise<void> {
+  async #serve(
+    socket: net.Socket,
+    line: string,
+    rest: Buffer,
+    deadline: NodeJS.Timeout,
+  ): Promise<void> {
     const { key } = this.#o;
     if (key === undefined) return this.#refuse(socket, 'links need token secrets');
     const check = checkHello(key, line, this.#o.now(), this.#seen);
     if (!check.ok) return this.#refuse(socket, check.reason);
+    clearTimeout(deadline);
+    this.#pass(socket);
     if (check.kind === 'resume') {
       // Not reported here: the session reports its `resumed` event, a refusal its `refused`.
       socket.write('OK\n');

@@ -1,0 +1,145 @@
+/**
+ * The link listener's cap (cluster/link.ts): connections that have not passed their signed
+ * hello are capped (here 2 instead of LINK_MAX_WAITING), the next is closed on accept and
+ * reported; links past the hello do not count, however many there are; a peer trickling its
+ * hello is cut off at LINK_HELLO_TIMEOUT_MS. One LinkServer on loopback, plain TCP, VMs played
+ * by an echo server.
+ */
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { linkKey } from '../../src/cluster/link-auth.ts';
+import { dialLink, LINK_HELLO_TIMEOUT_MS, LinkServer } from '../../src/cluster/link.ts';
+import { until } from '../helpers.ts';
+
+const KEY = linkKey(new Uint8Array(32).fill(9));
+const CAP = 2;
+
+const opened: { close(): unknown }[] = [];
+const sockets: net.Socket[] = [];
+
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  for (const c of opened.splice(0).reverse()) await c.close();
+});
+
+/** An echo server standing in for dialled-in VMs. */
+async function echoVms(): Promise<number> {
+  const server = net.createServer((s) => {
+    sockets.push(s);
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  opened.push({ close: () => new Promise((resolve) => server.close(resolve)) });
+  return (server.address() as net.AddressInfo).port;
+}
+
+async function linkServer(): Promise<{ link: LinkServer; events: string[] }> {
+  const vmPort = await echoVms();
+  const events: string[] = [];
+  const link = new LinkServer({
+    listen: { host: '127.0.0.1', port: 0 },
+    key: KEY,
+    take: () => {
+      const socket = net.connect({ host: '127.0.0.1', port: vmPort });
+      sockets.push(socket);
+      return Promise.resolve({ socket, pending: undefined });
+    },
+    isDialIn: () => true,
+    resume: (_h, socket) => socket.destroy(),
+    now: Date.now,
+    onEvent: (m) => events.push(m),
+    maxWaiting: CAP,
+  });
+  await link.start();
+  opened.push(link);
+  return { link, events };
+}
+
+/** A TCP connection to the link that sends nothing. */
+async function silent(port: number): Promise<net.Socket> {
+  const s = net.connect({ host: '127.0.0.1', port });
+  sockets.push(s);
+  s.on('error', () => {});
+  await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+  return s;
+}
+
+const closed = (s: net.Socket) => new Promise<void>((resolve) => s.once('close', () => resolve()));
+
+/** A link through the real hello; checks it carries bytes both ways (to the echo VM). */
+async function lend(port: number, n: number): Promise<net.Socket> {
+  const { socket } = await dialLink({
+    advertise: `127.0.0.1:${port}`,
+    key: KEY,
+    targetId: `vm${n}`,
+    nodeId: 'b',
+    now: Date.now,
+    timeoutMs: 5000,
+    signal: new AbortController().signal,
+    tls: undefined,
+  });
+  sockets.push(socket);
+  const echoed = new Promise<Buffer>((resolve) => socket.once('data', resolve));
+  socket.write(`ping ${n}`);
+  expect((await echoed).toString()).toBe(`ping ${n}`);
+  return socket;
+}
+
+const REFUSED = new RegExp(
+  `^link refused: \\S+: too many connections not yet past their hello \\(at most ${CAP}\\)$`,
+);
+
+describe('the link listener cap on connections before their hello', () => {
+  it('closes a connection beyond the cap on accept and reports it; a freed place is taken again', async () => {
+    const { link, events } = await linkServer();
+    const flood = [await silent(link.port), await silent(link.port)];
+    await until(() => link.waiting === CAP, 3000, 'the flood accepted');
+    const extra = await silent(link.port);
+    await closed(extra); // long before any of the 5 s limits
+    expect(events.filter((e) => REFUSED.test(e))).toHaveLength(1);
+    expect(flood.map((s) => s.destroyed)).toEqual([false, false]);
+    // The flood holds the cap: a real link is refused too (the trade-off the README states).
+    await expect(lend(link.port, 0)).rejects.toThrow(/closed the link/);
+    (flood[0] as net.Socket).destroy();
+    await until(() => link.waiting === CAP - 1, 3000, 'one flood connection gone');
+    await lend(link.port, 1);
+    expect(link.waiting).toBe(CAP - 1);
+  });
+
+  it('links past their hello do not count: more of them than the cap, and the cap still holds', async () => {
+    const { link, events } = await linkServer();
+    const links = [];
+    for (let n = 0; n < CAP * 3; n++) links.push(await lend(link.port, n));
+    expect(link.waiting).toBe(0);
+    const waiting = [await silent(link.port), await silent(link.port)];
+    await until(() => link.waiting === CAP, 3000, 'two waiting');
+    await closed(await silent(link.port));
+    expect(events.filter((e) => REFUSED.test(e))).toHaveLength(1);
+    // The links still carry bytes; once they close, their room goes with them.
+    const again = links[0] as net.Socket;
+    const echoed = new Promise<Buffer>((resolve) => again.once('data', resolve));
+    again.write('still there');
+    expect((await echoed).toString()).toBe('still there');
+    for (const l of links) l.destroy();
+    for (const w of waiting) w.destroy();
+    await until(() => link.waiting === 0, 3000, 'all gone');
+    const back = [await silent(link.port), await silent(link.port)];
+    await until(() => link.waiting === CAP, 3000, 'two waiting again');
+    await closed(await silent(link.port));
+    expect(events.filter((e) => REFUSED.test(e))).toHaveLength(2);
+    expect(back.map((s) => s.destroyed)).toEqual([false, false]);
+  });
+
+  it(`ends a peer trickling its hello after ${LINK_HELLO_TIMEOUT_MS} ms, however often it sends`, async () => {
+    const { link } = await linkServer();
+    const started = Date.now();
+    const s = await silent(link.port);
+    const trickle = setInterval(() => s.write('{'), 500);
+    await closed(s);
+    clearInterval(trickle);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(LINK_HELLO_TIMEOUT_MS - 50);
+    expect(Date.now() - started).toBeLessThan(LINK_HELLO_TIMEOUT_MS * 2);
+    await until(() => link.waiting === 0, 3000, 'its place freed');
+  }, 20_000);
+});
