@@ -91,9 +91,9 @@ export interface RelayServer {
   readonly vmTlsConnections: number;
   /**
    * Re-reads the TLS certificate and key of the listener, of the VM TLS listener, of the
-   * operator API and of the cluster link (their CAs too) (SIGHUP); new connections use them, live ones keep theirs.
-   * Throws `RELAY_CONFIG_INVALID` (and keeps all the old ones) if any cannot be loaded. No-op
-   * without TLS.
+   * operator API and of the cluster link (their CAs too) (SIGHUP); new connections use them,
+   * live ones keep theirs. Throws `RELAY_CONFIG_INVALID` (and keeps all the old ones) if any
+   * cannot be loaded. No-op without TLS.
    */
   reloadTls(): void;
   /** Stops accepting, ends every session (browser gets 1001, VM gets its cleanup), resolves when all are done. */

@@ -52,7 +52,9 @@ export function parseClusterFile(
   baseDir: string,
 ): Partial<ClusterConfig> {
   const o = asObject(value);
-  const shape = '{ "redis": "redis://HOST:PORT", "nodeId": ID, "advertise": "HOST:PORT" }';
+  const shape =
+    '{ "redis": "redis://HOST:PORT", "nodeId": ID, "advertise": "HOST:PORT", "leaseMs"?: MS,' +
+    ' "linkTls"?: { "cert": FILE, "key": FILE, "ca": FILE } }';
   if (!o) throw invalid(`${source}: "cluster" must be an object ${shape}`);
   checkKnownKeys(o, FILE_KEYS, source, 'cluster');
   const at = (k: string) => `${source}: "cluster.${k}"`;

@@ -73,8 +73,8 @@ function readConfigFile(full: string, readFile: (file: string) => string): unkno
 
 /**
  * The load stage: reads the token secrets, checks that the TLS files can be read (the VM
- * listener's, the operator API's and the cluster link's are parsed and cross-checked), and gives TLS dial-in
- * targets the VM listener's address (banner, logs).
+ * listener's, the operator API's and the cluster link's are parsed and cross-checked), and
+ * gives TLS dial-in targets the VM listener's address (banner, logs).
  */
 export function loadConfig(draft: ConfigDraft, readBytes: ReadBytes = readFileBytes): RelayConfig {
   const { tokenSecretFiles, tokenSecretSetting, ...rest } = draft;

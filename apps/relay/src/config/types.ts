@@ -168,7 +168,10 @@ export interface ClusterConfig {
   linkTls?: LinkTlsConfig;
 }
 
-/** `"cluster.linkTls": { "cert", "key", "ca" }` as absolute paths: this node's certificate and key, the cluster CA. */
+/**
+ * `"cluster.linkTls": { "cert", "key", "ca" }` as absolute paths: this node's certificate and
+ * key, the cluster CA.
+ */
 export type LinkTlsConfig = CertKeyCaFiles;
 
 /** Token-named VM endpoints the relay may serve (cluster/endpoints.ts compiles them). */

@@ -10,6 +10,7 @@ const FILES: Record<string, string> = {
     cluster: { redis: 'redis://10.0.0.5:6379', leaseMs: 2000 },
   }),
   '/etc/bad-key.json': JSON.stringify({ cluster: { redis: 'redis://h:1', node: 'x' } }),
+  '/etc/not-object.json': JSON.stringify({ cluster: 'redis://h:1' }),
 };
 const io = { cwd: '/work', readFile: (f: string) => FILES[f] ?? '{}' };
 
@@ -61,6 +62,10 @@ describe('cluster settings', () => {
       /--advertise must look like HOST:PORT/,
     ],
     [['--config', '/etc/bad-key.json'], /unknown key "cluster.node"/],
+    [
+      ['--config', '/etc/not-object.json'],
+      /"cluster" must be an object \{ "redis": .*"leaseMs"\?: MS, "linkTls"\?: \{ "cert": FILE, "key": FILE, "ca": FILE \} \}/,
+    ],
   ])('refuses %j', (argv, message) => {
     expect(() => config(argv)).toThrow(message);
   });
