@@ -8,6 +8,7 @@ import { isReaderName, isRequestId } from './codec.ts';
 import { isHelperErrorCode } from './codes.ts';
 import { isHex } from './hex.ts';
 import type { ClientRequestType, HelperMessage, OkResults, ReaderEntry } from './messages.ts';
+import { errorSourceOf } from './source.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -59,7 +60,27 @@ export function decodeHelperMessage(text: string): Decoded<HelperMessage> {
   }
   if (!isObject(value)) return bad('not a JSON object');
   const problem = checkMessage(value);
-  return problem === null ? { ok: true, message: value as unknown as HelperMessage } : bad(problem);
+  if (problem !== null) return bad(problem);
+  return { ok: true, message: value['type'] === 'error' ? errorMessage(value) : toMessage(value) };
+}
+
+function toMessage(o: Obj): HelperMessage {
+  return o as unknown as HelperMessage;
+}
+
+/**
+ * A checked `error` with only its known fields; its `source` only when it has exactly the
+ * known shape (source.ts), else dropped: the answer still counts, without it.
+ */
+function errorMessage(o: Obj): HelperMessage {
+  const source = errorSourceOf(o['source']);
+  return toMessage({
+    type: 'error',
+    ...(o['id'] === undefined ? {} : { id: o['id'] }),
+    code: o['code'],
+    message: o['message'],
+    ...(source === undefined ? {} : { source }),
+  });
 }
 
 function isReaderEntry(v: unknown): v is ReaderEntry {

@@ -11,10 +11,11 @@ import { closeCodeFor } from './codes.ts';
 import type { HelperErrorCode } from './codes.ts';
 import { HELPER_LIMITS, HELPER_PROTOCOL_VERSION } from './constants.ts';
 import type { HelperLimits } from './constants.ts';
-import type { ClientMessage, HelperMessage, OkResult } from './messages.ts';
+import type { ClientMessage, ErrorSource, HelperMessage, OkResult } from './messages.ts';
 import { isApprovableOrigin, parseOrigin } from './origin.ts';
 import type { WebOrigin } from './origin.ts';
 import { TokenBucket } from './rate.ts';
+import { errorSourceOf } from './source.ts';
 
 /** What the owner of a gate must do, in order. */
 export type GateAction =
@@ -138,10 +139,23 @@ export class ConnectionGate {
     return this.#send({ type: 'ok', id, result });
   }
 
-  /** Fails request `id` with `code` (a helper code or the reader's `CCID_*` code). */
-  fail(id: number, code: HelperErrorCode | `CCID_${string}`, message: string): GateAction[] {
+  /**
+   * Fails request `id` with `code` (a helper code or the reader's `CCID_*` code), and the
+   * PC/SC code below it when the failure came from the smart-card service.
+   */
+  fail(
+    id: number,
+    code: HelperErrorCode | `CCID_${string}`,
+    message: string,
+    source?: ErrorSource,
+  ): GateAction[] {
     if (this.#isClosed || !this.#pending.delete(id)) return [];
-    return this.#send({ type: 'error', id, code, message });
+    const checked = errorSourceOf(source); // the page would drop one of another shape anyway
+    return this.#send(
+      checked === undefined
+        ? { type: 'error', id, code, message }
+        : { type: 'error', id, code, message, source: checked },
+    );
   }
 
   /** An event for the page; dropped until the page is approved (no reader names leak). */

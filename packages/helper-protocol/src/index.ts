@@ -12,3 +12,4 @@ export * from './hex.ts';
 export type * from './messages.ts';
 export * from './origin.ts';
 export * from './rate.ts';
+export * from './source.ts';

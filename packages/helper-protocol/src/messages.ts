@@ -11,6 +11,17 @@
  */
 import type { HelperErrorCode } from './codes.ts';
 
+/**
+ * Where a reader failure came from below the reader code: the PC/SC return code the
+ * computer's smart-card service gave (`SCARD_E_SHARING_VIOLATION`), never renamed, so the page
+ * explains it in the same words as `cardlend lend` on that computer. Optional on `error`: an
+ * older page ignores it, and a page talking to an older helper gets none.
+ */
+export interface ErrorSource {
+  readonly kind: 'pcsc';
+  readonly code: string;
+}
+
 /** A card's state in a listed reader. */
 export type CardState = 'absent' | 'present' | 'mute';
 
@@ -76,6 +87,8 @@ export type HelperMessage =
       /** A {@link HelperErrorCode}, or a reader code (`CCID_*`) for a failed reader call. */
       readonly code: HelperErrorCode | `CCID_${string}`;
       readonly message: string;
+      /** The PC/SC code below `code`, when the failure came from the smart-card service. */
+      readonly source?: ErrorSource;
     }
   /** Pairing started: the page shows `code`, the helper's terminal shows the same. */
   | { readonly type: 'pairing'; readonly code: string }
