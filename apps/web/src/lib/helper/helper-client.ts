@@ -16,6 +16,7 @@ import type { BridgeTimers, BridgeWebSocket } from '@cardlend/bridge';
 import type {
   ClientRequest,
   ClientRequestType,
+  ErrorSource,
   HelperErrorCode,
   HelperMessage,
   OkResults,
@@ -48,13 +49,18 @@ export type HelperClientEvent =
       readonly helperCode: HelperErrorCode | null;
     };
 
-/** A refused or failed request: the helper's code (or `CLOSED` / `TIMEOUT` on this side). */
+/**
+ * A refused or failed request: the helper's code (or `CLOSED` / `TIMEOUT` on this side), and
+ * the PC/SC code below it when the helper sent one (already checked by the decoder).
+ */
 export class HelperRequestError extends Error {
   readonly code: HelperErrorCode | `CCID_${string}` | 'CLOSED' | 'TIMEOUT';
-  constructor(code: HelperRequestError['code'], message: string) {
+  readonly source: ErrorSource | undefined;
+  constructor(code: HelperRequestError['code'], message: string, source?: ErrorSource) {
     super(message);
     this.name = 'HelperRequestError';
     this.code = code;
+    this.source = source;
   }
 }
 
@@ -245,7 +251,7 @@ export class HelperClient {
     if (p === undefined) return; // timed out already: a late answer is dropped
     this.#pending.delete(id);
     this.#timers.clearTimeout(p.timer);
-    if (m.type === 'error') return p.reject(new HelperRequestError(m.code, m.message));
+    if (m.type === 'error') return p.reject(new HelperRequestError(m.code, m.message, m.source));
     const r = decodeResult(p.type, m.result);
     if (r.ok) p.resolve(r.message);
     else p.reject(new HelperRequestError('HELPER_MALFORMED', r.reason));

@@ -3,7 +3,8 @@
  * (`BridgeReader` of @cardlend/bridge): the bridge lends it exactly like a WebUSB reader.
  * Each call is one request to the helper; the helper's refusals become the reader
  * vocabulary's codes (`CCID_*`), with the helper's own code kept in `helperCode` so the page
- * can explain it. The helper stopping (its connection closing) is the reader going away:
+ * can explain it, and the PC/SC code below a reader failure (the error's `source`) in
+ * `sourceCode`, where the bridge reads it from a PC/SC reader. The helper stopping (its connection closing) is the reader going away:
  * `reader-gone`, and every call fails with `CCID_READER_GONE`.
  */
 import { bytesToHex, hexToBytes } from '@cardlend/helper-protocol';
@@ -12,20 +13,41 @@ import type { BridgeReader, BridgeReaderEvent, PoweredCard, SlotStatus } from '@
 import { HelperRequestError } from './helper-client.ts';
 import type { HelperClient, HelperClientEvent } from './helper-client.ts';
 
+/** What a {@link HelperReaderError} was explained by (@cardlend/problems' failure shape). */
+export type HelperReaderErrorSource =
+  | { readonly kind: 'helper'; readonly code: HelperErrorCode }
+  | { readonly kind: 'pcsc'; readonly code: string };
+
 /**
- * A failed call: `code` in the reader vocabulary, `helperCode` what the helper said, and then
- * `source` (@cardlend/problems' failure) so the page explains the helper's own refusal.
+ * A failed call: `code` in the reader vocabulary, `helperCode` what the helper said, and
+ * `sourceCode` the PC/SC code the helper's smart-card service gave (`SCARD_…`), kept exactly as
+ * PcscError of @cardlend/pcsc keeps it, so the bridge's `bridgeErrorFromReader` gives the same
+ * source (and the page the same words and reference) as `cardlend lend` on that computer.
+ * `source` explains an error raised outside the bridge (opening the reader): the helper's own
+ * refusal first, else the PC/SC code.
  */
 export class HelperReaderError extends Error {
   readonly code: string;
   readonly helperCode: HelperErrorCode | null;
-  readonly source: { readonly kind: 'helper'; readonly code: HelperErrorCode } | undefined;
-  constructor(code: string, message: string, helperCode: HelperErrorCode | null = null) {
+  readonly sourceCode: string | undefined;
+  readonly source: HelperReaderErrorSource | undefined;
+  constructor(
+    code: string,
+    message: string,
+    helperCode: HelperErrorCode | null = null,
+    sourceCode?: string,
+  ) {
     super(message);
     this.name = 'HelperReaderError';
     this.code = code;
     this.helperCode = helperCode;
-    this.source = helperCode === null ? undefined : { kind: 'helper', code: helperCode };
+    this.sourceCode = sourceCode;
+    this.source =
+      helperCode !== null
+        ? { kind: 'helper', code: helperCode }
+        : sourceCode === undefined
+          ? undefined
+          : { kind: 'pcsc', code: sourceCode };
   }
 }
 
@@ -51,7 +73,7 @@ function toReaderError(e: unknown): HelperReaderError {
   if (e instanceof HelperReaderError) return e;
   if (e instanceof HelperRequestError) {
     const helperCode = e.code.startsWith('HELPER_') ? (e.code as HelperErrorCode) : null;
-    return new HelperReaderError(readerCodeFor(e.code), e.message, helperCode);
+    return new HelperReaderError(readerCodeFor(e.code), e.message, helperCode, e.source?.code);
   }
   return new HelperReaderError('CCID_TRANSFER_FAILED', e instanceof Error ? e.message : String(e));
 }
