@@ -89,7 +89,7 @@ export function serveConnection(ws: WebSocket, req: IncomingMessage, ctx: Connec
         (result) => run(gate.answer(a.message.id, result)),
         (e: unknown) => {
           const r = toRefusal(e);
-          run(gate.fail(a.message.id, r.code, r.message));
+          run(gate.fail(a.message.id, r.code, r.message, r.source));
         },
       );
   };

@@ -2,11 +2,12 @@
  * The computer's readers shared between page connections: one page at a time per reader
  * (a claim from `connect` to `disconnect` or the connection's end), reader calls for the page
  * that holds the reader, card events to that page only. Errors become protocol refusals:
- * the reader's own `CCID_*` code, or a `HELPER_*` code.
+ * the reader's own `CCID_*` code, or a `HELPER_*` code, with the PC/SC code below it.
  */
-import { bytesToHex, hexToBytes } from '@cardlend/helper-protocol';
+import { bytesToHex, hexToBytes, isPcscCodeName } from '@cardlend/helper-protocol';
 import type {
   ClientMessage,
+  ErrorSource,
   HelperErrorCode,
   HelperMessage,
   OkResult,
@@ -22,12 +23,17 @@ export interface HubClient {
   notify(message: HelperMessage): void;
 }
 
-/** A refused request: a helper code or the reader's code. */
+/**
+ * A refused request: a helper code or the reader's code, and the PC/SC code below it when the
+ * smart-card service failed (sent as the error's `source`, so the page words it as the CLI does).
+ */
 export class HubRefusal extends Error {
   readonly code: HelperErrorCode | `CCID_${string}`;
-  constructor(code: HelperErrorCode | `CCID_${string}`, message: string) {
+  readonly source: ErrorSource | undefined;
+  constructor(code: HelperErrorCode | `CCID_${string}`, message: string, source?: ErrorSource) {
     super(message);
     this.code = code;
+    this.source = source;
   }
 }
 
@@ -48,18 +54,25 @@ function sourceCode(e: unknown): string | undefined {
   return typeof c === 'string' ? c : undefined;
 }
 
-/** A thrown reader or service error as a refusal. */
+/**
+ * A thrown reader or service error as a refusal, with the PC/SC code it kept (PcscError's
+ * `sourceCode`, what the bridge reads in the CLI) as the refusal's source.
+ */
 export function toRefusal(e: unknown): HubRefusal {
   if (e instanceof HubRefusal) return e;
   const message = e instanceof Error ? e.message : String(e);
-  const source = sourceCode(e);
-  if (source === 'SCARD_E_NO_SERVICE' || source === 'SCARD_E_SERVICE_STOPPED')
-    return new HubRefusal('HELPER_NO_SERVICE', message);
-  if (source === 'SCARD_E_UNKNOWN_READER') return new HubRefusal('HELPER_UNKNOWN_READER', message);
+  const pcsc = sourceCode(e);
+  const source: ErrorSource | undefined = isPcscCodeName(pcsc)
+    ? { kind: 'pcsc', code: pcsc }
+    : undefined;
+  if (pcsc === 'SCARD_E_NO_SERVICE' || pcsc === 'SCARD_E_SERVICE_STOPPED')
+    return new HubRefusal('HELPER_NO_SERVICE', message, source);
+  if (pcsc === 'SCARD_E_UNKNOWN_READER')
+    return new HubRefusal('HELPER_UNKNOWN_READER', message, source);
   const code = errorCode(e);
   if (code !== undefined && /^CCID_[A-Z_]{1,40}$/.test(code))
-    return new HubRefusal(code as `CCID_${string}`, message);
-  return new HubRefusal('HELPER_INTERNAL', message);
+    return new HubRefusal(code as `CCID_${string}`, message, source);
+  return new HubRefusal('HELPER_INTERNAL', message, source);
 }
 
 function toEntry(r: ReaderSummary, isHeldByOther: boolean): ReaderEntry {
