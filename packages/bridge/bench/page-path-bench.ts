@@ -6,7 +6,7 @@
  * `bench:chain`) sees only Chromium's 100 µs page clock, and splits the CPU per APDU by layer.
  *
  * Run: npx -y pnpm@12.4.2 --filter @cardlend/bridge bench [-- --count N] [--warmup N]
- *        [--gap-echo] [--windows] [--cpu-prof DIR] [--alloc]
+ *        [--gap-echo] [--windows] [--cpu-prof DIR] [--alloc [--alloc-top N]]
  * --warmup N   guest commands before the timed ones (default 5 000; 0: time the JIT's warm-up too)
  * --gap-echo   before each command, a 16-byte echo through another process: the path then runs
  *              after a sleep, with colder caches, as in the chain (where it runs several times
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
   if (isProfilingAllocations) {
     const packageOf = (url: string): string => /packages\/([\w-]+)\//.exec(url)?.[1] ?? '';
     const lines = await stopAllocationSampling(call, count, {
-      top: 25,
+      top: Number(option('--alloc-top') ?? 25),
       scriptOf: (url) =>
         packageOf(url) === ''
           ? (url.split('/').pop() ?? '')
