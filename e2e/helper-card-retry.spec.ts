@@ -10,6 +10,9 @@
  * - kept: attempts 1, 2 and 3 were shown in order with no banner, then the retry status is
  *   gone and the normal problem is shown, QEMU never got an ATR.
  *
+ * The reason and the problem are the card's ("Another program is using the card", reference
+ * SCARD_E_SHARING_VIOLATION), as `cardlend lend` says them: the helper passes the PC/SC code on.
+ *
  * What the Card row showed is recorded in the page by a MutationObserver (init script), so a
  * state shown for only half a second is seen whatever the assertions' polling.
  */
@@ -46,12 +49,14 @@ new MutationObserver(() => {
 `;
 
 /**
- * The catalog's words for the failure while the other program holds the card. Through the
- * helper the page gets the reader code (`CCID_DEVICE_BUSY`, the helper's refusal), not the
- * PC/SC one, so the words are those of a busy reader (`device-busy`).
+ * The catalog's words for the failure while the other program holds the card. The helper
+ * sends the PC/SC code below its reader code (`source` SCARD_E_SHARING_VIOLATION under
+ * `CCID_DEVICE_BUSY`) and the page's helper reader keeps it as a PC/SC reader does, so the
+ * words and the reference are those `cardlend lend` shows on this computer (`reader-in-use`).
  */
-const BUSY_REASON = 'Last try: Another program is using the reader (CCID_DEVICE_BUSY).';
-const BUSY_TITLE = 'Another program is using the reader';
+const BUSY_REASON = 'Last try: Another program is using the card (SCARD_E_SHARING_VIOLATION).';
+const BUSY_TITLE = 'Another program is using the card';
+const BUSY_PROBLEM = 'reader-in-use';
 
 const retryText = (attempt: number): string =>
   `Not ready yet; trying again (attempt ${attempt} of 3)…`;
@@ -136,8 +141,9 @@ test('the other program keeps the card: attempts 1-3 shown, then the problem', a
   await withCardHeldWhileLending(relay, async (page) => {
     const notice = page.getByTestId('notice-area');
     await expect(notice.getByRole('alert')).toBeVisible({ timeout: 15_000 });
-    await expect(notice.locator('[data-problem]')).toHaveAttribute('data-problem', 'device-busy');
+    await expect(notice.locator('[data-problem]')).toHaveAttribute('data-problem', BUSY_PROBLEM);
     await expect(notice).toContainText(BUSY_TITLE);
+    await expect(notice).toContainText('Reference for your helpdesk: SCARD_E_SHARING_VIOLATION');
     await expect(page.getByTestId('card-retry')).toHaveCount(0);
     await expect(page.getByTestId('status-card')).toContainText('No card in the reader');
     const during = await retryStates(page);
