@@ -6,7 +6,8 @@
  *
  * - let go during the retries: the Card row said "Not ready yet; trying again (attempt 1 of
  *   3)…" and why in the catalog's words, with no problem banner; then QEMU gets the ATR, the
- *   Card row says Present and the retry status is gone;
+ *   Card row says Present and the retry status is gone; the tab title said "card not ready"
+ *   meanwhile and "Lent to …" after;
  * - kept: attempts 1, 2 and 3 were shown in order with no banner, then the retry status is
  *   gone and the normal problem is shown, QEMU never got an ATR.
  *
@@ -58,6 +59,9 @@ const BUSY_REASON = 'Last try: Another program is using the card (SCARD_E_SHARIN
 const BUSY_TITLE = 'Another program is using the card';
 const BUSY_PROBLEM = 'reader-in-use';
 
+/** The tab's title while the card is retried (the VM's name, or "VM" without one). */
+const RETRY_TITLE = /^Lent to .+, card not ready · cardlend$/;
+
 const retryText = (attempt: number): string =>
   `Not ready yet; trying again (attempt ${attempt} of 3)…`;
 
@@ -108,6 +112,8 @@ async function withCardHeldWhileLending(
     try {
       await lendThroughHelper(page, browser, relay.url, relay.port);
       await expect(page.getByTestId('card-retry')).toHaveText(retryText(1), { timeout: 20_000 });
+      // The tab title says so too (not "no card": the card is in the reader).
+      await expect(page).toHaveTitle(RETRY_TITLE);
       await body(page, letGo);
     } finally {
       await browser.close();
@@ -128,6 +134,8 @@ test('the other program lets go during the retries: the card is lent, the status
     await expect(page.getByTestId('status-card')).toContainText('Present', { timeout: 10_000 });
     await expect(page.getByTestId('card-retry')).toHaveCount(0);
     await expect(page.getByTestId('notice-area')).toHaveCount(0);
+    await expect(page).toHaveTitle(/^Lent to .+ · cardlend$/);
+    await expect(page).not.toHaveTitle(/card not ready|no card/);
     const during = await retryStates(page);
     expect(during[0]?.retry).toBe(retryText(1));
   });
@@ -146,6 +154,7 @@ test('the other program keeps the card: attempts 1-3 shown, then the problem', a
     await expect(notice).toContainText('Reference for your helpdesk: SCARD_E_SHARING_VIOLATION');
     await expect(page.getByTestId('card-retry')).toHaveCount(0);
     await expect(page.getByTestId('status-card')).toContainText('No card in the reader');
+    await expect(page).toHaveTitle(/^Lent to .+, no card · cardlend$/);
     const during = await retryStates(page);
     expect([...new Set(during.map((s) => s.retry))]).toEqual([1, 2, 3].map(retryText));
     expect(qemu.output.join('\n')).not.toMatch(/VSC_ATR \d+/);

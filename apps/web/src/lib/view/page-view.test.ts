@@ -29,6 +29,21 @@ describe('pageView', () => {
     }
   });
 
+  it('says the card is not ready, not that there is none, while the bridge powers it on again', () => {
+    const noCard = pageView({ ...base, card: null });
+    const retrying = pageView({ ...base, card: null, isCardRetrying: true });
+    expect(noCard.sentence).toBe('The reader is lent to lab-1, without a card.');
+    expect(retrying).toMatchObject({
+      phase: 'lent-no-card',
+      headline: 'Reader lent to lab-1, card not ready yet',
+      sentence: 'The reader is lent to lab-1; the card is not ready yet, trying again by itself.',
+      title: 'Lent to lab-1, card not ready · cardlend',
+      retryText: null,
+    });
+    // Only while the VM has no card: once it is lent, the retry flag (a stale one) changes nothing.
+    expect(pageView({ ...base, isCardRetrying: true })).toEqual(pageView(base));
+  });
+
   it('shows one amber "retrying (n of N)" and holds the red notice back while retrying', () => {
     const retry = { attempt: 3, maxAttempts: 10 };
     for (const link of ['reconnecting', 'connecting'] as const) {

@@ -40,6 +40,11 @@ export interface PageViewInput {
   /** The VM's name from the token, or null. */
   vm: string | null;
   resume: ResumeState;
+  /**
+   * The bridge is powering the card on again by itself (its last try failed in a way that may
+   * heal): the card is in the reader but not lent yet. Absent: false.
+   */
+  isCardRetrying?: boolean;
 }
 
 export interface Retry {
@@ -134,6 +139,14 @@ function texts(
         title: `Lent to ${short} · cardlend`,
       };
     case 'lent-no-card':
+      // The attempt count changes every second or two: it stays in the Card row, out of the
+      // live sentence, as the reconnect count does.
+      if (i.isCardRetrying === true)
+        return {
+          headline: `Reader lent to ${vm}, card not ready yet`,
+          sentence: `The reader is lent to ${vm}; the card is not ready yet, trying again by itself.`,
+          title: `Lent to ${short}, card not ready · cardlend`,
+        };
       return {
         headline: `Reader lent to ${vm}, no card`,
         sentence: `The reader is lent to ${vm}, without a card.`,
