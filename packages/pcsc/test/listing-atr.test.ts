@@ -93,6 +93,17 @@ describe('the ATR of a listing, once per insertion', () => {
     expect(connects()).toBe(wantConnects);
   });
 
+  it('a swap the watch received but had not handed on yet is applied before the listing', async () => {
+    expect(await listedAtr()).toBe('3b01aa');
+    binding.isWatchLagging = true;
+    binding.swapCard(R, B);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(context.readers.get(R)?.events).toBe(1); // not reported on its own
+    expect(await listedAtr()).toBe('3b01bb'); // the listing's flushEvents() brought it
+    expect(context.readers.get(R)?.events).toBe(3);
+    expect(connects()).toBe(2);
+  });
+
   it('a card pulled is listed absent, without an ATR', async () => {
     expect(await listedAtr()).toBe('3b01aa');
     binding.removeCard(R);

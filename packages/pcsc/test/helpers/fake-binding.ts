@@ -146,6 +146,12 @@ class FakeContext implements BindingContext {
     return card;
   }
 
+  /** Delivers the reader changes a lagging watch holds back (see FakeBinding.isWatchLagging). */
+  flushEvents(): Promise<void> {
+    this.#binding.deliverLagging();
+    return Promise.resolve();
+  }
+
   release(): Promise<void> {
     this.isReleased = true;
     return Promise.resolve();
@@ -166,6 +172,12 @@ export class FakeBinding implements PcscBinding {
   gate: Promise<void> | null = null;
   /** Whether reader states carry the event counter (`RawReaderState.events`), as pcsc-lite's do. */
   reportsEvents = true;
+  /**
+   * While true, reader changes wait for the context's flushEvents() (received by the watch
+   * thread, not yet handed to JS) instead of arriving on their own.
+   */
+  isWatchLagging = false;
+  readonly #lagging: (() => void)[] = [];
   readonly #readers = new Map<string, FakeReader>();
   readonly #contexts = new Set<FakeContext>();
   establishCount = 0;
@@ -285,10 +297,17 @@ export class FakeBinding implements PcscBinding {
     const s = this.#readerState(name, state, events);
     for (const ctx of this.#contexts) {
       if (ctx.isReleased) continue;
-      queueMicrotask(() => {
+      const deliver = (): void => {
         if (!ctx.isReleased) ctx.listener.onReaderState(s);
-      });
+      };
+      if (this.isWatchLagging) this.#lagging.push(deliver);
+      else queueMicrotask(deliver);
     }
+  }
+
+  /** The reader changes held back while {@link isWatchLagging}, in order. */
+  deliverLagging(): void {
+    for (const deliver of this.#lagging.splice(0)) deliver();
   }
 
   #report(ctx: FakeContext, r: FakeReader): void {
