@@ -42,7 +42,6 @@ export class Daemon {
   #child: ChildProcess | null = null;
   #exited: Promise<void> = Promise.resolve();
   #isFirstStart = true;
-  readonly #watchers = new Set<(line: string) => void>();
 
   constructor(dir: string, opts: DaemonOptions) {
     this.#dir = dir;
@@ -135,30 +134,12 @@ export class Daemon {
     this.#removeLeftovers();
   }
 
-  /** Resolves when a line containing `text` is logged after this call (or rejects after `timeoutMs`). */
-  waitForLog(text: string, timeoutMs = 10_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#watchers.delete(watcher);
-        reject(new Error(`pcscd did not log "${text}" within ${timeoutMs} ms\n${this.log()}`));
-      }, timeoutMs);
-      const watcher = (line: string): void => {
-        if (!line.includes(text)) return;
-        clearTimeout(timer);
-        this.#watchers.delete(watcher);
-        resolve();
-      };
-      this.#watchers.add(watcher);
-    });
-  }
-
   log(): string {
     return this.#lines.join('\n');
   }
 
   #push(line: string): void {
     this.#lines.push(line);
-    for (const w of [...this.#watchers]) w(line);
     if (this.#lines.length > MAX_LOG_LINES)
       this.#lines.splice(0, this.#lines.length - MAX_LOG_LINES);
   }
