@@ -317,13 +317,7 @@ export class LendingSession {
     // While the bridge retries by itself, its error is held back (issue 14 §4).
     const isRetrying = s.link === 'reconnecting' || (s.link === 'connecting' && this.#wasLent);
     // So is the failure of a power on the bridge tries again (no banner before the last try).
-    const cardRetry = cardRetryOf(s);
-    const held =
-      problem !== null && isRetrying
-        ? problem
-        : cardRetry === null
-          ? null
-          : this.#explain(cardRetry.failure);
+    const held = problem !== null && isRetrying ? problem : (this.cardRetry?.why ?? null);
     if (held !== null) {
       this.#pendingProblem = held;
       if (this.#isProblemFromLink) this.#problem = null;
