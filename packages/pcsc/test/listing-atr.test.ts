@@ -142,14 +142,12 @@ describe('the ATR of a listing, once per insertion', () => {
   });
 
   it('a read overlapped by an event of its reader is reported but not kept', async () => {
-    let open_ = (): void => {};
-    binding.gate = new Promise((resolve) => (open_ = resolve));
+    const release = binding.holdCardCalls();
     const listing = listR();
     await vi.advanceTimersByTimeAsync(200); // connected, SCardStatus waits
     binding.touch(R);
     await vi.advanceTimersByTimeAsync(0);
-    open_();
-    binding.gate = null;
+    release();
     expect(Buffer.from((await listing)?.atr ?? []).toString('hex')).toBe('3b01aa');
     expect(await listedAtr()).toBe('3b01aa');
     expect(connects()).toBe(2);

@@ -45,6 +45,14 @@ async function openPowered(
   return opened;
 }
 
+/** A card inserted in R, the reader opened on a context the test also lists through. */
+async function openOnSharedContext(): Promise<{ context: PcscContext; reader: PcscReader }> {
+  binding.insertCard(R);
+  const context = new PcscContext({ binding });
+  const { reader } = await open({ context });
+  return { context, reader };
+}
+
 /** Settles `p` while advancing fake time; the PcscError it rejects with, or null. */
 async function failure(p: Promise<unknown>, advanceMs = 10_000): Promise<PcscError | null> {
   const settled = p.then(
@@ -83,18 +91,15 @@ describe('listReaders', () => {
   });
 
   it('a listing and a power-on through one context take turns: the power-on waits for the ATR read', async () => {
-    binding.insertCard(R);
-    const context = new PcscContext({ binding });
-    const { reader } = await open({ context });
-    let open_ = (): void => {};
-    binding.gate = new Promise((resolve) => (open_ = resolve));
+    const { context, reader } = await openOnSharedContext();
+    const release = binding.holdCardCalls();
     const listing = listReaders({ context });
     await vi.advanceTimersByTimeAsync(10); // the listing holds its shared handle, reading the ATR
     expect(binding.connects).toEqual(['shared']);
     const powered = reader.powerOn(); // pcscd would refuse an exclusive connect now
     await vi.advanceTimersByTimeAsync(10);
     expect(binding.connects).toEqual(['shared']);
-    open_();
+    release();
     await vi.advanceTimersByTimeAsync(10);
     expect((await listing)[0]?.atr).not.toBeNull();
     expect((await powered).protocol).toBe(1);
@@ -103,11 +108,8 @@ describe('listReaders', () => {
   });
 
   it('a listing during a power-on of this context does not connect: the card reads as in use', async () => {
-    binding.insertCard(R);
-    const context = new PcscContext({ binding });
-    const { reader } = await open({ context });
-    let open_ = (): void => {};
-    binding.gate = new Promise((resolve) => (open_ = resolve));
+    const { context, reader } = await openOnSharedContext();
+    const release = binding.holdCardCalls();
     const powered = reader.powerOn();
     await vi.advanceTimersByTimeAsync(10); // connected exclusively, resetting
     const listing = listReaders({ context });
@@ -116,7 +118,7 @@ describe('listReaders', () => {
     expect(info?.atr).toBeNull();
     expect(info?.atrError?.code).toBe('CCID_DEVICE_BUSY');
     expect(binding.connects).toEqual(['exclusive']);
-    open_();
+    release();
     await vi.advanceTimersByTimeAsync(10);
     expect((await powered).protocol).toBe(1);
   });

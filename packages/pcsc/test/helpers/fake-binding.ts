@@ -199,6 +199,16 @@ export class FakeBinding implements PcscBinding {
     return this.#readers.has(name);
   }
 
+  /** Holds SCardStatus and SCardReconnect (sets {@link gate}) until the returned function is called. */
+  holdCardCalls(): () => void {
+    let release = (): void => {};
+    this.gate = new Promise((resolve) => (release = resolve));
+    return () => {
+      release();
+      this.gate = null;
+    };
+  }
+
   addReader(name: string): void {
     const r: FakeReader = { name, card: null, handles: new Set(), events: 0 };
     this.#readers.set(name, r);
