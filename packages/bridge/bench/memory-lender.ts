@@ -13,15 +13,22 @@ import { MemorySocket } from '../test/helpers/memory-socket.ts';
 /** VSCard message type of an APDU (vscard-protocol.md §2). */
 const VSC_APDU = 7;
 
-/** A MemorySocket that reports the bridge's APDU answers (the sent frames are not kept). */
+/**
+ * A MemorySocket that reports the bridge's APDU answers (the sent frames are not kept). An answer
+ * stops the clock as it reaches send() and goes no further: MemorySocket's copy and decode of
+ * each frame (it answers control messages only) are the harness's work, not the page's.
+ */
 class AnswerSocket extends MemorySocket {
   onAnswer: (() => void) | null = null;
 
   override send(data: Uint8Array): void {
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    if (data.byteLength >= 12 && view.getUint32(0) === VSC_APDU) {
+      this.onAnswer?.();
+      return;
+    }
     super.send(data);
     this.sent.length = 0;
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    if (data.byteLength >= 12 && view.getUint32(0) === VSC_APDU) this.onAnswer?.();
   }
 }
 
