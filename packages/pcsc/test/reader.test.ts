@@ -123,6 +123,22 @@ describe('listReaders', () => {
     expect((await powered).protocol).toBe(1);
   });
 
+  it('a listing while a power-on of this context is still connecting answers at once: the card reads as in use', async () => {
+    const { context, reader } = await openOnSharedContext();
+    const release = binding.holdCardCalls({ connects: true });
+    const powered = reader.powerOn();
+    await vi.advanceTimersByTimeAsync(10); // SCardConnect EXCLUSIVE not answered yet
+    let listed: Awaited<ReturnType<typeof listReaders>> | null = null;
+    void listReaders({ context }).then((infos) => (listed = infos));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(listed).not.toBeNull(); // it did not wait for the power-on's turn
+    expect(listed![0]?.atrError?.code).toBe('CCID_DEVICE_BUSY');
+    expect(binding.connects).toEqual(['exclusive']);
+    release();
+    await vi.advanceTimersByTimeAsync(10);
+    expect((await powered).protocol).toBe(1);
+  });
+
   it('waits a grace period for a first reader that reports late, and answers [] when none comes', async () => {
     const late = new FakeBinding();
     const p = listReaders({ binding: late });

@@ -131,6 +131,7 @@ class FakeContext implements BindingContext {
   async connect(reader: string, share: ShareMode): Promise<BindingCard> {
     const b = this.#binding;
     b.connects.push(share);
+    if (b.isConnectHeld) await b.gate;
     if (!b.isServiceUp || this.epoch !== b.serviceEpoch) {
       throw new PcscError('SCARD_E_NO_SERVICE', 'fake: service stopped');
     }
@@ -170,6 +171,8 @@ export class FakeBinding implements PcscBinding {
   readonly connects: ShareMode[] = [];
   /** While set, SCardStatus and SCardReconnect wait for it (a card call in progress). */
   gate: Promise<void> | null = null;
+  /** Whether SCardConnect waits for {@link gate} too (a connect in progress). */
+  isConnectHeld = false;
   /** Whether reader states carry the event counter (`RawReaderState.events`), as pcsc-lite's do. */
   reportsEvents = true;
   /**
@@ -199,13 +202,18 @@ export class FakeBinding implements PcscBinding {
     return this.#readers.has(name);
   }
 
-  /** Holds SCardStatus and SCardReconnect (sets {@link gate}) until the returned function is called. */
-  holdCardCalls(): () => void {
+  /**
+   * Holds SCardStatus and SCardReconnect (sets {@link gate}), with `connects` SCardConnect
+   * too, until the returned function is called.
+   */
+  holdCardCalls(opts: { connects?: boolean } = {}): () => void {
     let release = (): void => {};
     this.gate = new Promise((resolve) => (release = resolve));
+    this.isConnectHeld = opts.connects ?? false;
     return () => {
       release();
       this.gate = null;
+      this.isConnectHeld = false;
     };
   }
 
