@@ -6,12 +6,9 @@
  */
 import { createPivDemoCard, readerProfiles, SimulatedReader } from '@cardlend/card-sim';
 import { openReader } from '@cardlend/ccid/webusb';
-import { encodeMessage } from '@cardlend/vscard';
+import { encodeMessage, VSC } from '@cardlend/vscard';
 import { CardBridge } from '../src/card-bridge.ts';
 import { MemorySocket } from '../test/helpers/memory-socket.ts';
-
-/** VSCard message type of an APDU (vscard-protocol.md §2). */
-const VSC_APDU = 7;
 
 /**
  * A MemorySocket that reports the bridge's APDU answers (the sent frames are not kept). An answer
@@ -23,7 +20,7 @@ class AnswerSocket extends MemorySocket {
 
   override send(data: Uint8Array): void {
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    if (data.byteLength >= 12 && view.getUint32(0) === VSC_APDU) {
+    if (data.byteLength >= 12 && view.getUint32(0) === VSC.APDU) {
       this.onAnswer?.();
       return;
     }

@@ -6,6 +6,7 @@
  * path runs (its last command was one chain round trip ago), then again at once, hot. Chromium's
  * page clock steps by 100 µs, so only the means of thousands say anything.
  */
+import { VSC } from '@cardlend/vscard';
 import { bundle } from './worker-experiment.ts';
 
 /** The script added to the page before its own: the shadow lender and the hook that runs it. */
@@ -24,7 +25,7 @@ export async function shadowScript(apdu: string): Promise<string> {
   WebSocket.prototype.send = function (data) {
     const result = send.call(this, data);
     const isAnswer = ArrayBuffer.isView(data) && data.byteLength >= 12
-      && new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0) === 7;
+      && new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0) === ${VSC.APDU};
     if (run !== null && !isRunning && isAnswer) {
       isRunning = true;
       queueMicrotask(() => run()
