@@ -11,7 +11,7 @@
  * --gap-echo   before each command, a 16-byte echo through another process: the path then runs
  *              after a sleep, with colder caches, as in the chain (where it runs several times
  *              slower than back to back: the chain bench's `--shadow`)
- * --windows    the p50 of each 500 commands in order (the warm-up)
+ * --windows    the p50 of each 500 timed commands in order (with --warmup 0: the JIT's warm-up)
  * --cpu-prof DIR  writes a V8 CPU profile of the timed rounds (open it in Chrome DevTools) and
  *              prints the self time per APDU of each layer (package) and of the top functions
  * --alloc      samples the timed rounds' allocations (incl. collected garbage): bytes per APDU in
