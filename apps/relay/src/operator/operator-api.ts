@@ -47,29 +47,38 @@ export interface OperatorApiOptions {
 
 const MAX_BODY_BYTES = 4096;
 
+/**
+ * What the API keeps of its options: neither the bearer secret (only its hash) nor the TLS
+ * material (the server holds the current one; an old key is not kept past a SIGHUP).
+ */
+type KeptOptions = Omit<OperatorApiOptions, 'secret' | 'tls' | 'onRefused'>;
+
 export class OperatorApi {
-  readonly #o: OperatorApiOptions;
+  readonly #o: KeptOptions;
+  readonly #isTls: boolean;
   readonly #server: http.Server | https.Server;
   readonly #secretHash: Buffer;
   /** Every accepted TCP connection still open (a TLS handshake in progress included). */
   readonly #connections: ReadonlySet<net.Socket>;
 
   constructor(opts: OperatorApiOptions) {
-    this.#o = opts;
-    this.#secretHash = createHash('sha256').update(opts.secret).digest();
+    const { secret, tls: material, onRefused, ...kept } = opts;
+    this.#o = kept;
+    this.#isTls = material !== undefined;
+    this.#secretHash = createHash('sha256').update(secret).digest();
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       this.#handle(req, res).catch((e: unknown) =>
         send(res, 503, { error: `unavailable: ${(e as Error).message}` }),
       );
     };
-    this.#server = opts.tls
+    this.#server = material
       ? https.createServer(
-          clientCertTlsOptions(opts.tls, OPERATOR_TLS_HANDSHAKE_TIMEOUT_MS),
+          clientCertTlsOptions(material, OPERATOR_TLS_HANDSHAKE_TIMEOUT_MS),
           onRequest,
         )
       : http.createServer(onRequest);
     this.#server.on('tlsClientError', (e: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
-      opts.onRefused?.(remoteOf(socket), `TLS handshake failed: ${handshakeFailure(e, socket)}`);
+      onRefused?.(remoteOf(socket), `TLS handshake failed: ${handshakeFailure(e, socket)}`);
       socket.destroy();
     });
     this.#connections = trackConnections(this.#server);
@@ -110,7 +119,7 @@ export class OperatorApi {
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     // rejectUnauthorized already ended unverified handshakes; this is a second lock.
-    if (this.#o.tls && !(req.socket as tls.TLSSocket).authorized) return void req.socket.destroy();
+    if (this.#isTls && !(req.socket as tls.TLSSocket).authorized) return void req.socket.destroy();
     if (!this.#isAuthorized(req)) return send(res, 401, { error: 'a bearer secret is required' });
     const url = new URL(req.url ?? '/', 'http://operator');
     const end = /^\/v1\/sessions\/([A-Za-z0-9._-]{1,64})\/(\d{1,15})$/.exec(url.pathname);
