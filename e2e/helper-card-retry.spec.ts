@@ -114,6 +114,7 @@ async function withCardHeldWhileLending(
       await expect(page.getByTestId('card-retry')).toHaveText(retryText(1), { timeout: 20_000 });
       // The tab title says so too (not "no card": the card is in the reader).
       await expect(page).toHaveTitle(RETRY_TITLE);
+      await expect(page.getByTestId('status-link')).toContainText('the card is not ready yet');
       await body(page, letGo);
     } finally {
       await browser.close();
