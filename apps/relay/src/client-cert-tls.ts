@@ -1,9 +1,8 @@
 /**
  * A TLS listener that takes only clients with a certificate its CA signed: the VM dial-in
  * listener (dial-in-tls.ts), the operator API (operator/) and the cluster link
- * (cluster/link-tls.ts). One set of server options, kept
- * when SIGHUP brings new PEM files, and the bookkeeping both need to close without waiting on a
- * client stalled in its handshake.
+ * (cluster/link-tls.ts). One set of server options, kept when SIGHUP brings new PEM files, and
+ * the bookkeeping each needs to close without waiting on a client stalled in its handshake.
  */
 import type net from 'node:net';
 import type tls from 'node:tls';

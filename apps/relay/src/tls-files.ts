@@ -1,8 +1,8 @@
 /**
  * Reading the relay's PEM files, kept apart from parsing: the page listener's certificate and
- * key (`--cert`/`--key`), and the certificate, key and CA of the listeners that require client
- * certificates (the VM TLS listener, the operator API's), checked so that a bad file is named
- * precisely at start and on SIGHUP (where it keeps the old ones).
+ * key (`--cert`/`--key`), and the certificate, key and CA of the TLS ends that require their
+ * peer's certificate (the VM TLS listener, the operator API, the cluster link), checked so that
+ * a bad file is named precisely at start and on SIGHUP (where it keeps the old ones).
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';

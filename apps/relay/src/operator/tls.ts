@@ -1,9 +1,8 @@
 /**
- * The operator API over HTTPS with client certificates (config `"operator.tls"`): the PEM
- * files checked like the VM listener's (tls-files.ts), and the listener's TLS options — a
- * client certificate signed by the operator CA is required (`requestCert` +
- * `rejectUnauthorized`), so a client without one never reaches a handler; the bearer secret is
- * still checked on every request.
+ * The operator API over HTTPS with client certificates (config `"operator.tls"`): its PEM
+ * files, checked like the VM listener's (tls-files.ts), and its handshake limit. The listener's
+ * options (a client certificate the operator CA signed is required) are client-cert-tls.ts's;
+ * the bearer secret is still checked on every request (operator-api.ts).
  */
 import type { OperatorTlsConfig } from '../config/types.ts';
 import {
