@@ -22,7 +22,7 @@ import { mintToken } from '../src/auth/tokens.ts';
 import { VM_TLS_HANDSHAKE_TIMEOUT_MS, vmTlsMaxConnections } from '../src/dial-in-tls.ts';
 import type { RelayConfig, TargetConfig } from '../src/config.ts';
 import type { RelayServer, ServerEvent } from '../src/server.ts';
-import { Browser, startTestRelay, until, wsUrl } from './helpers.ts';
+import { Browser, silentPeer, startTestRelay, until, wsUrl } from './helpers.ts';
 import {
   makeCa,
   type Pem,
@@ -427,14 +427,7 @@ describe('TLS dial-in listener with Node TLS clients', () => {
     const events = await setup();
     const port = relay?.vmTlsAddress?.port as number;
     const cap = vmTlsMaxConnections(Object.keys(tlsTargets()).length);
-    const silent = await Promise.all(
-      Array.from({ length: cap }, async () => {
-        const s = net.connect({ host: '127.0.0.1', port });
-        s.on('error', () => {});
-        await new Promise<void>((resolve) => s.once('connect', () => resolve()));
-        return s;
-      }),
-    );
+    const silent = await Promise.all(Array.from({ length: cap }, () => silentPeer(port)));
     await until(() => relay?.vmTlsConnections === cap, 5000, 'all accepted');
     const extra = net.connect({ host: '127.0.0.1', port });
     extra.on('error', () => {});
@@ -452,9 +445,7 @@ describe('TLS dial-in listener with Node TLS clients', () => {
 
   it('closing the relay does not wait for a peer that never finishes its handshake', async () => {
     await setup();
-    const silent = net.connect({ host: '127.0.0.1', port: relay?.vmTlsAddress?.port as number });
-    silent.on('error', () => {});
-    await new Promise<void>((resolve) => silent.once('connect', () => resolve()));
+    const silent = await silentPeer(relay?.vmTlsAddress?.port as number);
     const started = Date.now();
     await relay?.close();
     relay = undefined;

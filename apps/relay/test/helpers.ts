@@ -267,6 +267,17 @@ export function wsUrl(relay: RelayServer): string {
   return `ws://127.0.0.1:${relay.address.port}${RELAY_PATH}`;
 }
 
+/**
+ * A loopback TCP connection to `port` that never sends a byte (a peer stalled before its TLS
+ * handshake, or a flood of them), resolved once connected; its errors are ignored.
+ */
+export async function silentPeer(port: number): Promise<net.Socket> {
+  const s = net.connect({ host: '127.0.0.1', port });
+  s.on('error', () => {});
+  await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+  return s;
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `predicate` every 10 ms until it holds; rejects after `timeoutMs`. */

@@ -9,13 +9,12 @@ import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type tls from 'node:tls';
-import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { OperatorTlsConfig } from '../src/config/types.ts';
 import type { RelayServer, ServerEvent } from '../src/server.ts';
 import { OPERATOR_TLS_HANDSHAKE_TIMEOUT_MS } from '../src/operator/tls.ts';
-import { startTestRelay, until } from './helpers.ts';
+import { silentPeer, startTestRelay, until } from './helpers.ts';
 import { makeCa, type Pem, type TestCa, tempDir, writeRelayFiles } from './vm-certs.ts';
 
 const OPERATOR_SECRET = 'operator-secret-0123456789';
@@ -178,9 +177,7 @@ describe('operator API with TLS client certificates', () => {
 
   it('closing the relay does not wait for a peer that never finishes its handshake', async () => {
     const { port } = await setup();
-    const silent = net.connect({ host: '127.0.0.1', port });
-    silent.on('error', () => {});
-    await new Promise<void>((resolve) => silent.once('connect', () => resolve()));
+    const silent = await silentPeer(port);
     const started = Date.now();
     await relay?.close();
     relay = undefined;
