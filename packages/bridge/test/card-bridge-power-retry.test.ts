@@ -88,6 +88,8 @@ describe('CardBridge retrying a power on', () => {
     expect(clock.armedDelays).toContain(500);
 
     clock.advance(499);
+    // The reader slot makes its calls a turn later: let a power on queued by now reach the reader.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     expect(reader.calls.filter((c) => c === 'powerOn')).toHaveLength(1);
     clock.advance(1);
     await vi.waitFor(() => expect(bridge.state.card?.vmStatus).toBe('accepted'));
