@@ -132,7 +132,7 @@ export function describeLinkFailure(
   if (NOT_TLS.test(code))
     return 'TLS: the node answered in plain TCP (cluster.linkTls is set here, not there)';
   if (!isSecure && (code === 'ECONNRESET' || code === 'EPIPE'))
-    return `TLS: the node ended the handshake (${code}; no cluster.linkTls there, or it refused this node's certificate)`;
+    return `TLS: the node ended the handshake (${code}; no cluster.linkTls there, it refused this node's certificate, or it is at its cap of links before their hello)`;
   return e.message;
 }
 

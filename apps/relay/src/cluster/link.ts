@@ -312,8 +312,8 @@ export function dialHello(
 function closedWhy(isTls: boolean, isSecure: boolean, head: Buffer): string {
   if (head.length > 0) return 'the node closed the link';
   if (!isTls)
-    return 'the node closed the link before answering (a node with cluster.linkTls closes plain links)';
+    return 'the node closed the link before answering (a node with cluster.linkTls closes plain links; so does a node at its cap of links before their hello)';
   return isSecure
     ? "TLS: the node closed the link before answering (did it refuse this node's certificate?)"
-    : "TLS: the node closed the link in the handshake (no cluster.linkTls there, or it refused this node's certificate)";
+    : "TLS: the node closed the link in the handshake (no cluster.linkTls there, it refused this node's certificate, or it is at its cap of links before their hello)";
 }

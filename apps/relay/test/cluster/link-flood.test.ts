@@ -81,6 +81,10 @@ describe.each([
     const page = pageWithToken(bed.fleet, x.b.relay, x.target);
     expect((await page.closed).code).toBe(RelayClose.VM_UNREACHABLE);
     expect(capRefusals(x.a)).toHaveLength(2);
+    // B cannot tell the cap from a refusal; its log names the cap among the causes.
+    expect(logOf(x.b)).toMatch(
+      /^link to node a .*: .*(or it is|so does a node) at its cap of links before their hello\)$/m,
+    );
     // A ends the flood's connections at the handshake's or the hello's limit.
     await Promise.all(silent.map(closed));
     await until(() => waitingOn(x.a) === 0, 3000, 'the flood gone');
