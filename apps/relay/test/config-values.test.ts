@@ -10,20 +10,8 @@ import { parseEndpointAllowlist } from '../src/cluster/endpoints.ts';
 import { applyConfigFile, FILE_KEYS } from '../src/config/file.ts';
 import type { ConfigDraft } from '../src/config/types.ts';
 import { checkKnownKeys, pemFilePath } from '../src/config/values.ts';
-import { RelayError } from '../src/errors.ts';
 import { parseOperatorFile } from '../src/operator/config.ts';
-
-/** The message of the RELAY_CONFIG_INVALID that `fn` throws. */
-function message(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RelayError);
-    expect((e as RelayError).code).toBe('RELAY_CONFIG_INVALID');
-    return (e as Error).message;
-  }
-  throw new Error('expected a RELAY_CONFIG_INVALID');
-}
+import { configErrorMessage as message } from './config-error.ts';
 
 describe('checkKnownKeys', () => {
   it('accepts an object whose keys are all allowed (or none)', () => {

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultStaticDir, HELP_TEXT, parseArgs, parseHostPort } from '../src/config.ts';
-import { RelayError } from '../src/errors.ts';
+import { configErrorMessage } from './config-error.ts';
 import { makeCa, type Pem, type TestCa, tempDir, writeRelayFiles } from './vm-certs.ts';
 
 function run(argv: string[], files: Record<string, string> = {}) {
@@ -19,14 +19,7 @@ function run(argv: string[], files: Record<string, string> = {}) {
 }
 
 function error(argv: string[], files: Record<string, string> = {}): string {
-  try {
-    run(argv, files);
-  } catch (e) {
-    expect(e).toBeInstanceOf(RelayError);
-    expect((e as { code: string }).code).toBe('RELAY_CONFIG_INVALID');
-    return (e as Error).message;
-  }
-  throw new Error('expected an error');
+  return configErrorMessage(() => run(argv, files));
 }
 
 describe('config', () => {

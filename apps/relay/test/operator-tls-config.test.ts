@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseArgs, type RelayConfig } from '../src/config.ts';
-import { RelayError } from '../src/errors.ts';
+import { configErrorMessage } from './config-error.ts';
 import { makeCa, type Pem, type TestCa, tempDir, writeRelayFiles } from './vm-certs.ts';
 
 let dir: string;
@@ -44,14 +44,7 @@ function run(operator: unknown): RelayConfig {
 }
 
 function error(operator: unknown): string {
-  try {
-    run(operator);
-  } catch (e) {
-    expect(e).toBeInstanceOf(RelayError);
-    expect((e as RelayError).code).toBe('RELAY_CONFIG_INVALID');
-    return (e as Error).message;
-  }
-  throw new Error('expected an error');
+  return configErrorMessage(() => run(operator));
 }
 
 function withTls(tls: unknown) {
