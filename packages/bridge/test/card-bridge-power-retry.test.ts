@@ -106,6 +106,7 @@ describe('CardBridge retrying a power on', () => {
     expect(states.some((s) => s.error !== null)).toBe(false);
     // Every timer left runs out: no further power on.
     clock.advance(10_000);
+    await new Promise<void>((resolve) => setImmediate(resolve));
     expect(reader.calls.filter((c) => c === 'powerOn')).toHaveLength(2);
     expect(bridge.state).toMatchObject({ link: 'lent', card: { vmStatus: 'accepted' } });
   });
