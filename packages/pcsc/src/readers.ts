@@ -69,6 +69,9 @@ async function describeReader(context: PcscContext, raw: RawReaderState): Promis
   };
   if ((raw.state & SCARD_STATE.PRESENT) === 0) return { ...base, card: 'absent', atr: null };
   if ((raw.state & SCARD_STATE.MUTE) !== 0) return { ...base, card: 'mute', atr: null };
+  // Another listing is reading this card's ATR (the reader is busy with that read): share it.
+  const reading = atrReadsOf(context).get(raw.name);
+  if (reading !== undefined) return { ...base, card: 'present', ...(await settledAtr(reading)) };
   // Not while this process powers the card on or off or holds it: a shared connect would fail.
   if (context.isReaderBusy(raw.name) || context.isHeldExclusively(raw.name)) {
     const atrError = new PcscError('SCARD_E_SHARING_VIOLATION', 'this process is using the card', {
@@ -78,14 +81,36 @@ async function describeReader(context: PcscContext, raw: RawReaderState): Promis
   }
   const cached = context.atrs.get(raw.name);
   if (cached !== null) return { ...base, card: 'present', atr: cached };
+  const reads = atrReadsOf(context);
+  const read = context.onReader(raw.name, () => readAtr(context, raw));
+  reads.set(raw.name, read);
   try {
-    const atr = await context.onReader(raw.name, () => readAtr(context, raw));
-    return { ...base, card: 'present', atr };
+    return { ...base, card: 'present', ...(await settledAtr(read)) };
+  } finally {
+    if (reads.get(raw.name) === read) reads.delete(raw.name);
+  }
+}
+
+/** By context, by reader: the ATR read a listing has under way (others join it). */
+const atrReads = new WeakMap<PcscContext, Map<string, Promise<Uint8Array>>>();
+
+function atrReadsOf(context: PcscContext): Map<string, Promise<Uint8Array>> {
+  let reads = atrReads.get(context);
+  if (reads === undefined) atrReads.set(context, (reads = new Map()));
+  return reads;
+}
+
+/** An ATR read's outcome as a listing reports it: the ATR, or why there is none. */
+async function settledAtr(
+  read: Promise<Uint8Array>,
+): Promise<{ atr: Uint8Array; atrError?: never } | { atr: null; atrError: PcscError }> {
+  try {
+    return { atr: Uint8Array.from(await read) };
   } catch (e) {
     const atrError = isPcscError(e)
       ? e
       : new PcscError('SCARD_F_UNKNOWN_ERROR', 'reading the ATR failed', { cause: e });
-    return { ...base, card: 'present', atr: null, atrError };
+    return { atr: null, atrError };
   }
 }
 

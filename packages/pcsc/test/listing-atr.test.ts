@@ -141,6 +141,20 @@ describe('the ATR of a listing, once per insertion', () => {
     expect(binding.connects.filter((s) => s === 'shared')).toHaveLength(2);
   });
 
+  it('a listing during another listing\'s ATR read shares that read (not "in use")', async () => {
+    const release = binding.holdCardCalls();
+    const first = listR();
+    await vi.advanceTimersByTimeAsync(200); // connected, SCardStatus waits: the reader is busy
+    const second = listR();
+    await vi.advanceTimersByTimeAsync(200);
+    release();
+    for (const info of [await first, await second]) {
+      expect(info?.atrError).toBeUndefined();
+      expect(Buffer.from(info?.atr ?? []).toString('hex')).toBe('3b01aa');
+    }
+    expect(binding.connects).toEqual(['shared']);
+  });
+
   it('a read overlapped by an event of its reader is reported but not kept', async () => {
     const release = binding.holdCardCalls();
     const listing = listR();
