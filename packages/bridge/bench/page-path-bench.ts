@@ -92,13 +92,17 @@ async function rounds(
 const quantile = (sorted: Float64Array, q: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 
-/** Self time per APDU by package (card-sim, ccid, vscard, bridge, other) and by function. */
+/**
+ * Self time per APDU by package (card-sim, ccid, vscard, bridge, other) and by function. This
+ * bench's own code (the in-memory socket delivering each command: bridge/test, bridge/bench) is
+ * 'bench harness', not the bridge's.
+ */
 function describeProfile(profile: CpuProfile, n: number): string[] {
-  const byLayer = selfTimeBy(
-    profile,
-    ({ url, functionName }) =>
-      /packages\/([\w-]+)\//.exec(url)?.[1] ??
-      (functionName.startsWith('(') ? functionName : 'other'),
+  const byLayer = selfTimeBy(profile, ({ url, functionName }) =>
+    /packages\/bridge\/(?:test|bench)\//.test(url)
+      ? 'bench harness'
+      : (/packages\/([\w-]+)\//.exec(url)?.[1] ??
+        (functionName.startsWith('(') ? functionName : 'other')),
   );
   const bySite = selfTimeBy(profile, ({ url, functionName, lineNumber }) =>
     functionName === '(idle)'
