@@ -5,16 +5,15 @@
  * holding the session (the lease frees within its length; the next node removes the dead
  * session's card in the guest before lending again), and the store restarted mid-session.
  */
-import { randomBytes } from 'node:crypto';
 import { clientInit, RelayClose } from '@cardlend/vscard';
 import { startQemu, type QemuHandle } from '@cardlend/qemu-testbed';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/tokens.ts';
 import { announceCard } from '../announce.ts';
 import { TestRedis } from './redis-server.ts';
-import { RelayNode, TokenBrowser, writeSecret } from './relay-node.ts';
+import { randomFileSecret, RelayNode, TokenBrowser, writeSecret } from './relay-node.ts';
 
-const SECRET = randomBytes(32);
+const SECRET = randomFileSecret();
 const LEASE_MS = 1500;
 const OPERATOR_SECRET = 'helpdesk-operator-secret-42';
 const YUBIKEY_ATR = Uint8Array.from(

@@ -6,7 +6,6 @@
  * (1006), and its ticket, presented to B again, is told the session is over (4016). Neither
  * node's log carries a ticket.
  */
-import { randomBytes } from 'node:crypto';
 import { RELAY_PATH, RelayClose } from '@cardlend/vscard';
 import { Valkey } from 'iovalkey';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,10 +14,10 @@ import { ticketHash } from '../../src/cluster/ticket-directory.ts';
 import { Browser, FakeVmHost, msg } from '../helpers.ts';
 import { offerAt } from '../resume-helpers.ts';
 import { TestRedis } from './redis-server.ts';
-import { RelayNode, writeSecret } from './relay-node.ts';
+import { randomFileSecret, RelayNode, writeSecret } from './relay-node.ts';
 import { resumable, withTicket, withToken } from './resume-pages.ts';
 
-const SECRET = randomBytes(32);
+const SECRET = randomFileSecret();
 const APDU = 7;
 const CARD_REMOVE = 6;
 

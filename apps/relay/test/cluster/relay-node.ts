@@ -3,6 +3,7 @@
  * tests where `kill -9` matters; and a VSCard browser that presents a token.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,8 +33,23 @@ export interface NodeSetup {
   readonly linkTls?: { certFile: string; keyFile: string; caFile: string };
 }
 
-/** A secret file (32+ bytes) in a fresh directory. */
+/**
+ * A random token secret as a secret file holds it: 43 base64url characters. Raw random bytes
+ * would not do: the relay trims ASCII whitespace around a file's secret (parseSecret), so one
+ * that happens to start or end with a space, tab, CR or LF byte loses it (31 bytes: refused).
+ */
+export function randomFileSecret(): Uint8Array {
+  return Buffer.from(randomBytes(32).toString('base64url'));
+}
+
+/** A secret file (32+ bytes, none of them whitespace at either end) in a fresh directory. */
 export function writeSecret(secret: Uint8Array): string {
+  const isSpace = (b: number | undefined): boolean =>
+    b !== undefined && ' \t\r\n'.includes(String.fromCharCode(b));
+  if (isSpace(secret[0]) || isSpace(secret[secret.length - 1]))
+    throw new Error(
+      'a secret file would lose its leading or trailing whitespace: use randomFileSecret()',
+    );
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cardlend-cluster-'));
   const file = path.join(dir, 'secret');
   writeFileSync(file, secret);
