@@ -105,6 +105,9 @@ describe('three relay processes, one redis-server, real QEMU 7.2', () => {
     // guest's CCID reader), then the new session's ATR inserts the new one.
     await qemu.waitForLog(/CCID Detach/, 5000, mark);
     await lend(next);
+    // QEMU's ack of the ATR reaches the test over the relay, its debug line over a stderr pipe:
+    // either can come first.
+    await qemu.waitForLog(/VSC_ATR/, 5000, mark);
     const after = qemu.output.slice(mark);
     const at = (re: RegExp) => after.findIndex((l) => re.test(l));
     expect(at(/VSC_CardRemove/)).toBeGreaterThanOrEqual(0);
