@@ -7,15 +7,15 @@
  * two different cards: when it fails, a pcsc-mini upgrade reports the ATR right and the
  * listing can take it from the reader state instead of connecting.
  */
-import { createRequire } from 'node:module';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type * as PcscMini from 'pcsc-mini';
 import { createPivDemoCard, createT0Card } from '@cardlend/card-sim';
-import { startPcscd, waitForCard, waitUntil } from '../test-support/index.ts';
+import { startPcscd, waitForCard } from '../test-support/index.ts';
 import type { Pcscd, VpcdCard } from '../test-support/index.ts';
 
-const mini = createRequire(import.meta.url)('pcsc-mini') as typeof PcscMini;
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+/** The reads run in their own process, which can end without pcsc-mini's stop(): see it. */
+const SCRIPT = fileURLToPath(new URL('./helpers/event-atr.mjs', import.meta.url));
 
 let pcscd: Pcscd;
 const cards: VpcdCard[] = [];
@@ -32,48 +32,32 @@ afterAll(async () => {
   await pcscd?.stop();
 });
 
-/** The first `change` event of each reader with a card present: its ATR, as pcsc-mini gives it. */
-async function eventAtrs(client: PcscMini.Client): Promise<Map<string, string>> {
-  const seen = new Map<string, string>();
-  client.on('reader', (reader) => {
-    reader.on('change', (status, atr) => {
-      const isPresent = (status.raw & mini.ReaderStatus.PRESENT) !== 0;
-      if (isPresent && !seen.has(reader.name())) seen.set(reader.name(), hex(atr));
+type Atrs = Record<string, { event: string; status: string }>;
+
+/** Each reader's ATR from its first `change` event and from SCardStatus, as pcsc-mini gives them. */
+function readAtrs(readers: readonly string[]): Promise<Atrs> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [SCRIPT, ...readers], { timeout: 20_000 }, (err, stdout) => {
+      const result = JSON.parse(stdout.trim().split('\n').pop() || '{}') as Atrs & {
+        error?: string;
+      };
+      if (err || result.error) reject(new Error(`event-atr.mjs: ${result.error ?? err?.message}`));
+      else resolve(result);
     });
   });
-  client.start();
-  await waitUntil(() => seen.size === pcscd.readers.length, 'a change event per reader');
-  return seen;
-}
-
-/** The ATR through SCardConnect (shared) + SCardStatus. */
-async function statusAtr(client: PcscMini.Client, name: string): Promise<string> {
-  const card = await client.reader(name)!.connect(mini.CardMode.SHARED);
-  try {
-    return hex((await card.state()).atr);
-  } finally {
-    await card.disconnect(mini.CardDisposition.LEAVE);
-  }
 }
 
 it("pcsc-mini 0.1.3: the change event's ATR has the right length but not the card's bytes", async () => {
-  const client = new mini.Client();
-  try {
-    const fromEvents = await eventAtrs(client);
-    const fromStatus = new Map<string, string>();
-    for (const name of pcscd.readers) fromStatus.set(name, await statusAtr(client, name));
-    expect([...fromStatus.values()]).toEqual([
-      '3b8c8001636172646c656e642050495675', // the PIV demo card
-      '3b08636172646c656e64', // the T=0 card
-    ]);
-    for (const name of pcscd.readers) {
-      const event = fromEvents.get(name) ?? '';
-      const status = fromStatus.get(name) ?? '';
-      expect(event.length).toBe(status.length); // the right length (cbAtr) …
-      // … but neither this card's bytes nor the other card's (seen: 25 00 00 …, every card)
-      for (const atr of fromStatus.values()) expect(atr.startsWith(event)).toBe(false);
-    }
-  } finally {
-    client.stop();
+  const atrs = await readAtrs(pcscd.readers);
+  const fromStatus = pcscd.readers.map((name) => atrs[name]?.status ?? '');
+  expect(fromStatus).toEqual([
+    '3b8c8001636172646c656e642050495675', // the PIV demo card
+    '3b08636172646c656e64', // the T=0 card
+  ]);
+  for (const name of pcscd.readers) {
+    const event = atrs[name]?.event ?? '';
+    expect(event.length).toBe(atrs[name]?.status.length); // the right length (cbAtr) …
+    // … but neither this card's bytes nor the other card's (seen: 25 00 00 …, every card)
+    for (const atr of fromStatus) expect(atr.startsWith(event)).toBe(false);
   }
 });

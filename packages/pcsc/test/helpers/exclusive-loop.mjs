@@ -3,6 +3,8 @@
 // once READER is there: SCardConnect EXCLUSIVE + SCardDisconnect (leave), then ~5 ms pause,
 // for DURATION_MS (with `hold`: one SCardConnect EXCLUSIVE held for DURATION_MS); prints
 // 'started' once it began, then one JSON line: { "attempts": n, "failures": { "<code>": n } }.
+// It ends with process.exit, never pcsc-mini's client.stop(): stop() can block for good right
+// after a connect or disconnect (see src/pcsc-mini-binding.ts); pcscd drops the connection.
 import { createRequire } from 'node:module';
 
 const pcsc = createRequire(import.meta.url)('pcsc-mini');
@@ -35,7 +37,7 @@ client.on('reader', async (reader) => {
     await pause();
   }
   process.stdout.write(`${JSON.stringify({ attempts, failures })}\n`);
-  client.stop();
+  process.exit(0);
 });
 async function hold(reader) {
   try {
@@ -49,11 +51,11 @@ async function hold(reader) {
       `${JSON.stringify({ attempts: 1, failures: { [String(e?.code)]: 1 } })}\n`,
     );
   }
-  client.stop();
+  process.exit(0);
 }
 
 client.on('error', (e) => {
   process.stdout.write(`${JSON.stringify({ attempts: 0, failures: { [String(e?.code)]: 1 } })}\n`);
-  client.stop();
+  process.exit(0);
 });
 client.start();

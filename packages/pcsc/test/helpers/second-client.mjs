@@ -2,6 +2,8 @@
 // node second-client.mjs READER APDU_HEX
 // connects to READER in shared mode, sends the APDU, prints one JSON line:
 // { "ok": true, "response": "9000" } or { "ok": false, "code": "SharingViolation" }.
+// It ends with process.exit, never pcsc-mini's client.stop(): stop() can block for good right
+// after a connect or disconnect (see src/pcsc-mini-binding.ts); pcscd drops the connection.
 import { createRequire } from 'node:module';
 
 const pcsc = createRequire(import.meta.url)('pcsc-mini');
@@ -9,7 +11,7 @@ const [readerName, apduHex] = process.argv.slice(2);
 
 function done(result) {
   process.stdout.write(`${JSON.stringify(result)}\n`);
-  client.stop();
+  process.exit(0);
 }
 
 const client = new pcsc.Client();
