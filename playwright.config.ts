@@ -13,9 +13,9 @@ export default defineConfig({
   retries: isCi ? 1 : 0,
   workers: 1,
   timeout: 120_000,
-  // The whole run takes about 5 minutes: a run still going after 30 has a stuck worker, and
+  // The whole run takes about 5 minutes: a run still going after 20 has a stuck worker, and
   // ends with the tests it interrupted named instead of waiting for CI's limit.
-  globalTimeout: 30 * 60_000,
+  globalTimeout: 20 * 60_000,
   outputDir: 'test-results',
   reporter: isCi ? [['list']] : [['list']],
   use: {
