@@ -18,8 +18,10 @@
  *
  * Before its signed hello passes, a connection costs a TLS handshake and a hello wait and
  * proves nothing: at most {@link LINK_MAX_WAITING} such are open at once, further ones are
- * closed on accept (and reported). Links past the hello do not count: their number grows with
- * the cross-node sessions.
+ * closed on accept (and reported: the first of a burst at once, the rest as one summary line,
+ * link-refusals.ts). Links past the hello do not count: their number grows with the
+ * cross-node sessions. A refused link (`ERR <reason>\n`) whose peer does not close is cut off
+ * after {@link LINK_REFUSAL_LINGER_MS}, after its hello as before it.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -28,6 +30,7 @@ import type { HostPort } from '../config/types.ts';
 import type { VmConnection } from '../targets.ts';
 import type { TlsMaterial } from '../tls-files.ts';
 import { listenOn } from '../listen.ts';
+import type { SessionTimers } from '../session/timers.ts';
 import { checkHello, MAX_HELLO_BYTES, signHello, type ResumeHello } from './link-auth.ts';
 import {
   describeLinkFailure,
@@ -36,6 +39,13 @@ import {
   TLS_HANDSHAKE_RECORD,
   type LinkTlsClient,
 } from './link-tls.ts';
+import {
+  CoalescedRefusals,
+  endRefused,
+  LINK_REFUSAL_LINGER_MS,
+  LINK_REFUSAL_WINDOW_MS,
+  UNREF_TIMERS,
+} from './link-refusals.ts';
 
 /** Most connections to a node's link open at once that have not passed their signed hello. */
 export const LINK_MAX_WAITING = 64;
@@ -60,6 +70,11 @@ export interface LinkServerOptions {
   readonly onEvent: (message: string) => void;
   /** Most connections open at once before their hello passes; default {@link LINK_MAX_WAITING}. */
   readonly maxWaiting?: number;
+  /**
+   * Timers of refused links' lingers ({@link LINK_REFUSAL_LINGER_MS}) and of the cap's
+   * summary lines ({@link LINK_REFUSAL_WINDOW_MS}); default Node's, unref'd.
+   */
+  readonly timers?: SessionTimers;
 }
 
 /** A's side: accepts links from other nodes. */
@@ -72,6 +87,9 @@ export class LinkServer {
   /** Links past their signed hello and still open: the cap leaves room for each. */
   readonly #passed = new Set<net.Socket>();
   readonly #maxWaiting: number;
+  readonly #timers: SessionTimers;
+  /** The cap's refusals: the first of a burst logged at once, the rest summed up. */
+  readonly #capRefusals: CoalescedRefusals;
 
   constructor(opts: LinkServerOptions) {
     this.#o = opts;
@@ -86,11 +104,19 @@ export class LinkServer {
     });
     this.#sockets = trackConnections(this.#server);
     this.#maxWaiting = opts.maxWaiting ?? LINK_MAX_WAITING;
+    this.#timers = opts.timers ?? UNREF_TIMERS;
     this.#capWaiting();
+    const why = `too many connections not yet past their hello (at most ${this.#maxWaiting})`;
+    const windowS = LINK_REFUSAL_WINDOW_MS / 1000;
+    this.#capRefusals = new CoalescedRefusals({
+      windowMs: LINK_REFUSAL_WINDOW_MS,
+      timers: this.#timers,
+      emit: opts.onEvent,
+      summary: (more) => `link refused: ${more} more in the last ${windowS} s: ${why}`,
+    });
     this.#server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
       const remote = `${data?.remoteAddress ?? '?'}:${data?.remotePort ?? '?'}`;
-      const why = `too many connections not yet past their hello (at most ${this.#maxWaiting})`;
-      opts.onEvent(`link refused: ${remote}: ${why}`);
+      this.#capRefusals.report(`link refused: ${remote}: ${why}`);
     });
     this.#server.on('error', (e) => opts.onEvent(`link server: ${e.message}`));
   }
@@ -112,6 +138,11 @@ export class LinkServer {
       this.#passed.delete(socket);
       this.#capWaiting();
     });
+  }
+
+  /** TCP connections open now: waiting for their hello, refused and lingering, or links. */
+  get connectionCount(): number {
+    return this.#sockets.size;
   }
 
   /** Connections open now that have not passed their hello (TLS handshakes included). */
@@ -136,7 +167,9 @@ export class LinkServer {
     if (this.#server instanceof tls.Server) useClientCertTls(this.#server, material);
   }
 
+  /** Stops listening, ends every connection and logs the cap's pending summary (no timer left). */
   close(): Promise<void> {
+    this.#capRefusals.close();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const s of this.#sockets) s.destroy();
     return closed;
@@ -211,7 +244,7 @@ export class LinkServer {
 
   #refuse(socket: net.Socket, reason: string): void {
     this.#o.onEvent(`link refused: ${reason}`);
-    socket.end(`ERR ${reason}\n`);
+    endRefused(socket, reason, LINK_REFUSAL_LINGER_MS, this.#timers);
   }
 }
 

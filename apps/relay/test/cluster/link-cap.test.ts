@@ -1,15 +1,17 @@
 /**
  * The link listener's cap (cluster/link.ts): connections that have not passed their signed
  * hello are capped (here 2 instead of LINK_MAX_WAITING), the next is closed on accept and
- * reported; links past the hello do not count, however many there are; a peer trickling its
+ * reported (the later refusals of a burst in one summary line); links past the hello do not
+ * count, however many there are; a peer trickling its
  * hello is cut off at LINK_HELLO_TIMEOUT_MS. One LinkServer on loopback, plain TCP, VMs played
  * by an echo server.
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { linkKey } from '../../src/cluster/link-auth.ts';
+import { LINK_REFUSAL_WINDOW_MS } from '../../src/cluster/link-refusals.ts';
 import { dialLink, LINK_HELLO_TIMEOUT_MS, LinkServer } from '../../src/cluster/link.ts';
-import { until } from '../helpers.ts';
+import { HeldTimers, until } from '../helpers.ts';
 
 const KEY = linkKey(new Uint8Array(32).fill(9));
 const CAP = 2;
@@ -34,9 +36,11 @@ async function echoVms(): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
-async function linkServer(): Promise<{ link: LinkServer; events: string[] }> {
+async function linkServer(): Promise<{ link: LinkServer; events: string[]; window: HeldTimers }> {
   const vmPort = await echoVms();
   const events: string[] = [];
+  // The test ends the cap's summary window (10 s) when it wants.
+  const window = new HeldTimers(LINK_REFUSAL_WINDOW_MS);
   const link = new LinkServer({
     listen: { host: '127.0.0.1', port: 0 },
     key: KEY,
@@ -50,10 +54,11 @@ async function linkServer(): Promise<{ link: LinkServer; events: string[] }> {
     now: Date.now,
     onEvent: (m) => events.push(m),
     maxWaiting: CAP,
+    timers: window,
   });
   await link.start();
   opened.push(link);
-  return { link, events };
+  return { link, events, window };
 }
 
 /** A TCP connection to the link that sends nothing. */
@@ -90,6 +95,8 @@ const REFUSED = new RegExp(
   `^link refused: \\S+: too many connections not yet past their hello \\(at most ${CAP}\\)$`,
 );
 
+const SUMMARY = /^link refused: \d+ more in the last \d+ s: too many connections/;
+
 describe('the link listener cap on connections before their hello', () => {
   it('closes a connection beyond the cap on accept and reports it; a freed place is taken again', async () => {
     const { link, events } = await linkServer();
@@ -108,7 +115,7 @@ describe('the link listener cap on connections before their hello', () => {
   });
 
   it('links past their hello do not count: more of them than the cap, and the cap still holds', async () => {
-    const { link, events } = await linkServer();
+    const { link, events, window } = await linkServer();
     const links = [];
     for (let n = 0; n < CAP * 3; n++) links.push(await lend(link.port, n));
     expect(link.waiting).toBe(0);
@@ -127,7 +134,12 @@ describe('the link listener cap on connections before their hello', () => {
     const back = [await silent(link.port), await silent(link.port)];
     await until(() => link.waiting === CAP, 3000, 'two waiting again');
     await closed(await silent(link.port));
-    expect(events.filter((e) => REFUSED.test(e))).toHaveLength(2);
+    // The second refusal fell into the first one's window: one summary line when it ends.
+    expect(events.filter((e) => REFUSED.test(e))).toHaveLength(1);
+    window.release();
+    expect(events.filter((e) => SUMMARY.test(e))).toEqual([
+      `link refused: 1 more in the last 10 s: too many connections not yet past their hello (at most ${CAP})`,
+    ]);
     expect(back.map((s) => s.destroyed)).toEqual([false, false]);
   });
 

@@ -2,7 +2,8 @@
  * A flood of silent connections to a node's link (its `--advertise` address), with and
  * without `cluster.linkTls`: two relay nodes on a real redis-server, a VM stand-in dialled in
  * to node A, a page on node B. A keeps LINK_MAX_WAITING connections that have not passed
- * their signed hello and closes the next on accept, saying so in its log. While the flood
+ * their signed hello and closes the next on accept, saying so in its log (once per burst: the
+ * later refusals are summed up at the end of a 10 s window, link-cap.test.ts). While the flood
  * holds every place, a page on B is refused at once (4010, not after the link timeout): the
  * cap's trade-off. Once the flood's connections time out (the TLS handshake's 5 s, the
  * hello's 5 s), B lends A's VM again. That links past their hello do not count against the
@@ -24,9 +25,13 @@ import {
 
 const bed = LinkBed.perTest();
 
-/** `count` TCP connections to the node's link that never send a byte, once A holds them all. */
+/**
+ * `count` TCP connections to the node's link that never send a byte, once each is connected.
+ * The node accepts connections in the order the kernel completed them, so a connection opened
+ * after these reaches the node's cap after all of them.
+ */
 async function flood(node: LinkNode, count: number): Promise<net.Socket[]> {
-  const sockets = await Promise.all(
+  return Promise.all(
     Array.from({ length: count }, async () => {
       const s = net.connect({ host: '127.0.0.1', port: node.linkPort });
       s.on('error', () => {});
@@ -34,11 +39,7 @@ async function flood(node: LinkNode, count: number): Promise<net.Socket[]> {
       return s;
     }),
   );
-  await until(() => waitingOn(node) === count, 5000, 'the flood accepted');
-  return sockets;
 }
-
-const waitingOn = (node: LinkNode): number | undefined => node.relay.cluster?.linkWaiting();
 
 const closed = (s: net.Socket) => new Promise<void>((resolve) => s.once('close', () => resolve()));
 
@@ -80,14 +81,14 @@ describe.each([
     // The flood holds every place: B's link is refused too, at once (B waits 60 s otherwise).
     const page = pageWithToken(bed.fleet, x.b.relay, x.target);
     expect((await page.closed).code).toBe(RelayClose.VM_UNREACHABLE);
-    expect(capRefusals(x.a)).toHaveLength(2);
+    // Within 10 s of the first: counted for the summary line, not logged on its own.
+    expect(capRefusals(x.a)).toHaveLength(1);
     // B cannot tell the cap from a refusal; its log names the cap among the causes.
     expect(logOf(x.b)).toMatch(
       /^link to node a .*: .*(or it is|so does a node) at its cap of links before their hello\)$/m,
     );
     // A ends the flood's connections at the handshake's or the hello's limit.
     await Promise.all(silent.map(closed));
-    await until(() => waitingOn(x.a) === 0, 3000, 'the flood gone');
     await lendsAcross(x);
   }, 30_000);
 });

@@ -1,0 +1,190 @@
+/**
+ * How the link listener refuses (cluster/link-refusals.ts): a link refused after its signed
+ * hello passed ('not a dial-in target', 'no VM: …') is destroyed when its peer keeps it open
+ * past LINK_REFUSAL_LINGER_MS, and the cap's refusals of a burst make one line plus one
+ * summary, with no timer left after close(). Timers are held by the test (HeldTimers), so the
+ * bounds are proven without waiting for them; sockets are real, on loopback.
+ */
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { linkKey, signHello } from '../../src/cluster/link-auth.ts';
+import {
+  CoalescedRefusals,
+  LINK_REFUSAL_LINGER_MS,
+  LINK_REFUSAL_WINDOW_MS,
+  RefusalTally,
+} from '../../src/cluster/link-refusals.ts';
+import { LinkServer } from '../../src/cluster/link.ts';
+import { HeldTimers, until } from '../helpers.ts';
+
+const KEY = linkKey(new Uint8Array(32).fill(4));
+
+const opened: LinkServer[] = [];
+const sockets: net.Socket[] = [];
+
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  for (const l of opened.splice(0)) await l.close();
+});
+
+interface Refusing {
+  readonly link: LinkServer;
+  readonly events: string[];
+  readonly timers: HeldTimers;
+}
+
+/** A plain link listener whose targets are `isDialIn`, with no VM to take; `held` timers held. */
+async function refusingLink(isDialIn: boolean, held: number, maxWaiting = 4): Promise<Refusing> {
+  const events: string[] = [];
+  const timers = new HeldTimers(held);
+  const link = new LinkServer({
+    listen: { host: '127.0.0.1', port: 0 },
+    key: KEY,
+    take: () => Promise.reject(new Error('the VM did not connect')),
+    isDialIn: () => isDialIn,
+    resume: (_h, socket) => socket.destroy(),
+    now: Date.now,
+    onEvent: (m) => events.push(m),
+    maxWaiting,
+    timers,
+  });
+  await link.start();
+  opened.push(link);
+  return { link, events, timers };
+}
+
+/**
+ * A peer that sends a valid hello for `target` and never closes its side (half-open allowed):
+ * its socket and the first line it was answered.
+ */
+async function stubbornPeer(port: number, target: string): Promise<[net.Socket, string]> {
+  const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  sockets.push(s);
+  s.on('error', () => {});
+  let got = '';
+  s.on('data', (c: Buffer) => (got += c.toString('utf8')));
+  await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+  s.write(signHello(KEY, target, 'b', Date.now()));
+  await until(() => got.includes('\n'), 3000, 'the answer');
+  return [s, got.slice(0, got.indexOf('\n'))];
+}
+
+/** Whether the peer learns its link is gone: a write after the node destroyed it is reset. */
+async function cutOff(s: net.Socket): Promise<void> {
+  const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+  const poke = setInterval(() => s.write('x'), 20);
+  await closed;
+  clearInterval(poke);
+}
+
+describe.each([
+  ['not a dial-in target', false, 'ERR not a dial-in target'],
+  ['no VM', true, 'ERR no VM: the VM did not connect'],
+])('a link refused after its hello (%s) whose peer never closes', (_name, isDialIn, answer) => {
+  it(`is destroyed when LINK_REFUSAL_LINGER_MS (${LINK_REFUSAL_LINGER_MS} ms) ends`, async () => {
+    const { link, timers } = await refusingLink(isDialIn, LINK_REFUSAL_LINGER_MS);
+    const [peer, line] = await stubbornPeer(link.port, 'vm-a');
+    expect(line).toBe(answer);
+    await until(() => timers.held.size === 1, 3000, 'the linger armed');
+    expect(link.connectionCount).toBe(1); // the peer keeps it open: only the linger ends it
+    expect(link.waiting).toBe(0); // past its hello: the hello deadline no longer applies
+    timers.release();
+    await until(() => link.connectionCount === 0, 3000, 'the refused link destroyed');
+    await cutOff(peer);
+  });
+
+  it('a peer that closes on the answer clears the linger', async () => {
+    const { link, timers } = await refusingLink(isDialIn, LINK_REFUSAL_LINGER_MS);
+    const [peer] = await stubbornPeer(link.port, 'vm-a');
+    await until(() => timers.held.size === 1, 3000, 'the linger armed');
+    peer.end();
+    await until(() => link.connectionCount === 0, 3000, 'closed by the peer');
+    expect(timers.held.size).toBe(0);
+  });
+});
+
+describe('the cap refusals of a burst', () => {
+  it('logs the first at once, the rest in one summary at close(), and leaves no timer', async () => {
+    const { link, events, timers } = await refusingLink(true, LINK_REFUSAL_WINDOW_MS, 1);
+    const waiting = net.connect({ host: '127.0.0.1', port: link.port });
+    sockets.push(waiting);
+    waiting.on('error', () => {});
+    await until(() => link.waiting === 1, 3000, 'one waiting');
+    for (let n = 0; n < 3; n++) {
+      const extra = net.connect({ host: '127.0.0.1', port: link.port });
+      extra.on('error', () => {});
+      await new Promise<void>((resolve) => extra.once('close', () => resolve()));
+    }
+    const refused = () => events.filter((e) => e.includes('too many connections'));
+    expect(refused()).toEqual([
+      expect.stringMatching(
+        /^link refused: 127\.0\.0\.1:\d+: too many connections .*\(at most 1\)$/,
+      ),
+    ]);
+    expect(timers.held.size).toBe(1);
+    opened.splice(0);
+    await link.close();
+    expect(timers.held.size).toBe(0);
+    expect(refused()[1]).toBe(
+      'link refused: 2 more in the last 10 s: too many connections not yet past their hello (at most 1)',
+    );
+  });
+});
+
+describe('CoalescedRefusals', () => {
+  const coalesced = () => {
+    const lines: string[] = [];
+    const timers = new HeldTimers(LINK_REFUSAL_WINDOW_MS);
+    const c = new CoalescedRefusals({
+      windowMs: LINK_REFUSAL_WINDOW_MS,
+      timers,
+      emit: (l) => lines.push(l),
+      summary: (more) => `${more} more`,
+    });
+    return { c, lines, timers };
+  };
+
+  it('logs one line per window and a summary when the window ends; a refusal after starts anew', () => {
+    const { c, lines, timers } = coalesced();
+    c.report('first');
+    c.report('second');
+    c.report('third');
+    expect(lines).toEqual(['first']);
+    timers.release();
+    expect(lines).toEqual(['first', '2 more']);
+    c.report('fourth');
+    expect(lines).toEqual(['first', '2 more', 'fourth']);
+    expect(timers.held.size).toBe(1);
+  });
+
+  it('a window with its first refusal only ends without a summary', () => {
+    const { c, lines, timers } = coalesced();
+    c.report('alone');
+    timers.release();
+    expect(lines).toEqual(['alone']);
+  });
+
+  it('close() logs the pending count and clears the timer; closing again adds nothing', () => {
+    const { c, lines, timers } = coalesced();
+    c.report('first');
+    c.report('second');
+    c.close();
+    expect(timers.held.size).toBe(0);
+    expect(lines).toEqual(['first', '1 more']);
+    c.close();
+    expect(lines).toEqual(['first', '1 more']);
+  });
+});
+
+describe('RefusalTally', () => {
+  it('counts the refusals after the first of a window, and starts again after end()', () => {
+    const t = new RefusalTally();
+    expect(t.isOpen).toBe(false);
+    expect([t.note(), t.note(), t.note()]).toEqual(['first', 'counted', 'counted']);
+    expect(t.isOpen).toBe(true);
+    expect(t.end()).toBe(2);
+    expect(t.isOpen).toBe(false);
+    expect(t.end()).toBe(0);
+    expect(t.note()).toBe('first');
+  });
+});
