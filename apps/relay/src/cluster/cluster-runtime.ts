@@ -122,12 +122,6 @@ export class ClusterRuntime {
    */
   useLinkTls: (material: TlsMaterial) => void = () => {};
 
-  /**
-   * Connections to this node's link open now that have not passed their signed hello (set by
-   * cluster/wiring.ts; at most `LINK_MAX_WAITING`, cluster/link.ts).
-   */
-  linkWaiting: () => number = () => 0;
-
   /** Runs `closer` when the runtime closes (link server, directory entries). */
   onClose(closer: () => Promise<void> | void): void {
     this.#closers.push(closer);

@@ -108,7 +108,6 @@ async function startLinks(
     rt.linkTls?.use(material);
     link.useTls(material);
   };
-  rt.linkWaiting = () => link.waiting;
   const announcer = new DialInAnnouncer(rt);
   rt.onDialInEvent = (target, event) => announcer.onDialInEvent(target, event);
   rt.onClose(() => announcer.close());
