@@ -10,7 +10,8 @@
  * - `cn`: the subject common name trusts the CA to give each name to one VM only (a CA kept for
  *   these VMs); renewals need no config change.
  * A fingerprint match wins over a CN match. Anything else is refused and reported (remote
- * address, reason, fingerprint and CN of an unknown certificate; never payloads or keys).
+ * address, reason, fingerprint and CN of an unknown certificate; never payloads or keys); a
+ * failed handshake's reason is put in words by vm-tls-refusal.ts.
  * Each identified connection then goes to that target's {@link DialInSlot}, exactly as on a
  * per-VM port (dial-in.ts).
  *
@@ -30,6 +31,7 @@ import { DialInSlot, listenOrFail, type DialInEvent } from './dial-in.ts';
 import { TARGET_ID_PATTERN } from './auth/tokens.ts';
 import { loadVmTlsFiles, readFileBytes, type ReadBytes, type VmTlsMaterial } from './tls-files.ts';
 import { VmCertIndex, type VmCertId, type VmCertIdentity } from './vm-cert-id.ts';
+import { describeVmHandshakeFailure, rememberRemotes } from './vm-tls-refusal.ts';
 
 export type { VmTlsMaterial } from './tls-files.ts';
 
@@ -104,11 +106,12 @@ export class DialInTlsListener {
       clientCertTlsOptions(this.loadFiles(), VM_TLS_HANDSHAKE_TIMEOUT_MS),
       (socket) => this.#onSecureConnection(socket),
     );
+    const remoteOfHandshake = rememberRemotes(this.#server);
     this.#server.on('tlsClientError', (e: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       this.#onEvent({
         kind: 'vm-refused',
-        remote: remoteOf(socket),
-        reason: `TLS handshake failed: ${e.code ?? e.message}`,
+        remote: remoteOfHandshake(socket),
+        reason: describeVmHandshakeFailure(e, socket),
       });
       socket.destroy();
     });
