@@ -53,3 +53,20 @@ export function trackConnections(server: net.Server): ReadonlySet<net.Socket> {
 export function remoteOf(socket: net.Socket): string {
   return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 }
+
+/**
+ * Remembers the address of every TCP connection `server` accepts, so a failed handshake
+ * (`tlsClientError`) can name its peer after Node dropped it: a client certificate that does
+ * not verify ends the connection before the listener hears of it, and the TLS socket then
+ * reads `?:?`. The returned function finds the TCP socket Node keeps under a TLS socket
+ * (`_parent`), falling back to the TLS socket's own address.
+ */
+export function rememberRemotes(server: net.Server): (socket: tls.TLSSocket) => string {
+  const remotes = new WeakMap<object, string>();
+  server.on('connection', (raw: net.Socket) => remotes.set(raw, remoteOf(raw)));
+  return (socket) => {
+    const raw = (socket as { _parent?: unknown })._parent;
+    const known = typeof raw === 'object' && raw !== null ? remotes.get(raw) : undefined;
+    return known ?? remoteOf(socket);
+  };
+}

@@ -22,6 +22,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import {
   clientCertTlsOptions,
+  rememberRemotes,
   remoteOf,
   trackConnections,
   useClientCertTls,
@@ -31,7 +32,7 @@ import { DialInSlot, listenOrFail, type DialInEvent } from './dial-in.ts';
 import { TARGET_ID_PATTERN } from './auth/tokens.ts';
 import { loadVmTlsFiles, readFileBytes, type ReadBytes, type VmTlsMaterial } from './tls-files.ts';
 import { VmCertIndex, type VmCertId, type VmCertIdentity } from './vm-cert-id.ts';
-import { describeVmHandshakeFailure, rememberRemotes } from './vm-tls-refusal.ts';
+import { describeVmHandshakeFailure } from './vm-tls-refusal.ts';
 
 export type { VmTlsMaterial } from './tls-files.ts';
 

@@ -1,12 +1,9 @@
 /**
  * Why the TLS dial-in listener (dial-in-tls.ts) refused a VM's handshake, in words a relay
- * operator acts on, the OpenSSL or Node code kept in parentheses; and who it was, even when
- * Node has already dropped the peer's address (a client certificate that does not verify ends
- * the connection before the listener hears of it). Pure but for reading Node's sockets.
+ * operator acts on, the OpenSSL or Node code kept in parentheses (who it was:
+ * `rememberRemotes`, client-cert-tls.ts).
  */
-import type net from 'node:net';
 import type tls from 'node:tls';
-import { remoteOf } from './client-cert-tls.ts';
 
 /** OpenSSL's codes for a first record that is no TLS (plain VSCard, HTTP, ...). */
 const PLAIN_BYTES =
@@ -53,21 +50,4 @@ export function describeVmHandshakeFailure(
   const refused = socket.authorizationError as unknown;
   const why = vmHandshakeFailure(e.code ?? e.message, refused ? String(refused) : undefined);
   return `TLS handshake failed: ${why}`;
-}
-
-/**
- * Remembers the address of every TCP connection `server` accepts, so a failed handshake can
- * name its peer after Node has dropped it: `remoteOfHandshake` reads it from the TCP socket
- * Node keeps under the TLS socket (`_parent`), falling back to the TLS socket's own.
- */
-export function rememberRemotes(server: net.Server): (socket: tls.TLSSocket) => string {
-  const remotes = new WeakMap<net.Socket, string>();
-  server.on('connection', (raw: net.Socket) => remotes.set(raw, remoteOf(raw)));
-  return (socket) => {
-    const raw = (socket as { _parent?: unknown })._parent;
-    return (
-      (typeof raw === 'object' && raw !== null && remotes.get(raw as net.Socket)) ||
-      remoteOf(socket)
-    );
-  };
 }

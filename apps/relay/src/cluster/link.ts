@@ -25,7 +25,12 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { remoteOf, trackConnections, useClientCertTls } from '../client-cert-tls.ts';
+import {
+  rememberRemotes,
+  remoteOf,
+  trackConnections,
+  useClientCertTls,
+} from '../client-cert-tls.ts';
 import type { HostPort } from '../config/types.ts';
 import type { VmConnection } from '../targets.ts';
 import type { TlsMaterial } from '../tls-files.ts';
@@ -97,9 +102,11 @@ export class LinkServer {
     this.#server = opts.tls
       ? tls.createServer(linkServerTlsOptions(opts.tls), accept)
       : net.createServer(accept);
+    const remoteOfHandshake = rememberRemotes(this.#server);
     this.#server.on('tlsClientError', (e: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       const why = describeRefusedHandshake(e, socket);
-      opts.onEvent(`link refused: TLS handshake with ${remoteOf(socket)} failed: ${why}`);
+      const remote = remoteOfHandshake(socket);
+      opts.onEvent(`link refused: TLS handshake with ${remote} failed: ${why}`);
       socket.destroy();
     });
     this.#sockets = trackConnections(this.#server);

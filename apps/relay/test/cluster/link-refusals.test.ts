@@ -2,12 +2,15 @@
  * How the link listener refuses (cluster/link-refusals.ts): a link refused after its signed
  * hello passed ('not a dial-in target', 'no VM: …') is destroyed when its peer keeps it open
  * past LINK_REFUSAL_LINGER_MS, and the cap's refusals of a burst make one line plus one
- * summary, with no timer left after close(). Timers are held by the test (HeldTimers), so the
+ * summary, with no timer left after close(); a refused TLS handshake names its peer's address
+ * even when Node dropped it first. Timers are held by the test (HeldTimers), so the
  * bounds are proven without waiting for them; sockets are real, on loopback.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { linkKey, signHello } from '../../src/cluster/link-auth.ts';
+import { loadLinkTlsFiles } from '../../src/cluster/link-tls.ts';
 import {
   CoalescedRefusals,
   LINK_REFUSAL_LINGER_MS,
@@ -16,6 +19,7 @@ import {
 } from '../../src/cluster/link-refusals.ts';
 import { LinkServer } from '../../src/cluster/link.ts';
 import { HeldTimers, until } from '../helpers.ts';
+import { linkFiles, makeLinkPki } from './link-tls-rig.ts';
 
 const KEY = linkKey(new Uint8Array(32).fill(4));
 
@@ -128,6 +132,43 @@ describe('the cap refusals of a burst', () => {
     expect(refused()[1]).toBe(
       'link refused: 2 more in the last 10 s: too many connections not yet past their hello (at most 1)',
     );
+  });
+});
+
+describe('a link TLS handshake refused for a stranger certificate', () => {
+  it("names the peer's address, which Node no longer knows by then", async () => {
+    const pki = await makeLinkPki();
+    const events: string[] = [];
+    const link = new LinkServer({
+      listen: { host: '127.0.0.1', port: 0 },
+      key: KEY,
+      tls: loadLinkTlsFiles(linkFiles(pki.nodeA, pki.ca.cert)),
+      take: () => Promise.reject(new Error('no VM')),
+      isDialIn: () => true,
+      resume: (_h, socket) => socket.destroy(),
+      now: Date.now,
+      onEvent: (m) => events.push(m),
+    });
+    await link.start();
+    opened.push(link);
+    const stranger = tls.connect({
+      host: '127.0.0.1',
+      port: link.port,
+      ca: pki.ca.cert,
+      cert: pki.rogueNode.cert,
+      key: pki.rogueNode.key,
+      checkServerIdentity: () => undefined,
+    });
+    sockets.push(stranger);
+    stranger.on('error', () => {});
+    stranger.on('data', () => {}); // TLS 1.3: the refusal arrives on the first read
+    let local = '';
+    stranger.once('connect', () => (local = `127.0.0.1:${stranger.localPort}`));
+    await until(() => events.length > 0, 3000, 'the refusal');
+    expect(local).not.toBe('');
+    expect(events).toEqual([
+      `link refused: TLS handshake with ${local} failed: its certificate is not one the cluster CA signed (UNABLE_TO_VERIFY_LEAF_SIGNATURE)`,
+    ]);
   });
 });
 
