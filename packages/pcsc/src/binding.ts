@@ -91,9 +91,23 @@ export interface BindingContext {
   flushEvents?(): Promise<void>;
   /**
    * Stop watching and release the context; resolves once it is released. Idempotent; never
-   * rejects.
+   * rejects. With `atProcessEnd` (see {@link ReleaseOptions}) it stops reporting and resolves
+   * at once without stopping the watch, also cutting short a release still under way.
    */
-  release(): Promise<void>;
+  release(opts?: ReleaseOptions): Promise<void>;
+}
+
+/** Options of {@link BindingContext.release}. */
+export interface ReleaseOptions {
+  /**
+   * The process exits right after (a command line tool's last step): report nothing more,
+   * but leave the watch running and the context established; the operating system ends the
+   * thread and the service drops the connection when the process exits. For a binding whose
+   * stopping can block (pcsc-mini's, see pcsc-mini-binding.ts), that is the only way that
+   * cannot. Card handles stay usable: let go of them (disconnect) before. Never for a
+   * context closed while the process goes on: its watch would run for the rest of it.
+   */
+  readonly atProcessEnd?: boolean;
 }
 
 /** A PC/SC implementation. */

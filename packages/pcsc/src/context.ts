@@ -11,6 +11,7 @@ import type {
   CardProtocol,
   PcscBinding,
   RawReaderState,
+  ReleaseOptions,
   ShareMode,
 } from './binding.ts';
 import { AtrCache } from './atr-cache.ts';
@@ -80,6 +81,8 @@ export class PcscContext {
   #retryDelayMs: number;
   #lastError: PcscError | null = null;
   #isClosed = false;
+  /** The binding context released by {@link close} (a later close may cut its release short). */
+  #closedContext: BindingContext | null = null;
   #settledWaiters: {
     resolve: () => void;
     reject: (e: PcscError) => void;
@@ -216,12 +219,23 @@ export class PcscContext {
     if (isServiceLost(error)) this.#onContextError(this.#context, error);
   }
 
-  /** Releases the context and stops retrying; resolves once released. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#isClosed) return;
+  /**
+   * Releases the context and stops retrying; resolves once released. Idempotent. With
+   * `atProcessEnd` (the process exits right after: a command line tool's last step) the
+   * binding's watch is left running instead of stopped (ReleaseOptions in binding.ts; with
+   * pcsc-mini, stopping can block the process for good) and it resolves at once; a close
+   * still under way then resolves too. Card handles are not closed here either way: close
+   * the readers first (a lent card gets its disposition there).
+   */
+  async close(opts: ReleaseOptions = {}): Promise<void> {
+    if (this.#isClosed) {
+      if (opts.atProcessEnd === true) await this.#closedContext?.release(opts);
+      return;
+    }
     this.#isClosed = true;
     this.#clearTimers();
-    const released = this.#context?.release();
+    this.#closedContext = this.#context;
+    const released = this.#context?.release(opts);
     this.#context = null;
     this.#readers = new Map();
     this.#atrs.clear();

@@ -12,7 +12,13 @@
  *   `NoService` until pcscd is back;
  * - its `change` status keeps pcsc-lite's event counter in the upper 16 bits (reported as
  *   `events`), and it emits a `change` for every counter change (README "The ATR of a
- *   listing").
+ *   listing");
+ * - `Client.stop()` can block the process for good (see QUIET_BEFORE_STOP_MS). A release
+ *   waits for a quiet watch first, which lowers the odds but cannot rule the block out: any
+ *   reader change, by any process, wakes the watch. A release `atProcessEnd` (the last step
+ *   of a command line tool, right before `process.exit`) therefore never calls stop(): the
+ *   client stays running and referenced (`abandoned`), and the exit ends its thread and its
+ *   connection to the service.
  */
 import { createRequire } from 'node:module';
 import type * as PcscMini from 'pcsc-mini';
@@ -24,6 +30,7 @@ import type {
   ContextListener,
   Disposition,
   PcscBinding,
+  ReleaseOptions,
   ShareMode,
 } from './binding.ts';
 import { SCARD_STATE } from './binding.ts';
@@ -244,12 +251,20 @@ class MiniCard implements BindingCard {
 const unreleasable: PcscMini.Client[] = [];
 
 /**
+ * pcsc-mini clients released `atProcessEnd` (ReleaseOptions): never stopped, still watching
+ * until the process exits. Kept referenced: once garbage, pcsc-mini's finalizer would stop
+ * them, and that stop() is the call that can block.
+ */
+const abandoned: PcscMini.Client[] = [];
+
+/**
  * How long the watch must have been quiet before its client is stopped, ms. pcsc-mini's
  * stop() cancels the watch thread's SCardGetStatusChange and joins the thread ON THE MAIN
  * THREAD; a cancel that arrives while that thread is between two waits (just woken by a
  * change) is lost and stop() blocks the process for good (measured with pcsc-lite 1.9.9). A
  * change reaches JS within milliseconds of the wake, so stopping only after a quiet period
- * keeps the cancel inside a wait.
+ * keeps the cancel inside a wait, most of the time: another program polling a card can keep
+ * waking the watch. A process about to exit skips stop() altogether (`atProcessEnd`).
  */
 const QUIET_BEFORE_STOP_MS = 200;
 /** Stop anyway after this long of continuous changes, ms. */
@@ -268,11 +283,17 @@ class MiniContext implements BindingContext {
   #hasWatchEnded = false;
   #lastActivityAt = Date.now();
   #released: Promise<void> | null = null;
+  /** Resolves #released while a release waits for a quiet watch (null otherwise). */
+  #endRelease: (() => void) | null = null;
+  #stopTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(m: Mini, listener: ContextListener) {
     this.#m = m;
     this.#client = new m.Client();
     this.#client.on('reader', (reader) => this.#watchReader(reader, listener));
+    // Stays for the client's life: the watch of a client released `atProcessEnd` still runs,
+    // and its end (CommError when pcscd stops) lands here. Without a listener, EventEmitter
+    // would throw it from pcsc-mini's callback: an uncaught exception.
     this.#client.on('error', (err) => {
       this.#hasWatchEnded = true;
       if (this.#isReleased) return;
@@ -331,20 +352,43 @@ class MiniContext implements BindingContext {
     for (let hop = 0; hop < 2; hop++) await new Promise((resolve) => setImmediate(resolve));
   }
 
-  release(): Promise<void> {
+  release(opts: ReleaseOptions = {}): Promise<void> {
+    if (opts.atProcessEnd === true) return this.#abandon();
     if (this.#released !== null) return this.#released;
     this.#isReleased = true;
     this.#lastActivityAt = Date.now();
     const deadline = Date.now() + MAX_STOP_DELAY_MS;
-    this.#released = new Promise((resolve) => this.#stopWhenQuiet(deadline, resolve));
+    this.#released = new Promise((resolve) => {
+      this.#endRelease = resolve;
+      this.#stopWhenQuiet(deadline);
+    });
     return this.#released;
   }
 
-  #stopWhenQuiet(deadline: number, done: () => void): void {
+  /**
+   * Release `atProcessEnd`: reports nothing more and resolves now; the client is never
+   * stopped (see the module comment). A release waiting for a quiet watch ends here too,
+   * without its stop(). A client already stopped stays as it is.
+   */
+  #abandon(): Promise<void> {
+    this.#isReleased = true;
+    const waiting = this.#endRelease;
+    if (this.#released !== null && waiting === null) return this.#released;
+    if (this.#stopTimer !== null) clearTimeout(this.#stopTimer);
+    this.#stopTimer = null;
+    this.#endRelease = null;
+    abandoned.push(this.#client);
+    this.#released ??= Promise.resolve();
+    waiting?.();
+    return this.#released;
+  }
+
+  #stopWhenQuiet(deadline: number): void {
+    this.#stopTimer = null;
     const now = Date.now();
     const wait = Math.max(this.#lastActivityAt, cardActivityAt) + QUIET_BEFORE_STOP_MS - now;
     if (!this.#hasWatchEnded && wait > 0 && now < deadline) {
-      setTimeout(() => this.#stopWhenQuiet(deadline, done), wait);
+      this.#stopTimer = setTimeout(() => this.#stopWhenQuiet(deadline), wait);
       return;
     }
     try {
@@ -353,7 +397,9 @@ class MiniContext implements BindingContext {
       // The service is gone (NoService / InvalidHandle): nothing to release, but see below.
       unreleasable.push(this.#client);
     }
-    done();
+    const done = this.#endRelease;
+    this.#endRelease = null;
+    done?.();
   }
 }
 

@@ -13,6 +13,7 @@ import type {
   Disposition,
   PcscBinding,
   RawReaderState,
+  ReleaseOptions,
   ShareMode,
 } from '../../src/index.ts';
 import { PcscError, SCARD_STATE } from '../../src/index.ts';
@@ -121,6 +122,11 @@ class FakeContext implements BindingContext {
   readonly listener: ContextListener;
   readonly epoch: number;
   isReleased = false;
+  /**
+   * How the watch ended: `stopped` by a release (pcsc-mini's stop()), `abandoned` by a release
+   * `atProcessEnd` (left running until the process exits), `null` while it runs.
+   */
+  watchEnd: 'stopped' | 'abandoned' | null = null;
 
   constructor(binding: FakeBinding, listener: ContextListener) {
     this.#binding = binding;
@@ -153,8 +159,12 @@ class FakeContext implements BindingContext {
     return Promise.resolve();
   }
 
-  release(): Promise<void> {
+  release(opts: ReleaseOptions = {}): Promise<void> {
     this.isReleased = true;
+    if (this.watchEnd === null) {
+      this.watchEnd = opts.atProcessEnd === true ? 'abandoned' : 'stopped';
+      this.#binding.watchEnds.push(this.watchEnd);
+    }
     return Promise.resolve();
   }
 }
@@ -184,6 +194,8 @@ export class FakeBinding implements PcscBinding {
   readonly #readers = new Map<string, FakeReader>();
   readonly #contexts = new Set<FakeContext>();
   establishCount = 0;
+  /** How each released context's watch ended, in release order (see FakeContext.watchEnd). */
+  readonly watchEnds: ('stopped' | 'abandoned')[] = [];
 
   establish(listener: ContextListener): BindingContext {
     if (!this.isServiceUp) throw new PcscError('SCARD_E_NO_SERVICE', 'fake: service stopped');
