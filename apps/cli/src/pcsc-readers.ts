@@ -1,9 +1,14 @@
 /**
  * The reader service on the operating system's PC/SC stack (@cardlend/pcsc): one PC/SC
  * context for listing and lending (it re-establishes itself after the service restarts).
+ * Its close() is each command's last step before `process.exit` (cli.ts): it closes the
+ * context `atProcessEnd`, which never stops pcsc-mini's watch (that stop can block the
+ * process for good, and costs up to 3 s while a card is busy; @cardlend/pcsc README "Closing
+ * at the end of the process"). The readers opened through it are closed before (lend.ts,
+ * the helper's hub), so a lent card still gets its disposition.
  */
 import { listReaders, openReader, PcscContext } from '@cardlend/pcsc';
-import type { ReaderInfo } from '@cardlend/pcsc';
+import type { PcscContextOptions, ReaderInfo } from '@cardlend/pcsc';
 import type { ReaderService, ServiceEvent } from './ports.ts';
 import type { ReaderSummary } from './reader-choice.ts';
 
@@ -42,9 +47,20 @@ function nextReader(context: PcscContext, ms: number): Promise<void> {
   });
 }
 
+/** Options of {@link openPcscReaders}: the context's (tests pass a fake binding), and: */
+export interface PcscReadersOptions extends PcscContextOptions {
+  /**
+   * Whether close() is the last step of the process (default true, as in `cardlend`): the
+   * context is then closed `atProcessEnd` (see the module comment). A process that goes on
+   * after close() (a test) passes false: its context is stopped as usual.
+   */
+  closesAtProcessEnd?: boolean;
+}
+
 /** Opens the PC/SC service. Fails with a PcscError (`SCARD_E_NO_SERVICE` when none runs). */
-export async function openPcscReaders(): Promise<ReaderService> {
-  const context = new PcscContext();
+export async function openPcscReaders(opts: PcscReadersOptions = {}): Promise<ReaderService> {
+  const { closesAtProcessEnd = true, ...contextOptions } = opts;
+  const context = new PcscContext(contextOptions);
   try {
     await context.settled();
   } catch (e) {
@@ -57,7 +73,7 @@ export async function openPcscReaders(): Promise<ReaderService> {
       return (await listReaders({ context })).map(toReaderSummary);
     },
     open: (name) => openReader(name, { context }),
-    close: async () => context.close(),
+    close: async () => context.close({ atProcessEnd: closesAtProcessEnd }),
     onServiceEvent: (listener) => {
       let isDown = false;
       return context.onEvent((e) => {
