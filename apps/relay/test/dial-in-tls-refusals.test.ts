@@ -12,23 +12,21 @@ import { vmHandshakeFailure } from '../src/vm-tls-refusal.ts';
 import { until } from './helpers.ts';
 import { makeCa, type Pem, type TestCa, tempDir, writeRelayFiles } from './vm-certs.ts';
 
-let ca: TestCa;
-let vm: Pem;
-let rogue: Pem;
-let expired: Pem;
-let listener: DialInTlsListener;
 const events: DialInTlsEvent[] = [];
 
+/** The VM CA, the certificate that names the target, two it refuses, and the listener. */
+let pki: { ca: TestCa; vm: Pem; rogue: Pem; expired: Pem; listener: DialInTlsListener };
+
 beforeAll(async () => {
-  ca = await makeCa('cardlend test CA');
+  const ca = await makeCa('cardlend test CA');
   const rogueCa = await makeCa('someone else');
   const server = await ca.issueServer('relay');
-  [vm, rogue, expired] = await Promise.all([
+  const [vm, rogue, expired] = await Promise.all([
     ca.issueClient('vm-a'),
     rogueCa.issueClient('vm-a'),
     ca.issueClient('vm-a', { notAfter: new Date(Date.now() - 60_000) }),
   ]);
-  listener = new DialInTlsListener({
+  const listener = new DialInTlsListener({
     config: {
       listen: { host: '127.0.0.1', port: 0 },
       ...writeRelayFiles(tempDir(), server, ca.cert),
@@ -37,14 +35,15 @@ beforeAll(async () => {
     onEvent: (e) => events.push(e),
   });
   await listener.start();
+  pki = { ca, vm, rogue, expired, listener };
 });
 
-afterAll(() => listener.close());
+afterAll(() => pki.listener.close());
 
 /** Connects with `open`, waits for the close and the refusal: the client's port and the event. */
 async function refusal(open: (port: number) => net.Socket): Promise<[string, DialInTlsEvent]> {
   const seen = events.length;
-  const socket = open(listener.address.port);
+  const socket = open(pki.listener.address.port);
   socket.on('error', () => {});
   socket.on('data', () => {}); // TLS 1.3: a client learns of the refusal on its first read
   let local = '';
@@ -60,7 +59,7 @@ const tlsVm =
     tls.connect({
       host: '127.0.0.1',
       port,
-      ca: ca.cert,
+      ca: pki.ca.cert,
       ...(client ? { cert: client.cert, key: client.key } : {}),
       ...more,
     });
@@ -80,12 +79,12 @@ describe('a refused VM handshake names the peer and says why', () => {
     ],
     [
       'a certificate from another CA',
-      () => tlsVm(rogue),
+      () => tlsVm(pki.rogue),
       "the VM's client certificate is not signed by the VM CA (--vm-tls-ca) (UNABLE_TO_VERIFY_LEAF_SIGNATURE)",
     ],
     [
       'an expired certificate',
-      () => tlsVm(expired),
+      () => tlsVm(pki.expired),
       "the VM's client certificate has expired (CERT_HAS_EXPIRED)",
     ],
     [
@@ -95,7 +94,7 @@ describe('a refused VM handshake names the peer and says why', () => {
     ],
     [
       'TLS 1.1 only',
-      () => tlsVm(vm, { minVersion: 'TLSv1', maxVersion: 'TLSv1.1' }),
+      () => tlsVm(pki.vm, { minVersion: 'TLSv1', maxVersion: 'TLSv1.1' }),
       'the VM offers no TLS version the relay accepts (TLS 1.2 or later) (ERR_SSL_UNSUPPORTED_PROTOCOL)',
     ],
   ])('%s', async (_name, client, why) => {
@@ -110,7 +109,7 @@ describe('a refused VM handshake names the peer and says why', () => {
 
   it('a VM that drops the connection in the handshake (it refused the relay) is named too', async () => {
     const otherCa = await makeCa('not the relay CA');
-    const [local, event] = await refusal(tlsVm(vm, { ca: otherCa.cert }));
+    const [local, event] = await refusal(tlsVm(pki.vm, { ca: otherCa.cert }));
     expect(event).toEqual({
       kind: 'vm-refused',
       remote: local,
