@@ -12,28 +12,23 @@ import type { ReaderService } from '../src/ports.ts';
 
 const R = 'Fake Reader 00 00';
 
-let binding: FakeBinding;
+beforeEach(() => vi.useFakeTimers());
+afterEach(() => vi.useRealTimers());
 
-beforeEach(() => {
-  vi.useFakeTimers();
-  binding = new FakeBinding();
+/** The service on a fake with a card in R, its first reader list complete. */
+async function open(
+  opts: PcscReadersOptions = {},
+): Promise<{ service: ReaderService; binding: FakeBinding }> {
+  const binding = new FakeBinding();
   binding.addReader(R);
   binding.insertCard(R);
-});
-
-afterEach(() => {
-  vi.useRealTimers();
-});
-
-/** The service on the fake, its first reader list complete. */
-async function open(opts: PcscReadersOptions = {}): Promise<ReaderService> {
   const opening = openPcscReaders({ binding, ...opts });
   await vi.advanceTimersByTimeAsync(200);
-  return opening;
+  return { service: await opening, binding };
 }
 
 it('close() leaves the watch running instead of stopping it, and resolves at once', async () => {
-  const service = await open();
+  const { service, binding } = await open();
   expect(await service.list()).toEqual([expect.objectContaining({ name: R, state: 'present' })]);
   let isClosed = false;
   void service.close().then(() => (isClosed = true));
@@ -43,7 +38,7 @@ it('close() leaves the watch running instead of stopping it, and resolves at onc
 });
 
 it('as `cardlend lend` ends: the lent card is reset on its way out, then the context closed at process end', async () => {
-  const service = await open();
+  const { service, binding } = await open();
   const lent = await service.open(R);
   await lent.powerOn();
   const resetsWhileLent = binding.reader(R)?.card?.resets ?? -1;
@@ -55,7 +50,7 @@ it('as `cardlend lend` ends: the lent card is reset on its way out, then the con
 });
 
 it('a context lost with the service is stopped while the command goes on; the last one is left running', async () => {
-  const service = await open();
+  const { service, binding } = await open();
   const events: string[] = [];
   service.onServiceEvent((e) => events.push(e.type));
   binding.stopService();
@@ -69,7 +64,7 @@ it('a context lost with the service is stopped while the command goes on; the la
 });
 
 it('closesAtProcessEnd: false (a process that goes on) stops the watch as usual', async () => {
-  const service = await open({ closesAtProcessEnd: false });
+  const { service, binding } = await open({ closesAtProcessEnd: false });
   await service.close();
   expect(binding.watchEnds).toEqual(['stopped']);
 });
