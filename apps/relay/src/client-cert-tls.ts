@@ -60,6 +60,17 @@ export function remoteOf(socket: net.Socket): string {
  * not verify ends the connection before the listener hears of it, and the TLS socket then
  * reads `?:?`. The returned function finds the TCP socket Node keeps under a TLS socket
  * (`_parent`), falling back to the TLS socket's own address.
+ *
+ * `_parent` is Node's internal field: no public API leads from a TLS socket to its TCP
+ * connection. The server's `'connection'` event gives only the TCP socket (the TLS socket is
+ * made by Node's own listener before it); `_handle` is internal too and gone once destroyed;
+ * no server event hands over the TLS socket while it still has its address (`secureConnection`
+ * never fires for a refused certificate, and `tlsClientError` fires after Node destroyed it);
+ * pairing by the order of closes mixes up peers failing at the same time. The public way,
+ * `rejectUnauthorized: false` and a refusal of our own in `secureConnection`, would let a
+ * client without a certificate finish its handshake (no `certificate required` alert) and
+ * rely on every handler checking `authorized`. The loopback tests of each listener assert
+ * the real address, so a Node that drops `_parent` shows up there.
  */
 export function rememberRemotes(server: net.Server): (socket: tls.TLSSocket) => string {
   const remotes = new WeakMap<object, string>();
