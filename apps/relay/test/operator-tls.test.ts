@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { OperatorTlsConfig } from '../src/config/types.ts';
@@ -141,6 +141,33 @@ describe('operator API with TLS client certificates', () => {
       /^TLS handshake failed: client certificate refused \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)$/,
     );
     expect(JSON.stringify(events)).not.toContain(OPERATOR_SECRET);
+  });
+
+  it("names the client's address when Node ended the handshake itself (a stranger's certificate)", async () => {
+    const { port, events } = await setup();
+    const client = tls.connect({
+      host: '127.0.0.1',
+      port,
+      ca: pki.ca.cert,
+      cert: pki.stranger.cert,
+      key: pki.stranger.key,
+      checkServerIdentity: () => undefined,
+    });
+    client.on('error', () => {});
+    client.on('data', () => {}); // TLS 1.3: the refusal arrives on the first read
+    let local = '';
+    client.once('connect', () => (local = `127.0.0.1:${client.localPort}`));
+    await until(() => refusals(events).length === 1, 3000, 'refusal');
+    client.destroy();
+    expect(local).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(refusals(events)).toEqual([
+      {
+        kind: 'operator-refused',
+        remote: local,
+        reason:
+          'TLS handshake failed: client certificate refused (UNABLE_TO_VERIFY_LEAF_SIGNATURE)',
+      },
+    ]);
   });
 
   it('refuses the handshake of an expired certificate from the right CA', async () => {

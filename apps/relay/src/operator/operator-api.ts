@@ -22,7 +22,7 @@ import type { ClusterStore } from '../cluster/store.ts';
 import type { HostPort } from '../config/types.ts';
 import {
   clientCertTlsOptions,
-  remoteOf,
+  rememberRemotes,
   trackConnections,
   useClientCertTls,
 } from '../client-cert-tls.ts';
@@ -77,8 +77,10 @@ export class OperatorApi {
           onRequest,
         )
       : http.createServer(onRequest);
+    const remoteOfHandshake = rememberRemotes(this.#server);
     this.#server.on('tlsClientError', (e: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
-      onRefused?.(remoteOf(socket), `TLS handshake failed: ${handshakeFailure(e, socket)}`);
+      const why = handshakeFailure(e, socket);
+      onRefused?.(remoteOfHandshake(socket), `TLS handshake failed: ${why}`);
       socket.destroy();
     });
     this.#connections = trackConnections(this.#server);
@@ -167,7 +169,7 @@ export class OperatorApi {
 /**
  * Why a handshake failed. A client certificate that does not verify (another CA, expired) is
  * ended by Node without an error of its own (the close reads as ECONNRESET): the socket's
- * `authorizationError` names the reason. Its remote address is then gone (`?:?`).
+ * `authorizationError` names the reason (its address: `rememberRemotes`).
  */
 function handshakeFailure(e: NodeJS.ErrnoException, socket: tls.TLSSocket): string {
   const refused = socket.authorizationError as unknown;
