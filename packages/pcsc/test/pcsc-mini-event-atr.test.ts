@@ -37,10 +37,14 @@ type Atrs = Record<string, { event: string; status: string }>;
 /** Each reader's ATR from its first `change` event and from SCardStatus, as pcsc-mini gives them. */
 function readAtrs(readers: readonly string[]): Promise<Atrs> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [SCRIPT, ...readers], { timeout: 20_000 }, (err, stdout) => {
-      const result = JSON.parse(stdout.trim().split('\n').pop() || '{}') as Atrs & {
-        error?: string;
-      };
+    execFile(process.execPath, [SCRIPT, ...readers], { timeout: 20_000 }, (err, stdout, stderr) => {
+      let result: Atrs & { error?: string };
+      try {
+        result = JSON.parse(stdout.trim().split('\n').pop() || '{}') as typeof result;
+      } catch {
+        reject(new Error(`event-atr.mjs printed no JSON: ${stdout}${stderr}`));
+        return;
+      }
       if (err || result.error) reject(new Error(`event-atr.mjs: ${result.error ?? err?.message}`));
       else resolve(result);
     });
