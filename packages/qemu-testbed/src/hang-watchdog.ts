@@ -50,7 +50,9 @@ export class HangWatchdog implements Reporter {
     this.#write = options.write ?? ((text) => process.stderr.write(text));
   }
 
-  onInit(): void {
+  /** Each run (watch mode starts several) is watched until it ends. */
+  onTestRunStart(): void {
+    clearInterval(this.#timer);
     if (!existsSync('/proc/self/stat')) return;
     this.#timer = setInterval(() => this.#check(), this.#checkEveryMs);
     this.#timer.unref();
