@@ -31,14 +31,11 @@ export interface HangWatchdogOptions {
   readonly limitMs?: number;
   /** How often the workers are looked at (default 15 s). */
   readonly checkEveryMs?: number;
-  /** Where the report goes (default stderr). */
-  readonly write?: (text: string) => void;
 }
 
 export class HangWatchdog implements Reporter {
   readonly #limitMs: number;
   readonly #checkEveryMs: number;
-  readonly #write: (text: string) => void;
   readonly #files = new Map<string, RunningFile>();
   /** When each worker pid was first seen: its age, to within one check. */
   readonly #firstSeen = new Map<number, number>();
@@ -47,7 +44,6 @@ export class HangWatchdog implements Reporter {
   constructor(options: HangWatchdogOptions = {}) {
     this.#limitMs = options.limitMs ?? 10 * 60_000;
     this.#checkEveryMs = options.checkEveryMs ?? 15_000;
-    this.#write = options.write ?? ((text) => process.stderr.write(text));
   }
 
   /** Each run (watch mode starts several) is watched until it ends. */
@@ -111,7 +107,7 @@ export class HangWatchdog implements Reporter {
       ...tree.map((p) => `    ${p.pid} ${p.command.slice(0, 200)}`),
       '',
     ];
-    this.#write(lines.join('\n'));
+    process.stderr.write(lines.join('\n'));
     for (const p of tree.reverse()) {
       try {
         process.kill(p.pid, 'SIGKILL');
