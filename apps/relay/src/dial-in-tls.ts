@@ -32,7 +32,7 @@ import { DialInSlot, listenOrFail, type DialInEvent } from './dial-in.ts';
 import { TARGET_ID_PATTERN } from './auth/tokens.ts';
 import { loadVmTlsFiles, readFileBytes, type ReadBytes, type VmTlsMaterial } from './tls-files.ts';
 import { VmCertIndex, type VmCertId, type VmCertIdentity } from './vm-cert-id.ts';
-import { describeVmHandshakeFailure } from './vm-tls-refusal.ts';
+import { describeVmHandshakeFailure, type VmTlsRefusalKind } from './vm-tls-refusal.ts';
 
 export type { VmTlsMaterial } from './tls-files.ts';
 
@@ -53,7 +53,8 @@ export function vmTlsMaxConnections(targetCount: number): number {
 
 /** Events of the shared listener that belong to no target (its targets report through their own). */
 export type DialInTlsEvent =
-  { kind: 'vm-refused'; remote: string; reason: string } | { kind: 'error'; message: string };
+  | { kind: 'vm-refused'; remote: string; reason: string; refusal: VmTlsRefusalKind }
+  | { kind: 'error'; message: string };
 
 /** Fingerprint and CN of a peer certificate as Node reports it. */
 export function peerIdentity(cert: tls.PeerCertificate): VmCertIdentity {
@@ -113,6 +114,7 @@ export class DialInTlsListener {
         kind: 'vm-refused',
         remote: remoteOfHandshake(socket),
         reason: describeVmHandshakeFailure(e, socket),
+        refusal: 'tls-handshake',
       });
       socket.destroy();
     });
@@ -124,6 +126,7 @@ export class DialInTlsListener {
         kind: 'vm-refused',
         remote: `${data?.remoteAddress ?? '?'}:${data?.remotePort ?? '?'}`,
         reason: `too many connections to the VM listener (at most ${this.#server.maxConnections})`,
+        refusal: 'over-cap',
       }),
     );
     this.#connections = trackConnections(this.#server);
@@ -193,6 +196,7 @@ export class DialInTlsListener {
         kind: 'vm-refused',
         remote,
         reason: `unverified client certificate (${String(socket.authorizationError ?? 'none given')})`,
+        refusal: 'tls-handshake',
       });
       socket.destroy();
       return;
@@ -205,6 +209,7 @@ export class DialInTlsListener {
         kind: 'vm-refused',
         remote,
         reason: `no target names this certificate (sha256:${identity.sha256}, cn:${identity.cn ?? '-'})`,
+        refusal: 'unknown-certificate',
       });
       socket.destroy();
       return;

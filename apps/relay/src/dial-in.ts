@@ -18,12 +18,14 @@ import { VSC, VSCARD_HEADER_BYTES, VSCARD_MAX_GUEST_COMMAND_BYTES } from '@cardl
 import type { HostPort } from './config/types.ts';
 import { RelayError } from './errors.ts';
 import { CARD_REMOVE, GUEST_COMMAND_ERROR, READER_REMOVE } from './vm-messages.ts';
+import type { VmTlsRefusalKind } from './vm-tls-refusal.ts';
 
 /** Events for logs. */
 export type DialInEvent =
   | { kind: 'vm-connected'; remote: string }
   | { kind: 'vm-disconnected'; remote: string }
-  | { kind: 'vm-refused'; remote: string; reason: string }
+  /** `refusal`: set by the VM TLS listener for a connection that named no target (metrics). */
+  | { kind: 'vm-refused'; remote: string; reason: string; refusal?: VmTlsRefusalKind }
   | { kind: 'parked-guest-command-answered' }
   | { kind: 'error'; message: string };
 

@@ -113,6 +113,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<RelayS
     config,
     onDialInEvent: (target, event) => {
       cluster?.onDialInEvent(target, event); // the cluster's dial-in directory
+      if (event.kind === 'vm-refused' && event.refusal) metrics?.vmTlsRefused(event.refusal);
       emit({ kind: 'dial-in', target, event });
     },
   });

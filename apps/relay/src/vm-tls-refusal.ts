@@ -5,6 +5,15 @@
  */
 import type tls from 'node:tls';
 
+/**
+ * Why the listener refused a connection before it named a target, for the metrics
+ * (`cardlend_relay_vm_tls_refusals_total`): a failed or unverified handshake, a connection
+ * beyond the listener's cap, a verified certificate no target names.
+ */
+export const VM_TLS_REFUSAL_KINDS = ['tls-handshake', 'over-cap', 'unknown-certificate'] as const;
+
+export type VmTlsRefusalKind = (typeof VM_TLS_REFUSAL_KINDS)[number];
+
 /** OpenSSL's codes for a first record that is no TLS (plain VSCard, HTTP, ...). */
 const PLAIN_BYTES =
   /^ERR_SSL_(WRONG_VERSION_NUMBER|HTTP_REQUEST|HTTPS_PROXY_REQUEST|UNKNOWN_PROTOCOL|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE)$/;

@@ -7,24 +7,35 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DialInTlsListener, type DialInTlsEvent } from '../src/dial-in-tls.ts';
+import { DialInTlsListener, vmTlsMaxConnections, type DialInTlsEvent } from '../src/dial-in-tls.ts';
+import { createRelayMetrics } from '../src/ops/metrics.ts';
 import { vmHandshakeFailure } from '../src/vm-tls-refusal.ts';
-import { until } from './helpers.ts';
+import { silentPeer, startTestRelay, until } from './helpers.ts';
 import { makeCa, type Pem, type TestCa, tempDir, writeRelayFiles } from './vm-certs.ts';
 
 const events: DialInTlsEvent[] = [];
 
-/** The VM CA, the certificate that names the target, two it refuses, and the listener. */
-let pki: { ca: TestCa; vm: Pem; rogue: Pem; expired: Pem; listener: DialInTlsListener };
+/** The VM CA, the certificate that names the target, three it refuses, and the listener. */
+let pki: {
+  ca: TestCa;
+  server: Pem;
+  vm: Pem;
+  rogue: Pem;
+  expired: Pem;
+  /** Signed by the VM CA, named by no target. */
+  unknown: Pem;
+  listener: DialInTlsListener;
+};
 
 beforeAll(async () => {
   const ca = await makeCa('cardlend test CA');
   const rogueCa = await makeCa('someone else');
   const server = await ca.issueServer('relay');
-  const [vm, rogue, expired] = await Promise.all([
+  const [vm, rogue, expired, unknown] = await Promise.all([
     ca.issueClient('vm-a'),
     rogueCa.issueClient('vm-a'),
     ca.issueClient('vm-a', { notAfter: new Date(Date.now() - 60_000) }),
+    ca.issueClient('vm-z'),
   ]);
   const listener = new DialInTlsListener({
     config: {
@@ -35,22 +46,26 @@ beforeAll(async () => {
     onEvent: (e) => events.push(e),
   });
   await listener.start();
-  pki = { ca, vm, rogue, expired, listener };
+  pki = { ca, server, vm, rogue, expired, unknown, listener };
 });
 
 afterAll(() => pki.listener.close());
 
 /** Connects with `open`, waits for the close and the refusal: the client's port and the event. */
-async function refusal(open: (port: number) => net.Socket): Promise<[string, DialInTlsEvent]> {
-  const seen = events.length;
-  const socket = open(pki.listener.address.port);
+async function refusal(
+  open: (port: number) => net.Socket,
+  port = pki.listener.address.port,
+  seenEvents: () => readonly DialInTlsEvent[] = () => events,
+): Promise<[string, DialInTlsEvent]> {
+  const seen = seenEvents().length;
+  const socket = open(port);
   socket.on('error', () => {});
   socket.on('data', () => {}); // TLS 1.3: a client learns of the refusal on its first read
   let local = '';
   socket.once('connect', () => (local = `127.0.0.1:${socket.localPort}`));
   await new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  await until(() => events.length > seen, 3000, 'the refusal');
-  return [local, events[seen] as DialInTlsEvent];
+  await until(() => seenEvents().length > seen, 3000, 'the refusal');
+  return [local, seenEvents()[seen] as DialInTlsEvent];
 }
 
 const tlsVm =
@@ -104,6 +119,7 @@ describe('a refused VM handshake names the peer and says why', () => {
       kind: 'vm-refused',
       remote: local,
       reason: `TLS handshake failed: ${why}`,
+      refusal: 'tls-handshake',
     });
   });
 
@@ -115,7 +131,66 @@ describe('a refused VM handshake names the peer and says why', () => {
       remote: local,
       reason:
         "TLS handshake failed: the VM closed the connection in the handshake; did it refuse the relay's certificate? (ECONNRESET)",
+      refusal: 'tls-handshake',
     });
+  });
+});
+
+describe('the VM TLS listener refusals in the metrics', () => {
+  it('counts each refusal by reason in cardlend_relay_vm_tls_refusals_total', async () => {
+    const { relay, events: seen } = await startTestRelay(
+      0,
+      {
+        targets: {
+          'vm-a': {
+            host: '',
+            port: 0,
+            isDialIn: true,
+            vmCert: { kind: 'sha256', value: pki.vm.sha256 },
+          },
+        },
+        defaultTarget: 'vm-a',
+        vmTls: {
+          listen: { host: '127.0.0.1', port: 0 },
+          ...writeRelayFiles(tempDir(), pki.server, pki.ca.cert),
+        },
+      },
+      { metrics: createRelayMetrics({ hasProcessMetrics: false }) },
+    );
+    try {
+      const port = relay.vmTlsAddress?.port as number;
+      const refused = () =>
+        seen.flatMap((e) => (e.kind === 'dial-in' && e.target === undefined ? [e.event] : []));
+      const kinds = [];
+      for (const client of [tlsVm(undefined), tlsVm(pki.rogue), tlsVm(pki.unknown)])
+        kinds.push((await refusal(client, port, refused as () => DialInTlsEvent[]))[1]);
+      expect(kinds.map((e) => e.kind === 'vm-refused' && e.refusal)).toEqual([
+        'tls-handshake',
+        'tls-handshake',
+        'unknown-certificate',
+      ]);
+      const flood = await Promise.all(
+        Array.from({ length: vmTlsMaxConnections(1) }, () => silentPeer(port)),
+      );
+      await until(() => relay.vmTlsConnections === flood.length, 5000, 'the flood accepted');
+      const extra = net.connect({ host: '127.0.0.1', port });
+      extra.on('error', () => {});
+      await new Promise<void>((resolve) => extra.once('close', () => resolve()));
+      await until(() => refused().length === 4, 3000, 'the cap refusal');
+      // Scraped while the flood is open: each of its connections counts once it ends.
+      const text = await (await fetch(`${relay.url}metrics`)).text();
+      for (const s of flood) s.destroy();
+      const counts = text
+        .split('\n')
+        .filter((l) => l.startsWith('cardlend_relay_vm_tls_refusals_total{'));
+      expect(counts).toEqual([
+        'cardlend_relay_vm_tls_refusals_total{reason="tls-handshake"} 2',
+        'cardlend_relay_vm_tls_refusals_total{reason="over-cap"} 1',
+        'cardlend_relay_vm_tls_refusals_total{reason="unknown-certificate"} 1',
+      ]);
+    } finally {
+      await relay.close();
+    }
   });
 });
 

@@ -9,6 +9,26 @@
 import type net from 'node:net';
 import type { SessionTimers, TimerHandle } from '../session/timers.ts';
 
+/**
+ * What the link listener refuses, for the metrics (`cardlend_relay_cluster_link_refusals_total`):
+ * before a signed hello, `over-cap` (more than `LINK_MAX_WAITING` waiting), `hello-refused`
+ * (malformed, bad mac, stale, replayed, too long, or no token secrets here), `tls-handshake`
+ * (a failed TLS handshake with `cluster.linkTls`), `tls-mismatch` (a TLS ClientHello to a
+ * plain listener); after it, `not-dial-in` and `no-vm`; and `linger-expired`, a refused link
+ * cut off because its peer kept it open.
+ */
+export const LINK_REFUSAL_KINDS = [
+  'over-cap',
+  'hello-refused',
+  'tls-handshake',
+  'tls-mismatch',
+  'not-dial-in',
+  'no-vm',
+  'linger-expired',
+] as const;
+
+export type LinkRefusalKind = (typeof LINK_REFUSAL_KINDS)[number];
+
 /** Longest wait for the peer of a refused link to close after `ERR <reason>\n`, ms. */
 export const LINK_REFUSAL_LINGER_MS = 2000;
 
@@ -23,16 +43,21 @@ export const UNREF_TIMERS: SessionTimers = {
 
 /**
  * Ends `socket` with `ERR <reason>\n` and destroys it unless its peer closes within
- * `lingerMs` (the timer is cleared on close).
+ * `lingerMs` (the timer is cleared on close); `onExpired` runs when the linger cut it off.
  */
 export function endRefused(
   socket: net.Socket,
   reason: string,
   lingerMs: number,
   timers: SessionTimers,
+  onExpired: () => void = () => {},
 ): void {
   if (socket.destroyed) return;
-  const linger = timers.set((s: net.Socket) => s.destroy(), lingerMs, socket);
+  const expire = (s: net.Socket) => {
+    onExpired();
+    s.destroy();
+  };
+  const linger = timers.set(expire, lingerMs, socket);
   socket.once('close', () => timers.clear(linger));
   socket.end(`ERR ${reason}\n`);
 }
@@ -112,5 +137,60 @@ export class CoalescedRefusals {
     this.#timer = undefined;
     const more = this.#tally.end();
     if (more > 0) this.#o.emit(this.#o.summary(more));
+  }
+}
+
+export interface LinkRefusalLogOptions {
+  readonly timers: SessionTimers;
+  /** Writes one log line. */
+  readonly emit: (line: string) => void;
+  /** Counts a refusal (metrics): every one, logged, summed up or neither. */
+  readonly count: (kind: LinkRefusalKind) => void;
+}
+
+/**
+ * The link listener's refusals: each counted; those anyone can cause before a signed hello
+ * logged through a {@link CoalescedRefusals} per kind and reason (a burst of one does not hide
+ * another's first line), the others one line each. Reasons come from the relay's own words
+ * and OpenSSL's codes, never from the peer, so the tallies stay few.
+ */
+export class LinkRefusalLog {
+  readonly #o: LinkRefusalLogOptions;
+  readonly #bursts = new Map<string, CoalescedRefusals>();
+
+  constructor(opts: LinkRefusalLogOptions) {
+    this.#o = opts;
+  }
+
+  /**
+   * One refusal of `kind`. `line` describes it alone (none: counted only); with `why`, a
+   * burst of the same kind and `why` is summed up as `link refused: N more in the last 10 s:
+   * <why>`.
+   */
+  report(kind: LinkRefusalKind, line?: string, why?: string): void {
+    this.#o.count(kind);
+    if (line === undefined) return;
+    if (why === undefined) return this.#o.emit(line);
+    this.#burst(`${kind} ${why}`, why).report(line);
+  }
+
+  /** Logs every open window's count and clears its timer. */
+  close(): void {
+    for (const burst of this.#bursts.values()) burst.close();
+  }
+
+  #burst(key: string, why: string): CoalescedRefusals {
+    let burst = this.#bursts.get(key);
+    if (burst === undefined) {
+      const windowS = LINK_REFUSAL_WINDOW_MS / 1000;
+      burst = new CoalescedRefusals({
+        windowMs: LINK_REFUSAL_WINDOW_MS,
+        timers: this.#o.timers,
+        emit: this.#o.emit,
+        summary: (more) => `link refused: ${more} more in the last ${windowS} s: ${why}`,
+      });
+      this.#bursts.set(key, burst);
+    }
+    return burst;
   }
 }

@@ -19,8 +19,9 @@
  * Before its signed hello passes, a connection costs a TLS handshake and a hello wait and
  * proves nothing: at most {@link LINK_MAX_WAITING} such are open at once, further ones are
  * closed on accept (and reported: the first of a burst at once, the rest as one summary line,
- * link-refusals.ts). Links past the hello do not count: their number grows with the
- * cross-node sessions. A refused link (`ERR <reason>\n`) whose peer does not close is cut off
+ * link-refusals.ts; so are the other refusals before a hello, one tally per reason). Every
+ * refusal is counted by kind (`onRefused`, the metrics). Links past the hello do not count:
+ * their number grows with the cross-node sessions. A refused link (`ERR <reason>\n`) whose peer does not close is cut off
  * after {@link LINK_REFUSAL_LINGER_MS}, after its hello as before it.
  */
 import net from 'node:net';
@@ -45,11 +46,11 @@ import {
   type LinkTlsClient,
 } from './link-tls.ts';
 import {
-  CoalescedRefusals,
   endRefused,
   LINK_REFUSAL_LINGER_MS,
-  LINK_REFUSAL_WINDOW_MS,
+  LinkRefusalLog,
   UNREF_TIMERS,
+  type LinkRefusalKind,
 } from './link-refusals.ts';
 
 /** Most connections to a node's link open at once that have not passed their signed hello. */
@@ -80,6 +81,8 @@ export interface LinkServerOptions {
    * summary lines ({@link LINK_REFUSAL_WINDOW_MS}); default Node's, unref'd.
    */
   readonly timers?: SessionTimers;
+  /** Counts each refusal by kind (metrics), whether logged, summed up or neither. */
+  readonly onRefused?: (kind: LinkRefusalKind) => void;
 }
 
 /** A's side: accepts links from other nodes. */
@@ -93,8 +96,8 @@ export class LinkServer {
   readonly #passed = new Set<net.Socket>();
   readonly #maxWaiting: number;
   readonly #timers: SessionTimers;
-  /** The cap's refusals: the first of a burst logged at once, the rest summed up. */
-  readonly #capRefusals: CoalescedRefusals;
+  /** Refusals before a hello: the first of a burst logged at once, the rest summed up. */
+  readonly #refusals: LinkRefusalLog;
 
   constructor(opts: LinkServerOptions) {
     this.#o = opts;
@@ -102,28 +105,26 @@ export class LinkServer {
     this.#server = opts.tls
       ? tls.createServer(linkServerTlsOptions(opts.tls), accept)
       : net.createServer(accept);
+    this.#timers = opts.timers ?? UNREF_TIMERS;
+    this.#refusals = new LinkRefusalLog({
+      timers: this.#timers,
+      emit: opts.onEvent,
+      count: opts.onRefused ?? (() => {}),
+    });
     const remoteOfHandshake = rememberRemotes(this.#server);
     this.#server.on('tlsClientError', (e: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       const why = describeRefusedHandshake(e, socket);
-      const remote = remoteOfHandshake(socket);
-      opts.onEvent(`link refused: TLS handshake with ${remote} failed: ${why}`);
+      const line = `link refused: TLS handshake with ${remoteOfHandshake(socket)} failed: ${why}`;
+      this.#refusals.report('tls-handshake', line, `TLS handshake failed: ${why}`);
       socket.destroy();
     });
     this.#sockets = trackConnections(this.#server);
     this.#maxWaiting = opts.maxWaiting ?? LINK_MAX_WAITING;
-    this.#timers = opts.timers ?? UNREF_TIMERS;
     this.#capWaiting();
     const why = `too many connections not yet past their hello (at most ${this.#maxWaiting})`;
-    const windowS = LINK_REFUSAL_WINDOW_MS / 1000;
-    this.#capRefusals = new CoalescedRefusals({
-      windowMs: LINK_REFUSAL_WINDOW_MS,
-      timers: this.#timers,
-      emit: opts.onEvent,
-      summary: (more) => `link refused: ${more} more in the last ${windowS} s: ${why}`,
-    });
     this.#server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
       const remote = `${data?.remoteAddress ?? '?'}:${data?.remotePort ?? '?'}`;
-      this.#capRefusals.report(`link refused: ${remote}: ${why}`);
+      this.#refusals.report('over-cap', `link refused: ${remote}: ${why}`, why);
     });
     this.#server.on('error', (e) => opts.onEvent(`link server: ${e.message}`));
   }
@@ -174,9 +175,9 @@ export class LinkServer {
     if (this.#server instanceof tls.Server) useClientCertTls(this.#server, material);
   }
 
-  /** Stops listening, ends every connection and logs the cap's pending summary (no timer left). */
+  /** Stops listening, ends every connection and logs the pending summaries (no timer left). */
   close(): Promise<void> {
-    this.#capRefusals.close();
+    this.#refusals.close();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const s of this.#sockets) s.destroy();
     return closed;
@@ -196,7 +197,8 @@ export class LinkServer {
       if (head.length === 0 && !this.#o.tls && chunk[0] === TLS_HANDSHAKE_RECORD) {
         socket.off('data', onData);
         const why = 'it speaks TLS (cluster.linkTls is set there, not here)';
-        this.#o.onEvent(`link refused: a node at ${remoteOf(socket)}: ${why}`);
+        const line = `link refused: a node at ${remoteOf(socket)}: ${why}`;
+        this.#refusals.report('tls-mismatch', line, why);
         return void socket.destroy();
       }
       head = Buffer.concat([head, chunk]);
@@ -204,7 +206,7 @@ export class LinkServer {
       if (nl < 0 && head.length <= MAX_HELLO_BYTES) return;
       socket.off('data', onData);
       socket.pause();
-      if (nl < 0) return this.#refuse(socket, 'hello too long');
+      if (nl < 0) return this.#refuse(socket, 'hello-refused', 'hello too long');
       const line = head.subarray(0, nl).toString('utf8');
       void this.#serve(socket, line, head.subarray(nl + 1), deadline);
     };
@@ -218,9 +220,9 @@ export class LinkServer {
     deadline: NodeJS.Timeout,
   ): Promise<void> {
     const { key } = this.#o;
-    if (key === undefined) return this.#refuse(socket, 'links need token secrets');
+    if (key === undefined) return this.#refuse(socket, 'hello-refused', 'links need token secrets');
     const check = checkHello(key, line, this.#o.now(), this.#seen);
-    if (!check.ok) return this.#refuse(socket, check.reason);
+    if (!check.ok) return this.#refuse(socket, 'hello-refused', check.reason);
     clearTimeout(deadline);
     this.#pass(socket);
     if (check.kind === 'resume') {
@@ -230,14 +232,15 @@ export class LinkServer {
       return;
     }
     const { target, node } = check.hello;
-    if (!this.#o.isDialIn(target)) return this.#refuse(socket, 'not a dial-in target');
+    if (!this.#o.isDialIn(target))
+      return this.#refuse(socket, 'not-dial-in', 'not a dial-in target');
     const abort = new AbortController();
     socket.once('close', () => abort.abort());
     let vm: VmConnection;
     try {
       vm = await this.#o.take(target, abort.signal);
     } catch (e) {
-      return this.#refuse(socket, `no VM: ${(e as Error).message}`);
+      return this.#refuse(socket, 'no-vm', `no VM: ${(e as Error).message}`);
     }
     if (socket.destroyed) return void vm.socket.destroy();
     this.#o.onEvent(`link: node ${node} lends to ${target}`);
@@ -249,9 +252,15 @@ export class LinkServer {
     pipeBoth(socket, vm.socket);
   }
 
-  #refuse(socket: net.Socket, reason: string): void {
-    this.#o.onEvent(`link refused: ${reason}`);
-    endRefused(socket, reason, LINK_REFUSAL_LINGER_MS, this.#timers);
+  /**
+   * Answers `ERR <reason>` and logs it; a refusal before the hello (`hello-refused`) is summed
+   * up with the others of its reason (the ones after it come from a node that had the secret).
+   */
+  #refuse(socket: net.Socket, kind: LinkRefusalKind, reason: string): void {
+    const burst = kind === 'hello-refused' ? reason : undefined;
+    this.#refusals.report(kind, `link refused: ${reason}`, burst);
+    const expired = () => this.#refusals.report('linger-expired');
+    endRefused(socket, reason, LINK_REFUSAL_LINGER_MS, this.#timers, expired);
   }
 }
 

@@ -93,6 +93,7 @@ async function startLinks(
     resume: (hello, socket, head) => rt.onResumeLink(hello, socket, head),
     now: rt.now,
     onEvent: (message) => w.emit({ kind: 'server-error', message }),
+    onRefused: (kind) => w.metrics?.linkRefused(kind),
   });
   try {
     await link.start();

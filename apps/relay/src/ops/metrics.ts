@@ -10,10 +10,15 @@
  * `metrics.addBytes('to_vm', n)` / `metrics.addBytes('to_browser', n)` per message;
  * `metrics.observeApdu(seconds)` when the browser's answer to a guest APDU arrives,
  * with seconds measured from the guest command (`performance.now()` difference / 1000);
- * `metrics.refused(kind)` for every refusal (limits/refusals.ts).
+ * `metrics.refused(kind)` for every refusal (limits/refusals.ts);
+ * `metrics.linkRefused(kind)` for each connection the cluster link refuses (cluster/link-refusals.ts,
+ * through cluster/wiring.ts) and `metrics.vmTlsRefused(kind)` for each the VM TLS listener refuses
+ * (vm-tls-refusal.ts, through server.ts).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LINK_REFUSAL_KINDS, type LinkRefusalKind } from '../cluster/link-refusals.ts';
 import { REFUSAL_KINDS, type RefusalKind } from '../limits/refusals.ts';
+import { VM_TLS_REFUSAL_KINDS, type VmTlsRefusalKind } from '../vm-tls-refusal.ts';
 
 /** Bucket upper bounds of the APDU latency histogram, seconds (100 µs … 10 s). */
 export const APDU_LATENCY_BUCKETS_SECONDS = [
@@ -40,6 +45,10 @@ export interface RelayMetrics {
   /** One APDU exchange done; `latencySeconds` from guest command to browser answer. */
   observeApdu(latencySeconds: number): void;
   refused(kind: RefusalKind): void;
+  /** A connection to the cluster link refused (or a refused one cut off: `linger-expired`). */
+  linkRefused(kind: LinkRefusalKind): void;
+  /** A connection to the VM TLS listener refused before it named a target. */
+  vmTlsRefused(kind: VmTlsRefusalKind): void;
   addBytes(direction: ByteDirection, bytes: number): void;
   /** A session notice (e.g. `nagle-suspected`: a VM chardev without nodelay=on, issue 11 §4). */
   notice?(code: string): void;
@@ -52,6 +61,35 @@ export interface RelayMetricsOptions {
   /** Also export Node process metrics (CPU, memory, event-loop lag, fds); default true. */
   readonly hasProcessMetrics?: boolean;
 }
+
+/** A counter by one label, read from `counts` (label value → total) at scrape time. */
+function labelledCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  label: string,
+  counts: ReadonlyMap<string, number>,
+): void {
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [value, n] of counts) this.inc({ [label]: value }, n);
+    },
+  });
+}
+
+/** Adds one to `key`'s total. */
+function tally<K>(counts: Map<K, number>, key: K): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+/** A total per kind, each kind at 0 from the start (so every series exists before the first). */
+const zeroed = <K extends string>(kinds: readonly K[]) =>
+  new Map<K, number>(kinds.map((k) => [k, 0]));
 
 /** Counters and gauges read from plain numbers at scrape time. */
 function registerTotals(
@@ -83,16 +121,13 @@ function registerTotals(
       },
     });
   }
-  new Counter({
-    name: `${prefix}refusals_total`,
-    help: 'Refused or ended sessions, by reason.',
-    labelNames: ['reason'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [reason, n] of refusals) this.inc({ reason }, n);
-    },
-  });
+  labelledCounter(
+    registry,
+    `${prefix}refusals_total`,
+    'Refused or ended sessions, by reason.',
+    'reason',
+    refusals,
+  );
   new Counter({
     name: `${prefix}bytes_total`,
     help: 'VSCard bytes relayed, by direction.',
@@ -112,8 +147,24 @@ export function createRelayMetrics(opts: RelayMetricsOptions = {}): RelayMetrics
   const registry = new Registry();
   if (opts.hasProcessMetrics ?? true) collectDefaultMetrics({ register: registry, prefix });
   const state = { active: 0, total: 0, apdus: 0, toVm: 0, toBrowser: 0 };
-  const refusals = new Map<RefusalKind, number>(REFUSAL_KINDS.map((k) => [k, 0]));
+  const refusals = zeroed(REFUSAL_KINDS);
   registerTotals(registry, prefix, state, refusals);
+  const linkRefusals = zeroed(LINK_REFUSAL_KINDS);
+  labelledCounter(
+    registry,
+    `${prefix}cluster_link_refusals_total`,
+    'Connections to the cluster link refused, by reason (linger-expired: a refused link cut off because its peer kept it open).',
+    'reason',
+    linkRefusals,
+  );
+  const vmTlsRefusals = zeroed(VM_TLS_REFUSAL_KINDS);
+  labelledCounter(
+    registry,
+    `${prefix}vm_tls_refusals_total`,
+    'Connections to the VM TLS listener refused before naming a target, by reason.',
+    'reason',
+    vmTlsRefusals,
+  );
   const pending = new Float64Array(PENDING_APDU_LATENCIES);
   let pendingCount = 0;
   const flushLatencies = (): void => {
@@ -128,20 +179,17 @@ export function createRelayMetrics(opts: RelayMetricsOptions = {}): RelayMetrics
     collect: flushLatencies,
   });
   const notices = new Map<string, number>();
-  new Counter({
-    name: `${prefix}session_notices_total`,
-    help: "Session notices by code (nagle-suspected: a VM's chardev lacks nodelay=on).",
-    labelNames: ['code'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [code, n] of notices) this.inc({ code }, n);
-    },
-  });
+  labelledCounter(
+    registry,
+    `${prefix}session_notices_total`,
+    "Session notices by code (nagle-suspected: a VM's chardev lacks nodelay=on).",
+    'code',
+    notices,
+  );
   return {
     registry,
     notice(code) {
-      notices.set(code, (notices.get(code) ?? 0) + 1);
+      tally(notices, code);
     },
     sessionStarted() {
       state.active++;
@@ -157,7 +205,13 @@ export function createRelayMetrics(opts: RelayMetricsOptions = {}): RelayMetrics
       if (pendingCount === PENDING_APDU_LATENCIES) flushLatencies();
     },
     refused(kind) {
-      refusals.set(kind, (refusals.get(kind) ?? 0) + 1);
+      tally(refusals, kind);
+    },
+    linkRefused(kind) {
+      tally(linkRefusals, kind);
+    },
+    vmTlsRefused(kind) {
+      tally(vmTlsRefusals, kind);
     },
     addBytes(direction, bytes) {
       if (direction === 'to_vm') state.toVm += bytes;

@@ -2,22 +2,27 @@
  * How the link listener refuses (cluster/link-refusals.ts): a link refused after its signed
  * hello passed ('not a dial-in target', 'no VM: …') is destroyed when its peer keeps it open
  * past LINK_REFUSAL_LINGER_MS, and the cap's refusals of a burst make one line plus one
- * summary, with no timer left after close(); a refused TLS handshake names its peer's address
- * even when Node dropped it first. Timers are held by the test (HeldTimers), so the
- * bounds are proven without waiting for them; sockets are real, on loopback.
+ * summary, with no timer left after close(); so do the other refusals before a hello, one
+ * tally per reason; a refused TLS handshake names its peer's address even when Node dropped it
+ * first; every refusal is counted by kind in cardlend_relay_cluster_link_refusals_total (scraped
+ * from the relay's metrics). Timers are held by the test (HeldTimers), so the bounds are proven
+ * without waiting for them; sockets are real, on loopback.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { linkKey, signHello } from '../../src/cluster/link-auth.ts';
+import { linkKey, MAX_HELLO_BYTES, signHello } from '../../src/cluster/link-auth.ts';
 import { loadLinkTlsFiles } from '../../src/cluster/link-tls.ts';
 import {
   CoalescedRefusals,
   LINK_REFUSAL_LINGER_MS,
   LINK_REFUSAL_WINDOW_MS,
+  LinkRefusalLog,
   RefusalTally,
+  type LinkRefusalKind,
 } from '../../src/cluster/link-refusals.ts';
 import { LinkServer } from '../../src/cluster/link.ts';
+import { createRelayMetrics, type RelayMetrics } from '../../src/ops/metrics.ts';
 import { HeldTimers, until } from '../helpers.ts';
 import { linkFiles, makeLinkPki } from './link-tls-rig.ts';
 
@@ -35,26 +40,61 @@ interface Refusing {
   readonly link: LinkServer;
   readonly events: string[];
   readonly timers: HeldTimers;
+  readonly metrics: RelayMetrics;
 }
 
-/** A plain link listener whose targets are `isDialIn`, with no VM to take; `held` timers held. */
-async function refusingLink(isDialIn: boolean, held: number, maxWaiting = 4): Promise<Refusing> {
+/**
+ * A plain link listener whose targets are `isDialIn`, with no VM to take; `held` timers held;
+ * its refusals counted in `metrics` (as cluster/wiring.ts does).
+ */
+async function refusingLink(
+  isDialIn: boolean | ((target: string) => boolean),
+  held: number,
+  maxWaiting = 4,
+): Promise<Refusing> {
   const events: string[] = [];
   const timers = new HeldTimers(held);
+  const metrics = createRelayMetrics({ hasProcessMetrics: false });
   const link = new LinkServer({
     listen: { host: '127.0.0.1', port: 0 },
     key: KEY,
     take: () => Promise.reject(new Error('the VM did not connect')),
-    isDialIn: () => isDialIn,
+    isDialIn: typeof isDialIn === 'function' ? isDialIn : () => isDialIn,
     resume: (_h, socket) => socket.destroy(),
     now: Date.now,
     onEvent: (m) => events.push(m),
     maxWaiting,
     timers,
+    onRefused: (kind) => metrics.linkRefused(kind),
   });
   await link.start();
   opened.push(link);
-  return { link, events, timers };
+  return { link, events, timers, metrics };
+}
+
+/** The link refusal counters in the metrics text, by reason. */
+async function linkRefusalCounts(metrics: RelayMetrics): Promise<Record<string, number>> {
+  const text = await metrics.registry.metrics();
+  return Object.fromEntries(
+    text.split('\n').flatMap((line) => {
+      const m = /^cardlend_relay_cluster_link_refusals_total\{reason="([a-z-]+)"\} (\d+)$/.exec(
+        line,
+      );
+      return m ? [[m[1] as string, Number(m[2])]] : [];
+    }),
+  );
+}
+
+/** Sends `bytes` on a new connection and resolves with what came back once it closed. */
+async function answerTo(port: number, bytes: Buffer | string): Promise<string> {
+  const s = net.connect({ host: '127.0.0.1', port });
+  sockets.push(s);
+  s.on('error', () => {});
+  let got = '';
+  s.on('data', (c: Buffer) => (got += c.toString('utf8')));
+  s.once('connect', () => s.write(bytes));
+  await new Promise<void>((resolve) => s.once('close', () => resolve()));
+  return got;
 }
 
 /**
@@ -135,10 +175,100 @@ describe('the cap refusals of a burst', () => {
   });
 });
 
+describe('the refusals before a hello, and every kind in the metrics', () => {
+  it('logs the first of each reason, sums up the rest per reason, and counts each kind', async () => {
+    const { link, events, timers, metrics } = await refusingLink(
+      (target) => target !== 'vm-plain',
+      LINK_REFUSAL_LINGER_MS,
+      1,
+    );
+    expect(await answerTo(link.port, 'x\n')).toBe('ERR malformed\n');
+    expect(await answerTo(link.port, 'y\n')).toBe('ERR malformed\n');
+    const long = 'z'.repeat(MAX_HELLO_BYTES + 1);
+    expect(await answerTo(link.port, long)).toBe('ERR hello too long\n');
+    expect(await answerTo(link.port, Buffer.of(0x16, 3, 1))).toBe('');
+    expect((await stubbornPeer(link.port, 'vm-plain'))[1]).toBe('ERR not a dial-in target');
+    await until(() => timers.held.size === 1, 3000, 'the linger armed');
+    timers.release();
+    await until(() => link.connectionCount === 0, 3000, 'the stubborn link cut off');
+    const [, noVm] = await stubbornPeer(link.port, 'vm-a');
+    expect(noVm).toBe('ERR no VM: the VM did not connect');
+    sockets.splice(0).forEach((s) => s.destroy());
+    await until(() => link.connectionCount === 0, 3000, 'all closed');
+    const waiting = net.connect({ host: '127.0.0.1', port: link.port });
+    sockets.push(waiting);
+    waiting.on('error', () => {});
+    await until(() => link.waiting === 1, 3000, 'one waiting');
+    expect(await answerTo(link.port, 'x\n')).toBe(''); // over the cap: closed on accept
+    expect(events).toEqual([
+      'link refused: malformed',
+      'link refused: hello too long',
+      expect.stringMatching(
+        /^link refused: a node at 127\.0\.0\.1:\d+: it speaks TLS \(cluster\.linkTls is set there, not here\)$/,
+      ),
+      'link refused: not a dial-in target',
+      'link refused: no VM: the VM did not connect',
+      expect.stringMatching(
+        /^link refused: 127\.0\.0\.1:\d+: too many connections .*\(at most 1\)$/,
+      ),
+    ]);
+    expect(await linkRefusalCounts(metrics)).toEqual({
+      'over-cap': 1,
+      'hello-refused': 3,
+      'tls-handshake': 0,
+      'tls-mismatch': 1,
+      'not-dial-in': 1,
+      'no-vm': 1,
+      'linger-expired': 1,
+    });
+    opened.splice(0);
+    await link.close();
+    expect(events.slice(6)).toEqual(['link refused: 1 more in the last 10 s: malformed']);
+  });
+});
+
+describe('LinkRefusalLog', () => {
+  it('counts every refusal, sums up a burst per kind and reason, logs the others one each', () => {
+    const lines: string[] = [];
+    const counted: LinkRefusalKind[] = [];
+    const timers = new HeldTimers(LINK_REFUSAL_WINDOW_MS);
+    const log = new LinkRefusalLog({
+      timers,
+      emit: (l) => lines.push(l),
+      count: (k) => counted.push(k),
+    });
+    for (let n = 0; n < 3; n++) log.report('hello-refused', 'link refused: stale', 'stale');
+    log.report('hello-refused', 'link refused: bad mac', 'bad mac');
+    // Another kind with the same words has a burst of its own.
+    log.report('tls-mismatch', 'link refused: a node at A: it speaks TLS', 'stale');
+    log.report('not-dial-in', 'link refused: not a dial-in target');
+    log.report('not-dial-in', 'link refused: not a dial-in target');
+    log.report('linger-expired');
+    expect(lines).toEqual([
+      'link refused: stale',
+      'link refused: bad mac',
+      'link refused: a node at A: it speaks TLS',
+      'link refused: not a dial-in target',
+      'link refused: not a dial-in target',
+    ]);
+    expect(timers.held.size).toBe(3);
+    timers.release();
+    expect(lines.slice(5)).toEqual(['link refused: 2 more in the last 10 s: stale']);
+    expect(counted).toEqual([
+      ...Array<LinkRefusalKind>(4).fill('hello-refused'),
+      'tls-mismatch',
+      'not-dial-in',
+      'not-dial-in',
+      'linger-expired',
+    ]);
+  });
+});
+
 describe('a link TLS handshake refused for a stranger certificate', () => {
   it("names the peer's address, which Node no longer knows by then", async () => {
     const pki = await makeLinkPki();
     const events: string[] = [];
+    const metrics = createRelayMetrics({ hasProcessMetrics: false });
     const link = new LinkServer({
       listen: { host: '127.0.0.1', port: 0 },
       key: KEY,
@@ -148,6 +278,7 @@ describe('a link TLS handshake refused for a stranger certificate', () => {
       resume: (_h, socket) => socket.destroy(),
       now: Date.now,
       onEvent: (m) => events.push(m),
+      onRefused: (kind) => metrics.linkRefused(kind),
     });
     await link.start();
     opened.push(link);
@@ -169,6 +300,7 @@ describe('a link TLS handshake refused for a stranger certificate', () => {
     expect(events).toEqual([
       `link refused: TLS handshake with ${local} failed: its certificate is not one the cluster CA signed (UNABLE_TO_VERIFY_LEAF_SIGNATURE)`,
     ]);
+    expect(await linkRefusalCounts(metrics)).toMatchObject({ 'tls-handshake': 1, 'over-cap': 0 });
   });
 });
 
