@@ -83,6 +83,8 @@ describe.each([
     expect((await page.closed).code).toBe(RelayClose.VM_UNREACHABLE);
     // Within 10 s of the first: counted for the summary line, not logged on its own.
     expect(capRefusals(x.a)).toHaveLength(1);
+    const metrics = await x.a.metrics.registry.metrics();
+    expect(metrics).toContain('cardlend_relay_cluster_link_refusals_total{reason="over-cap"} 2\n');
     // B cannot tell the cap from a refusal; its log names the cap among the causes.
     expect(logOf(x.b)).toMatch(
       /^link to node a .*: .*(or it is|so does a node) at its cap of links before their hello\)$/m,

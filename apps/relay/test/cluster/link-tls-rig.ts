@@ -13,6 +13,7 @@ import { mintToken } from '../../src/auth/tokens.ts';
 import { RedisClusterStore } from '../../src/cluster/redis-store.ts';
 import type { ClusterStore } from '../../src/cluster/store.ts';
 import type { LinkTlsConfig, RelayConfig } from '../../src/config/types.ts';
+import { createRelayMetrics, type RelayMetrics } from '../../src/ops/metrics.ts';
 import type { RelayServer, ServerEvent } from '../../src/server.ts';
 import { type Browser, HostConnection } from '../helpers.ts';
 import { type RelayFleet, relayFleetPerTest } from '../relay-rig.ts';
@@ -136,6 +137,8 @@ function dialInVm(port: number): HostConnection {
 export interface LinkNode {
   readonly relay: RelayServer;
   readonly events: ServerEvent[];
+  /** The node's metrics (its `/metrics`). */
+  readonly metrics: RelayMetrics;
   /** The link's port (`--advertise`). */
   readonly linkPort: number;
 }
@@ -152,6 +155,7 @@ export interface LinkNodeSetup {
 /** A relay node of the fleet with its link on a free loopback port. */
 export async function startLinkNode(fleet: RelayFleet, s: LinkNodeSetup): Promise<LinkNode> {
   const linkPort = await findFreePort();
+  const metrics = createRelayMetrics({ hasProcessMetrics: false });
   const { relay, events } = await fleet.start(
     0,
     {
@@ -167,9 +171,9 @@ export async function startLinkNode(fleet: RelayFleet, s: LinkNodeSetup): Promis
       },
       ...s.config,
     },
-    s.store ? { clusterStore: s.store } : {},
+    { metrics, ...(s.store ? { clusterStore: s.store } : {}) },
   );
-  return { relay, events, linkPort };
+  return { relay, events, metrics, linkPort };
 }
 
 /** A page on `relay` with a fresh token for `targetId`, terminated after the test. */
