@@ -52,7 +52,9 @@ export interface PcscReadersOptions extends PcscContextOptions {
   /**
    * Whether close() is the last step of the process (default true, as in `cardlend`): the
    * context is then closed `atProcessEnd` (see the module comment). A process that goes on
-   * after close() (a test) passes false: its context is stopped as usual.
+   * after close() passes false (its context is stopped as usual), unless a watch running on
+   * until it exits is the smaller harm: this repo's test helpers keep the default, as their
+   * workers end with their pcscd.
    */
   closesAtProcessEnd?: boolean;
 }

@@ -32,6 +32,9 @@ export async function startPcscHelper(opts: {
   const server = await startHelperServer({
     host: '127.0.0.1',
     port: 0,
+    // Closed at process end on purpose (the default), though the test worker goes on: its
+    // watch then runs until the worker ends and ends with this test's pcscd, where a stop()
+    // racing a reader change could block the worker for good (pcsc README).
     service: () => (opened.service ??= openPcscReaders()),
     approvals,
     pairing: new Pairing(opts.prompter ?? null),
