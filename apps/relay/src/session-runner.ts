@@ -168,14 +168,30 @@ export class LiveSession implements HeartbeatPeer, SessionHandler {
   /**
    * Hands the client a resume ticket (a text frame; it offered `cardlend.resume.v1`) and lets
    * the session park after a drop (issue 14 §1). Nothing when resuming is off.
+   *
+   * A relay alone offers it at once. A cluster node offers it once the ticket's record is in
+   * the store (cluster/ticket-directory.ts), so that a reconnect reaching any node right after
+   * the offer finds it; the session relays meanwhile, and a drop before the offer ends it as
+   * on a relay without resuming. No offer when the session ended, or its connection changed
+   * or closed, before the record was written.
    */
   offerResume(): void {
     const graceMs = this.ctx.config.resumeGraceMs;
-    const session = this.session;
-    if (graceMs <= 0 || session === undefined) return;
-    const ticket = this.ctx.tickets.issue(this, this.origin, randomBytes(16), Date.now());
-    this.ws.send(encodeResumeOffer({ ticket, graceMs }));
-    session.enableResume(graceMs);
+    if (graceMs <= 0 || this.session === undefined) return;
+    const { tickets } = this.ctx;
+    const ticket = tickets.issue(this, this.origin, randomBytes(16), Date.now());
+    const recorded = tickets.recorded(ticket);
+    if (recorded === undefined) return this.#offer(ticket, this.ws);
+    const ws = this.ws;
+    void recorded.then((isRecorded) => {
+      if (isRecorded && this.ws === ws && ws.readyState === ws.OPEN) this.#offer(ticket, ws);
+    });
+  }
+
+  #offer(ticket: string, ws: WebSocket): void {
+    const graceMs = this.ctx.config.resumeGraceMs;
+    ws.send(encodeResumeOffer({ ticket, graceMs }));
+    this.session?.enableResume(graceMs);
   }
 
   ping(): void {

@@ -50,6 +50,11 @@ type Entry<S> =
 export interface TicketObserver {
   issued(ticket: string): void;
   retired(ticket: string, state: 'used' | 'expired'): void;
+  /**
+   * Resolves true once every node can find the issued `ticket` (its client may be offered it
+   * then), false when it was retired first.
+   */
+  recorded(ticket: string): Promise<boolean>;
 }
 
 /** The outcome of presenting a ticket. */
@@ -88,6 +93,15 @@ export class ResumeTickets<S> {
     this.#live.set(session, ticket);
     this.observer?.issued(ticket);
     return ticket;
+  }
+
+  /**
+   * When the client may be offered the `ticket` just issued: undefined — at once (no
+   * observer: a relay alone); otherwise once the observer says it is recorded (true), or
+   * never (false: retired meanwhile).
+   */
+  recorded(ticket: string): Promise<boolean> | undefined {
+    return this.observer?.recorded(ticket);
   }
 
   /**

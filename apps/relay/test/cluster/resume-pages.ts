@@ -24,7 +24,7 @@ export const withTicket = (ticket: string): string => RELAY_TICKET_SUBPROTOCOL_P
 /** A token as the credential of a first connection. */
 export const withToken = (token: string): string => RELAY_TOKEN_SUBPROTOCOL_PREFIX + token;
 
-/** Waits until `relay`'s cluster store records `ticket` as `state` (written after the offer). */
+/** Waits until `relay`'s cluster store records `ticket` as `state` (a live one before its offer). */
 export async function recorded(relay: RelayServer, ticket: string, state = 'live'): Promise<void> {
   for (let i = 0; i < 100; i++) {
     if ((await relay.cluster?.store.findTicket(ticketHash(ticket)))?.state === state) return;

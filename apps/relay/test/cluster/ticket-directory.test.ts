@@ -6,9 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import { ClusterRuntime } from '../../src/cluster/cluster-runtime.ts';
 import { MemoryClusterStore } from '../../src/cluster/memory-store.ts';
-import { TicketDirectory, ticketHash } from '../../src/cluster/ticket-directory.ts';
+import {
+  RECORD_RETRY_MS,
+  TicketDirectory,
+  ticketHash,
+} from '../../src/cluster/ticket-directory.ts';
 import { ResumeTickets } from '../../src/resume/tickets.ts';
 import type { SessionTimers, TimerHandle } from '../../src/session/timers.ts';
+import { TicketWriteGate } from './ticket-write-gate.ts';
 
 /** Timers run by the test: `advance(ms)` moves the clock and runs what is due. */
 class Clock implements SessionTimers {
@@ -47,7 +52,8 @@ const MEMORY_MS = 600_000;
 
 function setup() {
   const clock = new Clock();
-  const store = new MemoryClusterStore({ now: () => clock.now });
+  const gate = new TicketWriteGate();
+  const store = gate.wrap(new MemoryClusterStore({ now: () => clock.now }));
   const rt = new ClusterRuntime({
     store,
     nodeId: 'a',
@@ -59,7 +65,15 @@ function setup() {
   const directory = new TicketDirectory(rt, { graceMs: GRACE_MS, memoryMs: MEMORY_MS });
   tickets.observer = directory;
   const find = (t: string) => store.findTicket(ticketHash(t));
-  return { clock, tickets, directory, find };
+  return { clock, gate, tickets, directory, find };
+}
+
+/** Whether `p` has settled, and with what (after the microtasks queued so far). */
+async function settled<T>(p: Promise<T>): Promise<{ value: T } | 'pending'> {
+  let out: { value: T } | 'pending' = 'pending';
+  void p.then((value) => (out = { value }));
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+  return out;
 }
 
 const random = (n: number) => new Uint8Array(16).fill(n);
@@ -102,6 +116,55 @@ describe('ticket directory', () => {
     directory.close();
     clock.advance(GRACE_MS + 5000);
     expect(await find(t)).toBeUndefined();
+  });
+
+  it('says a ticket is recorded only once a write of its live record succeeded', async () => {
+    const { gate, tickets, directory, find } = setup();
+    gate.mode = 'hold';
+    const t = tickets.issue({}, undefined, random(5), 0);
+    const recorded = tickets.recorded(t);
+    if (recorded === undefined) throw new Error('a directory must say when a ticket is recorded');
+    expect(await settled(recorded)).toBe('pending');
+    expect(directory.unrecorded).toBe(1);
+    await gate.release();
+    expect(await settled(recorded)).toEqual({ value: true });
+    expect((await find(t))?.state).toBe('live');
+    expect(directory.unrecorded).toBe(0);
+    expect(await tickets.recorded(t)).toBe(true); // asked again: at once
+  });
+
+  it('tries a refused first write again every RECORD_RETRY_MS until one succeeds', async () => {
+    const { clock, gate, tickets, directory, find } = setup();
+    gate.mode = 'fail';
+    const t = tickets.issue({}, undefined, random(6), clock.now);
+    const recorded = tickets.recorded(t) as Promise<boolean>;
+    clock.advance(RECORD_RETRY_MS);
+    clock.advance(RECORD_RETRY_MS);
+    expect(gate.writes).toEqual(['live', 'live', 'live']);
+    expect(await settled(recorded)).toBe('pending');
+    gate.mode = 'pass';
+    clock.advance(RECORD_RETRY_MS);
+    expect(await settled(recorded)).toEqual({ value: true });
+    expect((await find(t))?.state).toBe('live');
+    clock.advance(RECORD_RETRY_MS); // recorded: no more retries (renewals only)
+    expect(gate.writes).toEqual(['live', 'live', 'live', 'live']);
+    expect(directory.unrecorded).toBe(0);
+  });
+
+  it('a ticket retired (or a node closed) before its record was written is never offered', async () => {
+    const { clock, gate, tickets, directory } = setup();
+    gate.mode = 'fail';
+    const session = {};
+    const t1 = tickets.issue(session, undefined, random(7), clock.now);
+    const first = tickets.recorded(t1) as Promise<boolean>;
+    tickets.ended(session, clock.now);
+    expect(await settled(first)).toEqual({ value: false });
+    expect(await tickets.recorded(t1)).toBe(false);
+    const t2 = tickets.issue({}, undefined, random(8), clock.now);
+    const second = tickets.recorded(t2) as Promise<boolean>;
+    directory.close();
+    expect(await settled(second)).toEqual({ value: false });
+    expect(clock.pending).toBe(0);
   });
 
   it('records a hash: not the ticket, and not a hash another ticket shares', () => {
