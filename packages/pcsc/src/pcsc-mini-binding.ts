@@ -1,6 +1,7 @@
 /**
  * The default PcscBinding, on pcsc-mini (prebuilt N-API binaries, no compiler, no install
- * script). Loaded lazily, so importing this package never needs the native addon.
+ * script). Loaded lazily, so importing this package never needs the native addon;
+ * `createPcscMiniBinding` takes another module of the same shape instead (a test fake).
  *
  * Measured with pcsc-mini 0.1.3 against pcsc-lite 1.9.9 (../README.md):
  * - the ATR in its reader `change` events is not the card's (right length, bytes `25 00 …`
@@ -14,7 +15,8 @@
  *   `events`), and it emits a `change` for every counter change (README "The ATR of a
  *   listing");
  * - `Client.stop()` can block the process for good (see QUIET_BEFORE_STOP_MS). A release
- *   waits for a quiet watch first, which lowers the odds but cannot rule the block out: any
+ *   waits for a quiet watch first (no `change` event, no card call of this process under way
+ *   or just ended), up to 3 s, which lowers the odds but cannot rule the block out: any
  *   reader change, by any process, wakes the watch. A release `atProcessEnd` (the last step
  *   of a command line tool, right before `process.exit`) therefore never calls stop(): the
  *   client stays running and referenced (`abandoned`), and the exit ends its thread and its
@@ -123,13 +125,18 @@ export function fromMiniError(e: unknown, what: string, reader?: string): PcscEr
   });
 }
 
-type Mini = typeof PcscMini;
+/** The parts of the pcsc-mini module this adapter uses (tests pass a fake of them). */
+export type PcscMiniModule = Pick<
+  typeof PcscMini,
+  'Client' | 'CardMode' | 'CardDisposition' | 'Protocol'
+>;
+type Mini = PcscMiniModule;
 let mini: Mini | undefined;
 
 function loadMini(): Mini {
   if (mini !== undefined) return mini;
   try {
-    mini = createRequire(import.meta.url)('pcsc-mini') as Mini;
+    mini = createRequire(import.meta.url)('pcsc-mini') as typeof PcscMini;
     return mini;
   } catch (e) {
     throw new PcscError(
@@ -227,17 +234,16 @@ class MiniCard implements BindingCard {
     );
   }
 
+  /** Queues `fn`: a card call under way from now, while queued too, until it settles. */
   #run<T>(what: string, fn: () => Promise<T>): Promise<T> {
     const call = async (): Promise<T> => {
       try {
         return await fn();
       } catch (e) {
         throw fromMiniError(e, what, this.#reader);
-      } finally {
-        cardActivityAt = Date.now(); // may change reader states: see QUIET_BEFORE_STOP_MS
       }
     };
-    const p = this.#queue.then(call, call);
+    const p = asCardCall(() => this.#queue.then(call, call));
     this.#queue = p.catch(() => undefined);
     return p;
   }
@@ -264,16 +270,38 @@ const abandoned: PcscMini.Client[] = [];
  * change) is lost and stop() blocks the process for good (measured with pcsc-lite 1.9.9). A
  * change reaches JS within milliseconds of the wake, so stopping only after a quiet period
  * keeps the cancel inside a wait, most of the time: another program polling a card can keep
- * waking the watch. A process about to exit skips stop() altogether (`atProcessEnd`).
+ * waking the watch. Quiet means: no `change` event of the client's watch, and no card call
+ * of this process (connect, status, transmit, reconnect, disconnect) under way or ended,
+ * within this time: a card call acts on pcscd's reader states while it runs and may wake
+ * every watch of the process, with or without a `change` event after, so the quiet time
+ * counts from the end of the last one. A process about to exit skips stop() altogether
+ * (`atProcessEnd`).
  */
 const QUIET_BEFORE_STOP_MS = 200;
-/** Stop anyway after this long of continuous changes, ms. */
+/** Stop anyway this long after the release, quiet or not, ms. */
 const MAX_STOP_DELAY_MS = 3000;
 /**
- * When a card call of this process last ended: connects, resets and disconnects change
- * reader states, which wake every watch, so they count as activity for all clients.
+ * Card calls of this process under way, and when the last one ended: activity for every
+ * client of the process (they all watch pcscd's reader states).
  */
+let cardCallsUnderWay = 0;
 let cardActivityAt = 0;
+
+/** Runs a card call, counted under way until it settles (see QUIET_BEFORE_STOP_MS). */
+async function asCardCall<T>(call: () => Promise<T>): Promise<T> {
+  cardCallsUnderWay++;
+  try {
+    return await call();
+  } finally {
+    cardCallsUnderWay--;
+    cardActivityAt = Date.now();
+  }
+}
+
+/** When a card call of this process last changed reader states: now while one runs. */
+function lastCardActivityAt(now: number): number {
+  return cardCallsUnderWay > 0 ? now : cardActivityAt;
+}
 
 class MiniContext implements BindingContext {
   readonly #m: Mini;
@@ -334,12 +362,11 @@ class MiniContext implements BindingContext {
       throw new PcscError('SCARD_E_UNKNOWN_READER', `no reader named "${reader}"`, { reader });
     }
     try {
-      const card = await r.connect(toMiniMode(this.#m, share), toMiniProtocols(this.#m, protocols));
+      const mode = toMiniMode(this.#m, share);
+      const card = await asCardCall(() => r.connect(mode, toMiniProtocols(this.#m, protocols)));
       return new MiniCard(this.#m, card, reader);
     } catch (e) {
       throw fromMiniError(e, 'SCardConnect', reader);
-    } finally {
-      cardActivityAt = Date.now();
     }
   }
 
@@ -386,8 +413,11 @@ class MiniContext implements BindingContext {
   #stopWhenQuiet(deadline: number): void {
     this.#stopTimer = null;
     const now = Date.now();
-    const wait = Math.max(this.#lastActivityAt, cardActivityAt) + QUIET_BEFORE_STOP_MS - now;
-    if (!this.#hasWatchEnded && wait > 0 && now < deadline) {
+    const activityAt = Math.max(this.#lastActivityAt, lastCardActivityAt(now));
+    const wait = Math.min(activityAt + QUIET_BEFORE_STOP_MS, deadline) - now;
+    if (!this.#hasWatchEnded && wait > 0) {
+      // While a card call runs, this looks again after QUIET_BEFORE_STOP_MS; once it has
+      // ended, the timer lands QUIET_BEFORE_STOP_MS after its end.
       this.#stopTimer = setTimeout(() => this.#stopWhenQuiet(deadline), wait);
       return;
     }
@@ -403,9 +433,17 @@ class MiniContext implements BindingContext {
   }
 }
 
+/**
+ * A binding on the given pcsc-mini module (tests pass a fake); without one, on the real
+ * pcsc-mini, loaded at the first `establish`.
+ */
+export function createPcscMiniBinding(pcscMini?: PcscMiniModule): PcscBinding {
+  return {
+    establish(listener: ContextListener): BindingContext {
+      return new MiniContext(pcscMini ?? loadMini(), listener);
+    },
+  };
+}
+
 /** The pcsc-mini binding (the default of this package). */
-export const pcscMiniBinding: PcscBinding = {
-  establish(listener: ContextListener): BindingContext {
-    return new MiniContext(loadMini(), listener);
-  },
-};
+export const pcscMiniBinding: PcscBinding = createPcscMiniBinding();
