@@ -7,7 +7,6 @@
  * slow, a page that drops right after its offer resumes through B.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { findFreePort } from '@cardlend/qemu-testbed';
 import { mintToken } from '../../src/auth/tokens.ts';
 import { MemoryClusterStore } from '../../src/cluster/memory-store.ts';
 import { RedisClusterStore } from '../../src/cluster/redis-store.ts';
@@ -17,45 +16,34 @@ import type { RelayServer } from '../../src/server.ts';
 import { type Browser, FakeVmHost, type HostConnection, msg, until } from '../helpers.ts';
 import { RelayFleet } from '../relay-rig.ts';
 import { offerAt } from '../resume-helpers.ts';
+import { LINK_SECRET, startLinkNode } from './link-tls-rig.ts';
 import { TestRedis } from './redis-server.ts';
 import { resumable, withTicket, withToken } from './resume-pages.ts';
 import { TicketWriteGate } from './ticket-write-gate.ts';
 
-const SECRET = new Uint8Array(32).fill(9);
 const ORIGIN = 'https://helpdesk.example';
 const T = { Init: 1, APDU: 7, CardRemove: 6 } as const;
 const INIT = msg(T.Init, 0, '565343440000000200000000');
 
-let redis: TestRedis;
-let host: FakeVmHost;
 const fleet = new RelayFleet();
+/** This file's redis-server and VSCard stand-in. */
+let env: { readonly redis: TestRedis; readonly host: FakeVmHost };
 
 beforeAll(async () => {
-  redis = await TestRedis.start();
-  host = await FakeVmHost.start();
+  env = { redis: await TestRedis.start(), host: await FakeVmHost.start() };
 });
 afterEach(() => fleet.teardown());
-afterAll(() => Promise.all([host.close(), redis.stop()]));
+afterAll(() => Promise.all([env.host.close(), env.redis.stop()]));
 
 /** A node on `store` (none: its own connection to the test's redis-server). */
 async function node(nodeId: string, store?: ClusterStore): Promise<RelayServer> {
-  const { relay } = await fleet.start(
-    host.port,
-    {
-      targets: { vm1: { host: '127.0.0.1', port: host.port } },
-      defaultTarget: 'vm1',
-      tokenSecrets: [SECRET],
-      allowedOrigins: [ORIGIN],
-      resumeGraceMs: 20_000,
-      cluster: {
-        redisUrl: redis.url,
-        nodeId,
-        advertise: `127.0.0.1:${await findFreePort()}`,
-        leaseMs: 1000,
-      },
-    },
-    store ? { clusterStore: store } : {},
-  );
+  const { relay } = await startLinkNode(fleet, {
+    redisUrl: env.redis.url,
+    nodeId,
+    targets: { vm1: { host: '127.0.0.1', port: env.host.port } },
+    store,
+    config: { allowedOrigins: [ORIGIN], resumeGraceMs: 20_000 },
+  });
   await until(() => relay.cluster?.status === 'up', 5000);
   return relay;
 }
@@ -65,11 +53,12 @@ const page = (relay: RelayServer, credential: string): Browser =>
 
 /** A page lending through `relay` with a fresh token, and its VM connection. */
 async function lend(relay: RelayServer): Promise<{ first: Browser; vm: HostConnection }> {
-  const vmIndex = host.connections.length;
-  const token = mintToken({ secret: SECRET, targetId: 'vm1', ttlSeconds: 60, nowMs: Date.now() });
+  const vmIndex = env.host.connections.length;
+  const nowMs = Date.now();
+  const token = mintToken({ secret: LINK_SECRET, targetId: 'vm1', ttlSeconds: 60, nowMs });
   const first = page(relay, withToken(token));
   await first.opened;
-  return { first, vm: await host.nextConnection(vmIndex) };
+  return { first, vm: await env.host.nextConnection(vmIndex) };
 }
 
 /** `b` says Init and reads the VM's answer as frame `index`: the session relays. */
@@ -150,7 +139,7 @@ describe('a ticket is offered only once its record is in the store', () => {
   it('redis-server, A writing slowly: a page dropping right after its offer resumes through B', async () => {
     const gate = new TicketWriteGate();
     gate.delayMs = 300;
-    const slow = new RedisClusterStore({ url: redis.url });
+    const slow = new RedisClusterStore({ url: env.redis.url });
     await slow.start();
     const a = await node('a', gate.wrap(slow));
     const b = await node('b');
