@@ -172,8 +172,9 @@ export class LiveSession implements HeartbeatPeer, SessionHandler {
    * A relay alone offers it at once. A cluster node offers it once the ticket's record is in
    * the store (cluster/ticket-directory.ts), so that a reconnect reaching any node right after
    * the offer finds it; the session relays meanwhile, and a drop before the offer ends it as
-   * on a relay without resuming. No offer when the session ended, or its connection changed
-   * or closed, before the record was written.
+   * on a relay without resuming (after a resume too: the ticket it came with is used up). No
+   * offer when the session ended, or its connection changed or closed, before the record was
+   * written.
    */
   offerResume(): void {
     const graceMs = this.ctx.config.resumeGraceMs;
@@ -182,10 +183,18 @@ export class LiveSession implements HeartbeatPeer, SessionHandler {
     const ticket = tickets.issue(this, this.origin, randomBytes(16), Date.now());
     const recorded = tickets.recorded(ticket);
     if (recorded === undefined) return this.#offer(ticket, this.ws);
+    // Until the offer, the client holds no ticket that works (a resumed one used its own up):
+    // a drop ends the session rather than parking it for nobody.
+    this.session.enableResume(0);
     const ws = this.ws;
-    void recorded.then((isRecorded) => {
-      if (isRecorded && this.ws === ws && ws.readyState === ws.OPEN) this.#offer(ticket, ws);
-    });
+    recorded
+      .then((isRecorded) => {
+        if (isRecorded && this.ws === ws && ws.readyState === ws.OPEN) this.#offer(ticket, ws);
+      })
+      .catch((e: unknown) => {
+        const message = `resume offer: ${(e as Error).message}`;
+        this.ctx.emit({ kind: 'server-error', message });
+      });
   }
 
   #offer(ticket: string, ws: WebSocket): void {

@@ -97,8 +97,10 @@ describe('a ticket is offered only once its record is in the store', () => {
     const isLiveHeld = () => gate.held.some((w) => w.record.state === 'live');
     await until(isLiveHeld, 3000, 'the next live record write');
     await initRoundTrip(second, 0);
+    expect(a.sessions.get('vm1')?.isResumable).toBe(false); // its old ticket is used up
     await gate.release();
     const next = await offerAt(second, 1);
+    expect(a.sessions.get('vm1')?.isResumable).toBe(true);
     expect(next.ticket).not.toBe(offer.ticket);
     expect((await store.findTicket(ticketHash(next.ticket)))?.state).toBe('live');
     expect((await store.findTicket(ticketHash(offer.ticket)))?.state).toBe('used');
