@@ -15,3 +15,4 @@ export * from './errors.ts';
 export * from './binding.ts';
 // The default binding, on pcsc-mini.
 export * from './pcsc-mini-binding.ts';
+export { fromMiniError } from './pcsc-mini-errors.ts';
