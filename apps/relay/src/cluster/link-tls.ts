@@ -25,6 +25,7 @@ import tls from 'node:tls';
 import { clientCertTlsOptions, TLS_MIN_VERSION } from '../client-cert-tls.ts';
 import type { LinkTlsConfig } from '../config/types.ts';
 import { invalid } from '../config/values.ts';
+import { classifyHandshakeFailure, refusedHandshake } from '../tls-handshake-failure.ts';
 import {
   loadCertKeyCaFiles,
   readFileBytes,
@@ -106,14 +107,6 @@ export class LinkTlsClient {
   }
 }
 
-/** OpenSSL's codes for bytes that are no TLS record (a plain hello line). */
-const NOT_TLS =
-  /^ERR_SSL_(WRONG_VERSION_NUMBER|HTTP_REQUEST|UNKNOWN_PROTOCOL|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE)$/;
-
-/** OpenSSL's codes for a peer chain the local CA does not verify. */
-const UNVERIFIED =
-  /^(UNABLE_TO_|CERT_|SELF_SIGNED_|DEPTH_ZERO_|INVALID_CA|PATH_LENGTH|INVALID_PURPOSE)/;
-
 /**
  * Why a link failed, in words a log reader acts on. `isTls`: this node dials with TLS;
  * `isSecure`: its handshake had completed.
@@ -123,25 +116,23 @@ export function describeLinkFailure(
   isTls: boolean,
   isSecure: boolean,
 ): string {
-  const code = e.code ?? '';
   if (!isTls) return e.message;
-  if (UNVERIFIED.test(code))
+  const { kind, code } = classifyHandshakeFailure(e.code ?? '', undefined);
+  if (kind === 'unverified')
     return `TLS: the node's certificate is not one the cluster CA signed (${code})`;
-  if (/^ERR_SSL_(TLSV1|SSLV3|TLSV13)_ALERT_/.test(code))
-    return `TLS: the node refused this node's certificate or TLS (${code})`;
-  if (NOT_TLS.test(code))
+  if (kind === 'alert') return `TLS: the node refused this node's certificate or TLS (${code})`;
+  if (kind === 'plain')
     return 'TLS: the node answered in plain TCP (cluster.linkTls is set here, not there)';
-  if (!isSecure && (code === 'ECONNRESET' || code === 'EPIPE'))
+  if (!isSecure && kind === 'closed')
     return `TLS: the node ended the handshake (${code}; no cluster.linkTls there, it refused this node's certificate, or it is at its cap of links before their hello)`;
   return e.message;
 }
 
 /** Why the link listener refused a TLS handshake (`tlsClientError`), for the log. */
 export function describeRefusedHandshake(e: NodeJS.ErrnoException, socket: tls.TLSSocket): string {
-  const refused = socket.authorizationError as unknown;
-  if (refused) return `its certificate is not one the cluster CA signed (${String(refused)})`;
-  const code = e.code ?? e.message;
-  if (NOT_TLS.test(code))
+  const { kind, code } = refusedHandshake(e, socket);
+  if (kind === 'unverified') return `its certificate is not one the cluster CA signed (${code})`;
+  if (kind === 'plain')
     return `${code}: it speaks plain TCP (cluster.linkTls is set here, not there)`;
   return code;
 }

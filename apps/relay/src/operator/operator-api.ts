@@ -29,6 +29,7 @@ import {
 import { listenOn } from '../listen.ts';
 import type { SessionRegistry } from './session-registry.ts';
 import { OPERATOR_TLS_HANDSHAKE_TIMEOUT_MS, type TlsMaterial } from './tls.ts';
+import { refusedHandshake } from '../tls-handshake-failure.ts';
 
 export interface OperatorApiOptions {
   readonly listen: HostPort;
@@ -172,8 +173,8 @@ export class OperatorApi {
  * `authorizationError` names the reason (its address: `rememberRemotes`).
  */
 function handshakeFailure(e: NodeJS.ErrnoException, socket: tls.TLSSocket): string {
-  const refused = socket.authorizationError as unknown;
-  return refused ? `client certificate refused (${String(refused)})` : (e.code ?? e.message);
+  const { kind, code } = refusedHandshake(e, socket);
+  return kind === 'unverified' ? `client certificate refused (${code})` : code;
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
