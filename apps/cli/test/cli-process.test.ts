@@ -9,13 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { createPivDemoCard, createT0Card } from '@cardlend/card-sim';
 import type { PivDemoCard } from '@cardlend/card-sim';
-import { openReader } from '@cardlend/pcsc';
 import { startPcscd, waitForCard } from '@cardlend/pcsc/testing';
 import type { Pcscd, VpcdCard } from '@cardlend/pcsc/testing';
 import { explain } from '@cardlend/problems';
 import { defaultConfig, startRelayServer } from '@cardlend/relay';
 import type { RelayServer } from '@cardlend/relay';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { holdCard } from './helpers/card-holder.ts';
 import { ensureBundle, runCliToEnd, spawnCli } from './helpers/cli-process.ts';
 import type { CliEvent, CliRun } from './helpers/cli-process.ts';
 import { FakeVm } from './helpers/fake-vm.ts';
@@ -202,8 +202,7 @@ describe('a card another program holds', () => {
     } | null;
 
   it('retries the power on 3 times, then lends the reader without the card and says why; exit 0 on SIGTERM', async () => {
-    const holder = await openReader(pcscd.readers[0]);
-    await holder.powerOn(); // exclusive, like a lent card
+    const holder = await holdCard(pcscd.readers[0]); // exclusive, like a lent card
     try {
       const run = lend(['--yes', '--json', '--reader', '00 00', vmLink()]);
       const busy = await run.waitForEvent(
@@ -230,15 +229,14 @@ describe('a card another program holds', () => {
       expect((retryOf(retries.at(-1)!)?.nextAtMs ?? 0) - firstAt).toBeGreaterThanOrEqual(3_000);
       run.child.kill('SIGTERM');
       expect((await run.exit).code, run.transcript()).toBe(0);
+      await holder.release();
     } finally {
-      await holder.close();
+      holder.kill();
     }
   }, 30_000);
 
   it('says the card is not ready and tries again; lends it once the other program lets go', async () => {
-    const holder = await openReader(pcscd.readers[0]);
-    await holder.powerOn();
-    let isHeld = true;
+    const holder = await holdCard(pcscd.readers[0]);
     try {
       const run = lend(['--yes', '--reader', '00 00', vmLink()]);
       const inUse = explain(
@@ -250,8 +248,7 @@ describe('a card another program holds', () => {
         timeout: 15_000,
         interval: 50,
       });
-      await holder.close();
-      isHeld = false;
+      await holder.release();
       await vi.waitFor(
         () =>
           expect(run.stdout.join('\n'), run.transcript()).toContain(
@@ -263,7 +260,7 @@ describe('a card another program holds', () => {
       run.child.kill('SIGTERM');
       expect((await run.exit).code, run.transcript()).toBe(0);
     } finally {
-      if (isHeld) await holder.close();
+      holder.kill();
     }
   }, 30_000);
 });
