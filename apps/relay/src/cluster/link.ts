@@ -36,7 +36,7 @@ import type { HostPort } from '../config/types.ts';
 import type { VmConnection } from '../targets.ts';
 import type { TlsMaterial } from '../tls-files.ts';
 import { listenOn } from '../listen.ts';
-import type { SessionTimers } from '../session/timers.ts';
+import type { SessionTimers, TimerHandle } from '../session/timers.ts';
 import { checkHello, MAX_HELLO_BYTES, signHello, type ResumeHello } from './link-auth.ts';
 import {
   describeLinkFailure,
@@ -77,8 +77,9 @@ export interface LinkServerOptions {
   /** Most connections open at once before their hello passes; default {@link LINK_MAX_WAITING}. */
   readonly maxWaiting?: number;
   /**
-   * Timers of refused links' lingers ({@link LINK_REFUSAL_LINGER_MS}) and of the cap's
-   * summary lines ({@link LINK_REFUSAL_WINDOW_MS}); default Node's, unref'd.
+   * Timers of the hello deadline ({@link LINK_HELLO_TIMEOUT_MS}), of refused links' lingers
+   * ({@link LINK_REFUSAL_LINGER_MS}) and of the cap's summary lines
+   * ({@link LINK_REFUSAL_WINDOW_MS}); default Node's, unref'd.
    */
   readonly timers?: SessionTimers;
   /** Counts each refusal by kind (metrics), whether logged, summed up or neither. */
@@ -190,8 +191,12 @@ export class LinkServer {
     if (socket instanceof tls.TLSSocket && !socket.authorized) return void socket.destroy();
     // A deadline, not an idle timeout, kept until the hello passes: a peer trickling its hello,
     // or one that keeps a refused link open, is cut off all the same.
-    const deadline = setTimeout(() => socket.destroy(), LINK_HELLO_TIMEOUT_MS);
-    socket.once('close', () => clearTimeout(deadline));
+    const deadline = this.#timers.set(
+      (s: net.Socket) => s.destroy(),
+      LINK_HELLO_TIMEOUT_MS,
+      socket,
+    );
+    socket.once('close', () => this.#timers.clear(deadline));
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       if (head.length === 0 && !this.#o.tls && chunk[0] === TLS_HANDSHAKE_RECORD) {
@@ -217,13 +222,13 @@ export class LinkServer {
     socket: net.Socket,
     line: string,
     rest: Buffer,
-    deadline: NodeJS.Timeout,
+    deadline: TimerHandle,
   ): Promise<void> {
     const { key } = this.#o;
     if (key === undefined) return this.#refuse(socket, 'hello-refused', 'links need token secrets');
     const check = checkHello(key, line, this.#o.now(), this.#seen);
     if (!check.ok) return this.#refuse(socket, 'hello-refused', check.reason);
-    clearTimeout(deadline);
+    this.#timers.clear(deadline);
     this.#pass(socket);
     if (check.kind === 'resume') {
       // Not reported here: the session reports its `resumed` event, a refusal its `refused`.

@@ -3,7 +3,7 @@
  * hello are capped (here 2 instead of LINK_MAX_WAITING), the next is closed on accept and
  * reported (the later refusals of a burst in one summary line); links past the hello do not
  * count, however many there are; a peer trickling its
- * hello is cut off at LINK_HELLO_TIMEOUT_MS. One LinkServer on loopback, plain TCP, VMs played
+ * hello is cut off when its LINK_HELLO_TIMEOUT_MS deadline fires (held by the test). One LinkServer on loopback, plain TCP, VMs played
  * by an echo server.
  */
 import net from 'node:net';
@@ -36,11 +36,13 @@ async function echoVms(): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
-async function linkServer(): Promise<{ link: LinkServer; events: string[]; window: HeldTimers }> {
+/** `heldMs`: the timers the test fires itself (default the cap's summary window, 10 s). */
+async function linkServer(
+  heldMs = LINK_REFUSAL_WINDOW_MS,
+): Promise<{ link: LinkServer; events: string[]; window: HeldTimers }> {
   const vmPort = await echoVms();
   const events: string[] = [];
-  // The test ends the cap's summary window (10 s) when it wants.
-  const window = new HeldTimers(LINK_REFUSAL_WINDOW_MS);
+  const window = new HeldTimers(heldMs);
   const link = new LinkServer({
     listen: { host: '127.0.0.1', port: 0 },
     key: KEY,
@@ -143,15 +145,33 @@ describe('the link listener cap on connections before their hello', () => {
     expect(back.map((s) => s.destroyed)).toEqual([false, false]);
   });
 
-  it(`ends a peer trickling its hello after ${LINK_HELLO_TIMEOUT_MS} ms, however often it sends`, async () => {
-    const { link } = await linkServer();
-    const started = Date.now();
+  it(`ends a peer trickling its hello when its ${LINK_HELLO_TIMEOUT_MS} ms deadline fires, however often it sends`, async () => {
+    const { link, window: deadline } = await linkServer(LINK_HELLO_TIMEOUT_MS);
     const s = await silent(link.port);
-    const trickle = setInterval(() => s.write('{'), 500);
+    await until(() => deadline.held.size === 1, 3000, 'its hello deadline armed');
+    // Bytes of a hello that never ends: each reaches the node, none moves the deadline.
+    for (let n = 0; n < 3; n++) {
+      s.write('{');
+      (await lend(link.port, n)).destroy(); // time for the byte to arrive: a link's round trip
+    }
+    await until(() => deadline.held.size === 1, 3000, 'the links gone, their deadlines cleared');
+    expect(s.destroyed).toBe(false);
+    deadline.release();
     await closed(s);
-    clearInterval(trickle);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(LINK_HELLO_TIMEOUT_MS - 50);
-    expect(Date.now() - started).toBeLessThan(LINK_HELLO_TIMEOUT_MS * 2);
     await until(() => link.waiting === 0, 3000, 'its place freed');
-  }, 20_000);
+  });
+
+  it('a silent peer waits for its deadline, then is cut off; a passed hello clears it', async () => {
+    const { link, window: deadline } = await linkServer(LINK_HELLO_TIMEOUT_MS);
+    const s = await silent(link.port);
+    const passed = await lend(link.port, 0);
+    // The silent peer's deadline is held; the link past its hello holds none.
+    await until(() => deadline.held.size === 1, 3000, 'one deadline held');
+    expect(s.destroyed).toBe(false);
+    deadline.release();
+    await closed(s);
+    const echoed = new Promise<Buffer>((resolve) => passed.once('data', resolve));
+    passed.write('still there');
+    expect((await echoed).toString()).toBe('still there');
+  });
 });
