@@ -190,18 +190,8 @@ export class DialInTlsListener {
     const remote = remoteOf(socket);
     socket.on('error', () => {});
     // rejectUnauthorized already ended unverified handshakes; this is a second lock.
-    const cert = socket.getPeerCertificate();
-    if (!socket.authorized || !cert.fingerprint256) {
-      this.#onEvent({
-        kind: 'vm-refused',
-        remote,
-        reason: `unverified client certificate (${String(socket.authorizationError ?? 'none given')})`,
-        refusal: 'tls-handshake',
-      });
-      socket.destroy();
-      return;
-    }
-    const identity = peerIdentity(cert);
+    if (!socket.authorized) return void socket.destroy();
+    const identity = peerIdentity(socket.getPeerCertificate());
     const targetId = this.#index.lookup(identity);
     const slot = targetId === undefined ? this.cnSlot(identity.cn) : this.#slots.get(targetId);
     if (!slot) {
