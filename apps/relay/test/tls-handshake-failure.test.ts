@@ -3,85 +3,54 @@
  * operator API put in their own words (src/tls-handshake-failure.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { classifyHandshakeFailure, type HandshakeFailure } from '../src/tls-handshake-failure.ts';
+import {
+  classifyHandshakeFailure,
+  type HandshakeFailureKind,
+} from '../src/tls-handshake-failure.ts';
 
-const cases: [code: string, refused: string | undefined, expected: HandshakeFailure][] = [
-  // A listener with rejectUnauthorized: only a reset, the certificate error on the socket.
-  [
-    'ECONNRESET',
-    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-    { kind: 'unverified', code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' },
-  ],
-  ['ECONNRESET', 'CERT_HAS_EXPIRED', { kind: 'unverified', code: 'CERT_HAS_EXPIRED' }],
-  // A dialling side: the certificate error is the error's code.
-  [
+/** Error codes (a dialling side's, or a listener's own) and the kind each is. */
+const CODES: Readonly<Record<HandshakeFailureKind, readonly string[]>> = {
+  unverified: [
     'UNABLE_TO_GET_ISSUER_CERT',
-    undefined,
-    { kind: 'unverified', code: 'UNABLE_TO_GET_ISSUER_CERT' },
-  ],
-  ['CERT_NOT_YET_VALID', undefined, { kind: 'unverified', code: 'CERT_NOT_YET_VALID' }],
-  [
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'CERT_HAS_EXPIRED',
+    'CERT_NOT_YET_VALID',
     'SELF_SIGNED_CERT_IN_CHAIN',
-    undefined,
-    { kind: 'unverified', code: 'SELF_SIGNED_CERT_IN_CHAIN' },
-  ],
-  [
     'DEPTH_ZERO_SELF_SIGNED_CERT',
-    undefined,
-    { kind: 'unverified', code: 'DEPTH_ZERO_SELF_SIGNED_CERT' },
+    'INVALID_PURPOSE',
   ],
-  ['INVALID_PURPOSE', undefined, { kind: 'unverified', code: 'INVALID_PURPOSE' }],
-  [
-    'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE',
-    undefined,
-    { kind: 'no-certificate', code: 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE' },
-  ],
-  [
+  'no-certificate': ['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE'],
+  plain: [
     'ERR_SSL_WRONG_VERSION_NUMBER',
-    undefined,
-    { kind: 'plain', code: 'ERR_SSL_WRONG_VERSION_NUMBER' },
-  ],
-  ['ERR_SSL_HTTP_REQUEST', undefined, { kind: 'plain', code: 'ERR_SSL_HTTP_REQUEST' }],
-  [
+    'ERR_SSL_HTTP_REQUEST',
     'ERR_SSL_HTTPS_PROXY_REQUEST',
-    undefined,
-    { kind: 'plain', code: 'ERR_SSL_HTTPS_PROXY_REQUEST' },
-  ],
-  [
     'ERR_SSL_RECORD_LAYER_FAILURE',
-    undefined,
-    { kind: 'plain', code: 'ERR_SSL_RECORD_LAYER_FAILURE' },
   ],
-  [
-    'ERR_SSL_UNSUPPORTED_PROTOCOL',
-    undefined,
-    { kind: 'old-tls', code: 'ERR_SSL_UNSUPPORTED_PROTOCOL' },
-  ],
-  ['ERR_SSL_VERSION_TOO_LOW', undefined, { kind: 'old-tls', code: 'ERR_SSL_VERSION_TOO_LOW' }],
-  [
+  'old-tls': ['ERR_SSL_UNSUPPORTED_PROTOCOL', 'ERR_SSL_VERSION_TOO_LOW'],
+  alert: [
     'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
-    undefined,
-    { kind: 'alert', code: 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA' },
-  ],
-  [
     'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
-    undefined,
-    { kind: 'alert', code: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' },
-  ],
-  [
     'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
-    undefined,
-    { kind: 'alert', code: 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE' },
   ],
-  ['ERR_TLS_HANDSHAKE_TIMEOUT', undefined, { kind: 'timeout', code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }],
-  ['ECONNRESET', undefined, { kind: 'closed', code: 'ECONNRESET' }],
-  ['EPIPE', undefined, { kind: 'closed', code: 'EPIPE' }],
-  ['ERR_SOMETHING_NEW', undefined, { kind: 'other', code: 'ERR_SOMETHING_NEW' }],
-  ['socket hang up', undefined, { kind: 'other', code: 'socket hang up' }],
-];
+  timeout: ['ERR_TLS_HANDSHAKE_TIMEOUT'],
+  closed: ['ECONNRESET', 'EPIPE'],
+  other: ['ERR_SOMETHING_NEW', 'socket hang up'],
+};
+
+const table = Object.entries(CODES).flatMap(([kind, codes]) => codes.map((c) => [c, kind]));
 
 describe('classifyHandshakeFailure', () => {
-  it.each(cases)('%s (authorizationError %s)', (code, refused, expected) => {
-    expect(classifyHandshakeFailure(code, refused)).toEqual(expected);
+  it.each(table)('%s is %s, its code kept', (code, kind) => {
+    expect(classifyHandshakeFailure(code, undefined)).toEqual({ kind, code });
   });
+
+  it.each(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'SOMETHING_NEW'])(
+    'a reset after a listener refused the certificate (%s) is unverified, shown by that error',
+    (refused) => {
+      expect(classifyHandshakeFailure('ECONNRESET', refused)).toEqual({
+        kind: 'unverified',
+        code: refused,
+      });
+    },
+  );
 });
