@@ -149,12 +149,14 @@ describe('the link listener cap on connections before their hello', () => {
     const { link, window: deadline } = await linkServer(LINK_HELLO_TIMEOUT_MS);
     const s = await silent(link.port);
     await until(() => deadline.held.size === 1, 3000, 'its hello deadline armed');
+    const armed = [...deadline.held.keys()];
     // Bytes of a hello that never ends: each reaches the node, none moves the deadline.
     for (let n = 0; n < 3; n++) {
       s.write('{');
       (await lend(link.port, n)).destroy(); // time for the byte to arrive: a link's round trip
     }
     await until(() => deadline.held.size === 1, 3000, 'the links gone, their deadlines cleared');
+    expect([...deadline.held.keys()]).toEqual(armed); // the same deadline: never re-armed
     expect(s.destroyed).toBe(false);
     deadline.release();
     await closed(s);
