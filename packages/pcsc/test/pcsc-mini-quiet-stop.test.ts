@@ -179,6 +179,20 @@ describe('a release never quiet still stops 3 s after it began', () => {
     await vi.advanceTimersByTimeAsync(100);
     expect(fake.stops).toEqual([releasedAt + MAX_DELAY_MS]);
   });
+
+  it('exactly at 3 s when its last look would land later (change events off the 200 ms grid)', async () => {
+    const context = establish();
+    const reader = fake.clients[0]!.reader(R)!;
+    const releasedAt = Date.now();
+    startRelease(context);
+    await vi.advanceTimersByTimeAsync(50);
+    // Changes at 50, 150, …, 2950 ms: the look after the last one would be at 3050 ms.
+    for (let t = 50; t < MAX_DELAY_MS; t += 100) {
+      reader.change(PRESENT_CHANGED);
+      await vi.advanceTimersByTimeAsync(100);
+    }
+    expect(fake.stops).toEqual([releasedAt + MAX_DELAY_MS]);
+  });
 });
 
 describe('a release at process end', () => {
