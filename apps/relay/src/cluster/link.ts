@@ -21,8 +21,9 @@
  * closed on accept (and reported: the first of a burst at once, the rest as one summary line,
  * link-refusals.ts; so are the other refusals before a hello, one tally per reason). Every
  * refusal is counted by kind (`onRefused`, the metrics). Links past the hello do not count:
- * their number grows with the cross-node sessions. A refused link (`ERR <reason>\n`) whose peer does not close is cut off
- * after {@link LINK_REFUSAL_LINGER_MS}, after its hello as before it.
+ * their number grows with the cross-node sessions. A refused link (`ERR <reason>\n`) whose
+ * peer does not close is cut off after {@link LINK_REFUSAL_LINGER_MS}, after its hello as
+ * before it.
  */
 import net from 'node:net';
 import tls from 'node:tls';

@@ -2,9 +2,9 @@
  * The link listener's cap (cluster/link.ts): connections that have not passed their signed
  * hello are capped (here 2 instead of LINK_MAX_WAITING), the next is closed on accept and
  * reported (the later refusals of a burst in one summary line); links past the hello do not
- * count, however many there are; a peer trickling its
- * hello is cut off when its LINK_HELLO_TIMEOUT_MS deadline fires (held by the test). One LinkServer on loopback, plain TCP, VMs played
- * by an echo server.
+ * count, however many there are; a peer trickling its hello is cut off when its
+ * LINK_HELLO_TIMEOUT_MS deadline fires (held by the test). One LinkServer on loopback, plain
+ * TCP, VMs played by an echo server.
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
