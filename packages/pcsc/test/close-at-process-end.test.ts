@@ -107,6 +107,19 @@ describe('close({ atProcessEnd: true })', () => {
     expect(binding.watchEnds).toEqual(['abandoned']);
   });
 
+  it('cuts short a plain close still waiting for its release, the watch never stopped', async () => {
+    const { context } = await settledContext();
+    binding.isReleaseHeld = true;
+    let isPlainClosed = false;
+    void context.close().then(() => (isPlainClosed = true));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(isPlainClosed).toBe(false);
+    await context.close({ atProcessEnd: true });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(isPlainClosed).toBe(true);
+    expect(binding.watchEnds).toEqual(['abandoned']);
+  });
+
   it('after a plain close, a watch already stopped stays stopped', async () => {
     const { context } = await settledContext();
     await context.close();

@@ -127,6 +127,9 @@ class FakeContext implements BindingContext {
    * `atProcessEnd` (left running until the process exits), `null` while it runs.
    */
   watchEnd: 'stopped' | 'abandoned' | null = null;
+  /** A plain release waiting (FakeBinding.isReleaseHeld), and how to end it. */
+  #heldRelease: Promise<void> | null = null;
+  #endHeldRelease: (() => void) | null = null;
 
   constructor(binding: FakeBinding, listener: ContextListener) {
     this.#binding = binding;
@@ -161,10 +164,16 @@ class FakeContext implements BindingContext {
 
   release(opts: ReleaseOptions = {}): Promise<void> {
     this.isReleased = true;
+    const isAtProcessEnd = opts.atProcessEnd === true;
+    if (!isAtProcessEnd && this.#binding.isReleaseHeld && this.watchEnd === null) {
+      this.#heldRelease ??= new Promise((resolve) => (this.#endHeldRelease = resolve));
+      return this.#heldRelease;
+    }
     if (this.watchEnd === null) {
-      this.watchEnd = opts.atProcessEnd === true ? 'abandoned' : 'stopped';
+      this.watchEnd = isAtProcessEnd ? 'abandoned' : 'stopped';
       this.#binding.watchEnds.push(this.watchEnd);
     }
+    this.#endHeldRelease?.();
     return Promise.resolve();
   }
 }
@@ -183,6 +192,11 @@ export class FakeBinding implements PcscBinding {
   gate: Promise<void> | null = null;
   /** Whether SCardConnect waits for {@link gate} too (a connect in progress). */
   isConnectHeld = false;
+  /**
+   * While true, a plain release waits, its watch never stopped (a watch that never gets
+   * quiet), until a release `atProcessEnd` cuts it short.
+   */
+  isReleaseHeld = false;
   /** Whether reader states carry the event counter (`RawReaderState.events`), as pcsc-lite's do. */
   reportsEvents = true;
   /**
