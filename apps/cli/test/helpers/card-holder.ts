@@ -23,7 +23,11 @@ export async function holdCard(reader: string, timeoutMs = 10_000): Promise<Card
   });
   child.stdin.on('error', () => {}); // a holder already gone: `release` reports its exit
   let out = '';
-  const ended = new Promise<number | null>((resolve) => child.on('close', resolve));
+  // A failed spawn emits 'error' (and maybe no 'close'): an end too, never an uncaught error.
+  const ended = new Promise<number | null>((resolve) => {
+    child.on('close', resolve);
+    child.on('error', () => resolve(null));
+  });
   const kill = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
